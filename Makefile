@@ -1,0 +1,102 @@
+# updater — see README.md. `make`, `make check`, `make demo`, `make install`.
+CROSS_COMPILE ?=
+CC := $(if $(filter default,$(origin CC)),$(CROSS_COMPILE)gcc,$(CC))
+PKG_CONFIG ?= $(if $(CROSS_COMPILE),$(CROSS_COMPILE)pkg-config,pkg-config)
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+PYTHON ?= python3
+
+PKGS := libcurl libconfig libzstd libubootenv libcrypto
+TEST_PKGS := cmocka
+
+CFLAGS ?= -O2 -g
+# snprintf truncation of messages is intended: they are bounded on purpose.
+WARN := -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -Wno-unknown-warning-option -D_GNU_SOURCE
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
+ALL_CFLAGS = $(WARN) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
+
+# Everything but main.c goes into a static library the tests link against.
+LIB_SRC := $(sort $(wildcard core/*.c backends/*.c backends/*/*.c config/*.c hooks/*.c))
+LIB_SRC := $(filter-out core/main.c,$(LIB_SRC))
+HDRS := $(wildcard core/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+BUILD := build
+SAN_BUILD := build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+SAN_OBJ := $(LIB_SRC:%.c=$(SAN_BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+SAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(SAN_BUILD)/tests/%)
+
+.PHONY: all deps check unit unit-san integration demo bench install uninstall clean
+all: updater
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(SAN_BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/libupdater.a: $(LIB_OBJ)
+	rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
+
+$(SAN_BUILD)/libupdater.a: $(SAN_OBJ)
+	rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
+
+updater: $(BUILD)/core/main.o $(BUILD)/libupdater.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The sanitizer build of the program, used by the integration tests once.
+updater-san: $(SAN_BUILD)/core/main.o $(SAN_BUILD)/libupdater.a
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libupdater.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
+
+$(SAN_BUILD)/tests/%: tests/unit/%.c $(SAN_BUILD)/libupdater.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
+
+deps:
+	@./scripts/deps.sh
+
+unit: $(UNIT_BIN) updater
+	@tests/run-unit.sh $(UNIT_BIN)
+
+unit-san: $(SAN_UNIT_BIN) updater
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/run-unit.sh $(SAN_UNIT_BIN)
+
+integration: updater
+	@tests/integration/run.sh
+
+check: deps
+	@$(MAKE) --no-print-directory unit unit-san integration
+
+demo: deps
+	@$(MAKE) --no-print-directory updater
+	@tests/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory updater
+	@python3 tests/bench/dualbank.py
+
+install: updater
+	install -D -m 0755 updater $(DESTDIR)$(BINDIR)/updater
+	install -D -m 0644 config/updater.conf $(DESTDIR)$(SYSCONFDIR)/updater.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/updater $(DESTDIR)$(SYSCONFDIR)/updater.conf.example
+
+clean:
+	rm -rf $(BUILD) updater updater-san

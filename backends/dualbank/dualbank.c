@@ -1,0 +1,316 @@
+/* Dual-bank (A/B) backend: a signed bundle streamed into the slot that is not
+ * running; the U-Boot environment's boot_slot switches slots. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../core/backend.h"
+#include "../../core/bundle.h"
+#include "../../core/digest.h"
+#include "../../core/fsutil.h"
+#include "../../core/log.h"
+#include "../../core/progress.h"
+#include "../../core/source.h"
+#include "../../core/sysinfo.h"
+#include "slot_writer.h"
+
+struct dualbank {
+	struct updater_ctx *u;
+	const struct config *cfg;
+	struct bundle_head head;  /* of the bundle fetched last */
+	bool have_head;
+	char source[4096];
+	int target_fd;            /* opened for writing by verify() */
+};
+
+static const char *slot_path(const struct dualbank *d, const char *id)
+{
+	return strcmp(id, "A") == 0 ? d->cfg->dualbank.slot_a : d->cfg->dualbank.slot_b;
+}
+
+static bool valid_slot(const char *id)
+{
+	return strcmp(id, "A") == 0 || strcmp(id, "B") == 0;
+}
+
+static int check_config(const struct config *c, struct error *e)
+{
+	const char *missing = !c->dualbank.slot_a ? "dualbank.slots.A"
+			      : !c->dualbank.slot_b ? "dualbank.slots.B"
+			      : c->dualbank.n_public_keys == 0 ? "dualbank.public_key"
+							       : NULL;
+	if (missing)
+		return err_set(e, UPD_EXIT_USAGE, EINVAL, "%s: %s: missing (required by the dualbank backend)",
+			       c->path, missing);
+	return 0;
+}
+
+static int db_open(struct updater_ctx *u, void **priv, struct error *e)
+{
+	int rc = check_config(u->cfg, e);
+	if (rc < 0)
+		return rc;
+	struct dualbank *d = calloc(1, sizeof(*d));
+	if (!d)
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	d->u = u;
+	d->cfg = u->cfg;
+	d->target_fd = -1;
+	u->bootlimit = u->cfg->dualbank.bootlimit;
+	*priv = d;
+	return 0;
+}
+
+static void db_close(void *priv)
+{
+	struct dualbank *d = priv;
+	if (d->have_head)
+		bundle_head_free(&d->head);
+	if (d->target_fd >= 0)
+		close(d->target_fd);
+	free(d);
+}
+
+static int db_booted(void *priv, struct system_info *out, struct error *e)
+{
+	struct dualbank *d = priv;
+	int rc = cmdline_get(d->cfg->cmdline, "updater.slot", out->id, sizeof(out->id), e);
+	if (rc < 0) {
+		err_prefix(e, "booted slot");
+		return rc;
+	}
+	if (!valid_slot(out->id))
+		return err_set(e, UPD_EXIT_OTHER, EINVAL, "booted slot: %s: updater.slot=%s is not A or B",
+			       d->cfg->cmdline, out->id);
+	snprintf(out->path, sizeof(out->path), "%s", slot_path(d, out->id));
+	return 0;
+}
+
+static int db_next_boot(void *priv, char *id, size_t size, struct error *e)
+{
+	struct dualbank *d = priv;
+	char *v = bootenv_get(d->u->env, "boot_slot");
+	int rc = 0;
+
+	if (!v || !valid_slot(v))
+		rc = err_set(e, UPD_EXIT_OTHER, EBADMSG,
+			     "boot environment: boot_slot=%s is not A or B (run 'updater init' on a "
+			     "factory device)",
+			     v ? v : "(missing)");
+	else
+		snprintf(id, size, "%s", v);
+	free(v);
+	return rc;
+}
+
+static int db_target(void *priv, struct system_info *out, struct error *e)
+{
+	struct dualbank *d = priv;
+	struct system_info booted;
+	struct stat a, b;
+	int rc = db_booted(d, &booted, e);
+
+	if (rc < 0)
+		return rc;
+	snprintf(out->id, sizeof(out->id), "%s", strcmp(booted.id, "A") == 0 ? "B" : "A");
+	snprintf(out->path, sizeof(out->path), "%s", slot_path(d, out->id));
+	/* Two config keys naming the same device would make us write the running system. */
+	if (stat(out->path, &a) == 0 && stat(booted.path, &b) == 0 &&
+	    ((a.st_dev == b.st_dev && a.st_ino == b.st_ino) ||
+	     (S_ISBLK(a.st_mode) && a.st_rdev == b.st_rdev)))
+		return err_set(e, UPD_EXIT_USAGE, EINVAL,
+			       "target slot %s (%s) is the running slot %s's storage", out->id,
+			       out->path, booted.id);
+	return 0;
+}
+
+static void fill_release(const struct manifest *m, struct release *r)
+{
+	snprintf(r->version, sizeof(r->version), "%s", m->version);
+	snprintf(r->compatible, sizeof(r->compatible), "%s", m->compatible);
+	hex_encode(m->image_sha256, 32, r->digest);
+	r->install_size = m->image_size;
+	r->download_size = m->payload_size;
+}
+
+static void source_opts(const struct dualbank *d, struct source_opts *o)
+{
+	*o = (struct source_opts){ .location = d->source, .timeout_s = d->cfg->server.timeout,
+				   .retries = d->cfg->server.retries, .ca = d->cfg->server.ca,
+				   .cert = d->cfg->server.cert, .key = d->cfg->server.key };
+}
+
+static int parse_head(struct dualbank *d, const uint8_t *buf, size_t len, uint64_t total,
+		      struct error *e)
+{
+	size_t need = 0;
+	int rc = bundle_head_parse(buf, len, &d->head, &need, e);
+
+	if (rc == -EAGAIN)
+		return err_set(e, UPD_EXIT_VERIFY, ENODATA,
+			       "bundle truncated: %zu bytes, its header needs %zu", len, need);
+	if (rc < 0)
+		return rc;
+	d->have_head = true;
+	uint64_t end = d->head.payload_offset + d->head.manifest.payload_size;
+	if (total != UINT64_MAX && total < end)
+		return err_set(e, UPD_EXIT_VERIFY, ENODATA,
+			       "bundle truncated: %llu bytes, its manifest needs %llu",
+			       (unsigned long long)total, (unsigned long long)end);
+	if (total != UINT64_MAX && total > end)
+		log_warn("bundle has %llu bytes after its payload; they are ignored",
+			 (unsigned long long)(total - end));
+	return 0;
+}
+
+static int db_fetch(void *priv, const char *source, struct release *out, struct error *e)
+{
+	struct dualbank *d = priv;
+	struct source_opts o;
+	uint64_t total = UINT64_MAX;
+	size_t len = 0;
+	int rc;
+
+	if (d->have_head) {
+		bundle_head_free(&d->head);
+		d->have_head = false;
+	}
+	snprintf(d->source, sizeof(d->source), "%s", source);
+	source_opts(d, &o);
+	uint8_t *buf = malloc(BUNDLE_HEAD_MAX);
+	if (!buf)
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	rc = source_read_head(&o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
+	if (rc == 0)
+		rc = parse_head(d, buf, len, total, e);
+	free(buf);
+	if (rc < 0) {
+		err_prefix(e, "fetch %s", source);
+		return rc;
+	}
+	fill_release(&d->head.manifest, out);
+	log_debug("bundle %s: version %s for '%s', image %llu bytes", source,
+		  out->version, out->compatible, (unsigned long long)out->install_size);
+	return 0;
+}
+
+static int open_target(struct dualbank *d, const struct system_info *t, struct error *e)
+{
+	uint64_t size = 0;
+	int rc;
+
+	if (d->target_fd >= 0)
+		close(d->target_fd);
+	/* Never O_CREAT or O_TRUNC: a slot is a partition (or a file standing in for one). */
+	d->target_fd = open(t->path, O_WRONLY | O_CLOEXEC);
+	if (d->target_fd < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "open slot %s (%s) for writing: %s", t->id,
+			       t->path, strerror(errno));
+	if ((rc = file_or_blockdev_size(d->target_fd, &size)) < 0)
+		return err_set(e, UPD_EXIT_OTHER, -rc, "slot %s (%s): size: %s", t->id, t->path,
+			       strerror(-rc));
+	if (d->head.manifest.image_size > size)
+		return err_set(e, UPD_EXIT_NOSPACE, EFBIG,
+			       "image of %llu bytes does not fit slot %s (%s, %llu bytes)",
+			       (unsigned long long)d->head.manifest.image_size, t->id, t->path,
+			       (unsigned long long)size);
+	return 0;
+}
+
+static int db_verify(void *priv, const struct system_info *target, struct error *e)
+{
+	struct dualbank *d = priv;
+	size_t which = 0;
+	int rc = bundle_verify_signature(&d->head, d->cfg->dualbank.public_keys,
+					 d->cfg->dualbank.n_public_keys, &which, e);
+	if (rc < 0) {
+		err_prefix(e, "verify %s", d->source);
+		return rc;
+	}
+	log_debug("signature verified with %s", d->cfg->dualbank.public_keys[which]);
+	return open_target(d, target, e);
+}
+
+static int db_install(void *priv, const struct system_info *t, struct error *e)
+{
+	struct dualbank *d = priv;
+	const struct manifest *m = &d->head.manifest;
+	struct slot_writer *w = NULL;
+	struct source_opts o;
+	int rc;
+
+	if (d->target_fd < 0 && (rc = open_target(d, t, e)) < 0)
+		return rc;
+	source_opts(d, &o);
+	rc = slot_writer_new(&w, d->target_fd, t->id, t->path, m, d->u->verify_readback, e);
+	if (rc < 0)
+		return rc;
+	progress_begin("install", m->payload_size);
+	rc = source_stream(&o, d->head.payload_offset, m->payload_size, slot_writer_feed, w, e);
+	if (rc == 0)
+		rc = slot_writer_finish(w, e);
+	progress_end();
+	slot_writer_free(w);
+	return rc;
+}
+
+static int write_env(struct dualbank *d, const char *slot, int trial, struct error *e)
+{
+	struct bootstate bs = { .upgrade_available = trial, .bootcount = 0, .rollback = 0,
+				.bootlimit = d->cfg->dualbank.bootlimit };
+	snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", slot);
+	return bootenv_write(d->u->env, &bs, e);
+}
+
+static int db_activate(void *priv, const struct system_info *t, struct error *e)
+{
+	return write_env(priv, t->id, 1, e);
+}
+
+static int db_finish_fallback(void *priv, const struct system_info *booted, struct error *e)
+{
+	return write_env(priv, booted->id, 0, e);
+}
+
+static int db_rollback(void *priv, const struct system_info *to, struct error *e)
+{
+	return write_env(priv, to->id, 0, e);
+}
+
+static int db_footprint(void *priv, uint64_t *bytes, struct error *e)
+{
+	struct dualbank *d = priv;
+	const char *paths[2] = { d->cfg->dualbank.slot_a, d->cfg->dualbank.slot_b };
+	*bytes = 0;
+	for (int i = 0; i < 2; i++) {
+		uint64_t size = 0;
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+		int rc = fd < 0 ? -errno : file_or_blockdev_size(fd, &size);
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0)
+			return err_set(e, UPD_EXIT_OTHER, -rc, "%s: %s", paths[i], strerror(-rc));
+		*bytes += size;
+	}
+	return 0;
+}
+
+const struct backend_ops dualbank_backend = {
+	.name = "dualbank",
+	.open = db_open,
+	.close = db_close,
+	.booted = db_booted,
+	.next_boot = db_next_boot,
+	.fetch = db_fetch,
+	.verify = db_verify,
+	.target = db_target,
+	.install = db_install,
+	.activate = db_activate,
+	.finish_fallback = db_finish_fallback,
+	.rollback = db_rollback,
+	.footprint = db_footprint,
+};

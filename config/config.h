@@ -1,0 +1,51 @@
+/* Configuration (libconfig syntax; default /etc/updater.conf).
+ * Keys and defaults are documented in docs/config.md and config/updater.conf.
+ * Relative paths in the file are taken relative to the file's directory;
+ * after config_load() every path field is absolute (URLs are kept as written). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../core/error.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/updater.conf"
+
+struct config {
+	char *path;          /* the file loaded */
+	char *backend;       /* "dualbank" | "ostree" | NULL when not set */
+	char *compatible;    /* required */
+	char *state_dir;     /* required */
+	char *cmdline;       /* default /proc/cmdline */
+	char *version_file;  /* default /etc/os-release */
+	struct {
+		char *url;       /* may be NULL */
+		int timeout;     /* seconds without progress, default 30 */
+		int retries;     /* default 3 */
+		char *ca, *cert, *key; /* optional TLS */
+	} server;
+	struct {
+		char *fw_env_config; /* default /etc/fw_env.config */
+	} bootenv;
+	struct {
+		char *slot_a, *slot_b; /* dualbank.slots.A / .B */
+		char **public_keys;    /* dualbank.public_key: string or list */
+		size_t n_public_keys;
+		int bootlimit;         /* default 3 */
+	} dualbank;
+	struct {
+		char *sysroot, *osname, *remote, *url, *ref, *gpg_keyring;
+		bool gpg_verify;     /* default true */
+		int keep;            /* default 2 */
+		int bootlimit;       /* default 3 */
+	} ostree;
+	struct {
+		char *dir;           /* may be NULL: no hooks */
+		int timeout;         /* seconds, default 300 */
+	} hooks;
+};
+
+/* Loads and validates. On error fills e with "<file>:<line>: <key>: <why>"
+ * (exit class UPD_EXIT_USAGE) and returns a negative errno; c is then empty.
+ * Unknown keys are refused (a typo must not silently fall back to a default). */
+int config_load(struct config *c, const char *path, struct error *e);
+void config_free(struct config *c);

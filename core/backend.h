@@ -1,0 +1,70 @@
+/* The one interface between the core and an update strategy. The core owns the
+ * state machine, the state store, hooks, version and compatibility policy and
+ * the trial bookkeeping; a backend only does the work of each step. The core
+ * never includes a backend's header: backends are listed in core/backends.c. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../config/config.h"
+#include "bootenv.h"
+#include "error.h"
+#include "state.h"
+
+/* One installable system: a slot ("A", "B") or a deployment. */
+struct system_info {
+	char id[32];
+	char version[64];  /* "" when the backend cannot tell; the core then asks
+			    * its records and the version_file */
+	char path[512];    /* device, file or directory that holds it */
+};
+
+/* What a source offers, as read from its metadata (bundle manifest, commit). */
+struct release {
+	char version[64];
+	char compatible[128]; /* "" when the backend has no such notion */
+	char digest[72];      /* sha256 of the image, or commit checksum */
+	uint64_t download_size;
+	uint64_t install_size;
+};
+
+/* What the core hands a backend. */
+struct updater_ctx {
+	const struct config *cfg;
+	struct bootenv *env;      /* NULL only for commands that do not need it */
+	struct update_state *state;
+	bool verify_readback;     /* read what was written back from the medium */
+	int bootlimit;            /* filled by the backend's open() from its config */
+};
+
+struct backend_ops {
+	const char *name;
+	int (*open)(struct updater_ctx *u, void **priv, struct error *e);
+	void (*close)(void *priv);
+	/* The running system, from the kernel command line. */
+	int (*booted)(void *priv, struct system_info *out, struct error *e);
+	/* The system a normal (non-fallback) boot starts next: dual-bank's boot_slot. */
+	int (*next_boot)(void *priv, char *id, size_t size, struct error *e);
+	/* Reads only the source's metadata; nothing verified yet. */
+	int (*fetch)(void *priv, const char *source, struct release *out, struct error *e);
+	/* Verifies the metadata fetched last (signatures) and that it fits *target. */
+	int (*verify)(void *priv, const struct system_info *target, struct error *e);
+	/* Where an install writes: never the booted system. */
+	int (*target)(void *priv, struct system_info *out, struct error *e);
+	/* Writes the release fetched last to target and verifies what was written. */
+	int (*install)(void *priv, const struct system_info *target, struct error *e);
+	/* Makes target the system booted next, on trial (one boot-state write). */
+	int (*activate)(void *priv, const struct system_info *target, struct error *e);
+	/* After U-Boot fell back (rollback=1): make the running system the default again. */
+	int (*finish_fallback)(void *priv, const struct system_info *booted, struct error *e);
+	/* Manual rollback: boot `to` next, not on trial. */
+	int (*rollback)(void *priv, const struct system_info *to, struct error *e);
+	/* Called after mark-good (ostree prunes old deployments). May be NULL. */
+	int (*confirm)(void *priv, struct error *e);
+	/* Bytes of flash the strategy occupies, for reports. May be NULL. */
+	int (*footprint)(void *priv, uint64_t *bytes, struct error *e);
+};
+
+const struct backend_ops *backend_find(const char *name);
+/* Comma-separated names of the backends compiled in. */
+const char *backend_list(void);

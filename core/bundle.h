@@ -1,0 +1,95 @@
+/* Dual-bank bundle format (docs/bundle-format.md):
+ *
+ *   offset 0   magic "UPDBNDL1"                 8 bytes
+ *          8   manifest length, u32 big-endian  (1..BUNDLE_MANIFEST_MAX)
+ *         12   signature length, u32 big-endian (0..BUNDLE_SIG_MAX; 0 = unsigned)
+ *         16   manifest: UTF-8 text, "key=value\n" lines
+ *              signature over the manifest bytes exactly (Ed25519, or ECDSA/RSA
+ *              with SHA-256), DER/raw as OpenSSL's EVP_DigestSign produces it
+ *              payload: a zstd stream of the image, payload-size bytes
+ *
+ * Manifest keys (all required, unknown keys refused):
+ *   format=1, version=, compatible=, compression=zstd, image-size=,
+ *   image-sha256= (64 hex), payload-size=, payload-sha256= (64 hex),
+ *   zstd-window-log= (the window the payload needs to decode)
+ * The header is small and comes first, so `check` reads only it (one range
+ * request), and nothing is written before its signature verifies. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define BUNDLE_MAGIC "UPDBNDL1"
+#define BUNDLE_FIXED_HEADER 16
+#define BUNDLE_MANIFEST_MAX 16384
+#define BUNDLE_SIG_MAX 4096
+#define BUNDLE_HEAD_MAX (BUNDLE_FIXED_HEADER + BUNDLE_MANIFEST_MAX + BUNDLE_SIG_MAX)
+/* Payloads are compressed with at most this window so a device decodes any
+ * bundle in bounded memory; the reader refuses larger ones. */
+#define BUNDLE_ZSTD_WINDOW_LOG_MAX 23
+
+struct manifest {
+	int format;
+	char version[64];
+	char compatible[128];
+	char compression[16];
+	uint64_t image_size;
+	uint8_t image_sha256[32];
+	uint64_t payload_size;
+	uint8_t payload_sha256[32];
+	int zstd_window_log;
+};
+
+struct bundle_head {
+	struct manifest manifest;
+	char *manifest_text; /* exactly the signed bytes, NUL-terminated copy */
+	size_t manifest_len;
+	uint8_t *sig;
+	size_t sig_len;
+	uint64_t payload_offset; /* where the zstd stream starts in the bundle */
+};
+
+/* Incremental parse of the first bytes of a bundle: returns 0 when buf holds the
+ * whole head (fills *h), -EAGAIN with *need = total bytes required when more
+ * is needed, or -EBADMSG (UPD_EXIT_VERIFY) for a bad magic, lengths or manifest.
+ * *h is zeroed on entry (free a previously filled one first) and holds no
+ * allocation unless 0 is returned; on 0, *need = payload_offset. need may be
+ * NULL. The magic is checked on any prefix and the lengths as soon as the 16
+ * fixed bytes are there, so *need never exceeds BUNDLE_HEAD_MAX. */
+int bundle_head_parse(const uint8_t *buf, size_t len, struct bundle_head *h, size_t *need,
+		      struct error *e);
+void bundle_head_free(struct bundle_head *h);
+
+int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *e);
+/* malloc'd text in canonical key order. */
+char *manifest_format(const struct manifest *m);
+
+/* Verifies h's signature against each key file in turn; on success *which is
+ * the index of the key that matched. -EKEYREJECTED (UPD_EXIT_VERIFY) when the
+ * bundle is unsigned or no key matches; the message says which. All key files
+ * are loaded first: an unreadable or non-PEM one, an unsupported key type or
+ * nkeys == 0 fails with UPD_EXIT_USAGE (a configuration error). */
+int bundle_verify_signature(const struct bundle_head *h, char *const *keys, size_t nkeys,
+			    size_t *which, struct error *e);
+
+struct bundle_create_opts {
+	const char *image, *version, *compatible, *key, *output;
+	int level;      /* zstd level, 0 = default (3) */
+	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX */
+};
+/* Compresses, hashes and signs; writes output atomically (temp + rename).
+ * Streams in 1 MiB chunks, so memory does not depend on the image size.
+ * UPD_EXIT_USAGE for bad options or an unreadable image or key (an encrypted
+ * key is refused, never prompted for), UPD_EXIT_NOSPACE for ENOSPC/EDQUOT,
+ * else UPD_EXIT_OTHER; no temp file is left behind on any error. */
+int bundle_create(const struct bundle_create_opts *o, struct error *e);
+
+/* Parses "1.2.3": compares field by field numerically, missing fields are 0
+ * ("2" == "2.0" < "2.0.1" < "2.10"). Non-numeric fields compare as strings
+ * after the numeric prefix, digit runs by value ("-rc2" < "-rc10"); a suffix
+ * starting with '-' or '~' is a pre-release and sorts before the bare number,
+ * any other after it ("1.0-rc1" < "1.0" < "1.0a"). A total order over all
+ * strings; NULL counts as "". Returns <0, 0, >0. */
+int version_compare(const char *a, const char *b);

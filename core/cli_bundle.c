@@ -1,0 +1,126 @@
+/* `updater bundle create` (build host) and `updater bundle info`. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "cli.h"
+#include "digest.h"
+#include "source.h"
+
+static int usage(struct error *e, const char *why)
+{
+	err_set(e, UPD_EXIT_USAGE, EINVAL,
+		"bundle: %s (usage: updater bundle create --image IMG --version V --compatible C "
+		"--key KEY.pem --output OUT.upd [--level N]; updater bundle info FILE|URL)",
+		why);
+	return UPD_EXIT_USAGE;
+}
+
+static int bundle_create_cmd(int argc, char **argv, struct error *e)
+{
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, 'i' },   { "version", required_argument, NULL, 'V' },
+		{ "compatible", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
+		{ "output", required_argument, NULL, 'o' },  { "level", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bundle_create_opts o = {0};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': o.image = optarg; break;
+		case 'V': o.version = optarg; break;
+		case 'c': o.compatible = optarg; break;
+		case 'k': o.key = optarg; break;
+		case 'o': o.output = optarg; break;
+		case 'l': o.level = atoi(optarg); break;
+		default: return usage(e, "unknown option");
+		}
+	}
+	if (!o.image || !o.version || !o.compatible || !o.key || !o.output)
+		return usage(e, "create needs --image, --version, --compatible, --key and --output");
+	if (bundle_create(&o, e) < 0)
+		return e->exit ? e->exit : UPD_EXIT_OTHER;
+	printf("%s: version %s for '%s'\n", o.output, o.version, o.compatible);
+	return UPD_EXIT_OK;
+}
+
+static void print_manifest(const struct bundle_head *h)
+{
+	const struct manifest *m = &h->manifest;
+	char hex[65];
+
+	printf("version:        %s\ncompatible:     %s\n", m->version, m->compatible);
+	printf("image size:     %llu\n", (unsigned long long)m->image_size);
+	hex_encode(m->image_sha256, 32, hex);
+	printf("image sha256:   %s\n", hex);
+	printf("payload:        %llu bytes %s (window 2^%d)\n", (unsigned long long)m->payload_size,
+	       m->compression, m->zstd_window_log);
+}
+
+static int signature_line(const struct bundle_head *h, const struct cli_global *gl,
+			  struct error *e)
+{
+	struct config cfg;
+	struct error ce = {0};
+	size_t which = 0;
+	int rc;
+
+	if (config_load(&cfg, gl->config_path, &ce) < 0) {
+		printf("signature:      not checked (%s)\n", ce.msg);
+		return UPD_EXIT_OK;
+	}
+	rc = bundle_verify_signature(h, cfg.dualbank.public_keys, cfg.dualbank.n_public_keys,
+				     &which, e);
+	if (rc == 0)
+		printf("signature:      valid (key %s)\n", cfg.dualbank.public_keys[which]);
+	else
+		printf("signature:      INVALID\n");
+	config_free(&cfg);
+	return rc == 0 ? UPD_EXIT_OK : (e->exit ? e->exit : UPD_EXIT_VERIFY);
+}
+
+static int bundle_info_cmd(int argc, char **argv, const struct cli_global *gl, struct error *e)
+{
+	struct source_opts o = { .timeout_s = 30, .retries = 2 };
+	struct bundle_head h = {0};
+	uint64_t total = UINT64_MAX;
+	size_t len = 0, need = 0;
+	uint8_t *buf;
+	int rc;
+
+	if (argc != 2)
+		return usage(e, "info needs exactly one FILE or URL");
+	o.location = argv[1];
+	if (!(buf = malloc(BUNDLE_HEAD_MAX)))
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory"), UPD_EXIT_OTHER;
+	rc = source_read_head(&o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
+	if (rc == 0 && (rc = bundle_head_parse(buf, len, &h, &need, e)) == -EAGAIN)
+		rc = err_set(e, UPD_EXIT_VERIFY, ENODATA, "bundle truncated: %zu bytes, header needs %zu",
+			     len, need);
+	free(buf);
+	if (rc < 0) {
+		err_prefix(e, "bundle info %s", argv[1]);
+		return e->exit ? e->exit : UPD_EXIT_OTHER;
+	}
+	print_manifest(&h);
+	rc = signature_line(&h, gl, e);
+	bundle_head_free(&h);
+	return rc;
+}
+
+int cli_bundle(int argc, char **argv, const struct cli_global *gl, struct error *e)
+{
+	if (argc < 2)
+		return usage(e, "missing subcommand");
+	if (strcmp(argv[1], "create") == 0)
+		return bundle_create_cmd(argc - 1, argv + 1, e);
+	if (strcmp(argv[1], "info") == 0)
+		return bundle_info_cmd(argc - 1, argv + 1, gl, e);
+	return usage(e, "unknown subcommand");
+}

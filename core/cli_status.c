@@ -1,0 +1,99 @@
+/* `updater status`: for people (aligned text) and machines (--json). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+
+static bool on_trial(const struct engine_status *s)
+{
+	return s->boot_ok && s->boot.upgrade_available && s->state == ST_TRIAL;
+}
+
+static void print_text(const struct engine_status *s)
+{
+	const struct update_state *r = s->records;
+
+	printf("backend:     %s\n", s->backend);
+	printf("state:       %s%s\n", state_name(s->state),
+	       s->busy ? " (another updater is running; this view may lag)" : "");
+	printf("booted:      %s (version %s)\n", s->booted.id,
+	       s->booted.version[0] ? s->booted.version : "unknown");
+	if (s->has_pending)
+		printf("pending:     %s (version %s), boots next on trial\n", s->pending.id,
+		       s->pending.version);
+	else
+		printf("pending:     none\n");
+	if (on_trial(s))
+		printf("trial:       boot attempt %d of %d; 'updater mark-good' confirms it\n",
+		       s->boot.bootcount, s->boot.bootlimit);
+	if (s->boot_ok)
+		printf("boot env:    boot_slot=%s upgrade_available=%d bootcount=%d bootlimit=%d "
+		       "rollback=%d\n",
+		       s->boot.boot_slot, s->boot.upgrade_available, s->boot.bootcount,
+		       s->boot.bootlimit, s->boot.rollback);
+	else
+		printf("boot env:    unreadable: %s\n", s->boot_error);
+	for (int i = 0; i < r->n_targets; i++)
+		printf("%-12s %s, version %s\n", r->targets[i].id, target_status_name(r->targets[i].status),
+		       r->targets[i].version[0] ? r->targets[i].version : "unknown");
+	printf("last error:  %s\n", r->last_error[0] ? r->last_error : "none");
+}
+
+static void print_system(const char *key, const struct system_info *si)
+{
+	printf("\"%s\":{\"slot\":", key);
+	json_string(stdout, si->id);
+	printf(",\"version\":");
+	json_string(stdout, si->version[0] ? si->version : NULL);
+	printf("}");
+}
+
+static void print_json(const struct engine_status *s)
+{
+	const struct update_state *r = s->records;
+
+	printf("{\"backend\":");
+	json_string(stdout, s->backend);
+	printf(",\"state\":\"%s\",\"busy\":%s,", state_name(s->state), s->busy ? "true" : "false");
+	print_system("booted", &s->booted);
+	if (s->has_pending)
+		printf(","), print_system("pending", &s->pending);
+	else
+		printf(",\"pending\":null");
+	printf(",\"trial\":%s", on_trial(s) ? "true" : "false");
+	if (s->boot_ok) {
+		printf(",\"boot_env\":{\"boot_slot\":");
+		json_string(stdout, s->boot.boot_slot);
+		printf(",\"upgrade_available\":%d,\"bootcount\":%d,\"bootlimit\":%d,\"rollback\":%d}",
+		       s->boot.upgrade_available, s->boot.bootcount, s->boot.bootlimit,
+		       s->boot.rollback);
+	} else {
+		printf(",\"boot_env\":null,\"boot_env_error\":");
+		json_string(stdout, s->boot_error);
+	}
+	printf(",\"targets\":[");
+	for (int i = 0; i < r->n_targets; i++) {
+		printf("%s{\"id\":", i ? "," : "");
+		json_string(stdout, r->targets[i].id);
+		printf(",\"status\":\"%s\",\"version\":", target_status_name(r->targets[i].status));
+		json_string(stdout, r->targets[i].version[0] ? r->targets[i].version : NULL);
+		printf("}");
+	}
+	printf("],\"last_error\":");
+	json_string(stdout, r->last_error[0] ? r->last_error : NULL);
+	printf("}\n");
+}
+
+int cli_status(struct engine *g, bool json, struct error *e)
+{
+	struct engine_status s;
+	int rc = engine_status(g, &s, e);
+	if (rc < 0)
+		return e->exit ? e->exit : UPD_EXIT_OTHER;
+	if (json)
+		print_json(&s);
+	else
+		print_text(&s);
+	return UPD_EXIT_OK;
+}

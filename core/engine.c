@@ -1,0 +1,570 @@
+#include "engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../hooks/hooks.h"
+#include "bundle.h"
+#include "fsutil.h"
+#include "log.h"
+#include "progress.h"
+#include "sysinfo.h"
+
+struct engine {
+	const struct config *cfg;
+	const struct backend_ops *ops;
+	void *priv;
+	struct updater_ctx u;
+	struct update_state st;
+	struct bootenv *env;
+	int lock_fd;
+	bool read_only; /* another updater holds the lock: look, do not touch */
+	struct engine_opts opts;
+	struct system_info booted;
+};
+
+static const char *const default_backend = "dualbank";
+
+static int save(struct engine *g, enum upd_state s, struct error *e)
+{
+	if (g->st.state != s)
+		log_debug("state %s -> %s", state_name(g->st.state), state_name(s));
+	g->st.state = s;
+	progress_event(state_name(s), g->st.op_version);
+	return state_save(g->cfg->state_dir, &g->st, e);
+}
+
+/* Records the failure as the last error and persists state `failed`, keeping
+ * the original error in e (a failing save is only logged). */
+static int fail(struct engine *g, int rc, struct error *e)
+{
+	struct error e2 = {0};
+	snprintf(g->st.last_error, sizeof(g->st.last_error), "%s", e->msg);
+	if (save(g, ST_FAILED, &e2) < 0)
+		log_error("%s", e2.msg);
+	return rc;
+}
+
+/* The booted version: the updater's own record for a system it installed,
+ * else the version_file (factory image). */
+static void fill_version(struct engine *g, struct system_info *si)
+{
+	struct target_record *t = state_target(&g->st, si->id, false);
+	struct error e = {0};
+
+	if (t && (t->status == TS_VERIFIED || t->status == TS_GOOD) && t->version[0]) {
+		snprintf(si->version, sizeof(si->version), "%s", t->version);
+		return;
+	}
+	if (si->version[0])
+		return;
+	if (os_release_version(g->cfg->version_file, si->version, sizeof(si->version), &e) < 0)
+		log_debug("booted version unknown: %s", e.msg);
+}
+
+static const struct backend_ops *pick_backend(const struct config *cfg, const char *name,
+					      struct error *e)
+{
+	if (!name)
+		name = cfg->backend ? cfg->backend : default_backend;
+	const struct backend_ops *ops = backend_find(name);
+	if (!ops)
+		err_set(e, UPD_EXIT_USAGE, EINVAL, "backend '%s': not known (compiled in: %s)", name,
+			backend_list());
+	return ops;
+}
+
+static int take_lock(struct engine *g, unsigned flags, struct error *e)
+{
+	struct error le = {0};
+	if (!(flags & (ENGINE_NEED_LOCK | ENGINE_TRY_LOCK)))
+		return 0;
+	int rc = state_lock(g->cfg->state_dir, &g->lock_fd, &le);
+	if (rc == -EBUSY && (flags & ENGINE_TRY_LOCK)) {
+		g->read_only = true;
+		return 0;
+	}
+	if (rc < 0)
+		*e = le;
+	return rc;
+}
+
+static int open_state(struct engine *g, unsigned flags, struct error *e)
+{
+	int rc = mkdir_p(g->cfg->state_dir, 0755, e);
+	if (rc == 0)
+		rc = take_lock(g, flags, e);
+	if (rc == 0)
+		rc = state_load(g->cfg->state_dir, &g->st, e);
+	if (rc < 0)
+		return rc;
+	if (g->st.backend[0] && strcmp(g->st.backend, g->ops->name) != 0)
+		return err_set(e, UPD_EXIT_USAGE, EINVAL,
+			       "backend '%s': the state in %s belongs to backend '%s'", g->ops->name,
+			       g->cfg->state_dir, g->st.backend);
+	snprintf(g->st.backend, sizeof(g->st.backend), "%s", g->ops->name);
+	return 0;
+}
+
+int engine_open(struct engine **out, const struct config *cfg, const char *backend_name,
+		unsigned flags, const struct engine_opts *opts, struct error *e)
+{
+	struct engine *g = calloc(1, sizeof(*g));
+	int rc;
+
+	if (!g)
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	g->cfg = cfg;
+	g->lock_fd = -1;
+	g->opts = *opts;
+	*out = g;
+	g->ops = pick_backend(cfg, backend_name, e);
+	if (!g->ops)
+		return -EINVAL;
+	rc = open_state(g, flags, e);
+	if (rc == 0 && !(flags & ENGINE_NO_BOOTENV))
+		rc = bootenv_open(&g->env, cfg->bootenv.fw_env_config, e);
+	if (rc < 0)
+		return rc;
+	g->u = (struct updater_ctx){ .cfg = cfg, .env = g->env, .state = &g->st,
+				     .verify_readback = opts->verify_readback };
+	rc = g->ops->open(&g->u, &g->priv, e);
+	if (rc == 0)
+		rc = g->ops->booted(g->priv, &g->booted, e);
+	if (rc == 0)
+		fill_version(g, &g->booted);
+	return rc;
+}
+
+void engine_close(struct engine *g)
+{
+	if (!g)
+		return;
+	if (g->priv)
+		g->ops->close(g->priv);
+	bootenv_close(g->env);
+	state_unlock(g->lock_fd);
+	free(g);
+}
+
+/* ---- reconcile ---------------------------------------------------------- */
+
+static int finish_fallback(struct engine *g, const struct bootstate *bs, const char *next,
+			   struct error *e)
+{
+	bool pending = g->st.state == ST_ACTIVATED || g->st.state == ST_TRIAL;
+	const char *failed = pending && g->st.op_target[0] ? g->st.op_target : next;
+	struct target_record *t = state_target(&g->st, failed, true);
+	int rc;
+
+	if (t)
+		t->status = TS_BAD;
+	snprintf(g->st.last_error, sizeof(g->st.last_error),
+		 "version %s on %s did not confirm within %d boot attempts (bootlimit %d); "
+		 "the bootloader fell back to %s (version %s)",
+		 t && t->version[0] ? t->version : "?", failed, bs->bootcount, bs->bootlimit,
+		 g->booted.id, g->booted.version[0] ? g->booted.version : "?");
+	log_warn("%s", g->st.last_error);
+	/* State first: if the boot-state write below is cut, the next start sees
+	 * rollback=1 again and repeats this, which is idempotent. */
+	rc = save(g, ST_ROLLED_BACK, e);
+	if (rc == 0)
+		rc = g->ops->finish_fallback(g->priv, &g->booted, e);
+	return rc;
+}
+
+static int mark_interrupted(struct engine *g, struct error *e)
+{
+	snprintf(g->st.last_error, sizeof(g->st.last_error),
+		 "install of version %s to %s was interrupted during %s (power cut or killed); "
+		 "nothing was activated",
+		 g->st.op_version[0] ? g->st.op_version : "?", g->st.op_target,
+		 state_name(g->st.state));
+	log_warn("%s", g->st.last_error);
+	return save(g, ST_FAILED, e);
+}
+
+static bool target_verified(struct engine *g, const char *id)
+{
+	struct target_record *t = state_target(&g->st, id, false);
+	return t && (t->status == TS_VERIFIED || t->status == TS_GOOD);
+}
+
+static int note_trial(struct engine *g, const struct bootstate *bs, const char *next,
+		      struct error *e)
+{
+	bool booted_next = strcmp(g->booted.id, next) == 0;
+	enum upd_state want = booted_next ? ST_TRIAL : ST_ACTIVATED;
+
+	if (g->st.state == want && strcmp(g->st.op_target, next) == 0)
+		return 0;
+	if (strcmp(g->st.op_target, next) != 0) {
+		/* The state store lost track (or was replaced): the env is the truth. */
+		snprintf(g->st.op_target, sizeof(g->st.op_target), "%s", next);
+		struct target_record *t = state_target(&g->st, next, false);
+		snprintf(g->st.op_version, sizeof(g->st.op_version), "%s", t ? t->version : "");
+	}
+	if (booted_next)
+		log_info("trial boot of version %s on %s (attempt %d of %d)", g->booted.version,
+			 g->booted.id, bs->bootcount, bs->bootlimit);
+	return save(g, want, e);
+}
+
+/* The env says no trial, yet our state expected one: confirmed or abandoned. */
+static int settle_pending(struct engine *g, struct error *e)
+{
+	if (strcmp(g->booted.id, g->st.op_target) == 0) {
+		struct target_record *t = state_target(&g->st, g->booted.id, true);
+		if (t)
+			t->status = TS_GOOD;
+		g->st.last_error[0] = '\0';
+		return save(g, ST_COMMITTED, e);
+	}
+	snprintf(g->st.last_error, sizeof(g->st.last_error),
+		 "update to version %s on %s did not become active (the boot state was changed "
+		 "outside the updater); running %s",
+		 g->st.op_version, g->st.op_target, g->booted.id);
+	log_warn("%s", g->st.last_error);
+	return save(g, ST_ROLLED_BACK, e);
+}
+
+int engine_reconcile(struct engine *g, struct error *e)
+{
+	struct bootstate bs;
+	char next[32];
+	int rc;
+
+	if (g->read_only)
+		return 0;
+	rc = bootenv_read(g->env, &bs, e);
+	if (rc == 0)
+		rc = g->ops->next_boot(g->priv, next, sizeof(next), e);
+	if (rc < 0)
+		return rc;
+	if (bs.rollback)
+		return finish_fallback(g, &bs, next, e);
+	if (state_in_progress(g->st.state)) {
+		/* Cut after the activating env write but before the state write? */
+		bool activated = bs.upgrade_available && strcmp(next, g->st.op_target) == 0 &&
+				 target_verified(g, next);
+		if (!activated)
+			return mark_interrupted(g, e);
+	}
+	if (bs.upgrade_available)
+		return note_trial(g, &bs, next, e);
+	if (g->st.state == ST_ACTIVATED || g->st.state == ST_TRIAL)
+		return settle_pending(g, e);
+	if (strcmp(g->booted.id, next) != 0)
+		log_warn("running %s, but the next boot is set to %s", g->booted.id, next);
+	return 0;
+}
+
+/* ---- install ------------------------------------------------------------ */
+
+static int refuse_if_busy(struct engine *g, const struct system_info *target, struct error *e)
+{
+	struct bootstate bs;
+	char next[32];
+	int rc = bootenv_read(g->env, &bs, e);
+
+	if (rc == 0)
+		rc = g->ops->next_boot(g->priv, next, sizeof(next), e);
+	if (rc < 0)
+		return rc;
+	if (bs.upgrade_available && strcmp(g->booted.id, next) == 0)
+		return err_set(e, UPD_EXIT_BUSY, EBUSY,
+			       "install: the booted system (%s, version %s) is on trial: run "
+			       "'updater mark-good' or 'updater rollback' first (the other slot is "
+			       "its fallback)",
+			       g->booted.id, g->booted.version);
+	/* Writing the system that boots next would leave a half-written system
+	 * as the default if power were cut. */
+	if (strcmp(next, target->id) == 0)
+		return err_set(e, UPD_EXIT_BUSY, EBUSY,
+			       "install: %s is set to boot next (version %s pending): reboot into it, "
+			       "or 'updater rollback' to cancel it",
+			       target->id, g->st.op_version[0] ? g->st.op_version : "?");
+	return 0;
+}
+
+static int check_policy(struct engine *g, const struct release *rel, struct error *e)
+{
+	const char *running = g->booted.version;
+
+	if (rel->compatible[0] && strcmp(rel->compatible, g->cfg->compatible) != 0)
+		return err_set(e, UPD_EXIT_VERIFY, EPERM,
+			       "verify: release %s is for '%s', this device is '%s'", rel->version,
+			       rel->compatible, g->cfg->compatible);
+	if (!running[0]) {
+		log_warn("booted version unknown (no record, no VERSION_ID in %s): cannot check "
+			 "for a downgrade",
+			 g->cfg->version_file);
+		return 0;
+	}
+	int cmp = version_compare(rel->version, running);
+	if (cmp > 0 || g->opts.allow_downgrade)
+		return 0;
+	if (cmp == 0)
+		return err_set(e, UPD_EXIT_VERIFY, EPERM,
+			       "verify: version %s is already running (--allow-downgrade reinstalls it)",
+			       rel->version);
+	return err_set(e, UPD_EXIT_VERIFY, EPERM,
+		       "verify: version %s is older than the running %s (downgrade refused; "
+		       "--allow-downgrade overrides)",
+		       rel->version, running);
+}
+
+static int run_hooks(struct engine *g, const char *phase, const struct release *rel,
+		     const struct system_info *target, struct error *e)
+{
+	struct hook_env he = { .backend = g->ops->name, .version = rel->version,
+			       .slot = target->id, .target = target->path };
+	if (!g->cfg->hooks.dir)
+		return 0;
+	return hooks_run(g->cfg->hooks.dir, phase, &he, g->cfg->hooks.timeout, e);
+}
+
+/* The running system has proven it boots: record it so that a later rollback
+ * to it is allowed. */
+static void record_booted_good(struct engine *g)
+{
+	struct target_record *t = state_target(&g->st, g->booted.id, true);
+	if (t && t->status == TS_EMPTY) {
+		t->status = TS_GOOD;
+		snprintf(t->version, sizeof(t->version), "%s", g->booted.version);
+	}
+}
+
+static int write_and_verify(struct engine *g, const struct release *rel,
+			    const struct system_info *target, struct error *e)
+{
+	struct target_record *t = state_target(&g->st, target->id, true);
+	int rc;
+
+	if (!t)
+		return err_set(e, UPD_EXIT_OTHER, ENOSPC, "state: too many records");
+	*t = (struct target_record){ .status = TS_INCOMPLETE };
+	snprintf(t->id, sizeof(t->id), "%s", target->id);
+	snprintf(t->version, sizeof(t->version), "%s", rel->version);
+	rc = save(g, ST_INSTALL, e);
+	if (rc == 0)
+		rc = g->ops->install(g->priv, target, e);
+	if (rc < 0)
+		return rc;
+	t->status = TS_VERIFIED;
+	t->size = rel->install_size;
+	snprintf(t->digest, sizeof(t->digest), "%s", rel->digest);
+	return save(g, ST_POST_INSTALL, e);
+}
+
+static const char *pick_source(struct engine *g, const char *source, struct error *e)
+{
+	if (!source)
+		source = g->cfg->server.url;
+	if (!source)
+		err_set(e, UPD_EXIT_USAGE, EINVAL,
+			"no update source: give a URL or file, or set server.url in %s",
+			g->cfg->path);
+	return source;
+}
+
+static int install_steps(struct engine *g, const char *source, const struct system_info *target,
+			 struct error *e)
+{
+	struct release rel = {0};
+	int rc;
+
+	if ((rc = g->ops->fetch(g->priv, source, &rel, e)) < 0)
+		return rc;
+	snprintf(g->st.op_version, sizeof(g->st.op_version), "%s", rel.version);
+	if ((rc = save(g, ST_VERIFY, e)) < 0)
+		return rc;
+	if ((rc = g->ops->verify(g->priv, target, e)) < 0 || (rc = check_policy(g, &rel, e)) < 0)
+		return rc;
+	log_info("installing version %s to %s (%s)", rel.version, target->id, target->path);
+	if ((rc = save(g, ST_PRE_INSTALL, e)) < 0 ||
+	    (rc = run_hooks(g, "pre-install", &rel, target, e)) < 0)
+		return rc;
+	if ((rc = write_and_verify(g, &rel, target, e)) < 0)
+		return rc;
+	if ((rc = run_hooks(g, "post-install", &rel, target, e)) < 0) {
+		state_target(&g->st, target->id, true)->status = TS_BAD;
+		return rc;
+	}
+	if ((rc = g->ops->activate(g->priv, target, e)) < 0)
+		return rc;
+	g->st.last_error[0] = '\0';
+	rc = save(g, ST_ACTIVATED, e);
+	if (rc == 0)
+		log_info("version %s is installed on %s and boots next, on trial: reboot, then "
+			 "'updater mark-good' once healthy",
+			 rel.version, target->id);
+	return rc;
+}
+
+int engine_install(struct engine *g, const char *source, struct error *e)
+{
+	struct system_info target = {0};
+	int rc;
+
+	if (!(source = pick_source(g, source, e)))
+		return -EINVAL;
+	if ((rc = engine_reconcile(g, e)) < 0 || (rc = g->ops->target(g->priv, &target, e)) < 0 ||
+	    (rc = refuse_if_busy(g, &target, e)) < 0)
+		return rc;
+	record_booted_good(g);
+	snprintf(g->st.op_target, sizeof(g->st.op_target), "%s", target.id);
+	snprintf(g->st.op_from, sizeof(g->st.op_from), "%s", g->booted.id);
+	g->st.op_version[0] = '\0';
+	g->st.last_error[0] = '\0';
+	rc = save(g, ST_FETCH, e);
+	if (rc == 0)
+		rc = install_steps(g, source, &target, e);
+	return rc < 0 ? fail(g, rc, e) : 0;
+}
+
+/* ---- check, mark-good, rollback ----------------------------------------- */
+
+int engine_check(struct engine *g, const char *source, struct release *rel, struct error *e)
+{
+	struct system_info target = {0};
+	const char *newest = g->booted.version;
+	int rc;
+
+	if (!(source = pick_source(g, source, e)))
+		return -EINVAL;
+	if ((rc = engine_reconcile(g, e)) < 0 || (rc = g->ops->fetch(g->priv, source, rel, e)) < 0)
+		return rc;
+	if (g->st.state == ST_ACTIVATED && version_compare(g->st.op_version, newest) > 0)
+		newest = g->st.op_version;
+	if (newest[0] && version_compare(rel->version, newest) <= 0) {
+		err_set(e, UPD_EXIT_UPTODATE, 0, "up to date: %s offers %s, newest here is %s%s",
+			source, rel->version, newest,
+			newest == g->st.op_version ? " (pending reboot)" : "");
+		return 1;
+	}
+	if ((rc = g->ops->target(g->priv, &target, e)) < 0 ||
+	    (rc = g->ops->verify(g->priv, &target, e)) < 0)
+		return rc;
+	return check_policy(g, rel, e);
+}
+
+int engine_mark_good(struct engine *g, struct error *e)
+{
+	struct bootstate bs;
+	char next[32];
+	int rc;
+
+	if ((rc = engine_reconcile(g, e)) < 0 || (rc = bootenv_read(g->env, &bs, e)) < 0 ||
+	    (rc = g->ops->next_boot(g->priv, next, sizeof(next), e)) < 0)
+		return rc;
+	if (!bs.upgrade_available || strcmp(g->booted.id, next) != 0) {
+		log_info("nothing to confirm: %s (version %s) is not on trial", g->booted.id,
+			 g->booted.version);
+		return 0;
+	}
+	bs.upgrade_available = 0;
+	bs.bootcount = 0;
+	if ((rc = bootenv_write(g->env, &bs, e)) < 0)
+		return rc;
+	struct target_record *t = state_target(&g->st, g->booted.id, true);
+	if (t)
+		t->status = TS_GOOD;
+	g->st.last_error[0] = '\0';
+	if ((rc = save(g, ST_COMMITTED, e)) < 0)
+		return rc;
+	log_info("version %s on %s confirmed", g->booted.version, g->booted.id);
+	return g->ops->confirm ? g->ops->confirm(g->priv, e) : 0;
+}
+
+static int rollback_to(struct engine *g, struct system_info *to, struct error *e)
+{
+	struct target_record *t = state_target(&g->st, to->id, false);
+
+	if (!t || (t->status != TS_VERIFIED && t->status != TS_GOOD))
+		return err_set(e, UPD_EXIT_BUSY, EPERM,
+			       "rollback: %s holds nothing the updater recorded as complete and "
+			       "verified (%s); refusing to boot it",
+			       to->id, target_status_name(t ? t->status : TS_EMPTY));
+	snprintf(to->version, sizeof(to->version), "%s", t->version);
+	return g->ops->rollback(g->priv, to, e);
+}
+
+int engine_rollback(struct engine *g, struct error *e)
+{
+	struct system_info to = {0};
+	bool cancel;
+	int rc;
+
+	if ((rc = engine_reconcile(g, e)) < 0)
+		return rc;
+	cancel = g->st.state == ST_ACTIVATED;
+	if (cancel) {
+		to = g->booted; /* the pending update has not booted yet: just cancel it */
+		rc = g->ops->rollback(g->priv, &to, e);
+	} else {
+		rc = g->ops->target(g->priv, &to, e);
+		if (rc == 0)
+			rc = rollback_to(g, &to, e);
+	}
+	if (rc < 0)
+		return rc;
+	if (!cancel && g->st.state == ST_TRIAL) {
+		struct target_record *t = state_target(&g->st, g->booted.id, true);
+		if (t)
+			t->status = TS_BAD;
+	}
+	snprintf(g->st.last_error, sizeof(g->st.last_error),
+		 cancel ? "pending update to version %s on %s cancelled by 'updater rollback'"
+			: "rolled back at the user's request from %s to %s",
+		 cancel ? g->st.op_version : g->booted.id, cancel ? g->st.op_target : to.id);
+	log_info("%s; the next boot starts %s", g->st.last_error, to.id);
+	return save(g, ST_ROLLED_BACK, e);
+}
+
+/* ---- status and init ---------------------------------------------------- */
+
+int engine_status(struct engine *g, struct engine_status *out, struct error *e)
+{
+	struct error be = {0};
+	memset(out, 0, sizeof(*out));
+	out->backend = g->ops->name;
+	out->busy = g->read_only;
+	out->booted = g->booted;
+	out->records = &g->st;
+	out->state = g->st.state;
+	if (g->st.state == ST_ACTIVATED) {
+		out->has_pending = true;
+		snprintf(out->pending.id, sizeof(out->pending.id), "%s", g->st.op_target);
+		snprintf(out->pending.version, sizeof(out->pending.version), "%s", g->st.op_version);
+	}
+	out->boot_ok = bootenv_read(g->env, &out->boot, &be) == 0;
+	if (!out->boot_ok)
+		snprintf(out->boot_error, sizeof(out->boot_error), "%s", be.msg);
+	(void)e;
+	return 0;
+}
+
+int engine_init(const struct config *cfg, const char *backend_name, bool force, struct error *e)
+{
+	struct engine_opts opts = { .verify_readback = true };
+	struct engine *g = NULL;
+	int rc = engine_open(&g, cfg, backend_name, ENGINE_NEED_LOCK | ENGINE_NO_BOOTENV, &opts, e);
+
+	if (rc == 0) {
+		struct bootstate bs = { .bootlimit = g->u.bootlimit };
+		snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", g->booted.id);
+		rc = bootenv_init_write(cfg->bootenv.fw_env_config, &bs, force, e);
+	}
+	if (rc == 0) {
+		record_booted_good(g);
+		rc = save(g, ST_IDLE, e);
+	}
+	if (rc == 0)
+		log_info("boot state initialised: %s (version %s) boots, no trial", g->booted.id,
+			 g->booted.version[0] ? g->booted.version : "?");
+	engine_close(g);
+	return rc;
+}

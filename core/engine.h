@@ -1,0 +1,57 @@
+/* The update state machine, shared by every backend (docs/state-machine.md):
+ *   idle -> fetch -> verify -> pre-install -> install -> post-install
+ *        -> activated -> trial -> committed
+ * with failed (before activation: nothing changed) and rolled-back. Every
+ * transition is persisted before the work of the next state starts. */
+#pragma once
+#include <stdbool.h>
+
+#include "../config/config.h"
+#include "backend.h"
+#include "error.h"
+#include "state.h"
+
+struct engine;
+
+enum engine_flags {
+	ENGINE_NEED_LOCK = 1 << 0, /* fail with UPD_EXIT_BUSY if another updater runs */
+	ENGINE_TRY_LOCK = 1 << 1,  /* read-only view if another updater runs */
+	ENGINE_NO_BOOTENV = 1 << 2,
+};
+
+struct engine_opts {
+	bool allow_downgrade;
+	bool verify_readback; /* default true */
+};
+
+int engine_open(struct engine **out, const struct config *cfg, const char *backend_name,
+		unsigned flags, const struct engine_opts *opts, struct error *e);
+void engine_close(struct engine *g);
+
+/* Brings the persisted state in line with the boot state: finishes a fallback
+ * U-Boot made, notices a trial boot, cleans up an interrupted install. */
+int engine_reconcile(struct engine *g, struct error *e);
+
+int engine_install(struct engine *g, const char *source, struct error *e);
+/* 0: a newer release is available (*rel filled); UPD_EXIT_UPTODATE in e->exit
+ * with rc 1 when up to date or already pending; <0 on errors. */
+int engine_check(struct engine *g, const char *source, struct release *rel, struct error *e);
+int engine_mark_good(struct engine *g, struct error *e);
+int engine_rollback(struct engine *g, struct error *e);
+
+struct engine_status {
+	const char *backend;
+	enum upd_state state;
+	bool busy;                   /* another updater holds the lock: view may lag */
+	struct system_info booted;
+	bool has_pending;
+	struct system_info pending;  /* activated, not yet booted */
+	bool boot_ok;                /* boot environment readable */
+	struct bootstate boot;
+	char boot_error[256];
+	const struct update_state *records;
+};
+int engine_status(struct engine *g, struct engine_status *out, struct error *e);
+
+/* `updater init`: first boot state of a factory device. */
+int engine_init(const struct config *cfg, const char *backend_name, bool force, struct error *e);

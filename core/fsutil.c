@@ -1,0 +1,131 @@
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fsync_dir_of(const char *path, struct error *e)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	const char *dir = dirname(copy);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+	if (fd < 0 || fsync(fd) < 0)
+		rc = err_set(e, UPD_EXIT_OTHER, errno, "fsync directory %s: %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return rc;
+}
+
+int atomic_write_file(const char *path, const void *data, size_t len, struct error *e)
+{
+	char tmp[4096];
+	int fd, rc;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return err_set(e, UPD_EXIT_OTHER, ENAMETOOLONG, "%s: path too long", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "write %s: %s", tmp, strerror(errno));
+	rc = write_all(fd, data, len);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		int ex = (rc == -ENOSPC || rc == -EDQUOT) ? UPD_EXIT_NOSPACE : UPD_EXIT_OTHER;
+		unlink(tmp);
+		return err_set(e, ex, -rc, "write %s: %s", path, strerror(-rc));
+	}
+	return fsync_dir_of(path, e);
+}
+
+int mkdir_p(const char *path, int mode, struct error *e)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return err_set(e, UPD_EXIT_OTHER, EINVAL, "mkdir %s: bad path", path);
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return err_set(e, UPD_EXIT_OTHER, errno, "mkdir %s: %s", buf, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return err_set(e, UPD_EXIT_OTHER, errno, "mkdir %s: %s", buf, strerror(errno));
+	return 0;
+}
+
+int read_text_file(const char *path, size_t max, char **out, struct error *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "read %s: %s", path, strerror(errno));
+	char *buf = malloc(max + 1);
+	size_t n = 0;
+	ssize_t r = 0;
+	while (buf && n < max && (r = read(fd, buf + n, max - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += (size_t)r;
+	}
+	int saved = errno;
+	close(fd);
+	if (!buf)
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "read %s: out of memory", path);
+	if (r < 0) {
+		free(buf);
+		return err_set(e, UPD_EXIT_OTHER, saved, "read %s: %s", path, strerror(saved));
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+int file_or_blockdev_size(int fd, uint64_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode))
+		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}

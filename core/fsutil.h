@@ -1,0 +1,18 @@
+/* Small file-system helpers with the durability rules of the project:
+ * a file replaced is written to a temp file, fsync'd, renamed over the old
+ * one, and the directory is fsync'd, so a power cut leaves old or new. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+int atomic_write_file(const char *path, const void *data, size_t len, struct error *e);
+int fsync_dir_of(const char *path, struct error *e);
+int mkdir_p(const char *path, int mode, struct error *e);
+
+/* Reads a small text file (at most max bytes) into a malloc'd NUL-terminated buffer. */
+int read_text_file(const char *path, size_t max, char **out, struct error *e);
+
+/* Size of a block device (BLKGETSIZE64) or a regular file. */
+int file_or_blockdev_size(int fd, uint64_t *size);

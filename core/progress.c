@@ -1,0 +1,109 @@
+#include "progress.h"
+
+#include <stdbool.h>
+#include "json.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+	enum progress_mode mode;
+	char phase[32];
+	uint64_t total, done;
+	double start, last;
+	bool active;
+} P = { .mode = PROGRESS_NONE };
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int progress_mode_parse(const char *s, enum progress_mode *out)
+{
+	static const char *const names[] = { "auto", "bar", "json", "none" };
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum progress_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+void progress_init(enum progress_mode mode)
+{
+	if (mode == PROGRESS_AUTO)
+		mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE;
+	P.mode = mode;
+}
+
+static double rate(double t)
+{
+	return t > P.start ? (double)P.done / (t - P.start) : 0.0;
+}
+
+static void emit(bool final)
+{
+	double t = now();
+	/* JSON twice a second, the bar ten times: enough for people and parsers. */
+	double gap = P.mode == PROGRESS_JSON ? 0.5 : 0.1;
+	if (!final && t - P.last < gap)
+		return;
+	P.last = t;
+	if (P.mode == PROGRESS_JSON) {
+		printf("{\"type\":\"progress\",\"phase\":\"%s\",\"done\":%" PRIu64
+		       ",\"total\":%" PRIu64 ",\"rate\":%.0f,\"final\":%s}\n",
+		       P.phase, P.done, P.total, rate(t), final ? "true" : "false");
+		fflush(stdout);
+	} else if (P.mode == PROGRESS_BAR) {
+		double frac = P.total ? (double)P.done / (double)P.total : 0.0;
+		int filled = (int)(frac * 30);
+		char bar[31];
+		memset(bar, '#', (size_t)filled);
+		memset(bar + filled, '.', (size_t)(30 - filled));
+		bar[30] = '\0';
+		fprintf(stderr, "\r%-8s [%s] %3.0f%% %7.1f MiB %6.1f MiB/s%s", P.phase, bar,
+			frac * 100, (double)P.done / 1048576.0, rate(t) / 1048576.0,
+			final ? "\n" : "");
+	}
+}
+
+void progress_begin(const char *phase, uint64_t total)
+{
+	snprintf(P.phase, sizeof(P.phase), "%s", phase);
+	P.total = total;
+	P.done = 0;
+	P.start = now();
+	P.last = 0;
+	P.active = true;
+}
+
+void progress_update(uint64_t done)
+{
+	if (!P.active || P.mode == PROGRESS_NONE)
+		return;
+	P.done = done;
+	emit(false);
+}
+
+void progress_end(void)
+{
+	if (P.active && P.mode != PROGRESS_NONE)
+		emit(true);
+	P.active = false;
+}
+
+void progress_event(const char *state, const char *detail)
+{
+	if (P.mode != PROGRESS_JSON)
+		return;
+	printf("{\"type\":\"state\",\"state\":\"%s\",\"version\":", state);
+	json_string(stdout, detail ? detail : "");
+	puts("}");
+	fflush(stdout);
+}

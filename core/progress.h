@@ -1,0 +1,17 @@
+/* Progress reporting: a bar on a TTY, one JSON object per line for machines
+ * (--progress=json, on stdout), or nothing. Rate-limited internally. */
+#pragma once
+#include <stdint.h>
+
+enum progress_mode { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_JSON, PROGRESS_NONE };
+
+int progress_mode_parse(const char *s, enum progress_mode *out);
+void progress_init(enum progress_mode mode);
+
+/* A phase is a named step ("download", "write", "verify"...). total may be 0
+ * when unknown. done counts bytes unless the phase says otherwise. */
+void progress_begin(const char *phase, uint64_t total);
+void progress_update(uint64_t done);
+void progress_end(void);
+/* One-off event in JSON mode (state transitions); ignored in other modes. */
+void progress_event(const char *state, const char *detail);

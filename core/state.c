@@ -1,0 +1,203 @@
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+
+static const char *const state_names[ST__COUNT] = {
+	"idle", "fetch", "verify", "pre-install", "install", "post-install",
+	"activated", "trial", "committed", "failed", "rolled-back",
+};
+static const char *const status_names[TS__COUNT] = {
+	"empty", "incomplete", "verified", "good", "bad",
+};
+
+const char *state_name(enum upd_state s) { return s < ST__COUNT ? state_names[s] : "?"; }
+const char *target_status_name(enum target_status s) { return s < TS__COUNT ? status_names[s] : "?"; }
+bool state_in_progress(enum upd_state s) { return s >= ST_FETCH && s <= ST_POST_INSTALL; }
+
+static int lookup(const char *const *names, int n, const char *v)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], v) == 0)
+			return i;
+	return -1;
+}
+
+struct target_record *state_target(struct update_state *s, const char *id, bool create)
+{
+	for (int i = 0; i < s->n_targets; i++)
+		if (strcmp(s->targets[i].id, id) == 0)
+			return &s->targets[i];
+	if (!create || s->n_targets == STATE_MAX_TARGETS)
+		return NULL;
+	struct target_record *t = &s->targets[s->n_targets++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	return t;
+}
+
+/* Values are single-line: newlines from error messages become spaces. */
+static void copy_value(char *dst, size_t size, const char *v)
+{
+	snprintf(dst, size, "%s", v);
+	for (char *p = dst; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+}
+
+static int set_target_key(struct update_state *s, const char *key, const char *v)
+{
+	char id[32];
+	const char *dot = strchr(key, '.');
+	if (!dot || (size_t)(dot - key) >= sizeof(id) || dot == key)
+		return -1;
+	memcpy(id, key, (size_t)(dot - key));
+	id[dot - key] = '\0';
+	struct target_record *t = state_target(s, id, true);
+	const char *field = dot + 1;
+	if (!t)
+		return -1;
+	if (strcmp(field, "version") == 0)
+		copy_value(t->version, sizeof(t->version), v);
+	else if (strcmp(field, "digest") == 0)
+		copy_value(t->digest, sizeof(t->digest), v);
+	else if (strcmp(field, "size") == 0)
+		t->size = strtoull(v, NULL, 10);
+	else if (strcmp(field, "status") == 0) {
+		int st = lookup(status_names, TS__COUNT, v);
+		if (st < 0)
+			return -1;
+		t->status = (enum target_status)st;
+	} else
+		return -1;
+	return 0;
+}
+
+static int set_key(struct update_state *s, const char *key, const char *v)
+{
+	if (strcmp(key, "state") == 0) {
+		int st = lookup(state_names, ST__COUNT, v);
+		if (st < 0)
+			return -1;
+		s->state = (enum upd_state)st;
+	} else if (strcmp(key, "format") == 0) {
+		return strcmp(v, "1") == 0 ? 0 : -1;
+	} else if (strcmp(key, "backend") == 0) {
+		copy_value(s->backend, sizeof(s->backend), v);
+	} else if (strcmp(key, "op_version") == 0) {
+		copy_value(s->op_version, sizeof(s->op_version), v);
+	} else if (strcmp(key, "op_target") == 0) {
+		copy_value(s->op_target, sizeof(s->op_target), v);
+	} else if (strcmp(key, "op_from") == 0) {
+		copy_value(s->op_from, sizeof(s->op_from), v);
+	} else if (strcmp(key, "last_error") == 0) {
+		copy_value(s->last_error, sizeof(s->last_error), v);
+	} else if (strcmp(key, "updated") == 0) {
+		s->updated = strtoll(v, NULL, 10);
+	} else if (strncmp(key, "target.", 7) == 0) {
+		return set_target_key(s, key + 7, v);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+int state_load(const char *dir, struct update_state *s, struct error *e)
+{
+	char path[4096], *text = NULL, *save = NULL;
+	int lineno = 0, rc;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	rc = read_text_file(path, 65536, &text, e);
+	if (rc < 0)
+		return rc;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		char *eq = strchr(line, '=');
+		if (!eq || (*eq = '\0', set_key(s, line, eq + 1) < 0)) {
+			rc = err_set(e, UPD_EXIT_OTHER, EBADMSG, "state file %s:%d: not understood", path,
+				     lineno);
+			break;
+		}
+	}
+	free(text);
+	return rc;
+}
+
+int state_save(const char *dir, struct update_state *s, struct error *e)
+{
+	char path[4096], *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return err_set(e, UPD_EXIT_OTHER, errno, "state: %s", strerror(errno));
+
+	s->updated = (int64_t)time(NULL);
+	fprintf(f, "# updater state: written by updater, do not edit\nformat=1\n");
+	fprintf(f, "state=%s\nbackend=%s\nop_version=%s\nop_target=%s\nop_from=%s\n",
+		state_name(s->state), s->backend, s->op_version, s->op_target, s->op_from);
+	fprintf(f, "last_error=%s\nupdated=%" PRId64 "\n", s->last_error, s->updated);
+	for (int i = 0; i < s->n_targets; i++) {
+		const struct target_record *t = &s->targets[i];
+		fprintf(f, "target.%s.status=%s\ntarget.%s.version=%s\n", t->id,
+			target_status_name(t->status), t->id, t->version);
+		fprintf(f, "target.%s.digest=%s\ntarget.%s.size=%" PRIu64 "\n", t->id, t->digest,
+			t->id, t->size);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "state: out of memory");
+	}
+	snprintf(path, sizeof(path), "%s/state", dir);
+	int rc = atomic_write_file(path, buf, len, e);
+	free(buf);
+	if (rc < 0)
+		err_prefix(e, "save update state");
+	return rc;
+}
+
+int state_lock(const char *dir, int *fd, struct error *e)
+{
+	char path[4096], pid[32];
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (f < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "lock %s: %s", path, strerror(errno));
+	if (flock(f, LOCK_EX | LOCK_NB) < 0) {
+		int saved = errno;
+		ssize_t n = pread(f, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(f);
+		if (saved == EWOULDBLOCK)
+			return err_set(e, UPD_EXIT_BUSY, EBUSY,
+				       "another updater is running (pid %s holds %s)",
+				       pid[0] ? pid : "?", path);
+		return err_set(e, UPD_EXIT_OTHER, saved, "lock %s: %s", path, strerror(saved));
+	}
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) < 0 || pwrite(f, pid, (size_t)n, 0) != n)
+		log_debug("could not record our pid in %s", path);
+	*fd = f;
+	return 0;
+}
+
+void state_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

@@ -1,0 +1,551 @@
+/* Install hooks: run every executable of <dir>/<phase>.d in name order.
+ *
+ * Each hook runs in its own process group so a timeout can kill everything it
+ * started. Its output arrives on one pipe that we read with poll() against a
+ * deadline; the hook's exit is detected with waitpid(WNOHANG) between polls
+ * rather than by waiting for EOF, because a background process the hook left
+ * behind may keep the pipe open forever. */
+#include "hooks.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/log.h"
+
+extern char **environ;
+
+#define TICK_MS 50           /* how often we look for the hook's exit */
+#define KILL_GRACE_MS 2000   /* SIGTERM -> SIGKILL */
+#define LINE_MAX_LEN 1024    /* longer output lines are logged in pieces */
+#define READ_BUDGET 16       /* reads per wake-up, so a chatty hook cannot starve the deadline */
+
+struct hook_run {
+	const char *phase, *name, *path;
+	pid_t pid;
+	int out;                 /* read end of the output pipe, -1 once closed */
+	char line[LINE_MAX_LEN + 1];
+	size_t len;
+	bool exited;
+	int status;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- directory scan ---------------------------------------------------- */
+
+/* Anyone who can write a hook or its directory can run code as us. */
+static int check_not_writable(const char *path, const struct stat *st, struct error *e)
+{
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return err_set(e, UPD_EXIT_HOOK, EPERM,
+			       "%s: refusing hooks: writable by group or others (mode %04o)",
+			       path, (unsigned)(st->st_mode & 07777));
+	return 0;
+}
+
+/* Returns 1 if dir exists (and is safe), 0 if it does not exist. */
+static int check_dir(const char *dir, struct error *e)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return err_set(e, UPD_EXIT_HOOK, errno, "%s: %s", dir, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, UPD_EXIT_HOOK, ENOTDIR, "%s: %s", dir, strerror(ENOTDIR));
+	return check_not_writable(dir, &st, e) < 0 ? -EPERM : 1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* All non-hidden names of dir, sorted by strcmp (locale-independent order). */
+static int list_dir(const char *dir, char ***out, size_t *n_out, struct error *e)
+{
+	DIR *d = opendir(dir);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+
+	if (!d)
+		return err_set(e, UPD_EXIT_HOOK, errno, "%s: %s", dir, strerror(errno));
+	while ((errno = 0, de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*names));
+			if (!nn)
+				goto nomem;
+			names = nn;
+		}
+		if (!(names[n] = strdup(de->d_name)))
+			goto nomem;
+		n++;
+	}
+	if (errno) {
+		int err = errno;
+		closedir(d);
+		free_names(names, n);
+		return err_set(e, UPD_EXIT_HOOK, err, "%s: %s", dir, strerror(err));
+	}
+	closedir(d);
+	if (n > 1) /* names is NULL for an empty directory */
+		qsort(names, n, sizeof(*names), cmp_names);
+	*out = names;
+	*n_out = n;
+	return 0;
+nomem:
+	closedir(d);
+	free_names(names, n);
+	return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+}
+
+/* 1: run it, 0: skip it, <0: refuse the whole phase. */
+static int check_hook(const char *path, struct error *e)
+{
+	struct stat st;
+
+	/* stat, not lstat: a symlink to an executable elsewhere is a fine hook;
+	 * the link itself can only be replaced by who may write the directory. */
+	if (stat(path, &st) < 0) {
+		log_debug("hooks: skipping %s: %s", path, strerror(errno));
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_debug("hooks: skipping %s: not a regular file", path);
+		return 0;
+	}
+	if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0) {
+		log_debug("hooks: skipping %s: not executable", path);
+		return 0;
+	}
+	return check_not_writable(path, &st, e) < 0 ? -EPERM : 1;
+}
+
+/* ---- environment ------------------------------------------------------- */
+
+static const char *const env_names[] = {
+	"UPDATER_BACKEND", "UPDATER_VERSION", "UPDATER_SLOT", "UPDATER_TARGET", "UPDATER_PHASE",
+};
+#define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
+
+static bool is_ours(const char *kv)
+{
+	for (size_t i = 0; i < N_ENV; i++) {
+		size_t l = strlen(env_names[i]);
+		if (strncmp(kv, env_names[i], l) == 0 && kv[l] == '=')
+			return true;
+	}
+	return false;
+}
+
+/* Our environment minus stale UPDATER_* values, plus the hook's. Built before
+ * fork because the child may only make async-signal-safe calls. Unknown
+ * values are set empty rather than unset so `set -u` scripts work. */
+static char **build_env(const struct hook_env *env, const char *phase)
+{
+	const char *vals[N_ENV] = {
+		env ? env->backend : NULL, env ? env->version : NULL, env ? env->slot : NULL,
+		env ? env->target : NULL, phase,
+	};
+	size_t n = 0, k = 0;
+	char **out;
+
+	while (environ && environ[n])
+		n++;
+	out = calloc(n + N_ENV + 1, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!is_ours(environ[i]))
+			out[k++] = environ[i];
+	for (size_t i = 0; i < N_ENV; i++) {
+		/* Owned strings sit at the end; free_env() finds them by prefix. */
+		if (asprintf(&out[k], "%s=%s", env_names[i], vals[i] ? vals[i] : "") < 0) {
+			out[k] = NULL;
+			break;
+		}
+		k++;
+	}
+	return out;
+}
+
+static void free_env(char **envp)
+{
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (is_ours(envp[i]))
+			free(envp[i]);
+	free(envp);
+}
+
+static bool env_complete(char **envp)
+{
+	size_t n = 0;
+	for (size_t i = 0; envp[i]; i++)
+		n += is_ours(envp[i]);
+	return n == N_ENV;
+}
+
+/* ---- child ------------------------------------------------------------- */
+
+/* After fork: only async-signal-safe calls, then exec or _exit. */
+static void child(const char *path, char **envp, int devnull, int out_w, int err_w)
+{
+	char *argv[] = {(char *)path, NULL};
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+	int err;
+
+	setpgid(0, 0);
+	/* Ignored signals survive exec; a hook must see SIGPIPE/SIGTERM normally. */
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
+		goto fail;
+#ifdef CLOSE_RANGE_CLOEXEC
+	/* Descriptors others opened without O_CLOEXEC (a lock file, a socket) must
+	 * not leak into a hook, or a daemon it starts would hold them for ever.
+	 * Best effort: kernels before 5.11 do not know the flag. */
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+#endif
+	execve(path, argv, envp);
+fail:
+	err = errno;
+	/* err_w is close-on-exec: the parent reads 0 bytes on success. */
+	if (write(err_w, &err, sizeof(err)) < 0) {
+		/* nothing left to report to */
+	}
+	_exit(127);
+}
+
+/* ---- parent: output and waiting ---------------------------------------- */
+
+static void flush_line(struct hook_run *h)
+{
+	h->line[h->len] = '\0';
+	log_info("hook %s: %s", h->name, h->line);
+	h->len = 0;
+}
+
+static void consume(struct hook_run *h, const char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			flush_line(h);
+			continue;
+		}
+		h->line[h->len++] = buf[i];
+		if (h->len == LINE_MAX_LEN)
+			flush_line(h);
+	}
+}
+
+/* Reads what is available now, within READ_BUDGET reads (the pipe is
+ * non-blocking); closes it at EOF. */
+static void read_output(struct hook_run *h)
+{
+	char buf[4096];
+
+	for (int i = 0; i < READ_BUDGET && h->out >= 0; i++) {
+		ssize_t r = read(h->out, buf, sizeof(buf));
+		if (r > 0) {
+			consume(h, buf, (size_t)r);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		close(h->out); /* EOF or a read error: no more output either way */
+		h->out = -1;
+	}
+}
+
+/* Waits up to ms for output or the hook's exit, whichever comes first. */
+static void step(struct hook_run *h, long long ms)
+{
+	struct pollfd p = {.fd = h->out, .events = POLLIN};
+
+	if (ms > TICK_MS)
+		ms = TICK_MS;
+	if (ms < 0)
+		ms = 0;
+	if (poll(&p, h->out >= 0 ? 1 : 0, (int)ms) > 0)
+		read_output(h);
+	if (!h->exited && waitpid(h->pid, &h->status, WNOHANG) == h->pid)
+		h->exited = true;
+}
+
+/* Runs until the hook exits or the deadline passes; true if it exited. */
+static bool wait_until(struct hook_run *h, long long deadline)
+{
+	long long t;
+
+	while (!h->exited && (t = now_ms()) < deadline)
+		step(h, deadline - t);
+	return h->exited;
+}
+
+/* SIGTERM the whole group, give it KILL_GRACE_MS, then SIGKILL what is left.
+ * The grace period ends early once the hook is reaped and kill(-pgid, 0)
+ * finds nobody; zombies of its children count as present until init reaps
+ * them, which at worst costs the rest of the grace period. */
+static void terminate(struct hook_run *h)
+{
+	long long deadline = now_ms() + KILL_GRACE_MS;
+
+	kill(-h->pid, SIGTERM);
+	/* Keep logging meanwhile: a hook's cleanup messages are worth seeing. */
+	while (now_ms() < deadline) {
+		step(h, deadline - now_ms());
+		if (h->exited && kill(-h->pid, 0) < 0)
+			break;
+	}
+	kill(-h->pid, SIGKILL);
+	while (!h->exited) {
+		if (waitpid(h->pid, &h->status, 0) == h->pid || errno != EINTR)
+			h->exited = true;
+	}
+}
+
+/* After a normal exit: log what is already buffered but do not wait for
+ * EOF, a daemon the hook started may hold the pipe open indefinitely. */
+static void finish_output(struct hook_run *h)
+{
+	if (h->out >= 0) {
+		read_output(h);
+		if (h->out >= 0) {
+			log_warn("hook %s: a background process still holds its output open; "
+				 "further output is discarded", h->name);
+			close(h->out);
+			h->out = -1;
+		}
+	}
+	if (h->len)
+		flush_line(h);
+}
+
+static int report(struct hook_run *h, bool timed_out, int timeout_s, struct error *e)
+{
+	const char *p = h->phase, *n = h->name;
+
+	if (timed_out)
+		return err_set(e, UPD_EXIT_HOOK, ETIMEDOUT, "%s hook %s: timed out after %d s", p, n,
+			       timeout_s);
+	if (WIFSIGNALED(h->status))
+		return err_set(e, UPD_EXIT_HOOK, ECHILD, "%s hook %s: killed by signal %d", p, n,
+			       WTERMSIG(h->status));
+	if (WIFEXITED(h->status) && WEXITSTATUS(h->status) != 0)
+		return err_set(e, UPD_EXIT_HOOK, ECHILD, "%s hook %s: exited with status %d", p, n,
+			       WEXITSTATUS(h->status));
+	return 0;
+}
+
+/* ---- one hook ---------------------------------------------------------- */
+
+struct fds {
+	int devnull, out[2], err[2];
+};
+
+static void close_fds(struct fds *f)
+{
+	int *all[] = {&f->devnull, &f->out[0], &f->out[1], &f->err[0], &f->err[1]};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (*all[i] >= 0)
+			close(*all[i]);
+		*all[i] = -1;
+	}
+}
+
+/* Everything is close-on-exec so nothing but the dup2'd copies reach the hook. */
+static int open_fds(struct fds *f, struct error *e)
+{
+	f->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (f->devnull < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "/dev/null: %s", strerror(errno));
+	if (pipe2(f->out, O_CLOEXEC) < 0 || pipe2(f->err, O_CLOEXEC) < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "pipe: %s", strerror(errno));
+	if (fcntl(f->out[0], F_SETFL, O_NONBLOCK) < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "pipe: %s", strerror(errno));
+	return 0;
+}
+
+/* Reads the exec error the child reports (0 when exec succeeded). */
+static int exec_error(int fd)
+{
+	int err = 0;
+	ssize_t r;
+
+	do
+		r = read(fd, &err, sizeof(err));
+	while (r < 0 && errno == EINTR);
+	return r == (ssize_t)sizeof(err) ? err : 0;
+}
+
+static int spawn(struct hook_run *h, char **envp, struct fds *f, struct error *e)
+{
+	int err;
+
+	h->pid = fork();
+	if (h->pid < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "%s hook %s: fork: %s", h->phase, h->name,
+			       strerror(errno));
+	if (h->pid == 0)
+		child(h->path, envp, f->devnull, f->out[1], f->err[1]);
+	/* Also from the parent so kill(-pid) works even before the child ran. */
+	setpgid(h->pid, h->pid);
+	close(f->out[1]);
+	close(f->err[1]);
+	f->out[1] = f->err[1] = -1;
+	err = exec_error(f->err[0]);
+	if (err) {
+		waitpid(h->pid, &h->status, 0);
+		return err_set(e, UPD_EXIT_HOOK, err, "%s hook %s: cannot execute: %s", h->phase,
+			       h->name, strerror(err));
+	}
+	h->out = f->out[0];
+	f->out[0] = -1; /* now owned by h */
+	return 0;
+}
+
+static int run_one(struct hook_run *h, char **envp, int timeout_s, struct error *e)
+{
+	struct fds f = {.devnull = -1, .out = {-1, -1}, .err = {-1, -1}};
+	bool timed_out;
+	int r;
+
+	log_info("running %s hook %s", h->phase, h->name);
+	r = open_fds(&f, e);
+	if (r == 0)
+		r = spawn(h, envp, &f, e);
+	close_fds(&f);
+	if (r < 0)
+		return r;
+	timed_out = !wait_until(h, now_ms() + (long long)timeout_s * 1000);
+	if (timed_out)
+		terminate(h);
+	finish_output(h);
+	return report(h, timed_out, timeout_s, e);
+}
+
+/* ---- entry point ------------------------------------------------------- */
+
+/* Checks every entry before running any, so a refused hook cannot leave the
+ * phase half done. Entries to skip are dropped from names (freed, set NULL). */
+static int check_all(const char *dir, char **names, size_t n, struct error *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *path = NULL;
+		int r;
+
+		if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
+			return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		r = check_hook(path, e);
+		free(path);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			free(names[i]);
+			names[i] = NULL;
+		}
+	}
+	return 0;
+}
+
+static int run_all(const char *dir, const char *phase, char **names, size_t n, char **envp,
+		   int timeout_s, struct error *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct hook_run h = {.phase = phase, .name = names[i], .out = -1};
+		char *path = NULL;
+		int r;
+
+		if (!names[i])
+			continue;
+		if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
+			return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		h.path = path;
+		r = run_one(&h, envp, timeout_s, e);
+		free(path);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int run_phase_dir(const char *dir, const char *phase, const struct hook_env *env,
+			 int timeout_s, struct error *e)
+{
+	char **names = NULL, **envp;
+	size_t n = 0;
+	int r = list_dir(dir, &names, &n, e);
+
+	if (r == 0)
+		r = check_all(dir, names, n, e);
+	if (r < 0) {
+		free_names(names, n);
+		return r;
+	}
+	envp = build_env(env, phase);
+	if (!envp || !env_complete(envp))
+		r = err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	else
+		r = run_all(dir, phase, names, n, envp, timeout_s, e);
+	free_env(envp);
+	free_names(names, n);
+	return r;
+}
+
+int hooks_run(const char *hooks_dir, const char *phase, const struct hook_env *env,
+	      int timeout_s, struct error *e)
+{
+	char *dir = NULL;
+	int r;
+
+	if (!hooks_dir)
+		return 0; /* hooks.dir not configured */
+	if (!phase || timeout_s <= 0)
+		return err_set(e, UPD_EXIT_OTHER, EINVAL, "hooks: invalid phase or timeout");
+	/* Whoever can write hooks_dir can swap the phase directory: check both. */
+	r = check_dir(hooks_dir, e);
+	if (r <= 0)
+		return r;
+	if (asprintf(&dir, "%s/%s.d", hooks_dir, phase) < 0)
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	r = check_dir(dir, e);
+	if (r > 0)
+		r = run_phase_dir(dir, phase, env, timeout_s, e);
+	else if (r == 0)
+		log_debug("hooks: no %s", dir);
+	free(dir);
+	return r;
+}

@@ -1,0 +1,70 @@
+# Faults on the device side: a target slot that cannot be written, a missing
+# or corrupt boot environment, a bad config. One clear message each, the
+# documented exit code, nothing changed.
+. "$TOP/tests/lib/common.sh"
+set -u
+fixtures
+D=$(new_device dev)
+B2="$FIX/v2.0.upd"
+
+# Target slot missing (the partition is not there): exit 1, naming it.
+snapshot "$D"
+mv "$D/slots/B.img" "$D/slots/B.away"
+expect_exit 1 "$WORK/noslot" upd "$D" install "$B2"
+assert_one_error "$WORK/noslot" "slots/B.img"
+mv "$D/slots/B.away" "$D/slots/B.img"
+assert_untouched "$D"
+
+# Target slot not writable: a directory stands where the device should be.
+mv "$D/slots/B.img" "$D/slots/B.away"
+mkdir "$D/slots/B.img"
+expect_exit 1 "$WORK/ro" upd "$D" install "$B2"
+assert_one_error "$WORK/ro" "open slot B"
+rmdir "$D/slots/B.img"
+mv "$D/slots/B.away" "$D/slots/B.img"
+assert_untouched "$D"
+
+# Boot environment file missing.
+mv "$D/env/uboot.env" "$D/env/uboot.env.away"
+expect_exit 1 "$WORK/noenv" upd "$D" install "$B2"
+assert_one_error "$WORK/noenv" "uboot.env"
+expect_exit 1 "$WORK/noenv2" upd "$D" mark-good
+assert_one_error "$WORK/noenv2" "uboot.env"
+mv "$D/env/uboot.env.away" "$D/env/uboot.env"
+
+# Both copies corrupt: never guessed around; 'init' is the way out.
+cp "$D/env/uboot.env" "$WORK/env.good"
+printf 'garbage' | dd of="$D/env/uboot.env" bs=1 seek=10 conv=notrunc status=none
+printf 'garbage' | dd of="$D/env/uboot.env" bs=1 seek=$((0x4000 + 10)) conv=notrunc status=none
+expect_exit 1 "$WORK/badcrc" upd "$D" install "$B2"
+assert_one_error "$WORK/badcrc" "updater init"
+cp "$WORK/env.good" "$D/env/uboot.env"
+# init refuses to replace a valid environment without --force.
+expect_exit 2 "$WORK/init" upd "$D" init
+assert_one_error "$WORK/init" "force"
+assert_untouched "$D"
+
+# Bad configs: file:line and the key.
+cp "$D/updater.conf" "$WORK/good.conf"
+sed 's/timeout = 5;/timeout = "five";/' "$WORK/good.conf" >"$D/updater.conf"
+expect_exit 2 "$WORK/cfg1" upd "$D" status
+assert_one_error "$WORK/cfg1" "updater.conf:[0-9]*: server.timeout"
+sed 's/^compatible/compatibel/' "$WORK/good.conf" >"$D/updater.conf"
+expect_exit 2 "$WORK/cfg2" upd "$D" install "$B2"
+assert_one_error "$WORK/cfg2" "compatibel"
+sed "s/bootlimit = 3;/bootlimit = = 3;/" "$WORK/good.conf" >"$D/updater.conf"
+expect_exit 2 "$WORK/cfg3" upd "$D" status
+assert_one_error "$WORK/cfg3" "updater.conf:[0-9]*"
+sed '/public_key/d' "$WORK/good.conf" >"$D/updater.conf"
+expect_exit 2 "$WORK/cfg4" upd "$D" install "$B2"
+assert_one_error "$WORK/cfg4" "dualbank.public_key"
+cp "$WORK/good.conf" "$D/updater.conf"
+expect_exit 2 "$WORK/cfg5" "$UPDATER" --config="$WORK/nonexistent.conf" status
+assert_one_error "$WORK/cfg5" "nonexistent.conf"
+expect_exit 2 "$WORK/usage" upd "$D" frobnicate
+assert_one_error "$WORK/usage" "unknown command"
+expect_exit 2 "$WORK/backend" upd "$D" --backend=floppy status
+assert_untouched "$D"
+
+# After all that, a good install still works.
+expect_exit 0 "$WORK/ok" upd "$D" install "$B2"

@@ -1,0 +1,219 @@
+# Shared helpers for the integration tests and the demo (bash).
+# A "simulated device" is a directory: slot files A and B, a two-copy U-Boot
+# environment in a file, a data partition directory holding state_dir, a
+# kernel command line file and the config that points at all of it.
+# Nothing here needs root except where a test says so.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+UPDATER=${UPDATER:-$TOP/updater}
+HTTPD="$TOP/tests/lib/httpd.py"
+PYTHON=${PYTHON:-/usr/bin/python3}
+[ -x "$PYTHON" ] || PYTHON=python3
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { [ -n "${VERBOSE:-}" ] && echo "  $*" >&2; return 0; }
+
+# --- keys and images -------------------------------------------------------
+
+# make_key NAME DIR: Ed25519 key pair DIR/NAME.pem, DIR/NAME.pub.pem
+make_key() {
+	openssl genpkey -algorithm ed25519 -out "$2/$1.pem" 2>/dev/null &&
+		openssl pkey -in "$2/$1.pem" -pubout -out "$2/$1.pub.pem" 2>/dev/null ||
+		fail "openssl could not make key $1"
+}
+
+# make_rootfs_image OUT VERSION SIZE_MB: an ext4 root filesystem whose
+# /etc/os-release says VERSION_ID=VERSION, made without root (mkfs.ext4 -d).
+make_rootfs_image() {
+	local out=$1 version=$2 size=${3:-8} tree
+	tree=$(mktemp -d)
+	mkdir -p "$tree/etc" "$tree/usr/bin" "$tree/boot"
+	printf 'NAME="updater demo"\nID=updater-demo\nVERSION_ID="%s"\n' "$version" >"$tree/etc/os-release"
+	printf 'release %s\n' "$version" >"$tree/etc/release-notes"
+	# Some content that differs between releases, compressible like real files.
+	seq 1 $((size * 2000)) | sed "s/^/v$version line /" >"$tree/usr/bin/payload.txt"
+	# and some that does not compress, so bundles have a realistic size
+	head -c $((size * 128))K /dev/urandom >"$tree/usr/bin/firmware.bin"
+	rm -f "$out"
+	mkfs.ext4 -q -F -L "rootfs-$version" -d "$tree" "$out" "${size}M" >/dev/null 2>&1 ||
+		fail "mkfs.ext4 for $out"
+	rm -rf "$tree"
+}
+
+# make_bundle IMG VERSION KEY OUT [COMPATIBLE]
+make_bundle() {
+	"$UPDATER" bundle create --image "$1" --version "$2" --compatible "${5:-sim-board}" \
+		--key "$3" --output "$4" >/dev/null || fail "bundle create $4"
+}
+
+# --- the simulated device ----------------------------------------------------
+
+# make_device DIR [SLOT_MB]: a factory device booted from slot A with release 1.0.
+make_device() {
+	local d=$1 slot_mb=${2:-16}
+	mkdir -p "$d/slots" "$d/env" "$d/data" "$d/keys" "$d/etc" "$d/hooks"
+	make_rootfs_image "$d/factory.img" 1.0 8
+	truncate -s "${slot_mb}M" "$d/slots/A.img" "$d/slots/B.img"
+	dd if="$d/factory.img" of="$d/slots/A.img" conv=notrunc status=none
+	# Two copies of the environment (libubootenv's redundant layout).
+	truncate -s 32K "$d/env/uboot.env"
+	printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$d/env/uboot.env" "$d/env/uboot.env" >"$d/env/fw_env.config"
+	[ -f "$d/keys/release.pem" ] || make_key release "$d/keys"
+	printf 'console=ttyS0 root=/dev/vda2 rw updater.slot=A\n' >"$d/cmdline"
+	debugfs -R 'cat /etc/os-release' "$d/slots/A.img" 2>/dev/null >"$d/etc/os-release"
+	cat >"$d/updater.conf" <<CONF
+# simulated device (made by tests/lib/common.sh)
+backend = "dualbank";
+compatible = "sim-board";
+state_dir = "data/updater";
+cmdline = "cmdline";
+version_file = "etc/os-release";
+server = { timeout = 5; retries = 2; };
+bootenv = { fw_env_config = "env/fw_env.config"; };
+dualbank = {
+  slots = { A = "slots/A.img"; B = "slots/B.img"; };
+  public_key = "keys/release.pub.pem";
+  bootlimit = 3;
+};
+hooks = { dir = "hooks"; timeout = 10; };
+CONF
+	"$UPDATER" --config="$d/updater.conf" init >/dev/null 2>&1 || fail "updater init on $d"
+}
+
+# upd DIR ARGS...: run the updater against device DIR
+upd() {
+	local d=$1
+	shift
+	"$UPDATER" --config="$d/updater.conf" --progress=none "$@"
+}
+
+envvar() { fw_printenv -c "$1/env/fw_env.config" -n "$2" 2>/dev/null; }
+env_dump() { fw_printenv -c "$1/env/fw_env.config" 2>/dev/null | sort; }
+
+# sim_boot DIR: what the U-Boot script does at power-on (the boot-state
+# contract in docs/boot-contract.md), then "boots" the chosen slot: the
+# kernel command line names it and its /etc/os-release becomes ours.
+sim_boot() {
+	local d=$1 ua bc bl rb slot
+	ua=$(envvar "$d" upgrade_available)
+	bc=$(envvar "$d" bootcount)
+	bl=$(envvar "$d" bootlimit)
+	rb=$(envvar "$d" rollback)
+	slot=$(envvar "$d" boot_slot)
+	[ -n "$slot" ] || fail "sim_boot: no boot_slot in the environment"
+	if [ "$ua" = 1 ]; then
+		bc=$((bc + 1))
+		if [ "$bc" -gt "$bl" ]; then
+			printf 'bootcount=%s\nrollback=1\nupgrade_available=0\n' "$bc" >"$d/env.set"
+			rb=1
+		else
+			printf 'bootcount=%s\n' "$bc" >"$d/env.set"
+		fi
+		fw_setenv -c "$d/env/fw_env.config" -s "$d/env.set" || fail "sim_boot: fw_setenv"
+	fi
+	if [ "$rb" = 1 ]; then
+		[ "$slot" = A ] && slot=B || slot=A
+	fi
+	printf 'console=ttyS0 root=/dev/vda2 rw updater.slot=%s\n' "$slot" >"$d/cmdline"
+	debugfs -R 'cat /etc/os-release' "$d/slots/$slot.img" 2>/dev/null >"$d/etc/os-release"
+	grep -q VERSION_ID "$d/etc/os-release" || fail "sim_boot: slot $slot does not hold a root filesystem"
+	echo "$slot"
+}
+
+booted_slot() { sed -n 's/.*updater.slot=\([AB]\).*/\1/p' "$1/cmdline"; }
+
+# slot_sha DIR SLOT BYTES: sha256 of the first BYTES of a slot
+slot_sha() { head -c "$3" "$1/slots/$2.img" | sha256sum | cut -d' ' -f1; }
+file_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# --- HTTP server ---------------------------------------------------------------
+
+# start_httpd ROOT [--fault SPEC]...: sets HTTPD_PID and PORT, URL
+start_httpd() {
+	local root=$1 pf
+	shift
+	pf=$(mktemp -u)
+	"$PYTHON" "$HTTPD" --root "$root" --port-file "$pf" "$@" >/dev/null 2>&1 &
+	HTTPD_PID=$!
+	for _ in $(seq 1 100); do
+		[ -s "$pf" ] && break
+		sleep 0.05
+	done
+	[ -s "$pf" ] || fail "httpd did not start"
+	PORT=$(cat "$pf")
+	rm -f "$pf"
+	URL="http://127.0.0.1:$PORT"
+}
+
+stop_httpd() {
+	[ -n "${HTTPD_PID:-}" ] || return 0
+	kill "$HTTPD_PID" 2>/dev/null
+	wait "$HTTPD_PID" 2>/dev/null
+	HTTPD_PID=
+}
+
+# --- assertions --------------------------------------------------------------
+
+# expect_exit CODE OUTFILE CMD...: runs CMD, stderr+stdout to OUTFILE
+expect_exit() {
+	local want=$1 out=$2 rc
+	shift 2
+	"$@" >"$out" 2>&1
+	rc=$?
+	[ "$rc" = "$want" ] || { cat "$out" >&2; fail "'$*' exited $rc, expected $want"; }
+}
+
+assert_grep() { grep -q -- "$1" "$2" || { cat "$2" >&2; fail "expected '$1' in $2"; }; }
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: '$1' != '$2'"; }
+
+# One "updater: " error line, exactly: the CLI prints its failure once.
+assert_one_error() {
+	local n
+	n=$(grep -c '^updater: ' "$1" | tr -d ' ')
+	local e
+	e=$(grep -v '^updater: \(info\|warning\|debug\): ' "$1" | grep -c '^updater: ')
+	[ "$e" = 1 ] || { cat "$1" >&2; fail "expected exactly one error line in $1 (got $e of $n)"; }
+	grep '^updater: ' "$1" | grep -v '^updater: \(info\|warning\|debug\): ' | grep -q -- "$2" ||
+		{ cat "$1" >&2; fail "error line does not mention '$2'"; }
+}
+
+# snapshot DIR / assert_untouched DIR: the running slot's bytes and the boot
+# environment are exactly as before.
+snapshot() {
+	local s
+	s=$(booted_slot "$1")
+	file_sha "$1/slots/$s.img" >"$1/snap.slot"
+	env_dump "$1" >"$1/snap.env"
+}
+assert_untouched() {
+	local s
+	s=$(booted_slot "$1")
+	assert_eq "$(file_sha "$1/slots/$s.img")" "$(cat "$1/snap.slot")" "running slot $s changed"
+	env_dump "$1" | diff -u "$1/snap.env" - >&2 || fail "boot environment changed"
+}
+
+# Fixtures shared by the tests of one run (made once: mkfs and keys take time).
+# Sets FIX to a directory with v1.img v2.img v3.img, keys and bundles.
+fixtures() {
+	FIX=${FIXTURES:-$TOP/build/fixtures}
+	if [ ! -f "$FIX/.done" ]; then
+		rm -rf "$FIX"
+		mkdir -p "$FIX"
+		make_key release "$FIX"
+		make_key other "$FIX"
+		for v in 1.0 2.0 3.0; do
+			make_rootfs_image "$FIX/v$v.img" "$v" 8
+			make_bundle "$FIX/v$v.img" "$v" "$FIX/release.pem" "$FIX/v$v.upd"
+		done
+		touch "$FIX/.done"
+	fi
+}
+
+# new_device NAME: a fresh simulated device under $WORK using the fixture keys.
+new_device() {
+	local d=$WORK/$1
+	mkdir -p "$d/keys"
+	cp "$FIX/release.pem" "$FIX/release.pub.pem" "$d/keys/"
+	make_device "$d" "${2:-16}"
+	echo "$d"
+}

@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""A small threaded HTTP/1.1 file server for the updater's tests (stdlib only).
+
+Usage:
+    httpd.py --root DIR --port-file FILE [--fault SPEC]... [--log FILE]
+             [--tls-cert PEM --tls-key PEM]
+
+It binds 127.0.0.1 on a free port (port 0) and, once listening, writes the
+port number (decimal, newline-terminated) to --port-file atomically (a
+temporary file renamed into place), so a test can poll for the file and read
+it whole. Every accepted connection gets TCP_NODELAY.
+
+GET and HEAD serve regular files under --root (anything outside it, or not a
+regular file, is 404) with a correct Content-Length and "Accept-Ranges:
+bytes". A single "Range: bytes=A-B", "bytes=A-" or "bytes=-N" is answered
+206 with "Content-Range: bytes A-B/SIZE"; a range starting at or beyond the
+end is 416 with "Content-Range: bytes */SIZE". Other Range forms (several
+ranges, garbage) are ignored and the whole file is sent with 200, as RFC 9110
+allows. Connections are kept alive between requests.
+
+--fault SPEC changes the behaviour; it may be given several times, and one
+SPEC may also hold several faults separated by commas:
+
+    status=N             every request is answered with status N (e.g. 404,
+                         500) and a short text body
+    status500-first=N    the first N requests (counted over GET and HEAD) get
+                         500, later ones are served normally
+    no-range             Range is ignored: always 200 with the whole file
+    stall-after=BYTES[:times=K]
+                         send the headers and BYTES of the body, then hang
+                         without closing (until the server is stopped)
+    reset-after=BYTES[:times=K]
+                         send BYTES of the body, then close abruptly with
+                         SO_LINGER 0 so the client sees a TCP RST
+    drip=BYTES_PER_SEC   send bodies at about this rate
+    short-length[=N]     declare a Content-Length N bytes (default 1024)
+                         larger than the body that is sent, then close the
+                         connection normally (FIN) after the real body
+    redirect=URL         answer every request with 302 and
+                         "Location: URL<request path>" (test extension)
+
+stall-after and reset-after only fire on a response whose body is longer than
+BYTES; with ":times=K" they fire for the first K such responses only (default:
+every one).
+
+--tls-cert/--tls-key (test extension) serve HTTPS instead of HTTP.
+
+--log FILE appends one line per request:
+    METHOD PATH range=RANGE|- status=STATUS sent=BODY_BYTES [fault=NAME]
+(a stalled request is logged when the stall begins, with fault=stall; a
+response the client hung up on is logged with fault=client-closed).
+
+SIGTERM or SIGINT stop the server cleanly (stalled requests are released)
+and it exits 0. Bad arguments exit 2.
+"""
+
+import argparse
+import os
+import re
+import signal
+import socket
+import ssl
+import struct
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+CHUNK = 64 * 1024
+RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+UNSATISFIABLE = "unsatisfiable"
+
+
+def parse_count(text, what):
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{what}: not a number: {text!r}") from None
+    if value < 0:
+        raise ValueError(f"{what}: must not be negative")
+    return value
+
+
+class Faults:
+    """The parsed --fault options."""
+
+    def __init__(self, specs):
+        self.status = None
+        self.status500_first = 0
+        self.no_range = False
+        self.stall_after = None
+        self.stall_times = None
+        self.reset_after = None
+        self.reset_times = None
+        self.drip = None
+        self.short_length = None
+        self.redirect = None
+        for spec in specs:
+            for item in spec.split(","):
+                if item.strip():
+                    self._parse(item.strip())
+
+    @staticmethod
+    def _bytes_and_times(name, value):
+        size, _, rest = value.partition(":")
+        times = None
+        if rest:
+            key, _, count = rest.partition("=")
+            if key != "times":
+                raise ValueError(f"{name}: unknown option {rest!r}")
+            times = parse_count(count, name)
+        return parse_count(size, name), times
+
+    def _parse(self, item):
+        name, has_value, value = item.partition("=")
+        if name == "status" and has_value:
+            self.status = parse_count(value, name)
+        elif name == "status500-first" and has_value:
+            self.status500_first = parse_count(value, name)
+        elif name == "no-range" and not has_value:
+            self.no_range = True
+        elif name == "stall-after" and has_value:
+            self.stall_after, self.stall_times = self._bytes_and_times(name, value)
+        elif name == "reset-after" and has_value:
+            self.reset_after, self.reset_times = self._bytes_and_times(name, value)
+        elif name == "drip" and has_value:
+            self.drip = parse_count(value, name)
+            if self.drip == 0:
+                raise ValueError("drip: rate must be positive")
+        elif name == "short-length":
+            self.short_length = parse_count(value, name) if has_value else 1024
+        elif name == "redirect" and has_value:
+            self.redirect = value
+        else:
+            raise ValueError(f"unknown fault {item!r}")
+
+
+class State:
+    """What the handler threads share: faults, counters, the log, stop."""
+
+    def __init__(self, root, faults, log_path):
+        self.root = os.path.realpath(root)
+        self.faults = faults
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.fired = {"stall": 0, "reset": 0}
+        self.log_file = open(log_path, "a", buffering=1) if log_path else None
+
+    def count_request(self):
+        with self.lock:
+            self.requests += 1
+            return self.requests - 1
+
+    def take(self, fault, times):
+        """True if a stall/reset may fire once more (times None = always)."""
+        with self.lock:
+            if times is not None and self.fired[fault] >= times:
+                return False
+            self.fired[fault] += 1
+            return True
+
+    def log(self, line):
+        if self.log_file:
+            with self.lock:
+                self.log_file.write(line + "\n")
+
+
+def parse_range(value, size):
+    """(start, end) with end exclusive, UNSATISFIABLE, or None to ignore."""
+    m = RANGE_RE.match(value)
+    if not m or m.group(1) == m.group(2) == "":
+        return None
+    first, last = m.groups()
+    if first == "":
+        suffix = int(last)
+        return (max(0, size - suffix), size) if suffix > 0 and size > 0 else UNSATISFIABLE
+    start = int(first)
+    if last != "" and int(last) < start:
+        return None
+    if start >= size:
+        return UNSATISFIABLE
+    return (start, size if last == "" else min(int(last) + 1, size))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "updater-test-httpd/1"
+
+    def version_string(self):
+        return self.server_version
+
+    def setup(self):
+        # Small writes (headers, the bytes before a fault) must leave at once.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()  # here, not in the accepting thread
+        super().setup()
+
+    def handle(self):
+        try:
+            super().handle()
+        except (OSError, ValueError):
+            pass  # the client went away (or a reset fault closed the socket)
+
+    def log_message(self, format, *args):  # noqa: A002 - our own log instead
+        pass
+
+    def do_GET(self):
+        self.serve(send_body=True)
+
+    def do_HEAD(self):
+        self.serve(send_body=False)
+
+    # -- responses ---------------------------------------------------------
+
+    def serve(self, send_body):
+        state = self.server.state
+        faults = state.faults
+        number = state.count_request()
+        self.range_header = self.headers.get("Range")
+        if faults.status is not None:
+            return self.simple(faults.status, send_body)
+        if number < faults.status500_first:
+            return self.simple(500, send_body)
+        if faults.redirect is not None:
+            return self.simple(302, send_body, [("Location", faults.redirect + self.path)])
+        path = self.translate()
+        if path is None:
+            return self.simple(404, send_body)
+        self.serve_file(path, send_body)
+
+    def simple(self, status, send_body, headers=()):
+        body = f"{status} {self.responses.get(status, ('',))[0]}\n".encode()
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+        self.log_request_line(status, len(body) if send_body else 0)
+
+    def translate(self):
+        root = self.server.state.root
+        rel = unquote(urlsplit(self.path).path).lstrip("/")
+        full = os.path.realpath(os.path.join(root, rel))
+        if not full.startswith(root + os.sep) or not os.path.isfile(full):
+            return None
+        return full
+
+    def serve_file(self, path, send_body):
+        faults = self.server.state.faults
+        size = os.path.getsize(path)
+        start, end, status = 0, size, 200
+        wanted = None if faults.no_range or not self.range_header else parse_range(self.range_header, size)
+        if wanted == UNSATISFIABLE:
+            return self.simple(416, send_body, [("Content-Range", f"bytes */{size}")])
+        if wanted is not None:
+            (start, end), status = wanted, 206
+        length = end - start
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        extra = faults.short_length or 0
+        self.send_header("Content-Length", str(length + extra))
+        if not faults.no_range:
+            self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+        if faults.short_length is not None:
+            self.close_connection = True  # the client must see the body end early
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if not send_body:
+            return self.log_request_line(status, 0)
+        self.send_body(path, start, length, status)
+
+    def pick_fault(self, length):
+        """Which of stall/reset fires for this body, and after how many bytes."""
+        state = self.server.state
+        faults = state.faults
+        if faults.reset_after is not None and length > faults.reset_after:
+            if state.take("reset", faults.reset_times):
+                return "reset", faults.reset_after
+        if faults.stall_after is not None and length > faults.stall_after:
+            if state.take("stall", faults.stall_times):
+                return "stall", faults.stall_after
+        return None, length
+
+    def send_body(self, path, start, length, status):
+        state = self.server.state
+        fault, limit = self.pick_fault(length)
+        rate = state.faults.drip
+        chunk = max(1, rate // 20) if rate else CHUNK
+        sent = 0
+        try:
+            with open(path, "rb") as f:
+                f.seek(start)
+                while sent < limit and not state.stop.is_set():
+                    data = f.read(min(chunk, limit - sent))
+                    if not data:
+                        break
+                    self.wfile.write(data)
+                    sent += len(data)
+                    if rate and state.stop.wait(len(data) / rate):
+                        break
+        except OSError:
+            # The client hung up (a client may cut a 200 once it has enough).
+            self.close_connection = True
+            return self.log_request_line(status, sent, "client-closed")
+        self.log_request_line(status, sent, fault)
+        if fault == "reset":
+            self.abort_connection()
+        elif fault == "stall":
+            state.stop.wait()  # hang with the connection open until we stop
+            self.close_connection = True
+
+    def abort_connection(self):
+        """Close now with SO_LINGER 0: the kernel sends RST, not FIN."""
+        self.close_connection = True
+        self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # rfile (a makefile()) holds a reference: the fd closes with the last.
+        self.rfile.close()
+        self.request.close()
+
+    def log_request_line(self, status, sent, fault=None):
+        line = f"{self.command} {self.path} range={self.range_header or '-'} status={status} sent={sent}"
+        self.server.state.log(line + (f" fault={fault}" if fault else ""))
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True  # stalled handlers must not keep the process alive
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], OSError):  # TLS alerts, resets: expected
+            super().handle_error(request, client_address)
+
+    def shutdown_request(self, request):
+        try:
+            super().shutdown_request(request)
+        except OSError:
+            pass  # already closed by a reset fault
+
+
+def write_port_file(path, port):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)  # readers never see a partial file
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="HTTP/1.1 file server for the updater's tests")
+    p.add_argument("--root", required=True, help="directory to serve")
+    p.add_argument("--port-file", required=True, help="where to write the chosen port")
+    p.add_argument("--fault", action="append", default=[], help="fault SPEC (repeatable)")
+    p.add_argument("--log", help="append one line per request here")
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", help="private key for --tls-cert (PEM)")
+    args = p.parse_args(argv)
+    try:
+        args.faults = Faults(args.fault)
+    except ValueError as exc:
+        p.error(str(exc))
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
+    if not os.path.isdir(args.root):
+        p.error(f"--root {args.root}: not a directory")
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
+    server = Server(("127.0.0.1", 0), Handler)
+    server.state = State(args.root, args.faults, args.log)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    write_port_file(args.port_file, server.server_address[1])
+    while not stop.wait(0.2):
+        pass
+    server.state.stop.set()  # release stalled and dripping requests
+    server.shutdown()
+    server.server_close()
+    if server.state.log_file:
+        server.state.log_file.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Makes broken bundles for the tests, from good ones (format: docs/bundle-format.md).
+
+tamper.py unsign IN OUT            drop the signature (sig length 0)
+tamper.py flip IN OUT N            flip one byte N bytes into the payload
+tamper.py truncate IN OUT BYTES    keep only the first BYTES bytes
+tamper.py manifest IN OUT KEY=VAL  change a manifest value, keep the old signature
+"""
+import struct
+import sys
+
+
+def parse(data):
+    assert data[:8] == b"UPDBNDL1", "not a bundle"
+    mlen, slen = struct.unpack(">II", data[8:16])
+    manifest = data[16:16 + mlen]
+    sig = data[16 + mlen:16 + mlen + slen]
+    payload = data[16 + mlen + slen:]
+    return manifest, sig, payload
+
+
+def build(manifest, sig, payload):
+    return b"UPDBNDL1" + struct.pack(">II", len(manifest), len(sig)) + manifest + sig + payload
+
+
+def main(argv):
+    cmd, src, dst = argv[1], argv[2], argv[3]
+    data = open(src, "rb").read()
+    manifest, sig, payload = parse(data)
+    if cmd == "unsign":
+        out = build(manifest, b"", payload)
+    elif cmd == "flip":
+        n = int(argv[4])
+        p = bytearray(payload)
+        p[n] ^= 0x55
+        out = build(manifest, sig, bytes(p))
+    elif cmd == "truncate":
+        out = data[:int(argv[4])]
+    elif cmd == "manifest":
+        key, val = argv[4].split("=", 1)
+        lines = [l if not l.startswith(key + "=") else f"{key}={val}"
+                 for l in manifest.decode().splitlines()]
+        out = build(("\n".join(lines) + "\n").encode(), sig, payload)
+    else:
+        sys.exit(__doc__)
+    open(dst, "wb").write(out)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

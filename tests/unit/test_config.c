@@ -1,0 +1,619 @@
+/* Unit tests for config/config.c: values, defaults, path resolution and that
+ * every rejection names file:line and the key. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "../../config/config.h"
+
+struct fx {
+	char *dir;  /* temporary directory, removed in teardown */
+	char *path; /* the config file written by write_conf() */
+	struct config c;
+	struct error e;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	if (!f || !(f->dir = tu_mkdtemp())) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	config_free(&f->c);
+	free(f->path);
+	tu_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+	char *p = NULL;
+	assert_true(asprintf(&p, "%s/%s", a, b) >= 0);
+	return p;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+}
+
+/* Writes text as <dir>/<name> and remembers it as the file to load. */
+static void write_conf(struct fx *f, const char *name, const char *text)
+{
+	free(f->path);
+	f->path = join(f->dir, name);
+	write_text(f->path, text);
+}
+
+static int load(struct fx *f)
+{
+	err_clear(&f->e);
+	return config_load(&f->c, f->path, &f->e);
+}
+
+/* A loaded path must equal <dir>/<rel>. */
+static void assert_in_dir(const char *dir, const char *rel, const char *got)
+{
+	char *want = join(dir, rel);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(want);
+}
+
+#define assert_contains(hay, needle)                                                    \
+	do {                                                                            \
+		if (!strstr((hay), (needle)))                                           \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));    \
+	} while (0)
+
+/* Loading must fail with exit class USAGE, a message containing
+ * "<file>:<line>: " followed by want, and leave the struct empty. */
+static void expect_error_at(struct fx *f, int line, const char *want)
+{
+	struct config zero;
+	char *prefix = NULL;
+
+	memset(&zero, 0, sizeof(zero));
+	assert_true(load(f) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_true(asprintf(&prefix, "%s:%d: ", f->path, line) >= 0);
+	assert_contains(f->e.msg, prefix);
+	assert_contains(f->e.msg, want);
+	assert_memory_equal(&f->c, &zero, sizeof(zero));
+	free(prefix);
+}
+
+static const char *const full_conf =
+	"backend = \"dualbank\";\n"
+	"compatible = \"acme-board-v2\";\n"
+	"state_dir = \"/data/updater\";\n"
+	"cmdline = \"/run/cmdline\";\n"
+	"version_file = \"/usr/lib/os-release\";\n"
+	"server = {\n"
+	"  url = \"https://updates.example.com/acme\";\n"
+	"  timeout = 45;\n"
+	"  retries = 0;\n"
+	"  ca = \"/etc/ssl/ca.pem\";\n"
+	"  cert = \"/etc/ssl/dev.pem\";\n"
+	"  key = \"/etc/ssl/dev.key\";\n"
+	"};\n"
+	"bootenv = { fw_env_config = \"/etc/fw_env2.config\"; };\n"
+	"dualbank = {\n"
+	"  slots = { A = \"/dev/mmcblk0p2\"; B = \"/dev/mmcblk0p3\"; };\n"
+	"  public_key = [ \"/etc/keys/old.pem\", \"/etc/keys/new.pem\" ];\n"
+	"  bootlimit = 5;\n"
+	"};\n"
+	"ostree = {\n"
+	"  sysroot = \"/sysroot\";\n"
+	"  osname = \"acme\";\n"
+	"  remote = \"origin\";\n"
+	"  url = \"https://ostree.example.com/repo\";\n"
+	"  ref = \"acme/stable/x86_64\";\n"
+	"  gpg_verify = false;\n"
+	"  gpg_keyring = \"/etc/keys/ostree.gpg\";\n"
+	"  keep = 4;\n"
+	"  bootlimit = 99;\n"
+	"};\n"
+	"hooks = { dir = \"/etc/updater/hooks\"; timeout = 60; };\n";
+
+static void test_full(void **state)
+{
+	struct fx *f = *state;
+	struct config *c = &f->c;
+
+	write_conf(f, "updater.conf", full_conf);
+	assert_int_equal(load(f), 0);
+	assert_false(err_isset(&f->e));
+	assert_string_equal(c->path, f->path);
+	assert_string_equal(c->backend, "dualbank");
+	assert_string_equal(c->compatible, "acme-board-v2");
+	assert_string_equal(c->state_dir, "/data/updater");
+	assert_string_equal(c->cmdline, "/run/cmdline");
+	assert_string_equal(c->version_file, "/usr/lib/os-release");
+	assert_string_equal(c->server.url, "https://updates.example.com/acme");
+	assert_int_equal(c->server.timeout, 45);
+	assert_int_equal(c->server.retries, 0);
+	assert_string_equal(c->server.ca, "/etc/ssl/ca.pem");
+	assert_string_equal(c->server.cert, "/etc/ssl/dev.pem");
+	assert_string_equal(c->server.key, "/etc/ssl/dev.key");
+	assert_string_equal(c->bootenv.fw_env_config, "/etc/fw_env2.config");
+	assert_string_equal(c->dualbank.slot_a, "/dev/mmcblk0p2");
+	assert_string_equal(c->dualbank.slot_b, "/dev/mmcblk0p3");
+	assert_int_equal(c->dualbank.n_public_keys, 2);
+	assert_string_equal(c->dualbank.public_keys[0], "/etc/keys/old.pem");
+	assert_string_equal(c->dualbank.public_keys[1], "/etc/keys/new.pem");
+	assert_int_equal(c->dualbank.bootlimit, 5);
+	assert_string_equal(c->ostree.sysroot, "/sysroot");
+	assert_string_equal(c->ostree.osname, "acme");
+	assert_string_equal(c->ostree.remote, "origin");
+	assert_string_equal(c->ostree.url, "https://ostree.example.com/repo");
+	assert_string_equal(c->ostree.ref, "acme/stable/x86_64");
+	assert_false(c->ostree.gpg_verify);
+	assert_string_equal(c->ostree.gpg_keyring, "/etc/keys/ostree.gpg");
+	assert_int_equal(c->ostree.keep, 4);
+	assert_int_equal(c->ostree.bootlimit, 99);
+	assert_string_equal(c->hooks.dir, "/etc/updater/hooks");
+	assert_int_equal(c->hooks.timeout, 60);
+}
+
+static void test_defaults(void **state)
+{
+	struct fx *f = *state;
+	struct config *c = &f->c;
+
+	write_conf(f, "updater.conf", "compatible = \"x\";\nstate_dir = \"/data/u\";\n");
+	assert_int_equal(load(f), 0);
+	assert_null(c->backend);
+	assert_string_equal(c->cmdline, "/proc/cmdline");
+	assert_string_equal(c->version_file, "/etc/os-release");
+	assert_null(c->server.url);
+	assert_int_equal(c->server.timeout, 30);
+	assert_int_equal(c->server.retries, 3);
+	assert_null(c->server.ca);
+	assert_null(c->server.cert);
+	assert_null(c->server.key);
+	assert_string_equal(c->bootenv.fw_env_config, "/etc/fw_env.config");
+	assert_null(c->dualbank.slot_a);
+	assert_null(c->dualbank.slot_b);
+	assert_null(c->dualbank.public_keys);
+	assert_int_equal(c->dualbank.n_public_keys, 0);
+	assert_int_equal(c->dualbank.bootlimit, 3);
+	assert_null(c->ostree.sysroot);
+	assert_null(c->ostree.ref);
+	assert_true(c->ostree.gpg_verify);
+	assert_int_equal(c->ostree.keep, 2);
+	assert_int_equal(c->ostree.bootlimit, 3);
+	assert_null(c->hooks.dir);
+	assert_int_equal(c->hooks.timeout, 300);
+}
+
+static void test_public_key_string(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf",
+		   "compatible = \"x\"; state_dir = \"/s\";\n"
+		   "dualbank = { public_key = \"/etc/k.pem\"; };\n");
+	assert_int_equal(load(f), 0);
+	assert_int_equal(f->c.dualbank.n_public_keys, 1);
+	assert_string_equal(f->c.dualbank.public_keys[0], "/etc/k.pem");
+}
+
+static void test_public_key_list(void **state)
+{
+	struct fx *f = *state;
+
+	/* ( ) is a libconfig list, [ ] an array: both are accepted. */
+	write_conf(f, "u.conf",
+		   "compatible = \"x\"; state_dir = \"/s\";\n"
+		   "dualbank = { public_key = ( \"/k/old.pem\", \"new.pem\", \"/k/third.pem\" ); };\n");
+	assert_int_equal(load(f), 0);
+	assert_int_equal(f->c.dualbank.n_public_keys, 3);
+	assert_string_equal(f->c.dualbank.public_keys[0], "/k/old.pem");
+	assert_in_dir(f->dir, "new.pem", f->c.dualbank.public_keys[1]);
+	assert_string_equal(f->c.dualbank.public_keys[2], "/k/third.pem");
+}
+
+static void test_relative_paths(void **state)
+{
+	struct fx *f = *state;
+	struct config *c = &f->c;
+	char *sub = join(f->dir, "etc");
+
+	assert_int_equal(mkdir(sub, 0755), 0);
+	write_conf(f, "etc/updater.conf",
+		   "compatible = \"x\";\n"
+		   "state_dir = \"state\";\n"
+		   "cmdline = \"cmdline\";\n"
+		   "version_file = \"../os-release\";\n"
+		   "server = { url = \"http://srv/x\"; ca = \"tls/ca.pem\"; cert = \"tls/c.pem\";"
+		   " key = \"tls/c.key\"; };\n"
+		   "bootenv = { fw_env_config = \"fw_env.config\"; };\n"
+		   "dualbank = { slots = { A = \"a.img\"; B = \"/dev/b\"; }; public_key = \"k.pem\"; };\n"
+		   "ostree = { sysroot = \"root\"; gpg_keyring = \"ring.gpg\"; url = \"file:repo\";"
+		   " ref = \"a/b\"; };\n"
+		   "hooks = { dir = \"hooks\"; };\n");
+	assert_int_equal(load(f), 0);
+	assert_in_dir(sub, "state", c->state_dir);
+	assert_in_dir(sub, "cmdline", c->cmdline);
+	assert_in_dir(sub, "../os-release", c->version_file);
+	assert_in_dir(sub, "tls/ca.pem", c->server.ca);
+	assert_in_dir(sub, "tls/c.pem", c->server.cert);
+	assert_in_dir(sub, "tls/c.key", c->server.key);
+	assert_in_dir(sub, "fw_env.config", c->bootenv.fw_env_config);
+	assert_in_dir(sub, "a.img", c->dualbank.slot_a);
+	assert_string_equal(c->dualbank.slot_b, "/dev/b");
+	assert_in_dir(sub, "k.pem", c->dualbank.public_keys[0]);
+	assert_in_dir(sub, "root", c->ostree.sysroot);
+	assert_in_dir(sub, "ring.gpg", c->ostree.gpg_keyring);
+	assert_in_dir(sub, "hooks", c->hooks.dir);
+	/* URLs and names are not paths. */
+	assert_string_equal(c->server.url, "http://srv/x");
+	assert_string_equal(c->ostree.url, "file:repo");
+	assert_string_equal(c->ostree.ref, "a/b");
+	free(sub);
+}
+
+/* A config given by a relative path still yields absolute paths. */
+static void test_relative_config_path(void **state)
+{
+	struct fx *f = *state;
+	char old[PATH_MAX], cwd[PATH_MAX];
+
+	write_conf(f, "u.conf", "compatible = \"x\"; state_dir = \"st\";\n");
+	assert_non_null(getcwd(old, sizeof(old)));
+	assert_int_equal(chdir(f->dir), 0);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	err_clear(&f->e);
+	assert_int_equal(config_load(&f->c, "u.conf", &f->e), 0);
+	assert_int_equal(chdir(old), 0);
+	assert_string_equal(f->c.path, "u.conf");
+	assert_in_dir(cwd, "st", f->c.state_dir);
+}
+
+/* @include is relative to the config's directory; errors name the included file. */
+static void test_include(void **state)
+{
+	struct fx *f = *state;
+	char *inc = join(f->dir, "server.inc");
+
+	write_text(inc, "server = {\n timeout = 7;\n};\n");
+	write_conf(f, "u.conf", "compatible = \"x\"; state_dir = \"/s\";\n@include \"server.inc\"\n");
+	assert_int_equal(load(f), 0);
+	assert_int_equal(f->c.server.timeout, 7);
+	config_free(&f->c);
+
+	write_text(inc, "server = {\n timeout = -7;\n};\n");
+	assert_true(load(f) < 0);
+	assert_contains(f->e.msg, "server.inc:2: server.timeout: must be a positive integer");
+	free(inc);
+}
+
+static void test_unknown_key(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nsever = { url = \"x\"; };\n");
+	expect_error_at(f, 3, "unknown key 'sever'");
+}
+
+static void test_unknown_nested_key(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf",
+		   "compatible = \"x\";\nstate_dir = \"/s\";\nserver = {\n  url = \"http://a\";\n"
+		   "  timout = 5;\n};\n");
+	expect_error_at(f, 5, "unknown key 'server.timout'");
+}
+
+static void test_unknown_key_in_subgroup(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf",
+		   "compatible = \"x\";\nstate_dir = \"/s\";\n"
+		   "dualbank = {\n  slots = {\n    A = \"/a\";\n    C = \"/c\";\n  };\n};\n");
+	expect_error_at(f, 6, "unknown key 'dualbank.slots.C'");
+}
+
+static void test_wrong_type_int(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf",
+		   "compatible = \"x\";\nstate_dir = \"/s\";\nserver = {\n  timeout = \"30\";\n};\n");
+	expect_error_at(f, 4, "server.timeout: must be a positive integer, not a string");
+}
+
+static void test_wrong_type_float(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nhooks = { timeout = 2.5; };\n");
+	expect_error_at(f, 3, "hooks.timeout: must be a positive integer, not a float");
+}
+
+static void test_wrong_type_string(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = 42;\nstate_dir = \"/s\";\n");
+	expect_error_at(f, 1, "compatible: must be a string, not an integer");
+}
+
+static void test_wrong_type_bool(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf",
+		   "compatible = \"x\";\nstate_dir = \"/s\";\nostree = {\n gpg_verify = \"no\";\n};\n");
+	expect_error_at(f, 4, "ostree.gpg_verify: must be true or false, not a string");
+}
+
+static void test_wrong_type_group(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nserver = \"http://a\";\n");
+	expect_error_at(f, 3, "server: must be a group, not a string");
+}
+
+static void test_public_key_bad_element(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf",
+		   "compatible = \"x\";\nstate_dir = \"/s\";\n"
+		   "dualbank = { public_key = ( \"/a.pem\",\n 3 ); };\n");
+	expect_error_at(f, 4, "dualbank.public_key[1]: must be a string, not an integer");
+}
+
+static void test_public_key_empty_list(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\ndualbank = { public_key = ( ); };\n");
+	expect_error_at(f, 3, "dualbank.public_key: must not be an empty list");
+}
+
+/* The exact message format promised to users. */
+static void test_bad_value_timeout(void **state)
+{
+	struct fx *f = *state;
+	char *want = NULL;
+
+	write_conf(f, "u.conf",
+		   "compatible = \"x\";\nstate_dir = \"/s\";\n\nserver = {\n  url = \"http://a\";\n"
+		   "  retries = 2;\n  timeout = 0;\n};\n");
+	assert_true(load(f) < 0);
+	assert_true(asprintf(&want, "%s:7: server.timeout: must be a positive integer", f->path) >= 0);
+	assert_string_equal(f->e.msg, want);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	free(want);
+}
+
+static void test_bad_value_bootlimit(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\ndualbank = { bootlimit = 100; };\n");
+	expect_error_at(f, 3, "dualbank.bootlimit: must be an integer from 1 to 99");
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nostree = { bootlimit = 0; };\n");
+	expect_error_at(f, 3, "ostree.bootlimit: must be an integer from 1 to 99");
+}
+
+static void test_bad_value_retries_keep(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nserver = { retries = -1; };\n");
+	expect_error_at(f, 3, "server.retries: must be a non-negative integer");
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nostree = { keep = 0; };\n");
+	expect_error_at(f, 3, "ostree.keep: must be a positive integer");
+	/* An int64 literal is range-checked, not truncated. */
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nhooks = { timeout = 4294967297L; };\n");
+	expect_error_at(f, 3, "hooks.timeout: must be a positive integer");
+}
+
+static void test_bad_value_backend(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nbackend = \"raid\";\nstate_dir = \"/s\";\n");
+	expect_error_at(f, 2, "backend: must be \"dualbank\" or \"ostree\"");
+}
+
+static void test_empty_string(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"\";\n");
+	expect_error_at(f, 2, "state_dir: must not be empty");
+}
+
+static void expect_missing(struct fx *f, const char *key)
+{
+	char *want = NULL;
+
+	assert_true(load(f) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_true(asprintf(&want, "%s: %s: missing required key", f->path, key) >= 0);
+	assert_string_equal(f->e.msg, want);
+	assert_null(f->c.path);
+	free(want);
+}
+
+static void test_missing_required(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "state_dir = \"/s\";\n");
+	expect_missing(f, "compatible");
+	write_conf(f, "u.conf", "compatible = \"x\";\n");
+	expect_missing(f, "state_dir");
+	write_conf(f, "u.conf", "");
+	expect_missing(f, "compatible");
+}
+
+static void test_syntax_error(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nserver = {\n  timeout = ;\n};\n");
+	expect_error_at(f, 4, "syntax error");
+}
+
+static void test_duplicate_key(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\ncompatible = \"y\";\n");
+	expect_error_at(f, 3, "duplicate setting name");
+}
+
+static void test_missing_file(void **state)
+{
+	struct fx *f = *state;
+	char *want = NULL;
+
+	f->path = join(f->dir, "nope.conf");
+	assert_int_equal(load(f), -ENOENT);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_true(asprintf(&want, "%s: No such file or directory", f->path) >= 0);
+	assert_string_equal(f->e.msg, want);
+	assert_null(f->c.path);
+	free(want);
+}
+
+/* libconfig's scanner would exit() the process on a directory: we must not. */
+static void test_directory(void **state)
+{
+	struct fx *f = *state;
+
+	f->path = strdup(f->dir);
+	assert_int_equal(load(f), -EISDIR);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_contains(f->e.msg, "Is a directory");
+}
+
+static void test_free_zeroes(void **state)
+{
+	struct fx *f = *state;
+	struct config zero;
+
+	memset(&zero, 0, sizeof(zero));
+	write_conf(f, "u.conf", full_conf);
+	assert_int_equal(load(f), 0);
+	config_free(&f->c);
+	assert_memory_equal(&f->c, &zero, sizeof(zero));
+	config_free(&f->c); /* twice is harmless */
+	config_free(NULL);
+}
+
+/* Removes "//" at the start of lines (after indentation): the example's
+ * convention for optional settings shown with their default. */
+static char *uncomment(const char *text)
+{
+	char *out = strdup(text), *w = out;
+	int at_line_start = 1;
+
+	assert_non_null(out);
+	for (const char *r = text; *r; r++) {
+		if (at_line_start && r[0] == '/' && r[1] == '/') {
+			r++;
+			continue;
+		}
+		if (*r != ' ' && *r != '\t')
+			at_line_start = *r == '\n';
+		*w++ = *r;
+	}
+	*w = '\0';
+	return out;
+}
+
+/* The shipped example must stay loadable, also with every optional setting
+ * enabled, and show the documented defaults. */
+static void test_example_file(void **state)
+{
+	struct fx *f = *state;
+	char *text = tu_read_file("config/updater.conf", NULL), *all;
+	struct config *c = &f->c;
+
+	if (!text)
+		skip(); /* run from the source tree root, as make does */
+	write_conf(f, "updater.conf", text);
+	assert_int_equal(load(f), 0);
+	assert_string_equal(c->backend, "dualbank");
+	assert_string_equal(c->state_dir, "/data/updater");
+	assert_int_equal(c->dualbank.n_public_keys, 1);
+	config_free(c);
+
+	all = uncomment(text);
+	write_conf(f, "updater.conf", all);
+	if (load(f) < 0)
+		fail_msg("example with all settings enabled: %s", f->e.msg);
+	assert_string_equal(c->cmdline, "/proc/cmdline");
+	assert_string_equal(c->version_file, "/etc/os-release");
+	assert_string_equal(c->bootenv.fw_env_config, "/etc/fw_env.config");
+	assert_int_equal(c->server.timeout, 30);
+	assert_int_equal(c->server.retries, 3);
+	assert_non_null(c->server.ca);
+	assert_int_equal(c->dualbank.bootlimit, 3);
+	assert_true(c->ostree.gpg_verify);
+	assert_int_equal(c->ostree.keep, 2);
+	assert_int_equal(c->ostree.bootlimit, 3);
+	assert_non_null(c->ostree.ref);
+	assert_int_equal(c->hooks.timeout, 300);
+	free(all);
+	free(text);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_full),
+		T(test_defaults),
+		T(test_public_key_string),
+		T(test_public_key_list),
+		T(test_relative_paths),
+		T(test_relative_config_path),
+		T(test_include),
+		T(test_unknown_key),
+		T(test_unknown_nested_key),
+		T(test_unknown_key_in_subgroup),
+		T(test_wrong_type_int),
+		T(test_wrong_type_float),
+		T(test_wrong_type_string),
+		T(test_wrong_type_bool),
+		T(test_wrong_type_group),
+		T(test_public_key_bad_element),
+		T(test_public_key_empty_list),
+		T(test_bad_value_timeout),
+		T(test_bad_value_bootlimit),
+		T(test_bad_value_retries_keep),
+		T(test_bad_value_backend),
+		T(test_empty_string),
+		T(test_missing_required),
+		T(test_syntax_error),
+		T(test_duplicate_key),
+		T(test_missing_file),
+		T(test_directory),
+		T(test_free_zeroes),
+		T(test_example_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,547 @@
+/* Unit tests for hooks/hooks.c with real /bin/sh hook scripts. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../../core/log.h"
+#include "../../hooks/hooks.h"
+
+struct fx {
+	char *root;  /* temporary directory */
+	char *hooks; /* <root>/hooks: the hooks.dir */
+	char *pre;   /* <root>/hooks/pre-install.d */
+	char *order; /* <root>/order: hooks append their name here */
+	struct error e;
+};
+
+static char *join(const char *a, const char *b)
+{
+	char *p = NULL;
+	assert_true(asprintf(&p, "%s/%s", a, b) >= 0);
+	return p;
+}
+
+/* mkdir then chmod: the umask must not decide whether hooks are refused. */
+static void mkdir_mode(const char *path, mode_t mode)
+{
+	assert_int_equal(mkdir(path, mode), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f || !(f->root = tu_mkdtemp())) {
+		free(f);
+		return -1;
+	}
+	f->hooks = join(f->root, "hooks");
+	f->pre = join(f->hooks, "pre-install.d");
+	f->order = join(f->root, "order");
+	mkdir_mode(f->hooks, 0755);
+	mkdir_mode(f->pre, 0755);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	free(f->hooks);
+	free(f->pre);
+	free(f->order);
+	tu_rmtree(f->root);
+	free(f);
+	return 0;
+}
+
+/* Writes <pre-install.d>/<name> with the given body after a #!/bin/sh line. */
+static void add_hook(struct fx *f, const char *name, mode_t mode, const char *body)
+{
+	char *path = join(f->pre, name), *text = NULL;
+
+	assert_true(asprintf(&text, "#!/bin/sh\n%s", body) >= 0);
+	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+	assert_int_equal(chmod(path, mode), 0);
+	free(text);
+	free(path);
+}
+
+/* A hook that appends its own name to the order file, then runs tail. */
+static void add_order_hook(struct fx *f, const char *name, mode_t mode, const char *tail)
+{
+	char *body = NULL;
+
+	assert_true(asprintf(&body, "echo %s >> '%s'\n%s", name, f->order, tail) >= 0);
+	add_hook(f, name, mode, body);
+	free(body);
+}
+
+static char *read_order(struct fx *f)
+{
+	char *s = tu_read_file(f->order, NULL);
+	return s ? s : strdup("");
+}
+
+static int run(struct fx *f, int timeout_s)
+{
+	struct hook_env env = {.backend = "dualbank", .version = "2.0", .slot = "B",
+			       .target = "/dev/mmcblk0p3"};
+
+	err_clear(&f->e);
+	return hooks_run(f->hooks, "pre-install", &env, timeout_s, &f->e);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define assert_contains(hay, needle)                                                    \
+	do {                                                                            \
+		if (!strstr((hay), (needle)))                                           \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));    \
+	} while (0)
+
+static void expect_failure(struct fx *f, int rc, int exit_class, const char *msg)
+{
+	assert_true(rc < 0);
+	assert_int_equal(f->e.exit, exit_class);
+	assert_string_equal(f->e.msg, msg);
+}
+
+/* Gone, or a zombie waiting for whoever inherited it. */
+static int proc_gone(pid_t pid)
+{
+	char path[64], *stat;
+	int gone;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	stat = tu_read_file(path, NULL);
+	if (!stat)
+		return 1;
+	gone = strstr(stat, ") Z ") != NULL;
+	free(stat);
+	return gone;
+}
+
+static int wait_gone(pid_t pid)
+{
+	for (int i = 0; i < 100 && !proc_gone(pid); i++)
+		usleep(20000);
+	return proc_gone(pid);
+}
+
+static pid_t read_pid(const char *path)
+{
+	char *s = tu_read_file(path, NULL);
+	pid_t pid;
+
+	assert_non_null(s);
+	pid = (pid_t)atoi(s);
+	free(s);
+	assert_true(pid > 1);
+	return pid;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_name_order(void **state)
+{
+	struct fx *f = *state;
+	char *got;
+
+	/* strcmp order: digits < upper case < lower case, and "3" after "20". */
+	add_order_hook(f, "a-low", 0755, "");
+	add_order_hook(f, "3-c", 0755, "");
+	add_order_hook(f, "B-up", 0700, "");
+	add_order_hook(f, "20-b", 0755, "");
+	add_order_hook(f, "10-a", 0755, "");
+	assert_int_equal(run(f, 10), 0);
+	assert_false(err_isset(&f->e));
+	got = read_order(f);
+	assert_string_equal(got, "10-a\n20-b\n3-c\nB-up\na-low\n");
+	free(got);
+}
+
+static void test_environment(void **state)
+{
+	struct fx *f = *state;
+	char *out = join(f->root, "env"), *body = NULL, *got;
+
+	/* A stale value in our own environment must be replaced, not duplicated. */
+	setenv("UPDATER_SLOT", "stale", 1);
+	setenv("TEST_HOOKS_INHERITED", "yes", 1);
+	assert_true(asprintf(&body,
+			     "set -u\n"
+			     "echo \"$UPDATER_BACKEND|$UPDATER_VERSION|$UPDATER_SLOT|$UPDATER_TARGET|"
+			     "$UPDATER_PHASE|${TEST_HOOKS_INHERITED-}|$(env | grep -c '^UPDATER_SLOT=')\" > '%s'\n",
+			     out) >= 0);
+	add_hook(f, "10-env", 0755, body);
+	assert_int_equal(run(f, 10), 0);
+	unsetenv("UPDATER_SLOT");
+	unsetenv("TEST_HOOKS_INHERITED");
+	got = tu_read_file(out, NULL);
+	assert_non_null(got);
+	assert_string_equal(got, "dualbank|2.0|B|/dev/mmcblk0p3|pre-install|yes|1\n");
+	free(got);
+
+	/* Without an env every variable is still set (empty), so set -u works. */
+	err_clear(&f->e);
+	assert_int_equal(hooks_run(f->hooks, "pre-install", NULL, 10, &f->e), 0);
+	got = tu_read_file(out, NULL);
+	assert_string_equal(got, "||||pre-install||1\n");
+	free(got);
+	free(body);
+	free(out);
+}
+
+static void test_failure_stops(void **state)
+{
+	struct fx *f = *state;
+	char *got;
+
+	add_order_hook(f, "10-ok", 0755, "");
+	add_order_hook(f, "20-fail", 0755, "exit 3\n");
+	add_order_hook(f, "30-after", 0755, "");
+	expect_failure(f, run(f, 10), UPD_EXIT_HOOK, "pre-install hook 20-fail: exited with status 3");
+	got = read_order(f);
+	assert_string_equal(got, "10-ok\n20-fail\n");
+	free(got);
+}
+
+static void test_killed_by_signal(void **state)
+{
+	struct fx *f = *state;
+
+	add_hook(f, "10-suicide", 0755, "kill -9 $$\n");
+	expect_failure(f, run(f, 10), UPD_EXIT_HOOK, "pre-install hook 10-suicide: killed by signal 9");
+}
+
+/* The hook and its background children hang: SIGTERM reaches the whole
+ * process group (a child's TERM trap runs), and nothing survives. */
+static void test_timeout(void **state)
+{
+	struct fx *f = *state;
+	char *pidfile = join(f->root, "bg.pid"), *marker = join(f->root, "term"), *body = NULL;
+	char *got;
+	double t0, dt;
+
+	assert_true(asprintf(&body,
+			     "sleep 30 &\necho $! > '%s'\n"
+			     "( trap 'echo got-term > \"%s\"; exit 0' TERM; sleep 30 & wait ) &\n"
+			     "sleep 30\n",
+			     pidfile, marker) >= 0);
+	add_hook(f, "10-hang", 0755, body);
+	add_order_hook(f, "20-after", 0755, "");
+	t0 = now_s();
+	expect_failure(f, run(f, 1), UPD_EXIT_HOOK, "pre-install hook 10-hang: timed out after 1 s");
+	dt = now_s() - t0;
+	/* Up to 2 s more if init is slow to reap the children's zombies. */
+	assert_true(dt >= 0.9 && dt < 3.5);
+	assert_true(wait_gone(read_pid(pidfile)));
+	got = tu_read_file(marker, NULL);
+	assert_non_null(got);
+	assert_string_equal(got, "got-term\n");
+	assert_null(tu_read_file(f->order, NULL));
+	free(got);
+	free(body);
+	free(marker);
+	free(pidfile);
+}
+
+/* A hook ignoring SIGTERM gets SIGKILL 2 s later, and so does its group. */
+static void test_timeout_sigkill(void **state)
+{
+	struct fx *f = *state;
+	char *pidfile = join(f->root, "bg.pid"), *body = NULL;
+	double t0, dt;
+
+	/* The background sleep inherits the ignored SIGTERM. */
+	assert_true(asprintf(&body, "trap '' TERM\nsleep 30 &\necho $! > '%s'\n"
+			     "while :; do sleep 1; done\n", pidfile) >= 0);
+	add_hook(f, "10-stubborn", 0755, body);
+	t0 = now_s();
+	expect_failure(f, run(f, 1), UPD_EXIT_HOOK, "pre-install hook 10-stubborn: timed out after 1 s");
+	dt = now_s() - t0;
+	assert_true(dt >= 2.9 && dt < 5.0);
+	assert_true(wait_gone(read_pid(pidfile)));
+	free(body);
+	free(pidfile);
+}
+
+/* A hook that leaves a daemon holding its stdout must not make us wait. */
+static void test_daemon_keeps_pipe(void **state)
+{
+	struct fx *f = *state;
+	char *pidfile = join(f->root, "daemon.pid"), *body = NULL;
+	double t0, dt;
+	pid_t pid;
+
+	assert_true(asprintf(&body, "sleep 30 &\necho $! > '%s'\necho started\nexit 0\n", pidfile) >= 0);
+	add_hook(f, "10-daemon", 0755, body);
+	add_order_hook(f, "20-next", 0755, "");
+	t0 = now_s();
+	assert_int_equal(run(f, 20), 0);
+	dt = now_s() - t0;
+	assert_true(dt < 3.0);
+	char *got = read_order(f);
+	assert_string_equal(got, "20-next\n");
+	free(got);
+	pid = read_pid(pidfile);
+	assert_false(proc_gone(pid)); /* left alone after a successful hook */
+	kill(pid, SIGKILL);
+	assert_true(wait_gone(pid));
+	free(body);
+	free(pidfile);
+}
+
+static void test_missing_dirs(void **state)
+{
+	struct fx *f = *state;
+	char *nothere = join(f->root, "nothere");
+
+	err_clear(&f->e);
+	assert_int_equal(hooks_run(nothere, "pre-install", NULL, 5, &f->e), 0);
+	assert_int_equal(hooks_run(NULL, "pre-install", NULL, 5, &f->e), 0);
+	/* hooks.dir exists but has no post-install.d */
+	assert_int_equal(hooks_run(f->hooks, "post-install", NULL, 5, &f->e), 0);
+	/* an empty pre-install.d */
+	assert_int_equal(hooks_run(f->hooks, "pre-install", NULL, 5, &f->e), 0);
+	assert_false(err_isset(&f->e));
+	free(nothere);
+}
+
+static void test_world_writable_hook(void **state)
+{
+	struct fx *f = *state;
+	char *want = NULL;
+	int rc;
+
+	add_order_hook(f, "10-first", 0755, "");
+	add_order_hook(f, "20-open", 0757, "");
+	rc = run(f, 10);
+	assert_int_equal(rc, -EPERM);
+	assert_int_equal(f->e.exit, UPD_EXIT_HOOK);
+	assert_true(asprintf(&want, "%s/20-open: refusing hooks: writable by group or others",
+			     f->pre) >= 0);
+	assert_contains(f->e.msg, want);
+	/* Checked before anything runs: the phase is not left half done. */
+	assert_null(tu_read_file(f->order, NULL));
+	free(want);
+}
+
+static void test_group_writable_dir(void **state)
+{
+	struct fx *f = *state;
+	char *want = NULL;
+
+	add_order_hook(f, "10-first", 0755, "");
+	assert_int_equal(chmod(f->pre, 0775), 0);
+	assert_int_equal(run(f, 10), -EPERM);
+	assert_int_equal(f->e.exit, UPD_EXIT_HOOK);
+	assert_true(asprintf(&want, "%s: refusing hooks: writable by group or others", f->pre) >= 0);
+	assert_contains(f->e.msg, want);
+	assert_null(tu_read_file(f->order, NULL));
+	free(want);
+
+	/* The parent hooks.dir is checked too. */
+	assert_int_equal(chmod(f->pre, 0755), 0);
+	assert_int_equal(chmod(f->hooks, 0777), 0);
+	assert_int_equal(run(f, 10), -EPERM);
+	assert_contains(f->e.msg, f->hooks);
+	assert_int_equal(chmod(f->hooks, 0755), 0);
+}
+
+static void test_skips(void **state)
+{
+	struct fx *f = *state;
+	char *sub = join(f->pre, "30-dir"), *got;
+
+	add_order_hook(f, "10-noexec", 0644, "");
+	add_order_hook(f, ".20-hidden", 0755, "");
+	add_order_hook(f, "40-ok", 0755, "");
+	add_order_hook(f, "50-noexec-writable", 0666, ""); /* never run, so not refused */
+	mkdir_mode(sub, 0755);
+	assert_int_equal(run(f, 10), 0);
+	got = read_order(f);
+	assert_string_equal(got, "40-ok\n");
+	free(got);
+	free(sub);
+}
+
+/* Runs the hooks with stderr (our log) captured into a string. */
+static char *run_captured(struct fx *f, int *rc)
+{
+	char *logf = join(f->root, "log"), *out;
+	int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600), saved;
+
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+	*rc = run(f, 10);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	out = tu_read_file(logf, NULL);
+	assert_non_null(out);
+	free(logf);
+	return out;
+}
+
+static void test_output_logged(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+	int rc;
+
+	log_set_level(LOG_LVL_INFO);
+	add_hook(f, "10-talk", 0755,
+		 "echo 'hello world'\necho 'to stderr' >&2\necho first; echo second\n"
+		 "printf 'no newline'\n");
+	log = run_captured(f, &rc);
+	assert_int_equal(rc, 0);
+	assert_contains(log, "hook 10-talk: hello world\n");
+	assert_contains(log, "hook 10-talk: to stderr\n");
+	assert_contains(log, "hook 10-talk: first\n");
+	assert_contains(log, "hook 10-talk: second\n");
+	assert_contains(log, "hook 10-talk: no newline\n");
+	free(log);
+}
+
+/* A script without #! cannot be exec'd: say so instead of "status 127". */
+static void test_exec_failure(void **state)
+{
+	struct fx *f = *state;
+	char *path = join(f->pre, "10-noshebang");
+
+	assert_int_equal(tu_write_file(path, "echo hi\n", 8), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	expect_failure(f, run(f, 10), UPD_EXIT_HOOK,
+		       "pre-install hook 10-noshebang: cannot execute: Exec format error");
+	free(path);
+}
+
+/* stdin is /dev/null, the hook leads its own process group, and our
+ * descriptors (even those without O_CLOEXEC) do not leak into it. */
+static void test_isolation(void **state)
+{
+	struct fx *f = *state;
+	char *out = join(f->root, "iso"), *body = NULL, *got, *want = NULL;
+	int leak = open("/dev/null", O_RDONLY); /* deliberately not O_CLOEXEC */
+	int saved_in = dup(0), p[2];
+
+	assert_true(leak > 2);
+	/* Our stdin becomes a pipe so an inherited stdin would show. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[0], 0), 0);
+	assert_true(asprintf(&body,
+			     "read -r pid comm state ppid pgrp rest < /proc/$$/stat\n"
+			     "leak=no; [ -e /proc/$$/fd/%d ] && leak=yes\n"
+			     "echo \"$(readlink /proc/$$/fd/0) $(( pgrp == $$ )) $leak\" > '%s'\n",
+			     leak, out) >= 0);
+	add_hook(f, "10-iso", 0755, body);
+	assert_int_equal(run(f, 10), 0);
+	assert_int_equal(dup2(saved_in, 0), 0);
+	close(saved_in);
+	close(p[0]);
+	close(p[1]);
+	close(leak);
+	got = tu_read_file(out, NULL);
+	assert_non_null(got);
+	assert_true(asprintf(&want, "/dev/null 1 no\n") >= 0);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	free(body);
+	free(out);
+}
+
+/* Copies an example hook from the source tree into <hooks>/<phase>.d. */
+static int copy_example(struct fx *f, const char *phase, const char *name)
+{
+	char *src = NULL, *dir = NULL, *dst;
+	char *text;
+	struct stat st;
+
+	assert_true(asprintf(&src, "hooks/examples/%s.d/%s", phase, name) >= 0);
+	text = tu_read_file(src, NULL);
+	free(src);
+	if (!text)
+		return -1;
+	assert_true(asprintf(&dir, "%s/%s.d", f->hooks, phase) >= 0);
+	if (stat(dir, &st) < 0)
+		mkdir_mode(dir, 0755);
+	dst = join(dir, name);
+	assert_int_equal(tu_write_file(dst, text, strlen(text)), 0);
+	assert_int_equal(chmod(dst, 0755), 0);
+	free(dst);
+	free(dir);
+	free(text);
+	return 0;
+}
+
+/* The shipped examples work as documented. */
+static void test_examples(void **state)
+{
+	struct fx *f = *state;
+	struct hook_env env = {.backend = "dualbank", .version = "2.0", .slot = "B",
+			       .target = "/dev/mmcblk0p3"};
+	char *history = join(f->root, "history"), *got;
+
+	if (copy_example(f, "pre-install", "10-check-data-space") < 0 ||
+	    copy_example(f, "post-install", "50-record-install") < 0)
+		skip(); /* run from the source tree root, as make does */
+	setenv("DATA_DIR", f->root, 1);
+	setenv("HISTORY", history, 1);
+	setenv("MIN_FREE_KB", "1", 1);
+	assert_int_equal(hooks_run(f->hooks, "pre-install", &env, 10, &f->e), 0);
+	assert_int_equal(hooks_run(f->hooks, "post-install", &env, 10, &f->e), 0);
+	got = tu_read_file(history, NULL);
+	assert_non_null(got);
+	assert_contains(got, " backend=dualbank version=2.0 slot=B target=/dev/mmcblk0p3\n");
+	free(got);
+
+	setenv("MIN_FREE_KB", "999999999999", 1);
+	expect_failure(f, hooks_run(f->hooks, "pre-install", &env, 10, &f->e), UPD_EXIT_HOOK,
+		       "pre-install hook 10-check-data-space: exited with status 1");
+	unsetenv("DATA_DIR");
+	unsetenv("HISTORY");
+	unsetenv("MIN_FREE_KB");
+	free(history);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_name_order),
+		T(test_environment),
+		T(test_failure_stops),
+		T(test_killed_by_signal),
+		T(test_timeout),
+		T(test_timeout_sigkill),
+		T(test_daemon_keeps_pipe),
+		T(test_missing_dirs),
+		T(test_world_writable_hook),
+		T(test_group_writable_dir),
+		T(test_skips),
+		T(test_output_logged),
+		T(test_exec_failure),
+		T(test_isolation),
+		T(test_examples),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,898 @@
+/* core/source.c against tests/lib/httpd.py (run as a child process) and
+ * local files: exact delivery, ranges, resume after faults, error classes. */
+#include "testutil.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "../../core/log.h"
+#include "../../core/source.h"
+
+#define DATA_LEN ((size_t)3 * 1024 * 1024 + 12345)
+#define SMALL_LEN 100
+#define MAX_SERVERS 3
+
+struct server {
+	pid_t pid;
+	int port;
+	char base[64];       /* http(s)://127.0.0.1:PORT */
+	char log[PATH_MAX];
+};
+
+static char *tmp;           /* everything the tests create lives here */
+static char root[PATH_MAX]; /* served by httpd.py */
+static char big[PATH_MAX + 32], small[PATH_MAX + 32], empty[PATH_MAX + 32];
+static char tls_cert[PATH_MAX], tls_key[PATH_MAX];
+static int have_tls;
+static char httpd[PATH_MAX];
+static uint8_t *data;
+static struct server servers[MAX_SERVERS];
+static int nservers, server_seq;
+
+/* ------------------------------------------------------------- fixtures */
+
+static int find_httpd(void)
+{
+	char exe[PATH_MAX], cand[PATH_MAX + 32];
+	const char *env = getenv("UPDATER_HTTPD");
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (env)
+		return realpath(env, httpd) ? 0 : -1;
+	if (realpath("tests/lib/httpd.py", httpd))
+		return 0;
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	for (int up = 1; up <= 4; up++) { /* build/tests/x, build/san/tests/x */
+		char *slash = strrchr(exe, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		snprintf(cand, sizeof(cand), "%s/tests/lib/httpd.py", exe);
+		if (realpath(cand, httpd))
+			return 0;
+	}
+	return -1;
+}
+
+static void fill_random(uint8_t *p, size_t n)
+{
+	uint64_t s = 0x9e3779b97f4a7c15ULL; /* fixed seed: failures reproduce */
+	for (size_t i = 0; i < n; i++) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		p[i] = (uint8_t)(s >> 24);
+	}
+}
+
+static void make_tls_cert(void)
+{
+	char cmd[4 * PATH_MAX];
+	snprintf(tls_cert, sizeof(tls_cert), "%s/cert.pem", tmp);
+	snprintf(tls_key, sizeof(tls_key), "%s/key.pem", tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+		 "-keyout '%s' -out '%s' >/dev/null 2>&1",
+		 tls_key, tls_cert);
+	have_tls = system(cmd) == 0;
+	if (!have_tls)
+		fprintf(stderr, "note: openssl failed; TLS tests skipped\n");
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	/* The tests talk to 127.0.0.1; a proxy from the environment would
+	 * intercept them. */
+	const char *proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+				 "all_proxy", "ALL_PROXY"};
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+		unsetenv(proxies[i]);
+	if (find_httpd() < 0) {
+		fprintf(stderr, "tests/lib/httpd.py not found (set UPDATER_HTTPD)\n");
+		return -1;
+	}
+	tmp = tu_mkdtemp();
+	data = malloc(DATA_LEN);
+	if (!tmp || !data)
+		return -1;
+	fill_random(data, DATA_LEN);
+	snprintf(root, sizeof(root), "%s/www", tmp);
+	snprintf(big, sizeof(big), "%s/bundle.upd", root);
+	snprintf(small, sizeof(small), "%s/small file.upd", root);
+	snprintf(empty, sizeof(empty), "%s/empty.upd", root);
+	if (mkdir(root, 0755) < 0 || tu_write_file(big, (const char *)data, DATA_LEN) < 0 ||
+	    tu_write_file(small, (const char *)data, SMALL_LEN) < 0 || tu_write_file(empty, "", 0) < 0)
+		return -1;
+	make_tls_cert();
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	tu_rmtree(tmp);
+	free(data);
+	curl_global_cleanup(); /* so valgrind sees no leaks from libcurl's init */
+	return 0;
+}
+
+/* Stops every server of the test with SIGTERM; fails if one does not exit
+ * 0 within 5 s (httpd.py must stop cleanly, even with stalled requests). */
+static int stop_servers(void **state)
+{
+	int bad = 0;
+	(void)state;
+	for (int i = 0; i < nservers; i++) {
+		int status = 0;
+		pid_t r = 0;
+		kill(servers[i].pid, SIGTERM);
+		for (int t = 0; t < 500 && (r = waitpid(servers[i].pid, &status, WNOHANG)) == 0; t++)
+			usleep(10000);
+		if (r == 0) {
+			kill(servers[i].pid, SIGKILL);
+			waitpid(servers[i].pid, &status, 0);
+		}
+		if (r == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "httpd pid %d did not stop cleanly (status 0x%x)\n",
+				(int)servers[i].pid, status);
+			bad = 1;
+		}
+	}
+	nservers = 0;
+	return bad ? -1 : 0;
+}
+
+static void exec_httpd(const char *portfile, const char *log, int tls, const char **faults)
+{
+	const char *argv[32];
+	const char *python = getenv("PYTHON");
+	int n = 0;
+
+	argv[n++] = python ? python : "python3";
+	argv[n++] = httpd;
+	argv[n++] = "--root";
+	argv[n++] = root;
+	argv[n++] = "--port-file";
+	argv[n++] = portfile;
+	argv[n++] = "--log";
+	argv[n++] = log;
+	if (tls) {
+		argv[n++] = "--tls-cert";
+		argv[n++] = tls_cert;
+		argv[n++] = "--tls-key";
+		argv[n++] = tls_key;
+	}
+	for (; *faults && n < 30; faults++) {
+		argv[n++] = "--fault";
+		argv[n++] = *faults;
+	}
+	argv[n] = NULL;
+	execvp(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+/* Waits for the port file httpd.py writes once it listens. */
+static int wait_port(pid_t pid, const char *portfile)
+{
+	for (int t = 0; t < 1000; t++) {
+		char *s = tu_read_file(portfile, NULL);
+		int port = s ? atoi(s) : 0;
+		free(s);
+		if (port > 0)
+			return port;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return -1;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* Starts httpd.py with the given faults (NULL-terminated) and returns it. */
+static struct server *start(int tls, const char **faults)
+{
+	char portfile[PATH_MAX];
+	struct server *s = &servers[nservers];
+
+	assert_true(nservers < MAX_SERVERS);
+	snprintf(portfile, sizeof(portfile), "%s/port.%d", tmp, server_seq);
+	snprintf(s->log, sizeof(s->log), "%s/httpd.%d.log", tmp, server_seq++);
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0)
+		exec_httpd(portfile, s->log, tls, faults);
+	nservers++;
+	s->port = wait_port(s->pid, portfile);
+	assert_true(s->port > 0);
+	snprintf(s->base, sizeof(s->base), "%s://127.0.0.1:%d", tls ? "https" : "http", s->port);
+	return s;
+}
+
+#define START(...) start(0, (const char *[]){__VA_ARGS__, NULL})
+#define START_PLAIN() start(0, (const char *[]){NULL})
+#define START_TLS(...) start(1, (const char *[]){__VA_ARGS__, NULL})
+
+/* How often needle occurs in the server's log. The server logs a request
+ * after its last byte is sent, so wait a little for `expect` lines. */
+static int log_count(const struct server *s, const char *needle, int expect)
+{
+	int n = 0;
+	for (int t = 0; t < 200; t++) {
+		char *log = tu_read_file(s->log, NULL);
+		n = 0;
+		for (const char *p = log; p && (p = strstr(p, needle)); p++)
+			n++;
+		free(log);
+		if (n >= expect)
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
+static int log_has(const struct server *s, const char *needle) { return log_count(s, needle, 1) > 0; }
+
+/* ---------------------------------------------------------------- sinks */
+
+struct check {
+	uint64_t base;  /* source offset of the first byte expected */
+	uint64_t got;
+	size_t calls;
+	int mismatch;
+	size_t fail_at; /* call number (1-based) that fails, 0 = never */
+};
+
+/* Compares every chunk against the file's bytes at its place. */
+static int check_sink(void *user, const uint8_t *d, size_t n, struct error *e)
+{
+	struct check *c = user;
+	if (++c->calls == c->fail_at)
+		return err_set(e, UPD_EXIT_NOSPACE, ENOSPC, "write slot: no space left (test)");
+	if (n == 0 || c->base + c->got + n > DATA_LEN || memcmp(d, data + c->base + c->got, n) != 0)
+		c->mismatch = 1;
+	c->got += n;
+	return 0;
+}
+
+static char url[PATH_MAX + 64];
+
+static const char *at(const struct server *s, const char *path)
+{
+	snprintf(url, sizeof(url), "%s%s", s->base, path);
+	return url;
+}
+
+static struct source_opts opts(const char *location, int retries)
+{
+	struct source_opts o = {.location = location, .timeout_s = 5, .retries = retries};
+	return o;
+}
+
+static int stream(const struct source_opts *o, uint64_t off, uint64_t len, struct check *c,
+		  struct error *e)
+{
+	c->base = off;
+	err_clear(e);
+	return source_stream(o, off, len, check_sink, c, e);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs with stderr in a file, to see what was logged. */
+static int stderr_to(const char *path)
+{
+	int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	close(fd);
+	return saved;
+}
+
+static void stderr_back(int saved)
+{
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+}
+
+static int count_in_file(const char *path, const char *needle)
+{
+	char *s = tu_read_file(path, NULL);
+	int n = 0;
+	for (const char *p = s; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(s);
+	return n;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_is_url(void **state)
+{
+	(void)state;
+	assert_true(source_is_url("http://h/x"));
+	assert_true(source_is_url("HTTPS://h/x"));
+	assert_false(source_is_url("file:///x"));
+	assert_false(source_is_url("/tmp/x.upd"));
+	assert_false(source_is_url("ftp://h/x"));
+	assert_false(source_is_url(NULL));
+}
+
+static void test_stream_full(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, DATA_LEN, &c, &e), 0);
+	assert_int_equal(c.got, DATA_LEN);
+	assert_false(c.mismatch);
+	assert_true(c.calls > 1); /* chunks as they arrive, not one buffer */
+	assert_int_equal(log_count(s, "GET /bundle.upd", 1), 1);
+	char want[64];
+	snprintf(want, sizeof(want), "range=bytes=0-%zu status=206", DATA_LEN - 1);
+	assert_true(log_has(s, want));
+}
+
+static void test_stream_range(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 1000003, 777777, &c, &e), 0);
+	assert_int_equal(c.got, 777777);
+	assert_false(c.mismatch);
+	assert_true(log_has(s, "range=bytes=1000003-1777779 status=206 sent=777777"));
+	/* length 0 is a no-op, not a request */
+	assert_int_equal(stream(&o, 5, 0, &c, &e), 0);
+	assert_int_equal(log_count(s, "GET", 1), 1);
+}
+
+static void test_stream_no_range_offset(void **state)
+{
+	struct server *s = START("no-range");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	/* A 200 to a range request: the bytes before the offset are skipped,
+	 * and the transfer is cut once the range is in. */
+	assert_int_equal(stream(&o, 2000000, 500000, &c, &e), 0);
+	assert_int_equal(c.got, 500000);
+	assert_false(c.mismatch);
+	assert_true(log_has(s, "status=200"));
+}
+
+static void test_read_head(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	uint8_t buf[4096];
+	size_t len = 1;
+	uint64_t total = 0;
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(source_read_head(&o, buf, sizeof(buf), &len, &total, &e), 0);
+	assert_int_equal(len, sizeof(buf));
+	assert_int_equal(total, DATA_LEN);
+	assert_memory_equal(buf, data, sizeof(buf));
+	assert_true(log_has(s, "range=bytes=0-4095 status=206 sent=4096"));
+}
+
+static void test_read_head_no_range(void **state)
+{
+	struct server *s = START("no-range");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	uint8_t buf[4096];
+	size_t len = 0;
+	uint64_t total = 0;
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(source_read_head(&o, buf, sizeof(buf), &len, &total, &e), 0);
+	assert_int_equal(len, sizeof(buf));
+	assert_int_equal(total, DATA_LEN); /* from the 200's Content-Length */
+	assert_memory_equal(buf, data, sizeof(buf));
+	assert_true(log_has(s, "status=200"));
+}
+
+static void test_read_head_short(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/small%20file.upd"), 0);
+	uint8_t buf[4096];
+	size_t len = 0;
+	uint64_t total = 0;
+	struct error e = {0};
+	(void)state;
+
+	/* fewer bytes than asked for is not an error */
+	assert_int_equal(source_read_head(&o, buf, sizeof(buf), &len, &total, &e), 0);
+	assert_int_equal(len, SMALL_LEN);
+	assert_int_equal(total, SMALL_LEN);
+	assert_memory_equal(buf, data, SMALL_LEN);
+	/* an empty file: the server answers 416 "bytes * /0" */
+	o.location = at(s, "/empty.upd");
+	len = 1;
+	assert_int_equal(source_read_head(&o, buf, sizeof(buf), &len, &total, &e), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(total, 0);
+}
+
+static void test_read_head_retry(void **state)
+{
+	struct server *s = START("status500-first=2");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	uint8_t buf[1000];
+	size_t len = 0;
+	uint64_t total = 0;
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(source_read_head(&o, buf, sizeof(buf), &len, &total, &e), 0);
+	assert_int_equal(len, sizeof(buf));
+	assert_int_equal(total, DATA_LEN);
+	assert_memory_equal(buf, data, sizeof(buf));
+	assert_int_equal(log_count(s, "status=500", 2), 2);
+}
+
+static void test_http_404(void **state)
+{
+	struct server *s = START("status=404");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 3);
+	struct check c = {0};
+	struct error e = {0};
+	char want[256];
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, DATA_LEN, &c, &e), -ENOENT);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	snprintf(want, sizeof(want), "download %s/bundle.upd: HTTP 404 Not Found", s->base);
+	assert_string_equal(e.msg, want);
+	assert_int_equal(c.got, 0);
+	assert_int_equal(log_count(s, "GET", 1), 1); /* 4xx is final: no retry */
+}
+
+static void test_http_404_hides_password(void **state)
+{
+	struct server *s = START_PLAIN();
+	char loc[128];
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	snprintf(loc, sizeof(loc), "http://user:s3cret@127.0.0.1:%d/missing.upd", s->port);
+	struct source_opts o = opts(loc, 0);
+	assert_true(stream(&o, 0, 10, &c, &e) < 0);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "HTTP 404"));
+	assert_non_null(strstr(e.msg, "/missing.upd"));
+	assert_null(strstr(e.msg, "s3cret"));
+}
+
+static void test_http_500_exhausted(void **state)
+{
+	struct server *s = START("status=500");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	char errlog[PATH_MAX];
+	(void)state;
+
+	snprintf(errlog, sizeof(errlog), "%s/stderr.500", tmp);
+	int saved = stderr_to(errlog);
+	int rc = stream(&o, 0, DATA_LEN, &c, &e);
+	stderr_back(saved);
+	assert_true(rc < 0);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "HTTP 500 Internal Server Error after 2 retries"));
+	assert_int_equal(log_count(s, "status=500", 3), 3);
+	/* each retry is logged as a warning */
+	assert_int_equal(count_in_file(errlog, "warning: download"), 2);
+	assert_int_equal(count_in_file(errlog, "HTTP 500"), 2);
+}
+
+static void test_http_500_first(void **state)
+{
+	struct server *s = START("status500-first=1");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, DATA_LEN, &c, &e), 0);
+	assert_int_equal(c.got, DATA_LEN);
+	assert_false(c.mismatch);
+	assert_int_equal(log_count(s, "GET", 2), 2);
+}
+
+static void test_reset_resume(void **state)
+{
+	struct server *s = START("reset-after=1000000:times=2");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 3);
+	struct check c = {0};
+	struct error e = {0};
+	char range[64];
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, DATA_LEN, &c, &e), 0);
+	assert_int_equal(c.got, DATA_LEN);
+	assert_false(c.mismatch);
+	assert_int_equal(log_count(s, "fault=reset", 2), 2);
+	assert_int_equal(log_count(s, "GET", 3), 3);
+	/* the retries resumed: only the first request started at byte 0 */
+	assert_int_equal(log_count(s, "range=bytes=0-", 1), 1);
+	snprintf(range, sizeof(range), "-%zu status=206 sent=", DATA_LEN - 1);
+	assert_int_equal(log_count(s, range, 3), 3);
+}
+
+static void test_reset_always(void **state)
+{
+	struct server *s = START("reset-after=100000");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	int rc = stream(&o, 0, DATA_LEN, &c, &e);
+	assert_true(rc < 0);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "connection reset after 2 retries"));
+	assert_false(c.mismatch);
+	assert_true(c.got > 0 && c.got <= 300000); /* at most 100000 per attempt */
+	assert_int_equal(log_count(s, "fault=reset", 3), 3);
+	assert_int_equal(log_count(s, "range=bytes=0-", 1), 1); /* retries resumed */
+}
+
+static void test_stall(void **state)
+{
+	struct server *s = START("stall-after=65536");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 1);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	o.timeout_s = 1;
+	double t0 = now();
+	int rc = stream(&o, 0, DATA_LEN, &c, &e);
+	double took = now() - t0;
+	assert_int_equal(rc, -ETIMEDOUT);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "no data for 1 s (server stalled) after 1 retry"));
+	assert_true(took < 10.0);
+	assert_int_equal(c.got, 2 * 65536);
+	assert_false(c.mismatch);
+	assert_int_equal(log_count(s, "fault=stall", 2), 2);
+}
+
+static void test_slow_is_not_stall(void **state)
+{
+	struct server *s = START("drip=400000");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	o.timeout_s = 1;
+	assert_int_equal(stream(&o, 100, 300000, &c, &e), 0);
+	assert_int_equal(c.got, 300000);
+	assert_false(c.mismatch);
+}
+
+static void test_truncated_http(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	char want[128];
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, DATA_LEN + 10, &c, &e), -ENODATA);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	snprintf(want, sizeof(want), "bundle truncated: got %zu of %zu bytes", DATA_LEN, DATA_LEN + 10);
+	assert_string_equal(e.msg, want);
+	assert_int_equal(c.got, DATA_LEN);
+	assert_false(c.mismatch);
+	assert_int_equal(log_count(s, "GET", 1), 1); /* a short source is not retried */
+
+	/* starting beyond the end: 416 */
+	assert_int_equal(stream(&o, DATA_LEN + 5, 10, &c, &e), -ENODATA);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	snprintf(want, sizeof(want), "bundle truncated: got %zu of %zu bytes", DATA_LEN, DATA_LEN + 15);
+	assert_string_equal(e.msg, want);
+	assert_true(log_has(s, "status=416"));
+}
+
+static void test_short_length(void **state)
+{
+	struct server *s = START("short-length");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	/* every byte wanted arrived: the early close does not matter */
+	assert_int_equal(stream(&o, 0, DATA_LEN, &c, &e), 0);
+	assert_int_equal(c.got, DATA_LEN);
+	assert_false(c.mismatch);
+	/* more wanted than there is: the resumed request gets 416 */
+	c = (struct check){0};
+	assert_int_equal(stream(&o, 0, DATA_LEN + 1, &c, &e), -ENODATA);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	assert_int_equal(c.got, DATA_LEN);
+	assert_true(log_has(s, "status=416"));
+}
+
+static void test_sink_error(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), 3);
+	struct check c = {.fail_at = 3};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, DATA_LEN, &c, &e), -ENOSPC);
+	assert_int_equal(e.exit, UPD_EXIT_NOSPACE);
+	assert_string_equal(e.msg, "write slot: no space left (test)");
+	assert_int_equal(c.calls, 3); /* not called again after failing */
+	usleep(200000);
+	assert_int_equal(log_count(s, "GET", 1), 1); /* and not retried */
+}
+
+static void test_refused(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char loc[64];
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	/* a port that was free a moment ago, now closed */
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	close(fd);
+	snprintf(loc, sizeof(loc), "http://127.0.0.1:%d/x.upd", ntohs(sa.sin_port));
+	struct source_opts o = opts(loc, 3);
+	double t0 = now();
+	assert_int_equal(stream(&o, 0, 10, &c, &e), -ECONNREFUSED);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, loc));
+	assert_true(now() - t0 < 1.0); /* nobody ever answered: no retries */
+}
+
+static void test_redirect(void **state)
+{
+	struct server *b = START_PLAIN();
+	char to[96];
+	snprintf(to, sizeof(to), "redirect=%s", b->base);
+	struct server *a = START(to);
+	struct source_opts o = opts(at(a, "/bundle.upd"), 0);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 10, 1000000, &c, &e), 0);
+	assert_int_equal(c.got, 1000000);
+	assert_false(c.mismatch);
+	assert_true(log_has(a, "status=302"));
+	assert_true(log_has(b, "range=bytes=10-1000009 status=206")); /* range kept */
+}
+
+static void test_redirect_limit(void **state)
+{
+	struct server *s = START("redirect="); /* Location: the same path */
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_true(stream(&o, 0, 10, &c, &e) < 0);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "redirect"));
+	assert_int_equal(log_count(s, "status=302", 6), 6); /* the request and 5 redirects */
+}
+
+static void test_redirect_protocol(void **state)
+{
+	struct server *s = START("redirect=ftp://127.0.0.1:1");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_true(stream(&o, 0, 10, &c, &e) < 0);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "refused redirect"));
+}
+
+static void test_https(void **state)
+{
+	(void)state;
+	if (!have_tls)
+		skip();
+	struct server *s = start(1, (const char *[]){NULL});
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	struct check c = {0};
+	struct error e = {0};
+
+	/* a self-signed server is refused without its CA */
+	assert_true(stream(&o, 0, DATA_LEN, &c, &e) < 0);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_int_equal(c.got, 0);
+	/* and accepted with it */
+	o.ca = tls_cert;
+	assert_int_equal(stream(&o, 0, DATA_LEN, &c, &e), 0);
+	assert_int_equal(c.got, DATA_LEN);
+	assert_false(c.mismatch);
+}
+
+static void test_https_no_downgrade(void **state)
+{
+	(void)state;
+	if (!have_tls)
+		skip();
+	struct server *plain = START_PLAIN();
+	char to[96];
+	snprintf(to, sizeof(to), "redirect=%s", plain->base);
+	struct server *s = START_TLS(to);
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+
+	o.ca = tls_cert;
+	assert_true(stream(&o, 0, 10, &c, &e) < 0);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "https may only redirect to https"));
+	assert_true(log_has(s, "status=302"));
+	usleep(100000);
+	assert_int_equal(log_count(plain, "GET", 0), 0); /* never reached over http */
+}
+
+static void test_file_path(void **state)
+{
+	struct source_opts o = opts(big, 0);
+	struct check c = {0};
+	struct error e = {0};
+	uint8_t buf[4096];
+	size_t len = 0;
+	uint64_t total = 0;
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, DATA_LEN, &c, &e), 0);
+	assert_int_equal(c.got, DATA_LEN);
+	assert_false(c.mismatch);
+	assert_true(c.calls >= 4); /* 1 MiB chunks */
+	c = (struct check){0};
+	assert_int_equal(stream(&o, 1048575, 1048579, &c, &e), 0);
+	assert_int_equal(c.got, 1048579);
+	assert_false(c.mismatch);
+	assert_int_equal(source_read_head(&o, buf, sizeof(buf), &len, &total, &e), 0);
+	assert_int_equal(len, sizeof(buf));
+	assert_int_equal(total, DATA_LEN);
+	assert_memory_equal(buf, data, sizeof(buf));
+}
+
+static void test_file_url(void **state)
+{
+	char loc[2 * PATH_MAX], *sp;
+	struct check c = {0};
+	struct error e = {0};
+	uint8_t buf[4096];
+	size_t len = 0;
+	uint64_t total = 0;
+	(void)state;
+
+	snprintf(loc, sizeof(loc), "file://%s", big);
+	struct source_opts o = opts(loc, 0);
+	assert_int_equal(stream(&o, 7, 2000000, &c, &e), 0);
+	assert_int_equal(c.got, 2000000);
+	assert_false(c.mismatch);
+
+	/* file://localhost/... with an escaped space */
+	snprintf(loc, sizeof(loc), "file://localhost%s", small);
+	sp = strchr(loc + strlen("file://localhost") + strlen(root), ' ');
+	assert_non_null(sp);
+	memmove(sp + 3, sp + 1, strlen(sp + 1) + 1);
+	memcpy(sp, "%20", 3);
+	assert_int_equal(source_read_head(&o, buf, sizeof(buf), &len, &total, &e), 0);
+	assert_int_equal(len, SMALL_LEN);
+	assert_int_equal(total, SMALL_LEN);
+	assert_memory_equal(buf, data, SMALL_LEN);
+
+	/* another host is not a local file */
+	o.location = "file://elsewhere/x.upd";
+	err_clear(&e);
+	assert_int_equal(source_read_head(&o, buf, sizeof(buf), &len, &total, &e), -EINVAL);
+}
+
+static void test_file_errors(void **state)
+{
+	char missing[2 * PATH_MAX], want[128];
+	struct source_opts o = opts(big, 0);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 1000, DATA_LEN, &c, &e), -ENODATA);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	snprintf(want, sizeof(want), "bundle truncated: got %zu of %zu bytes", DATA_LEN, DATA_LEN + 1000);
+	assert_string_equal(e.msg, want);
+	assert_int_equal(c.got, DATA_LEN - 1000);
+	assert_false(c.mismatch);
+
+	snprintf(missing, sizeof(missing), "%s/nope.upd", root);
+	o.location = missing;
+	assert_int_equal(stream(&o, 0, 10, &c, &e), -ENOENT);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, missing));
+
+	/* a sink error on a file is returned as is */
+	o.location = big;
+	c = (struct check){.fail_at = 2};
+	assert_int_equal(stream(&o, 0, DATA_LEN, &c, &e), -ENOSPC);
+	assert_int_equal(e.exit, UPD_EXIT_NOSPACE);
+	assert_int_equal(c.calls, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_is_url),
+		cmocka_unit_test_teardown(test_stream_full, stop_servers),
+		cmocka_unit_test_teardown(test_stream_range, stop_servers),
+		cmocka_unit_test_teardown(test_stream_no_range_offset, stop_servers),
+		cmocka_unit_test_teardown(test_read_head, stop_servers),
+		cmocka_unit_test_teardown(test_read_head_no_range, stop_servers),
+		cmocka_unit_test_teardown(test_read_head_short, stop_servers),
+		cmocka_unit_test_teardown(test_read_head_retry, stop_servers),
+		cmocka_unit_test_teardown(test_http_404, stop_servers),
+		cmocka_unit_test_teardown(test_http_404_hides_password, stop_servers),
+		cmocka_unit_test_teardown(test_http_500_exhausted, stop_servers),
+		cmocka_unit_test_teardown(test_http_500_first, stop_servers),
+		cmocka_unit_test_teardown(test_reset_resume, stop_servers),
+		cmocka_unit_test_teardown(test_reset_always, stop_servers),
+		cmocka_unit_test_teardown(test_stall, stop_servers),
+		cmocka_unit_test_teardown(test_slow_is_not_stall, stop_servers),
+		cmocka_unit_test_teardown(test_truncated_http, stop_servers),
+		cmocka_unit_test_teardown(test_short_length, stop_servers),
+		cmocka_unit_test_teardown(test_sink_error, stop_servers),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test_teardown(test_redirect, stop_servers),
+		cmocka_unit_test_teardown(test_redirect_limit, stop_servers),
+		cmocka_unit_test_teardown(test_redirect_protocol, stop_servers),
+		cmocka_unit_test_teardown(test_https, stop_servers),
+		cmocka_unit_test_teardown(test_https_no_downgrade, stop_servers),
+		cmocka_unit_test(test_file_path),
+		cmocka_unit_test(test_file_url),
+		cmocka_unit_test(test_file_errors),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

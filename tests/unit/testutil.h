@@ -1,0 +1,78 @@
+/* Shared helpers for the cmocka unit tests. */
+#pragma once
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* A fresh directory under $TMPDIR (or /tmp), removed by tu_rmtree(). */
+static inline char *tu_mkdtemp(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *p = NULL;
+	if (asprintf(&p, "%s/updater-unit-XXXXXX", base ? base : "/tmp") < 0)
+		return NULL;
+	if (!mkdtemp(p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static inline void tu_rmtree(char *dir)
+{
+	char *cmd = NULL;
+	if (dir && asprintf(&cmd, "rm -rf '%s'", dir) >= 0) {
+		if (system(cmd) != 0)
+			fprintf(stderr, "warning: could not remove %s\n", dir);
+	}
+	free(cmd);
+	free(dir);
+}
+
+/* Writes a whole file; returns 0 or -1. */
+static inline int tu_write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t n = fwrite(data, 1, len, f);
+	return (fclose(f) == 0 && n == len) ? 0 : -1;
+}
+
+/* Reads a whole file (NUL-terminated, malloc'd) or NULL. */
+static inline char *tu_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1);
+	size_t r;
+	while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			char *nb = realloc(buf, 2 * cap + 1);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (buf) {
+		buf[n] = '\0';
+		if (len)
+			*len = n;
+	}
+	return buf;
+}
