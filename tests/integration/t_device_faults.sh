@@ -66,5 +66,12 @@ assert_one_error "$WORK/usage" "unknown command"
 expect_exit 2 "$WORK/backend" upd "$D" --backend=floppy status
 assert_untouched "$D"
 
+# Both slot keys naming the same storage: the running slot must never be written.
+sed "s|B = \"slots/B.img\"|B = \"slots/../slots/A.img\"|" "$WORK/good.conf" >"$D/updater.conf"
+expect_exit 2 "$WORK/same" upd "$D" install "$B2"
+assert_one_error "$WORK/same" "running slot A"
+cp "$WORK/good.conf" "$D/updater.conf"
+assert_untouched "$D"
+
 # After all that, a good install still works.
 expect_exit 0 "$WORK/ok" upd "$D" install "$B2"

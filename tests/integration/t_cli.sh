@@ -1,0 +1,39 @@
+# The command line's contract: help with exit codes, bundle info, JSON progress.
+. "$TOP/tests/lib/common.sh"
+set -u
+fixtures
+D=$(new_device dev)
+
+"$UPDATER" --help >"$WORK/help" || fail "--help"
+for c in status check install mark-good rollback boot init "bundle create" "bundle info" \
+	"3 verification" "4 download" "5 no space" "6 hook failed" "7 busy" "10 check"; do
+	assert_grep "$c" "$WORK/help"
+done
+"$UPDATER" --version | grep -q "backends: dualbank" || fail "--version lists the backends"
+
+expect_exit 0 "$WORK/info" upd "$D" bundle info "$FIX/v2.0.upd"
+assert_grep "version:        2.0" "$WORK/info"
+assert_grep "signature:      valid" "$WORK/info"
+make_bundle "$FIX/v2.0.img" 2.0 "$FIX/other.pem" "$WORK/other.upd"
+expect_exit 3 "$WORK/info2" upd "$D" bundle info "$WORK/other.upd"
+assert_grep "signature:      INVALID" "$WORK/info2"
+assert_one_error "$WORK/info2" "signature"
+expect_exit 2 "$WORK/create" "$UPDATER" bundle create --image "$FIX/v2.0.img"
+assert_one_error "$WORK/create" "create needs"
+
+# JSON progress: every stdout line is an object; the states come in order.
+"$UPDATER" --config="$D/updater.conf" --progress=json install "$FIX/v2.0.upd" >"$WORK/json" 2>/dev/null ||
+	fail "install with --progress=json"
+python3 - "$WORK/json" <<'PY' || fail "JSON progress lines"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+states = [l["state"] for l in lines if l["type"] == "state"]
+assert states == ["fetch", "verify", "pre-install", "install", "post-install", "activated"], states
+prog = [l for l in lines if l["type"] == "progress"]
+assert prog and prog[-1]["final"] and prog[-1]["done"] == prog[-1]["total"] > 0, prog
+PY
+# A bar on request, even without a TTY; it ends with a newline.
+upd "$D" rollback >/dev/null 2>&1 || fail "cancel the pending update"
+"$UPDATER" --config="$D/updater.conf" --progress=bar install "$FIX/v2.0.upd" 2>"$WORK/bar" ||
+	fail "install with --progress=bar"
+grep -q "100%" "$WORK/bar" || fail "progress bar never reached 100%"
