@@ -26,6 +26,7 @@ struct release {
 	char digest[72];      /* sha256 of the image, or commit checksum */
 	uint64_t download_size;
 	uint64_t install_size;
+	char origin[256];     /* where it comes from (URL, file, ref), for messages */
 };
 
 /* What the core hands a backend. */
@@ -45,8 +46,12 @@ struct backend_ops {
 	int (*booted)(void *priv, struct system_info *out, struct error *e);
 	/* The system a normal (non-fallback) boot starts next: dual-bank's boot_slot. */
 	int (*next_boot)(void *priv, char *id, size_t size, struct error *e);
-	/* Reads only the source's metadata; nothing verified yet. */
+	/* Reads only the source's metadata; nothing verified yet. source NULL means
+	 * the configured default (server.url, the configured ref...). */
 	int (*fetch)(void *priv, const char *source, struct release *out, struct error *e);
+	/* Bulk download before the verify step (ostree pulls here); may be NULL
+	 * for backends that stream during install(). Not called by `check`. */
+	int (*download)(void *priv, struct error *e);
 	/* Verifies the metadata fetched last (signatures) and that it fits *target. */
 	int (*verify)(void *priv, const struct system_info *target, struct error *e);
 	/* Where an install writes: never the booted system. */

@@ -359,17 +359,6 @@ static int write_and_verify(struct engine *g, const struct release *rel,
 	return save(g, ST_POST_INSTALL, e);
 }
 
-static const char *pick_source(struct engine *g, const char *source, struct error *e)
-{
-	if (!source)
-		source = g->cfg->server.url;
-	if (!source)
-		err_set(e, UPD_EXIT_USAGE, EINVAL,
-			"no update source: give a URL or file, or set server.url in %s",
-			g->cfg->path);
-	return source;
-}
-
 static int install_steps(struct engine *g, const char *source, const struct system_info *target,
 			 struct error *e)
 {
@@ -379,9 +368,13 @@ static int install_steps(struct engine *g, const char *source, const struct syst
 	if ((rc = g->ops->fetch(g->priv, source, &rel, e)) < 0)
 		return rc;
 	snprintf(g->st.op_version, sizeof(g->st.op_version), "%s", rel.version);
-	if ((rc = save(g, ST_VERIFY, e)) < 0)
+	/* Policy on the metadata before any bulk download: refusing early is safe
+	 * even before the signature check, which alone may accept. */
+	if ((rc = check_policy(g, &rel, e)) < 0)
 		return rc;
-	if ((rc = g->ops->verify(g->priv, target, e)) < 0 || (rc = check_policy(g, &rel, e)) < 0)
+	if (g->ops->download && (rc = g->ops->download(g->priv, e)) < 0)
+		return rc;
+	if ((rc = save(g, ST_VERIFY, e)) < 0 || (rc = g->ops->verify(g->priv, target, e)) < 0)
 		return rc;
 	log_info("installing version %s to %s (%s)", rel.version, target->id, target->path);
 	if ((rc = save(g, ST_PRE_INSTALL, e)) < 0 ||
@@ -409,8 +402,6 @@ int engine_install(struct engine *g, const char *source, struct error *e)
 	struct system_info target = {0};
 	int rc;
 
-	if (!(source = pick_source(g, source, e)))
-		return -EINVAL;
 	if ((rc = engine_reconcile(g, e)) < 0 || (rc = g->ops->target(g->priv, &target, e)) < 0 ||
 	    (rc = refuse_if_busy(g, &target, e)) < 0)
 		return rc;
@@ -433,15 +424,13 @@ int engine_check(struct engine *g, const char *source, struct release *rel, stru
 	const char *newest = g->booted.version;
 	int rc;
 
-	if (!(source = pick_source(g, source, e)))
-		return -EINVAL;
 	if ((rc = engine_reconcile(g, e)) < 0 || (rc = g->ops->fetch(g->priv, source, rel, e)) < 0)
 		return rc;
 	if (g->st.state == ST_ACTIVATED && version_compare(g->st.op_version, newest) > 0)
 		newest = g->st.op_version;
 	if (newest[0] && version_compare(rel->version, newest) <= 0) {
 		err_set(e, UPD_EXIT_UPTODATE, 0, "up to date: %s offers %s, newest here is %s%s",
-			source, rel->version, newest,
+			rel->origin, rel->version, newest,
 			newest == g->st.op_version ? " (pending reboot)" : "");
 		return 1;
 	}

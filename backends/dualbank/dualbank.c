@@ -179,6 +179,12 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 		bundle_head_free(&d->head);
 		d->have_head = false;
 	}
+	if (!source)
+		source = d->cfg->server.url;
+	if (!source)
+		return err_set(e, UPD_EXIT_USAGE, EINVAL,
+			       "no update source: give a URL or file, or set server.url in %s",
+			       d->cfg->path);
 	snprintf(d->source, sizeof(d->source), "%s", source);
 	source_opts(d, &o);
 	uint8_t *buf = malloc(BUNDLE_HEAD_MAX);
@@ -193,6 +199,7 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 		return rc;
 	}
 	fill_release(&d->head.manifest, out);
+	snprintf(out->origin, sizeof(out->origin), "%s", source);
 	log_debug("bundle %s: version %s for '%s', image %llu bytes", source,
 		  out->version, out->compatible, (unsigned long long)out->install_size);
 	return 0;
