@@ -56,8 +56,10 @@ struct backend_ops {
 	int (*verify)(void *priv, const struct system_info *target, struct error *e);
 	/* Where an install writes: never the booted system. */
 	int (*target)(void *priv, struct system_info *out, struct error *e);
-	/* Writes the release fetched last to target and verifies what was written. */
-	int (*install)(void *priv, const struct system_info *target, struct error *e);
+	/* Writes the release fetched last to target and verifies what was written.
+	 * A backend whose target only gets its name once written (an ostree
+	 * deployment) updates target->id and ->path. */
+	int (*install)(void *priv, struct system_info *target, struct error *e);
 	/* Makes target the system booted next, on trial (one boot-state write). */
 	int (*activate)(void *priv, const struct system_info *target, struct error *e);
 	/* After U-Boot fell back (rollback=1): make the running system the default again. */

@@ -175,15 +175,29 @@ static int finish_fallback(struct engine *g, const struct bootstate *bs, const c
 	return rc;
 }
 
-static int mark_interrupted(struct engine *g, struct error *e)
+/* The process died during an install step. If it had already started the
+ * trial for a system that never became the next boot (ostree starts the
+ * trial before it switches the default), that trial is harmless but must end. */
+static int mark_interrupted(struct engine *g, const struct bootstate *bs, const char *next,
+			    struct error *e)
 {
+	int rc;
+
 	snprintf(g->st.last_error, sizeof(g->st.last_error),
 		 "install of version %s to %s was interrupted during %s (power cut or killed); "
 		 "nothing was activated",
 		 g->st.op_version[0] ? g->st.op_version : "?", g->st.op_target,
 		 state_name(g->st.state));
 	log_warn("%s", g->st.last_error);
-	return save(g, ST_FAILED, e);
+	rc = save(g, ST_FAILED, e);
+	if (rc == 0 && bs->upgrade_available && strcmp(next, g->st.op_target) != 0) {
+		struct bootstate clean = *bs;
+		clean.upgrade_available = 0;
+		clean.bootcount = 0;
+		log_info("ending the trial the interrupted install had started");
+		rc = bootenv_write(g->env, &clean, e);
+	}
+	return rc;
 }
 
 static bool target_verified(struct engine *g, const char *id)
@@ -250,7 +264,7 @@ int engine_reconcile(struct engine *g, struct error *e)
 		bool activated = bs.upgrade_available && strcmp(next, g->st.op_target) == 0 &&
 				 target_verified(g, next);
 		if (!activated)
-			return mark_interrupted(g, e);
+			return mark_interrupted(g, &bs, next, e);
 	}
 	if (bs.upgrade_available)
 		return note_trial(g, &bs, next, e);
@@ -338,7 +352,7 @@ static void record_booted_good(struct engine *g)
 }
 
 static int write_and_verify(struct engine *g, const struct release *rel,
-			    const struct system_info *target, struct error *e)
+			    struct system_info *target, struct error *e)
 {
 	struct target_record *t = state_target(&g->st, target->id, true);
 	int rc;
@@ -353,13 +367,23 @@ static int write_and_verify(struct engine *g, const struct release *rel,
 		rc = g->ops->install(g->priv, target, e);
 	if (rc < 0)
 		return rc;
+	/* The target may only now have its real name (a new deployment); a stale
+	 * record of that name (a deployment removed long ago) is dropped. */
+	if (strcmp(t->id, target->id) != 0) {
+		char placeholder[sizeof(t->id)];
+		snprintf(placeholder, sizeof(placeholder), "%s", t->id);
+		state_target_remove(&g->st, target->id);
+		t = state_target(&g->st, placeholder, false);
+		snprintf(t->id, sizeof(t->id), "%s", target->id);
+	}
+	snprintf(g->st.op_target, sizeof(g->st.op_target), "%s", target->id);
 	t->status = TS_VERIFIED;
 	t->size = rel->install_size;
 	snprintf(t->digest, sizeof(t->digest), "%s", rel->digest);
 	return save(g, ST_POST_INSTALL, e);
 }
 
-static int install_steps(struct engine *g, const char *source, const struct system_info *target,
+static int install_steps(struct engine *g, const char *source, struct system_info *target,
 			 struct error *e)
 {
 	struct release rel = {0};

@@ -45,6 +45,18 @@ struct target_record *state_target(struct update_state *s, const char *id, bool 
 	return t;
 }
 
+void state_target_remove(struct update_state *s, const char *id)
+{
+	for (int i = 0; i < s->n_targets; i++) {
+		if (strcmp(s->targets[i].id, id) != 0)
+			continue;
+		memmove(&s->targets[i], &s->targets[i + 1],
+			(size_t)(s->n_targets - i - 1) * sizeof(s->targets[0]));
+		s->n_targets--;
+		return;
+	}
+}
+
 /* Values are single-line: newlines from error messages become spaces. */
 static void copy_value(char *dst, size_t size, const char *v)
 {

@@ -67,6 +67,9 @@ int state_save(const char *dir, struct update_state *s, struct error *e);
 /* Finds the record for id, creating an empty one when create is set. */
 struct target_record *state_target(struct update_state *s, const char *id, bool create);
 
+/* Forgets the record for id (a system that no longer exists). */
+void state_target_remove(struct update_state *s, const char *id);
+
 /* Takes <state_dir>/lock (flock, non-blocking). -EBUSY (UPD_EXIT_BUSY) when
  * another updater holds it; the message names its pid. *fd to state_unlock. */
 int state_lock(const char *dir, int *fd, struct error *e);

@@ -242,7 +242,7 @@ static int db_verify(void *priv, const struct system_info *target, struct error 
 	return open_target(d, target, e);
 }
 
-static int db_install(void *priv, const struct system_info *t, struct error *e)
+static int db_install(void *priv, struct system_info *t, struct error *e)
 {
 	struct dualbank *d = priv;
 	const struct manifest *m = &d->head.manifest;
