@@ -8,7 +8,11 @@ SYSCONFDIR ?= /etc
 DESTDIR ?=
 PYTHON ?= python3
 
-PKGS := libcurl libconfig libzstd libubootenv libcrypto
+# Backends compiled in: `make WITH_OSTREE=0` builds without libostree and GLib.
+WITH_DUALBANK ?= 1
+WITH_OSTREE ?= 1
+PKGS := libcurl libconfig libzstd libubootenv libcrypto $(if $(filter 1,$(WITH_OSTREE)),ostree-1)
+BACKEND_DEFS := $(if $(filter 1,$(WITH_DUALBANK)),-DWITH_DUALBANK) $(if $(filter 1,$(WITH_OSTREE)),-DWITH_OSTREE)
 TEST_PKGS := cmocka
 
 CFLAGS ?= -O2 -g
@@ -18,10 +22,12 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
-ALL_CFLAGS = $(WARN) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
+ALL_CFLAGS = $(WARN) $(BACKEND_DEFS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
 
 # Everything but main.c goes into a static library the tests link against.
-LIB_SRC := $(sort $(wildcard core/*.c backends/*.c backends/*/*.c config/*.c hooks/*.c))
+LIB_SRC := $(sort $(wildcard core/*.c config/*.c hooks/*.c) \
+	$(if $(filter 1,$(WITH_DUALBANK)),$(wildcard backends/dualbank/*.c)) \
+	$(if $(filter 1,$(WITH_OSTREE)),$(wildcard backends/ostree/*.c)))
 LIB_SRC := $(filter-out core/main.c,$(LIB_SRC))
 HDRS := $(wildcard core/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -59,13 +65,16 @@ updater: $(BUILD)/core/main.o $(BUILD)/libupdater.a
 updater-san: $(SAN_BUILD)/core/main.o $(SAN_BUILD)/libupdater.a
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Extra link flags of one test: test_engine swaps in a fake backend and watches each state save.
+TEST_LDFLAGS_test_engine := -Wl,--wrap=backend_find -Wl,--wrap=state_save
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libupdater.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS) $(TEST_LDFLAGS_$*)
 
 $(SAN_BUILD)/tests/%: tests/unit/%.c $(SAN_BUILD)/libupdater.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS) $(TEST_LDFLAGS_$*)
 
 deps:
 	@./scripts/deps.sh
@@ -87,7 +96,8 @@ demo: deps
 	@$(MAKE) --no-print-directory updater
 	@tests/demo.sh
 
-bench: deps
+bench:
+	@./scripts/deps.sh bench
 	@$(MAKE) --no-print-directory updater
 	@python3 tests/bench/dualbank.py
 

@@ -56,6 +56,8 @@ struct backend_ops {
 	int (*verify)(void *priv, const struct system_info *target, struct error *e);
 	/* Where an install writes: never the booted system. */
 	int (*target)(void *priv, struct system_info *out, struct error *e);
+	/* What a manual rollback boots: the other installed system. */
+	int (*previous)(void *priv, struct system_info *out, struct error *e);
 	/* Writes the release fetched last to target and verifies what was written.
 	 * A backend whose target only gets its name once written (an ostree
 	 * deployment) updates target->id and ->path. */

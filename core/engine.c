@@ -518,7 +518,7 @@ int engine_rollback(struct engine *g, struct error *e)
 		to = g->booted; /* the pending update has not booted yet: just cancel it */
 		rc = g->ops->rollback(g->priv, &to, e);
 	} else {
-		rc = g->ops->target(g->priv, &to, e);
+		rc = g->ops->previous(g->priv, &to, e);
 		if (rc == 0)
 			rc = rollback_to(g, &to, e);
 	}

@@ -315,6 +315,7 @@ const struct backend_ops dualbank_backend = {
 	.fetch = db_fetch,
 	.verify = db_verify,
 	.target = db_target,
+	.previous = db_target,
 	.install = db_install,
 	.activate = db_activate,
 	.finish_fallback = db_finish_fallback,

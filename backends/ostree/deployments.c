@@ -1,0 +1,150 @@
+/* Which deployment is which: the booted one from the kernel command line,
+ * stable names for the state store, and the ordered list that decides what
+ * boots (libostree writes uEnv.txt from it: first = default, second = the
+ * rollback entries kernel_image2/bootargs2). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../core/log.h"
+#include "../../core/sysinfo.h"
+#include "ostree_priv.h"
+
+void ob_deployment_id(OstreeDeployment *d, char *out, size_t size)
+{
+	snprintf(out, size, "%.12s.%d", ostree_deployment_get_csum(d),
+		 ostree_deployment_get_deployserial(d));
+}
+
+OstreeDeployment *ob_find_by_id(struct ostree_backend *b, const char *id)
+{
+	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
+	char buf[32];
+
+	for (guint i = 0; i < deps->len; i++) {
+		OstreeDeployment *d = deps->pdata[i];
+		ob_deployment_id(d, buf, sizeof(buf));
+		if (strcmp(buf, id) == 0)
+			return g_object_ref(d);
+	}
+	return NULL;
+}
+
+/* ostree=/ostree/boot.N/<osname>/<bootcsum>/<bootserial>: the boot.N link is
+ * replaced by later deploys, so the deployment is matched by its boot
+ * checksum and serial, never by following the link. */
+static int parse_ostree_arg(const char *arg, char *osname, char *bootcsum, int *serial)
+{
+	char tmp[512];
+	char *parts[8];
+	int n = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s", arg);
+	for (char *save = NULL, *p = strtok_r(tmp, "/", &save); p && n < 8;
+	     p = strtok_r(NULL, "/", &save))
+		parts[n++] = p;
+	if (n != 5 || strcmp(parts[0], "ostree") != 0 || strncmp(parts[1], "boot.", 5) != 0)
+		return -EINVAL;
+	snprintf(osname, 128, "%s", parts[2]);
+	snprintf(bootcsum, 72, "%s", parts[3]);
+	*serial = atoi(parts[4]);
+	return 0;
+}
+
+int ob_booted(struct ostree_backend *b, OstreeDeployment **out, struct error *e)
+{
+	char arg[512], osname[128], bootcsum[72];
+	int serial = 0, rc = cmdline_get(b->cfg->cmdline, "ostree", arg, sizeof(arg), e);
+
+	if (rc < 0) {
+		err_prefix(e, "booted deployment");
+		return rc;
+	}
+	if (parse_ostree_arg(arg, osname, bootcsum, &serial) < 0)
+		return err_set(e, UPD_EXIT_OTHER, EINVAL,
+			       "booted deployment: %s: ostree=%s is not /ostree/boot.N/OS/BOOTCSUM/SERIAL",
+			       b->cfg->cmdline, arg);
+	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
+	for (guint i = 0; i < deps->len; i++) {
+		OstreeDeployment *d = deps->pdata[i];
+		if (strcmp(ostree_deployment_get_osname(d), osname) == 0 &&
+		    strcmp(ostree_deployment_get_bootcsum(d), bootcsum) == 0 &&
+		    ostree_deployment_get_bootserial(d) == serial) {
+			*out = g_object_ref(d);
+			return 0;
+		}
+	}
+	return err_set(e, UPD_EXIT_OTHER, ENOENT,
+		       "booted deployment: ostree=%s matches no deployment in %s", arg,
+		       b->cfg->ostree.sysroot);
+}
+
+char *ob_commit_version(OstreeRepo *repo, const char *checksum)
+{
+	g_autoptr(GVariant) commit = NULL;
+	g_autoptr(GVariant) meta = NULL;
+	char *version = NULL;
+
+	if (!ostree_repo_load_variant(repo, OSTREE_OBJECT_TYPE_COMMIT, checksum, &commit, NULL))
+		return NULL;
+	meta = g_variant_get_child_value(commit, 0);
+	if (!g_variant_lookup(meta, "version", "s", &version))
+		return NULL;
+	return version;
+}
+
+int ob_describe(struct ostree_backend *b, OstreeDeployment *d, struct system_info *out)
+{
+	g_autofree char *dir = ostree_sysroot_get_deployment_dirpath(b->sysroot, d);
+	g_autofree char *version = ob_commit_version(b->repo, ostree_deployment_get_csum(d));
+
+	memset(out, 0, sizeof(*out));
+	ob_deployment_id(d, out->id, sizeof(out->id));
+	snprintf(out->version, sizeof(out->version), "%s", version ? version : "");
+	snprintf(out->path, sizeof(out->path), "%s/%s", b->cfg->ostree.sysroot, dir);
+	return 0;
+}
+
+int ob_lock(struct ostree_backend *b, struct error *e)
+{
+	GError *gerr = NULL;
+
+	if (b->locked)
+		return 0;
+	if (!ostree_sysroot_lock(b->sysroot, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_BUSY, "lock the ostree sysroot");
+	b->locked = true;
+	/* Another process may have changed the sysroot before we held the lock. */
+	if (!ostree_sysroot_load(b->sysroot, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "load the ostree sysroot");
+	return 0;
+}
+
+int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDeployment *second,
+		   int max, struct error *e)
+{
+	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
+	g_autoptr(GPtrArray) order = g_ptr_array_new_with_free_func(g_object_unref);
+	GError *gerr = NULL;
+
+	g_ptr_array_add(order, g_object_ref(first));
+	if (second)
+		g_ptr_array_add(order, g_object_ref(second));
+	for (guint i = 0; i < deps->len; i++) {
+		OstreeDeployment *d = deps->pdata[i];
+		if (ostree_deployment_equal(d, first) || (second && ostree_deployment_equal(d, second)))
+			continue;
+		if (max > 0 && (int)order->len >= max)
+			break;
+		g_ptr_array_add(order, g_object_ref(d));
+	}
+	if (max > 0 && (int)order->len > max)
+		g_ptr_array_set_size(order, (guint)max);
+	/* Writes boot/loader.N/uEnv.txt for this order and swaps boot/loader. */
+	if (!ostree_sysroot_write_deployments(b->sysroot, order, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "write the deployment list");
+	if (!ostree_sysroot_load(b->sysroot, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "reload the ostree sysroot");
+	return 0;
+}

@@ -1,0 +1,461 @@
+/* OSTree backend: one partition; a release is a commit pulled from an
+ * archive repository over HTTP and deployed next to the running system with
+ * libostree (hard-linked checkouts). The booted deployment is never removed
+ * or rewritten; the previous one stays bootable as the rollback entry. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "../../core/log.h"
+#include "../../core/progress.h"
+#include "ostree_priv.h"
+
+#define NEW_TARGET "new-deployment"
+
+static int check_config(const struct config *c, struct error *e)
+{
+	const char *missing = !c->ostree.sysroot ? "ostree.sysroot"
+			      : !c->ostree.osname ? "ostree.osname"
+			      : !c->ostree.ref	  ? "ostree.ref"
+			      : !c->ostree.url && !c->server.url ? "ostree.url"
+			      : c->ostree.gpg_verify && !c->ostree.gpg_keyring ? "ostree.gpg_keyring"
+										: NULL;
+	if (missing)
+		return err_set(e, UPD_EXIT_USAGE, EINVAL, "%s: %s: missing (required by the ostree backend)",
+			       c->path, missing);
+	return 0;
+}
+
+static GVariant *remote_options(const struct config *c)
+{
+	GVariantBuilder o;
+	g_variant_builder_init(&o, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&o, "{s@v}", "gpg-verify",
+			      g_variant_new_variant(g_variant_new_boolean(c->ostree.gpg_verify)));
+	if (c->ostree.gpg_keyring)
+		g_variant_builder_add(&o, "{s@v}", "gpgkeypath",
+				      g_variant_new_variant(g_variant_new_string(c->ostree.gpg_keyring)));
+	if (c->server.ca)
+		g_variant_builder_add(&o, "{s@v}", "tls-ca-path",
+				      g_variant_new_variant(g_variant_new_string(c->server.ca)));
+	if (c->server.cert)
+		g_variant_builder_add(&o, "{s@v}", "tls-client-cert-path",
+				      g_variant_new_variant(g_variant_new_string(c->server.cert)));
+	if (c->server.key)
+		g_variant_builder_add(&o, "{s@v}", "tls-client-key-path",
+				      g_variant_new_variant(g_variant_new_string(c->server.key)));
+	return g_variant_ref_sink(g_variant_builder_end(&o));
+}
+
+static bool remote_option_is(OstreeRepo *repo, const char *remote, const char *opt, const char *want)
+{
+	g_autofree char *v = NULL;
+	if (!ostree_repo_get_remote_option(repo, remote, opt, "", &v, NULL))
+		return false;
+	return strcmp(v, want ? want : "") == 0;
+}
+
+/* The remote follows the config; rewritten only when it differs, so that
+ * every run does not rewrite the repository config on flash. */
+static int ensure_remote(struct ostree_backend *b, struct error *e)
+{
+	const struct config *c = b->cfg;
+	g_autofree char *url = NULL;
+	GError *gerr = NULL;
+	bool same = ostree_repo_remote_get_url(b->repo, b->remote, &url, NULL) &&
+		    strcmp(url, b->url) == 0 &&
+		    remote_option_is(b->repo, b->remote, "gpg-verify", c->ostree.gpg_verify ? "true" : "false") &&
+		    remote_option_is(b->repo, b->remote, "gpgkeypath", c->ostree.gpg_keyring) &&
+		    remote_option_is(b->repo, b->remote, "tls-ca-path", c->server.ca);
+	if (same)
+		return 0;
+	g_autoptr(GVariant) opts = remote_options(c);
+	if (!ostree_repo_remote_change(b->repo, NULL, OSTREE_REPO_REMOTE_CHANGE_DELETE_IF_EXISTS,
+				       b->remote, NULL, NULL, NULL, &gerr) ||
+	    !ostree_repo_remote_change(b->repo, NULL, OSTREE_REPO_REMOTE_CHANGE_ADD, b->remote,
+				       b->url, opts, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "configure the ostree remote");
+	log_info("ostree remote '%s' set to %s", b->remote, b->url);
+	return 0;
+}
+
+static int ob_open(struct updater_ctx *u, void **priv, struct error *e)
+{
+	const struct config *c = u->cfg;
+	GError *gerr = NULL;
+	int rc = check_config(c, e);
+
+	if (rc < 0)
+		return rc;
+	struct ostree_backend *b = calloc(1, sizeof(*b));
+	if (!b)
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	*priv = b;
+	b->u = u;
+	b->cfg = c;
+	b->remote = c->ostree.remote ? c->ostree.remote : "origin";
+	b->osname = c->ostree.osname;
+	b->url = c->ostree.url ? c->ostree.url : c->server.url;
+	u->bootlimit = c->ostree.bootlimit;
+	g_autoptr(GFile) path = g_file_new_for_path(c->ostree.sysroot);
+	b->sysroot = ostree_sysroot_new(path);
+	if (!ostree_sysroot_load(b->sysroot, NULL, &gerr) ||
+	    !ostree_sysroot_get_repo(b->sysroot, &b->repo, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "open the ostree sysroot");
+	if (!c->ostree.gpg_verify)
+		log_warn("ostree.gpg_verify is off: commits are installed without checking signatures");
+	return ensure_remote(b, e);
+}
+
+static void ob_close(void *priv)
+{
+	struct ostree_backend *b = priv;
+	if (b->locked)
+		ostree_sysroot_unlock(b->sysroot);
+	g_clear_object(&b->new_dep);
+	g_clear_object(&b->repo);
+	g_clear_object(&b->sysroot);
+	free(b);
+}
+
+static int ob_booted_info(void *priv, struct system_info *out, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	OstreeDeployment *d = NULL;
+	int rc = ob_booted(b, &d, e);
+
+	if (rc == 0) {
+		ob_describe(b, d, out);
+		g_object_unref(d);
+	}
+	return rc;
+}
+
+static int ob_next_boot(void *priv, char *id, size_t size, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
+
+	if (deps->len == 0)
+		return err_set(e, UPD_EXIT_OTHER, ENOENT, "ostree sysroot %s has no deployment",
+			       b->cfg->ostree.sysroot);
+	ob_deployment_id(deps->pdata[0], id, size);
+	return 0;
+}
+
+static bool is_checksum(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+static int ob_fetch(void *priv, const char *source, struct release *out, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	const char *ref = b->cfg->ostree.ref, *commit = NULL;
+	g_autofree char *csum = NULL;
+	GError *gerr = NULL;
+	int rc;
+
+	if (source && is_checksum(source))
+		commit = source;
+	else if (source)
+		ref = source;
+	snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, ref);
+	if ((rc = ob_pull_commit_meta(b, ref, commit, e)) < 0)
+		return rc;
+	if (!commit && !ostree_repo_resolve_rev(b->repo, b->refspec, FALSE, &csum, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, "resolve the fetched ref");
+	snprintf(b->checksum, sizeof(b->checksum), "%s", commit ? commit : csum);
+	g_autofree char *version = ob_commit_version(b->repo, b->checksum);
+	if (!version)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "commit %.12s of %s has no 'version' metadata (ostree commit "
+			       "--add-metadata-string=version=...)",
+			       b->checksum, b->refspec);
+	snprintf(b->version, sizeof(b->version), "%s", version);
+	memset(out, 0, sizeof(*out));
+	snprintf(out->version, sizeof(out->version), "%s", version);
+	snprintf(out->digest, sizeof(out->digest), "%s", b->checksum);
+	snprintf(out->origin, sizeof(out->origin), "%s (%s)", b->refspec, b->url);
+	return 0;
+}
+
+static int ob_download(void *priv, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	OstreeDeployment *booted = NULL;
+	struct error ignore = {0};
+	int rc;
+
+	/* The delta to look for starts at the running commit. */
+	if (ob_booted(b, &booted, &ignore) < 0)
+		booted = NULL;
+	rc = ob_pull_content(b, booted ? ostree_deployment_get_csum(booted) : NULL, e);
+	g_clear_object(&booted);
+	return rc;
+}
+
+static int verify_signature(struct ostree_backend *b, struct error *e)
+{
+	GError *gerr = NULL;
+
+	if (!b->cfg->ostree.gpg_verify)
+		return 0;
+	g_autoptr(OstreeGpgVerifyResult) res =
+		ostree_repo_verify_commit_for_remote(b->repo, b->checksum, b->remote, NULL, &gerr);
+	if (!res || !ostree_gpg_verify_result_require_valid_signature(res, &gerr)) {
+		char what[128];
+		snprintf(what, sizeof(what), "verify commit %.12s", b->checksum);
+		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, what);
+	}
+	return 0;
+}
+
+/* Sizes of the kernel and initramfs the deployment copies into /boot, or
+ * -ENOENT when the commit has no kernel. */
+static int kernel_size(struct ostree_backend *b, guint64 *bytes, struct error *e)
+{
+	g_autoptr(GFile) root = NULL;
+	GError *gerr = NULL;
+
+	if (!ostree_repo_read_commit(b->repo, b->checksum, &root, NULL, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "read the commit");
+	g_autoptr(GFile) mods = g_file_resolve_relative_path(root, "usr/lib/modules");
+	g_autoptr(GFileEnumerator) en = g_file_enumerate_children(mods, "standard::name", 0, NULL, NULL);
+	GFileInfo *info;
+	*bytes = 0;
+	while (en && (info = g_file_enumerator_next_file(en, NULL, NULL))) {
+		g_autoptr(GFile) dir = g_file_get_child(mods, g_file_info_get_name(info));
+		g_object_unref(info);
+		g_autoptr(GFile) k = g_file_get_child(dir, "vmlinuz");
+		g_autoptr(GFile) i = g_file_get_child(dir, "initramfs.img");
+		g_autoptr(GFileInfo) ki = g_file_query_info(k, "standard::size", 0, NULL, NULL);
+		if (!ki)
+			continue;
+		g_autoptr(GFileInfo) ii = g_file_query_info(i, "standard::size", 0, NULL, NULL);
+		*bytes = (guint64)g_file_info_get_size(ki) + (ii ? (guint64)g_file_info_get_size(ii) : 0);
+		return 0;
+	}
+	return err_set(e, UPD_EXIT_VERIFY, ENOENT,
+		       "commit %.12s (version %s) has no kernel at usr/lib/modules/<version>/vmlinuz: "
+		       "it cannot be deployed",
+		       b->checksum, b->version);
+}
+
+static int check_space(struct ostree_backend *b, struct error *e)
+{
+	struct statvfs sv;
+	guint64 kernel = 0, reserve = 0;
+	int rc = kernel_size(b, &kernel, e);
+
+	if (rc < 0)
+		return rc;
+	ostree_repo_get_min_free_space_bytes(b->repo, &reserve, NULL);
+	if (statvfs(b->cfg->ostree.sysroot, &sv) < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "statvfs %s: %s", b->cfg->ostree.sysroot,
+			       strerror(errno));
+	/* The deploy copies the kernel and initramfs into /boot and /etc into the
+	 * deployment; a MiB of slack covers /etc and the boot config. */
+	guint64 need = kernel + (1u << 20) + reserve;
+	guint64 avail = (guint64)sv.f_bavail * sv.f_frsize;
+	if (avail < need)
+		return err_set(e, UPD_EXIT_NOSPACE, ENOSPC,
+			       "sysroot %s: %llu bytes free, the deployment needs about %llu",
+			       b->cfg->ostree.sysroot, (unsigned long long)avail,
+			       (unsigned long long)need);
+	return 0;
+}
+
+static bool commit_complete(struct ostree_backend *b)
+{
+	OstreeRepoCommitState state = 0;
+	return ostree_repo_load_commit(b->repo, b->checksum, NULL, &state, NULL) &&
+	       !(state & OSTREE_REPO_COMMIT_STATE_PARTIAL);
+}
+
+static int ob_verify(void *priv, const struct system_info *target, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	int rc = verify_signature(b, e);
+	(void)target;
+
+	/* `check` verifies metadata only; the content is there after a pull. */
+	if (rc == 0 && commit_complete(b))
+		rc = check_space(b, e);
+	return rc;
+}
+
+static int ob_target(void *priv, struct system_info *out, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	(void)e;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", NEW_TARGET);
+	snprintf(out->path, sizeof(out->path), "%s", b->cfg->ostree.sysroot);
+	return 0;
+}
+
+/* Every object of the commit is read and hashed again before it is
+ * deployed: a corrupt object must not reach a bootable deployment. */
+static int fsck_commit(struct ostree_backend *b, struct error *e)
+{
+	g_autoptr(GHashTable) reachable = NULL;
+	GError *gerr = NULL;
+	GHashTableIter it;
+	gpointer key;
+	guint64 n = 0;
+
+	if (!ostree_repo_traverse_commit(b->repo, b->checksum, 0, &reachable, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "traverse the commit");
+	progress_begin("verify", g_hash_table_size(reachable));
+	g_hash_table_iter_init(&it, reachable);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		const char *csum;
+		OstreeObjectType type;
+		ostree_object_name_deserialize(key, &csum, &type);
+		if (!ostree_repo_fsck_object(b->repo, type, csum, NULL, &gerr)) {
+			progress_end();
+			return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "verify the pulled objects");
+		}
+		progress_update(++n);
+	}
+	progress_end();
+	return 0;
+}
+
+static int deploy(struct ostree_backend *b, struct error *e)
+{
+	g_autoptr(GKeyFile) origin = ostree_sysroot_origin_new_from_refspec(b->sysroot, b->refspec);
+	g_autoptr(OstreeDeployment) merge = ostree_sysroot_get_merge_deployment(b->sysroot, b->osname);
+	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
+	GError *gerr = NULL;
+
+	/* /etc is merged from the current deployment, the way libostree does. */
+	if (!ostree_sysroot_deploy_tree(b->sysroot, b->osname, b->checksum, origin, merge, NULL,
+					&b->new_dep, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "deploy");
+	/* Not the default yet: the current default stays first. */
+	return ob_write_order(b, deps->pdata[0], b->new_dep, 0, e);
+}
+
+static int ob_install(void *priv, struct system_info *target, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	int rc;
+
+	if ((rc = ob_lock(b, e)) < 0 || (rc = fsck_commit(b, e)) < 0 || (rc = deploy(b, e)) < 0)
+		return rc;
+	ob_describe(b, b->new_dep, target);
+	log_info("deployed %s (commit %.12s) at %s", target->id, b->checksum, target->path);
+	return 0;
+}
+
+static int write_env(struct ostree_backend *b, const char *next, int trial, struct error *e)
+{
+	struct bootstate bs = { .upgrade_available = trial, .bootlimit = b->cfg->ostree.bootlimit };
+	/* Never empty: U-Boot's env import drops empty variables. */
+	snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", next);
+	return bootenv_write(b->u->env, &bs, e);
+}
+
+/* The trial starts first, the default switches second: a power cut between
+ * boots the old default on a harmless trial that the next start ends. The
+ * other order could boot the new deployment with no trial and no fallback. */
+static int ob_activate(void *priv, const struct system_info *target, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	int rc;
+
+	if (!b->new_dep && !(b->new_dep = ob_find_by_id(b, target->id)))
+		return err_set(e, UPD_EXIT_OTHER, ENOENT, "activate: no deployment %s", target->id);
+	if ((rc = ob_lock(b, e)) < 0 || (rc = write_env(b, target->id, 1, e)) < 0)
+		return rc;
+	return ob_write_order(b, b->new_dep, NULL, 0, e);
+}
+
+/* U-Boot booted the rollback entries. The running deployment alone becomes
+ * the list (no second entry: while rollback=1 a script with no *2 entries
+ * boots the default, so a cut before the env write still boots this one),
+ * then the trial ends. */
+static int ob_finish_fallback(void *priv, const struct system_info *booted, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	g_autoptr(OstreeDeployment) d = ob_find_by_id(b, booted->id);
+	int rc;
+
+	if (!d)
+		return err_set(e, UPD_EXIT_OTHER, ENOENT, "no deployment %s", booted->id);
+	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_write_order(b, d, NULL, 1, e)) < 0)
+		return rc;
+	return write_env(b, booted->id, 0, e);
+}
+
+static int ob_rollback(void *priv, const struct system_info *to, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	g_autoptr(OstreeDeployment) d = ob_find_by_id(b, to->id);
+	int rc;
+
+	if (!d)
+		return err_set(e, UPD_EXIT_BUSY, ENOENT, "rollback: no deployment %s", to->id);
+	/* Default first, trial off second: a cut between boots `to` on a trial. */
+	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_write_order(b, d, NULL, 0, e)) < 0)
+		return rc;
+	return write_env(b, to->id, 0, e);
+}
+
+/* After mark-good: keep `ostree.keep` deployments, prune unreferenced objects. */
+static int ob_confirm(void *priv, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	OstreeDeployment *booted = NULL;
+	GError *gerr = NULL;
+	int rc;
+
+	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_booted(b, &booted, e)) < 0)
+		return rc;
+	rc = ob_write_order(b, booted, NULL, b->cfg->ostree.keep, e);
+	g_object_unref(booted);
+	if (rc == 0 && !ostree_sysroot_cleanup(b->sysroot, NULL, &gerr))
+		rc = ob_gerror(e, gerr, UPD_EXIT_OTHER, "prune old deployments");
+	return rc;
+}
+
+/* What `rollback` would boot: the first deployment that is not the booted one. */
+static int ob_previous(void *priv, struct system_info *out, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
+	OstreeDeployment *booted = NULL;
+	int rc = ob_booted(b, &booted, e);
+
+	for (guint i = 0; rc == 0 && i < deps->len; i++) {
+		if (ostree_deployment_equal(deps->pdata[i], booted))
+			continue;
+		ob_describe(b, deps->pdata[i], out);
+		g_object_unref(booted);
+		return 0;
+	}
+	g_clear_object(&booted);
+	return rc < 0 ? rc : err_set(e, UPD_EXIT_BUSY, ENOENT, "rollback: no other deployment to boot");
+}
+
+const struct backend_ops ostree_backend = {
+	.name = "ostree",
+	.open = ob_open,
+	.close = ob_close,
+	.booted = ob_booted_info,
+	.next_boot = ob_next_boot,
+	.fetch = ob_fetch,
+	.download = ob_download,
+	.verify = ob_verify,
+	.target = ob_target,
+	.previous = ob_previous,
+	.install = ob_install,
+	.activate = ob_activate,
+	.finish_fallback = ob_finish_fallback,
+	.rollback = ob_rollback,
+	.confirm = ob_confirm,
+};

@@ -1,0 +1,39 @@
+/* Internal interface of the ostree backend (backends/ostree/). */
+#pragma once
+#include <ostree.h>
+
+#include "../../core/backend.h"
+
+struct ostree_backend {
+	struct updater_ctx *u;
+	const struct config *cfg;
+	OstreeSysroot *sysroot;
+	OstreeRepo *repo;
+	bool locked;
+	const char *remote, *osname, *url;
+	/* The release fetched last. */
+	char refspec[512];     /* remote:ref */
+	char checksum[65];
+	char version[64];
+	OstreeDeployment *new_dep;
+};
+
+/* Maps a GError to our error: exit class by domain/code, message prefixed. */
+int ob_gerror(struct error *e, GError *gerr, int exit_code, const char *what);
+
+/* deployments.c */
+void ob_deployment_id(OstreeDeployment *d, char *out, size_t size);
+OstreeDeployment *ob_find_by_id(struct ostree_backend *b, const char *id);
+int ob_booted(struct ostree_backend *b, OstreeDeployment **out, struct error *e);
+int ob_describe(struct ostree_backend *b, OstreeDeployment *d, struct system_info *out);
+/* Writes the deployment list: first (the default), second (may be NULL: the
+ * rollback entry), then the others in their order; at most max (0 = all). */
+int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDeployment *second,
+		   int max, struct error *e);
+int ob_lock(struct ostree_backend *b, struct error *e);
+char *ob_commit_version(OstreeRepo *repo, const char *checksum);
+
+/* pull.c */
+int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
+			struct error *e);
+int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct error *e);

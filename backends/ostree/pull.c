@@ -1,0 +1,292 @@
+/* Downloads for the ostree backend: the commit metadata first (cheap, for
+ * check and policy), then the content. Where the server has a static delta
+ * from the booted commit, its parts are fetched with our own downloader and
+ * applied offline: Debian's libostree 2022.7 fetches loose objects alongside
+ * a delta and so downloads more than a plain pull (docs/ostree.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../core/fsutil.h"
+#include "../../core/log.h"
+#include "../../core/progress.h"
+#include "../../core/source.h"
+#include "ostree_priv.h"
+
+struct pull_watch {
+	GCancellable *cancel;
+	guint64 last_bytes;
+	time_t last_change;
+	int timeout_s;
+	bool stalled;
+};
+
+/* libostree calls this about once a second while it pulls: report progress
+ * and give up a pull that has received nothing for server.timeout. */
+static void on_progress(OstreeAsyncProgress *p, gpointer user)
+{
+	struct pull_watch *w = user;
+	guint64 bytes = ostree_async_progress_get_uint64(p, "bytes-transferred");
+	time_t now = time(NULL);
+
+	progress_update(bytes);
+	if (bytes != w->last_bytes || ostree_async_progress_get_uint(p, "outstanding-fetches") == 0) {
+		w->last_bytes = bytes;
+		w->last_change = now;
+	} else if (now - w->last_change >= w->timeout_s && !w->stalled) {
+		w->stalled = true;
+		g_cancellable_cancel(w->cancel);
+	}
+}
+
+static GVariant *pull_options(struct ostree_backend *b, const char *ref, const char *commit,
+			      int flags, bool gpg_verify)
+{
+	GVariantBuilder o;
+	const char *refs[] = { ref, NULL };
+	const char *commits[] = { commit, NULL };
+
+	g_variant_builder_init(&o, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&o, "{s@v}", "refs", g_variant_new_variant(g_variant_new_strv(refs, 1)));
+	if (commit)
+		g_variant_builder_add(&o, "{s@v}", "override-commit-ids",
+				      g_variant_new_variant(g_variant_new_strv(commits, 1)));
+	g_variant_builder_add(&o, "{s@v}", "flags", g_variant_new_variant(g_variant_new_int32(flags)));
+	g_variant_builder_add(&o, "{s@v}", "gpg-verify",
+			      g_variant_new_variant(g_variant_new_boolean(gpg_verify)));
+	/* We apply deltas ourselves (see the top of this file). */
+	g_variant_builder_add(&o, "{s@v}", "disable-static-deltas",
+			      g_variant_new_variant(g_variant_new_boolean(TRUE)));
+	g_variant_builder_add(&o, "{s@v}", "n-network-retries",
+			      g_variant_new_variant(g_variant_new_uint32((guint32)b->cfg->server.retries)));
+	return g_variant_ref_sink(g_variant_builder_end(&o));
+}
+
+static int run_pull(struct ostree_backend *b, GVariant *opts, bool with_progress, const char *what,
+		    struct error *e)
+{
+	struct pull_watch w = { .cancel = g_cancellable_new(), .last_change = time(NULL),
+				.timeout_s = b->cfg->server.timeout };
+	g_autoptr(OstreeAsyncProgress) prog = ostree_async_progress_new_and_connect(on_progress, &w);
+	GError *gerr = NULL;
+	gboolean ok;
+
+	if (with_progress)
+		progress_begin("download", 0);
+	ok = ostree_repo_pull_with_options(b->repo, b->remote, opts, prog, w.cancel, &gerr);
+	ostree_async_progress_finish(prog);
+	if (with_progress)
+		progress_end();
+	g_object_unref(w.cancel);
+	if (ok)
+		return 0;
+	if (w.stalled) {
+		g_error_free(gerr);
+		return err_set(e, UPD_EXIT_DOWNLOAD, ETIMEDOUT,
+			       "%s from %s: no data for %d s (server stalled)", what, b->url,
+			       b->cfg->server.timeout);
+	}
+	return ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, what);
+}
+
+int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
+			struct error *e)
+{
+	g_autoptr(GVariant) opts = pull_options(b, ref, commit, OSTREE_REPO_PULL_FLAGS_COMMIT_ONLY, false);
+	char what[600];
+
+	snprintf(what, sizeof(what), "fetch commit metadata of %s:%s", b->remote, ref);
+	return run_pull(b, opts, false, what, e);
+}
+
+/* deltas/<from b64[0:2]>/<from b64[2:]>-<to b64>/<file>, as libostree lays them out. */
+static char *delta_url(struct ostree_backend *b, const char *from, const char *to, const char *file)
+{
+	g_autofree guchar *fb = ostree_checksum_to_bytes(from);
+	g_autofree guchar *tb = ostree_checksum_to_bytes(to);
+	g_autofree char *f64 = ostree_checksum_b64_from_bytes(fb);
+	g_autofree char *t64 = ostree_checksum_b64_from_bytes(tb);
+	const char *slash = g_str_has_suffix(b->url, "/") ? "" : "/";
+
+	return g_strdup_printf("%s%sdeltas/%c%c/%s-%s/%s", b->url, slash, f64[0], f64[1], f64 + 2,
+			       t64, file);
+}
+
+struct file_sink {
+	int fd;
+	uint64_t done;
+};
+
+static int write_sink(void *user, const uint8_t *data, size_t len, struct error *e)
+{
+	struct file_sink *s = user;
+	while (len) {
+		ssize_t n = write(s->fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set(e, errno == ENOSPC ? UPD_EXIT_NOSPACE : UPD_EXIT_OTHER, errno,
+				       "write delta part: %s", strerror(errno));
+		data += n;
+		len -= (size_t)n;
+		s->done += (uint64_t)n;
+	}
+	progress_update(s->done);
+	return 0;
+}
+
+static int fetch_file(struct ostree_backend *b, const char *url, const char *path, uint64_t size,
+		      struct error *e)
+{
+	struct source_opts o = { .location = url, .timeout_s = b->cfg->server.timeout,
+				 .retries = b->cfg->server.retries, .ca = b->cfg->server.ca,
+				 .cert = b->cfg->server.cert, .key = b->cfg->server.key };
+	struct stat st;
+
+	/* A part kept from an interrupted run is reused; applying checks it. */
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size == size)
+		return 0;
+	struct file_sink s = { .fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) };
+	if (s.fd < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "%s: %s", path, strerror(errno));
+	int rc = source_stream(&o, 0, size, write_sink, &s, e);
+	if (rc == 0 && fsync(s.fd) < 0)
+		rc = err_set(e, UPD_EXIT_OTHER, errno, "fsync %s: %s", path, strerror(errno));
+	close(s.fd);
+	if (rc < 0)
+		unlink(path);
+	return rc;
+}
+
+/* Reads the superblock: number of parts and their compressed sizes. */
+static GVariant *load_superblock(const char *path, struct error *e)
+{
+	GError *gerr = NULL;
+	g_autoptr(GMappedFile) mf = g_mapped_file_new(path, FALSE, &gerr);
+	if (!mf) {
+		ob_gerror(e, gerr, UPD_EXIT_VERIFY, "static delta superblock");
+		return NULL;
+	}
+	g_autoptr(GBytes) bytes = g_mapped_file_get_bytes(mf);
+	GVariant *sb = g_variant_new_from_bytes(
+		G_VARIANT_TYPE("(a{sv}tayay(a{sv}aya(say)sstayay)aya(uayttay)a(yaytt))"), bytes, FALSE);
+	return g_variant_ref_sink(sb);
+}
+
+/* Deltas record their byte order in "ostree.endianness"; without it they are
+ * in the order of the machine that reads them, as libostree assumes. */
+static bool needs_byteswap(GVariant *sb)
+{
+	g_autoptr(GVariant) meta = g_variant_get_child_value(sb, 0);
+	guint8 order = 0;
+
+	if (!g_variant_lookup(meta, "ostree.endianness", "y", &order))
+		return false;
+	return order == 'l' ? G_BYTE_ORDER != G_LITTLE_ENDIAN
+	       : order == 'B' ? G_BYTE_ORDER != G_BIG_ENDIAN
+			      : false;
+}
+
+static int fetch_delta(struct ostree_backend *b, const char *from, const char *dir, uint64_t *bytes,
+		       struct error *e)
+{
+	g_autofree char *sb_url = delta_url(b, from, b->checksum, "superblock");
+	g_autofree char *sb_path = g_build_filename(dir, "superblock", NULL);
+	struct source_opts o = { .location = sb_url, .timeout_s = b->cfg->server.timeout,
+				 .retries = b->cfg->server.retries, .ca = b->cfg->server.ca,
+				 .cert = b->cfg->server.cert, .key = b->cfg->server.key };
+	uint8_t head[1];
+	size_t len = 0;
+	uint64_t total = 0;
+	struct error probe = {0};
+	int rc;
+
+	/* No delta on the server is normal: the caller falls back to objects. */
+	if (source_read_head(&o, head, sizeof(head), &len, &total, &probe) < 0 || total == UINT64_MAX)
+		return -ENOENT;
+	if ((rc = fetch_file(b, sb_url, sb_path, total, e)) < 0)
+		return rc;
+	g_autoptr(GVariant) sb = load_superblock(sb_path, e);
+	if (!sb)
+		return -EBADMSG;
+	g_autoptr(GVariant) parts = g_variant_get_child_value(sb, 6);
+	gsize n = g_variant_n_children(parts);
+	bool swap = needs_byteswap(sb);
+	*bytes = total;
+	for (gsize i = 0; i < n && rc == 0; i++) {
+		guint64 size = 0;
+		g_autoptr(GVariant) part = g_variant_get_child_value(parts, i);
+		g_variant_get_child(part, 2, "t", &size);
+		if (swap)
+			size = GUINT64_SWAP_LE_BE(size);
+		char name[32];
+		snprintf(name, sizeof(name), "%zu", (size_t)i);
+		g_autofree char *url = delta_url(b, from, b->checksum, name);
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+		rc = fetch_file(b, url, path, size, e);
+		*bytes += size;
+	}
+	return rc;
+}
+
+static int apply_delta(struct ostree_backend *b, const char *from, struct error *e)
+{
+	g_autofree char *dir = g_strdup_printf("%s/ostree/repo/tmp/updater-delta-%.16s",
+					       b->cfg->ostree.sysroot, b->checksum);
+	GError *gerr = NULL;
+	uint64_t bytes = 0;
+	int rc;
+
+	if ((rc = mkdir_p(dir, 0755, e)) < 0)
+		return rc;
+	progress_begin("download", 0);
+	rc = fetch_delta(b, from, dir, &bytes, e);
+	progress_end();
+	if (rc == -ENOENT) {
+		log_info("no static delta from %.12s to %.12s on the server: pulling objects", from,
+			 b->checksum);
+		rmdir(dir);
+		return 0;
+	}
+	if (rc == 0) {
+		g_autoptr(GFile) f = g_file_new_for_path(dir);
+		if (!ostree_repo_static_delta_execute_offline(b->repo, f, FALSE, NULL, &gerr))
+			rc = ob_gerror(e, gerr, UPD_EXIT_VERIFY, "apply static delta");
+		else
+			log_info("applied static delta %.12s -> %.12s (%llu bytes downloaded)", from,
+				 b->checksum, (unsigned long long)bytes);
+	}
+	/* Parts are kept after a failed download (a rerun resumes), not after use. */
+	if (rc == 0 || e->exit == UPD_EXIT_VERIFY) {
+		g_autoptr(GFile) f = g_file_new_for_path(dir);
+		g_autoptr(GFileEnumerator) en = g_file_enumerate_children(f, "standard::name", 0, NULL, NULL);
+		GFileInfo *info;
+		while (en && (info = g_file_enumerator_next_file(en, NULL, NULL))) {
+			g_autofree char *p = g_build_filename(dir, g_file_info_get_name(info), NULL);
+			unlink(p);
+			g_object_unref(info);
+		}
+		rmdir(dir);
+	}
+	return rc;
+}
+
+int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct error *e)
+{
+	char ref[512];
+	int rc;
+
+	if (from_checksum && strcmp(from_checksum, b->checksum) != 0 &&
+	    (rc = apply_delta(b, from_checksum, e)) < 0)
+		return rc;
+	/* Fetches whatever is still missing (everything, without a delta) and
+	 * marks the commit complete; resumes what an interrupted pull left. */
+	snprintf(ref, sizeof(ref), "%s", strchr(b->refspec, ':') + 1);
+	g_autoptr(GVariant) opts = pull_options(b, ref, b->checksum, OSTREE_REPO_PULL_FLAGS_NONE,
+						b->cfg->ostree.gpg_verify);
+	return run_pull(b, opts, true, "pull", e);
+}
