@@ -270,7 +270,9 @@ int engine_reconcile(struct engine *g, struct error *e)
 		return note_trial(g, &bs, next, e);
 	if (g->st.state == ST_ACTIVATED || g->st.state == ST_TRIAL)
 		return settle_pending(g, e);
-	if (strcmp(g->booted.id, next) != 0)
+	if (strcmp(g->booted.id, next) != 0 && g->st.state == ST_ROLLED_BACK)
+		log_info("running %s; the next boot starts %s (rolled back)", g->booted.id, next);
+	else if (strcmp(g->booted.id, next) != 0)
 		log_warn("running %s, but the next boot is set to %s", g->booted.id, next);
 	return 0;
 }

@@ -138,9 +138,11 @@ static int run_engine_cmd(const char *cmd, const struct config *cfg, const struc
 		rc = engine_rollback(g, e);
 	} else if (rc == 0 && strcmp(cmd, "check") == 0) {
 		rc = engine_check(g, a->source, &rel, e);
-		if (rc == 0)
+		if (rc == 0 && rel.download_size)
 			printf("update available: version %s (%llu bytes to download)\n", rel.version,
 			       (unsigned long long)rel.download_size);
+		else if (rc == 0)
+			printf("update available: version %s\n", rel.version);
 		else if (rc == 1)
 			printf("%s\n", e->msg);
 	}

@@ -69,7 +69,8 @@ static void copy_value(char *dst, size_t size, const char *v)
 static int set_target_key(struct update_state *s, const char *key, const char *v)
 {
 	char id[32];
-	const char *dot = strchr(key, '.');
+	/* Ids may contain dots (ostree deployments: csum.serial); fields do not. */
+	const char *dot = strrchr(key, '.');
 	if (!dot || (size_t)(dot - key) >= sizeof(id) || dot == key)
 		return -1;
 	memcpy(id, key, (size_t)(dot - key));
