@@ -61,6 +61,16 @@ $(SAN_BUILD)/libupdater.a: $(SAN_OBJ)
 updater: $(BUILD)/core/main.o $(BUILD)/libupdater.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The fault-injection build for the power-cut sweeps (core/fault.h).
+FAULT_BUILD := build/fault
+FAULT_OBJ := $(LIB_SRC:%.c=$(FAULT_BUILD)/%.o) $(FAULT_BUILD)/core/main.o
+$(FAULT_BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DUPDATER_FAULTS -c $< -o $@
+
+updater-fault: $(FAULT_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # The sanitizer build of the program, used by the integration tests once.
 updater-san: $(SAN_BUILD)/core/main.o $(SAN_BUILD)/libupdater.a
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -109,4 +119,4 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/updater $(DESTDIR)$(SYSCONFDIR)/updater.conf.example
 
 clean:
-	rm -rf $(BUILD) updater updater-san
+	rm -rf $(BUILD) updater updater-san updater-fault

@@ -12,6 +12,7 @@
  * same context writes a redundant copy with a stale, lower flags value, and the
  * next read silently picks the copy of the first store. */
 #include "bootenv.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -425,6 +426,7 @@ static void zero_new_blocks(bool on)
 
 static int store(struct uboot_ctx *ctx, const struct envcfg *c, struct error *e)
 {
+	fault_point("env-write");
 	zero_new_blocks(true);
 	errno = 0;
 	int rc = libuboot_env_store(ctx);
@@ -433,8 +435,10 @@ static int store(struct uboot_ctx *ctx, const struct envcfg *c, struct error *e)
 	errno = saved;
 	/* 0.3.2 returns -errno, -1 from a failed write(), or a short byte count;
 	 * errno, when set, is the most precise cause. */
-	if (rc == 0)
+	if (rc == 0) {
+		fault_point("env-written");
 		return 0;
+	}
 	int err = errno ? errno : (rc < -1 ? -rc : EIO);
 	return err_set(e, UPD_EXIT_OTHER, err, "boot environment %s: cannot write: %s", c->desc,
 		       strerror(err));

@@ -7,6 +7,7 @@
 
 #include "../hooks/hooks.h"
 #include "bundle.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "log.h"
 #include "progress.h"
@@ -33,7 +34,11 @@ static int save(struct engine *g, enum upd_state s, struct error *e)
 		log_debug("state %s -> %s", state_name(g->st.state), state_name(s));
 	g->st.state = s;
 	progress_event(state_name(s), g->st.op_version);
-	return state_save(g->cfg->state_dir, &g->st, e);
+	fault_point("state-save");
+	int rc = state_save(g->cfg->state_dir, &g->st, e);
+	if (rc == 0)
+		fault_point("state-saved");
+	return rc;
 }
 
 /* Records the failure as the last error and persists state `failed`, keeping

@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "../../core/digest.h"
+#include "../../core/fault.h"
 #include "../../core/progress.h"
 #include "readback.h"
 
@@ -85,6 +86,7 @@ static int write_buffer(struct slot_writer *w, const struct buffer *b)
 	if (rc < 0)
 		return -rc;
 	t->written += b->len;
+	fault_progress("slot-bytes", t->written);
 	if (w->rb)
 		readback_advance(w->rb, t->written);
 	if (t->written - t->synced >= SYNC_EVERY) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "../../core/fault.h"
 #include "../../core/log.h"
 #include "../../core/progress.h"
 #include "ostree_priv.h"
@@ -345,8 +346,12 @@ static int ob_install(void *priv, struct system_info *target, struct error *e)
 	struct ostree_backend *b = priv;
 	int rc;
 
-	if ((rc = ob_lock(b, e)) < 0 || (rc = fsck_commit(b, e)) < 0 || (rc = deploy(b, e)) < 0)
+	if ((rc = ob_lock(b, e)) < 0 || (rc = fsck_commit(b, e)) < 0)
 		return rc;
+	fault_point("deploy");
+	if ((rc = deploy(b, e)) < 0)
+		return rc;
+	fault_point("deployed");
 	ob_describe(b, b->new_dep, target);
 	log_info("deployed %s (commit %.12s) at %s", target->id, b->checksum, target->path);
 	return 0;
@@ -372,6 +377,7 @@ static int ob_activate(void *priv, const struct system_info *target, struct erro
 		return err_set(e, UPD_EXIT_OTHER, ENOENT, "activate: no deployment %s", target->id);
 	if ((rc = ob_lock(b, e)) < 0 || (rc = write_env(b, target->id, 1, e)) < 0)
 		return rc;
+	fault_point("set-default");
 	return ob_write_order(b, b->new_dep, NULL, 0, e);
 }
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../core/fault.h"
 #include "../../core/fsutil.h"
 #include "../../core/log.h"
 #include "../../core/progress.h"
@@ -34,6 +35,7 @@ static void on_progress(OstreeAsyncProgress *p, gpointer user)
 	time_t now = time(NULL);
 
 	progress_update(bytes);
+	fault_progress("pull-objects", ostree_async_progress_get_uint(p, "fetched"));
 	if (bytes != w->last_bytes || ostree_async_progress_get_uint(p, "outstanding-fetches") == 0) {
 		w->last_bytes = bytes;
 		w->last_change = now;

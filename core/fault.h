@@ -1,0 +1,23 @@
+/* Fault injection for the power-cut sweeps (tests/powercut/). Compiled in
+ * only with -DUPDATER_FAULTS (the `updater-fault` test binary); release
+ * builds have empty inline stubs and ignore the environment.
+ *
+ *   UPDATER_FAULT=NAME:N    SIGKILL at the Nth hit of point NAME (1-based)
+ *   UPDATER_FAULT=any:N     SIGKILL at the Nth fault point of any name
+ *   UPDATER_FAULT=NAME@V    SIGKILL once progress point NAME reaches value V
+ *   UPDATER_FAULT_LOG=FILE  append "NAME" (or "NAME@V") per hit, to list them
+ */
+#pragma once
+#include <stdint.h>
+
+#ifdef UPDATER_FAULTS
+void fault_point(const char *name);
+void fault_progress(const char *name, uint64_t value);
+#else
+static inline void fault_point(const char *name) { (void)name; }
+static inline void fault_progress(const char *name, uint64_t value)
+{
+	(void)name;
+	(void)value;
+}
+#endif
