@@ -167,9 +167,9 @@ static int finish_fallback(struct engine *g, const struct bootstate *bs, const c
 	if (t)
 		t->status = TS_BAD;
 	snprintf(g->st.last_error, sizeof(g->st.last_error),
-		 "version %s on %s did not confirm within %d boot attempts (bootlimit %d); "
+		 "version %s on %s was not confirmed within its %d trial boots; "
 		 "the bootloader fell back to %s (version %s)",
-		 t && t->version[0] ? t->version : "?", failed, bs->bootcount, bs->bootlimit,
+		 t && t->version[0] ? t->version : "?", failed, bs->bootlimit,
 		 g->booted.id, g->booted.version[0] ? g->booted.version : "?");
 	log_warn("%s", g->st.last_error);
 	/* State first: if the boot-state write below is cut, the next start sees
@@ -180,12 +180,15 @@ static int finish_fallback(struct engine *g, const struct bootstate *bs, const c
 	return rc;
 }
 
-/* The process died during an install step. If it had already started the
- * trial for a system that never became the next boot (ostree starts the
- * trial before it switches the default), that trial is harmless but must end. */
+/* The process died during an install step: the target's hooks or its
+ * activation never completed, so it must not be booted, by `rollback` either.
+ * If the boot state already points away from the running system (a backend
+ * that starts the trial before it switches, or an outside change), it is
+ * pointed back; a trial started for nothing is ended. */
 static int mark_interrupted(struct engine *g, const struct bootstate *bs, const char *next,
 			    struct error *e)
 {
+	struct target_record *t = state_target(&g->st, g->st.op_target, false);
 	int rc;
 
 	snprintf(g->st.last_error, sizeof(g->st.last_error),
@@ -194,15 +197,23 @@ static int mark_interrupted(struct engine *g, const struct bootstate *bs, const 
 		 g->st.op_version[0] ? g->st.op_version : "?", g->st.op_target,
 		 state_name(g->st.state));
 	log_warn("%s", g->st.last_error);
-	rc = save(g, ST_FAILED, e);
-	if (rc == 0 && bs->upgrade_available && strcmp(next, g->st.op_target) != 0) {
+	if (t && t->status != TS_GOOD)
+		t->status = TS_INCOMPLETE;
+	if ((rc = save(g, ST_FAILED, e)) < 0)
+		return rc;
+	if (strcmp(next, g->booted.id) != 0) {
+		log_info("the next boot pointed at %s: pointing it back at the running %s", next,
+			 g->booted.id);
+		return g->ops->rollback(g->priv, &g->booted, e);
+	}
+	if (bs->upgrade_available) {
 		struct bootstate clean = *bs;
 		clean.upgrade_available = 0;
 		clean.bootcount = 0;
 		log_info("ending the trial the interrupted install had started");
-		rc = bootenv_write(g->env, &clean, e);
+		return bootenv_write(g->env, &clean, e);
 	}
-	return rc;
+	return 0;
 }
 
 static bool target_verified(struct engine *g, const char *id)
@@ -231,20 +242,27 @@ static int note_trial(struct engine *g, const struct bootstate *bs, const char *
 	return save(g, want, e);
 }
 
-/* The env says no trial, yet our state expected one: confirmed or abandoned. */
-static int settle_pending(struct engine *g, struct error *e)
+/* The env says no trial, yet our state expected one: confirmed (running the
+ * target, and it boots next), or abandoned (a rollback, or an outside change). */
+static int settle_pending(struct engine *g, const char *next, struct error *e)
 {
-	if (strcmp(g->booted.id, g->st.op_target) == 0) {
+	int rc;
+
+	if (strcmp(g->booted.id, g->st.op_target) == 0 && strcmp(next, g->booted.id) == 0) {
 		struct target_record *t = state_target(&g->st, g->booted.id, true);
 		if (t)
 			t->status = TS_GOOD;
 		g->st.last_error[0] = '\0';
-		return save(g, ST_COMMITTED, e);
+		rc = save(g, ST_COMMITTED, e);
+		/* mark-good was cut after its env write: finish its work too. */
+		if (rc == 0 && g->ops->confirm)
+			rc = g->ops->confirm(g->priv, e);
+		return rc;
 	}
 	snprintf(g->st.last_error, sizeof(g->st.last_error),
-		 "update to version %s on %s did not become active (the boot state was changed "
-		 "outside the updater); running %s",
-		 g->st.op_version, g->st.op_target, g->booted.id);
+		 "update to version %s on %s did not become active (rolled back, or the boot "
+		 "state was changed outside the updater); running %s, next boot %s",
+		 g->st.op_version, g->st.op_target, g->booted.id, next);
 	log_warn("%s", g->st.last_error);
 	return save(g, ST_ROLLED_BACK, e);
 }
@@ -274,7 +292,7 @@ int engine_reconcile(struct engine *g, struct error *e)
 	if (bs.upgrade_available)
 		return note_trial(g, &bs, next, e);
 	if (g->st.state == ST_ACTIVATED || g->st.state == ST_TRIAL)
-		return settle_pending(g, e);
+		return settle_pending(g, next, e);
 	if (strcmp(g->booted.id, next) != 0 && g->st.state == ST_ROLLED_BACK)
 		log_info("running %s; the next boot starts %s (rolled back)", g->booted.id, next);
 	else if (strcmp(g->booted.id, next) != 0)
@@ -509,7 +527,12 @@ static int rollback_to(struct engine *g, struct system_info *to, struct error *e
 			       "verified (%s); refusing to boot it",
 			       to->id, target_status_name(t ? t->status : TS_EMPTY));
 	snprintf(to->version, sizeof(to->version), "%s", t->version);
-	return g->ops->rollback(g->priv, to, e);
+	if (t->status == TS_GOOD)
+		return g->ops->rollback(g->priv, to, e);
+	/* Written and verified but never confirmed: it boots on trial, so the
+	 * bootloader falls back if it does not come up. */
+	int rc = g->ops->activate(g->priv, to, e);
+	return rc < 0 ? rc : 1;
 }
 
 int engine_rollback(struct engine *g, struct error *e)
@@ -531,6 +554,14 @@ int engine_rollback(struct engine *g, struct error *e)
 	}
 	if (rc < 0)
 		return rc;
+	if (rc == 1) {
+		snprintf(g->st.op_target, sizeof(g->st.op_target), "%s", to.id);
+		snprintf(g->st.op_version, sizeof(g->st.op_version), "%s", to.version);
+		g->st.last_error[0] = '\0';
+		log_info("rollback: %s (version %s) was never confirmed: it boots next on trial",
+			 to.id, to.version);
+		return save(g, ST_ACTIVATED, e);
+	}
 	if (!cancel && g->st.state == ST_TRIAL) {
 		struct target_record *t = state_target(&g->st, g->booted.id, true);
 		if (t)

@@ -126,7 +126,7 @@ static int set_key(struct update_state *s, const char *key, const char *v)
 
 int state_load(const char *dir, struct update_state *s, struct error *e)
 {
-	char path[4096], *text = NULL, *save = NULL;
+	char path[4096], *text = NULL, *next = NULL;
 	int lineno = 0, rc;
 
 	memset(s, 0, sizeof(*s));
@@ -136,7 +136,9 @@ int state_load(const char *dir, struct update_state *s, struct error *e)
 	rc = read_text_file(path, 65536, &text, e);
 	if (rc < 0)
 		return rc;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	/* strsep, not strtok: empty lines count, so line numbers stay right. */
+	next = text;
+	for (char *line = strsep(&next, "\n"); line; line = strsep(&next, "\n")) {
 		lineno++;
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
@@ -151,6 +153,16 @@ int state_load(const char *dir, struct update_state *s, struct error *e)
 	return rc;
 }
 
+/* One line per value: a newline in an error message (a file name, say) must
+ * not split it and make the file unreadable. */
+static void put(FILE *f, const char *key, const char *value)
+{
+	fprintf(f, "%s=", key);
+	for (const char *p = value; *p; p++)
+		fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
+	fputc('\n', f);
+}
+
 int state_save(const char *dir, struct update_state *s, struct error *e)
 {
 	char path[4096], *buf = NULL;
@@ -161,15 +173,23 @@ int state_save(const char *dir, struct update_state *s, struct error *e)
 
 	s->updated = (int64_t)time(NULL);
 	fprintf(f, "# updater state: written by updater, do not edit\nformat=1\n");
-	fprintf(f, "state=%s\nbackend=%s\nop_version=%s\nop_target=%s\nop_from=%s\n",
-		state_name(s->state), s->backend, s->op_version, s->op_target, s->op_from);
-	fprintf(f, "last_error=%s\nupdated=%" PRId64 "\n", s->last_error, s->updated);
+	put(f, "state", state_name(s->state));
+	put(f, "backend", s->backend);
+	put(f, "op_version", s->op_version);
+	put(f, "op_target", s->op_target);
+	put(f, "op_from", s->op_from);
+	put(f, "last_error", s->last_error);
+	fprintf(f, "updated=%" PRId64 "\n", s->updated);
 	for (int i = 0; i < s->n_targets; i++) {
 		const struct target_record *t = &s->targets[i];
-		fprintf(f, "target.%s.status=%s\ntarget.%s.version=%s\n", t->id,
-			target_status_name(t->status), t->id, t->version);
-		fprintf(f, "target.%s.digest=%s\ntarget.%s.size=%" PRIu64 "\n", t->id, t->digest,
-			t->id, t->size);
+		char key[64];
+		snprintf(key, sizeof(key), "target.%s.status", t->id);
+		put(f, key, target_status_name(t->status));
+		snprintf(key, sizeof(key), "target.%s.version", t->id);
+		put(f, key, t->version);
+		snprintf(key, sizeof(key), "target.%s.digest", t->id);
+		put(f, key, t->digest);
+		fprintf(f, "target.%s.size=%" PRIu64 "\n", t->id, t->size);
 	}
 	if (fclose(f) != 0) {
 		free(buf);
