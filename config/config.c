@@ -62,6 +62,7 @@ static const struct key keys[] = {
 	{"ostree.ref", K_STRING, OFF(ostree.ref), 0, 0, NULL},
 	{"ostree.gpg_verify", K_BOOL, OFF(ostree.gpg_verify), 0, 0, NULL},
 	{"ostree.gpg_keyring", K_PATH, OFF(ostree.gpg_keyring), 0, 0, NULL},
+	{"ostree.root", K_PATH, OFF(ostree.root), 0, 0, NULL},
 	{"ostree.keep", K_INT, OFF(ostree.keep), 1, INT_MAX, "a positive integer"},
 	{"ostree.bootlimit", K_INT, OFF(ostree.bootlimit), 1, 99, "an integer from 1 to 99"},
 	{"hooks.dir", K_PATH, OFF(hooks.dir), 0, 0, NULL},
@@ -81,6 +82,7 @@ static const struct {
 	{OFF(cmdline), "/proc/cmdline"},
 	{OFF(version_file), "/etc/os-release"},
 	{OFF(bootenv.fw_env_config), "/etc/fw_env.config"},
+	{OFF(ostree.root), "/"},
 };
 
 static const struct {
@@ -429,7 +431,7 @@ static void free_strings(struct config *c)
 		&c->server.key, &c->bootenv.fw_env_config, &c->dualbank.slot_a,
 		&c->dualbank.slot_b, &c->ostree.sysroot, &c->ostree.osname,
 		&c->ostree.remote, &c->ostree.url, &c->ostree.ref,
-		&c->ostree.gpg_keyring, &c->hooks.dir,
+		&c->ostree.gpg_keyring, &c->ostree.root, &c->hooks.dir,
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(strings); i++)

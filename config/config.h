@@ -34,6 +34,7 @@ struct config {
 	} dualbank;
 	struct {
 		char *sysroot, *osname, *remote, *url, *ref, *gpg_keyring;
+		char *root;          /* the running root filesystem, default "/" */
 		bool gpg_verify;     /* default true */
 		int keep;            /* default 2 */
 		int bootlimit;       /* default 3 */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../../core/log.h"
 #include "../../core/sysinfo.h"
@@ -31,6 +32,8 @@ OstreeDeployment *ob_find_by_id(struct ostree_backend *b, const char *id)
 	return NULL;
 }
 
+static int by_cmdline(struct ostree_backend *b, OstreeDeployment **out, struct error *e);
+
 /* ostree=/ostree/boot.N/<osname>/<bootcsum>/<bootserial>: the boot.N link is
  * replaced by later deploys, so the deployment is matched by its boot
  * checksum and serial, never by following the link. */
@@ -52,7 +55,37 @@ static int parse_ostree_arg(const char *arg, char *osname, char *bootcsum, int *
 	return 0;
 }
 
+/* The deployment whose directory is the running root (ostree.root, "/" on a
+ * device: ostree-prepare-root bind-mounts the deployment onto itself, so
+ * they are the same inode). This is what identifies it: the ostree= path
+ * does not, because libostree renumbers boot serials when it reorders
+ * deployments that share a kernel. */
+static OstreeDeployment *by_root(struct ostree_backend *b)
+{
+	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
+	struct stat root, st;
+
+	if (stat(b->cfg->ostree.root, &root) < 0)
+		return NULL;
+	for (guint i = 0; i < deps->len; i++) {
+		g_autofree char *rel = ostree_sysroot_get_deployment_dirpath(b->sysroot, deps->pdata[i]);
+		g_autofree char *dir = g_build_filename(b->cfg->ostree.sysroot, rel, NULL);
+		if (stat(dir, &st) == 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino)
+			return g_object_ref(deps->pdata[i]);
+	}
+	return NULL;
+}
+
 int ob_booted(struct ostree_backend *b, OstreeDeployment **out, struct error *e)
+{
+	if ((*out = by_root(b)))
+		return 0;
+	return by_cmdline(b, out, e);
+}
+
+/* Without a root to compare (a sysroot that is not running), the ostree=
+ * argument's boot checksum and serial: right until a later write renumbers. */
+static int by_cmdline(struct ostree_backend *b, OstreeDeployment **out, struct error *e)
 {
 	char arg[512], osname[128], bootcsum[72];
 	int serial = 0, rc = cmdline_get(b->cfg->cmdline, "ostree", arg, sizeof(arg), e);

@@ -1,0 +1,442 @@
+# Fixtures for the ostree backend's tests (bash). Source it after
+# tests/lib/common.sh; it only defines functions (and reads $PYTHON, fail,
+# envvar from common.sh). docs/ostree-server.md describes the server flow and
+# what each function does.
+#
+#   ostree_gpg_init DIR                    throwaway GPG home, release + other key
+#   ostree_gpg_stop                        stop the gpg-agent of that home
+#   ostree_make_tree OUT VERSION [KVER]    a deployable root filesystem tree
+#   ostree_server_init REPO                an archive repository
+#   ostree_server_commit REPO BRANCH TREE VERSION [KEYID|none] [ARGS...]
+#                                          commit (signed), prints its checksum
+#   ostree_server_summary REPO [KEYID|none]
+#   ostree_server_delta REPO FROM TO [ARGS...]
+#                                          static delta, prints its directory
+#   ostree_delta_path FROM TO              deltas/XX/... for two checksums
+#   ostree_make_device DIR URL REF [COMMIT] a factory-flashed ostree device
+#   ostree_sim_boot DIR                    U-Boot: count the trial, boot an entry
+#   ostree_booted_deployment DIR           the booted deployment's directory
+#   ostree_rm_device DIR                   chattr -i, then rm -rf
+#   ostree_nofreeze CMD...                 run CMD without CAP_SYS_ADMIN
+#
+# Variables read (all optional): OSTREE_OSNAME (stateroot, default "simos"),
+# OSTREE_COMPATIBLE (default "sim-board"), OSTREE_KARGS (kernel arguments of
+# the factory deploy), OSTREE_KERNEL_KIB (size of the dummy vmlinuz, default
+# 256), OSTREE_SHARED_FILES (number of unchanging files, default 300).
+#
+# Running as root: every deploy (`ostree admin deploy`, and the updater's
+# ostree_sysroot_write_deployments) ends with an FIFREEZE/FITHAW cycle of
+# the filesystem holding sysroot/boot, which on a test machine is the build
+# host's own filesystem: every writer on it stalls for that time, for up to 30 s
+# if the process is killed between freeze and thaw. Without CAP_SYS_ADMIN
+# libostree falls back to syncfs(). So these functions deploy through
+# ostree_nofreeze, and tests should run the updater through it too.
+
+# ostree_nofreeze CMD...: run CMD with CAP_SYS_ADMIN dropped from the bounding
+# set (a no-op for non-root users, who do not have it anyway).
+ostree_nofreeze() {
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+		setpriv --bounding-set=-sys_admin -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# --- GPG -------------------------------------------------------------------
+
+# ostree_gpg_init DIR: a throwaway GNUPGHOME DIR/gnupg with two unprotected
+# Ed25519 signing keys. Exports
+#   OSTREE_GPG_HOME           the home directory (for --gpg-homedir)
+#   OSTREE_GPG_KEYID          fingerprint of the release key
+#   OSTREE_GPG_OTHER_KEYID    fingerprint of a second key nobody trusts
+#   OSTREE_GPG_KEYRING        DIR/trusted.gpg: the release public key, a
+#                             binary keyring (gpgkeypath, ostree.gpg_keyring)
+#   OSTREE_GPG_OTHER_KEYRING  DIR/other.gpg: the other public key
+# No agent is left running (ostree_gpg_stop after each use).
+ostree_gpg_init() {
+	local d=$1 home name fpr
+	mkdir -p "$d/gnupg" || fail "ostree_gpg_init: mkdir $d"
+	home=$(cd "$d/gnupg" && pwd)
+	chmod 700 "$home"
+	[ ${#home} -lt 80 ] || echo "ostree_gpg_init: warning: $home is long; gpg-agent's socket path may not fit" >&2
+	OSTREE_GPG_HOME=$home
+	for name in release other; do
+		fpr=$(gpg --homedir "$home" --batch --status-fd 1 --gen-key 2>/dev/null <<KEY | sed -n 's/^\[GNUPG:\] KEY_CREATED [BP] //p'
+%no-protection
+Key-Type: eddsa
+Key-Curve: ed25519
+Key-Usage: sign
+Name-Real: updater test $name key
+Name-Email: $name@updater.invalid
+Expire-Date: 0
+%commit
+KEY
+)
+		[ -n "$fpr" ] || { ostree_gpg_stop; fail "ostree_gpg_init: gpg could not make the $name key"; }
+		if [ $name = release ]; then
+			OSTREE_GPG_KEYID=$fpr
+			gpg --homedir "$home" --batch --export "$fpr" >"$d/trusted.gpg" 2>/dev/null
+		else
+			OSTREE_GPG_OTHER_KEYID=$fpr
+			gpg --homedir "$home" --batch --export "$fpr" >"$d/other.gpg" 2>/dev/null
+		fi
+	done
+	OSTREE_GPG_KEYRING=$(cd "$d" && pwd)/trusted.gpg
+	OSTREE_GPG_OTHER_KEYRING=$(cd "$d" && pwd)/other.gpg
+	export OSTREE_GPG_HOME OSTREE_GPG_KEYID OSTREE_GPG_OTHER_KEYID OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
+	ostree_gpg_stop
+	[ -s "$d/trusted.gpg" ] && [ -s "$d/other.gpg" ] || fail "ostree_gpg_init: key export failed"
+}
+
+# ostree_gpg_stop: stop the gpg-agent (and any other daemon) of OSTREE_GPG_HOME.
+# Signing starts one; every function here that signs calls this afterwards.
+ostree_gpg_stop() {
+	[ -n "${OSTREE_GPG_HOME:-}" ] || return 0
+	gpgconf --homedir "$OSTREE_GPG_HOME" --kill all >/dev/null 2>&1
+	return 0
+}
+
+# _ostree_sign_args KEYID|none|"": sets _OSTREE_SIGN to the --gpg-sign arguments
+# for ostree (none without a key; KEYID defaults to OSTREE_GPG_KEYID).
+# Run in the caller's shell (sets _OSTREE_SIGN) so that fail() stops the test.
+_ostree_sign_args() {
+	local key=${1:-${OSTREE_GPG_KEYID:-none}}
+	_OSTREE_SIGN=()
+	[ "$key" = none ] && return 0
+	[ -n "${OSTREE_GPG_HOME:-}" ] || fail "signing with $key needs ostree_gpg_init first"
+	_OSTREE_SIGN=("--gpg-sign=$key" "--gpg-homedir=$OSTREE_GPG_HOME")
+}
+
+# --- release trees ---------------------------------------------------------
+
+# ostree_make_tree OUT VERSION [KVER]: a root filesystem tree that libostree
+# can deploy (OUT is replaced):
+#   usr/lib/modules/KVER/{vmlinuz,initramfs.img}  content depends on KVER
+#                      only, so the boot checksum changes with the kernel
+#   usr/lib/modules/KVER/kernel/sim.ko           also per kernel
+#   usr/lib/os-release VERSION_ID="VERSION"; usr/etc/os-release ->
+#                      ../usr/lib/os-release (as Debian's /etc/os-release)
+#   usr/etc/{hostname,sim.conf,sim-release,fstab}   config (sim-release per version)
+#   usr/lib/sim, usr/share/sim/NN     OSTREE_SHARED_FILES (300) files, about
+#                      4 MiB, identical in every version (2/3 text, 1/3 binary)
+#   usr/bin/sim-app    128 KiB, the same binary with the version patched in
+#                      (a small binary diff between versions)
+#   usr/share/sim/version-data.bin  16 KiB of random data per version
+#   usr/share/doc/sim/changelog     one line per version up to VERSION
+#   sysroot/ (empty), ostree -> sysroot/ostree  what a booted deployment needs
+# KVER defaults to 6.1.0-sim1. Deterministic: the same arguments give the
+# same bytes, so objects are shared between releases.
+ostree_make_tree() {
+	local out=$1 version=$2 kver=${3:-6.1.0-sim1}
+	[ -n "$out" ] && [ -n "$version" ] || fail "usage: ostree_make_tree OUT VERSION [KVER]"
+	rm -rf "$out"
+	mkdir -p "$out" || fail "ostree_make_tree: mkdir $out"
+	"$PYTHON" - "$out" "$version" "$kver" "${OSTREE_KERNEL_KIB:-256}" "${OSTREE_SHARED_FILES:-300}" <<'PY' || fail "ostree_make_tree: $out"
+import os, random, sys
+
+out, version, kver, kernel_kib, nshared = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+
+def put(rel, data, mode=0o644):
+    path = os.path.join(out, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+    os.chmod(path, mode)
+
+def rnd(seed, n):
+    return random.Random(seed).randbytes(n)
+
+def text(seed, n):
+    r = random.Random(seed)
+    words = "alpha beta gamma delta kernel module update slot boot deploy commit tree".split()
+    lines, size = [], 0
+    while size < n:
+        line = " ".join(r.choice(words) for _ in range(10)) + "\n"
+        lines.append(line)
+        size += len(line)
+    return "".join(lines)
+
+# Kernel, ramdisk and a module: depend on the kernel version only.
+mod = f"usr/lib/modules/{kver}"
+put(f"{mod}/vmlinuz", b"SIMKERNEL " + kver.encode() + b"\n" + rnd("vmlinuz-" + kver, kernel_kib * 1024))
+put(f"{mod}/initramfs.img", b"SIMINITRD " + kver.encode() + b"\n" + rnd("initramfs-" + kver, 64 * 1024))
+put(f"{mod}/kernel/sim.ko", rnd("module-" + kver, 16 * 1024))
+put(f"{mod}/modules.dep", "kernel/sim.ko:\n")
+
+# os-release and configuration.
+put("usr/lib/os-release",
+    'NAME="updater sim"\nID=updater-sim\nPRETTY_NAME="updater sim %s"\nVERSION="%s"\nVERSION_ID="%s"\n'
+    % (version, version, version))
+os.makedirs(os.path.join(out, "usr/etc"), exist_ok=True)
+os.symlink("../usr/lib/os-release", os.path.join(out, "usr/etc/os-release"))
+put("usr/etc/hostname", "sim-device\n")
+put("usr/etc/fstab", "# empty: ostree-prepare-root mounts the deployment\n")
+put("usr/etc/sim.conf", "# simulated device configuration\nlog_level = info\ninterval = 60\n")
+put("usr/etc/sim-release", "release %s\n" % version)
+
+# Files that never change: about 4 MiB in nshared files, in 10 directories.
+for i in range(nshared):
+    if i % 3 == 2:
+        put("usr/lib/sim/lib%03d.so" % i, rnd("shared-bin-%d" % i, 24 * 1024 + i * 7), 0o755)
+    else:
+        put("usr/share/sim/%02d/doc%03d.txt" % (i % 10, i), text("shared-txt-%d" % i, 8 * 1024 + i * 13))
+
+# Files that change with every version.
+app = bytearray(rnd("sim-app", 128 * 1024))
+tag = ("SIMAPP VERSION %-16s" % version).encode()
+for off in (0, 40 * 1024, 100 * 1024):
+    app[off:off + len(tag)] = tag
+put("usr/bin/sim-app", bytes(app), 0o755)
+put("usr/share/sim/version-data.bin", rnd("version-data-" + version, 16 * 1024))
+put("usr/share/doc/sim/changelog", "sim (%s): release %s\n" % (version, version))
+
+# What a deployment the updater runs from needs at its root.
+os.makedirs(os.path.join(out, "sysroot"), exist_ok=True)
+os.symlink("sysroot/ostree", os.path.join(out, "ostree"))
+PY
+}
+
+# --- the server's repository -----------------------------------------------
+
+# ostree_server_init REPO: a new archive repository (what a web server serves).
+ostree_server_init() {
+	mkdir -p "$1" && ostree --repo="$1" init --mode=archive-z2 || fail "ostree_server_init $1"
+}
+
+# ostree_server_commit REPO BRANCH TREE VERSION [KEYID|none] [ARGS...]:
+# commits TREE on BRANCH (files owned by root) with subject "release VERSION"
+# and metadata version=VERSION, signed with KEYID (default OSTREE_GPG_KEYID;
+# "none", or no key set up: unsigned). Further ARGS go to `ostree commit`
+# (e.g. --add-metadata-string=K=V, --timestamp=..., --generate-sizes).
+# Prints the commit checksum.
+ostree_server_commit() {
+	local repo=$1 branch=$2 tree=$3 version=$4 key=${5:-} csum
+	shift $(($# < 5 ? $# : 5))
+	_ostree_sign_args "$key"
+	csum=$(ostree --repo="$repo" commit --branch="$branch" --tree=dir="$tree" \
+		--subject="release $version" --add-metadata-string=version="$version" \
+		--owner-uid=0 --owner-gid=0 "${_OSTREE_SIGN[@]}" "$@")
+	local rc=$?
+	ostree_gpg_stop
+	[ $rc = 0 ] && [ -n "$csum" ] || fail "ostree_server_commit $repo $branch $version"
+	echo "$csum"
+}
+
+# ostree_server_summary REPO [KEYID|none]: regenerate the summary (refs,
+# static deltas) and sign it (default key as ostree_server_commit). Run it
+# after every commit and delta: clients find both through the summary.
+ostree_server_summary() {
+	local repo=$1 key=${2:-}
+	_ostree_sign_args "$key"
+	ostree --repo="$repo" summary -u "${_OSTREE_SIGN[@]}" >/dev/null
+	local rc=$?
+	ostree_gpg_stop
+	[ $rc = 0 ] || fail "ostree_server_summary $repo"
+}
+
+# ostree_server_delta REPO FROM TO [ARGS...]: a static delta FROM -> TO (refs
+# or checksums; FROM "empty" makes a from-scratch delta) generated with
+# --min-fallback-size=0: no "fallback" objects left out of the delta for the
+# client to fetch loose, so ostree_repo_static_delta_execute_offline (and
+# `ostree static-delta apply-offline`) can apply it. ARGS go to `ostree
+# static-delta generate` after that default (e.g. --min-fallback-size=4 for
+# ostree's own default, --inline, --max-chunk-size=1). Generate deltas after
+# signing the target commit (the delta carries its detached signature) and
+# run ostree_server_summary afterwards. Prints the delta's directory
+# (REPO/deltas/XX/...; it holds "superblock" and the parts 0, 1, ...).
+ostree_server_delta() {
+	local repo=$1 from=$2 to=$3 fromcsum="" tocsum dir out
+	local -a range
+	shift 3
+	tocsum=$(ostree --repo="$repo" rev-parse "$to") || fail "ostree_server_delta: no commit $to"
+	if [ "$from" = empty ]; then
+		range=(--empty "--to=$tocsum")
+	else
+		fromcsum=$(ostree --repo="$repo" rev-parse "$from") || fail "ostree_server_delta: no commit $from"
+		range=("--from=$fromcsum" "--to=$tocsum")
+	fi
+	# It reports its progress on stdout and stderr: shown only on failure.
+	out=$(ostree --repo="$repo" static-delta generate "${range[@]}" --min-fallback-size=0 "$@" 2>&1) ||
+		{ printf '%s\n' "$out" >&2; fail "ostree_server_delta $repo $from $to"; }
+	dir=$(ostree_delta_path "$fromcsum" "$tocsum")
+	[ -f "$repo/$dir/superblock" ] || fail "ostree_server_delta: no $repo/$dir/superblock"
+	echo "$repo/$dir"
+}
+
+# ostree_delta_path FROM TO: the relative path of a delta's directory in a
+# repository, deltas/XX/REST for checksums FROM ("" for --empty) and TO.
+# (ostree's "modified base64": '/' becomes '_', no '=' padding.)
+ostree_delta_path() {
+	"$PYTHON" - "$1" "$2" <<'PY'
+import base64, sys
+def b64(c):
+    return base64.b64encode(bytes.fromhex(c)).decode().rstrip("=").replace("/", "_")
+frm, to = sys.argv[1], sys.argv[2]
+name = (b64(frm) + "-" + b64(to)) if frm else b64(to)
+print("deltas/%s/%s" % (name[:2], name[2:]))
+PY
+}
+
+# --- the simulated device --------------------------------------------------
+
+# ostree_make_device DIR URL REF [COMMIT]: a factory-flashed ostree device in
+# DIR, booted into the release pulled from URL (REF's head, or COMMIT, a
+# checksum on REF). Needs the server running and, for a verified remote,
+# ostree_gpg_init (without OSTREE_GPG_KEYRING the remote and the config have
+# gpg verification off). Layout:
+#   DIR/sysroot/            the physical root (`ostree admin init-fs`), with
+#       ostree/repo           bare repo: sysroot.bootloader=uboot, remote
+#                             "origin" (URL, gpg-verify, gpgkeypath=keys/trusted.gpg)
+#       ostree/deploy/OS/     stateroot OS (OSTREE_OSNAME, "simos"); one
+#                             deployment: REF's release with origin origin:REF
+#       boot/loader -> loader.N, boot/loader/uEnv.txt: kernel_image,
+#                             ramdisk_image, bootargs (...ostree=/ostree/boot.N/OS/BOOTCSUM/0)
+#   DIR/env/uboot.env, DIR/env/fw_env.config   two-copy U-Boot environment:
+#                             boot_slot=ostree upgrade_available=0 bootcount=0
+#                             bootlimit=3 rollback=0
+#   DIR/cmdline             the booted entry's bootargs (ostree_sim_boot writes it)
+#   DIR/root                link to the booted deployment: the running "/" (ostree.root)
+#   DIR/etc/os-release      the booted deployment's usr/lib/os-release (version_file)
+#   DIR/keys/trusted.gpg    copy of OSTREE_GPG_KEYRING
+#   DIR/data/updater/       state_dir;  DIR/hooks/  hooks.dir (empty)
+#   DIR/updater.conf        backend "ostree", paths relative to DIR
+# Remove it with ostree_rm_device (deployments are immutable).
+ostree_make_device() {
+	local d=$1 url=$2 ref=$3 commit=${4:-} os=${OSTREE_OSNAME:-simos} sysroot repo verify=false keyring="" k
+	local -a kargs
+	[ -n "$d" ] && [ -n "$url" ] && [ -n "$ref" ] || fail "usage: ostree_make_device DIR URL REF [COMMIT]"
+	mkdir -p "$d/env" "$d/data/updater" "$d/keys" "$d/etc" "$d/hooks" || fail "ostree_make_device: mkdir $d"
+	d=$(cd "$d" && pwd)
+	sysroot=$d/sysroot
+	repo=$sysroot/ostree/repo
+	if [ -n "${OSTREE_GPG_KEYRING:-}" ]; then
+		cp "$OSTREE_GPG_KEYRING" "$d/keys/trusted.gpg" || fail "ostree_make_device: copy keyring"
+		verify=true
+		keyring='gpg_keyring = "keys/trusted.gpg"; '
+	fi
+	mkdir -p "$sysroot" && ostree admin init-fs "$sysroot" >/dev/null || fail "ostree_make_device: init-fs $sysroot"
+	ostree admin os-init "$os" --sysroot="$sysroot" >/dev/null || fail "ostree_make_device: os-init $os"
+	ostree --repo="$repo" config set sysroot.bootloader uboot || fail "ostree_make_device: repo config"
+	# The bootloader stub libostree's U-Boot support expects before the first deploy.
+	mkdir -p "$sysroot/boot/loader.0" && ln -s loader.0 "$sysroot/boot/loader" &&
+		: >"$sysroot/boot/loader/uEnv.txt" || fail "ostree_make_device: boot/loader stub"
+	if [ $verify = true ]; then
+		ostree --repo="$repo" remote add --set=gpg-verify=true --set=gpgkeypath="$d/keys/trusted.gpg" \
+			origin "$url" "$ref" || fail "ostree_make_device: remote add"
+	else
+		ostree --repo="$repo" remote add --no-gpg-verify origin "$url" "$ref" ||
+			fail "ostree_make_device: remote add"
+	fi
+	ostree --repo="$repo" pull origin "$ref${commit:+@$commit}" >"$d/factory-pull.log" 2>&1 ||
+		{ cat "$d/factory-pull.log" >&2; fail "ostree_make_device: pull $ref from $url"; }
+	for k in ${OSTREE_KARGS:-console=ttyS0,115200 root=LABEL=sysroot rw}; do
+		kargs+=("--karg=$k")
+	done
+	ostree_nofreeze ostree admin deploy --sysroot="$sysroot" --os="$os" "${kargs[@]}" "origin:$ref" \
+		>"$d/factory-deploy.log" 2>&1 ||
+		{ cat "$d/factory-deploy.log" >&2; fail "ostree_make_device: deploy origin:$ref"; }
+	# Two copies of the environment (libubootenv's redundant layout), written
+	# by fw_setenv from a blank file (an empty defaults file instead of
+	# /etc/u-boot-initial-env).
+	truncate -s 32K "$d/env/uboot.env"
+	printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$d/env/uboot.env" "$d/env/uboot.env" >"$d/env/fw_env.config"
+	: >"$d/env/defaults"
+	printf 'boot_slot=ostree\nupgrade_available=0\nbootcount=0\nbootlimit=3\nrollback=0\n' >"$d/env.set"
+	fw_setenv -c "$d/env/fw_env.config" -f "$d/env/defaults" -s "$d/env.set" 2>/dev/null ||
+		fail "ostree_make_device: fw_setenv"
+	cat >"$d/updater.conf" <<CONF
+# simulated ostree device (made by tests/lib/ostree.sh)
+backend = "ostree";
+compatible = "${OSTREE_COMPATIBLE:-sim-board}";
+state_dir = "data/updater";
+cmdline = "cmdline";
+version_file = "etc/os-release";
+server = { timeout = 5; retries = 2; };
+bootenv = { fw_env_config = "env/fw_env.config"; };
+ostree = {
+  sysroot = "sysroot"; root = "root"; osname = "$os"; remote = "origin";
+  url = "$url"; ref = "$ref";
+  gpg_verify = $verify; ${keyring}keep = 2; bootlimit = 3;
+};
+hooks = { dir = "hooks"; timeout = 10; };
+CONF
+	ostree_sim_boot "$d" >/dev/null
+}
+
+# _ostree_uenv DIR KEY: a value from DIR/sysroot/boot/loader/uEnv.txt
+_ostree_uenv() {
+	sed -n "s/^$2=//p" "$1/sysroot/boot/loader/uEnv.txt" | head -n 1
+}
+
+# ostree_sim_boot DIR: what the U-Boot script does at power-on for an ostree
+# device (docs/boot-contract.md): counts a trial boot exactly as sim_boot in
+# common.sh, then boots libostree's default entry (kernel_image/bootargs from
+# boot/loader/uEnv.txt), or the rollback entry (kernel_image2/bootargs2) when
+# rollback=1 (the default entry if there is no rollback entry). Writes
+# DIR/cmdline (the entry's bootargs) and DIR/etc/os-release (the booted
+# deployment's usr/lib/os-release). Prints the ostree= path.
+ostree_sim_boot() {
+	local d=$1 ua bc bl rb slot suffix="" args arg dep
+	ua=$(envvar "$d" upgrade_available)
+	bc=$(envvar "$d" bootcount)
+	bl=$(envvar "$d" bootlimit)
+	rb=$(envvar "$d" rollback)
+	slot=$(envvar "$d" boot_slot)
+	[ -n "$slot" ] || fail "ostree_sim_boot: no boot_slot in the environment"
+	if [ "$ua" = 1 ]; then
+		bc=$((bc + 1))
+		if [ "$bc" -gt "$bl" ]; then
+			printf 'bootcount=%s\nrollback=1\nupgrade_available=0\n' "$bc" >"$d/env.set"
+			rb=1
+		else
+			printf 'bootcount=%s\n' "$bc" >"$d/env.set"
+		fi
+		fw_setenv -c "$d/env/fw_env.config" -s "$d/env.set" || fail "ostree_sim_boot: fw_setenv"
+	fi
+	[ "$rb" = 1 ] && suffix=2
+	# No rollback entry (one deployment left, e.g. the updater has already
+	# removed the failed one but not yet cleared rollback): the script boots
+	# the default entry (docs/ostree.md).
+	[ -n "$suffix" ] && [ -z "$(_ostree_uenv "$d" kernel_image2)" ] && suffix=""
+	[ -n "$(_ostree_uenv "$d" "kernel_image$suffix")" ] ||
+		fail "ostree_sim_boot: no kernel_image$suffix in $d/sysroot/boot/loader/uEnv.txt"
+	args=$(_ostree_uenv "$d" "bootargs$suffix")
+	arg=$(printf '%s\n' "$args" | tr ' ' '\n' | sed -n 's/^ostree=//p')
+	[ -n "$arg" ] || fail "ostree_sim_boot: bootargs$suffix has no ostree= argument"
+	dep=$(readlink -f "$d/sysroot$arg") && [ -d "$dep" ] ||
+		fail "ostree_sim_boot: ostree=$arg does not resolve to a deployment"
+	printf '%s\n' "$args" >"$d/cmdline"
+	# What the ramdisk's switch_root makes "/": the deployment resolved at boot.
+	ln -sfn "$dep" "$d/root"
+	cp "$dep/usr/lib/os-release" "$d/etc/os-release" || fail "ostree_sim_boot: no os-release in $dep"
+	echo "$arg"
+}
+
+# ostree_booted_deployment DIR: the deployment directory named by the ostree=
+# argument in DIR/cmdline. A later deploy replaces the boot.N link that
+# argument names, so like the updater it matches OS/BOOTCSUM/SERIAL under
+# whichever boot.N exists now. Fails if the deployment is gone.
+ostree_booted_deployment() {
+	local arg rest b
+	arg=$(tr ' ' '\n' <"$1/cmdline" | sed -n 's/^ostree=//p')
+	[ -n "$arg" ] || return 1
+	rest=${arg#/ostree/boot.[01]/}
+	for b in "$1/sysroot$arg" "$1"/sysroot/ostree/boot.[01]/"$rest"; do
+		[ -e "$b" ] && { readlink -f "$b"; return 0; }
+	done
+	return 1
+}
+
+# ostree_rm_device DIR: remove a simulated device; deployment directories
+# carry the immutable attribute, so clear it first.
+ostree_rm_device() {
+	local d=$1
+	[ -n "$d" ] && [ "$d" != / ] || return 0
+	[ -e "$d" ] || return 0
+	if [ -d "$d/sysroot/ostree/deploy" ]; then
+		chattr -i "$d"/sysroot/ostree/deploy/*/deploy/* 2>/dev/null
+	fi
+	rm -rf "$d" 2>/dev/null && return 0
+	chattr -R -i "$d" 2>/dev/null
+	rm -rf "$d"
+}
