@@ -94,13 +94,28 @@ env_dump() { fw_printenv -c "$1/env/fw_env.config" 2>/dev/null | sort; }
 # contract in docs/boot-contract.md), then "boots" the chosen slot: the
 # kernel command line names it and its /etc/os-release becomes ours.
 sim_boot() {
-	local d=$1 ua bc bl rb slot
+	local d=$1 slot rb
+	slot=$(envvar "$d" boot_slot)
+	[ -n "$slot" ] || fail "sim_boot: no boot_slot in the environment"
+	rb=$(sim_count_trial "$d") || exit 1
+	if [ "$rb" = 1 ]; then
+		[ "$slot" = A ] && slot=B || slot=A
+	fi
+	printf 'console=ttyS0 root=/dev/vda2 rw updater.slot=%s\n' "$slot" >"$d/cmdline"
+	debugfs -R 'cat /etc/os-release' "$d/slots/$slot.img" 2>/dev/null >"$d/etc/os-release"
+	grep -q VERSION_ID "$d/etc/os-release" || fail "sim_boot: slot $slot does not hold a root filesystem"
+	echo "$slot"
+}
+
+# sim_count_trial DIR: U-Boot's attempt counting, the same for every backend:
+# on a trial boot, bootcount+1 is saved before the kernel starts; past
+# bootlimit, rollback=1 and the trial ends. Prints the rollback flag to use.
+sim_count_trial() {
+	local d=$1 ua bc bl rb
 	ua=$(envvar "$d" upgrade_available)
 	bc=$(envvar "$d" bootcount)
 	bl=$(envvar "$d" bootlimit)
 	rb=$(envvar "$d" rollback)
-	slot=$(envvar "$d" boot_slot)
-	[ -n "$slot" ] || fail "sim_boot: no boot_slot in the environment"
 	if [ "$ua" = 1 ]; then
 		bc=$((bc + 1))
 		if [ "$bc" -gt "$bl" ]; then
@@ -109,15 +124,9 @@ sim_boot() {
 		else
 			printf 'bootcount=%s\n' "$bc" >"$d/env.set"
 		fi
-		fw_setenv -c "$d/env/fw_env.config" -s "$d/env.set" || fail "sim_boot: fw_setenv"
+		fw_setenv -c "$d/env/fw_env.config" -s "$d/env.set" || fail "sim_count_trial: fw_setenv"
 	fi
-	if [ "$rb" = 1 ]; then
-		[ "$slot" = A ] && slot=B || slot=A
-	fi
-	printf 'console=ttyS0 root=/dev/vda2 rw updater.slot=%s\n' "$slot" >"$d/cmdline"
-	debugfs -R 'cat /etc/os-release' "$d/slots/$slot.img" 2>/dev/null >"$d/etc/os-release"
-	grep -q VERSION_ID "$d/etc/os-release" || fail "sim_boot: slot $slot does not hold a root filesystem"
-	echo "$slot"
+	echo "$rb"
 }
 
 booted_slot() { sed -n 's/.*updater.slot=\([AB]\).*/\1/p' "$1/cmdline"; }

@@ -376,23 +376,9 @@ _ostree_uenv() {
 # DIR/cmdline (the entry's bootargs) and DIR/etc/os-release (the booted
 # deployment's usr/lib/os-release). Prints the ostree= path.
 ostree_sim_boot() {
-	local d=$1 ua bc bl rb slot suffix="" args arg dep
-	ua=$(envvar "$d" upgrade_available)
-	bc=$(envvar "$d" bootcount)
-	bl=$(envvar "$d" bootlimit)
-	rb=$(envvar "$d" rollback)
-	slot=$(envvar "$d" boot_slot)
-	[ -n "$slot" ] || fail "ostree_sim_boot: no boot_slot in the environment"
-	if [ "$ua" = 1 ]; then
-		bc=$((bc + 1))
-		if [ "$bc" -gt "$bl" ]; then
-			printf 'bootcount=%s\nrollback=1\nupgrade_available=0\n' "$bc" >"$d/env.set"
-			rb=1
-		else
-			printf 'bootcount=%s\n' "$bc" >"$d/env.set"
-		fi
-		fw_setenv -c "$d/env/fw_env.config" -s "$d/env.set" || fail "ostree_sim_boot: fw_setenv"
-	fi
+	local d=$1 rb suffix="" args arg dep
+	[ -n "$(envvar "$d" boot_slot)" ] || fail "ostree_sim_boot: no boot_slot in the environment"
+	rb=$(sim_count_trial "$d") || exit 1
 	[ "$rb" = 1 ] && suffix=2
 	# No rollback entry (one deployment left, e.g. the updater has already
 	# removed the failed one but not yet cleared rollback): the script boots
