@@ -174,8 +174,11 @@ int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDepl
 	}
 	if (max > 0 && (int)order->len > max)
 		g_ptr_array_set_size(order, (guint)max);
-	/* Writes boot/loader.N/uEnv.txt for this order and swaps boot/loader. */
-	if (!ostree_sysroot_write_deployments(b->sysroot, order, NULL, &gerr))
+	/* Writes boot/loader.N/uEnv.txt for this order and swaps boot/loader.
+	 * No clean-up here (a prune traverses the whole repository): mark-good
+	 * does it once. */
+	OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = FALSE };
+	if (!ostree_sysroot_write_deployments_with_options(b->sysroot, order, &opts, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "write the deployment list");
 	if (!ostree_sysroot_load(b->sysroot, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "reload the ostree sysroot");

@@ -82,6 +82,14 @@ static int ensure_remote(struct ostree_backend *b, struct error *e)
 	return 0;
 }
 
+/* libostree reports a prune with g_print() ("Freed objects: 149.7 kB"), on
+ * stdout, which belongs to --progress=json and status --json: to the log. */
+static void print_to_log(const gchar *s)
+{
+	size_t n = strlen(s);
+	log_info("%.*s", (int)(n && s[n - 1] == '\n' ? n - 1 : n), s);
+}
+
 static int ob_open(struct updater_ctx *u, void **priv, struct error *e)
 {
 	const struct config *c = u->cfg;
@@ -96,6 +104,7 @@ static int ob_open(struct updater_ctx *u, void **priv, struct error *e)
 	*priv = b;
 	b->u = u;
 	b->cfg = c;
+	g_set_print_handler(print_to_log);
 	b->remote = c->ostree.remote ? c->ostree.remote : "origin";
 	b->osname = c->ostree.osname;
 	b->url = c->ostree.url ? c->ostree.url : c->server.url;
@@ -298,11 +307,15 @@ static int ob_target(void *priv, struct system_info *out, struct error *e)
 	return 0;
 }
 
-/* Every object of the commit is read and hashed again before it is
- * deployed: a corrupt object must not reach a bootable deployment. */
-static int fsck_commit(struct ostree_backend *b, struct error *e)
+/* The objects this install added (reachable from the new commit but not
+ * from the booted one) are read and hashed again before they are deployed:
+ * a corrupt object must not reach a bootable deployment. Objects the booted
+ * commit shares were checked when they came, and are what runs now. */
+static int fsck_new_objects(struct ostree_backend *b, struct error *e)
 {
-	g_autoptr(GHashTable) reachable = NULL;
+	g_autoptr(GHashTable) reachable = NULL, old = NULL;
+	OstreeDeployment *booted = NULL;
+	struct error ignore = {0};
 	GError *gerr = NULL;
 	GHashTableIter it;
 	gpointer key;
@@ -310,17 +323,24 @@ static int fsck_commit(struct ostree_backend *b, struct error *e)
 
 	if (!ostree_repo_traverse_commit(b->repo, b->checksum, 0, &reachable, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "traverse the commit");
+	if (ob_booted(b, &booted, &ignore) == 0) {
+		ostree_repo_traverse_commit(b->repo, ostree_deployment_get_csum(booted), 0, &old, NULL,
+					    NULL);
+		g_object_unref(booted);
+	}
 	progress_begin("verify", g_hash_table_size(reachable));
 	g_hash_table_iter_init(&it, reachable);
 	while (g_hash_table_iter_next(&it, &key, NULL)) {
 		const char *csum;
 		OstreeObjectType type;
+		progress_update(++n);
+		if (old && g_hash_table_contains(old, key))
+			continue;
 		ostree_object_name_deserialize(key, &csum, &type);
 		if (!ostree_repo_fsck_object(b->repo, type, csum, NULL, &gerr)) {
 			progress_end();
 			return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "verify the pulled objects");
 		}
-		progress_update(++n);
 	}
 	progress_end();
 	return 0;
@@ -330,15 +350,16 @@ static int deploy(struct ostree_backend *b, struct error *e)
 {
 	g_autoptr(GKeyFile) origin = ostree_sysroot_origin_new_from_refspec(b->sysroot, b->refspec);
 	g_autoptr(OstreeDeployment) merge = ostree_sysroot_get_merge_deployment(b->sysroot, b->osname);
-	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
 	GError *gerr = NULL;
 
-	/* /etc is merged from the current deployment, the way libostree does. */
+	/* /etc is merged from the current deployment, the way libostree does.
+	 * The new deployment is not in the boot list yet (one bootloader write
+	 * less): activate() adds it as the default. If the install stops before
+	 * that, libostree's clean-up removes the unlisted directory. */
 	if (!ostree_sysroot_deploy_tree(b->sysroot, b->osname, b->checksum, origin, merge, NULL,
 					&b->new_dep, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "deploy");
-	/* Not the default yet: the current default stays first. */
-	return ob_write_order(b, deps->pdata[0], b->new_dep, 0, e);
+	return 0;
 }
 
 static int ob_install(void *priv, struct system_info *target, struct error *e)
@@ -346,7 +367,7 @@ static int ob_install(void *priv, struct system_info *target, struct error *e)
 	struct ostree_backend *b = priv;
 	int rc;
 
-	if ((rc = ob_lock(b, e)) < 0 || (rc = fsck_commit(b, e)) < 0)
+	if ((rc = ob_lock(b, e)) < 0 || (rc = fsck_new_objects(b, e)) < 0)
 		return rc;
 	fault_point("deploy");
 	if ((rc = deploy(b, e)) < 0)
@@ -391,11 +412,17 @@ static int ob_finish_fallback(void *priv, const struct system_info *booted, stru
 	g_autoptr(OstreeDeployment) d = ob_find_by_id(b, booted->id);
 	int rc;
 
+	GError *gerr = NULL;
+
 	if (!d)
 		return err_set(e, UPD_EXIT_OTHER, ENOENT, "no deployment %s", booted->id);
-	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_write_order(b, d, NULL, 1, e)) < 0)
+	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_write_order(b, d, NULL, 1, e)) < 0 ||
+	    (rc = write_env(b, booted->id, 0, e)) < 0)
 		return rc;
-	return write_env(b, booted->id, 0, e);
+	/* The failed deployment's directory goes now; its objects at the next prune. */
+	if (!ostree_sysroot_prepare_cleanup(b->sysroot, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "remove the failed deployment");
+	return 0;
 }
 
 static int ob_rollback(void *priv, const struct system_info *to, struct error *e)
