@@ -426,3 +426,205 @@ ostree_rm_device() {
 	chattr -R -i "$d" 2>/dev/null
 	rm -rf "$d"
 }
+
+# --- shared fixtures and checks for the integration tests --------------------
+#
+#   ostree_fixtures                        cached server repository + factory device
+#   ostree_clone_device SRC DST URL        a device copied from a made one
+#   ostree_set_url DIR URL                 point a device at another server
+#   ostree_snapshot DIR / ostree_assert_untouched DIR
+#   ostree_upd DIR ARGS...                 run the updater on a device (no freeze)
+#   ostree_entry DIR [2]                   deployment booted by uEnv.txt's entry
+#   ostree_booted DIR                      deployment running now (DIR/root)
+#   ostree_deployments DIR                 number of deployments
+#   ostree_plain_pull DIR REV              a plain pull into a copy of DIR's repo
+#   ostree_assert_error OUT PATTERN        assert_one_error, and nothing else printed
+#   ostree_log_lines LOG / ostree_log_bytes LOG [AFTER_LINE]
+
+# ostree_fixtures: what the ostree integration tests share, built once under
+# $TOP/build/ostree-fixtures (OSTREE_FIXTURES overrides) and built again when
+# this file changes (its sha256 is the key). Sets OFIX and the OSTREE_GPG_*
+# variables of its keys, and C1 C2 C3 C4 CU CB CN (commit checksums):
+#   OFIX/gpg/          ostree_gpg_init
+#   OFIX/srv/repo      archive repository; serve OFIX/srv, the URL is $URL/repo
+#       sim/stable     C1 1.0 (kernel 6.1.0-sim1) <- C2 2.0 (6.1.0-sim2) <- C3 3.0
+#                      <- C4 4.0, signed; one static delta, C1 -> C2
+#       sim/unsigned   CU 2.1, not signed
+#       sim/badsig     CB 2.2, signed with the other key (OSTREE_GPG_OTHER_KEYID)
+#       sim/nokernel   CN 2.3, signed, without usr/lib/modules
+#                      (these three have v4's files; the version is metadata)
+#   OFIX/device        a factory device (ostree_make_device) running C1; copy it
+#                      with ostree_clone_device, never use it directly
+# The summary is signed. Tests must not change anything under OFIX: copy
+# what they modify.
+ostree_fixtures() {
+	local key lock
+	OFIX=${OSTREE_FIXTURES:-$TOP/build/ostree-fixtures}
+	key=$(sha256sum <"$TOP/tests/lib/ostree.sh" | cut -d" " -f1)
+	mkdir -p "$(dirname "$OFIX")" || fail "ostree_fixtures: mkdir"
+	exec {lock}>"$OFIX.lock"
+	flock "$lock"
+	if [ "$(cat "$OFIX/.key" 2>/dev/null)" != "$key" ]; then
+		ostree_rm_device "$OFIX/device"
+		rm -rf "$OFIX"
+		# In a subshell: the fixture's server must not replace the caller's.
+		(_ostree_build_fixtures "$OFIX") || { exec {lock}>&-; fail "ostree_fixtures: build failed"; }
+		echo "$key" >"$OFIX/.key"
+	fi
+	exec {lock}>&-
+	OSTREE_GPG_HOME=$OFIX/gpg/gnupg
+	OSTREE_GPG_KEYRING=$OFIX/gpg/trusted.gpg
+	OSTREE_GPG_OTHER_KEYRING=$OFIX/gpg/other.gpg
+	export OSTREE_GPG_HOME OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
+	. "$OFIX/commits.sh"
+}
+
+_ostree_build_fixtures() {
+	local f=$1 v c r t
+	mkdir -p "$f/srv" || exit 1
+	ostree_gpg_init "$f/gpg"
+	ostree_server_init "$f/srv/repo"
+	r=$f/srv/repo
+	t=$f/tree
+	: >"$f/commits.sh"
+	for v in 1 2 3 4; do
+		ostree_make_tree "$t" $v.0 6.1.0-sim$((v > 1 ? 2 : 1))
+		c=$(ostree_server_commit "$r" sim/stable "$t" $v.0) || exit 1
+		echo "C$v=$c" >>"$f/commits.sh"
+	done
+	# The bad commits reuse v4's tree (their version is in the metadata).
+	c=$(ostree_server_commit "$r" sim/unsigned "$t" 2.1 none) || exit 1
+	echo "CU=$c" >>"$f/commits.sh"
+	c=$(ostree_server_commit "$r" sim/badsig "$t" 2.2 "$OSTREE_GPG_OTHER_KEYID") || exit 1
+	echo "CB=$c" >>"$f/commits.sh"
+	rm -rf "$t/usr/lib/modules"
+	c=$(ostree_server_commit "$r" sim/nokernel "$t" 2.3) || exit 1
+	echo "CN=$c" >>"$f/commits.sh"
+	rm -rf "$t"
+	. "$f/commits.sh"
+	ostree_server_delta "$r" "$C1" "$C2" >/dev/null
+	ostree_server_summary "$r"
+	start_httpd "$f/srv"
+	trap stop_httpd EXIT
+	ostree_make_device "$f/device" "$URL/repo" sim/stable "$C1"
+	stop_httpd
+	# Tests only copy the device: without the immutable attribute on its
+	# deployment, `make clean` (rm -rf build) can remove it.
+	chattr -i "$f"/device/sysroot/ostree/deploy/*/deploy/* 2>/dev/null
+	return 0
+}
+
+# ostree_set_url DIR URL: the device's updater.conf (ostree.url) and its
+# repository's remote now name URL (a restarted test server has a new port).
+ostree_set_url() {
+	local d=$1 url=$2 repo=$1/sysroot/ostree/repo
+	sed -i "s|\\burl = \"[^\"]*\";|url = \"$url\";|" "$d/updater.conf" || fail "ostree_set_url: $d/updater.conf"
+	grep -q "url = \"$url\";" "$d/updater.conf" || fail "ostree_set_url: no url in $d/updater.conf"
+	ostree --repo="$repo" config set 'remote "origin".url' "$url" || fail "ostree_set_url: $repo"
+}
+
+# ostree_clone_device SRC DST URL: DST becomes a copy of the device SRC (made
+# by ostree_make_device, e.g. OFIX/device), talking to URL; DST may be an
+# existing (empty) mount point. Much faster than making a device: no pull,
+# no deploy. The paths that name SRC (the root link, fw_env.config, the
+# remote's gpgkeypath) are pointed at DST. (cp does not copy the immutable
+# attribute of the factory deployment.)
+ostree_clone_device() {
+	local src d=$2 url=$3 t
+	src=$(readlink -f "$1") && [ -d "$src/sysroot" ] || fail "ostree_clone_device: $1 is not a device"
+	mkdir -p "$d" && cp -a "$src/." "$d/" || fail "ostree_clone_device: copy $src to $d"
+	d=$(cd "$d" && pwd)
+	t=$(readlink -f "$d/root") && [ "${t#"$src"/}" != "$t" ] || fail "ostree_clone_device: $src/root is not a link into $src"
+	ln -sfn "$d/${t#"$src"/}" "$d/root" && [ -d "$d/root/usr" ] || fail "ostree_clone_device: $d/root"
+	printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$d/env/uboot.env" "$d/env/uboot.env" >"$d/env/fw_env.config"
+	if [ -f "$d/keys/trusted.gpg" ]; then
+		ostree --repo="$d/sysroot/ostree/repo" config set 'remote "origin".gpgkeypath' \
+			"$d/keys/trusted.gpg" || fail "ostree_clone_device: gpgkeypath"
+	fi
+	ostree_set_url "$d" "$url"
+}
+
+# ostree_upd DIR ARGS...: the updater on device DIR, through ostree_nofreeze.
+ostree_upd() {
+	local d=$1
+	shift
+	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none "$@"
+}
+
+# ostree_entry DIR [2]: the deployment (its directory name, COMMIT.SERIAL)
+# that boot/loader/uEnv.txt's default entry (bootargs), or with 2 its rollback
+# entry (bootargs2), boots; nothing when there is no such entry.
+ostree_entry() {
+	local arg dep
+	arg=$(_ostree_uenv "$1" "bootargs${2:-}" | tr ' ' '\n' | sed -n 's/^ostree=//p')
+	[ -n "$arg" ] || return 0
+	dep=$(readlink -f "$1/sysroot$arg") && [ -d "$dep" ] || fail "ostree_entry: ostree=$arg resolves to no deployment"
+	basename "$dep"
+}
+
+# ostree_booted DIR: the deployment running now (its directory name,
+# COMMIT.SERIAL): DIR/root, which ostree_sim_boot links.
+ostree_booted() {
+	local dep
+	dep=$(readlink -f "$1/root") && [ -d "$dep/usr" ] || fail "ostree_booted: $1/root is no deployment"
+	basename "$dep"
+}
+
+# ostree_deployments DIR: how many deployments the sysroot lists.
+ostree_deployments() {
+	ostree admin status --sysroot="$1/sysroot" 2>/dev/null | grep -c '^[* ] [^ ]'
+}
+
+# ostree_state DIR: everything a failed install must leave alone: the boot
+# environment, the deployment list, boot/loader/uEnv.txt, the deployment
+# directories and the booted one (DIR/root, which must exist).
+ostree_state() {
+	local d=$1 dep
+	echo "== env"
+	env_dump "$d"
+	echo "== ostree admin status"
+	ostree admin status --sysroot="$d/sysroot" 2>&1
+	echo "== uEnv.txt"
+	cat "$d/sysroot/boot/loader/uEnv.txt"
+	echo "== deployments"
+	ls "$d/sysroot/ostree/deploy/${OSTREE_OSNAME:-simos}/deploy"
+	echo "== booted"
+	dep=$(readlink -f "$d/root") && [ -d "$dep/usr" ] && echo "$dep" || echo "booted deployment missing"
+}
+ostree_snapshot() { ostree_state "$1" >"$1/snap.ostree"; }
+ostree_assert_untouched() {
+	ostree_state "$1" | diff -u "$1/snap.ostree" - >&2 || fail "${2:-device} changed (boot state or deployments)"
+}
+
+# ostree_plain_pull DIR REV: `ostree pull --disable-static-deltas origin REV`
+# into a throwaway copy of device DIR's repository as it is now (the baseline
+# for what an update should download; count it in the server's log). The copy
+# hard-links the objects (never written again) and is removed afterwards: the
+# device's repository does not change.
+ostree_plain_pull() {
+	local copy=$1/plain-pull-repo out
+	rm -rf "$copy"
+	if ! cp -al "$1/sysroot/ostree/repo" "$copy" 2>/dev/null; then
+		rm -rf "$copy"
+		cp -a "$1/sysroot/ostree/repo" "$copy" || fail "ostree_plain_pull: copy $1's repository"
+	fi
+	out=$(ostree --repo="$copy" pull --disable-static-deltas origin "$2" 2>&1) ||
+		{ printf '%s\n' "$out" >&2; rm -rf "$copy"; fail "ostree_plain_pull: pull $2"; }
+	rm -rf "$copy"
+}
+
+# ostree_assert_error OUT PATTERN: assert_one_error (common.sh), and every
+# line of OUT is an "updater: " line: the failure is one line, not a message
+# with libostree's or gpg's text continued on further lines.
+ostree_assert_error() {
+	assert_one_error "$1" "$2"
+	! grep -v '^updater: ' "$1" >/dev/null || { cat "$1" >&2; fail "$1 has lines that are not 'updater: ' lines"; }
+}
+
+# ostree_log_lines LOG: requests logged so far (0 without a log).
+ostree_log_lines() { [ -f "$1" ] && wc -l <"$1" | tr -d ' ' || echo 0; }
+# ostree_log_bytes LOG [AFTER_LINE]: body bytes the server sent (httpd.py
+# --log) in the requests after line AFTER_LINE (default 0: all).
+ostree_log_bytes() {
+	tail -n +"$((${2:-0} + 1))" "$1" | sed -n 's/.* sent=\([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }'
+}

@@ -1,0 +1,65 @@
+# What the ostree backend downloads, counted from the server's request log.
+# With a static delta from the booted commit to the target on the server:
+# the delta's bytes (superblock + parts) and nothing fetched twice, within
+# 1.1x of the delta on disk (libostree 2022.7's own delta pull fetches loose
+# objects alongside and can reach 2.4x, docs/ostree-server.md). Without a
+# delta: no more than a plain `ostree pull` of the same commit into a copy of
+# the device's repository, measured here as the baseline.
+. "$TOP/tests/lib/common.sh"
+. "$TOP/tests/lib/ostree.sh"
+set -u
+ostree_fixtures
+LOG=$WORK/httpd.log
+start_httpd "$OFIX/srv" --log "$LOG"
+trap 'stop_httpd; ostree_rm_device "$WORK/a"; ostree_rm_device "$WORK/b"' EXIT
+ostree_clone_device "$OFIX/device" "$WORK/a" "$URL/repo"
+ostree_clone_device "$OFIX/device" "$WORK/b" "$URL/repo"
+
+# objects FROM_LINE: the object files (.filez, .dirtree, .dirmeta) requested
+# after FROM_LINE, one per line, sorted, duplicates kept.
+objects() {
+	tail -n +"$(($1 + 1))" "$LOG" | awk '$2 ~ /^\/repo\/objects\/.*\.(filez|dirtree|dirmeta)$/ { print $2 }' | sort
+}
+# size_of_dir DIR: bytes of the files in DIR
+size_of_dir() { find "$1" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }'; }
+
+# --- v1 -> v2 with the delta C1 -> C2 on the server ------------------------
+DELTA=$OFIX/srv/repo/$(ostree_delta_path "$C1" "$C2")
+[ -f "$DELTA/superblock" ] && [ -f "$DELTA/0" ] || fail "fixture: no delta C1 -> C2 at $DELTA"
+delta=$(size_of_dir "$DELTA")
+n0=$(ostree_log_lines "$LOG")
+expect_exit 0 "$WORK/install-delta" ostree_upd "$WORK/a" install "$C2"
+assert_grep "applied static delta" "$WORK/install-delta"
+got=$(ostree_log_bytes "$LOG" "$n0")
+echo "with delta: downloaded $got bytes, delta on disk $delta bytes" \
+	"(ratio $(awk "BEGIN { printf \"%.4f\", $got / $delta }"))"
+[ "$got" -ge "$delta" ] || fail "downloaded $got bytes, less than the delta ($delta): was it used?"
+[ $((got * 10)) -le $((delta * 11)) ] || { tail -n +"$((n0 + 1))" "$LOG" >&2; fail "downloaded $got bytes for a delta of $delta (more than 1.1x)"; }
+# Every part once, and no content object fetched loose next to the delta.
+for f in "$DELTA"/*; do
+	n=$(tail -n +"$((n0 + 1))" "$LOG" | grep -c " /repo/$(ostree_delta_path "$C1" "$C2")/$(basename "$f") .*status=20[06] sent=$(stat -c %s "$f")\$")
+	assert_eq "$n" 1 "requests that delivered all of delta file $(basename "$f")"
+done
+assert_eq "$(objects "$n0" | grep -c '\.filez$')" 0 "file objects fetched loose with a delta"
+ostree --repo="$WORK/a/sysroot/ostree/repo" fsck -q >"$WORK/fsck-a" 2>&1 || { cat "$WORK/fsck-a" >&2; fail "fsck after the delta install"; }
+
+# --- v1 -> v3: no delta from C1 on the server ---------------------------------
+# Baseline: a plain pull of the same commit into a copy of the device's repository.
+n0=$(ostree_log_lines "$LOG")
+ostree_plain_pull "$WORK/b" "sim/stable@$C3"
+plain=$(ostree_log_bytes "$LOG" "$n0")
+objects "$n0" >"$WORK/plain-objects"
+n0=$(ostree_log_lines "$LOG")
+expect_exit 0 "$WORK/install-plain" ostree_upd "$WORK/b" install "$C3"
+assert_grep "no static delta" "$WORK/install-plain"
+got=$(ostree_log_bytes "$LOG" "$n0")
+objects "$n0" >"$WORK/upd-objects"
+echo "without delta: downloaded $got bytes, plain ostree pull $plain bytes" \
+	"(ratio $(awk "BEGIN { printf \"%.4f\", $got / $plain }"))"
+# The same objects, each once, as the plain pull...
+diff -u "$WORK/plain-objects" "$WORK/upd-objects" >&2 || fail "objects fetched differ from a plain pull"
+[ -z "$(uniq -d "$WORK/upd-objects")" ] || fail "objects fetched twice: $(uniq -d "$WORK/upd-objects")"
+# ...and at most 1 KiB more in all: the updater asks for a delta first (a 404)
+# and its second pull fetches the commit's detached signature again.
+[ "$got" -le $((plain + 1024)) ] || { tail -n +"$((n0 + 1))" "$LOG" >&2; fail "downloaded $got bytes, a plain pull takes $plain"; }
+ostree --repo="$WORK/b/sysroot/ostree/repo" fsck -q >"$WORK/fsck-b" 2>&1 || { cat "$WORK/fsck-b" >&2; fail "fsck after the plain install"; }
