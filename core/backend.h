@@ -77,3 +77,10 @@ struct backend_ops {
 const struct backend_ops *backend_find(const char *name);
 /* Comma-separated names of the backends compiled in. */
 const char *backend_list(void);
+/* The backend used when neither --backend nor the config names one: dualbank,
+ * or the first one compiled in when the build has no dualbank. */
+const char *backend_default(void);
+/* Sets the usage error (exit 2) for a name backend_find() did not find: "not
+ * compiled into this build" for a backend left out by WITH_*=0, else "not
+ * known". Returns a negative errno. */
+int backend_unknown(const char *name, struct error *e);

@@ -26,8 +26,6 @@ struct engine {
 	struct system_info booted;
 };
 
-static const char *const default_backend = "dualbank";
-
 static int save(struct engine *g, enum upd_state s, struct error *e)
 {
 	if (g->st.state != s)
@@ -73,11 +71,10 @@ static const struct backend_ops *pick_backend(const struct config *cfg, const ch
 					      struct error *e)
 {
 	if (!name)
-		name = cfg->backend ? cfg->backend : default_backend;
+		name = cfg->backend ? cfg->backend : backend_default();
 	const struct backend_ops *ops = backend_find(name);
 	if (!ops)
-		err_set(e, UPD_EXIT_USAGE, EINVAL, "backend '%s': not known (compiled in: %s)", name,
-			backend_list());
+		backend_unknown(name, e);
 	return ops;
 }
 

@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"  rollback                 boot the other, verified system next (or cancel a pending one)\n"
 	"  boot                     reconcile state with the boot state (run once per boot)\n"
 	"  init [--force]           write the first boot state on a factory device\n"
+	"  health-check             run the health checks in hooks.dir/health.d (changes nothing)\n"
 	"  bundle create --image IMG --version V --compatible C --key KEY.pem --output OUT.upd\n"
 	"  bundle info FILE|URL     print a bundle's manifest and check its signature\n"
 	"\n"
@@ -70,6 +71,8 @@ static int parse_global(int argc, char **argv, struct cli_global *gl, struct err
 		default: return err_set(e, UPD_EXIT_USAGE, EINVAL, "bad option (see updater --help)");
 		}
 	}
+	if (gl->backend && !backend_find(gl->backend))
+		return backend_unknown(gl->backend, e);
 	progress_init(pm);
 	return 0;
 }
@@ -153,7 +156,7 @@ static int run_engine_cmd(const char *cmd, const struct config *cfg, const struc
 static bool known_command(const char *cmd)
 {
 	static const char *const cmds[] = { "status", "check", "install", "mark-good",
-					    "rollback", "boot", "init" };
+					    "rollback", "boot", "init", "health-check" };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(cmd, cmds[i]) == 0)
 			return true;
@@ -187,6 +190,8 @@ static int run(int argc, char **argv, struct error *e)
 		return code_of(-1, e);
 	if (strcmp(argv[0], "init") == 0)
 		rc = code_of(engine_init(&cfg, gl.backend, a.force, e), e);
+	else if (strcmp(argv[0], "health-check") == 0)
+		rc = cli_health_check(&cfg, &gl, a.source, e);
 	else
 		rc = run_engine_cmd(argv[0], &cfg, &gl, &a, e);
 	config_free(&cfg);

@@ -1,0 +1,55 @@
+# Backends chosen at build time: WITH_OSTREE=0 links neither libostree nor
+# GLib, WITH_DUALBANK=0 builds without the dual-bank code, no backend at all
+# is refused, `--version` lists what is compiled in, and asking for a backend
+# that is not is a usage error (exit 2) that says so.
+. "$TOP/tests/package/lib.sh"
+
+B=build/package
+pmake -j2 WITH_OSTREE=0 BUILD=$B/dualbank-only $B/dualbank-only/bin/updater >"$WORK/b1.log" 2>&1 ||
+	{ tail -20 "$WORK/b1.log"; fail "WITH_OSTREE=0 build"; }
+pmake -j2 WITH_DUALBANK=0 BUILD=$B/ostree-only $B/ostree-only/bin/updater >"$WORK/b2.log" 2>&1 ||
+	{ tail -20 "$WORK/b2.log"; fail "WITH_DUALBANK=0 build"; }
+DB=$TOP/$B/dualbank-only/bin/updater
+OS=$TOP/$B/ostree-only/bin/updater
+
+"$UPDATER" --version | grep -qx 'updater .* (backends: dualbank,ostree)' || fail "full: $("$UPDATER" --version)"
+"$DB" --version | grep -qx 'updater .* (backends: dualbank)' || fail "WITH_OSTREE=0: $("$DB" --version)"
+"$OS" --version | grep -qx 'updater .* (backends: ostree)' || fail "WITH_DUALBANK=0: $("$OS" --version)"
+
+# Libraries: none of libostree/GLib in the dual-bank build, not even indirectly.
+needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
+needed "$UPDATER" | grep -q '^libostree-1' || fail "the full build does not link libostree"
+needed "$DB" | grep -E 'ostree|glib|gio|gobject' && fail "WITH_OSTREE=0 links libostree or GLib"
+ldd "$DB" | grep -E 'ostree|glib|gio-2|gobject' && fail "WITH_OSTREE=0 pulls in libostree or GLib"
+# The code: no dual-bank object in the ostree-only build, and no ostree one in the other.
+nm "$OS" | grep -qi 'dualbank\|slot_writer\|readback' && fail "WITH_DUALBANK=0 contains dual-bank code"
+nm "$DB" | grep -qi 'ostree_backend\|ostree_sysroot' && fail "WITH_OSTREE=0 contains ostree code"
+
+# No backend at all: refused at build time.
+pmake WITH_OSTREE=0 WITH_DUALBANK=0 BUILD=$B/none $B/none/core/backends.o >"$WORK/none.log" 2>&1 &&
+	fail "a build without any backend succeeded"
+assert_grep "no backend compiled in" "$WORK/none.log"
+
+# Asking for a missing backend: exit 2, one clear line, before anything else.
+D=$WORK/dev
+mkdir -p "$D"
+printf 'compatible = "x";\nstate_dir = "%s/state";\n' "$D" >"$D/updater.conf"
+expect_exit 2 "$WORK/o1" "$DB" --config="$D/updater.conf" --backend=ostree status
+assert_one_error "$WORK/o1" "backend 'ostree': not compiled into this build (compiled in: dualbank)"
+expect_exit 2 "$WORK/o2" "$OS" --config="$D/updater.conf" --backend=dualbank install /nonexistent
+assert_one_error "$WORK/o2" "backend 'dualbank': not compiled into this build (compiled in: ostree)"
+expect_exit 2 "$WORK/o3" "$DB" --backend=dualbnak status
+assert_one_error "$WORK/o3" "backend 'dualbnak': not known (compiled in: dualbank)"
+# Checked before the config is read: no config needed to learn it.
+expect_exit 2 "$WORK/o4" "$DB" --config=/nonexistent --backend=ostree mark-good
+assert_one_error "$WORK/o4" "not compiled into this build"
+# The config's backend key: same error, exit 2.
+printf 'backend = "ostree";\n' >>"$D/updater.conf"
+expect_exit 2 "$WORK/o5" "$DB" --config="$D/updater.conf" status
+assert_one_error "$WORK/o5" "backend 'ostree': not compiled into this build"
+[ ! -e "$D/state" ] || fail "state_dir touched after a backend error"
+# Without a backend key an ostree-only build uses ostree, not a missing dualbank.
+sed -i '/^backend/d' "$D/updater.conf"
+"$OS" --config="$D/updater.conf" status >"$WORK/o6" 2>&1
+grep -q "dualbank" "$WORK/o6" && { cat "$WORK/o6"; fail "WITH_DUALBANK=0 defaults to dualbank"; }
+exit 0
