@@ -290,6 +290,14 @@ int engine_reconcile(struct engine *g, struct error *e)
 		return note_trial(g, &bs, next, e);
 	if (g->st.state == ST_ACTIVATED || g->st.state == ST_TRIAL)
 		return settle_pending(g, next, e);
+	if (g->st.state == ST_COMMITTED && g->st.op_target[0] && strcmp(next, g->st.op_target) != 0) {
+		/* `rollback` writes the boot state first: cut before its state save. */
+		snprintf(g->st.last_error, sizeof(g->st.last_error),
+			 "rolled back from version %s on %s: the next boot starts %s",
+			 g->st.op_version, g->st.op_target, next);
+		log_warn("%s", g->st.last_error);
+		return save(g, ST_ROLLED_BACK, e);
+	}
 	if (strcmp(g->booted.id, next) != 0 && g->st.state == ST_ROLLED_BACK)
 		log_info("running %s; the next boot starts %s (rolled back)", g->booted.id, next);
 	else if (strcmp(g->booted.id, next) != 0)

@@ -1,0 +1,285 @@
+# Power-cut harness, the backend-neutral part (bash; sourced after TOP is set).
+#
+# A power-cut test is a list of "points" (a fault spec, a delay, a sync point
+# of the I/O log...). Each point runs in a subshell with `set -u` as
+#     FUNC WORKER POINT
+# on a device of its own; it must print "outcome: LABEL" on success and fail
+# (common.sh's `fail`, any non-zero exit) otherwise. It may print
+# "booted-complete" once the boot it played found a complete system.
+# pc_run runs the points on PC_JOBS workers and tallies them.
+#
+# A backend supplies the device, the cut and the checks (tests/powercut/
+# dualbank.sh; an ostree file would provide the same kind of functions and
+# reuse everything here, including pc_env: the boot-state contract in
+# docs/boot-contract.md is the same five variables for both backends, with
+# PC_SLOTS naming the values boot_slot may take).
+
+. "$TOP/tests/lib/common.sh"
+UPDATER_FAULT_BIN=${UPDATER_FAULT_BIN:-$TOP/updater-fault}
+PC_JOBS=${PC_JOBS:-$(nproc 2>/dev/null || echo 2)}
+[ "$PC_JOBS" -ge 1 ] 2>/dev/null || PC_JOBS=2
+[ "$PC_JOBS" -le 8 ] || PC_JOBS=8
+
+# pc_workdir NAME: sets WORK to a fresh directory (kept if the test fails), on
+# tmpfs when there is one (PC_TMP): a SIGKILL loses nothing the kernel holds,
+# so the medium does not matter for these cuts, and fsync and the O_DIRECT
+# read-back cost nothing there. Copies the binaries in, so a rebuild during
+# the run does not mix two programs.
+pc_workdir() {
+	local tmp=${PC_TMP:-}
+	[ -n "$tmp" ] || { [ -d /dev/shm ] && [ -w /dev/shm ] && tmp=/dev/shm; } || tmp=${TMPDIR:-/tmp}
+	WORK=$(mktemp -d "$tmp/updater-$1-XXXXXX") || exit 1
+	mkdir -p "$WORK/bin"
+	cp "$UPDATER" "$WORK/bin/updater" || fail "no $UPDATER: run 'make'"
+	UPDATER=$WORK/bin/updater
+	if [ -x "$UPDATER_FAULT_BIN" ]; then
+		cp "$UPDATER_FAULT_BIN" "$WORK/bin/updater-fault"
+		UPDATER_FAULT_BIN=$WORK/bin/updater-fault
+	fi
+}
+
+# pc_lock_fixtures DIR: serialise fixture creation between concurrent runs.
+pc_lock_fixtures() {
+	mkdir -p "$(dirname "$1")"
+	exec 8>"$1.lock"
+	flock 8
+}
+pc_unlock_fixtures() { exec 8>&-; }
+
+# pc_reset PRISTINE DEV: DEV becomes a copy of PRISTINE (a device in its
+# factory state). Slot files stay sparse, so this is cheap. fw_env.config
+# names the environment by absolute path: it is pointed at the copy's.
+pc_reset() {
+	rm -rf "$2"
+	cp -a --sparse=always "$1" "$2" || fail "cannot copy $1 to $2"
+	if [ -f "$2/env/fw_env.config" ]; then
+		sed -i "s#^$1/#$2/#" "$2/env/fw_env.config"
+		! grep -q "^$1/" "$2/env/fw_env.config" || fail "$2/env/fw_env.config still names $1"
+	fi
+}
+
+# pc_named_points LOG: one "NAME:N" per hit of a named fault point, in the
+# order of the hits (UPDATER_FAULT=NAME:N cuts exactly there).
+pc_named_points() {
+	awk '!/@/ { n[$0]++; print $0 ":" n[$0] }' "$1"
+}
+
+# pc_progress_values LOG NAME: the values progress point NAME reported.
+pc_progress_values() {
+	awk -F@ -v name="$2" '$1 == name { print $2 }' "$1"
+}
+
+# pc_sweep_points LOG PROGRESS MAX COUNT: the cut points of a sweep over the
+# run LOG lists: every hit of every named point (NAME:N), then progress point
+# PROGRESS at every value it reported and at COUNT more values spread over
+# 1..MAX (PROGRESS@V: the cut lands at the first report >= V).
+pc_sweep_points() {
+	pc_named_points "$1"
+	{ pc_progress_values "$1" "$2"; pc_offsets "$3" "$4"; } | sort -nu | sed "s/^/$2@/"
+}
+
+# pc_listing LOG: "NAME xN, ..." for the points of a run, in order of first hit.
+pc_listing() {
+	sed 's/@.*//' "$1" | awk '!n[$0]++ { o[++k] = $0 } END { for (i = 1; i <= k; i++) printf "%s%s x%d", (i > 1 ? ", " : ""), o[i], n[o[i]] }'
+}
+
+# pc_cut_landed SPEC LOG: the run cut at SPEC stopped where it was aimed: the
+# last point in its LOG is the Nth hit of NAME, or the first report of
+# PROGRESS at or above V. Prints the value reported, for PROGRESS@V.
+pc_cut_landed() {
+	local spec=$1 log=$2 last v x prev
+	last=$(tail -n 1 "$log")
+	case $spec in
+	*@*)
+		v=${spec#*@} x=${last#*@}
+		prev=$(grep "^${spec%@*}@" "$log" | tail -n 2 | head -n 1)
+		prev=${prev#*@}
+		[ "${last%@*}" = "${spec%@*}" ] && [ "$x" -ge "$v" ] &&
+			{ [ "$prev" = "$x" ] || [ "$prev" -lt "$v" ]; } ||
+			fail "aimed at $spec, the last point hit was $last"
+		echo "$x"
+		;;
+	*)
+		[ "$last" = "${spec%:*}" ] && [ "$(grep -cx "${spec%:*}" "$log")" = "${spec#*:}" ] ||
+			fail "aimed at $spec, the last point hit was $last"
+		;;
+	esac
+}
+
+# pc_offsets MAX COUNT: COUNT values spread evenly over 1..MAX, none of them a
+# multiple of 1 MiB (those are given separately: they are what the writer reports).
+pc_offsets() {
+	awk -v max="$1" -v n="$2" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			v = int((i + 0.5) * max / n); if (v < 1) v = 1
+			if (v % 1048576 == 0) v++
+			if (v > max) v = max
+			print v
+		}
+	}'
+}
+
+# pc_env DEV: checks that the boot environment parses (fw_printenv) and holds
+# the five contract variables with values the contract allows; prints
+# "boot_slot upgrade_available bootcount bootlimit rollback".
+pc_env() {
+	local cfg=$1/env/fw_env.config out
+	out=$(fw_printenv -c "$cfg" 2>&1) || fail "boot environment does not parse: fw_printenv: $out"
+	awk -F= -v slots="${PC_SLOTS:-A B}" '
+		{ v[$1] = substr($0, length($1) + 2) }
+		END {
+			split(slots, s, " "); for (i in s) ok[s[i]] = 1
+			if (!("boot_slot" in v)) { print "boot_slot missing"; exit 1 }
+			if (!(v["boot_slot"] in ok)) { print "boot_slot=" v["boot_slot"]; exit 1 }
+			split("upgrade_available rollback", f, " ")
+			for (i in f) if (v[f[i]] !~ /^[01]$/) { print f[i] "=" v[f[i]]; exit 1 }
+			split("bootcount bootlimit", f, " ")
+			for (i in f) if (v[f[i]] !~ /^[0-9]+$/ || v[f[i]] + 0 > 999) { print f[i] "=" v[f[i]]; exit 1 }
+			print v["boot_slot"], v["upgrade_available"] + 0, v["bootcount"] + 0, v["bootlimit"] + 0, v["rollback"] + 0
+		}' <<<"$out" >"$1/.pc_env" || fail "boot environment not sane: $(cat "$1/.pc_env")"
+	cat "$1/.pc_env"
+}
+
+# pc_status DEV: `updater status --json` must work and print the documented
+# JSON (docs/cli.md); prints "STATE BOOTED_SLOT BOOTED_VERSION PENDING_SLOT
+# LAST_ERROR" (- for null, spaces in values become _), then one line
+# "TARGET STATUS VERSION" per target record. Inside pc_run, one Python per
+# worker parses (pc_json_start), not one per call.
+PC_JSON_PY='
+import json, sys
+def fields(path):
+    s = json.load(open(path))
+    n = lambda v: "-" if v in (None, "") else str(v).replace(" ", "_")
+    out = ["%s %s %s %s %s" % (s["state"], n(s["booted"]["slot"]), n(s["booted"]["version"]),
+                               n((s["pending"] or {}).get("slot")), n(s["last_error"]))]
+    out += ["%s %s %s" % (t["id"], t["status"], n(t["version"])) for t in s["targets"]]
+    return out
+def main(paths):
+    for p in paths:
+        try:
+            out = fields(p.strip())
+        except Exception as e:
+            out = ["ERROR not the documented JSON: %r" % e]
+        print("\n".join(out) + "\nEND", flush=True)
+main(sys.stdin if len(sys.argv) < 2 else sys.argv[1:])
+'
+# (bash does not pass coproc descriptors to subshells: named pipes, on fds 5 and 6)
+pc_json_start() {
+	local fifo=$WORK/.json.$1
+	rm -f "$fifo.in" "$fifo.out"
+	mkfifo "$fifo.in" "$fifo.out" || return 0
+	"$PYTHON" -S -u -c "$PC_JSON_PY" <"$fifo.in" >"$fifo.out" &
+	PC_JSON_PID=$!
+	exec 5>"$fifo.in" 6<"$fifo.out"
+}
+pc_json_stop() {
+	[ -n "${PC_JSON_PID:-}" ] || return 0
+	exec 5>&- 6<&-
+	wait "$PC_JSON_PID"
+	PC_JSON_PID=
+}
+pc_status() {
+	local rc line
+	"$UPDATER" --config="$1/updater.conf" status --json >"$1/.status.json" 2>"$1/.status.err"
+	rc=$?
+	[ "$rc" = 0 ] || fail "status --json exited $rc: $(cat "$1/.status.err")"
+	if [ -n "${PC_JSON_PID:-}" ]; then
+		echo "$1/.status.json" >&5
+		while IFS= read -r line <&6 && [ "$line" != END ]; do
+			echo "$line"
+		done >"$1/.status.fields"
+	else
+		"$PYTHON" -S -c "$PC_JSON_PY" "$1/.status.json" | sed '/^END$/d' >"$1/.status.fields"
+	fi
+	! grep -q '^ERROR' "$1/.status.fields" ||
+		fail "status --json: $(cat "$1/.status.fields"): $(cat "$1/.status.json")"
+	cat "$1/.status.fields"
+}
+
+# pc_state_records DEV: "ID STATUS SIZE DIGEST" per target from the state file
+# (status --json does not show digests).
+pc_state_records() {
+	awk -F= '
+		/^target\./ {
+			k = substr($1, 8); dot = match(k, /\.[a-z]+$/)
+			id = substr(k, 1, dot - 1); f = substr(k, dot + 1)
+			if (!(id in seen)) { seen[id] = 1; order[++n] = id }
+			v[id, f] = $2
+		}
+		END { for (i = 1; i <= n; i++) { id = order[i]
+			print id, v[id, "status"], v[id, "size"] + 0, (v[id, "digest"] == "" ? "-" : v[id, "digest"]) } }
+	' "$1"
+}
+
+# pc_run FUNC POINTS_FILE: runs FUNC WORKER POINT for each line of POINTS_FILE
+# on PC_JOBS workers (worker W owns device $WORK/dev.W). Writes
+# $WORK/results ("ok POINT LABEL [complete]" / "fail POINT MESSAGE") and keeps
+# the log of each failure as $WORK/fail.N.log.
+pc_run() {
+	local func=$1 points=$2 w pids=()
+	for ((w = 0; w < PC_JOBS; w++)); do
+		pc_worker "$func" "$points" "$w" >"$WORK/results.$w" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	cat "$WORK"/results.[0-9]* >"$WORK/results"
+	rm -f "$WORK"/results.[0-9]*
+}
+
+pc_worker() {
+	local func=$1 points=$2 w=$3 i=0 point log label complete msg
+	log=$WORK/worker.$w.log
+	pc_json_start "$w"
+	while IFS= read -r point; do
+		if ((i++ % PC_JOBS != w)); then continue; fi
+		if (set -u; "$func" "$w" "$point") >"$log" 2>&1; then
+			label=$(sed -n 's/^outcome: //p' "$log" | tail -n 1)
+			complete=$(grep -qx booted-complete "$log" && echo complete)
+			echo "ok $point ${label:-?} $complete"
+		else
+			cp "$log" "$WORK/fail.$i.log"
+			complete=$(grep -qx booted-complete "$log" && echo complete)
+			msg=$(grep -m1 '^FAIL: ' "$log" | cut -c7-)
+			[ -n "$msg" ] || msg=$(tail -n 1 "$log")
+			echo "fail $point ${complete:-incomplete} $msg (log: $WORK/fail.$i.log)"
+		fi
+	done <"$points"
+	pc_json_stop
+}
+
+# pc_report TITLE [NOUN]: prints one line per failed point, a breakdown of
+# the outcomes and the summary line "TITLE: N NOUN, N boots found a complete
+# system, N failures" (NOUN: "points cut"); sets PC_N PC_COMPLETE PC_FAILED
+# PC_BREAKDOWN.
+pc_report() {
+	local title=$1 noun=${2:-points cut}
+	PC_N=$(wc -l <"$WORK/results" | tr -d ' ')
+	PC_FAILED=$(grep -c '^fail ' "$WORK/results")
+	PC_COMPLETE=$(grep -c ' complete$\|^fail [^ ]* complete ' "$WORK/results")
+	grep '^fail ' "$WORK/results" | cut -d' ' -f2- | sed 's/^/FAIL: /'
+	PC_BREAKDOWN=$(awk '$1 == "ok" { print $3 }' "$WORK/results" | sort | uniq -c |
+		awk '{ printf "%s%s x%d", sep, $2, $1; sep = ", " }')
+	echo "  outcomes: ${PC_BREAKDOWN:-none}"
+	echo "$title: $PC_N $noun, $PC_COMPLETE boots found a complete system, $PC_FAILED failures"
+}
+
+# pc_doc_block FILE NAME TEXTFILE: replaces the text between
+# "<!-- NAME:begin -->" and "<!-- NAME:end -->" in FILE with TEXTFILE (the
+# figures are written by the tests, never by hand). The file only changes
+# when the text does.
+pc_doc_block() {
+	"$PYTHON" - "$1" "$2" "$3" <<'PY' || echo "warning: could not update $1 ($2)" >&2
+import os, sys
+path, name, text = sys.argv[1], sys.argv[2], open(sys.argv[3]).read()
+begin, end = "<!-- %s:begin -->" % name, "<!-- %s:end -->" % name
+doc = open(path).read()
+i, j = doc.find(begin), doc.find(end)
+if i < 0 or j < i:
+    sys.exit("no %s ... %s markers in %s" % (begin, end, path))
+new = doc[: i + len(begin)] + "\n" + text.rstrip("\n") + "\n" + doc[j:]
+if new != doc:
+    with open(path + ".tmp", "w") as f:
+        f.write(new)
+    os.rename(path + ".tmp", path)
+PY
+}
