@@ -3,7 +3,9 @@
 loopback HTTP into a file slot, against the bare pipeline
 `zstd -dc payload | dd of=slot bs=1M conv=fsync` measured in the same run
 (which neither downloads, hashes nor verifies). Also the peak RSS of a 16 MiB
-and a 512 MiB install. Writes docs/benchmark-dualbank.md.
+and a 512 MiB install. Where they are installed (`scripts/deps.sh bench`),
+SWUpdate (swupdate.py) and RAUC (rauc.py) install the same image into the
+same slot file in the same loop. Writes docs/benchmark-dualbank.md.
 
 Environment: BENCH_RUNS (default 5), BENCH_DIR (default build/bench).
 """
@@ -16,6 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rauc  # noqa: E402  (tests/bench/rauc.py)
+import swupdate  # noqa: E402  (tests/bench/swupdate.py)
+from runner import ToolError  # noqa: E402
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BENCH = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build", "bench")))
@@ -140,14 +147,112 @@ def fmt(xs):
     return f"{statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})"
 
 
+# The other updaters' measurements: (key, tool, how it is run).
+OTHERS = [
+    ("swu_http", "swupdate", "`swupdate -d \"-u URL\"` over HTTP: signed .swu, `raw` handler, "
+     "zstd, sha256, streamed into the slot"),
+    ("swu_http_rb", "swupdate", "the same plus SWUpdate's `readback` handler "
+     "(re-hashes the slot after the install)"),
+    ("swu_file", "swupdate", "`swupdate -i bench.swu` from a local file"),
+    ("rauc_http", "rauc", "`rauc install URL` over HTTP: signed `plain` bundle, raw slot "
+     "(this build downloads the whole bundle to $TMPDIR, then installs it)"),
+    ("rauc_file", "rauc", "`rauc install bench.raucb` from a local file"),
+]
+
+
+LABELS = {
+    "swupdate": "SWUpdate", "rauc": "RAUC",
+    "swu_http": "SWUpdate over HTTP",
+    "swu_http_rb": "SWUpdate over HTTP with its readback handler",
+    "swu_file": "SWUpdate from a local .swu",
+    "rauc_http": "RAUC over HTTP",
+    "rauc_file": "RAUC from a local bundle",
+}
+
+
+class Others:
+    """SWUpdate and RAUC: prepared once, measured in the benchmark's loop.
+    A tool that is missing or fails keeps its error for the report."""
+
+    def __init__(self, slot):
+        payload, image = f"{BENCH}/payload512.zst", f"{BENCH}/img512.img"
+        self.error = {}       # tool or measurement key -> why it has no figure
+        self.res = {k: [] for k, _, _ in OTHERS}
+        self.sw = self.rauc = None
+        if not swupdate.installed():
+            self.error["swupdate"] = "not installed here (`scripts/deps.sh bench` installs it)"
+        else:
+            self.sw = swupdate.SWUpdate(BENCH, slot, payload, image)
+            self._try("swupdate", self.sw.prepare)
+        missing = rauc.missing_tools()
+        if not rauc.installed():
+            self.error["rauc"] = "not installed here (`scripts/deps.sh bench` installs it)"
+        elif missing:
+            self.error["rauc"] = f"{', '.join(missing)} not installed here"
+        else:
+            self.rauc = rauc.Rauc(BENCH, slot, image, small_image=f"{BENCH}/img16.img")
+            self._try("rauc", self.rauc.prepare)
+
+    def _try(self, key, fn, *args):
+        try:
+            return fn(*args)
+        except (ToolError, OSError, subprocess.SubprocessError) as e:
+            self.error[key] = str(e)
+            print(f"bench: {key}: {e}", file=sys.stderr)
+            return None
+
+    def start(self):
+        if self.rauc and "rauc" not in self.error:
+            self._try("rauc", self.rauc.start)
+            if "rauc" not in self.error:
+                self.rauc.probe_verity()
+
+    def stop(self):
+        if self.rauc:
+            self.rauc.stop()
+
+    def usable(self, key, tool):
+        return tool not in self.error and key not in self.error
+
+    def run(self, url):
+        """One measurement of each, interleaved with the updater's."""
+        sw, ra = self.sw, self.rauc
+        steps = [
+            ("swu_http", "swupdate", sw and sw.swu, lambda: sw.install(
+                f"{url}/swupdate/bench.swu", http=True)),
+            ("swu_http_rb", "swupdate", sw and sw.swu_readback, lambda: sw.install(
+                f"{url}/swupdate/bench-readback.swu", http=True, readback=True)),
+            ("swu_file", "swupdate", sw and sw.swu, lambda: sw.install(sw.swu)),
+            ("rauc_http", "rauc", ra and ra.bundle, lambda: ra.install(f"{url}/rauc/bench.raucb")),
+            ("rauc_file", "rauc", ra and ra.bundle, lambda: ra.install(ra.bundle)),
+        ]
+        for key, tool, source, fn in steps:
+            if not self.usable(key, tool):
+                continue
+            warm(source)
+            r = self._try(key, fn)
+            if r:
+                self.res[key].append(r)
+
+    def summary(self):
+        out = []
+        for key, _, _ in OTHERS:
+            if self.res[key]:
+                out.append(f"{key} {self.res[key][-1]['seconds']:.2f}")
+        return ", ".join(out)
+
+
 def main():
     if not shutil.which("zstd") or not os.path.exists(UPDATER):
         sys.exit("bench: needs zstd and a built ./updater")
     t_start = time.monotonic()
+    load_start = loadavg()
     dev, slot = prepare()
+    others = Others(slot)
     srv, url = start_server()
     try:
-        res = {"base": [], "rb": [], "norb": [], "rss512": [], "rss16": []}
+        others.start()
+        res = {"base": [], "rb": [], "norb": [], "rss512": [], "rss512n": [], "rss16": []}
         for i in range(RUNS):
             warm(f"{BENCH}/payload512.zst")
             res["base"].append(baseline(f"{BENCH}/payload512.zst", slot)[0])
@@ -156,24 +261,52 @@ def main():
             res["rb"].append(t)
             res["rss512"].append(rss)
             warm(f"{BENCH}/b512.upd")
-            res["norb"].append(install(dev, f"{url}/b512.upd", "--no-readback")[0])
+            t, rss = install(dev, f"{url}/b512.upd", "--no-readback")
+            res["norb"].append(t)
+            res["rss512n"].append(rss)
             res["rss16"].append(install(dev, f"{url}/b16.upd")[1])
+            others.run(url)
             print(f"run {i + 1}/{RUNS}: pipeline {res['base'][-1]:.2f} s, updater "
-                  f"{res['rb'][-1]:.2f} s (read-back), {res['norb'][-1]:.2f} s (none)",
-                  file=sys.stderr)
+                  f"{res['rb'][-1]:.2f} s (read-back), {res['norb'][-1]:.2f} s (none); "
+                  f"{others.summary()}", file=sys.stderr)
     finally:
+        others.stop()
         srv.terminate()
         srv.wait()
-    write_report(res, time.monotonic() - t_start)
+    write_report(res, others, time.monotonic() - t_start, (load_start, loadavg()))
 
 
-def tool_line(name):
-    path = shutil.which(name)
-    return f"{name}: installed at {path} (not yet measured by this script)" if path else \
-        f"{name}: not installed here, so not measured"
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
 
 
-def write_report(res, elapsed):
+def mib(path):
+    return f"{os.path.getsize(path) / 1048576:.1f} MiB" if path and os.path.exists(path) \
+        else "(not made)"
+
+
+def med(rs, field):
+    return statistics.median(r[field] for r in rs)
+
+
+def verdict(value, other, what):
+    """The updater's median against another's, with a tie band of 5 %."""
+    ratio = other / value
+    if ratio >= 1.05:
+        return f"**faster** than {what} ({ratio:.2f}x)"
+    if ratio <= 0.95:
+        return f"**slower** than {what} ({ratio:.2f}x)"
+    return f"**about as fast** as {what} ({ratio:.2f}x)"
+
+
+def versus(label, value, figures):
+    """'updater with read-back (1.64 s): faster than its exit (1.25x), ...'"""
+    return f"{label} ({value:.2f} s): " + ", ".join(
+        verdict(value, other, what) for what, other in figures)
+
+
+def write_report(res, others, elapsed, load):
     base = statistics.median(res["base"])
     rb, norb = statistics.median(res["rb"]), statistics.median(res["norb"])
     rss512, rss16 = statistics.median(res["rss512"]), statistics.median(res["rss16"])
@@ -181,24 +314,43 @@ def write_report(res, elapsed):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "?")
     ok = lambda c: "met" if c else "NOT met"
+    R = others.res
     lines = [
         "# Dual-bank install benchmark",
         "",
         f"Written by `make bench` (tests/bench/dualbank.py) on {time.strftime('%Y-%m-%d %H:%M')}; "
         f"took {elapsed:.0f} s. Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}, "
-        f"kernel {platform.release()}.",
+        f"kernel {platform.release()}. Load average (1 min) when it started: {load[0]}, "
+        f"when it ended: {load[1]} (other work on the machine makes the figures noisier).",
         "",
         f"Image: 512 MiB ext4 filled with real files ({', '.join(CONTENT_512)}), "
         f"bundle payload {payload / 1048576:.1f} MiB (zstd level 3, window 2^23). "
         "Served by tests/lib/httpd.py on 127.0.0.1; slot: a 600 MiB file on the build "
-        "disk. Each figure is the median of "
-        f"{RUNS} runs, with min-max; the baseline runs in the same loop.",
+        "disk, the same file for every tool. Each figure is the median of "
+        f"{RUNS} runs, with min-max; every row is measured in the same loop, one after the "
+        "other, each with its source read into the page cache first.",
         "",
-        "| what | seconds | ratio to pipeline | target |",
-        "|---|---|---|---|",
-        f"| `zstd -dc payload \\| dd of=slot bs=1M conv=fsync` (baseline: no download, no hash, no verify) | {fmt(res['base'])} | 1.00 | |",
-        f"| `updater install` over HTTP, read-back verification on (default) | {fmt(res['rb'])} | {rb / base:.2f} | <= 2.0: {ok(rb / base <= 2.0)} |",
-        f"| `updater install --no-readback` over HTTP | {fmt(res['norb'])} | {norb / base:.2f} | <= 1.3: {ok(norb / base <= 1.3)} |",
+        "| what | seconds | ratio to pipeline | peak RSS (KiB) | target |",
+        "|---|---|---|---|---|",
+        f"| `zstd -dc payload \\| dd of=slot bs=1M conv=fsync` (baseline: no download, no hash, no verify) | {fmt(res['base'])} | 1.00 | | |",
+        f"| `updater install` over HTTP, read-back verification on (default) | {fmt(res['rb'])} | {rb / base:.2f} | {rss512:.0f} | <= 2.0: {ok(rb / base <= 2.0)} |",
+        f"| `updater install --no-readback` over HTTP | {fmt(res['norb'])} | {norb / base:.2f} | {statistics.median(res['rss512n']):.0f} | <= 1.3: {ok(norb / base <= 1.3)} |",
+    ]
+    for key, tool, what in OTHERS:
+        name = "SWUpdate" if tool == "swupdate" else "RAUC"
+        rs = R[key]
+        if rs:
+            t = med(rs, "seconds")
+            rss = f"{med(rs, 'rss_kib'):.0f}"
+            if tool == "rauc":
+                rss += (f" (service; anonymous {med(rs, 'anon_kib'):.0f}; "
+                        f"client {med(rs, 'client_rss_kib'):.0f})")
+            note = "" if len(rs) == RUNS else f" ({len(rs)} of {RUNS} runs)"
+            lines.append(f"| {name}: {what}{note} | {fmt([r['seconds'] for r in rs])} | "
+                         f"{t / base:.2f} | {rss} | |")
+        else:
+            lines.append(f"| {name}: {what} | not measured, see below | | | |")
+    lines += [
         "",
         "| peak RSS of `updater install` | KiB |",
         "|---|---|",
@@ -206,11 +358,9 @@ def write_report(res, elapsed):
         f"| 512 MiB image | {rss512:.0f} |",
         f"| difference | {rss512 - rss16:.0f} (target <= 2048: {ok(rss512 - rss16 <= 2048)}) |",
         "",
-        "Other updaters on the same image:",
-        "",
-        f"- {tool_line('swupdate')}",
-        f"- {tool_line('rauc')}",
-        "",
+    ]
+    lines += report_others(others, base, rb, norb)
+    lines += [
         "How the updater gets there: the download and zstd decoding run on one thread, "
         "SHA-256 and the slot writes on a second, and the read-back of each 8 MiB range "
         "(forced to the medium with sync_file_range, then read with O_DIRECT) on a third, "
@@ -220,6 +370,107 @@ def write_report(res, elapsed):
     with open(REPORT, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
+
+
+def report_others(others, base, rb, norb):
+    R, err = others.res, others.error
+    sw_v, ra_v = swupdate.version(), rauc.version()
+    lines = ["## SWUpdate and RAUC on the same image", ""]
+    lines.append(f"Debian's packages: swupdate {sw_v if swupdate.installed() else '(not installed)'}, "
+                 f"rauc {ra_v if rauc.installed() else '(not installed)'}. "
+                 f"Their inputs: .swu {mib(others.sw and others.sw.swu)} (the same zstd payload as "
+                 f"the updater's bundle), RAUC bundle {mib(others.rauc and others.rauc.bundle)} "
+                 "(squashfs, zstd level 3 in 128 KiB blocks). How they are driven: "
+                 "tests/bench/swupdate.py and tests/bench/rauc.py.")
+    lines.append("")
+    if err:
+        lines += ["Not measured, and why (the error as the tool gave it):", ""]
+        for k, v in err.items():
+            head, _, rest = v.partition("\n")
+            lines.append(f"- {LABELS.get(k, k)}: {head}")
+            if rest.strip():
+                lines += ["  ```"] + ["  " + l for l in rest.splitlines()] + ["  ```"]
+        lines.append("")
+    sw_keys = [k for k in ("swu_http", "swu_http_rb", "swu_file") if R[k]]
+    if sw_keys:
+        lines += [
+            "SWUpdate's `raw` handler does not fsync the slot: when it reports success the data "
+            "is still in the page cache. And `swupdate -i` and its `-d` downloader learn that "
+            "the install is over by polling its status once a second, so the time to exit "
+            "includes up to a second of waiting. Hence the split below: the time to its "
+            "\"SWUPDATE successful\" message, plus an fsync of the slot that the bench starts "
+            "as soon as it reads that message (the flush that the pipeline's conv=fsync and the "
+            "updater include), is its install work.",
+            "",
+            "| SWUpdate | to \"SWUPDATE successful\" | then fsync of the slot | "
+            "success + fsync | ratio to pipeline | process exit |",
+            "|---|---|---|---|---|---|",
+        ]
+        names = {"swu_http": "`-d` over HTTP", "swu_http_rb": "`-d` over HTTP, readback handler",
+                 "swu_file": "`-i` local file"}
+        for k in sw_keys:
+            work = [r["done"] + r["flush"] for r in R[k]]
+            lines.append(f"| {names[k]} | {fmt([r['done'] for r in R[k]])} | "
+                         f"{fmt([r['flush'] for r in R[k]])} | {fmt(work)} | "
+                         f"{statistics.median(work) / base:.2f} | {fmt([r['seconds'] for r in R[k]])} |")
+        lines.append("")
+    lines += ["Is the updater (over HTTP) faster? Medians; \"faster\" and \"slower\" need a "
+              "difference of 5 % or more; the factor is the other's time over the updater's.", ""]
+    for k, _, _ in OTHERS:
+        label = LABELS[k]
+        if not R[k]:
+            lines.append(f"- {label}: not measured (see above).")
+            continue
+        if k.startswith("swu"):
+            figs = [("its exit", med(R[k], "seconds")),
+                    ("its success message + fsync",
+                     statistics.median(r["done"] + r["flush"] for r in R[k]))]
+            head = f"exit {figs[0][1]:.2f} s, success message + fsync {figs[1][1]:.2f} s"
+        else:
+            figs = [("`rauc install`", med(R[k], "seconds"))]
+            head = f"{figs[0][1]:.2f} s"
+        lines.append(f"- {label} ({head}): " + versus("updater with read-back", rb, figs)
+                     + "; " + versus("updater without read-back", norb, figs) + ".")
+    lines += [
+        "",
+        "What each one verifies, so that the comparison is honest:",
+        "",
+        "- **updater**: an Ed25519 signature over the manifest, which carries the image's size "
+        "and SHA-256; the SHA-256 of the decoded image as it is written; the slot is fsynced; "
+        "then (unless --no-readback) every range is forced to the medium and read back with "
+        "O_DIRECT and hashed again. Only then is the slot activated.",
+        "- **SWUpdate**: a CMS signature over sw-description (RSA, with a self-signed "
+        "certificate made for the bench; this build will not run without one: \""
+        + (others.sw.unsigned_error if others.sw and others.sw.unsigned_error else "?") +
+        "\"), which carries the SHA-256 of the compressed artifact; that SHA-256 is checked "
+        "over the stream as it is decompressed into the slot (a mismatch is found at the end, "
+        "after the slot was written), plus the hardware compatibility. No fsync, no read-back. "
+        "The optional `readback` handler re-reads the slot with plain read() right after the "
+        "install, without a flush and without O_DIRECT: it hashes the page cache, not the "
+        "medium.",
+        "- **RAUC** (`plain` bundle): a CMS signature over the whole squashfs, checked by "
+        "reading and hashing all of the bundle before it is mounted; the kernel's squashfs "
+        "decompresses the image, which is copied to the slot; the written size is compared "
+        "with the manifest's, then the slot is fsynced. The image's SHA-256 in the manifest "
+        "is not recomputed over what was written and nothing is read back. The `verity` "
+        "format would instead check each block through dm-verity as it is read, which needs "
+        "device-mapper; streaming over HTTP would need nbd and a build with "
+        "--enable-streaming, which Debian's is not."
+        + (f" Installing a small `verity` bundle {others.rauc.verity}."
+           if others.rauc and others.rauc.verity else "")
+        + (f" Over HTTP its log says: \"{others.rauc.download_note}\"."
+           if others.rauc and others.rauc.download_note else ""),
+        "- Both run as root here, like the updater; RAUC's time is that of `rauc install`, "
+        "the D-Bus client, while its service (already running, its start not counted) does "
+        "the work; SWUpdate is started for each install, as `swupdate -i`/`-d` is.",
+        "- Peak RSS: for the updater and SWUpdate, ru_maxrss of the process (for SWUpdate the "
+        "largest of its processes: `-d` forks a downloader); for RAUC, the VmHWM of `rauc "
+        "service` during the install (reset before each one). RAUC maps the whole plain "
+        "bundle into memory to check its signature, so its VmHWM includes the bundle's "
+        "file-backed pages; its anonymous memory, sampled every 20 ms, is given too.",
+        "",
+    ]
+    return lines
 
 
 if __name__ == "__main__":
