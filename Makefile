@@ -1,8 +1,11 @@
 # updater — see README.md. `make`, `make check`, `make demo`, `make install`.
 CROSS_COMPILE ?=
 CC := $(if $(filter default,$(origin CC)),$(CROSS_COMPILE)gcc,$(CC))
-PKG_CONFIG ?= $(if $(CROSS_COMPILE),$(CROSS_COMPILE)pkg-config,pkg-config)
-PREFIX ?= /usr/local
+# A cross build uses its target's pkg-config: CROSS_COMPILE's, or that of the triplet
+# CC names (CC=aarch64-linux-gnu-gcc); Debian's pkgconf:arm64 provides it (docs/packaging.md).
+CROSS_PREFIX := $(or $(CROSS_COMPILE),$(patsubst %gcc,%,$(filter %-gcc,$(notdir $(firstword $(CC))))))
+PKG_CONFIG ?= $(if $(CROSS_PREFIX),$(CROSS_PREFIX)pkg-config,pkg-config)
+PREFIX ?= /usr
 BINDIR ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 DESTDIR ?=
@@ -41,7 +44,7 @@ SAN_OBJ := $(LIB_SRC:%.c=$(SAN_BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 SAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(SAN_BUILD)/tests/%)
 
-.PHONY: all deps check unit unit-san integration demo bench install uninstall clean
+.PHONY: all deps check unit unit-san integration demo bench install uninstall clean ramdisk qemu-check qemu-dualbank-updater
 all: updater
 
 $(BUILD)/%.o: %.c $(HDRS)
@@ -99,8 +102,18 @@ unit-san: $(SAN_UNIT_BIN) updater
 integration: updater
 	@tests/integration/run.sh
 
+# Power cuts (docs/reliability.md): fault-point and random SIGKILL sweeps, and
+# the LD_PRELOAD I/O journal that replays what a cut loses (tests/powercut/).
+.PHONY: powercut
+$(BUILD)/tests/libiolog.so: tests/powercut/iolog.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation $(CFLAGS) -shared -fPIC -o $@ $< -ldl -lpthread
+
+powercut: updater updater-fault $(BUILD)/tests/libiolog.so
+	@tests/powercut/run.sh
+
 check: deps
-	@$(MAKE) --no-print-directory unit unit-san integration
+	@$(MAKE) --no-print-directory unit unit-san integration powercut package-check cross-check
 
 demo: deps
 	@$(MAKE) --no-print-directory updater
@@ -109,14 +122,127 @@ demo: deps
 bench:
 	@./scripts/deps.sh bench
 	@$(MAKE) --no-print-directory updater
-	@python3 tests/bench/dualbank.py
+	@BENCH_RUNS=$${BENCH_RUNS:-3} python3 tests/bench/dualbank.py
+	@BENCH_RUNS=$${BENCH_RUNS:-3} python3 tests/bench/ostree.py
+	@BENCH_RUNS=$${BENCH_RUNS:-3} python3 tests/bench/report.py
+
+# --- real boots under QEMU (docs/boot.md) ------------------------------------
+# The ramdisk is built for Debian's cloud kernel (fetched once into build/kernel).
+KERNEL_DIR := build/kernel
+RAMDISK := build/ramdisk/initramfs.img
+BOOTSCR := build/boot/boot.scr
+
+ramdisk: $(RAMDISK)
+
+$(KERNEL_DIR)/version:
+	@ramdisk/kernel.sh $(KERNEL_DIR)
+
+$(RAMDISK): ramdisk/init ramdisk/mkramdisk.sh $(KERNEL_DIR)/version
+	@ramdisk/mkramdisk.sh $(KERNEL_DIR) $@
+
+$(BOOTSCR): boot/boot.cmd
+	@mkdir -p $(dir $@)
+	mkimage -q -A x86 -O linux -T script -C none -n "updater boot script" -d $< $@
+
+# The program linked at any BUILD (the dual-bank guests use a WITH_OSTREE=0
+# build: without libostree's libraries the root file systems are 4x smaller).
+$(BUILD)/updater-bin: $(BUILD)/core/main.o $(BUILD)/libupdater.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+QEMU_DUALBANK_UPDATER := build/qemu-dualbank/updater-bin
+qemu-dualbank-updater:
+	@$(MAKE) --no-print-directory WITH_OSTREE=0 BUILD=build/qemu-dualbank $(QEMU_DUALBANK_UPDATER)
+
+# Runs of qemu-check in the same tree take turns (flock): they share build/qemu.
+qemu-check: deps updater $(RAMDISK) $(BOOTSCR) qemu-dualbank-updater
+	@mkdir -p build/qemu
+	@flock build/qemu/.lock sh -c 'tests/qemu/build.sh build/qemu $(QEMU_DUALBANK_UPDATER) && \
+		tests/qemu/build-ostree.sh build/qemu/ostree ./updater && \
+		$(PYTHON) tests/qemu/run.py --dir build/qemu'
+
+# --- install, packaging, arm64 (docs/packaging.md) ----------------------------
+# `make install DESTDIR=... PREFIX=/usr SYSCONFDIR=/etc`, as Buildroot and Yocto run it
+# (packaging/). boot/ and ramdisk/ files are installed when the tree has them.
+LIBEXECDIR ?= $(PREFIX)/libexec
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/updater
+SYSTEMDUNITDIR ?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+INSTALL_SYSTEMD ?= 1
+UNITS := updater-boot.service updater-health.service updater-check.service updater-check.timer
+LIBEXEC_SCRIPTS := health check-install
+HOOK_DIRS := $(addprefix $(DESTDIR)$(SYSCONFDIR)/updater/hooks/,pre-install.d post-install.d health.d)
+SHARE_FILES := $(wildcard boot/boot.cmd ramdisk/mkramdisk.sh ramdisk/init)
+EXAMPLE_HOOKS := $(wildcard hooks/examples/*.d/*)
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 install: updater
 	install -D -m 0755 updater $(DESTDIR)$(BINDIR)/updater
 	install -D -m 0644 config/updater.conf $(DESTDIR)$(SYSCONFDIR)/updater.conf.example
+	install -d -m 0755 $(HOOK_DIRS) $(DESTDIR)$(LIBEXECDIR)/updater
+	for f in $(LIBEXEC_SCRIPTS); do $(SUBST) libexec/$$f.in >$(DESTDIR)$(LIBEXECDIR)/updater/$$f \
+		&& chmod 0755 $(DESTDIR)$(LIBEXECDIR)/updater/$$f || exit 1; done
+	if [ "$(INSTALL_SYSTEMD)" = 1 ]; then install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR) && \
+		for u in $(UNITS); do $(SUBST) systemd/$$u.in >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u \
+		&& chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; done; fi
+	install -D -m 0644 man/updater.1 $(DESTDIR)$(MANDIR)/man1/updater.1
+	install -D -m 0644 man/updater.conf.5 $(DESTDIR)$(MANDIR)/man5/updater.conf.5
+	for f in $(SHARE_FILES); do install -D -m $$([ -x $$f ] && echo 0755 || echo 0644) \
+		$$f $(DESTDIR)$(DATADIR)/updater/$$f || exit 1; done
+	for f in $(EXAMPLE_HOOKS:hooks/examples/%=%); do install -D -m 0755 hooks/examples/$$f \
+		$(DESTDIR)$(DOCDIR)/examples/hooks/$$f || exit 1; done
 
+# Removes what install put there; hook directories only when empty (hooks are the
+# device's own), the config example but never /etc/updater.conf.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/updater $(DESTDIR)$(SYSCONFDIR)/updater.conf.example
+	rm -f $(DESTDIR)$(BINDIR)/updater $(DESTDIR)$(SYSCONFDIR)/updater.conf.example \
+		$(addprefix $(DESTDIR)$(LIBEXECDIR)/updater/,$(LIBEXEC_SCRIPTS)) \
+		$(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS)) \
+		$(DESTDIR)$(MANDIR)/man1/updater.1 $(DESTDIR)$(MANDIR)/man5/updater.conf.5 \
+		$(addprefix $(DESTDIR)$(DATADIR)/updater/,$(SHARE_FILES)) \
+		$(addprefix $(DESTDIR)$(DOCDIR)/examples/hooks/,$(EXAMPLE_HOOKS:hooks/examples/%=%))
+	for d in $(DESTDIR)$(LIBEXECDIR)/updater $(sort $(dir $(addprefix \
+		$(DESTDIR)$(DATADIR)/updater/,$(SHARE_FILES)))) $(DESTDIR)$(DATADIR)/updater \
+		$(sort $(dir $(addprefix $(DESTDIR)$(DOCDIR)/examples/hooks/,$(EXAMPLE_HOOKS:hooks/examples/%=%)))) \
+		$(DESTDIR)$(DOCDIR)/examples/hooks $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) \
+		$(HOOK_DIRS) $(DESTDIR)$(SYSCONFDIR)/updater/hooks $(DESTDIR)$(SYSCONFDIR)/updater; do \
+		[ ! -d $$d ] || rmdir $$d 2>/dev/null || echo "uninstall: kept $$d (not empty)"; done
+
+# The program of any BUILD: variant (WITH_*=0) and cross builds that must not
+# replace ./updater.
+$(BUILD)/bin/updater: $(BUILD)/core/main.o $(BUILD)/libupdater.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+.PHONY: package-check cross-check package-sizes
+# Install, units, man pages, recipes and the WITH_* builds (tests/package/).
+package-check: updater
+	@tests/package/run.sh
+
+# arm64: the program and the unit tests built with Debian's cross toolchain and
+# multiarch libraries (`scripts/deps.sh cross` adds the architecture), the tests run
+# by qemu-aarch64-static called explicitly (no binfmt needed). No -L: the arm64
+# loader and libc are the multiarch ones in /lib; -L /usr/aarch64-linux-gnu would
+# mix the cross loader with the multiarch libc, and pthread_create then hangs.
+CROSS_BUILD := build/arm64
+CROSS_TRIPLET := aarch64-linux-gnu
+CROSS_RUN := qemu-aarch64-static
+cross-check:
+	@./scripts/deps.sh cross
+	@$(MAKE) --no-print-directory CROSS_COMPILE=$(CROSS_TRIPLET)- BUILD=$(CROSS_BUILD) \
+		$(CROSS_BUILD)/bin/updater $(UNIT_SRC:tests/unit/%.c=$(CROSS_BUILD)/tests/%)
+	@readelf -h $(CROSS_BUILD)/bin/updater | grep -q AArch64 || { echo "cross-check: not arm64"; exit 1; }
+	@TEST_RUNNER="$(CROSS_RUN)" tests/run-unit.sh $(UNIT_SRC:tests/unit/%.c=$(CROSS_BUILD)/tests/%)
+	@$(CROSS_RUN) $(CROSS_BUILD)/bin/updater --version | grep 'backends: dualbank,ostree'
+	@# CC alone names the target too (its triplet's pkg-config): the dual-bank-only build.
+	@$(MAKE) --no-print-directory CC=$(CROSS_TRIPLET)-gcc WITH_OSTREE=0 BUILD=$(CROSS_BUILD)-cc \
+		$(CROSS_BUILD)-cc/bin/updater
+	@$(CROSS_RUN) $(CROSS_BUILD)-cc/bin/updater --version | grep 'backends: dualbank)'
+
+# Rewrites the size and library figures of docs/packaging.md (x86-64 and arm64).
+package-sizes:
+	@scripts/package-sizes.sh docs/packaging.md
 
 clean:
 	rm -rf $(BUILD) updater updater-san updater-fault

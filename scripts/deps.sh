@@ -5,27 +5,43 @@
 # against: SWUpdate, and RAUC with squashfs-tools (rauc bundle) and dbus-daemon
 # (a private bus for `rauc service`). The .swu cpio archive is written by
 # tests/bench/swupdate.py itself. `make check` and `make demo` need none of them.
+# `deps.sh cross` installs what `make cross-check` needs: Debian's arm64 cross
+# toolchain, the arm64 (multiarch) -dev packages and qemu-user-static. It adds
+# the arm64 architecture to dpkg first; nothing else uses it.
 set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfig-dev libzstd-dev
 libubootenv-dev libubootenv-tool u-boot-tools libssl-dev libcmocka-dev zstd openssl
-python3 lighttpd clang valgrind e2fsprogs ostree libostree-dev gnupg"
+python3 lighttpd clang valgrind e2fsprogs ostree libostree-dev gnupg systemd groff-base
+qemu-system-x86 u-boot-qemu busybox-static cpio fdisk kmod"
+CROSS_ARCH=""
 case "${1:-}" in
 "") ;;
-bench) PKGS="$PKGS swupdate rauc squashfs-tools dbus-daemon" ;;
-*) echo "usage: deps.sh [bench]" >&2; exit 2 ;;
+bench) PKGS="$PKGS swupdate rauc squashfs-tools dbus-daemon gnuplot-nox" ;;
+cross)
+	CROSS_ARCH=arm64
+	PKGS="crossbuild-essential-arm64 qemu-user-static pkgconf:arm64
+libcurl4-openssl-dev:arm64 libconfig-dev:arm64 libzstd-dev:arm64 libubootenv-dev:arm64
+libssl-dev:arm64 libcmocka-dev:arm64 libostree-dev:arm64"
+	;;
+*) echo "usage: deps.sh [bench|cross]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
+add_arch=""
+if [ -n "$CROSS_ARCH" ] && ! dpkg --print-foreign-architectures | grep -qx "$CROSS_ARCH"; then
+	add_arch="dpkg --add-architecture $CROSS_ARCH && apt-get update && "
+fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "updater: missing packages; run as root:" >&2
-	echo "  apt-get install -y$missing" >&2
+	echo "  ${add_arch}apt-get install -y$missing" >&2
 	exit 1
 fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+[ -z "$add_arch" ] || dpkg --add-architecture "$CROSS_ARCH"
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -130,6 +130,17 @@ def log_bytes(log):
 def fresh_device(pristine, dev):
     rm_device(dev)
     subprocess.run(["cp", "-a", pristine, dev], check=True)
+    # The copy's files name the pristine device: the running-root link (the
+    # booted deployment, ostree.root) and fw_env.config must name the copy.
+    link = os.path.join(dev, "root")
+    target = os.readlink(link)
+    os.unlink(link)
+    os.symlink(target.replace(pristine, dev, 1), link)
+    cfg = os.path.join(dev, "env", "fw_env.config")
+    with open(cfg) as fh:
+        text = fh.read()
+    with open(cfg, "w") as fh:
+        fh.write(text.replace(pristine, dev))
 
 
 def rm_device(dev):
