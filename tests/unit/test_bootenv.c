@@ -42,45 +42,33 @@ static int teardown(void **state)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void blank_file(const char *path, off_t size)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, size), 0);
-	close(fd);
-}
-
-static void write_text(const char *path, const char *text)
-{
-	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
-}
 
 /* One copy in one file: the fw_env.config of most real boards. */
 static void single(struct fx *f)
 {
 	char line[PATH_MAX + 32];
-	blank_file(f->env, ENV_SIZE);
+	tu_blank_file(f->env, ENV_SIZE);
 	snprintf(line, sizeof(line), "# single copy\n%s 0x0 0x4000\n", f->env);
-	write_text(f->cfg, line);
+	tu_write_text(f->cfg, line);
 }
 
 /* Two copies back to back in one file (the QEMU disk layout). */
 static void redundant(struct fx *f)
 {
 	char line[2 * PATH_MAX + 64];
-	blank_file(f->env, (off_t)2 * ENV_SIZE);
+	tu_blank_file(f->env, (off_t)2 * ENV_SIZE);
 	snprintf(line, sizeof(line), "%s 0x0 0x4000\n%s 0x4000 0x4000\n", f->env, f->env);
-	write_text(f->cfg, line);
+	tu_write_text(f->cfg, line);
 }
 
 /* Two copies in two files (e.g. mmcblk0boot0/boot1). */
 static void redundant_files(struct fx *f)
 {
 	char line[2 * PATH_MAX + 64];
-	blank_file(f->env, ENV_SIZE);
-	blank_file(f->env2, ENV_SIZE);
+	tu_blank_file(f->env, ENV_SIZE);
+	tu_blank_file(f->env2, ENV_SIZE);
 	snprintf(line, sizeof(line), "%s 0 4000\n%s 0 4000\n", f->env, f->env2);
-	write_text(f->cfg, line);
+	tu_write_text(f->cfg, line);
 }
 
 static uint32_t crc32_ieee(const unsigned char *p, size_t n)
@@ -289,7 +277,7 @@ static void test_open_short_file(void **state)
 	struct bootenv *env = NULL;
 
 	single(f);
-	blank_file(f->env, 0); /* `touch`ed, never sized */
+	tu_blank_file(f->env, 0); /* `touch`ed, never sized */
 	assert_int_equal(bootenv_open(&env, f->cfg, &e), -EIO);
 	assert_msg_has(&e, "truncate -s 16384");
 	err_clear(&e);
@@ -304,7 +292,7 @@ static void expect_bad_config(struct fx *f, const char *text, const char *needle
 {
 	struct error e = { 0 };
 	struct bootenv *env = NULL;
-	write_text(f->cfg, text);
+	tu_write_text(f->cfg, text);
 	assert_int_equal(bootenv_open(&env, f->cfg, &e), -EINVAL);
 	assert_int_equal(e.exit, UPD_EXIT_USAGE);
 	assert_msg_has(&e, needle);
@@ -315,7 +303,7 @@ static void test_bad_config(void **state)
 	struct fx *f = *state;
 	char text[2 * PATH_MAX + 64];
 
-	blank_file(f->env, (off_t)2 * ENV_SIZE);
+	tu_blank_file(f->env, (off_t)2 * ENV_SIZE);
 	expect_bad_config(f, "# nothing but a comment\n\n", "no 'DEVICE OFFSET SIZE' line");
 	snprintf(text, sizeof(text), "%s 0 0\n", f->env);
 	expect_bad_config(f, text, "size of");

@@ -43,17 +43,12 @@ static char *join(const char *a, const char *b)
 	return p;
 }
 
-static void write_text(const char *path, const char *text)
-{
-	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
-}
-
 /* Writes text as <dir>/<name> and remembers it as the file to load. */
 static void write_conf(struct fx *f, const char *name, const char *text)
 {
 	free(f->path);
 	f->path = join(f->dir, name);
-	write_text(f->path, text);
+	tu_write_text(f->path, text);
 }
 
 static int load(struct fx *f)
@@ -288,13 +283,13 @@ static void test_include(void **state)
 	struct fx *f = *state;
 	char *inc = join(f->dir, "server.inc");
 
-	write_text(inc, "server = {\n timeout = 7;\n};\n");
+	tu_write_text(inc, "server = {\n timeout = 7;\n};\n");
 	write_conf(f, "u.conf", "compatible = \"x\"; state_dir = \"/s\";\n@include \"server.inc\"\n");
 	assert_int_equal(load(f), 0);
 	assert_int_equal(f->c.server.timeout, 7);
 	config_free(&f->c);
 
-	write_text(inc, "server = {\n timeout = -7;\n};\n");
+	tu_write_text(inc, "server = {\n timeout = -7;\n};\n");
 	assert_true(load(f) < 0);
 	assert_contains(f->e.msg, "server.inc:2: server.timeout: must be a positive integer");
 	free(inc);

@@ -305,18 +305,6 @@ struct fx {
 	struct error e;
 };
 
-static void blank_file(const char *path, off_t size)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, size), 0);
-	close(fd);
-}
-
-static void write_text(const char *path, const char *text)
-{
-	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
-}
 
 struct fx;
 static void mkdir_state(struct fx *f);
@@ -344,7 +332,7 @@ static void factory_device(struct fx *f)
 	f->g = NULL;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->state_dir);
 	assert_int_equal(system(cmd), 0);
-	blank_file(f->envfile, 2 * ENV_SIZE);
+	tu_blank_file(f->envfile, 2 * ENV_SIZE);
 	if (bootenv_init_write(f->fwcfg, &bs, false, &e) != 0)
 		fail_msg("bootenv_init_write: %s", e.msg);
 	reset_fake();
@@ -369,9 +357,9 @@ static int setup(void **state)
 	snprintf(f->compatible, sizeof(f->compatible), "%s", BOARD);
 	snprintf(F.state_file, sizeof(F.state_file), "%s", f->state_file);
 
-	write_text(f->osrel, "NAME=\"Test OS\"\nVERSION_ID=\"1.0\"\n");
+	tu_write_text(f->osrel, "NAME=\"Test OS\"\nVERSION_ID=\"1.0\"\n");
 	snprintf(text, sizeof(text), "%s 0x0 0x4000\n%s 0x4000 0x4000\n", f->envfile, f->envfile);
-	write_text(f->fwcfg, text);
+	tu_write_text(f->fwcfg, text);
 
 	f->cfg.path = f->cfgpath;
 	f->cfg.compatible = f->compatible;
@@ -942,7 +930,7 @@ static void add_hook(struct fx *f, const char *phase, const char *name, const ch
 	assert_int_equal(chmod(dir, 0755), 0);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	assert_true(asprintf(&text, "#!/bin/sh\n%s", body) >= 0);
-	write_text(path, text);
+	tu_write_text(path, text);
 	assert_int_equal(chmod(path, 0755), 0);
 	free(text);
 	f->cfg.hooks.dir = f->hooks;
@@ -1014,7 +1002,7 @@ static void test_install_names_target(void **state)
 	struct update_state s;
 
 	mkdir_state(f);
-	write_text(f->state_file, "format=1\nstate=committed\nbackend=fake\n"
+	tu_write_text(f->state_file, "format=1\nstate=committed\nbackend=fake\n"
 				  "target.3e5a9c1f.1.status=bad\ntarget.3e5a9c1f.1.version=0.5\n"
 				  "target.A.status=good\ntarget.A.version=1.0\n");
 	snprintf(F.rename_to, sizeof(F.rename_to), "3e5a9c1f.1");
@@ -1124,7 +1112,7 @@ static void test_policy_unknown_booted_version(void **state)
 	struct capture c;
 	struct update_state s;
 
-	write_text(f->osrel, "NAME=\"Test OS\"\n");
+	tu_write_text(f->osrel, "NAME=\"Test OS\"\n");
 	snprintf(F.rel.version, sizeof(F.rel.version), "0.1");
 	start(f);
 	capture_begin(f, &c);
@@ -1158,7 +1146,7 @@ static void test_policy_booted_version_sources(void **state)
 	mkdir_state(f);
 	snprintf(text, sizeof(text), "format=1\nstate=committed\nbackend=fake\n"
 				     "target.A.status=good\ntarget.A.version=3.0\n");
-	write_text(f->state_file, text);
+	tu_write_text(f->state_file, text);
 	snprintf(F.booted_version, sizeof(F.booted_version), "5.0");
 	start(f);
 	expect_policy_refusal(f, "verify: version 2.0 is older than the running 3.0 (downgrade "
@@ -1244,7 +1232,7 @@ static void test_reconcile_lost_track(void **state)
 	struct update_state s;
 
 	mkdir_state(f);
-	write_text(f->state_file, "format=1\nstate=committed\nbackend=fake\nop_target=A\n"
+	tu_write_text(f->state_file, "format=1\nstate=committed\nbackend=fake\nop_target=A\n"
 				  "op_version=1.0\ntarget.B.status=verified\ntarget.B.version=2.0\n");
 	env_set(f, "B", 1, 0, 3, 0);
 	start(f);
@@ -1494,7 +1482,7 @@ static void test_reconcile_env_names_unverified_target(void **state)
 	struct update_state s;
 
 	mkdir_state(f);
-	write_text(f->state_file, "format=1\nstate=install\nbackend=fake\nop_version=2.0\n"
+	tu_write_text(f->state_file, "format=1\nstate=install\nbackend=fake\nop_version=2.0\n"
 				  "op_target=B\nop_from=A\ntarget.A.status=good\n"
 				  "target.A.version=1.0\ntarget.B.status=incomplete\n"
 				  "target.B.version=2.0\n");
@@ -1518,7 +1506,7 @@ static void test_reconcile_interrupted_install_ends_its_trial(void **state)
 	struct update_state s;
 
 	mkdir_state(f);
-	write_text(f->state_file, "format=1\nstate=install\nbackend=fake\nop_version=2.0\n"
+	tu_write_text(f->state_file, "format=1\nstate=install\nbackend=fake\nop_version=2.0\n"
 				  "op_target=B\nop_from=A\ntarget.A.status=good\n"
 				  "target.A.version=1.0\ntarget.B.status=incomplete\n"
 				  "target.B.version=2.0\n");
@@ -1966,7 +1954,7 @@ static void test_init(void **state)
 	struct fx *f = *state;
 	struct update_state s;
 
-	blank_file(f->envfile, 2 * ENV_SIZE); /* factory: no valid environment */
+	tu_blank_file(f->envfile, 2 * ENV_SIZE); /* factory: no valid environment */
 	F.bootlimit = 5;
 	err_clear(&f->e);
 	int rc = engine_init(&f->cfg, "fake", false, &f->e);
@@ -2062,7 +2050,7 @@ static void test_bug_reconcile_unverified_trial_not_idempotent(void **state)
 
 
 	mkdir_state(f);
-	write_text(f->state_file, "format=1\nstate=install\nbackend=fake\nop_version=2.0\n"
+	tu_write_text(f->state_file, "format=1\nstate=install\nbackend=fake\nop_version=2.0\n"
 				  "op_target=B\nop_from=A\ntarget.A.status=good\n"
 				  "target.A.version=1.0\ntarget.B.status=incomplete\n"
 				  "target.B.version=2.0\n");

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
 
 /* A fresh directory under $TMPDIR (or /tmp), removed by tu_rmtree(). */
 static inline char *tu_mkdtemp(void)
@@ -75,4 +76,19 @@ static inline char *tu_read_file(const char *path, size_t *len)
 			*len = n;
 	}
 	return buf;
+}
+
+/* Asserting forms, for test set-up that must not fail. */
+static inline void tu_write_text(const char *path, const char *text)
+{
+	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+}
+
+/* A file of `size` zero bytes (a blank partition or environment). */
+static inline void tu_blank_file(const char *path, off_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	close(fd);
 }
