@@ -21,7 +21,8 @@ struct engine {
 	struct update_state st;
 	struct bootenv *env;
 	int lock_fd;
-	bool read_only; /* another updater holds the lock: look, do not touch */
+	bool read_only; /* another updater holds the lock, or no boot env: look, do not touch */
+	char env_error[256]; /* why the boot environment could not be opened */
 	struct engine_opts opts;
 	struct system_info booted;
 };
@@ -126,8 +127,17 @@ int engine_open(struct engine **out, const struct config *cfg, const char *backe
 	if (!g->ops)
 		return -EINVAL;
 	rc = open_state(g, flags, e);
-	if (rc == 0 && !(flags & ENGINE_NO_BOOTENV))
-		rc = bootenv_open(&g->env, cfg->bootenv.fw_env_config, e);
+	if (rc == 0 && !(flags & ENGINE_NO_BOOTENV)) {
+		struct error be = {0};
+		rc = bootenv_open(&g->env, cfg->bootenv.fw_env_config, &be);
+		if (rc < 0 && (flags & ENGINE_BOOTENV_OPTIONAL)) {
+			snprintf(g->env_error, sizeof(g->env_error), "%s", be.msg);
+			g->read_only = true; /* nothing to reconcile against */
+			rc = 0;
+		} else if (rc < 0) {
+			*e = be;
+		}
+	}
 	if (rc < 0)
 		return rc;
 	g->u = (struct updater_ctx){ .cfg = cfg, .env = g->env, .state = &g->st,
@@ -587,7 +597,7 @@ int engine_status(struct engine *g, struct engine_status *out, struct error *e)
 	struct error be = {0};
 	memset(out, 0, sizeof(*out));
 	out->backend = g->ops->name;
-	out->busy = g->read_only;
+	out->busy = g->read_only && g->env; /* without an env, read_only says nothing of the lock */
 	out->booted = g->booted;
 	out->records = &g->st;
 	out->state = g->st.state;
@@ -596,9 +606,9 @@ int engine_status(struct engine *g, struct engine_status *out, struct error *e)
 		snprintf(out->pending.id, sizeof(out->pending.id), "%s", g->st.op_target);
 		snprintf(out->pending.version, sizeof(out->pending.version), "%s", g->st.op_version);
 	}
-	out->boot_ok = bootenv_read(g->env, &out->boot, &be) == 0;
+	out->boot_ok = g->env && bootenv_read(g->env, &out->boot, &be) == 0;
 	if (!out->boot_ok)
-		snprintf(out->boot_error, sizeof(out->boot_error), "%s", be.msg);
+		snprintf(out->boot_error, sizeof(out->boot_error), "%s", g->env ? be.msg : g->env_error);
 	(void)e;
 	return 0;
 }

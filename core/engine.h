@@ -17,6 +17,8 @@ enum engine_flags {
 	ENGINE_NEED_LOCK = 1 << 0, /* fail with UPD_EXIT_BUSY if another updater runs */
 	ENGINE_TRY_LOCK = 1 << 1,  /* read-only view if another updater runs */
 	ENGINE_NO_BOOTENV = 1 << 2,
+	/* status: an unreadable boot environment is reported, not fatal */
+	ENGINE_BOOTENV_OPTIONAL = 1 << 3,
 };
 
 struct engine_opts {

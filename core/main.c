@@ -107,7 +107,9 @@ static int parse_cmd(int argc, char **argv, struct cli_global *gl, struct cmd_ar
 
 static unsigned lock_flags(const char *cmd)
 {
-	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "check") == 0)
+	if (strcmp(cmd, "status") == 0)
+		return ENGINE_TRY_LOCK | ENGINE_BOOTENV_OPTIONAL;
+	if (strcmp(cmd, "check") == 0)
 		return ENGINE_TRY_LOCK;
 	return ENGINE_NEED_LOCK;
 }

@@ -38,6 +38,14 @@ printf 'garbage' | dd of="$D/env/uboot.env" bs=1 seek=10 conv=notrunc status=non
 printf 'garbage' | dd of="$D/env/uboot.env" bs=1 seek=$((0x4000 + 10)) conv=notrunc status=none
 expect_exit 1 "$WORK/badcrc" upd "$D" install "$B2"
 assert_one_error "$WORK/badcrc" "updater init"
+# status still answers, and says why the boot state is unknown (docs/cli.md).
+upd "$D" status --json >"$WORK/badcrc.json" 2>/dev/null || fail "status with a corrupt environment"
+python3 - "$WORK/badcrc.json" <<'PY' || fail "status --json with a corrupt environment"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["boot_env"] is None and "updater init" in s["boot_env_error"], s
+assert s["booted"]["slot"] == "A" and s["busy"] is False, s
+PY
 cp "$WORK/env.good" "$D/env/uboot.env"
 # init refuses to replace a valid environment without --force.
 expect_exit 2 "$WORK/init" upd "$D" init
