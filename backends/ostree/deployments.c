@@ -6,7 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../core/log.h"
 #include "../../core/sysinfo.h"
@@ -154,6 +158,25 @@ int ob_lock(struct ostree_backend *b, struct error *e)
 	return 0;
 }
 
+/* U-Boot's ext4 reader does not replay the journal, and libostree's
+ * boot/loader rename may still sit only in it (found by the QEMU power-cut
+ * harness): freeze and thaw /boot's file system, which checkpoints the
+ * journal, so what U-Boot reads after a power cut is the new entry. Without
+ * CAP_SYS_ADMIN (tests on a build host) a syncfs is the best there is. */
+static void checkpoint_boot(struct ostree_backend *b)
+{
+	g_autofree char *boot = g_build_filename(b->cfg->ostree.sysroot, "boot", NULL);
+	int fd = open(boot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (ioctl(fd, FIFREEZE, 0) == 0)
+		ioctl(fd, FITHAW, 0);
+	else
+		syncfs(fd);
+	close(fd);
+}
+
 int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDeployment *second,
 		   int max, struct error *e)
 {
@@ -180,6 +203,7 @@ int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDepl
 	OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = FALSE };
 	if (!ostree_sysroot_write_deployments_with_options(b->sysroot, order, &opts, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "write the deployment list");
+	checkpoint_boot(b);
 	if (!ostree_sysroot_load(b->sysroot, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "reload the ostree sysroot");
 	return 0;
