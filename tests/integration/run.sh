@@ -8,23 +8,7 @@ export TOP
 . tests/lib/common.sh
 fixtures
 export FIXTURES=$FIX
-pass=0
-failed=0
+. tests/lib/runtests.sh
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(tests/integration/t_*.sh)
-for t in "${tests[@]}"; do
-	work=$(mktemp -d "${TMPDIR:-/tmp}/updater-it-XXXXXX")
-	start=$(date +%s.%N)
-	if WORK=$work bash "$t" >"$work.log" 2>&1; then
-		printf 'PASS: %s (%.1f s)\n' "$(basename "$t" .sh)" "$(awk "BEGIN{print $(date +%s.%N) - $start}")"
-		pass=$((pass + 1))
-		rm -rf "$work" "$work.log"
-	else
-		printf 'FAIL: %s (%.1f s)\n' "$(basename "$t" .sh)" "$(awk "BEGIN{print $(date +%s.%N) - $start}")"
-		sed 's/^/    /' "$work.log" | tail -40
-		failed=$((failed + 1))
-		rm -rf "$work"
-	fi
-done
-echo "integration: $pass passed, $failed failed"
-[ "$failed" = 0 ]
+run_tests integration "${tests[@]}"
