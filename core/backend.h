@@ -72,6 +72,10 @@ struct backend_ops {
 	int (*confirm)(void *priv, struct error *e);
 	/* Bytes of flash the strategy occupies, for reports. May be NULL. */
 	int (*footprint)(void *priv, uint64_t *bytes, struct error *e);
+	/* A child process of the backend's own (`updater __helper NAME ARGS`):
+	 * work it must be able to kill, such as a library call that can hang.
+	 * Returns the exit code. May be NULL. */
+	int (*helper)(int argc, char **argv);
 };
 
 const struct backend_ops *backend_find(const char *name);

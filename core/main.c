@@ -200,9 +200,25 @@ static int run(int argc, char **argv, struct error *e)
 	return rc;
 }
 
+/* `updater __helper BACKEND ARGS`: a backend's child process, started by
+ * the backend itself; not a command for users. */
+static int run_helper(int argc, char **argv)
+{
+	const struct backend_ops *ops = backend_find(argv[2]);
+
+	if (!ops || !ops->helper) {
+		fprintf(stderr, "updater: __helper %s: no such backend helper\n", argv[2]);
+		return UPD_EXIT_USAGE;
+	}
+	return ops->helper(argc - 3, argv + 3);
+}
+
 int main(int argc, char **argv)
 {
 	struct error e = {0};
+
+	if (argc >= 3 && strcmp(argv[1], "__helper") == 0)
+		return run_helper(argc, argv);
 	int code = run(argc, argv, &e);
 
 	if (code != UPD_EXIT_OK && code != UPD_EXIT_UPTODATE && err_isset(&e))

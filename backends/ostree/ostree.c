@@ -491,4 +491,5 @@ const struct backend_ops ostree_backend = {
 	.finish_fallback = ob_finish_fallback,
 	.rollback = ob_rollback,
 	.confirm = ob_confirm,
+	.helper = ob_helper,
 };

@@ -37,3 +37,10 @@ char *ob_commit_version(OstreeRepo *repo, const char *checksum);
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e);
 int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
+
+/* pull_proc.c: libostree's pull in a child process, killed after
+ * server.timeout without progress (libostree ignores cancellation). */
+int ob_pull_run(struct ostree_backend *b, GVariant *opts, bool with_progress, const char *what,
+		struct error *e);
+/* The child's entry point: `updater __helper ostree pull ...`. */
+int ob_helper(int argc, char **argv);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../../core/fault.h"
@@ -17,33 +16,6 @@
 #include "../../core/progress.h"
 #include "../../core/source.h"
 #include "ostree_priv.h"
-
-struct pull_watch {
-	GCancellable *cancel;
-	guint64 last_bytes;
-	time_t last_change;
-	int timeout_s;
-	bool stalled;
-};
-
-/* libostree calls this about once a second while it pulls: report progress
- * and give up a pull that has received nothing for server.timeout. */
-static void on_progress(OstreeAsyncProgress *p, gpointer user)
-{
-	struct pull_watch *w = user;
-	guint64 bytes = ostree_async_progress_get_uint64(p, "bytes-transferred");
-	time_t now = time(NULL);
-
-	progress_update(bytes);
-	fault_progress("pull-objects", ostree_async_progress_get_uint(p, "fetched"));
-	if (bytes != w->last_bytes || ostree_async_progress_get_uint(p, "outstanding-fetches") == 0) {
-		w->last_bytes = bytes;
-		w->last_change = now;
-	} else if (now - w->last_change >= w->timeout_s && !w->stalled) {
-		w->stalled = true;
-		g_cancellable_cancel(w->cancel);
-	}
-}
 
 static GVariant *pull_options(struct ostree_backend *b, const char *ref, const char *commit,
 			      int flags, bool gpg_verify)
@@ -68,33 +40,6 @@ static GVariant *pull_options(struct ostree_backend *b, const char *ref, const c
 	return g_variant_ref_sink(g_variant_builder_end(&o));
 }
 
-static int run_pull(struct ostree_backend *b, GVariant *opts, bool with_progress, const char *what,
-		    struct error *e)
-{
-	struct pull_watch w = { .cancel = g_cancellable_new(), .last_change = time(NULL),
-				.timeout_s = b->cfg->server.timeout };
-	g_autoptr(OstreeAsyncProgress) prog = ostree_async_progress_new_and_connect(on_progress, &w);
-	GError *gerr = NULL;
-	gboolean ok;
-
-	if (with_progress)
-		progress_begin("download", 0);
-	ok = ostree_repo_pull_with_options(b->repo, b->remote, opts, prog, w.cancel, &gerr);
-	ostree_async_progress_finish(prog);
-	if (with_progress)
-		progress_end();
-	g_object_unref(w.cancel);
-	if (ok)
-		return 0;
-	if (w.stalled) {
-		g_error_free(gerr);
-		return err_set(e, UPD_EXIT_DOWNLOAD, ETIMEDOUT,
-			       "%s from %s: no data for %d s (server stalled)", what, b->url,
-			       b->cfg->server.timeout);
-	}
-	return ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, what);
-}
-
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e)
 {
@@ -102,7 +47,7 @@ int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *c
 	char what[600];
 
 	snprintf(what, sizeof(what), "fetch commit metadata of %s:%s", b->remote, ref);
-	return run_pull(b, opts, false, what, e);
+	return ob_pull_run(b, opts, false, what, e);
 }
 
 /* deltas/<from b64[0:2]>/<from b64[2:]>-<to b64>/<file>, as libostree lays them out. */
@@ -290,5 +235,5 @@ int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct 
 	snprintf(ref, sizeof(ref), "%s", strchr(b->refspec, ':') + 1);
 	g_autoptr(GVariant) opts = pull_options(b, ref, b->checksum, OSTREE_REPO_PULL_FLAGS_NONE,
 						b->cfg->ostree.gpg_verify);
-	return run_pull(b, opts, true, "pull", e);
+	return ob_pull_run(b, opts, true, "pull", e);
 }

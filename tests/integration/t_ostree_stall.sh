@@ -3,8 +3,8 @@
 # one message naming the stall) within a few timeouts, nothing changed; then
 # the install completes from a healthy server. Both download paths: a static
 # delta's part (the updater's own downloader) and loose objects (libostree's
-# pull). Every updater run is capped, so a hang fails the test instead of
-# hanging it.
+# pull, in a child process killed after server.timeout). Every updater run is
+# capped, so a hang fails the test instead of hanging it.
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"
 set -u
@@ -41,6 +41,25 @@ ostree_assert_untouched "$D" "stalled delta download"
 stalled "$WORK/objects" install "$C3"
 ostree_assert_error "$WORK/objects" "stalled"
 ostree_assert_untouched "$D" "stalled object pull"
+
+# The pull runs in a child process (backends/ostree/pull_proc.c) that must
+# die with the updater, as in a power cut: kill -9 the updater alone mid-pull.
+ostree_nofreeze "$UPDATER" --config="$D/updater.conf" --progress=none install "$C3" >"$WORK/killed" 2>&1 &
+job=$!
+child= upd=
+for _ in $(seq 100); do
+	# The content pull's (its last argument names it "pull"), not the metadata's.
+	child=$(pgrep -f "__helper ostree pull .* $D/sysroot/ostree/repo .* pull\$") &&
+		upd=$(ps -o ppid= -p "$child" | tr -d ' ') && [ -n "$upd" ] && break
+	sleep 0.1
+done
+[ -n "$upd" ] || { kill "$job"; fail "no pull child process of the updater"; }
+grep -q '^updater$' "/proc/$upd/comm" || fail "the pull process' parent $upd is not the updater"
+kill -9 "$upd"
+wait "$job" 2>/dev/null
+for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$child" 2>/dev/null || fail "the pull process $child outlived the killed updater"
+ostree_assert_untouched "$D" "updater killed mid-pull"
 
 # A healthy server: both complete.
 stop_httpd

@@ -1,0 +1,271 @@
+/* libostree's pull runs in a child process that the updater can kill.
+ *
+ * libostree 2022.7's curl fetcher has no low-speed limit, ignores its
+ * GCancellable while a transfer stalls and calls the progress callback only
+ * when something changes: a server that stops sending mid-object would hang
+ * an in-process pull forever, holding the updater's lock. So the updater
+ * re-executes itself (`updater __helper ostree pull ...`), reads progress
+ * lines from a pipe and SIGKILLs the child after server.timeout without new
+ * bytes. The child is exec'd, not just forked: GLib's worker threads do not
+ * survive fork(), and the pull needs them. It dies with its parent
+ * (PR_SET_PDEATHSIG), as everything does in a power cut.
+ *
+ * Protocol on the pipe, one line each:
+ *   p BYTES FETCHED FETCHES WRITES   progress: bytes received, objects
+ *                                    fetched, fetches and writes in flight
+ *   e EXIT MESSAGE                   the pull failed (our class and message)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../core/fault.h"
+#include "../../core/log.h"
+#include "../../core/progress.h"
+#include "ostree_priv.h"
+
+/* --- the child ------------------------------------------------------------ */
+
+static void report_progress(OstreeAsyncProgress *p, gpointer user)
+{
+	int fd = GPOINTER_TO_INT(user);
+
+	dprintf(fd, "p %llu %u %u %u\n",
+		(unsigned long long)ostree_async_progress_get_uint64(p, "bytes-transferred"),
+		ostree_async_progress_get_uint(p, "fetched"),
+		ostree_async_progress_get_uint(p, "outstanding-fetches"),
+		ostree_async_progress_get_uint(p, "outstanding-writes"));
+}
+
+/* One line: a message with a newline would end the record early. */
+static void report_error(int fd, const struct error *e)
+{
+	char msg[ERROR_MSG_MAX];
+
+	snprintf(msg, sizeof(msg), "%s", e->msg);
+	for (char *c = msg; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+	dprintf(fd, "e %d %s\n", e->exit, msg);
+}
+
+static void child_print_to_log(const gchar *s)
+{
+	size_t n = strlen(s);
+	log_info("%.*s", (int)(n && s[n - 1] == '\n' ? n - 1 : n), s);
+}
+
+/* argv: pull FD LOGLEVEL REPO REMOTE OPTIONS WHAT */
+static int child_pull(char **argv, struct error *e)
+{
+	GError *gerr = NULL;
+	int fd = atoi(argv[1]);
+
+	log_set_level((enum log_level)atoi(argv[2]));
+	g_set_print_handler(child_print_to_log);
+	g_autoptr(GFile) path = g_file_new_for_path(argv[3]);
+	g_autoptr(OstreeRepo) repo = ostree_repo_new(path);
+	if (!ostree_repo_open(repo, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "open the ostree repository");
+	g_autoptr(GVariant) opts = g_variant_parse(G_VARIANT_TYPE("a{sv}"), argv[5], NULL, NULL, &gerr);
+	if (!opts)
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "pull helper options");
+	g_autoptr(OstreeAsyncProgress) prog =
+		ostree_async_progress_new_and_connect(report_progress, GINT_TO_POINTER(fd));
+	gboolean ok = ostree_repo_pull_with_options(repo, argv[4], opts, prog, NULL, &gerr);
+	ostree_async_progress_finish(prog);
+	if (!ok)
+		return ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, argv[6]);
+	return 0;
+}
+
+int ob_helper(int argc, char **argv)
+{
+	struct error e = {0};
+
+	if (argc != 7 || strcmp(argv[0], "pull") != 0) {
+		fprintf(stderr, "updater: __helper ostree: bad arguments (internal use only)\n");
+		return UPD_EXIT_USAGE;
+	}
+	if (child_pull(argv, &e) == 0)
+		return 0;
+	report_error(atoi(argv[1]), &e);
+	return e.exit;
+}
+
+/* --- the parent ----------------------------------------------------------- */
+
+struct pull_child {
+	pid_t pid;
+	int fd;
+	char buf[2 * ERROR_MSG_MAX];
+	size_t len;
+	struct error reported; /* an "e" line */
+	/* The last progress line; fetches starts "in flight": before its first
+	 * line the child is fetching the summary and config. */
+	unsigned long long bytes;
+	unsigned fetched, fetches, writes;
+};
+
+static int spawn(struct ostree_backend *b, GVariant *opts, const char *what, struct pull_child *c,
+		 struct error *e)
+{
+	int p[2];
+	pid_t parent = getpid();
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "pull: pipe: %s", strerror(errno));
+	g_autofree char *repo = g_build_filename(b->cfg->ostree.sysroot, "ostree/repo", NULL);
+	g_autofree char *text = g_variant_print(opts, TRUE);
+	char fd[16], lvl[16];
+	snprintf(fd, sizeof(fd), "%d", p[1]);
+	snprintf(lvl, sizeof(lvl), "%d", (int)log_get_level());
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return err_set(e, UPD_EXIT_OTHER, errno, "pull: fork: %s", strerror(errno));
+	}
+	if (c->pid == 0) {
+		/* Between fork and exec only async-signal-safe calls. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(UPD_EXIT_OTHER);
+		fcntl(p[1], F_SETFD, 0);
+		char *argv[] = { "updater", "__helper", "ostree", "pull", fd, lvl, repo,
+				 (char *)b->remote, text, (char *)what, NULL };
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(p[1]);
+	c->fd = p[0];
+	return 0;
+}
+
+static void parse_line(struct pull_child *c, char *line)
+{
+	int code, n = 0;
+
+	if (sscanf(line, "p %llu %u %u %u", &c->bytes, &c->fetched, &c->fetches, &c->writes) == 4)
+		return;
+	if (sscanf(line, "e %d %n", &code, &n) == 1 && n > 0)
+		err_set(&c->reported, code, EIO, "%s", line + n);
+}
+
+/* Reads what is there; false at end of file (the child closed the pipe). */
+static bool read_lines(struct pull_child *c)
+{
+	ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return false;
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	char *start = c->buf, *nl;
+	while ((nl = strchr(start, '\n'))) {
+		*nl = '\0';
+		parse_line(c, start);
+		start = nl + 1;
+	}
+	c->len -= (size_t)(start - c->buf);
+	memmove(c->buf, start, c->len);
+	/* A line longer than the buffer is not ours: drop it. */
+	if (c->len == sizeof(c->buf) - 1)
+		c->len = 0;
+	return true;
+}
+
+/* Follows the child until it exits or, while it waits for the network, gets
+ * nothing new for timeout_s. Local work (writing objects, checking
+ * signatures) is not a stall. Returns 1 on a stall (the child is killed). */
+static int watch(struct pull_child *c, int timeout_s, bool with_progress)
+{
+	time_t last_change = time(NULL);
+	unsigned long long last_bytes = 0;
+	unsigned last_fetched = 0, last_writes = 0;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+	for (;;) {
+		int r = poll(&pfd, 1, 1000);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0 && !read_lines(c))
+			break;
+		if (with_progress)
+			progress_update(c->bytes);
+		if (c->fetched != last_fetched)
+			fault_progress("pull-objects", c->fetched);
+		if (c->bytes != last_bytes || c->fetched != last_fetched || c->writes != last_writes ||
+		    c->fetches == 0) {
+			last_bytes = c->bytes;
+			last_fetched = c->fetched;
+			last_writes = c->writes;
+			last_change = time(NULL);
+		} else if (time(NULL) - last_change >= timeout_s) {
+			kill(c->pid, SIGKILL);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The child's end: 0 when it succeeded, else its error. */
+static int reap(struct pull_child *c, const char *what, struct error *e)
+{
+	int status = 0;
+
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(c->fd);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (err_isset(&c->reported))
+		return err_set(e, c->reported.exit ? c->reported.exit : UPD_EXIT_DOWNLOAD, EIO, "%s",
+			       c->reported.msg);
+	if (WIFSIGNALED(status))
+		return err_set(e, UPD_EXIT_OTHER, EINTR, "%s: pull process killed by signal %d", what,
+			       WTERMSIG(status));
+	return err_set(e, UPD_EXIT_OTHER, EIO, "%s: pull process exited with %d", what,
+		       WEXITSTATUS(status));
+}
+
+int ob_pull_run(struct ostree_backend *b, GVariant *opts, bool with_progress, const char *what,
+		struct error *e)
+{
+	const struct config *cfg = b->cfg;
+	int stalls = 0, rc;
+
+	/* A stall is retried like a dropped connection: the next child resumes
+	 * from the objects the killed one stored. */
+	for (;;) {
+		struct pull_child c = { .fd = -1, .fetches = 1 };
+		if ((rc = spawn(b, opts, what, &c, e)) < 0)
+			return rc;
+		if (with_progress)
+			progress_begin("download", 0);
+		int stalled = watch(&c, cfg->server.timeout, with_progress);
+		if (with_progress)
+			progress_end();
+		rc = reap(&c, what, e);
+		if (!stalled)
+			return rc;
+		err_clear(e);
+		if (++stalls > cfg->server.retries)
+			return err_set(e, UPD_EXIT_DOWNLOAD, ETIMEDOUT,
+				       "%s from %s: no data for %d s (server stalled)", what, b->url,
+				       cfg->server.timeout);
+		log_warn("%s from %s: no data for %d s, retrying (%d of %d)", what, b->url,
+			 cfg->server.timeout, stalls, cfg->server.retries);
+	}
+}
