@@ -125,7 +125,16 @@ static int spawn(struct ostree_backend *b, GVariant *opts, const char *what, str
 		return err_set(e, UPD_EXIT_OTHER, errno, "pull: pipe: %s", strerror(errno));
 	g_autofree char *repo = g_build_filename(b->cfg->ostree.sysroot, "ostree/repo", NULL);
 	g_autofree char *text = g_variant_print(opts, TRUE);
-	char fd[16], lvl[16];
+	char fd[16], lvl[16], self[4096];
+	/* The path, not /proc/self/exe itself: under valgrind that is valgrind's
+	 * own binary, while readlink() tells the program's. */
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0 || n == (ssize_t)sizeof(self) - 1) {
+		close(p[0]);
+		close(p[1]);
+		return err_set(e, UPD_EXIT_OTHER, errno, "pull: cannot find the updater's own program");
+	}
+	self[n] = '\0';
 	snprintf(fd, sizeof(fd), "%d", p[1]);
 	snprintf(lvl, sizeof(lvl), "%d", (int)log_get_level());
 	fflush(NULL);
@@ -143,7 +152,7 @@ static int spawn(struct ostree_backend *b, GVariant *opts, const char *what, str
 		fcntl(p[1], F_SETFD, 0);
 		char *argv[] = { "updater", "__helper", "ostree", "pull", fd, lvl, repo,
 				 (char *)b->remote, text, (char *)what, NULL };
-		execv("/proc/self/exe", argv);
+		execv(self, argv);
 		_exit(127);
 	}
 	close(p[1]);
