@@ -113,7 +113,7 @@ powercut: updater updater-fault $(BUILD)/tests/libiolog.so
 	@tests/powercut/run.sh
 
 check: deps
-	@$(MAKE) --no-print-directory unit unit-san integration powercut package-check cross-check
+	@$(MAKE) --no-print-directory unit unit-san integration powercut package-check cross-check qemu-check
 
 demo: deps
 	@$(MAKE) --no-print-directory updater

@@ -10,6 +10,9 @@ runs one step per boot. The scenarios (docs/boot.md):
   power-cut  QEMU killed at >= 10 moments of `updater install` (download, write,
              activation); every next boot reaches a complete v1 or v2, and a
              repeated install (or v2's mark-good) then succeeds
+  save-cut   QEMU killed while U-Boot's script saves a trial boot's count: the
+             disk keeps the old count or the new one, the next boot counts on
+             from it (dual-bank only: the script's code is the same for both)
 
 One line per scenario, "PASS: name (time)" or "FAIL: name (time): why", then
 "N passed, N failed". Logs of every boot stay in DIR/runs/.
@@ -407,6 +410,71 @@ def cut_points(backend):
             ("activated", "state post-install -> activated", 0.0)]
 
 
+def env_newer(disk):
+    """(index, bootcount) of the valid newer environment copy on the disk image."""
+    copies = env_copies(disk)
+    valid = [i for i, (v, _) in enumerate(copies) if v]
+    if not valid:
+        return None, None
+    if len(valid) == 2:
+        f0, f1 = copies[0][1], copies[1][1]
+        cur = 1 if (f0, f1) == (0xff, 0x00) or (f1 > f0 and (f0, f1) != (0x00, 0xff)) else 0
+    else:
+        cur = valid[0]
+    with open(disk, "rb") as f:
+        f.seek(ENV_COPIES[cur] + 5)
+        data = f.read(ENV_SIZE - 5).split(b"\0\0")[0]
+    kv = dict(x.split(b"=", 1) for x in data.split(b"\0") if b"=" in x)
+    return cur, int(kv.get(b"bootcount", b"-1"))
+
+
+# Seconds after "trial boot 1 of 3" (then the new copy is composed and
+# written: the "saved" line follows within a few hundred ms under TCG).
+SAVE_CUTS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.1, 0.3)
+
+
+def one_save_cut(be, base, i, delay):
+    d = Device(be.runs, f"savecut{i:02d}", base)
+    b = d.boot(be.v2, ["status"], kill_at=("bootscript: trial boot 1 of 3", delay))
+    expect(b.killed and not up(b), b, f"the boot went on past the cut at +{delay:.2f}s")
+    saved = bool(b.find("bootscript: saved"))
+    cur, count = env_newer(d.disk)
+    expect(cur is not None, b, "no valid environment copy after a cut during U-Boot's save")
+    # the counter on the disk is the old one (0) or the new one (1), and it is 1
+    # whenever U-Boot had printed that it saved
+    expect(count in (0, 1) and (count == 1 or not saved), b,
+           f"after the cut: bootcount {count} on the disk, saved line seen: {saved}")
+    b = d.boot(be.v2, ["mark-good"])
+    expect(b.find(f"bootscript: trial boot {count + 1} of 3"), b,
+           f"the next boot did not count trial boot {count + 1}")
+    expect_up(b, "2.0", "B")
+    expect(rc_of(b, "mark-good") == 0, b, "mark-good failed after the cut")
+    st = statuses(b)[-1]
+    expect(st["state"] == "committed" and env_of(st) == ("B", 0, 0, 0), b, f"end: {st}")
+    return f"+{int(delay * 1000)}ms->{'new' if count == 1 else 'old'} count"
+
+
+def scenario_save_cut(be, timing, jobs):
+    """QEMU killed while U-Boot's script counts a trial boot and saves it: the
+    disk holds the old count or the new one, never no valid copy, and the
+    next boot counts on from it and boots v2."""
+    base = be.device("savecut-base")
+    install_v2(be, base, be.v2)
+    results, fails = [], []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
+        futs = [ex.submit(one_save_cut, be, base.disk, i, t) for i, t in enumerate(SAVE_CUTS)]
+        for f in futs:
+            try:
+                results.append(f.result())
+            except (Fail, Infra) as e:
+                fails.append(e)
+    timing[be.name + ".save_cuts"] = results
+    print(f"  {be.name} cuts during U-Boot's save (after 'trial boot 1 of 3' -> count on the disk): "
+          + ", ".join(results), flush=True)
+    if fails:
+        raise fails[0]
+
+
 def last_state(b):
     s = None
     for t in (t for _, t in b.lines):
@@ -473,7 +541,7 @@ def main():
     ap.add_argument("--dir", default="build/qemu")
     ap.add_argument("--jobs", type=int, default=2, help="QEMUs at once in the power-cut sweeps")
     ap.add_argument("--backend", action="append", help="dualbank, ostree (default: both when built)")
-    ap.add_argument("--only", action="append", help="update, rollback, environment, power-cut")
+    ap.add_argument("--only", action="append", help="update, rollback, environment, power-cut, save-cut")
     args = ap.parse_args()
     top = os.path.abspath(args.dir)
     backends = args.backend or ["dualbank"] + (["ostree"] if os.path.exists(f"{top}/ostree/disk.img") else [])
@@ -501,11 +569,15 @@ def main():
         for sc, fn in (("update", lambda: scenario_update(be, timing)),
                        ("rollback", lambda: scenario_rollback(be, timing)),
                        ("environment", lambda: scenario_env(be, timing)),
-                       ("power-cut", lambda: scenario_power_cut(be, timing, args.jobs))):
+                       ("power-cut", lambda: scenario_power_cut(be, timing, args.jobs)),
+                       ("save-cut", lambda: scenario_save_cut(be, timing, args.jobs))):
             if args.only and sc not in args.only:
                 continue
             if sc == "environment" and name != "dualbank":
                 # with ostree the default entry is libostree's, not the environment's
+                continue
+            if sc == "save-cut" and name != "dualbank":
+                # the same script and environment code for both backends
                 continue
             t = time.monotonic()
             label = f"{name}: {sc}"
