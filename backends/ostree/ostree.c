@@ -90,9 +90,10 @@ static void print_to_log(const gchar *s)
 	log_info("%.*s", (int)(n && s[n - 1] == '\n' ? n - 1 : n), s);
 }
 
-static int ob_open(struct updater_ctx *u, void **priv, struct error *e)
+/* quiet: the pull process, whose parent has said all this already. */
+static int open_backend(const struct config *c, struct ostree_backend **out, bool quiet,
+			struct error *e)
 {
-	const struct config *c = u->cfg;
 	GError *gerr = NULL;
 	int rc = check_config(c, e);
 
@@ -101,14 +102,23 @@ static int ob_open(struct updater_ctx *u, void **priv, struct error *e)
 	struct ostree_backend *b = calloc(1, sizeof(*b));
 	if (!b)
 		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
-	*priv = b;
-	b->u = u;
+	*out = b;
 	b->cfg = c;
+	b->report_fd = -1;
 	g_set_print_handler(print_to_log);
 	b->remote = c->ostree.remote ? c->ostree.remote : "origin";
 	b->osname = c->ostree.osname;
 	b->url = c->ostree.url ? c->ostree.url : c->server.url;
-	u->bootlimit = c->ostree.bootlimit;
+	if (quiet) {
+		/* The pull process needs the repository only: loading the sysroot
+		 * (its deployments) would only add to its memory. */
+		g_autofree char *repo = g_build_filename(c->ostree.sysroot, "ostree/repo", NULL);
+		g_autoptr(GFile) rpath = g_file_new_for_path(repo);
+		b->repo = ostree_repo_new(rpath);
+		if (!ostree_repo_open(b->repo, NULL, &gerr))
+			return ob_gerror(e, gerr, UPD_EXIT_OTHER, "open the ostree repository");
+		return 0;
+	}
 	g_autoptr(GFile) path = g_file_new_for_path(c->ostree.sysroot);
 	b->sysroot = ostree_sysroot_new(path);
 	if (!ostree_sysroot_load(b->sysroot, NULL, &gerr) ||
@@ -119,15 +129,37 @@ static int ob_open(struct updater_ctx *u, void **priv, struct error *e)
 	return ensure_remote(b, e);
 }
 
-static void ob_close(void *priv)
+int ob_open_quiet(const struct config *c, struct ostree_backend **out, struct error *e)
 {
-	struct ostree_backend *b = priv;
+	return open_backend(c, out, true, e);
+}
+
+static int ob_open(struct updater_ctx *u, void **priv, struct error *e)
+{
+	struct ostree_backend *b = NULL;
+	int rc = open_backend(u->cfg, &b, false, e);
+
+	*priv = b;
+	if (b)
+		b->u = u;
+	u->bootlimit = u->cfg->ostree.bootlimit;
+	return rc;
+}
+
+void ob_free(struct ostree_backend *b)
+{
 	if (b->locked)
 		ostree_sysroot_unlock(b->sysroot);
 	g_clear_object(&b->new_dep);
 	g_clear_object(&b->repo);
 	g_clear_object(&b->sysroot);
 	free(b);
+}
+
+static void ob_close(void *priv)
+{
+	if (priv)
+		ob_free(priv);
 }
 
 static int ob_booted_info(void *priv, struct system_info *out, struct error *e)
@@ -173,7 +205,7 @@ static int ob_fetch(void *priv, const char *source, struct release *out, struct 
 	else if (source)
 		ref = source;
 	snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, ref);
-	if ((rc = ob_pull_commit_meta(b, ref, commit, e)) < 0)
+	if ((rc = ob_fetch_meta(b, ref, commit, e)) < 0)
 		return rc;
 	if (!commit && !ostree_repo_resolve_rev(b->repo, b->refspec, FALSE, &csum, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, "resolve the fetched ref");
@@ -202,7 +234,7 @@ static int ob_download(void *priv, struct error *e)
 	/* The delta to look for starts at the running commit. */
 	if (ob_booted(b, &booted, &ignore) < 0)
 		booted = NULL;
-	rc = ob_pull_content(b, booted ? ostree_deployment_get_csum(booted) : NULL, e);
+	rc = ob_fetch_content(b, booted ? ostree_deployment_get_csum(booted) : NULL, e);
 	g_clear_object(&booted);
 	return rc;
 }

@@ -16,7 +16,15 @@ struct ostree_backend {
 	char checksum[65];
 	char version[64];
 	OstreeDeployment *new_dep;
+	/* In the pull process: where progress goes, and the bytes of the
+	 * downloads before the current one. */
+	int report_fd;
+	uint64_t report_base;
 };
+
+/* ostree.c: the backend opened without the per-run messages, for the pull process. */
+int ob_open_quiet(const struct config *c, struct ostree_backend **out, struct error *e);
+void ob_free(struct ostree_backend *b);
 
 /* Maps a GError to our error: exit class by domain/code, message prefixed. */
 int ob_gerror(struct error *e, GError *gerr, int exit_code, const char *what);
@@ -33,14 +41,20 @@ int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDepl
 int ob_lock(struct ostree_backend *b, struct error *e);
 char *ob_commit_version(OstreeRepo *repo, const char *checksum);
 
-/* pull.c */
+/* pull.c, run in the pull process: the commit's metadata (COMMIT may be
+ * NULL: the ref's head); the content from a static delta from FROM (may be
+ * NULL) when the server has one, then libostree's pull of what is missing. */
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e);
 int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
 
-/* pull_proc.c: libostree's pull in a child process, killed after
- * server.timeout without progress (libostree ignores cancellation). */
-int ob_pull_run(struct ostree_backend *b, GVariant *opts, bool with_progress, const char *what,
-		struct error *e);
-/* The child's entry point: `updater __helper ostree pull ...`. */
+/* pull_proc.c: the network part of fetch and download runs in a child
+ * process (`updater __helper ostree ...`) that the updater kills after
+ * server.timeout without progress: libostree ignores cancellation. */
+int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit, struct error *e);
+int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
+/* In the pull process: progress for the updater. */
+void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetched, unsigned fetches,
+			unsigned writes);
+/* The pull process' entry point. */
 int ob_helper(int argc, char **argv);

@@ -2,7 +2,9 @@
  * check and policy), then the content. Where the server has a static delta
  * from the booted commit, its parts are fetched with our own downloader and
  * applied offline: Debian's libostree 2022.7 fetches loose objects alongside
- * a delta and so downloads more than a plain pull (docs/ostree.md). */
+ * a delta and so downloads more than a plain pull (docs/ostree.md).
+ * These functions run in the pull process (pull_proc.c), which reports
+ * progress to the updater on b->report_fd. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,7 +15,6 @@
 #include "../../core/fault.h"
 #include "../../core/fsutil.h"
 #include "../../core/log.h"
-#include "../../core/progress.h"
 #include "../../core/source.h"
 #include "ostree_priv.h"
 
@@ -40,6 +41,26 @@ static GVariant *pull_options(struct ostree_backend *b, const char *ref, const c
 	return g_variant_ref_sink(g_variant_builder_end(&o));
 }
 
+static void on_pull_progress(OstreeAsyncProgress *p, gpointer user)
+{
+	struct ostree_backend *b = user;
+
+	ob_report_progress(b, b->report_base + ostree_async_progress_get_uint64(p, "bytes-transferred"),
+			   ostree_async_progress_get_uint(p, "fetched"),
+			   ostree_async_progress_get_uint(p, "outstanding-fetches"),
+			   ostree_async_progress_get_uint(p, "outstanding-writes"));
+}
+
+static int libostree_pull(struct ostree_backend *b, GVariant *opts, const char *what, struct error *e)
+{
+	g_autoptr(OstreeAsyncProgress) prog = ostree_async_progress_new_and_connect(on_pull_progress, b);
+	GError *gerr = NULL;
+	gboolean ok = ostree_repo_pull_with_options(b->repo, b->remote, opts, prog, NULL, &gerr);
+
+	ostree_async_progress_finish(prog);
+	return ok ? 0 : ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, what);
+}
+
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e)
 {
@@ -47,7 +68,7 @@ int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *c
 	char what[600];
 
 	snprintf(what, sizeof(what), "fetch commit metadata of %s:%s", b->remote, ref);
-	return ob_pull_run(b, opts, false, what, e);
+	return libostree_pull(b, opts, what, e);
 }
 
 /* deltas/<from b64[0:2]>/<from b64[2:]>-<to b64>/<file>, as libostree lays them out. */
@@ -64,8 +85,9 @@ static char *delta_url(struct ostree_backend *b, const char *from, const char *t
 }
 
 struct file_sink {
+	struct ostree_backend *b;
 	int fd;
-	uint64_t done;
+	uint64_t done; /* of all delta files so far */
 };
 
 static int write_sink(void *user, const uint8_t *data, size_t len, struct error *e)
@@ -82,7 +104,7 @@ static int write_sink(void *user, const uint8_t *data, size_t len, struct error 
 		len -= (size_t)n;
 		s->done += (uint64_t)n;
 	}
-	progress_update(s->done);
+	ob_report_progress(s->b, s->b->report_base + s->done, 0, 1, 0);
 	return 0;
 }
 
@@ -97,7 +119,7 @@ static int fetch_file(struct ostree_backend *b, const char *url, const char *pat
 	/* A part kept from an interrupted run is reused; applying checks it. */
 	if (stat(path, &st) == 0 && (uint64_t)st.st_size == size)
 		return 0;
-	struct file_sink s = { .fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) };
+	struct file_sink s = { .b = b, .fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) };
 	if (s.fd < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "%s: %s", path, strerror(errno));
 	int rc = source_stream(&o, 0, size, write_sink, &s, e);
@@ -106,6 +128,7 @@ static int fetch_file(struct ostree_backend *b, const char *url, const char *pat
 	close(s.fd);
 	if (rc < 0)
 		unlink(path);
+	b->report_base += s.done;
 	return rc;
 }
 
@@ -190,9 +213,7 @@ static int apply_delta(struct ostree_backend *b, const char *from, struct error 
 
 	if ((rc = mkdir_p(dir, 0755, e)) < 0)
 		return rc;
-	progress_begin("download", 0);
 	rc = fetch_delta(b, from, dir, &bytes, e);
-	progress_end();
 	if (rc == -ENOENT) {
 		log_info("no static delta from %.12s to %.12s on the server: pulling objects", from,
 			 b->checksum);
@@ -235,5 +256,5 @@ int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct 
 	snprintf(ref, sizeof(ref), "%s", strchr(b->refspec, ':') + 1);
 	g_autoptr(GVariant) opts = pull_options(b, ref, b->checksum, OSTREE_REPO_PULL_FLAGS_NONE,
 						b->cfg->ostree.gpg_verify);
-	return ob_pull_run(b, opts, true, "pull", e);
+	return libostree_pull(b, opts, "pull", e);
 }

@@ -1,14 +1,17 @@
-/* libostree's pull runs in a child process that the updater can kill.
+/* The ostree backend's downloads run in a child process the updater can kill.
  *
  * libostree 2022.7's curl fetcher has no low-speed limit, ignores its
  * GCancellable while a transfer stalls and calls the progress callback only
  * when something changes: a server that stops sending mid-object would hang
  * an in-process pull forever, holding the updater's lock. So the updater
- * re-executes itself (`updater __helper ostree pull ...`), reads progress
- * lines from a pipe and SIGKILLs the child after server.timeout without new
- * bytes. The child is exec'd, not just forked: GLib's worker threads do not
- * survive fork(), and the pull needs them. It dies with its parent
- * (PR_SET_PDEATHSIG), as everything does in a power cut.
+ * re-executes itself (`updater __helper ostree FD LEVEL CONFIG meta|content
+ * ...`), reads progress lines from a pipe and SIGKILLs the child after
+ * server.timeout without new bytes. The child is exec'd, not just forked:
+ * GLib's worker threads do not survive fork(), and the pull needs them. It
+ * dies with its parent (PR_SET_PDEATHSIG), as everything does in a power cut.
+ * All the network work is there (the static delta's parts too), so the
+ * updater itself never loads libcurl's TLS state: its peak memory is that of
+ * the deploy, the child's that of the pull.
  *
  * Protocol on the pipe, one line each:
  *   p BYTES FETCHED FETCHES WRITES   progress: bytes received, objects
@@ -23,26 +26,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../../core/fault.h"
 #include "../../core/log.h"
+#include "../../config/config.h"
 #include "../../core/progress.h"
 #include "ostree_priv.h"
 
 /* --- the child ------------------------------------------------------------ */
 
-static void report_progress(OstreeAsyncProgress *p, gpointer user)
+void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetched, unsigned fetches,
+			unsigned writes)
 {
-	int fd = GPOINTER_TO_INT(user);
-
-	dprintf(fd, "p %llu %u %u %u\n",
-		(unsigned long long)ostree_async_progress_get_uint64(p, "bytes-transferred"),
-		ostree_async_progress_get_uint(p, "fetched"),
-		ostree_async_progress_get_uint(p, "outstanding-fetches"),
-		ostree_async_progress_get_uint(p, "outstanding-writes"));
+	if (b->report_fd >= 0)
+		dprintf(b->report_fd, "p %llu %u %u %u\n", (unsigned long long)bytes, fetched, fetches,
+			writes);
 }
 
 /* One line: a message with a newline would end the record early. */
@@ -57,48 +59,49 @@ static void report_error(int fd, const struct error *e)
 	dprintf(fd, "e %d %s\n", e->exit, msg);
 }
 
-static void child_print_to_log(const gchar *s)
-{
-	size_t n = strlen(s);
-	log_info("%.*s", (int)(n && s[n - 1] == '\n' ? n - 1 : n), s);
-}
+static const char *arg_or_null(const char *a) { return strcmp(a, "-") == 0 ? NULL : a; }
 
-/* argv: pull FD LOGLEVEL REPO REMOTE OPTIONS WHAT */
-static int child_pull(char **argv, struct error *e)
+/* argv after FD LEVEL CONFIG: "meta REF COMMIT|-" or "content FROM|- TO REFSPEC" */
+static int child_run(struct ostree_backend *b, int argc, char **argv, struct error *e)
 {
-	GError *gerr = NULL;
-	int fd = atoi(argv[1]);
-
-	log_set_level((enum log_level)atoi(argv[2]));
-	g_set_print_handler(child_print_to_log);
-	g_autoptr(GFile) path = g_file_new_for_path(argv[3]);
-	g_autoptr(OstreeRepo) repo = ostree_repo_new(path);
-	if (!ostree_repo_open(repo, NULL, &gerr))
-		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "open the ostree repository");
-	g_autoptr(GVariant) opts = g_variant_parse(G_VARIANT_TYPE("a{sv}"), argv[5], NULL, NULL, &gerr);
-	if (!opts)
-		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "pull helper options");
-	g_autoptr(OstreeAsyncProgress) prog =
-		ostree_async_progress_new_and_connect(report_progress, GINT_TO_POINTER(fd));
-	gboolean ok = ostree_repo_pull_with_options(repo, argv[4], opts, prog, NULL, &gerr);
-	ostree_async_progress_finish(prog);
-	if (!ok)
-		return ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, argv[6]);
-	return 0;
+	if (argc == 3 && strcmp(argv[0], "meta") == 0) {
+		snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, argv[1]);
+		return ob_pull_commit_meta(b, argv[1], arg_or_null(argv[2]), e);
+	}
+	if (argc == 4 && strcmp(argv[0], "content") == 0 && strchr(argv[3], ':')) {
+		snprintf(b->checksum, sizeof(b->checksum), "%s", argv[2]);
+		snprintf(b->refspec, sizeof(b->refspec), "%s", argv[3]);
+		return ob_pull_content(b, arg_or_null(argv[1]), e);
+	}
+	return err_set(e, UPD_EXIT_USAGE, EINVAL, "__helper ostree: bad arguments (internal use only)");
 }
 
 int ob_helper(int argc, char **argv)
 {
 	struct error e = {0};
+	struct config cfg;
+	struct ostree_backend *b = NULL;
+	int fd = argc > 0 ? atoi(argv[0]) : -1;
 
-	if (argc != 7 || strcmp(argv[0], "pull") != 0) {
+	if (argc < 4 || fd < 3) {
 		fprintf(stderr, "updater: __helper ostree: bad arguments (internal use only)\n");
 		return UPD_EXIT_USAGE;
 	}
-	if (child_pull(argv, &e) == 0)
+	log_set_level((enum log_level)atoi(argv[1]));
+	progress_init(PROGRESS_NONE);
+	if (config_load(&cfg, argv[2], &e) == 0) {
+		if (ob_open_quiet(&cfg, &b, &e) == 0) {
+			b->report_fd = fd;
+			child_run(b, argc - 3, argv + 3, &e);
+		}
+		if (b)
+			ob_free(b);
+		config_free(&cfg);
+	}
+	if (!err_isset(&e))
 		return 0;
-	report_error(atoi(argv[1]), &e);
-	return e.exit;
+	report_error(fd, &e);
+	return e.exit ? e.exit : UPD_EXIT_OTHER;
 }
 
 /* --- the parent ----------------------------------------------------------- */
@@ -115,26 +118,27 @@ struct pull_child {
 	unsigned fetched, fetches, writes;
 };
 
-static int spawn(struct ostree_backend *b, GVariant *opts, const char *what, struct pull_child *c,
+/* args: the child's operation and its arguments, NULL-terminated. */
+static int spawn(struct ostree_backend *b, const char *const *args, struct pull_child *c,
 		 struct error *e)
 {
 	int p[2];
 	pid_t parent = getpid();
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_set(e, UPD_EXIT_OTHER, errno, "pull: pipe: %s", strerror(errno));
-	g_autofree char *repo = g_build_filename(b->cfg->ostree.sysroot, "ostree/repo", NULL);
-	g_autofree char *text = g_variant_print(opts, TRUE);
 	char fd[16], lvl[16], self[4096];
+	const char *argv[16] = { "updater", "__helper", "ostree", fd, lvl, b->cfg->path };
+	size_t n = 6;
+
+	for (; *args && n < sizeof(argv) / sizeof(argv[0]) - 1; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
 	/* The path, not /proc/self/exe itself: under valgrind that is valgrind's
 	 * own binary, while readlink() tells the program's. */
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0 || n == (ssize_t)sizeof(self) - 1) {
-		close(p[0]);
-		close(p[1]);
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0 || len == (ssize_t)sizeof(self) - 1)
 		return err_set(e, UPD_EXIT_OTHER, errno, "pull: cannot find the updater's own program");
-	}
-	self[n] = '\0';
+	self[len] = '\0';
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "pull: pipe: %s", strerror(errno));
 	snprintf(fd, sizeof(fd), "%d", p[1]);
 	snprintf(lvl, sizeof(lvl), "%d", (int)log_get_level());
 	fflush(NULL);
@@ -150,9 +154,7 @@ static int spawn(struct ostree_backend *b, GVariant *opts, const char *what, str
 		if (getppid() != parent)
 			_exit(UPD_EXIT_OTHER);
 		fcntl(p[1], F_SETFD, 0);
-		char *argv[] = { "updater", "__helper", "ostree", "pull", fd, lvl, repo,
-				 (char *)b->remote, text, (char *)what, NULL };
-		execv(self, argv);
+		execv(self, (char *const *)argv);
 		_exit(127);
 	}
 	close(p[1]);
@@ -233,10 +235,12 @@ static int watch(struct pull_child *c, int timeout_s, bool with_progress)
 static int reap(struct pull_child *c, const char *what, struct error *e)
 {
 	int status = 0;
+	struct rusage ru = {0};
 
-	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+	while (wait4(c->pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
 	close(c->fd);
+	log_debug("pull process %d: status %#x, peak RSS %ld KiB", (int)c->pid, status, ru.ru_maxrss);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (err_isset(&c->reported))
@@ -249,17 +253,17 @@ static int reap(struct pull_child *c, const char *what, struct error *e)
 		       WEXITSTATUS(status));
 }
 
-int ob_pull_run(struct ostree_backend *b, GVariant *opts, bool with_progress, const char *what,
-		struct error *e)
+static int run_child(struct ostree_backend *b, const char *const *args, bool with_progress,
+		     const char *what, struct error *e)
 {
 	const struct config *cfg = b->cfg;
 	int stalls = 0, rc;
 
 	/* A stall is retried like a dropped connection: the next child resumes
-	 * from the objects the killed one stored. */
+	 * from the objects and delta parts the killed one stored. */
 	for (;;) {
 		struct pull_child c = { .fd = -1, .fetches = 1 };
-		if ((rc = spawn(b, opts, what, &c, e)) < 0)
+		if ((rc = spawn(b, args, &c, e)) < 0)
 			return rc;
 		if (with_progress)
 			progress_begin("download", 0);
@@ -277,4 +281,21 @@ int ob_pull_run(struct ostree_backend *b, GVariant *opts, bool with_progress, co
 		log_warn("%s from %s: no data for %d s, retrying (%d of %d)", what, b->url,
 			 cfg->server.timeout, stalls, cfg->server.retries);
 	}
+}
+
+int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit, struct error *e)
+{
+	const char *args[] = { "meta", ref, commit ? commit : "-", NULL };
+	char what[600];
+
+	snprintf(what, sizeof(what), "fetch commit metadata of %s:%s", b->remote, ref);
+	return run_child(b, args, false, what, e);
+}
+
+int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e)
+{
+	const char *args[] = { "content", from_checksum ? from_checksum : "-", b->checksum,
+			       b->refspec, NULL };
+
+	return run_child(b, args, true, "pull", e);
 }

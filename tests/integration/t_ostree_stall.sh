@@ -48,8 +48,8 @@ ostree_nofreeze "$UPDATER" --config="$D/updater.conf" --progress=none install "$
 job=$!
 child= upd=
 for _ in $(seq 100); do
-	# The content pull's (its last argument names it "pull"), not the metadata's.
-	child=$(pgrep -f "__helper ostree pull .* $D/sysroot/ostree/repo .* pull\$") &&
+	# The content pull's, not the metadata's.
+	child=$(pgrep -f "__helper ostree [0-9]+ [0-9]+ $D/updater.conf content ") &&
 		upd=$(ps -o ppid= -p "$child" | tr -d ' ') && [ -n "$upd" ] && break
 	sleep 0.1
 done
