@@ -460,19 +460,9 @@ def scenario_save_cut(be, timing, jobs):
     next boot counts on from it and boots v2."""
     base = be.device("savecut-base")
     install_v2(be, base, be.v2)
-    results, fails = [], []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
-        futs = [ex.submit(one_save_cut, be, base.disk, i, t) for i, t in enumerate(SAVE_CUTS)]
-        for f in futs:
-            try:
-                results.append(f.result())
-            except (Fail, Infra) as e:
-                fails.append(e)
-    timing[be.name + ".save_cuts"] = results
-    print(f"  {be.name} cuts during U-Boot's save (after 'trial boot 1 of 3' -> count on the disk): "
-          + ", ".join(results), flush=True)
-    if fails:
-        raise fails[0]
+    run_cuts(timing, be.name + ".save_cuts",
+             f"{be.name} cuts during U-Boot's save (after 'trial boot 1 of 3' -> count on the disk)",
+             jobs, [(one_save_cut, be, base.disk, i, t) for i, t in enumerate(SAVE_CUTS)])
 
 
 def last_state(b):
@@ -520,20 +510,26 @@ def one_cut(be, i, name, needle, delay):
     return f"{name}@{where}->{outcome}"
 
 
-def scenario_power_cut(be, timing, jobs):
-    pts = cut_points(be.name)
+def run_cuts(timing, key, title, jobs, calls):
+    """Runs each (function, args...) of calls, jobs at once; prints and records
+    what each returned, then raises the first failure."""
     results, fails = [], []
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
-        futs = [ex.submit(one_cut, be, i, *p) for i, p in enumerate(pts)]
+        futs = [ex.submit(*c) for c in calls]
         for f in futs:
             try:
                 results.append(f.result())
             except (Fail, Infra) as e:
                 fails.append(e)
-    timing[be.name + ".cuts"] = results
-    print(f"  {be.name} cuts (name@state reached->system booted next): " + ", ".join(results), flush=True)
+    timing[key] = results
+    print(f"  {title}: " + ", ".join(results), flush=True)
     if fails:
         raise fails[0]
+
+
+def scenario_power_cut(be, timing, jobs):
+    run_cuts(timing, be.name + ".cuts", f"{be.name} cuts (name@state reached->system booted next)",
+             jobs, [(one_cut, be, i, *p) for i, p in enumerate(cut_points(be.name))])
 
 
 def main():
