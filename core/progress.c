@@ -13,8 +13,9 @@ static struct {
 	enum progress_mode mode;
 	char phase[32];
 	uint64_t total, done;
+	uint64_t objects, objects_total; /* items of a phase that has them */
 	double start, last;
-	bool active;
+	bool active, has_objects;
 } P = { .mode = PROGRESS_NONE };
 
 static double now(void)
@@ -57,8 +58,12 @@ static void emit(bool final)
 	P.last = t;
 	if (P.mode == PROGRESS_JSON) {
 		printf("{\"type\":\"progress\",\"phase\":\"%s\",\"done\":%" PRIu64
-		       ",\"total\":%" PRIu64 ",\"rate\":%.0f,\"final\":%s}\n",
-		       P.phase, P.done, P.total, rate(t), final ? "true" : "false");
+		       ",\"total\":%" PRIu64 ",\"rate\":%.0f,",
+		       P.phase, P.done, P.total, rate(t));
+		if (P.has_objects)
+			printf("\"objects\":%" PRIu64 ",\"objects_total\":%" PRIu64 ",", P.objects,
+			       P.objects_total);
+		printf("\"final\":%s}\n", final ? "true" : "false");
 		fflush(stdout);
 	} else if (P.mode == PROGRESS_BAR) {
 		double frac = P.total ? (double)P.done / (double)P.total : 0.0;
@@ -67,8 +72,12 @@ static void emit(bool final)
 		memset(bar, '#', (size_t)filled);
 		memset(bar + filled, '.', (size_t)(30 - filled));
 		bar[30] = '\0';
-		fprintf(stderr, "\r%-8s [%s] %3.0f%% %7.1f MiB %6.1f MiB/s%s", P.phase, bar,
-			frac * 100, (double)P.done / 1048576.0, rate(t) / 1048576.0,
+		char objs[64] = "";
+		if (P.has_objects)
+			snprintf(objs, sizeof(objs), " %" PRIu64 "/%" PRIu64 " objects", P.objects,
+				 P.objects_total);
+		fprintf(stderr, "\r%-8s [%s] %3.0f%% %7.1f MiB %6.1f MiB/s%s%s", P.phase, bar,
+			frac * 100, (double)P.done / 1048576.0, rate(t) / 1048576.0, objs,
 			final ? "\n" : "");
 	}
 }
@@ -81,6 +90,14 @@ void progress_begin(const char *phase, uint64_t total)
 	P.start = now();
 	P.last = 0;
 	P.active = true;
+	P.has_objects = false;
+}
+
+void progress_objects(uint64_t done, uint64_t total)
+{
+	P.objects = done;
+	P.objects_total = total;
+	P.has_objects = true;
 }
 
 void progress_update(uint64_t done)

@@ -12,6 +12,9 @@ void progress_init(enum progress_mode mode);
  * when unknown. done counts bytes unless the phase says otherwise. */
 void progress_begin(const char *phase, uint64_t total);
 void progress_update(uint64_t done);
+/* Objects (files) of the phase so far and known so far, for a phase that
+ * counts them besides bytes (an ostree pull); shown from the next update. */
+void progress_objects(uint64_t done, uint64_t total);
 void progress_end(void);
 /* One-off event in JSON mode (state transitions); ignored in other modes. */
 void progress_event(const char *state, const char *detail);

@@ -55,6 +55,6 @@ int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit,
 int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
 /* In the pull process: progress for the updater. */
 void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetched, unsigned fetches,
-			unsigned writes);
+			unsigned writes, unsigned requested);
 /* The pull process' entry point. */
 int ob_helper(int argc, char **argv);

@@ -48,7 +48,8 @@ static void on_pull_progress(OstreeAsyncProgress *p, gpointer user)
 	ob_report_progress(b, b->report_base + ostree_async_progress_get_uint64(p, "bytes-transferred"),
 			   ostree_async_progress_get_uint(p, "fetched"),
 			   ostree_async_progress_get_uint(p, "outstanding-fetches"),
-			   ostree_async_progress_get_uint(p, "outstanding-writes"));
+			   ostree_async_progress_get_uint(p, "outstanding-writes"),
+			   ostree_async_progress_get_uint(p, "requested"));
 }
 
 static int libostree_pull(struct ostree_backend *b, GVariant *opts, const char *what, struct error *e)
@@ -104,7 +105,7 @@ static int write_sink(void *user, const uint8_t *data, size_t len, struct error 
 		len -= (size_t)n;
 		s->done += (uint64_t)n;
 	}
-	ob_report_progress(s->b, s->b->report_base + s->done, 0, 1, 0);
+	ob_report_progress(s->b, s->b->report_base + s->done, 0, 1, 0, 0);
 	return 0;
 }
 

@@ -14,8 +14,10 @@
  * the deploy, the child's that of the pull.
  *
  * Protocol on the pipe, one line each:
- *   p BYTES FETCHED FETCHES WRITES   progress: bytes received, objects
- *                                    fetched, fetches and writes in flight
+ *   p BYTES FETCHED FETCHES WRITES REQUESTED
+ *                                    progress: bytes received, objects
+ *                                    fetched, fetches and writes in flight,
+ *                                    objects known to be needed so far
  *   e EXIT MESSAGE                   the pull failed (our class and message)
  */
 #include <errno.h>
@@ -40,11 +42,11 @@
 /* --- the child ------------------------------------------------------------ */
 
 void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetched, unsigned fetches,
-			unsigned writes)
+			unsigned writes, unsigned requested)
 {
 	if (b->report_fd >= 0)
-		dprintf(b->report_fd, "p %llu %u %u %u\n", (unsigned long long)bytes, fetched, fetches,
-			writes);
+		dprintf(b->report_fd, "p %llu %u %u %u %u\n", (unsigned long long)bytes, fetched,
+			fetches, writes, requested);
 }
 
 /* One line: a message with a newline would end the record early. */
@@ -115,7 +117,7 @@ struct pull_child {
 	/* The last progress line; fetches starts "in flight": before its first
 	 * line the child is fetching the summary and config. */
 	unsigned long long bytes;
-	unsigned fetched, fetches, writes;
+	unsigned fetched, fetches, writes, requested;
 };
 
 /* args: the child's operation and its arguments, NULL-terminated. */
@@ -166,7 +168,8 @@ static void parse_line(struct pull_child *c, char *line)
 {
 	int code, n = 0;
 
-	if (sscanf(line, "p %llu %u %u %u", &c->bytes, &c->fetched, &c->fetches, &c->writes) == 4)
+	if (sscanf(line, "p %llu %u %u %u %u", &c->bytes, &c->fetched, &c->fetches, &c->writes,
+		   &c->requested) == 5)
 		return;
 	if (sscanf(line, "e %d %n", &code, &n) == 1 && n > 0)
 		err_set(&c->reported, code, EIO, "%s", line + n);
@@ -213,8 +216,11 @@ static int watch(struct pull_child *c, int timeout_s, bool with_progress)
 			break;
 		if (r > 0 && !read_lines(c))
 			break;
-		if (with_progress)
+		if (with_progress) {
+			if (c->requested)
+				progress_objects(c->fetched, c->requested);
 			progress_update(c->bytes);
+		}
 		if (c->fetched != last_fetched)
 			fault_progress("pull-objects", c->fetched);
 		if (c->bytes != last_bytes || c->fetched != last_fetched || c->writes != last_writes ||

@@ -50,8 +50,17 @@ ostree_plain_pull "$WORK/b" "sim/stable@$C3"
 plain=$(ostree_log_bytes "$LOG" "$n0")
 objects "$n0" >"$WORK/plain-objects"
 n0=$(ostree_log_lines "$LOG")
-expect_exit 0 "$WORK/install-plain" ostree_upd "$WORK/b" install "$C3"
+expect_exit 0 "$WORK/install-plain" ostree_upd "$WORK/b" --progress=json install "$C3"
 assert_grep "no static delta" "$WORK/install-plain"
+# The download's progress counts objects besides bytes: the last line of the
+# phase has fetched every object requested, and its bytes are the download's.
+"$PYTHON" - "$WORK/install-plain" <<'PY' || fail "no object counts in the download's JSON progress"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+dl = [l for l in lines if l.get("type") == "progress" and l["phase"] == "download"]
+last = dl[-1]
+assert last["final"] and last["objects"] == last["objects_total"] > 10 and last["done"] > 100000, last
+PY
 got=$(ostree_log_bytes "$LOG" "$n0")
 objects "$n0" >"$WORK/upd-objects"
 echo "without delta: downloaded $got bytes, plain ostree pull $plain bytes" \
