@@ -120,6 +120,7 @@ static int string(struct scan *s, char *buf, size_t size)
 	}
 	if (buf)
 		buf[n] = '\0';
+	s->line_start = 0; /* what follows on this line is not at its start */
 	return 0;
 }
 
@@ -129,6 +130,7 @@ static int comment_block(struct scan *s)
 
 	while ((r = next(s, &c)) == 0 && c != EOF && !(prev == '*' && c == '/'))
 		prev = c;
+	s->line_start = 0;
 	return r;
 }
 
