@@ -153,8 +153,9 @@ fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
-fuzz-replay: $(REPLAY_BIN) $(FUZZ_SEEDS)/.stamp
-	@CC="$(CC)" tests/fuzz/replay.sh $(SAN_BUILD)/fuzz $(FUZZ_SEEDS) $(FUZZ_TARGETS)
+HOSTILE_UNIT := $(SAN_BUILD)/tests/test_bundle_hostile $(SAN_BUILD)/tests/test_config
+fuzz-replay: $(REPLAY_BIN) $(FUZZ_SEEDS)/.stamp $(HOSTILE_UNIT)
+	@CC="$(CC)" HOSTILE_UNIT="$(HOSTILE_UNIT)" tests/fuzz/replay.sh $(SAN_BUILD)/fuzz $(FUZZ_SEEDS) $(FUZZ_TARGETS)
 
 demo: deps
 	@$(MAKE) --no-print-directory updater

@@ -3,7 +3,8 @@
 # input once through each target (BIN_DIR/replay_TARGET, the ASan/UBSan build
 # made with the default compiler), so a fixed crash stays fixed without
 # libFuzzer or clang; writes the counts into the fuzz-replay block of
-# docs/reliability.md.
+# docs/reliability.md, with the case counts of the table-driven unit tests
+# named in HOSTILE_UNIT (each prints "<what>: N"; run here once more to read it).
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$1 SEEDS=$2
@@ -35,6 +36,19 @@ for t in "$@"; do
 	lines="$lines- \`$t\`: $n_seed seed inputs, $n_reg regression inputs
 "
 done
+tables=""
+for u in ${HOSTILE_UNIT:-}; do
+	if ! out=$("$u" 2>&1); then
+		echo "FAIL: $u"
+		echo "$out" | tail -n 30 | sed 's/^/    /'
+		fail=1
+		continue
+	fi
+	line=$(echo "$out" | grep -E '^hostile .*: [0-9]+$')
+	[ -n "$line" ] || { echo "FAIL: $u printed no case count"; fail=1; continue; }
+	tables="$tables- \`tests/unit/$(basename "$u").c\`: $line
+"
+done
 [ $fail -eq 0 ] || exit 1
 doc=$(mktemp)
 {
@@ -42,6 +56,12 @@ doc=$(mktemp)
 	echo "Every input below ran once through its target built with \`$(basename "${CC:-cc}")\`, ASan and UBSan, and passed:"
 	echo
 	printf '%s' "$lines"
+	if [ -n "$tables" ]; then
+		echo
+		echo "Table-driven unit tests of hostile input (ASan/UBSan build), all passing:"
+		echo
+		printf '%s' "$tables"
+	fi
 } >"$doc"
 python3 "$TOP/tests/lib/doc_block.py" "$TOP/docs/reliability.md" fuzz-replay "$doc" || echo "warning: could not update docs/reliability.md" >&2
 rm -f "$doc"
