@@ -113,7 +113,49 @@ powercut: updater updater-fault $(BUILD)/tests/libiolog.so
 	@tests/powercut/run.sh
 
 check: deps
-	@$(MAKE) --no-print-directory unit unit-san integration powercut package-check cross-check qemu-check
+	@$(MAKE) --no-print-directory unit unit-san fuzz-replay integration powercut package-check cross-check qemu-check
+
+# Hostile input (docs/reliability.md): one libFuzzer target per parser in
+# tests/fuzz/, built with clang; `make fuzz` runs each for FUZZ_SECONDS and writes
+# the figures. `fuzz-replay` (in `make check`) runs the seeds and the kept
+# regression inputs once through each target, built with $(CC) and ASan/UBSan.
+FUZZ_TARGETS := manifest bundle_head bundle_reader config
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_BUILD := build/fuzz
+FUZZ_SEEDS := $(FUZZ_BUILD)/seeds
+FUZZ_SAN := $(SAN_FLAGS) -fsanitize=fuzzer-no-link
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+REPLAY_BIN := $(FUZZ_TARGETS:%=$(SAN_BUILD)/fuzz/replay_%)
+.PHONY: fuzz fuzz-build fuzz-replay
+
+$(FUZZ_BUILD)/%.o: %.c $(HDRS) tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) -c $< -o $@
+
+$(FUZZ_BUILD)/libupdater.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz/fuzz_util.o $(FUZZ_BUILD)/libupdater.a
+	$(FUZZ_CC) $(ALL_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(SAN_BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(SAN_BUILD)/libupdater.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $(filter %.c,$^) $(SAN_BUILD)/libupdater.a $(PKG_LIBS)
+
+$(FUZZ_SEEDS)/.stamp: tests/fuzz/seeds.sh tests/lib/tamper.py config/updater.conf updater
+	@tests/fuzz/seeds.sh $(FUZZ_SEEDS) ./updater && touch $@
+
+fuzz-build: $(FUZZ_BIN) $(FUZZ_SEEDS)/.stamp
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+HOSTILE_UNIT := $(SAN_BUILD)/tests/test_bundle_hostile $(SAN_BUILD)/tests/test_config
+fuzz-replay: $(REPLAY_BIN) $(FUZZ_SEEDS)/.stamp $(HOSTILE_UNIT)
+	@CC="$(CC)" HOSTILE_UNIT="$(HOSTILE_UNIT)" tests/fuzz/replay.sh $(SAN_BUILD)/fuzz $(FUZZ_SEEDS) $(FUZZ_TARGETS)
 
 demo: deps
 	@$(MAKE) --no-print-directory updater

@@ -5,6 +5,7 @@
  * leaving the default in force. Each key's value is type- and range-checked
  * where it is found, so every message can name file:line and the key. */
 #include "config.h"
+#include "config_scan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -377,6 +378,9 @@ static int parse(config_t *cf, struct load_ctx *x)
 	const char *path = x->c->path;
 	int r = check_readable(path, x->e);
 
+	if (r < 0)
+		return r;
+	r = config_scan(path, x->base, x->e);
 	if (r < 0)
 		return r;
 	/* @include "x.conf" is relative to the config's directory, like other paths. */

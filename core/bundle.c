@@ -84,6 +84,18 @@ static int head_fill(const uint8_t *buf, size_t mlen, size_t slen, struct bundle
 
 	if (r < 0)
 		return r;
+	/* Every reader computes payload_offset + payload-size (where the bundle
+	 * ends, the range to stream); a sum that wraps would make a huge payload
+	 * look short and pass the checks against the file's size. */
+	uint64_t offset = BUNDLE_FIXED_HEADER + mlen + slen;
+	if (h->manifest.payload_size > UINT64_MAX - offset) {
+		err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			"manifest: payload-size %" PRIu64 " does not fit after the %" PRIu64
+			"-byte head",
+			h->manifest.payload_size, offset);
+		memset(&h->manifest, 0, sizeof(h->manifest));
+		return -EBADMSG;
+	}
 	h->manifest_text = malloc(mlen + 1);
 	h->sig = slen ? malloc(slen) : NULL;
 	if (!h->manifest_text || (slen && !h->sig)) {
@@ -96,7 +108,7 @@ static int head_fill(const uint8_t *buf, size_t mlen, size_t slen, struct bundle
 	if (slen)
 		memcpy(h->sig, text + mlen, slen);
 	h->sig_len = slen;
-	h->payload_offset = BUNDLE_FIXED_HEADER + mlen + slen;
+	h->payload_offset = offset;
 	return 0;
 }
 
@@ -130,6 +142,22 @@ void bundle_head_free(struct bundle_head *h)
 	free(h->manifest_text);
 	free(h->sig);
 	memset(h, 0, sizeof(*h));
+}
+
+int bundle_check_size(const struct bundle_head *h, uint64_t total, struct error *e)
+{
+	uint64_t end = h->payload_offset + h->manifest.payload_size;
+
+	if (total == UINT64_MAX)
+		return 0;
+	if (total < end)
+		return err_set(e, UPD_EXIT_VERIFY, ENODATA,
+			       "bundle truncated: %" PRIu64 " bytes, its manifest needs %" PRIu64,
+			       total, end);
+	if (total > end)
+		log_warn("bundle has %" PRIu64 " bytes after its payload; they are ignored",
+			 total - end);
+	return 0;
 }
 
 /* ---- manifest ----------------------------------------------------------- */

@@ -57,10 +57,16 @@ struct bundle_head {
  * *h is zeroed on entry (free a previously filled one first) and holds no
  * allocation unless 0 is returned; on 0, *need = payload_offset. need may be
  * NULL. The magic is checked on any prefix and the lengths as soon as the 16
- * fixed bytes are there, so *need never exceeds BUNDLE_HEAD_MAX. */
+ * fixed bytes are there, so *need never exceeds BUNDLE_HEAD_MAX. A head whose
+ * payload would end beyond 2^64 - 1 (payload_offset + payload-size) is refused. */
 int bundle_head_parse(const uint8_t *buf, size_t len, struct bundle_head *h, size_t *need,
 		      struct error *e);
 void bundle_head_free(struct bundle_head *h);
+/* Checks a parsed head against the size of the whole bundle (total, or
+ * UINT64_MAX when the source does not say): -ENODATA (UPD_EXIT_VERIFY,
+ * "bundle truncated") when the payload the manifest claims ends beyond it.
+ * Bytes after the payload are only warned about. */
+int bundle_check_size(const struct bundle_head *h, uint64_t total, struct error *e);
 
 int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *e);
 /* malloc'd text in canonical key order. */

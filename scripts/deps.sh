@@ -5,13 +5,15 @@
 # against: SWUpdate, and RAUC with squashfs-tools (rauc bundle) and dbus-daemon
 # (a private bus for `rauc service`). The .swu cpio archive is written by
 # tests/bench/swupdate.py itself. `make check` and `make demo` need none of them.
+# libclang-rt-dev holds clang's libFuzzer and sanitizer runtimes (`make fuzz`);
+# clang only recommends it, and recommends are not installed here.
 # `deps.sh cross` installs what `make cross-check` needs: Debian's arm64 cross
 # toolchain, the arm64 (multiarch) -dev packages and qemu-user-static. It adds
 # the arm64 architecture to dpkg first; nothing else uses it.
 set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfig-dev libzstd-dev
 libubootenv-dev libubootenv-tool u-boot-tools libssl-dev libcmocka-dev zstd openssl
-python3 lighttpd clang valgrind e2fsprogs ostree libostree-dev gnupg systemd groff-base
+python3 lighttpd clang libclang-rt-dev valgrind e2fsprogs ostree libostree-dev gnupg systemd groff-base
 qemu-system-x86 u-boot-qemu busybox-static cpio fdisk kmod"
 CROSS_ARCH=""
 case "${1:-}" in

@@ -156,15 +156,7 @@ static int parse_head(struct dualbank *d, const uint8_t *buf, size_t len, uint64
 	if (rc < 0)
 		return rc;
 	d->have_head = true;
-	uint64_t end = d->head.payload_offset + d->head.manifest.payload_size;
-	if (total != UINT64_MAX && total < end)
-		return err_set(e, UPD_EXIT_VERIFY, ENODATA,
-			       "bundle truncated: %llu bytes, its manifest needs %llu",
-			       (unsigned long long)total, (unsigned long long)end);
-	if (total != UINT64_MAX && total > end)
-		log_warn("bundle has %llu bytes after its payload; they are ignored",
-			 (unsigned long long)(total - end));
-	return 0;
+	return bundle_check_size(&d->head, total, e);
 }
 
 static int db_fetch(void *priv, const char *source, struct release *out, struct error *e)

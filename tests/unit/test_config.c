@@ -475,7 +475,143 @@ static void test_duplicate_key(void **state)
 	struct fx *f = *state;
 
 	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\ncompatible = \"y\";\n");
-	expect_error_at(f, 3, "duplicate setting name");
+	expect_error_at(f, 3, "compatible: set twice (first on line 1)");
+}
+
+/* Hostile or broken values, each refused with file:line and the key. */
+struct bad_conf {
+	const char *text; /* after "compatible = \"x\";\nstate_dir = \"/s\";\n" (lines 1-2) */
+	size_t len;       /* 0: strlen(text); else the text holds NUL bytes */
+	int line;
+	const char *want;
+};
+
+#define HEAD "compatible = \"x\";\nstate_dir = \"/s\";\n"
+
+static const struct bad_conf bad_confs[] = {
+	/* numbers libconfig 1.5 would silently cut to 32 bits */
+	{"server = {\n  retries = 4294967296;\n};\n", 0, 4,
+	 "server.retries: 4294967296 does not fit in 32 bits"},
+	{"hooks = { timeout = 4294967396; };\n", 0, 3, "hooks.timeout: 4294967396 does not fit"},
+	{"hooks = { timeout = 0x100000064; };\n", 0, 3, "hooks.timeout: 0x100000064 does not fit"},
+	{"server = { timeout = -2147483649; };\n", 0, 3, "server.timeout: -2147483649 does not fit"},
+	{"server = { timeout = 99999999999999999999999; };\n", 0, 3,
+	 "server.timeout: 99999999999999999999999 does not fit"},
+	{"dualbank = { bootlimit = 4294967299; };\n", 0, 3, "dualbank.bootlimit: 4294967299"},
+	{"ostree = { keep = 9223372036854775807L; };\n", 0, 3, "ostree.keep: must be a positive integer"},
+	{"server = { retries = -9223372036854775808L; };\n", 0, 3,
+	 "server.retries: must be a non-negative integer"},
+	/* NUL bytes */
+	{"server = { url = \"http://a\0b\"; };\n", 34, 3, "server.url: contains a NUL byte"},
+	{"\0", 1, 3, "contains a NUL byte"},
+	/* keys of the wrong kind or in the wrong place */
+	{"server = { compatible = \"y\"; };\n", 0, 3, "unknown key 'server.compatible'"},
+	{"slots = { A = \"/a\"; };\n", 0, 3, "unknown key 'slots'"},
+	{"A = \"/a\";\n", 0, 3, "unknown key 'A'"},
+	{"dualbank = {\n  slots = ( \"/a\", \"/b\" );\n};\n", 0, 4,
+	 "dualbank.slots: must be a group, not a list"},
+	{"Compatible = \"y\";\n", 0, 3, "unknown key 'Compatible'"},
+	/* values of the wrong type */
+	{"server = { timeout = true; };\n", 0, 3, "server.timeout: must be a positive integer, not a boolean"},
+	{"ostree = { gpg_verify = 1; };\n", 0, 3, "ostree.gpg_verify: must be true or false, not an integer"},
+	{"backend = [ \"dualbank\" ];\n", 0, 3, "backend: must be a string, not an array"},
+	{"cmdline = { path = \"/c\"; };\n", 0, 3, "cmdline: must be a string, not a group"},
+	{"version_file = 1.5;\n", 0, 3, "version_file: must be a string, not a float"},
+	{"dualbank = { public_key = { a = \"/k\"; }; };\n", 0, 3,
+	 "dualbank.public_key: must be a string or a list of strings, not a group"},
+	{"dualbank = { public_key = 7; };\n", 0, 3,
+	 "dualbank.public_key: must be a string or a list of strings, not an integer"},
+	{"dualbank = { public_key = [ \"/a\", \"\" ]; };\n", 0, 3,
+	 "dualbank.public_key[1]: must not be empty"},
+	{"dualbank = { public_key = ( ( \"/a\" ) ); };\n", 0, 3,
+	 "dualbank.public_key[0]: must be a string, not a list"},
+	{"hooks = { dir = \"\"; };\n", 0, 3, "hooks.dir: must not be empty"},
+	/* a setting given twice, also inside a group */
+	{"server = {\n  timeout = 1;\n  timeout = 1;\n};\n", 0, 5,
+	 "server.timeout: set twice (first on line 4)"},
+	{"dualbank = { slots = { A = \"/a\"; A = \"/b\"; }; };\n", 0, 3,
+	 "dualbank.slots.A: set twice (first on line 3)"},
+	/* an @include of a directory (libconfig's scanner would exit() the process) */
+	{"@include \".\"\n", 0, 3, "@include \".\": Is a directory"},
+	{"  @include \"/\"\n", 0, 3, "@include \"/\": Is a directory"},
+};
+
+static void test_hostile_values(void **state)
+{
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(bad_confs) / sizeof(bad_confs[0]); i++) {
+		const struct bad_conf *c = &bad_confs[i];
+		size_t len = c->len ? c->len : strlen(c->text);
+		char *text = malloc(sizeof(HEAD) - 1 + len);
+		char *prefix = NULL;
+
+		assert_non_null(text);
+		memcpy(text, HEAD, sizeof(HEAD) - 1);
+		memcpy(text + sizeof(HEAD) - 1, c->text, len);
+		free(f->path);
+		f->path = join(f->dir, "u.conf");
+		assert_int_equal(tu_write_file(f->path, text, sizeof(HEAD) - 1 + len), 0);
+		assert_true(asprintf(&prefix, "%s:%d: ", f->path, c->line) >= 0);
+		if (load(f) == 0 || f->e.exit != UPD_EXIT_USAGE || !strstr(f->e.msg, prefix) ||
+		    !strstr(f->e.msg, c->want))
+			fail_msg("case %zu: got \"%s\"; want \"%s...%s\"", i, f->e.msg, prefix,
+				 c->want);
+		assert_null(f->c.path); /* nothing half-loaded */
+		free(prefix);
+		free(text);
+	}
+	/* tests/fuzz/replay.sh reports this count in docs/reliability.md. */
+	printf("hostile config values refused with file:line and key: %zu\n",
+	       sizeof(bad_confs) / sizeof(bad_confs[0]));
+}
+
+/* What the scan for those looks like must not refuse what libconfig reads
+ * right: big numbers in comments and strings, 64-bit literals in range,
+ * floats, the 32-bit extremes, an @include in a comment. */
+static void test_hostile_lookalikes_accepted(void **state)
+{
+	struct fx *f = *state;
+	char *inc = join(f->dir, "t.inc");
+
+	tu_write_text(inc, "timeout = 2147483647;\n");
+	write_conf(f, "u.conf",
+		   "# 99999999999 and @include \".\"\n"
+		   "compatible = \"99999999999\"; // 4294967296\n"
+		   "state_dir = \"/s\"; /* 0x100000000\n"
+		   "@include \".\"\n*/\n"
+		   "/* a block comment ending mid-line\n */ # @include \".\"\n"
+		   "server = { retries = 2147483647; timeout = 300L; };\n"
+		   "hooks = {\n@include \"t.inc\"\n};\n"
+		   "ostree = { keep = 0x7fffffff; url = \"x\\\"\n@include \\\".\\\"\"; };\n");
+	if (load(f) != 0)
+		fail_msg("%s", f->e.msg);
+	assert_string_equal(f->c.compatible, "99999999999");
+	assert_int_equal(f->c.server.retries, 2147483647);
+	assert_int_equal(f->c.server.timeout, 300);
+	assert_int_equal(f->c.hooks.timeout, 2147483647);
+	assert_int_equal(f->c.ostree.keep, 2147483647);
+	free(inc);
+}
+
+/* The scan follows @include: errors name the included file and its line. */
+static void test_hostile_in_include(void **state)
+{
+	struct fx *f = *state;
+	char *inc = join(f->dir, "srv.inc"), *want = NULL;
+
+	tu_write_text(inc, "server = {\n  timeout = 4294967297;\n};\n");
+	write_conf(f, "u.conf", HEAD "@include \"srv.inc\"\n");
+	assert_true(load(f) < 0);
+	assert_true(asprintf(&want, "%s:2: server.timeout: 4294967297 does not fit", inc) >= 0);
+	assert_contains(f->e.msg, want);
+	free(want);
+	tu_write_text(inc, "@include \"/\"\n");
+	assert_true(load(f) < 0);
+	assert_true(asprintf(&want, "%s:1: @include \"/\": Is a directory", inc) >= 0);
+	assert_contains(f->e.msg, want);
+	free(want);
+	free(inc);
 }
 
 static void test_missing_file(void **state)
@@ -605,6 +741,9 @@ int main(void)
 		T(test_missing_required),
 		T(test_syntax_error),
 		T(test_duplicate_key),
+		T(test_hostile_values),
+		T(test_hostile_lookalikes_accepted),
+		T(test_hostile_in_include),
 		T(test_missing_file),
 		T(test_directory),
 		T(test_free_zeroes),

@@ -1,0 +1,71 @@
+#!/bin/sh
+# seeds.sh OUT UPDATER: the seed corpus of the fuzz targets, made from real
+# bundles and configs at build time (nothing binary is committed):
+#   OUT/keys/         the keys the seed bundles are signed with (the
+#                     bundle_reader target trusts their public halves)
+#   OUT/bundle_reader bundles made by `updater bundle create`: Ed25519 and ECDSA
+#                     signed, an empty image, an unsigned one, one with trailing bytes
+#   OUT/bundle_head   their heads (fixed header, manifest, signature)
+#   OUT/manifest      their manifests
+#   OUT/config        the shipped example config, with and without its optional
+#                     settings, and the simulated device's config
+# Images are small on purpose: a seed's size bounds what libFuzzer tries.
+set -eu
+OUT=$1 UPDATER=$2
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+rm -rf "$OUT.tmp"
+mkdir -p "$OUT.tmp/keys" "$OUT.tmp/img"
+for t in bundle_reader bundle_head manifest config; do mkdir -p "$OUT.tmp/$t"; done
+K=$OUT.tmp/keys
+openssl genpkey -algorithm ed25519 -out "$K/ed.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/ec.pem" 2>/dev/null
+for k in ed ec; do openssl pkey -in "$K/$k.pem" -pubout -out "$K/$k.pub.pem" 2>/dev/null; done
+
+# A text-like image (compresses well) and an incompressible one.
+I=$OUT.tmp/img
+i=0
+while [ $i -lt 200 ]; do echo "line $i of a root file system image"; i=$((i + 1)); done >"$I/text.img"
+head -c 3000 /dev/urandom >"$I/random.img"
+: >"$I/empty.img"
+B=$OUT.tmp/bundle_reader
+mk() { # IMG VERSION KEY OUT
+	"$UPDATER" bundle create --image "$I/$1.img" --version "$2" --compatible sim-board \
+		--key "$K/$3.pem" --output "$B/$4.upd" >/dev/null
+}
+mk text 2.0 ed text-ed
+mk random 2.1-rc1 ec random-ec
+mk empty 0.1 ed empty-ed
+python3 "$TOP/tests/lib/tamper.py" unsign "$B/text-ed.upd" "$B/text-unsigned.upd"
+{ cat "$B/random-ec.upd"; printf 'trailing bytes'; } >"$B/random-ec-trailing.upd"
+
+# Heads and manifests, cut out of the bundles.
+python3 - "$B" "$OUT.tmp" <<'PY'
+import os, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+for name in sorted(os.listdir(src)):
+    data = open(os.path.join(src, name), "rb").read()
+    mlen, slen = struct.unpack(">II", data[8:16])
+    base = name.rsplit(".", 1)[0]
+    open(os.path.join(out, "bundle_head", base), "wb").write(data[:16 + mlen + slen])
+    open(os.path.join(out, "manifest", base), "wb").write(data[16:16 + mlen])
+PY
+
+C=$OUT.tmp/config
+cp "$TOP/config/updater.conf" "$C/example.conf"
+# The example's optional settings are "//" lines; enabled, they cover every key.
+sed 's#^\([ \t]*\)//#\1#' "$TOP/config/updater.conf" >"$C/example-all.conf"
+cat >"$C/device.conf" <<'CONF'
+backend = "dualbank";
+compatible = "sim-board";
+state_dir = "data/updater";
+server = { timeout = 5; retries = 2; };
+bootenv = { fw_env_config = "env/fw_env.config"; };
+dualbank = {
+  slots = { A = "slots/A.img"; B = "slots/B.img"; };
+  public_key = [ "keys/old.pub.pem", "/etc/keys/new.pub.pem" ];
+  bootlimit = 3;
+};
+hooks = { dir = "hooks"; timeout = 10L; };
+CONF
+rm -rf "$I" "$OUT"
+mv "$OUT.tmp" "$OUT"
