@@ -213,10 +213,14 @@ static int mark_interrupted(struct engine *g, const struct bootstate *bs, const 
 			 g->booted.id);
 		return g->ops->rollback(g->priv, &g->booted, e);
 	}
-	if (bs->upgrade_available) {
+	if (bs->upgrade_available || strcmp(bs->boot_slot, g->booted.id) != 0) {
+		/* boot_slot too: with ostree the next boot comes from the deployment
+		 * list, so a cut before the default switched leaves boot_slot naming
+		 * a deployment in no boot entry (tests/powercut/sweep-ostree.sh). */
 		struct bootstate clean = *bs;
 		clean.upgrade_available = 0;
 		clean.bootcount = 0;
+		snprintf(clean.boot_slot, sizeof(clean.boot_slot), "%s", g->booted.id);
 		log_info("ending the trial the interrupted install had started");
 		return bootenv_write(g->env, &clean, e);
 	}
