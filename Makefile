@@ -109,7 +109,11 @@ $(BUILD)/tests/libiolog.so: tests/powercut/iolog.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation $(CFLAGS) -shared -fPIC -o $@ $< -ldl -lpthread
 
-powercut: updater updater-fault $(BUILD)/tests/libiolog.so
+$(BUILD)/tests/libcutter.so: tests/powercut/cutter.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+powercut: updater updater-fault $(BUILD)/tests/libiolog.so $(BUILD)/tests/libcutter.so
 	@tests/powercut/run.sh
 
 check: deps
