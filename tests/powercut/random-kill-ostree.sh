@@ -185,14 +185,15 @@ mkdir -p "$TOP/build/powercut"
 if [ "$RUNS" -ge 50 ]; then
 	cat >"$WORK/doc" <<EOF
 Written by \`tests/powercut/random-kill-ostree.sh\` (\`make powercut\`); do not edit.
-$RUNS runs of the real \`updater install\` over HTTP (a server dripping the repository so that an
-install takes about $(cat "$WORK/v3.ms") ms for 3.0, $(cat "$WORK/v2.ms") ms for 2.0 with its static delta), each killed with SIGKILL of its
-process group at a random moment (seeded: each run prints its seed, \`SEED=\` repeats the draw):
+$RUNS runs of the real \`updater install\` over HTTP (a server dripping the repository so that the
+kernel object alone takes about ${DRIP_SECONDS} s), 3.0 (a pull of objects) and 2.0 (a static delta, then
+the pull) in turn, each killed with SIGKILL of its process group at a random moment (seeded: each
+run prints its seed, \`SEED=\` repeats the draw):
 $(grep -c ':t:' "$WORK/points") after a delay drawn over the whole install, $(grep -c ':c:' "$WORK/points") once a random number of the
 install's changes under the sysroot had been made (then 0-10 ms). Where the kills of the last run
 landed: \`build/powercut/random-kill-ostree.last\`.
 
-Result: **$PC_N runs, $PC_COMPLETE boots found a complete system, $PC_FAILED failures** ($secs s, $PC_JOBS workers).
+Result: **$PC_N runs, $PC_COMPLETE boots found a complete system, $PC_FAILED failures.**
 EOF
 	[ -n "${PC_NO_DOC:-}" ] || pc_doc_block "$TOP/docs/reliability.md" powercut-random-ostree "$WORK/doc"
 fi

@@ -175,7 +175,7 @@ whole process group:
 - **2.0, through a static delta** (fetched by the updater, applied by libostree), then the pull:
   $(grep -c '^v2|op:' "$WORK/points") of its $v2ops changes spread evenly.
 
-Result: **$PC_N points cut, $PC_COMPLETE boots found a complete system, $PC_FAILED failures** ($secs s, $PC_JOBS workers).
+Result: **$PC_N points cut, $PC_COMPLETE boots found a complete system, $PC_FAILED failures.**
 After the boot: ${PC_BREAKDOWN:-none} (update:[where the last change landed->]version booted/state).
 EOF
 	[ -n "${PC_NO_DOC:-}" ] || pc_doc_block "$TOP/docs/reliability.md" powercut-sweep-ostree "$WORK/doc"
