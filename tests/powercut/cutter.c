@@ -20,6 +20,9 @@
  *                       object (repo/objects), repo-tmp, repo, deploy
  *                       (ostree/deploy), bootlink (ostree/boot.N), boot, other
  *
+ * After the cut at N, a change another thread had under way may still be
+ * logged (N+1...); no call starts any more.
+ *
  * A change is a call that returned success and creates, renames, links or
  * removes a name: open/openat creating a file (O_CREAT, O_TMPFILE), link,
  * linkat, symlink, symlinkat, rename, renameat, renameat2, mkdir, mkdirat,
@@ -205,6 +208,17 @@ static void changed(const char *op, int dirfd, const char *path)
 	errno = saved;
 }
 
+/* Once the cut is decided no thread starts another call: it waits for the
+ * SIGKILL on its way. A call another thread had already started may still
+ * complete and be counted (N+1, ...): two threads mid-write when the power
+ * goes. */
+static void gate(void)
+{
+	if (cut_at && __atomic_load_n(counter, __ATOMIC_SEQ_CST) >= cut_at)
+		for (;;)
+			pause();
+}
+
 static bool creates(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
 
 #define OPEN_BODY(call, dirfd)                                   \
@@ -215,6 +229,7 @@ static bool creates(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE)
 		mode = va_arg(ap, mode_t);                       \
 		va_end(ap);                                      \
 	}                                                        \
+	gate();                                                  \
 	int fd = call;                                           \
 	if (fd >= 0 && creates(flags))                           \
 		changed((flags & O_TMPFILE) == O_TMPFILE ? "tmpfile" : "create", dirfd, path); \
@@ -233,6 +248,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
 
 int creat(const char *path, mode_t mode)
 {
+	gate();
 	int fd = RESOLVE(creat)(path, mode);
 	if (fd >= 0)
 		changed("create", AT_FDCWD, path);
@@ -241,6 +257,7 @@ int creat(const char *path, mode_t mode)
 
 int link(const char *old, const char *new)
 {
+	gate();
 	int rc = RESOLVE(link)(old, new);
 	if (rc == 0)
 		changed("link", AT_FDCWD, new);
@@ -249,6 +266,7 @@ int link(const char *old, const char *new)
 
 int linkat(int olddirfd, const char *old, int newdirfd, const char *new, int flags)
 {
+	gate();
 	int rc = RESOLVE(linkat)(olddirfd, old, newdirfd, new, flags);
 	if (rc == 0)
 		changed("link", newdirfd, new);
@@ -257,6 +275,7 @@ int linkat(int olddirfd, const char *old, int newdirfd, const char *new, int fla
 
 int symlink(const char *target, const char *path)
 {
+	gate();
 	int rc = RESOLVE(symlink)(target, path);
 	if (rc == 0)
 		changed("symlink", AT_FDCWD, path);
@@ -265,6 +284,7 @@ int symlink(const char *target, const char *path)
 
 int symlinkat(const char *target, int dirfd, const char *path)
 {
+	gate();
 	int rc = RESOLVE(symlinkat)(target, dirfd, path);
 	if (rc == 0)
 		changed("symlink", dirfd, path);
@@ -273,6 +293,7 @@ int symlinkat(const char *target, int dirfd, const char *path)
 
 int rename(const char *old, const char *new)
 {
+	gate();
 	int rc = RESOLVE(rename)(old, new);
 	if (rc == 0)
 		changed("rename", AT_FDCWD, new);
@@ -281,6 +302,7 @@ int rename(const char *old, const char *new)
 
 int renameat(int olddirfd, const char *old, int newdirfd, const char *new)
 {
+	gate();
 	int rc = RESOLVE(renameat)(olddirfd, old, newdirfd, new);
 	if (rc == 0)
 		changed("rename", newdirfd, new);
@@ -289,6 +311,7 @@ int renameat(int olddirfd, const char *old, int newdirfd, const char *new)
 
 int renameat2(int olddirfd, const char *old, int newdirfd, const char *new, unsigned int flags)
 {
+	gate();
 	int rc = RESOLVE(renameat2)(olddirfd, old, newdirfd, new, flags);
 	if (rc == 0)
 		changed("rename", newdirfd, new);
@@ -297,6 +320,7 @@ int renameat2(int olddirfd, const char *old, int newdirfd, const char *new, unsi
 
 int mkdir(const char *path, mode_t mode)
 {
+	gate();
 	int rc = RESOLVE(mkdir)(path, mode);
 	if (rc == 0)
 		changed("mkdir", AT_FDCWD, path);
@@ -305,6 +329,7 @@ int mkdir(const char *path, mode_t mode)
 
 int mkdirat(int dirfd, const char *path, mode_t mode)
 {
+	gate();
 	int rc = RESOLVE(mkdirat)(dirfd, path, mode);
 	if (rc == 0)
 		changed("mkdir", dirfd, path);
@@ -313,6 +338,7 @@ int mkdirat(int dirfd, const char *path, mode_t mode)
 
 int unlink(const char *path)
 {
+	gate();
 	int rc = RESOLVE(unlink)(path);
 	if (rc == 0)
 		changed("unlink", AT_FDCWD, path);
@@ -321,6 +347,7 @@ int unlink(const char *path)
 
 int unlinkat(int dirfd, const char *path, int flags)
 {
+	gate();
 	int rc = RESOLVE(unlinkat)(dirfd, path, flags);
 	if (rc == 0)
 		changed((flags & AT_REMOVEDIR) ? "rmdir" : "unlink", dirfd, path);
@@ -329,6 +356,7 @@ int unlinkat(int dirfd, const char *path, int flags)
 
 int rmdir(const char *path)
 {
+	gate();
 	int rc = RESOLVE(rmdir)(path);
 	if (rc == 0)
 		changed("rmdir", AT_FDCWD, path);
