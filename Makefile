@@ -99,7 +99,7 @@ unit-san: $(SAN_UNIT_BIN) updater
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/run-unit.sh $(SAN_UNIT_BIN)
 
-integration: updater
+integration: updater updater-fault
 	@tests/integration/run.sh
 
 # Power cuts (docs/reliability.md): fault-point and random SIGKILL sweeps, and
@@ -109,7 +109,11 @@ $(BUILD)/tests/libiolog.so: tests/powercut/iolog.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation $(CFLAGS) -shared -fPIC -o $@ $< -ldl -lpthread
 
-powercut: updater updater-fault $(BUILD)/tests/libiolog.so
+$(BUILD)/tests/libcutter.so: tests/powercut/cutter.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+powercut: updater updater-fault $(BUILD)/tests/libiolog.so $(BUILD)/tests/libcutter.so
 	@tests/powercut/run.sh
 
 check: deps

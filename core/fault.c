@@ -23,9 +23,17 @@ static void log_hit(const char *name, uint64_t value, int with_value)
 	fclose(f);
 }
 
-/* A power cut: no cleanup, no flush, nothing the kernel does not already hold. */
+/* A power cut: no cleanup, no flush, nothing the kernel does not already hold.
+ * UPDATER_FAULT_GROUP=1: the whole process group goes (the test starts the
+ * updater in a group of its own), so that a helper process, such as a pull
+ * running in a child, does not outlive the cut any more than it would a
+ * power cut. */
 static void cut(void)
 {
+	const char *group = getenv("UPDATER_FAULT_GROUP");
+
+	if (group && strcmp(group, "1") == 0)
+		kill(0, SIGKILL);
 	kill(getpid(), SIGKILL);
 	_exit(137);
 }

@@ -6,6 +6,8 @@
  *   UPDATER_FAULT=any:N     SIGKILL at the Nth fault point of any name
  *   UPDATER_FAULT=NAME@V    SIGKILL once progress point NAME reaches value V
  *   UPDATER_FAULT_LOG=FILE  append "NAME" (or "NAME@V") per hit, to list them
+ *   UPDATER_FAULT_GROUP=1   the cut kills the whole process group (kill(0)),
+ *                           helper processes too; start the updater with setsid
  */
 #pragma once
 #include <stdint.h>

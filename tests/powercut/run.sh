@@ -1,13 +1,13 @@
 #!/bin/bash
-# `make powercut`: the power-cut tests of the dual-bank backend, one after the
-# other (each one uses every CPU), with their time. Fails if any fails. Each
+# `make powercut`: the power-cut tests of both backends, one after the other
+# (each one uses every CPU), with their time. Fails if any fails. Each
 # updates its block of docs/reliability.md (PC_NO_DOC=1: leave it alone).
-# An ostree sweep would be one more script here, on tests/powercut/lib.sh.
 cd "$(dirname "$0")/../.." || exit 1
+tests=(sweep-dualbank random-kill-dualbank iolog-dualbank sweep-ostree random-kill-ostree)
 failed=0
-for t in sweep-dualbank random-kill-dualbank iolog-dualbank; do
+for t in "${tests[@]}"; do
 	TIMEFORMAT="$t: %0R s (CPU %0U s user, %0S s system)"
 	time bash "tests/powercut/$t.sh" || failed=$((failed + 1))
 done 2>&1
-echo "powercut: $((3 - failed)) passed, $failed failed"
+echo "powercut: $((${#tests[@]} - failed)) passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,0 +1,364 @@
+/* cutter: an LD_PRELOAD shim that counts the file-system changes a process
+ * tree makes under one directory and kills the whole process group with
+ * SIGKILL right after the Nth one: a power cut between two steps of
+ * libostree's pull and deploy, at a finer grain than its progress callback
+ * (about once a second) gives. tests/powercut/sweep-ostree.sh uses it.
+ *
+ *   CUT_ROOT=DIR        count only changes to paths under DIR (a real path)
+ *   CUT_COUNTER=FILE    an 8-byte file shared by every process of the tree
+ *                       (mapped, incremented atomically): a pull running in a
+ *                       child process, forked or exec'd, counts on the same
+ *                       counter. Without it the count is per process.
+ *   CUT_AT=N            kill(0, SIGKILL) once change N has returned (N >= 1);
+ *                       the test starts the program in a process group of
+ *                       its own (setsid)
+ *   CUT_NOTIFY_AT=N     once change N has returned, write "N" and a newline
+ *   CUT_NOTIFY=FIFO     to FIFO and go on: a test that waits on the FIFO
+ *                       can kill the process itself a moment later
+ *   CUT_LOG=FILE        append "N KIND OP PATH" per change (O_APPEND: whole
+ *                       lines from every process); KIND is where it landed:
+ *                       object (repo/objects), repo-tmp, repo, deploy
+ *                       (ostree/deploy), bootlink (ostree/boot.N), boot, other
+ *
+ * After the cut at N, a change another thread had under way may still be
+ * logged (N+1...); no call starts any more.
+ *
+ * A change is a call that returned success and creates, renames, links or
+ * removes a name: open/openat creating a file (O_CREAT, O_TMPFILE), link,
+ * linkat, symlink, symlinkat, rename, renameat, renameat2, mkdir, mkdirat,
+ * unlink, unlinkat, rmdir. Writes into an open file are not counted: the
+ * steps that make them visible (libostree writes an object to a temporary
+ * file and links it into place) are.
+ * Test code only: built by `make build/tests/libcutter.so`, never installed. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *root;
+static size_t rootlen;
+static unsigned long long cut_at, notify_at;
+static const char *notify;
+static uint64_t *counter, local_counter;
+static int logfd = -1;
+
+static void *next(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	if (!p) {
+		fprintf(stderr, "cutter: no %s\n", name);
+		abort();
+	}
+	return p;
+}
+static void *resolve_sym(void **slot, const char *name)
+{
+	void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!p) {
+		p = next(name);
+		__atomic_store_n(slot, p, __ATOMIC_RELEASE);
+	}
+	return p;
+}
+#define REAL(name) static __typeof__(name) *real_##name
+#define RESOLVE(name) ((__typeof__(real_##name))resolve_sym((void **)&real_##name, #name))
+REAL(open);
+REAL(open64);
+REAL(openat);
+REAL(openat64);
+REAL(creat);
+REAL(link);
+REAL(linkat);
+REAL(symlink);
+REAL(symlinkat);
+REAL(rename);
+REAL(renameat);
+REAL(renameat2);
+REAL(mkdir);
+REAL(mkdirat);
+REAL(unlink);
+REAL(unlinkat);
+REAL(rmdir);
+
+__attribute__((constructor)) static void cutter_init(void)
+{
+	const char *c = getenv("CUT_COUNTER"), *l = getenv("CUT_LOG"), *at = getenv("CUT_AT");
+
+	root = getenv("CUT_ROOT");
+	if (!root || !*root) {
+		root = NULL;
+		return;
+	}
+	rootlen = strlen(root);
+	while (rootlen > 1 && root[rootlen - 1] == '/')
+		rootlen--;
+	cut_at = at ? strtoull(at, NULL, 10) : 0;
+	notify = getenv("CUT_NOTIFY");
+	notify_at = notify && getenv("CUT_NOTIFY_AT") ? strtoull(getenv("CUT_NOTIFY_AT"), NULL, 10) : 0;
+	counter = &local_counter;
+	if (c) {
+		int fd = RESOLVE(open)(c, O_RDWR | O_CLOEXEC);
+		void *m = fd >= 0 ? mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+				  : MAP_FAILED;
+		if (fd >= 0)
+			close(fd);
+		/* A cut aimed at a count that cannot be shared would land nowhere
+		 * reliable: refuse to run rather than give a wrong figure. */
+		if (m == MAP_FAILED) {
+			fprintf(stderr, "cutter: cannot map CUT_COUNTER %s: %s\n", c, strerror(errno));
+			_exit(125);
+		}
+		counter = m;
+	}
+	if (l)
+		logfd = RESOLVE(open)(l, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* "DIR/NAME" for NAME relative to DIRFD: no realpath (libostree works with
+ * directory descriptors, whose /proc link is already the real path). */
+static bool fullpath(int dirfd, const char *path, char *out, size_t size)
+{
+	char base[PATH_MAX];
+
+	if (!path)
+		return false;
+	if (path[0] == '/') {
+		snprintf(out, size, "%s", path);
+		return true;
+	}
+	if (dirfd == AT_FDCWD) {
+		if (!getcwd(base, sizeof(base)))
+			return false;
+	} else {
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+		ssize_t n = readlink(link, base, sizeof(base) - 1);
+		if (n < 0)
+			return false;
+		base[n] = '\0';
+	}
+	snprintf(out, size, "%s/%s", base, path);
+	return true;
+}
+
+static const char *kind(const char *p)
+{
+	const char *rel = p + rootlen;
+	if (strstr(rel, "/ostree/repo/objects/"))
+		return "object";
+	if (strstr(rel, "/ostree/repo/tmp"))
+		return "repo-tmp";
+	if (strstr(rel, "/ostree/repo/"))
+		return "repo";
+	if (strstr(rel, "/ostree/deploy/"))
+		return "deploy";
+	if (strstr(rel, "/ostree/boot."))
+		return "bootlink";
+	if (strncmp(rel, "/boot/", 6) == 0 || strcmp(rel, "/boot") == 0)
+		return "boot";
+	return "other";
+}
+
+/* One change to DIRFD/PATH has returned: count it, log it, and cut if it
+ * is the one aimed at. */
+static void changed(const char *op, int dirfd, const char *path)
+{
+	char p[2 * PATH_MAX];
+	int saved = errno;
+
+	if (!root || !fullpath(dirfd, path, p, sizeof(p)) || strncmp(p, root, rootlen) != 0 ||
+	    (p[rootlen] != '/' && p[rootlen] != '\0')) {
+		errno = saved;
+		return;
+	}
+	unsigned long long n = __atomic_add_fetch(counter, 1, __ATOMIC_SEQ_CST);
+	if (logfd >= 0) {
+		char line[sizeof(p) + 128];
+		int len = snprintf(line, sizeof(line), "%llu %s %s %s\n", n, kind(p), op, p);
+		if (len > 0)
+			(void)!write(logfd, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
+	}
+	if (notify_at && n == notify_at) {
+		int fd = RESOLVE(open)(notify, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			char line[32];
+			int len = snprintf(line, sizeof(line), "%llu\n", n);
+			(void)!write(fd, line, (size_t)len);
+			close(fd);
+		}
+	}
+	if (cut_at && n == cut_at) {
+		/* The power cut: the whole group (a pull in a child process too),
+		 * no cleanup. This thread goes no further. */
+		kill(0, SIGKILL);
+		for (;;)
+			pause();
+	}
+	errno = saved;
+}
+
+/* Once the cut is decided no thread starts another call: it waits for the
+ * SIGKILL on its way. A call another thread had already started may still
+ * complete and be counted (N+1, ...): two threads mid-write when the power
+ * goes. */
+static void gate(void)
+{
+	if (cut_at && __atomic_load_n(counter, __ATOMIC_SEQ_CST) >= cut_at)
+		for (;;)
+			pause();
+}
+
+static bool creates(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
+
+#define OPEN_BODY(call, dirfd)                                   \
+	mode_t mode = 0;                                         \
+	if (creates(flags)) {                                    \
+		va_list ap;                                      \
+		va_start(ap, flags);                             \
+		mode = va_arg(ap, mode_t);                       \
+		va_end(ap);                                      \
+	}                                                        \
+	gate();                                                  \
+	int fd = call;                                           \
+	if (fd >= 0 && creates(flags))                           \
+		changed((flags & O_TMPFILE) == O_TMPFILE ? "tmpfile" : "create", dirfd, path); \
+	return fd;
+
+int open(const char *path, int flags, ...) { OPEN_BODY(RESOLVE(open)(path, flags, mode), AT_FDCWD) }
+int open64(const char *path, int flags, ...) { OPEN_BODY(RESOLVE(open64)(path, flags, mode), AT_FDCWD) }
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	OPEN_BODY(RESOLVE(openat)(dirfd, path, flags, mode), dirfd)
+}
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+	OPEN_BODY(RESOLVE(openat64)(dirfd, path, flags, mode), dirfd)
+}
+
+int creat(const char *path, mode_t mode)
+{
+	gate();
+	int fd = RESOLVE(creat)(path, mode);
+	if (fd >= 0)
+		changed("create", AT_FDCWD, path);
+	return fd;
+}
+
+int link(const char *old, const char *new)
+{
+	gate();
+	int rc = RESOLVE(link)(old, new);
+	if (rc == 0)
+		changed("link", AT_FDCWD, new);
+	return rc;
+}
+
+int linkat(int olddirfd, const char *old, int newdirfd, const char *new, int flags)
+{
+	gate();
+	int rc = RESOLVE(linkat)(olddirfd, old, newdirfd, new, flags);
+	if (rc == 0)
+		changed("link", newdirfd, new);
+	return rc;
+}
+
+int symlink(const char *target, const char *path)
+{
+	gate();
+	int rc = RESOLVE(symlink)(target, path);
+	if (rc == 0)
+		changed("symlink", AT_FDCWD, path);
+	return rc;
+}
+
+int symlinkat(const char *target, int dirfd, const char *path)
+{
+	gate();
+	int rc = RESOLVE(symlinkat)(target, dirfd, path);
+	if (rc == 0)
+		changed("symlink", dirfd, path);
+	return rc;
+}
+
+int rename(const char *old, const char *new)
+{
+	gate();
+	int rc = RESOLVE(rename)(old, new);
+	if (rc == 0)
+		changed("rename", AT_FDCWD, new);
+	return rc;
+}
+
+int renameat(int olddirfd, const char *old, int newdirfd, const char *new)
+{
+	gate();
+	int rc = RESOLVE(renameat)(olddirfd, old, newdirfd, new);
+	if (rc == 0)
+		changed("rename", newdirfd, new);
+	return rc;
+}
+
+int renameat2(int olddirfd, const char *old, int newdirfd, const char *new, unsigned int flags)
+{
+	gate();
+	int rc = RESOLVE(renameat2)(olddirfd, old, newdirfd, new, flags);
+	if (rc == 0)
+		changed("rename", newdirfd, new);
+	return rc;
+}
+
+int mkdir(const char *path, mode_t mode)
+{
+	gate();
+	int rc = RESOLVE(mkdir)(path, mode);
+	if (rc == 0)
+		changed("mkdir", AT_FDCWD, path);
+	return rc;
+}
+
+int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	gate();
+	int rc = RESOLVE(mkdirat)(dirfd, path, mode);
+	if (rc == 0)
+		changed("mkdir", dirfd, path);
+	return rc;
+}
+
+int unlink(const char *path)
+{
+	gate();
+	int rc = RESOLVE(unlink)(path);
+	if (rc == 0)
+		changed("unlink", AT_FDCWD, path);
+	return rc;
+}
+
+int unlinkat(int dirfd, const char *path, int flags)
+{
+	gate();
+	int rc = RESOLVE(unlinkat)(dirfd, path, flags);
+	if (rc == 0)
+		changed((flags & AT_REMOVEDIR) ? "rmdir" : "unlink", dirfd, path);
+	return rc;
+}
+
+int rmdir(const char *path)
+{
+	gate();
+	int rc = RESOLVE(rmdir)(path);
+	if (rc == 0)
+		changed("rmdir", AT_FDCWD, path);
+	return rc;
+}
