@@ -102,6 +102,15 @@ unit-san: $(SAN_UNIT_BIN) updater
 integration: updater
 	@tests/integration/run.sh
 
+# The integration tests with the program under ASan+UBSan, and under valgrind
+# memcheck (tests/checked/): a sanitizer or memcheck report fails its test.
+.PHONY: integration-san valgrind
+integration-san: updater updater-san
+	@tests/checked/run.sh san
+
+valgrind: updater
+	@tests/checked/run.sh valgrind
+
 # Power cuts (docs/reliability.md): fault-point and random SIGKILL sweeps, and
 # the LD_PRELOAD I/O journal that replays what a cut loses (tests/powercut/).
 .PHONY: powercut
@@ -113,7 +122,7 @@ powercut: updater updater-fault $(BUILD)/tests/libiolog.so
 	@tests/powercut/run.sh
 
 check: deps
-	@$(MAKE) --no-print-directory unit unit-san integration powercut package-check cross-check
+	@$(MAKE) --no-print-directory unit unit-san integration integration-san powercut package-check cross-check
 
 demo: deps
 	@$(MAKE) --no-print-directory updater
