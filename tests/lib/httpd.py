@@ -41,10 +41,10 @@ SPEC may also hold several faults separated by commas:
                          larger than the body that is sent, then close the
                          connection normally (FIN) after the real body
     long-body=N[:close]  declare a Content-Length N bytes smaller than the
-                         body that is sent: the last N bytes arrive where the
-                         next response on the kept-alive connection should
-                         start; with ":close", "Connection: close" is sent
-                         and they are only excess before the close
+                         body: its last N bytes are sent where the next
+                         response on the kept-alive connection should start
+                         (when the next request arrives); with ":close" they
+                         follow at once, then "Connection: close" ends it
     oversize=BYTES       a whole-file (200) response goes on with BYTES of
                          zeros after the file, counted in its Content-Length
     huge-header=BYTES    add an "X-Padding" header line of BYTES characters
@@ -256,6 +256,12 @@ class Handler(BaseHTTPRequestHandler):
         faults = state.faults
         number = state.count_request()
         self.range_header = self.headers.get("Range")
+        if getattr(self, "held_back", b""):
+            # long-body: the bytes past the last Content-Length come now, once
+            # the client has asked again on the connection (sent earlier, a
+            # client would find the idle connection readable and drop it).
+            self.wfile.write(self.held_back)
+            self.held_back = b""
         if faults.status is not None:
             return self.simple(faults.status, send_body)
         if number < faults.status500_first:
@@ -342,6 +348,10 @@ class Handler(BaseHTTPRequestHandler):
         fault, limit = self.pick_fault(length)
         if fault is None:
             limit += junk
+        held = 0
+        if state.faults.long_body and not state.faults.long_body_close:
+            held = min(limit, state.faults.long_body)
+            limit -= held
         rate = state.faults.drip
         chunk = max(1, int(rate // 20)) if rate else CHUNK
         sent = 0
@@ -359,6 +369,8 @@ class Handler(BaseHTTPRequestHandler):
                     sent += len(data)
                     if rate and state.stop.wait(len(data) / rate):
                         break
+                if held:
+                    self.held_back = f.read(held)
         except OSError:
             # The client hung up (a client may cut a 200 once it has enough).
             self.close_connection = True
