@@ -4,6 +4,9 @@ set -u
 fixtures
 D=$(new_device dev)
 mkdir -p "$D/hooks/pre-install.d"
+# The hook must outlast the commands below, slowed down or not.
+sed -i "s/^hooks = { dir = \"hooks\"; timeout = 10; };/hooks = { dir = \"hooks\"; timeout = $((10 * SLOW)); };/" "$D/updater.conf"
+grep -q "^hooks = .*timeout = $((10 * SLOW)); };" "$D/updater.conf" || fail "hooks.timeout not set in $D/updater.conf"
 chmod 755 "$D/hooks" "$D/hooks/pre-install.d"
 printf '#!/bin/sh\ntouch %s\nsleep %s\n' "$WORK/started" $((3 * SLOW)) >"$D/hooks/pre-install.d/10-slow"
 chmod 755 "$D/hooks/pre-install.d/10-slow"

@@ -11,6 +11,9 @@ ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
 
 # A pre-install hook that holds the first install until the test says go.
 mkdir -p "$D/hooks/pre-install.d"
+# The hook must outlast the commands below, slowed down or not.
+sed -i "s/^hooks = { dir = \"hooks\"; timeout = 10; };/hooks = { dir = \"hooks\"; timeout = $((10 * SLOW)); };/" "$D/updater.conf"
+grep -q "^hooks = .*timeout = $((10 * SLOW)); };" "$D/updater.conf" || fail "hooks.timeout not set in $D/updater.conf"
 chmod 755 "$D/hooks" "$D/hooks/pre-install.d"
 cat >"$D/hooks/pre-install.d/10-wait" <<HOOK
 #!/bin/sh
