@@ -26,7 +26,9 @@ esac
 UPDATER=$TOP/tests/checked/$wrapper
 # A copy: a rebuild during the run must not swap the program under the tests.
 mkdir -p "build/checked-$mode"
-cp "$bin" "build/checked-$mode/$bin" || { echo "run.sh: no ./$bin: run make" >&2; exit 1; }
+# Renamed into place: processes of another run still executing the old copy keep it.
+cp "$bin" "build/checked-$mode/$bin.tmp$$" && mv "build/checked-$mode/$bin.tmp$$" "build/checked-$mode/$bin" ||
+	{ echo "run.sh: no ./$bin: run make" >&2; exit 1; }
 UPDATER_BIN=$TOP/build/checked-$mode/$bin
 export TOP UPDATER UPDATER_BIN
 tests/checked/selftest.sh "$mode" || exit 1
