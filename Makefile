@@ -122,7 +122,7 @@ powercut: updater updater-fault $(BUILD)/tests/libiolog.so
 	@tests/powercut/run.sh
 
 check: deps
-	@$(MAKE) --no-print-directory unit unit-san integration integration-san powercut package-check cross-check
+	@$(MAKE) --no-print-directory unit unit-san integration integration-san valgrind powercut package-check cross-check
 
 demo: deps
 	@$(MAKE) --no-print-directory updater
