@@ -102,6 +102,15 @@ unit-san: $(SAN_UNIT_BIN) updater
 integration: updater updater-fault
 	@tests/integration/run.sh
 
+# The integration tests with the program under ASan+UBSan, and under valgrind
+# memcheck (tests/checked/): a sanitizer or memcheck report fails its test.
+.PHONY: integration-san valgrind
+integration-san: updater updater-san updater-fault
+	@tests/checked/run.sh san
+
+valgrind: updater updater-fault
+	@tests/checked/run.sh valgrind
+
 # Power cuts (docs/reliability.md): fault-point and random SIGKILL sweeps, and
 # the LD_PRELOAD I/O journal that replays what a cut loses (tests/powercut/).
 .PHONY: powercut
@@ -117,7 +126,7 @@ powercut: updater updater-fault $(BUILD)/tests/libiolog.so $(BUILD)/tests/libcut
 	@tests/powercut/run.sh
 
 check: deps
-	@$(MAKE) --no-print-directory unit unit-san fuzz-replay integration powercut package-check cross-check qemu-check
+	@$(MAKE) --no-print-directory unit unit-san fuzz-replay integration integration-san valgrind powercut package-check cross-check qemu-check
 
 # Hostile input (docs/reliability.md): one libFuzzer target per parser in
 # tests/fuzz/, built with clang; `make fuzz` runs each for FUZZ_SECONDS and writes

@@ -467,8 +467,13 @@ static int status_result(struct xfer *x, uint64_t attempt_start)
 	long st = x->status;
 	int known = x->total != UNKNOWN;
 
-	if (st == 206 && known && x->next < min_u64(x->total, x->end) && x->next > attempt_start)
-		return AGAIN;
+	if (st == 206 && known && x->next < min_u64(x->total, x->end)) {
+		if (x->next > attempt_start)
+			return AGAIN;
+		/* The server's own Content-Range says the bytes exist: an empty
+		 * answer is its failure, not a short bundle. */
+		return retry_because(x, EPROTO, "server sent none of the range it answered");
+	}
 	if ((st == 200 || st == 206) && x->allow_short)
 		return DONE;
 	if (st == 200 || st == 206)
@@ -517,12 +522,23 @@ static int curl_result(struct xfer *x, CURLcode rc)
 			return retry_because(x, ECONNREFUSED, "could not connect (%s)", why);
 		return err_set(x->e, UPD_EXIT_DOWNLOAD, ECONNREFUSED, "download %s: %s", x->url, why);
 	case CURLE_UNSUPPORTED_PROTOCOL:
+		/* Also what libcurl says of garbage where a status line should be
+		 * ("Received HTTP/0.9 when not allowed"): no redirect then. */
+		if (x->status < 300 || x->status > 399)
+			return err_set(x->e, UPD_EXIT_DOWNLOAD, EPROTO,
+				       "download %s: bad response from server (%s)", x->url, why);
 		return err_set(x->e, UPD_EXIT_DOWNLOAD, EPROTONOSUPPORT,
 			       "download %s: refused redirect (%s)%s", x->url, why,
 			       strncasecmp(x->o->location, "https://", 8) == 0
 				       ? "; https may only redirect to https"
 				       : "");
 	case CURLE_OUT_OF_MEMORY:
+		/* libcurl before 8.6 fails a response header past its 100 KiB cap
+		 * as "out of memory", without a message: that is the server's
+		 * doing, and it would do it again. */
+		if (x->responded && !x->in_body)
+			return err_set(x->e, UPD_EXIT_DOWNLOAD, EMSGSIZE,
+				       "download %s: response headers too large", x->url);
 		return err_set(x->e, UPD_EXIT_OTHER, ENOMEM, "download %s: %s", x->url, why);
 	default:
 		return err_set(x->e, UPD_EXIT_DOWNLOAD, EIO, "download %s: %s", x->url, why);

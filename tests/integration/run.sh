@@ -6,9 +6,9 @@ cd "$(dirname "$0")/../.." || exit 1
 TOP=$PWD
 export TOP
 . tests/lib/common.sh
-fixtures
-export FIXTURES=$FIX
 . tests/lib/runtests.sh
+with_reports fixtures || exit 1
+export FIXTURES=$FIX
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(tests/integration/t_*.sh)
 run_tests integration "${tests[@]}"

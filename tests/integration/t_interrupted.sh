@@ -14,7 +14,7 @@ trap stop_httpd EXIT
 # The binary itself, not the upd shell function: kill must hit the updater.
 "$UPDATER" --config="$D/updater.conf" install "$URL/v2.0.upd" >"$WORK/inst" 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 $((200 * SLOW))); do
 	grep -q "state=install$" "$D/data/updater/state" 2>/dev/null && break
 	sleep 0.05
 done

@@ -11,17 +11,20 @@ ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
 
 # A pre-install hook that holds the first install until the test says go.
 mkdir -p "$D/hooks/pre-install.d"
+# The hook must outlast the commands below, slowed down or not.
+sed -i "s/^hooks = { dir = \"hooks\"; timeout = 10; };/hooks = { dir = \"hooks\"; timeout = $((10 * SLOW)); };/" "$D/updater.conf"
+grep -q "^hooks = .*timeout = $((10 * SLOW)); };" "$D/updater.conf" || fail "hooks.timeout not set in $D/updater.conf"
 chmod 755 "$D/hooks" "$D/hooks/pre-install.d"
 cat >"$D/hooks/pre-install.d/10-wait" <<HOOK
 #!/bin/sh
 touch "$WORK/started"
 i=0
-while [ ! -e "$WORK/go" ] && [ \$i -lt 160 ]; do sleep 0.05; i=\$((i + 1)); done
+while [ ! -e "$WORK/go" ] && [ \$i -lt $((160 * SLOW)) ]; do sleep 0.05; i=\$((i + 1)); done
 HOOK
 chmod 755 "$D/hooks/pre-install.d/10-wait"
 ostree_upd "$D" install "$C2" >"$WORK/first" 2>&1 &
 first=$!
-for _ in $(seq 1 200); do [ -e "$WORK/started" ] && break; sleep 0.05; done
+for _ in $(seq 1 $((200 * SLOW))); do [ -e "$WORK/started" ] && break; sleep 0.05; done
 [ -e "$WORK/started" ] || { touch "$WORK/go"; wait $first; cat "$WORK/first" >&2; fail "the first install never reached its pre-install hook"; }
 ostree_snapshot "$D"
 expect_exit 7 "$WORK/second" ostree_upd "$D" install "$C3"

@@ -62,7 +62,7 @@ start_httpd "$OFIX/srv" --fault drip=100000 --log "$LOG1"
 ostree_set_url "$D" "$URL/repo"
 ostree_upd "$D" install "$C3" >"$WORK/cut" 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 $((200 * SLOW))); do
 	[ "$(complete "$LOG1")" -ge 100000 ] && break
 	sleep 0.05
 done

@@ -10,6 +10,10 @@ HTTPD="$TOP/tests/lib/httpd.py"
 PYTHON=${PYTHON:-/usr/bin/python3}
 [ -x "$PYTHON" ] || PYTHON=python3
 
+# How much slower the updater runs than natively (tests/checked/run.sh sets
+# TEST_SLOWDOWN for valgrind): waits for it to reach a point scale with it.
+SLOW=${TEST_SLOWDOWN:-1}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { [ -n "${VERBOSE:-}" ] && echo "  $*" >&2; return 0; }
 

@@ -32,14 +32,28 @@ SPEC may also hold several faults separated by commas:
     reset-after=BYTES[:times=K]
                          send BYTES of the body, then close abruptly with
                          SO_LINGER 0 so the client sees a TCP RST
-    drip=BYTES_PER_SEC   send bodies at about this rate
+    drip=BYTES_PER_SEC   send bodies at about this rate (a fraction is allowed:
+                         drip=0.5 sends one byte every 2 s)
+    close-after=BYTES[:times=K]
+                         send BYTES of the body, then close normally (FIN):
+                         the Content-Length announced more than was sent
     short-length[=N]     declare a Content-Length N bytes (default 1024)
                          larger than the body that is sent, then close the
                          connection normally (FIN) after the real body
+    long-body=N[:close]  declare a Content-Length N bytes smaller than the
+                         body: its last N bytes are sent where the next
+                         response on the kept-alive connection should start
+                         (when the next request arrives); with ":close" they
+                         follow at once, then "Connection: close" ends it
+    oversize=BYTES       a whole-file (200) response goes on with BYTES of
+                         zeros after the file, counted in its Content-Length
+    huge-header=BYTES    add an "X-Padding" header line of BYTES characters
     redirect=URL         answer every request with 302 and
                          "Location: URL<request path>" (test extension)
+    redirect-chain=N     a request is redirected N times on this server
+                         (to /hop/N-1/PATH, ..., /hop/0/PATH, which serves PATH)
 
-stall-after and reset-after only fire on a response whose body is longer than
+stall-after, reset-after and close-after only fire on a response whose body is longer than
 BYTES; with ":times=K" they fire for the first K such responses only (default:
 every one).
 
@@ -92,9 +106,16 @@ class Faults:
         self.stall_times = None
         self.reset_after = None
         self.reset_times = None
+        self.close_after = None
+        self.close_times = None
         self.drip = None
         self.short_length = None
+        self.long_body = None
+        self.long_body_close = False
+        self.oversize = None
+        self.huge_header = None
         self.redirect = None
+        self.redirect_chain = None
         for spec in specs:
             for item in spec.split(","):
                 if item.strip():
@@ -123,10 +144,26 @@ class Faults:
             self.stall_after, self.stall_times = self._bytes_and_times(name, value)
         elif name == "reset-after" and has_value:
             self.reset_after, self.reset_times = self._bytes_and_times(name, value)
+        elif name == "close-after" and has_value:
+            self.close_after, self.close_times = self._bytes_and_times(name, value)
         elif name == "drip" and has_value:
-            self.drip = parse_count(value, name)
-            if self.drip == 0:
+            try:
+                self.drip = float(value)
+            except ValueError:
+                raise ValueError(f"drip: not a number: {value!r}") from None
+            if not self.drip > 0:
                 raise ValueError("drip: rate must be positive")
+        elif name == "long-body" and has_value:
+            size, _, opt = value.partition(":")
+            if opt not in ("", "close"):
+                raise ValueError(f"long-body: unknown option {opt!r}")
+            self.long_body, self.long_body_close = parse_count(size, name), opt == "close"
+        elif name == "oversize" and has_value:
+            self.oversize = parse_count(value, name)
+        elif name == "huge-header" and has_value:
+            self.huge_header = parse_count(value, name)
+        elif name == "redirect-chain" and has_value:
+            self.redirect_chain = parse_count(value, name)
         elif name == "short-length":
             self.short_length = parse_count(value, name) if has_value else 1024
         elif name == "redirect" and has_value:
@@ -144,7 +181,7 @@ class State:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.requests = 0
-        self.fired = {"stall": 0, "reset": 0}
+        self.fired = {"stall": 0, "reset": 0, "close": 0}
         self.log_file = open(log_path, "a", buffering=1) if log_path else None
 
     def count_request(self):
@@ -219,12 +256,24 @@ class Handler(BaseHTTPRequestHandler):
         faults = state.faults
         number = state.count_request()
         self.range_header = self.headers.get("Range")
+        if getattr(self, "held_back", b""):
+            # long-body: the bytes past the last Content-Length come now, once
+            # the client has asked again on the connection (sent earlier, a
+            # client would find the idle connection readable and drop it).
+            self.wfile.write(self.held_back)
+            self.held_back = b""
         if faults.status is not None:
             return self.simple(faults.status, send_body)
         if number < faults.status500_first:
             return self.simple(500, send_body)
         if faults.redirect is not None:
             return self.simple(302, send_body, [("Location", faults.redirect + self.path)])
+        if faults.redirect_chain:
+            hop = re.match(r"^/hop/(\d+)(/.*)$", self.path)
+            left, rest = (int(hop.group(1)), hop.group(2)) if hop else (faults.redirect_chain, self.path)
+            if left > 0:
+                return self.simple(302, send_body, [("Location", f"/hop/{left - 1}{rest}")])
+            self.path = rest
         path = self.translate()
         if path is None:
             return self.simple(404, send_body)
@@ -260,21 +309,24 @@ class Handler(BaseHTTPRequestHandler):
         if wanted is not None:
             (start, end), status = wanted, 206
         length = end - start
+        junk = (faults.oversize or 0) if status == 200 else 0
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
-        extra = faults.short_length or 0
-        self.send_header("Content-Length", str(length + extra))
+        declared = length + junk + (faults.short_length or 0) - (faults.long_body or 0)
+        self.send_header("Content-Length", str(max(0, declared)))
+        if faults.huge_header:
+            self.send_header("X-Padding", "x" * faults.huge_header)
         if not faults.no_range:
             self.send_header("Accept-Ranges", "bytes")
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
-        if faults.short_length is not None:
+        if faults.short_length is not None or faults.long_body_close:
             self.close_connection = True  # the client must see the body end early
             self.send_header("Connection", "close")
         self.end_headers()
         if not send_body:
             return self.log_request_line(status, 0)
-        self.send_body(path, start, length, status)
+        self.send_body(path, start, length, status, junk)
 
     def pick_fault(self, length):
         """Which of stall/reset fires for this body, and after how many bytes."""
@@ -286,25 +338,39 @@ class Handler(BaseHTTPRequestHandler):
         if faults.stall_after is not None and length > faults.stall_after:
             if state.take("stall", faults.stall_times):
                 return "stall", faults.stall_after
+        if faults.close_after is not None and length > faults.close_after:
+            if state.take("close", faults.close_times):
+                return "close", faults.close_after
         return None, length
 
-    def send_body(self, path, start, length, status):
+    def send_body(self, path, start, length, status, junk=0):
         state = self.server.state
         fault, limit = self.pick_fault(length)
+        if fault is None:
+            limit += junk
+        held = 0
+        if state.faults.long_body and not state.faults.long_body_close:
+            held = min(limit, state.faults.long_body)
+            limit -= held
         rate = state.faults.drip
-        chunk = max(1, rate // 20) if rate else CHUNK
+        chunk = max(1, int(rate // 20)) if rate else CHUNK
         sent = 0
         try:
             with open(path, "rb") as f:
                 f.seek(start)
                 while sent < limit and not state.stop.is_set():
-                    data = f.read(min(chunk, limit - sent))
+                    n = min(chunk, limit - sent)
+                    data = f.read(n) if sent < length else b""
+                    if len(data) < n and sent + len(data) >= length:
+                        data += bytes(n - len(data))  # oversize: zeros after the file
                     if not data:
                         break
                     self.wfile.write(data)
                     sent += len(data)
                     if rate and state.stop.wait(len(data) / rate):
                         break
+                if held:
+                    self.held_back = f.read(held)
         except OSError:
             # The client hung up (a client may cut a 200 once it has enough).
             self.close_connection = True
@@ -312,6 +378,8 @@ class Handler(BaseHTTPRequestHandler):
         self.log_request_line(status, sent, fault)
         if fault == "reset":
             self.abort_connection()
+        elif fault == "close":
+            self.close_connection = True
         elif fault == "stall":
             state.stop.wait()  # hang with the connection open until we stop
             self.close_connection = True

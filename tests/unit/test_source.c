@@ -720,6 +720,80 @@ static void test_redirect_limit(void **state)
 	assert_int_equal(log_count(s, "status=302", 6), 6); /* the request and 5 redirects */
 }
 
+/* A Content-Length larger than what is sent before a normal close, every
+ * time: each attempt resumes where the last ended, and the retries run out. */
+static void test_closed_early(void **state)
+{
+	struct server *s = START("close-after=50000");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, 300000, &c, &e), -EPIPE);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "connection closed early after 2 retries"));
+	assert_int_equal(c.got, 150000);
+	assert_false(c.mismatch);
+	assert_int_equal(log_count(s, "fault=close", 3), 3);
+	assert_true(log_has(s, "range=bytes=100000-299999"));
+}
+
+/* A 206 whose Content-Length is short of its Content-Range, every time, on
+ * connections that are closed after each: what arrives is used and the rest
+ * asked for again, but a response with none of it is the server's failure
+ * (exit 4, retried), not a truncated bundle. */
+static void test_long_body_close(void **state)
+{
+	struct server *s = START("long-body=1000:close");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, 300000, &c, &e), -EPROTO);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "server sent none of the range it answered after 2 retries"));
+	assert_int_equal(c.got, 299000); /* all but the part past each Content-Length */
+	assert_false(c.mismatch);
+}
+
+/* The same, kept alive: the bytes past the Content-Length are where the next
+ * status line should be. A bad response, not a refused redirect. */
+static void test_long_body_keepalive(void **state)
+{
+	struct server *s = START("long-body=1000");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, 300000, &c, &e), -EPROTO);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "bad response from server"));
+	assert_null(strstr(e.msg, "redirect"));
+	assert_int_equal(c.got, 299000);
+	assert_false(c.mismatch);
+}
+
+/* libcurl caps a response header at 100 KiB; before 8.6 it reports a longer
+ * one as CURLE_OUT_OF_MEMORY. Still a download failure (exit 4), not retried. */
+static void test_huge_header(void **state)
+{
+	struct server *s = START("huge-header=200000");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	struct check c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(stream(&o, 0, 10, &c, &e), -EMSGSIZE);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "response headers too large"));
+	assert_int_equal(c.got, 0);
+	usleep(100000);
+	assert_int_equal(log_count(s, "GET", 1), 1);
+}
+
 static void test_redirect_protocol(void **state)
 {
 	struct server *s = START("redirect=ftp://127.0.0.1:1");
@@ -887,6 +961,10 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test_teardown(test_redirect, stop_servers),
 		cmocka_unit_test_teardown(test_redirect_limit, stop_servers),
+		cmocka_unit_test_teardown(test_closed_early, stop_servers),
+		cmocka_unit_test_teardown(test_long_body_close, stop_servers),
+		cmocka_unit_test_teardown(test_long_body_keepalive, stop_servers),
+		cmocka_unit_test_teardown(test_huge_header, stop_servers),
 		cmocka_unit_test_teardown(test_redirect_protocol, stop_servers),
 		cmocka_unit_test_teardown(test_https, stop_servers),
 		cmocka_unit_test_teardown(test_https_no_downgrade, stop_servers),
