@@ -399,7 +399,11 @@ static int ob_install(void *priv, struct system_info *target, struct error *e)
 	struct ostree_backend *b = priv;
 	int rc;
 
-	if ((rc = ob_lock(b, e)) < 0 || (rc = fsck_new_objects(b, e)) < 0)
+	if ((rc = ob_lock(b, e)) < 0)
+		return rc;
+	/* The ostree form of dual-bank's read-back (--no-readback skips both):
+	 * libostree checked each object as it wrote it; this reads them again. */
+	if (b->u->verify_readback && (rc = fsck_new_objects(b, e)) < 0)
 		return rc;
 	fault_point("deploy");
 	if ((rc = deploy(b, e)) < 0)
