@@ -421,7 +421,9 @@ class Writer:
                 if t is not None and m is not None:
                     parts.append(f"to {v}: time {t:.2f} ({ok(t <= 1.05)}), RSS {m:.2f} ({ok(m <= 1.05)})")
             L.append(f"- ostree install time and peak RSS <= 1.05x the `ostree` command's "
-                     f"(server with {name}): " + "; ".join(parts) + ".")
+                     f"(server with {name}; the updater with its read-back on, which reads and "
+                     f"hashes the added objects again where the command does not): "
+                     + "; ".join(parts) + ".")
         parts = []
         prev = self.rel[0]["version"]
         for v in self.upd:
