@@ -13,10 +13,13 @@ D=$WORK/dev
 start_httpd "$OFIX/srv" --fault stall-after=100000
 trap 'stop_httpd; ostree_rm_device "$D"' EXIT
 ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
-sed -i 's/timeout = 5; retries = 2;/timeout = 2; retries = 1;/' "$D/updater.conf"
-grep -q 'timeout = 2; retries = 1;' "$D/updater.conf" || fail "could not set server.timeout in $D/updater.conf"
+# server.timeout = 2 s, or 2 s x SLOW when the updater runs slowed down
+# (valgrind: tests/checked/run.sh sets TEST_SLOWDOWN).
+TMO=$((2 * SLOW))
+sed -i "s/timeout = [0-9]*; retries = 2;/timeout = $TMO; retries = 1;/" "$D/updater.conf"
+grep -q "timeout = $TMO; retries = 1;" "$D/updater.conf" || fail "could not set server.timeout in $D/updater.conf"
 ostree_snapshot "$D"
-CAP=12 # s: 2 s x (1 + 1 retry) plus the rest, with a wide margin
+CAP=$((12 * SLOW)) # s: the timeout x (1 + 1 retry) plus the rest, with a wide margin
 
 # stalled OUT ARGS...: `updater ARGS` on the device, killed (with its process
 # group) after CAP seconds; it must give up by itself with exit 4.
@@ -27,7 +30,7 @@ stalled() {
 	timeout -s KILL "$CAP" bash -c '. "$1"; shift; ostree_nofreeze "$@"' _ "$TOP/tests/lib/ostree.sh" \
 		"$UPDATER" --config="$D/updater.conf" --progress=none "$@" >"$out" 2>&1
 	rc=$?
-	[ "$rc" != 137 ] || { cat "$out" >&2; fail "'updater $*' still ran after $CAP s against a stalled server (server.timeout = 2 s)"; }
+	[ "$rc" != 137 ] || { cat "$out" >&2; fail "'updater $*' still ran after $CAP s against a stalled server (server.timeout = $TMO s)"; }
 	[ "$rc" = 4 ] || { cat "$out" >&2; fail "'updater $*' exited $rc against a stalled server, expected 4"; }
 	echo "updater $*: gave up after $(($(date +%s) - t0)) s"
 }
@@ -47,17 +50,18 @@ ostree_assert_untouched "$D" "stalled object pull"
 ostree_nofreeze "$UPDATER" --config="$D/updater.conf" --progress=none install "$C3" >"$WORK/killed" 2>&1 &
 job=$!
 child= upd=
-for _ in $(seq 100); do
+for _ in $(seq $((100 * SLOW))); do
 	# The content pull's, not the metadata's.
 	child=$(pgrep -f "__helper ostree [0-9]+ [0-9]+ $D/updater.conf content ") &&
 		upd=$(ps -o ppid= -p "$child" | tr -d ' ') && [ -n "$upd" ] && break
 	sleep 0.1
 done
 [ -n "$upd" ] || { kill "$job"; fail "no pull child process of the updater"; }
-grep -q '^updater$' "/proc/$upd/comm" || fail "the pull process' parent $upd is not the updater"
+tr '\0' ' ' <"/proc/$upd/cmdline" | grep -q -- "--config=$D/updater.conf .*install" ||
+	fail "the pull process' parent $upd is not the updater"
 kill -9 "$upd"
 wait "$job" 2>/dev/null
-for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq $((50 * SLOW))); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$child" 2>/dev/null || fail "the pull process $child outlived the killed updater"
 ostree_assert_untouched "$D" "updater killed mid-pull"
 
