@@ -47,6 +47,9 @@ char *ob_commit_version(OstreeRepo *repo, const char *checksum);
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e);
 int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
+/* "fetch commit metadata of REMOTE:REF": the metadata step's name in messages,
+ * from the updater and from the pull process alike. */
+void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, size_t size);
 
 /* pull_proc.c: the network part of fetch and download runs in a child
  * process (`updater __helper ostree ...`) that the updater kills after

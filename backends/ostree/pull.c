@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../core/fault.h"
 #include "../../core/fsutil.h"
 #include "../../core/log.h"
 #include "../../core/source.h"
@@ -68,8 +67,13 @@ int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *c
 	g_autoptr(GVariant) opts = pull_options(b, ref, commit, OSTREE_REPO_PULL_FLAGS_COMMIT_ONLY, false);
 	char what[600];
 
-	snprintf(what, sizeof(what), "fetch commit metadata of %s:%s", b->remote, ref);
+	ob_meta_what(b, ref, what, sizeof(what));
 	return libostree_pull(b, opts, what, e);
+}
+
+void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, size_t size)
+{
+	snprintf(out, size, "fetch commit metadata of %s:%s", b->remote, ref);
 }
 
 /* deltas/<from b64[0:2]>/<from b64[2:]>-<to b64>/<file>, as libostree lays them out. */
@@ -88,7 +92,7 @@ static char *delta_url(struct ostree_backend *b, const char *from, const char *t
 struct file_sink {
 	struct ostree_backend *b;
 	int fd;
-	uint64_t done; /* of all delta files so far */
+	uint64_t done; /* of this file; b->report_base counts the ones before */
 };
 
 static int write_sink(void *user, const uint8_t *data, size_t len, struct error *e)

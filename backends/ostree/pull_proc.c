@@ -294,7 +294,7 @@ int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit,
 	const char *args[] = { "meta", ref, commit ? commit : "-", NULL };
 	char what[600];
 
-	snprintf(what, sizeof(what), "fetch commit metadata of %s:%s", b->remote, ref);
+	ob_meta_what(b, ref, what, sizeof(what));
 	return run_child(b, args, false, what, e);
 }
 
