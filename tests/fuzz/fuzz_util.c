@@ -1,10 +1,31 @@
 /* Helpers of the fuzz targets (fuzz.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fuzz.h"
+
+static char *tmpdir;
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* The directory goes with the process: a replay of thousands of inputs, or
+ * a fuzzing session, leaves nothing in /dev/shm. */
+static void remove_tmpdir(void)
+{
+	if (tmpdir)
+		nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(tmpdir);
+	tmpdir = NULL;
+}
 
 char *fuzz_tmpdir(void)
 {
@@ -16,6 +37,11 @@ char *fuzz_tmpdir(void)
 	if (asprintf(&p, "%s/updater-fuzz-XXXXXX", base) < 0 || !mkdtemp(p)) {
 		perror("fuzz: temp dir");
 		abort();
+	}
+	if (!tmpdir) {
+		tmpdir = strdup(p);
+		FUZZ_CHECK(tmpdir);
+		atexit(remove_tmpdir);
 	}
 	return p;
 }

@@ -5,13 +5,17 @@
  * (about once a second) gives. tests/powercut/sweep-ostree.sh uses it.
  *
  *   CUT_ROOT=DIR        count only changes to paths under DIR (a real path)
- *   CUT_COUNTER=FILE    an 8-byte file shared by every process of the tree
- *                       (mapped, incremented atomically): a pull running in a
- *                       child process, forked or exec'd, counts on the same
- *                       counter. Without it the count is per process.
+ *   CUT_COUNTER=FILE    a 24-byte file of zeros shared by every process of
+ *                       the tree (mapped, updated atomically): a pull running
+ *                       in a child process, forked or exec'd, counts on the
+ *                       same counters. Without it the count is per process.
  *   CUT_AT=N            kill(0, SIGKILL) once change N has returned (N >= 1);
  *                       the test starts the program in a process group of
  *                       its own (setsid)
+ *   CUT_MATCH="KIND OP" CUT_AT counts only the changes of this kind and
+ *                       operation (as CUT_LOG names them): "the 3rd rename
+ *                       under /boot" stays the same change when the number
+ *                       of others before it varies from run to run
  *   CUT_NOTIFY_AT=N     once change N has returned, write "N" and a newline
  *   CUT_NOTIFY=FIFO     to FIFO and go on: a test that waits on the FIFO
  *                       can kill the process itself a moment later
@@ -50,7 +54,13 @@ static const char *root;
 static size_t rootlen;
 static unsigned long long cut_at, notify_at;
 static const char *notify;
-static uint64_t *counter, local_counter;
+static char match_kind[32], match_op[32];
+/* all: every change (the number CUT_LOG shows); matched: the changes
+ * CUT_MATCH names; cut: set once the cut is decided. */
+struct counters {
+	uint64_t all, matched, cut;
+};
+static struct counters *counter, local_counter;
 static int logfd = -1;
 
 static void *next(const char *name)
@@ -91,6 +101,25 @@ REAL(unlink);
 REAL(unlinkat);
 REAL(rmdir);
 
+/* A cut aimed at a count that cannot be shared would land nowhere
+ * reliable: refuse to run rather than give a wrong figure. */
+static struct counters *map_counters(const char *path)
+{
+	struct stat st;
+	int fd = RESOLVE(open)(path, O_RDWR | O_CLOEXEC);
+	void *m = MAP_FAILED;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(struct counters))
+		m = mmap(NULL, sizeof(struct counters), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (m == MAP_FAILED) {
+		fprintf(stderr, "cutter: cannot map CUT_COUNTER %s (%zu bytes)\n", path, sizeof(struct counters));
+		_exit(125);
+	}
+	return m;
+}
+
 __attribute__((constructor)) static void cutter_init(void)
 {
 	const char *c = getenv("CUT_COUNTER"), *l = getenv("CUT_LOG"), *at = getenv("CUT_AT");
@@ -106,21 +135,14 @@ __attribute__((constructor)) static void cutter_init(void)
 	cut_at = at ? strtoull(at, NULL, 10) : 0;
 	notify = getenv("CUT_NOTIFY");
 	notify_at = notify && getenv("CUT_NOTIFY_AT") ? strtoull(getenv("CUT_NOTIFY_AT"), NULL, 10) : 0;
-	counter = &local_counter;
-	if (c) {
-		int fd = RESOLVE(open)(c, O_RDWR | O_CLOEXEC);
-		void *m = fd >= 0 ? mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-				  : MAP_FAILED;
-		if (fd >= 0)
-			close(fd);
-		/* A cut aimed at a count that cannot be shared would land nowhere
-		 * reliable: refuse to run rather than give a wrong figure. */
-		if (m == MAP_FAILED) {
-			fprintf(stderr, "cutter: cannot map CUT_COUNTER %s: %s\n", c, strerror(errno));
-			_exit(125);
-		}
-		counter = m;
+	const char *m = getenv("CUT_MATCH");
+	if (m && sscanf(m, "%31s %31s", match_kind, match_op) != 2) {
+		fprintf(stderr, "cutter: CUT_MATCH '%s' is not \"KIND OP\"\n", m);
+		_exit(125);
 	}
+	counter = &local_counter;
+	if (c)
+		counter = map_counters(c);
 	if (l)
 		logfd = RESOLVE(open)(l, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
@@ -182,10 +204,15 @@ static void changed(const char *op, int dirfd, const char *path)
 		errno = saved;
 		return;
 	}
-	unsigned long long n = __atomic_add_fetch(counter, 1, __ATOMIC_SEQ_CST);
+	unsigned long long n = __atomic_add_fetch(&counter->all, 1, __ATOMIC_SEQ_CST), aim = n;
+	const char *k = kind(p);
+	if (match_kind[0])
+		aim = strcmp(k, match_kind) == 0 && strcmp(op, match_op) == 0
+			      ? __atomic_add_fetch(&counter->matched, 1, __ATOMIC_SEQ_CST)
+			      : 0;
 	if (logfd >= 0) {
 		char line[sizeof(p) + 128];
-		int len = snprintf(line, sizeof(line), "%llu %s %s %s\n", n, kind(p), op, p);
+		int len = snprintf(line, sizeof(line), "%llu %s %s %s\n", n, k, op, p);
 		if (len > 0)
 			(void)!write(logfd, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
 	}
@@ -198,9 +225,10 @@ static void changed(const char *op, int dirfd, const char *path)
 			close(fd);
 		}
 	}
-	if (cut_at && n == cut_at) {
+	if (cut_at && aim == cut_at) {
 		/* The power cut: the whole group (a pull in a child process too),
 		 * no cleanup. This thread goes no further. */
+		__atomic_store_n(&counter->cut, 1, __ATOMIC_SEQ_CST);
 		kill(0, SIGKILL);
 		for (;;)
 			pause();
@@ -214,7 +242,7 @@ static void changed(const char *op, int dirfd, const char *path)
  * goes. */
 static void gate(void)
 {
-	if (cut_at && __atomic_load_n(counter, __ATOMIC_SEQ_CST) >= cut_at)
+	if (cut_at && __atomic_load_n(&counter->cut, __ATOMIC_SEQ_CST))
 		for (;;)
 			pause();
 }

@@ -65,7 +65,7 @@ start_install() {
 	local d=$1 c=$2
 	local -a env=()
 	if [ -n "${3:-}" ]; then
-		head -c 8 /dev/zero >"$d/ops.counter"
+		head -c 24 /dev/zero >"$d/ops.counter"
 		env=(LD_PRELOAD="$OS_CUTTER" CUT_ROOT="$d/sysroot" CUT_COUNTER="$d/ops.counter"
 			CUT_NOTIFY="$d/notify" CUT_NOTIFY_AT="$3")
 	fi

@@ -57,8 +57,9 @@ os_fixtures "$URL/repo"
 # run_install DEV COMMIT CUT...: `install COMMIT` by ./updater-fault on DEV,
 # in a process group of its own (setsid), without CAP_SYS_ADMIN
 # (ostree_nofreeze), logging the named points to DEV/cut.log and the changes
-# under the sysroot to DEV/ops.log. CUT is "fault:SPEC" (UPDATER_FAULT) or
-# "op:N" (the shim's CUT_AT), or nothing. Returns the exit status.
+# under the sysroot to DEV/ops.log. CUT is "fault:SPEC" (UPDATER_FAULT),
+# "op:KIND:OP:J" (the shim's CUT_MATCH and CUT_AT: right after the J-th
+# change of that kind and operation), or nothing. Returns the exit status.
 run_install() {
 	local d=$1 c=$2 cut=${3:-} rc
 	local -a nofreeze=()
@@ -67,10 +68,14 @@ run_install() {
 		LD_PRELOAD="$OS_CUTTER" CUT_ROOT="$d/sysroot" CUT_COUNTER="$d/ops.counter" CUT_LOG="$d/ops.log")
 	case $cut in
 	fault:*) env+=(UPDATER_FAULT="${cut#fault:}") ;;
-	op:*) env+=(CUT_AT="${cut#op:}") ;;
+	op:*)
+		local k o j
+		IFS=: read -r _ k o j <<<"$cut"
+		env+=(CUT_MATCH="$k $o" CUT_AT="$j")
+		;;
 	esac
 	rm -f "$d/cut.log" "$d/ops.log"
-	head -c 8 /dev/zero >"$d/ops.counter"
+	head -c 24 /dev/zero >"$d/ops.counter"
 	env "${env[@]}" setsid "${nofreeze[@]}" "$UPDATER_FAULT_BIN" \
 		--config="$d/updater.conf" --progress=none install "$c" >"$d/cut.out" 2>&1 </dev/null
 	rc=$?
@@ -88,7 +93,9 @@ list() {
 	os_reference "$d" "$name" "$c" "$v"
 	pc_named_points "$d/cut.log" >"$WORK/$name.named"
 	cp "$d/cut.log" "$WORK/$name.faultlog"
-	cp "$d/ops.log" "$WORK/$name.ops"
+	# Two threads can append their lines in the other order than they
+	# counted: the log is read in the order of the numbers.
+	sort -n -k1,1 "$d/ops.log" >"$WORK/$name.ops"
 	for p in state-saved:1 deploy:1 deployed:1 set-default:1 env-written:1; do
 		grep -qx "$p" "$WORK/$name.named" || fail "the fault log of a full install of $v has no $p"
 	done
@@ -128,24 +135,38 @@ sweep_point() {
 	local w=$1 name=${2%%|*} cut=${2#*|} c v rc saved act last want got n
 	case $name in v3) c=$C3 v=3.0 ;; v2) c=$C2 v=2.0 ;; *) fail "no update $name" ;; esac
 	os_device "$w"
-	run_install "$DEV" "$c" "$cut"
+	# A change is aimed at by its kind, operation and rank among those
+	# (the 3rd rename under /boot), not by its number: the number of
+	# changes before it can vary from run to run (CI once counted one more
+	# than the reference install).
+	local kind op rank spec=$cut
+	case $cut in
+	op:*)
+		n=${cut#op:}
+		read -r kind op <<<"$(awk -v n="$n" '$1 == n { print $2, $3 }' "$WORK/$name.ops")"
+		[ -n "$op" ] || fail "the reference install of $v has no change $n"
+		rank=$(awk -v n="$n" -v k="$kind" -v o="$op" '$1 <= n && $2 == k && $3 == o' "$WORK/$name.ops" | wc -l)
+		spec=op:$kind:$op:$rank
+		;;
+	esac
+	run_install "$DEV" "$c" "$spec"
 	rc=$?
 	[ "$rc" = 137 ] || fail "the cut at $cut did not happen: install exited $rc: $(tail -n1 "$DEV/cut.out")"
 	# The cut landed where it was aimed.
 	case $cut in
 	fault:*) pc_cut_landed "${cut#fault:}" "$DEV/cut.log" >/dev/null || exit 1 ;;
 	op:*)
-		# (number and kind: libostree writes objects from several threads,
-		# so the order of two changes of one kind varies). Changes another
-		# thread had under way may complete after it (the shim lets no new
-		# one start): a few at most.
-		n=${cut#op:}
-		got=$(awk -v n="$n" '$1 == n { print $1, $2 }' "$DEV/ops.log")
-		want=$(sed -n "${n}p" "$WORK/$name.ops" | cut -d' ' -f1-2)
+		# (libostree writes objects from several threads, so which of two
+		# changes of one kind comes first varies). Changes another thread
+		# had under way may complete after it (the shim lets no new one
+		# start): a few at most.
+		sort -n -k1,1 -o "$DEV/ops.log" "$DEV/ops.log"
+		got=$(awk -v k="$kind" -v o="$op" '$2 == k && $3 == o { print $1 }' "$DEV/ops.log" | sed -n "${rank}p")
 		last=$(tail -n 1 "$DEV/ops.log" | cut -d' ' -f1)
-		[ "$got" = "$want" ] && [ "$last" -le $((n + 4)) ] ||
-			fail "aimed after change '$want', change $n was '$got' and the last one $last"
-		[ "$last" = "$n" ] || echo "  $((last - n)) change(s) under way in another thread completed too"
+		[ -n "$got" ] && [ "$last" -le $((got + 4)) ] ||
+			fail "aimed after $kind $op #$rank (change $n of the reference), that was change '${got:-none}' and the last one $last"
+		[ "$got" = "$n" ] || echo "  $kind $op #$rank was change $got here, $n in the reference"
+		[ "$last" = "$got" ] || echo "  $((last - got)) change(s) under way in another thread completed too"
 		;;
 	esac
 	grep -qx state-saved "$DEV/cut.log" && saved=yes || saved=no
