@@ -192,6 +192,7 @@ struct xfer {
 	long timeout_s;
 	uint64_t next, end;  /* absolute: first byte still wanted; one past the last */
 	int allow_short;     /* read_head: a source ending before `end` is fine */
+	int head;            /* source_size: a HEAD request, no body */
 	source_sink sink;
 	void *user;
 	struct error *e;
@@ -558,7 +559,8 @@ static int attempt(struct xfer *x)
 	x->in_body = x->bad_status = x->stalled = 0;
 	x->last_byte = 0;
 	x->cr_start = x->cr_total = x->clen = UNKNOWN;
-	rc = curl_easy_setopt(x->curl, CURLOPT_RANGE, range);
+	rc = x->head ? curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L)
+		     : curl_easy_setopt(x->curl, CURLOPT_RANGE, range);
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(x->curl);
 
@@ -660,6 +662,29 @@ int source_read_head(const struct source_opts *o, uint8_t *buf, size_t max, size
 	x.user = &h;
 	int rc = http_fetch(&x);
 	*len = h.len;
+	*total = x.total;
+	return rc;
+}
+
+int source_size(const struct source_opts *o, uint64_t *total, struct error *e)
+{
+	*total = UNKNOWN;
+	if (!source_is_url(o->location)) {
+		struct stat st;
+		int fd = file_open(o->location, &st, e);
+		if (fd < 0)
+			return fd;
+		if (S_ISREG(st.st_mode))
+			*total = (uint64_t)st.st_size;
+		close(fd);
+		return 0;
+	}
+	struct xfer x;
+	xfer_init(&x, o, e);
+	x.head = 1;
+	x.allow_short = 1;
+	x.end = 1; /* not reached: a HEAD answer has no body */
+	int rc = http_fetch(&x);
 	*total = x.total;
 	return rc;
 }

@@ -23,6 +23,10 @@ struct source_opts {
 int source_read_head(const struct source_opts *o, uint8_t *buf, size_t max, size_t *len,
 		     uint64_t *total, struct error *e);
 
+/* The size of the source without reading it (an HTTP HEAD request: an
+ * absent file costs no error page), UINT64_MAX when the server does not say.
+ * Errors as source_read_head's (-ENOENT for an HTTP 404). */
+int source_size(const struct source_opts *o, uint64_t *total, struct error *e);
 /* A sink gets consecutive chunks; returning <0 (with e set) aborts the stream
  * and that code is returned by source_stream. */
 typedef int (*source_sink)(void *user, const uint8_t *data, size_t len, struct error *e);

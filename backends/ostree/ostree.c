@@ -239,12 +239,26 @@ static int ob_download(void *priv, struct error *e)
 	return rc;
 }
 
+static bool commit_complete(struct ostree_backend *b)
+{
+	OstreeRepoCommitState state = 0;
+	return ostree_repo_load_commit(b->repo, b->checksum, NULL, &state, NULL) &&
+	       !(state & OSTREE_REPO_COMMIT_STATE_PARTIAL);
+}
+
 static int verify_signature(struct ostree_backend *b, struct error *e)
 {
 	GError *gerr = NULL;
 
 	if (!b->cfg->ostree.gpg_verify)
 		return 0;
+	/* A content pull brings the signatures; before one (`check`) they are
+	 * fetched on their own. */
+	if (!commit_complete(b)) {
+		int rc = ob_fetch_signatures(b, e);
+		if (rc < 0)
+			return rc;
+	}
 	g_autoptr(OstreeGpgVerifyResult) res =
 		ostree_repo_verify_commit_for_remote(b->repo, b->checksum, b->remote, NULL, &gerr);
 	if (!res || !ostree_gpg_verify_result_require_valid_signature(res, &gerr)) {
@@ -308,13 +322,6 @@ static int check_space(struct ostree_backend *b, struct error *e)
 			       b->cfg->ostree.sysroot, (unsigned long long)avail,
 			       (unsigned long long)need);
 	return 0;
-}
-
-static bool commit_complete(struct ostree_backend *b)
-{
-	OstreeRepoCommitState state = 0;
-	return ostree_repo_load_commit(b->repo, b->checksum, NULL, &state, NULL) &&
-	       !(state & OSTREE_REPO_COMMIT_STATE_PARTIAL);
 }
 
 static int ob_verify(void *priv, const struct system_info *target, struct error *e)

@@ -3,6 +3,7 @@
 #include <ostree.h>
 
 #include "../../core/backend.h"
+#include "../../core/source.h"
 
 struct ostree_backend {
 	struct updater_ctx *u;
@@ -41,11 +42,18 @@ int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDepl
 int ob_lock(struct ostree_backend *b, struct error *e);
 char *ob_commit_version(OstreeRepo *repo, const char *checksum);
 
-/* pull.c, run in the pull process: the commit's metadata (COMMIT may be
- * NULL: the ref's head); the content from a static delta from FROM (may be
- * NULL) when the server has one, then libostree's pull of what is missing. */
+/* commit_fetch.c, run in the pull process: the commit object (COMMIT may be
+ * NULL: the ref's head on the server), stored and marked partial; its
+ * detached metadata (signatures); URLs and download options for the remote. */
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e);
+int ob_pull_detached_meta(struct ostree_backend *b, const char *csum, struct error *e);
+char *ob_repo_url(const struct ostree_backend *b, const char *path);
+struct source_opts ob_source_opts(const struct ostree_backend *b, const char *url);
+
+/* pull.c, run in the pull process: the content from a static delta from FROM
+ * (may be NULL) when the server has one, then libostree's pull of what is
+ * missing. */
 int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
 /* "fetch commit metadata of REMOTE:REF": the metadata step's name in messages,
  * from the updater and from the pull process alike. */
@@ -56,6 +64,7 @@ void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, si
  * server.timeout without progress: libostree ignores cancellation. */
 int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit, struct error *e);
 int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
+int ob_fetch_signatures(struct ostree_backend *b, struct error *e);
 /* In the pull process: progress for the updater. */
 void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetched, unsigned fetches,
 			unsigned writes, unsigned requested);

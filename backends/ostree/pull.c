@@ -1,5 +1,5 @@
-/* Downloads for the ostree backend: the commit metadata first (cheap, for
- * check and policy), then the content. Where the server has a static delta
+/* Downloads for the ostree backend: the content (the commit metadata comes
+ * first, commit_fetch.c). Where the server has a static delta
  * from the booted commit, its parts are fetched with our own downloader and
  * applied offline: Debian's libostree 2022.7 fetches loose objects alongside
  * a delta and so downloads more than a plain pull (docs/ostree.md).
@@ -61,16 +61,6 @@ static int libostree_pull(struct ostree_backend *b, GVariant *opts, const char *
 	return ok ? 0 : ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, what);
 }
 
-int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
-			struct error *e)
-{
-	g_autoptr(GVariant) opts = pull_options(b, ref, commit, OSTREE_REPO_PULL_FLAGS_COMMIT_ONLY, false);
-	char what[600];
-
-	ob_meta_what(b, ref, what, sizeof(what));
-	return libostree_pull(b, opts, what, e);
-}
-
 void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, size_t size)
 {
 	snprintf(out, size, "fetch commit metadata of %s:%s", b->remote, ref);
@@ -83,10 +73,9 @@ static char *delta_url(struct ostree_backend *b, const char *from, const char *t
 	g_autofree guchar *tb = ostree_checksum_to_bytes(to);
 	g_autofree char *f64 = ostree_checksum_b64_from_bytes(fb);
 	g_autofree char *t64 = ostree_checksum_b64_from_bytes(tb);
-	const char *slash = g_str_has_suffix(b->url, "/") ? "" : "/";
+	g_autofree char *path = g_strdup_printf("deltas/%c%c/%s-%s/%s", f64[0], f64[1], f64 + 2, t64, file);
 
-	return g_strdup_printf("%s%sdeltas/%c%c/%s-%s/%s", b->url, slash, f64[0], f64[1], f64 + 2,
-			       t64, file);
+	return ob_repo_url(b, path);
 }
 
 struct file_sink {
@@ -116,9 +105,7 @@ static int write_sink(void *user, const uint8_t *data, size_t len, struct error 
 static int fetch_file(struct ostree_backend *b, const char *url, const char *path, uint64_t size,
 		      struct error *e)
 {
-	struct source_opts o = { .location = url, .timeout_s = b->cfg->server.timeout,
-				 .retries = b->cfg->server.retries, .ca = b->cfg->server.ca,
-				 .cert = b->cfg->server.cert, .key = b->cfg->server.key };
+	struct source_opts o = ob_source_opts(b, url);
 	struct stat st;
 
 	/* A part kept from an interrupted run is reused; applying checks it. */
@@ -171,17 +158,14 @@ static int fetch_delta(struct ostree_backend *b, const char *from, const char *d
 {
 	g_autofree char *sb_url = delta_url(b, from, b->checksum, "superblock");
 	g_autofree char *sb_path = g_build_filename(dir, "superblock", NULL);
-	struct source_opts o = { .location = sb_url, .timeout_s = b->cfg->server.timeout,
-				 .retries = b->cfg->server.retries, .ca = b->cfg->server.ca,
-				 .cert = b->cfg->server.cert, .key = b->cfg->server.key };
-	uint8_t head[1];
-	size_t len = 0;
+	struct source_opts o = ob_source_opts(b, sb_url);
 	uint64_t total = 0;
 	struct error probe = {0};
 	int rc;
 
-	/* No delta on the server is normal: the caller falls back to objects. */
-	if (source_read_head(&o, head, sizeof(head), &len, &total, &probe) < 0 || total == UINT64_MAX)
+	/* No delta on the server is normal: the caller falls back to objects.
+	 * A HEAD request asks, so that a plain pull costs no 404 page more. */
+	if (source_size(&o, &total, &probe) < 0 || total == UINT64_MAX)
 		return -ENOENT;
 	if ((rc = fetch_file(b, sb_url, sb_path, total, e)) < 0)
 		return rc;

@@ -279,12 +279,11 @@ def write_report(results, elapsed):
             diff = med(r["upd_bytes"]) - med(r["cli_bytes"])
             lines.append(f"- bytes downloaded without a delta: {br:.4f}x the ostree command's plain object pull, "
                          f"{diff:+.0f} bytes (target: no more: {ok(diff <= 0)})"
-                         + ("; the excess is the commit's detached metadata (`.commitmeta`, its "
-                            "signatures) fetched twice: once by the updater's commit-metadata pull, which "
-                            "lets it refuse a downgrade before the bulk download, and again by libostree's "
-                            "content pull for the commit that pull left partial" if diff > 0 else ""))
-    lines += ["", "The updater does more than the baseline: a commit-metadata pull first (policy checks "
-              "before any bulk download), its own GPG check, a second pull after applying a delta (a "
+                         + ("; see the server log of the run for what was fetched beyond the plain "
+                            "pull (docs/ostree.md, fetch: the commit object first, the signatures once, "
+                            "with the content)" if diff > 0 else ""))
+    lines += ["", "The updater does more than the baseline: it fetches the commit object first (policy "
+              "checks before any bulk download), its own GPG check, a second pull after applying a delta (a "
               "traversal of the whole commit to find what is missing and to mark it complete), an fsck "
               "of every object the install added, and two boot-state writes (trial on, then the default "
               "switch). Where it is slower, that is where the time goes.", ""]

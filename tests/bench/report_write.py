@@ -460,7 +460,7 @@ class Writer:
               "- libostree refuses a pull that would leave less than the repository's "
               "`min-free-space-percent` (3 % by default) free, one more reason for the headroom "
               "on the ostree partition.",
-              "- The updater's ostree install time includes its commit-metadata pull, the GPG "
+              "- The updater's ostree install time includes its fetch of the commit object, the GPG "
               "check, the fsck of the new objects and two boot-state writes; the `ostree` "
               "command's includes the prune that `ostree admin deploy` runs (the updater prunes at "
               "`mark-good`, shown apart under \"Bytes written\").",

@@ -461,6 +461,34 @@ static void test_read_head_retry(void **state)
 	assert_int_equal(log_count(s, "status=500", 2), 2);
 }
 
+/* source_size: a HEAD request, the size from its Content-Length; a missing
+ * file is -ENOENT without an error page downloaded; a 500 is retried. */
+static void test_size(void **state)
+{
+	struct server *s = START("status500-first=1");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	uint64_t total = 0;
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(source_size(&o, &total, &e), 0);
+	assert_int_equal(total, DATA_LEN);
+	assert_int_equal(log_count(s, "HEAD /bundle.upd range=- status=500", 1), 1);
+	assert_true(log_has(s, "HEAD /bundle.upd range=- status=200 sent=0"));
+	o.location = at(s, "/nope.upd");
+	assert_int_equal(source_size(&o, &total, &e), -ENOENT);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_int_equal(total, UINT64_MAX);
+	assert_true(log_has(s, "HEAD /nope.upd range=- status=404 sent=0"));
+	/* a local file: its size; a missing one: -ENOENT */
+	err_clear(&e);
+	o.location = big;
+	assert_int_equal(source_size(&o, &total, &e), 0);
+	assert_int_equal(total, DATA_LEN);
+	o.location = "/nonexistent/updater-test.upd";
+	assert_int_equal(source_size(&o, &total, &e), -ENOENT);
+}
+
 static void test_http_404(void **state)
 {
 	struct server *s = START("status=404");
@@ -947,6 +975,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_read_head_no_range, stop_servers),
 		cmocka_unit_test_teardown(test_read_head_short, stop_servers),
 		cmocka_unit_test_teardown(test_read_head_retry, stop_servers),
+		cmocka_unit_test_teardown(test_size, stop_servers),
 		cmocka_unit_test_teardown(test_http_404, stop_servers),
 		cmocka_unit_test_teardown(test_http_404_hides_password, stop_servers),
 		cmocka_unit_test_teardown(test_http_500_exhausted, stop_servers),
