@@ -82,6 +82,8 @@ static int resolve_ref(struct ostree_backend *b, const char *ref, char *csum, st
 	gsize n = 0;
 	int rc = fetch_small(b, path, 4096, &bytes, e);
 
+	if (rc == -ENOENT)
+		err_prefix(e, "no ref %s on the server", ref);
 	if (rc < 0)
 		return rc;
 	const char *d = g_bytes_get_data(bytes, &n);
@@ -119,31 +121,46 @@ static int store_commit(struct ostree_backend *b, const char *csum, GBytes *byte
 	return 0;
 }
 
-int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
-			struct error *e)
+/* The commit object, unless the repository has it (partial or whole). */
+static int fetch_commit(struct ostree_backend *b, const char *csum, struct error *e)
 {
-	char csum[65];
+	g_autofree char *path = object_path(csum, "commit");
+	g_autoptr(GBytes) bytes = NULL;
 	gboolean have = FALSE;
 	GError *gerr = NULL;
 	int rc;
 
-	if (commit)
-		snprintf(csum, sizeof(csum), "%s", commit);
-	else if ((rc = resolve_ref(b, ref, csum, e)) < 0)
-		return rc;
 	if (!ostree_repo_has_object(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, &have, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "read the repository");
-	if (!have) {
-		g_autofree char *path = object_path(csum, "commit");
-		g_autoptr(GBytes) bytes = NULL;
-		if ((rc = fetch_small(b, path, META_MAX, &bytes, e)) < 0 ||
-		    (rc = store_commit(b, csum, bytes, e)) < 0)
-			return rc;
-	}
+	if (have)
+		return 0;
+	if ((rc = fetch_small(b, path, META_MAX, &bytes, e)) < 0)
+		return rc;
+	return store_commit(b, csum, bytes, e);
+}
+
+int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
+			struct error *e)
+{
+	char csum[65], what[600];
+	GError *gerr = NULL;
+	int rc = 0;
+
+	if (commit)
+		snprintf(csum, sizeof(csum), "%s", commit);
+	else
+		rc = resolve_ref(b, ref, csum, e);
+	if (rc == 0)
+		rc = fetch_commit(b, csum, e);
 	/* As libostree's pull does: the remote ref names what the server offers. */
-	if (!commit && !ostree_repo_set_ref_immediate(b->repo, b->remote, ref, csum, NULL, &gerr))
-		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "set the remote ref");
-	return 0;
+	if (rc == 0 && !commit &&
+	    !ostree_repo_set_ref_immediate(b->repo, b->remote, ref, csum, NULL, &gerr))
+		rc = ob_gerror(e, gerr, UPD_EXIT_OTHER, "set the remote ref");
+	if (rc < 0) {
+		ob_meta_what(b, ref, what, sizeof(what));
+		err_prefix(e, "%s", what);
+	}
+	return rc;
 }
 
 int ob_pull_detached_meta(struct ostree_backend *b, const char *csum, struct error *e)
@@ -157,8 +174,10 @@ int ob_pull_detached_meta(struct ostree_backend *b, const char *csum, struct err
 	/* None on the server: an unsigned commit, which the check then refuses. */
 	if (rc == -ENOENT)
 		err_clear(e);
-	else if (rc < 0)
+	else if (rc < 0) {
+		err_prefix(e, "fetch the signatures of commit %.12s", csum);
 		return rc;
+	}
 	else
 		v = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE("a{sv}"), bytes, FALSE));
 	if (!ostree_repo_write_commit_detached_metadata(b->repo, csum, v, NULL, &gerr))
