@@ -133,8 +133,8 @@ rm -rf "$OUT/update-2.0-badsig"
 cp -a "$OUT/update-2.0" "$OUT/update-2.0-badsig"
 v2=$(ostree --repo="$u" rev-parse "$REF")
 ostree --repo="$u" static-delta delete "$v1-$v2" >/dev/null
-# (gpg-sign --delete finds no signature to delete when the key is not in the
-# keyring it verifies with: the detached metadata goes as a whole)
+# (ostree 2022.7's `gpg-sign --delete` deleted nothing here, given the release
+# key's fingerprint or its long id: the detached metadata goes as a whole)
 rm "$u/objects/${v2:0:2}/${v2:2}.commitmeta"
 ostree --repo="$u" gpg-sign --gpg-homedir="$OSTREE_GPG_HOME" "$REF" "$OSTREE_GPG_OTHER_KEYID"
 ostree_gpg_stop
