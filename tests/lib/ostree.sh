@@ -4,6 +4,7 @@
 # what each function does.
 #
 #   ostree_gpg_init DIR                    throwaway GPG home, release + other key
+#   ostree_gpg_load DIR                    the same exports from an existing DIR
 #   ostree_gpg_stop                        stop the gpg-agent of that home
 #   ostree_make_tree OUT VERSION [KVER]    a deployable root filesystem tree
 #   ostree_server_init REPO                an archive repository
@@ -86,6 +87,24 @@ KEY
 	export OSTREE_GPG_HOME OSTREE_GPG_KEYID OSTREE_GPG_OTHER_KEYID OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
 	ostree_gpg_stop
 	[ -s "$d/trusted.gpg" ] && [ -s "$d/other.gpg" ] || fail "ostree_gpg_init: key export failed"
+}
+
+# ostree_gpg_load DIR: the same exports as ostree_gpg_init, from the keys an
+# earlier ostree_gpg_init DIR made (a build that caches its keys); returns 1,
+# exporting nothing, when DIR does not hold both keys. Starts no agent.
+ostree_gpg_load() {
+	local d home rel oth
+	d=$(cd "$1" 2>/dev/null && pwd) || return 1
+	home=$d/gnupg
+	[ -d "$home" ] && [ -s "$d/trusted.gpg" ] && [ -s "$d/other.gpg" ] || return 1
+	rel=$(gpg --homedir "$home" --batch --with-colons --show-keys "$d/trusted.gpg" 2>/dev/null |
+		awk -F: '/^fpr/ { print $10; exit }')
+	oth=$(gpg --homedir "$home" --batch --with-colons --show-keys "$d/other.gpg" 2>/dev/null |
+		awk -F: '/^fpr/ { print $10; exit }')
+	[ -n "$rel" ] && [ -n "$oth" ] || return 1
+	OSTREE_GPG_HOME=$home OSTREE_GPG_KEYID=$rel OSTREE_GPG_OTHER_KEYID=$oth
+	OSTREE_GPG_KEYRING=$d/trusted.gpg OSTREE_GPG_OTHER_KEYRING=$d/other.gpg
+	export OSTREE_GPG_HOME OSTREE_GPG_KEYID OSTREE_GPG_OTHER_KEYID OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
 }
 
 # ostree_gpg_stop: stop the gpg-agent (and any other daemon) of OSTREE_GPG_HOME.

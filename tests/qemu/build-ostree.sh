@@ -5,16 +5,26 @@
 #   update-2.0/, update-2.0-broken/
 #                    what the update disk carries: a copy of the repository
 #                    whose branch qemu/stable is that release
+#   update-2.0-badsig/
+#                    update-2.0 with v2 signed by a key the device does not
+#                    trust (the guest must refuse it)
+#   gpg/             the test signing keys (made once, kept): gnupg/ the
+#                    GPG home, trusted.gpg the release public key the guest
+#                    verifies with (/etc/updater/ostree.gpg), other.gpg
 #   disk.img         one ostree sysroot partition with v1 deployed (U-Boot
 #                    entries in /boot/loader/uEnv.txt, the script in
 #                    /boot/boot.scr), the boot state in copy 0
 # UPDATER is the full updater (with libostree), copied in with its libraries.
 # Runs as root (as CI does): `ostree admin deploy` writes root-owned trees;
 # CAP_SYS_ADMIN is dropped so libostree does not freeze the host's file system.
+# Every commit and summary is GPG-signed with the release key (the fixtures of
+# tests/lib/ostree.sh sign them); the guest verifies as a device does.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$1
 UPDATER=$2
+. "$TOP/tests/lib/common.sh"
+. "$TOP/tests/lib/ostree.sh"
 KDIR=$TOP/build/kernel
 RAMDISK=$TOP/build/ramdisk/initramfs.img
 BOOTSCR=$TOP/build/boot/boot.scr
@@ -26,6 +36,19 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 KVER=$(cat "$KDIR/version")
 nofreeze() { setpriv --bounding-set=-sys_admin -- "$@"; }
+# what the guest needs besides the updater: libostree verifies signatures
+# through gpgme, which runs gpg (and gpgconf to find it)
+GUEST_BINS="$UPDATER /usr/bin/gpg /usr/bin/gpgconf"
+for b in $GUEST_BINS; do
+	[ -x "$b" ] || { echo "build-ostree.sh: no $b (apt-get install gpg gpgconf)" >&2; exit 1; }
+done
+
+# --- keys (cached: made once per build directory, like build.sh's) ---------------
+if ! ostree_gpg_load "$OUT/gpg"; then
+	rm -rf "$OUT/gpg"
+	ostree_gpg_init "$OUT/gpg"
+fi
+trap ostree_gpg_stop EXIT
 
 # make_tree DIR VERSION [broken]: a deployable tree (merged /usr)
 make_tree() {
@@ -44,7 +67,9 @@ make_tree() {
 	done
 	install -m 0755 "$TOP/tests/qemu/guest-init" "$t/usr/sbin/init"
 	install -m 0755 "$UPDATER" "$t/usr/bin/updater"
-	ldd "$UPDATER" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
+	install -m 0755 /usr/bin/gpg /usr/bin/gpgconf "$t/usr/bin/"
+	# shellcheck disable=SC2086 # a list of paths without blanks
+	ldd $GUEST_BINS | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | sort -u | while read -r lib; do
 		case "$lib" in
 		/lib64/*) cp -L "$lib" "$t/usr/lib64/" ;;
 		*) cp -L "$lib" "$t/usr/lib/x86_64-linux-gnu/" ;;
@@ -65,16 +90,17 @@ make_tree() {
 	ostree = {
 	  sysroot = "/sysroot"; osname = "$OS"; remote = "origin";
 	  url = "file:///mnt/update/repo"; ref = "$REF";
-	  gpg_verify = false; keep = 2; bootlimit = 3;
+	  gpg_verify = true; gpg_keyring = "/etc/updater/ostree.gpg";
+	  keep = 2; bootlimit = 3;
 	};
 	CONF
+	cp "$OSTREE_GPG_KEYRING" "$t/usr/etc/updater/ostree.gpg"
 	[ -n "$broken" ] && echo "init exits at once" >"$t/usr/etc/broken"
 	head -c 1M /dev/urandom >"$t/usr/payload.bin"
 }
 
-commit() { # commit REPO TREE VERSION: on REF, so the commit is bound to it
-	ostree --repo="$1" commit --branch="$REF" --tree=dir="$2" --subject="release $3" \
-		--add-metadata-string=version="$3" --owner-uid=0 --owner-gid=0 >/dev/null
+commit() { # commit REPO TREE VERSION: on REF (so the commit is bound to it), signed
+	ostree_server_commit "$1" "$REF" "$2" "$3" >/dev/null
 }
 
 rm -rf "$OUT/repo" "$OUT/trees"
@@ -95,10 +121,25 @@ for v in 2.0 2.0-broken; do
 	ostree --repo="$u" pull-local "$OUT/repo" "$REF" >/dev/null
 	make_tree "$OUT/trees/$v" "${v%%-*}" $([ "$v" = 2.0-broken ] && echo broken)
 	commit "$u" "$OUT/trees/$v" "${v%%-*}"
-	ostree --repo="$u" static-delta generate --min-fallback-size=0 --from="$v1" --to="$REF" >/dev/null 2>&1
-	ostree --repo="$u" summary -u >/dev/null
+	ostree_server_delta "$u" "$v1" "$REF" >/dev/null
+	ostree_server_summary "$u"
 done
 rm -rf "$OUT/trees"
+
+# The same v2 with its release signature replaced by one of a key the device
+# does not trust (the delta is made again: it carries the signature too).
+u=$OUT/update-2.0-badsig/repo
+rm -rf "$OUT/update-2.0-badsig"
+cp -a "$OUT/update-2.0" "$OUT/update-2.0-badsig"
+v2=$(ostree --repo="$u" rev-parse "$REF")
+ostree --repo="$u" static-delta delete "$v1-$v2" >/dev/null
+# (ostree 2022.7's `gpg-sign --delete` deleted nothing here, given the release
+# key's fingerprint or its long id: the detached metadata goes as a whole)
+rm "$u/objects/${v2:0:2}/${v2:2}.commitmeta"
+ostree --repo="$u" gpg-sign --gpg-homedir="$OSTREE_GPG_HOME" "$REF" "$OSTREE_GPG_OTHER_KEYID"
+ostree_gpg_stop
+ostree_server_delta "$u" "$v1" "$REF" >/dev/null
+ostree_server_summary "$u" "$OSTREE_GPG_OTHER_KEYID"
 
 # The factory sysroot: v1 deployed with libostree's U-Boot entries.
 sys=$OUT/sysroot
@@ -110,7 +151,9 @@ ostree --repo="$sys/ostree/repo" config set sysroot.bootloader uboot
 mkdir -p "$sys/boot/loader.0"
 ln -s loader.0 "$sys/boot/loader"
 : >"$sys/boot/loader/uEnv.txt"
-ostree --repo="$sys/ostree/repo" remote add --no-gpg-verify origin file:///mnt/update/repo "$REF"
+# the remote as the updater sets it from its config (so it never rewrites it)
+ostree --repo="$sys/ostree/repo" remote add --set=gpg-verify=true \
+	--set=gpgkeypath=/etc/updater/ostree.gpg origin file:///mnt/update/repo "$REF"
 ostree --repo="$sys/ostree/repo" pull-local "$OUT/repo" "$REF" >/dev/null
 ostree --repo="$sys/ostree/repo" refs --create="origin:$REF" "$v1"
 nofreeze ostree admin deploy --sysroot="$sys" --os="$OS" "origin:$REF" >/dev/null

@@ -4,7 +4,8 @@ ramdisk -> a root file system with the updater, whose init (tests/qemu/guest-ini
 runs one step per boot. The scenarios (docs/boot.md):
 
   update     v1 installs v2 from the update disk, v2 boots on trial, mark-good,
-             v2 boots committed
+             v2 boots committed (ostree: first v1 refuses v2 signed with a key
+             it does not trust, exit 3, and boots v1 again)
   rollback   v2 whose init dies before mark-good: after bootlimit trial boots
              U-Boot boots v1 again, the updater reports rolled-back, v1 stays
   power-cut  QEMU killed at >= 10 moments of `updater install` (download, write,
@@ -203,10 +204,12 @@ class Backend:
         self.runs = os.path.join(top, "runs", name)
         if name == "dualbank":
             self.disk, self.v2, self.v2bad = f"{top}/disk.img", f"{top}/v2.0.upd", f"{top}/v2.0-broken.upd"
+            self.v2badsig = None  # bundle signatures: the integration tests (t_bad_bundles.sh)
             self.old_id = "A"
         else:
             self.disk = f"{top}/ostree/disk.img"
             self.v2, self.v2bad = f"{top}/ostree/update-2.0", f"{top}/ostree/update-2.0-broken"
+            self.v2badsig = f"{top}/ostree/update-2.0-badsig"  # v2 signed by an untrusted key
             self.old_id = None  # a deployment id, learnt at the first boot
 
     def device(self, name):
@@ -228,9 +231,25 @@ def install_v2(be, d, src):
 
 # --- scenarios ---------------------------------------------------------------------
 
+def refuse_badsig(be, d):
+    """v1 is offered v2 signed with a key the device does not trust: `updater
+    install` exits 3 (verification, docs/cli.md), nothing is activated."""
+    b = d.boot(be.v2badsig, ["install"])
+    expect_up(b, "1.0", be.old_id)
+    old = booted_id(b)
+    expect(rc_of(b, "install") == 3, b, f"install of a badly signed commit: rc={rc_of(b, 'install')}, not 3")
+    expect(any("public key not found" in t for _, t in b.lines), b,
+           "no 'public key not found' from the signature check")
+    st = statuses(b)[-1]
+    expect(not st.get("pending") and env_of(st) == (old, 0, 0, 0), b, f"after the refused install: {st}")
+    return old
+
+
 def scenario_update(be, timing):
     d = be.device("update")
+    first = refuse_badsig(be, d) if be.v2badsig else None
     b, old, new = install_v2(be, d, be.v2)
+    expect(first in (None, old), b, f"after the refused install {old} booted, not {first}")
     t0 = b.first_time("guest: install start")
     timing[be.name + ".install_s"] = b.first_time("guest: install rc=") - t0
     for st in ("verify", "install", "post-install", "activated"):
