@@ -246,10 +246,22 @@ static bool commit_complete(struct ostree_backend *b)
 	       !(state & OSTREE_REPO_COMMIT_STATE_PARTIAL);
 }
 
-static int verify_signature(struct ostree_backend *b, struct error *e)
+int ob_check_signature(struct ostree_backend *b, struct error *e)
 {
 	GError *gerr = NULL;
+	g_autoptr(OstreeGpgVerifyResult) res =
+		ostree_repo_verify_commit_for_remote(b->repo, b->checksum, b->remote, NULL, &gerr);
 
+	if (!res || !ostree_gpg_verify_result_require_valid_signature(res, &gerr)) {
+		char what[128];
+		snprintf(what, sizeof(what), "verify commit %.12s", b->checksum);
+		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, what);
+	}
+	return 0;
+}
+
+static int verify_signature(struct ostree_backend *b, struct error *e)
+{
 	if (!b->cfg->ostree.gpg_verify)
 		return 0;
 	/* A content pull brings the signatures; before one (`check`) they are
@@ -259,14 +271,7 @@ static int verify_signature(struct ostree_backend *b, struct error *e)
 		if (rc < 0)
 			return rc;
 	}
-	g_autoptr(OstreeGpgVerifyResult) res =
-		ostree_repo_verify_commit_for_remote(b->repo, b->checksum, b->remote, NULL, &gerr);
-	if (!res || !ostree_gpg_verify_result_require_valid_signature(res, &gerr)) {
-		char what[128];
-		snprintf(what, sizeof(what), "verify commit %.12s", b->checksum);
-		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, what);
-	}
-	return 0;
+	return ob_check_signature(b, e);
 }
 
 /* Sizes of the kernel and initramfs the deployment copies into /boot, or

@@ -30,6 +30,10 @@ void ob_free(struct ostree_backend *b);
 /* Maps a GError to our error: exit class by domain/code, message prefixed. */
 int ob_gerror(struct error *e, GError *gerr, int exit_code, const char *what);
 
+/* ostree.c: the commit's signatures, as stored in the repository, against
+ * the remote's keyring (exit 3 when none is valid). */
+int ob_check_signature(struct ostree_backend *b, struct error *e);
+
 /* deployments.c */
 void ob_deployment_id(OstreeDeployment *d, char *out, size_t size);
 OstreeDeployment *ob_find_by_id(struct ostree_backend *b, const char *id);

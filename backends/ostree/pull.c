@@ -67,13 +67,19 @@ void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, si
 }
 
 /* deltas/<from b64[0:2]>/<from b64[2:]>-<to b64>/<file>, as libostree lays them out. */
-static char *delta_url(struct ostree_backend *b, const char *from, const char *to, const char *file)
+static char *delta_path(const char *from, const char *to, const char *file)
 {
 	g_autofree guchar *fb = ostree_checksum_to_bytes(from);
 	g_autofree guchar *tb = ostree_checksum_to_bytes(to);
 	g_autofree char *f64 = ostree_checksum_b64_from_bytes(fb);
 	g_autofree char *t64 = ostree_checksum_b64_from_bytes(tb);
-	g_autofree char *path = g_strdup_printf("deltas/%c%c/%s-%s/%s", f64[0], f64[1], f64 + 2, t64, file);
+
+	return g_strdup_printf("deltas/%c%c/%s-%s/%s", f64[0], f64[1], f64 + 2, t64, file);
+}
+
+static char *delta_url(struct ostree_backend *b, const char *from, const char *to, const char *file)
+{
+	g_autofree char *path = delta_path(from, to, file);
 
 	return ob_repo_url(b, path);
 }
@@ -153,6 +159,26 @@ static bool needs_byteswap(GVariant *sb)
 			      : false;
 }
 
+/* The superblock carries the target's detached metadata, its signatures,
+ * under the key "<its path>/commitmeta" (when the delta was made after the
+ * commit was signed): a commit the device does not trust is refused before
+ * the parts are downloaded, not after. */
+static int verify_before_parts(struct ostree_backend *b, const char *from, GVariant *sb,
+			       struct error *e)
+{
+	g_autofree char *key = delta_path(from, b->checksum, "commitmeta");
+	g_autoptr(GVariant) meta = g_variant_get_child_value(sb, 0);
+	g_autoptr(GVariant) detached = NULL;
+	GError *gerr = NULL;
+
+	if (!b->cfg->ostree.gpg_verify ||
+	    !(detached = g_variant_lookup_value(meta, key, G_VARIANT_TYPE("a{sv}"))))
+		return 0;
+	if (!ostree_repo_write_commit_detached_metadata(b->repo, b->checksum, detached, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "store the commit's signatures");
+	return ob_check_signature(b, e);
+}
+
 static int fetch_delta(struct ostree_backend *b, const char *from, const char *dir, uint64_t *bytes,
 		       struct error *e)
 {
@@ -172,6 +198,8 @@ static int fetch_delta(struct ostree_backend *b, const char *from, const char *d
 	g_autoptr(GVariant) sb = load_superblock(sb_path, e);
 	if (!sb)
 		return -EBADMSG;
+	if ((rc = verify_before_parts(b, from, sb, e)) < 0)
+		return rc;
 	g_autoptr(GVariant) parts = g_variant_get_child_value(sb, 6);
 	gsize n = g_variant_n_children(parts);
 	bool swap = needs_byteswap(sb);
