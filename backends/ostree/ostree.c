@@ -481,7 +481,9 @@ static int ob_rollback(void *priv, const struct system_info *to, struct error *e
 
 	if (!d)
 		return err_set(e, UPD_EXIT_BUSY, ENOENT, "rollback: no deployment %s", to->id);
-	/* Default first, trial off second: a cut between boots `to` on a trial. */
+	/* Default first, trial off second: a cut between boots `to` with the
+	 * environment still naming the other one, which the next start points
+	 * at `to` (engine_reconcile). */
 	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_write_order(b, d, NULL, 0, e)) < 0)
 		return rc;
 	return write_env(b, to->id, 0, e);

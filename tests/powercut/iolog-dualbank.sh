@@ -53,14 +53,8 @@ for run in ${RUNS_IO:-install $DB_SCENARIOS}; do
 		fail "the journaled '$cmd' failed: $(tail -n1 "$WORK/io-$run.out")"
 	"$PYTHON" "$TOP/tests/powercut/iolog-replay.py" --journal "$WORK/journal-$run" --root "$IO" \
 		--pristine "$P" --list >"$WORK/list-$run" || fail "iolog-replay cannot model '$cmd'"
-	# Where the environment write and the first state save became durable
-	# (none: never; the cut after the exit shows whether that is right).
-	env_k=$(awk '$2 == "sync" && /fsync env\/uboot.env$/ { print $1; exit }' "$WORK/list-$run")
-	state_k=$(awk '$2 == "sync" && /fsync of directory data\/updater$/ { print $1; exit }' "$WORK/list-$run")
-	echo "${env_k:-none} ${state_k:-none}" >"$WORK/k-$run"
 	pc_env "$P" >"$WORK/env-before-$run" && pc_env "$IO" >"$WORK/env-after-$run" || exit 1
-	awk -v run="$run" '{ print run "|" $1 ":" $2 }' "$WORK/list-$run" >>"$WORK/points"
-	echo "$run ($(cut -d' ' -f1 <<<"$cmd")): $(wc -l <"$WORK/journal-$run") records, $(grep -c ' sync ' "$WORK/list-$run") sync points, $(grep -c ' torn \| tail ' "$WORK/list-$run") torn" >>"$WORK/runs"
+	pc_iolog_list "$run" "$cmd"
 done
 sed 's/^/  /' "$WORK/runs"
 n_sync=$(grep -c ':sync$' "$WORK/points")
@@ -69,10 +63,9 @@ n_edge=$(grep -c ':start$\|:end$' "$WORK/points")
 
 # 2. One cut.
 iolog_point() {
-	local w=$1 run=${2%%|*} point=${2#*|} k kind cut env_k state_k act=no saved=no
+	local w=$1 run=${2%%|*} point=${2#*|} k kind cut act saved
 	k=${point%%:*} kind=${point#*:} cut=${point%%:*}
 	case $kind in torn | tail) cut=$k:$kind ;; esac
-	read -r env_k state_k <"$WORK/k-$run"
 	DEV=$WORK/dev.$w
 	pc_reset "$WORK/pristine-$run" "$DEV"
 	"$PYTHON" "$TOP/tests/powercut/iolog-replay.py" --journal "$WORK/journal-$run" \
@@ -81,19 +74,8 @@ iolog_point() {
 	# The state file survived whole: the one before or one written completely.
 	grep -q '^format=1$' "$DEV/data/updater/state" && grep -q '^state=' "$DEV/data/updater/state" ||
 		fail "the state file did not survive the cut: $(head -c 200 "$DEV/data/updater/state" | tr '\n' ' ')"
-	if [ "$env_k" != none ]; then
-		if [ "$k" -gt "$env_k" ] || { [ "$k" = "$env_k" ] && [ "$kind" = sync ]; }; then
-			act=yes
-		elif [ "$k" = "$env_k" ]; then
-			# A torn environment write: its new copy may be complete (the
-			# variables fit in its first half) or not (its header never
-			# reached the medium); the environment says which, U-Boot agrees.
-			[ "$(pc_env "$DEV")" = "$(pc_env "$WORK/pristine-$run")" ] && act=no || act=yes
-		fi
-		[ "$kind" != end ] || act=yes
-	fi
-	[ "$state_k" = none ] || [ "$k" -lt "$state_k" ] || saved=yes
-	[ "$kind" != end ] || saved=yes
+	pc_iolog_durable "$run" "$k" "$kind" "$DEV" "$WORK/pristine-$run"
+	act=$PC_ENVW saved=$PC_SAVED
 	if [ "$run" = install ]; then
 		db_after_cut "$DEV" "$act" "$saved"
 		db_recover "$DEV" "$DBF/v2.upd"

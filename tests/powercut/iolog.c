@@ -7,6 +7,13 @@
  *                       written go to PATH.data
  *   IOLOG_TRACK=P1:P2   absolute paths of files or directories to watch (a
  *                       directory: everything in it, and its own fsync)
+ *   IOLOG_KILL_AT=K     kill(0, SIGKILL) right after this process wrote its
+ *                       Kth record (K >= 1): the files outside the journal
+ *                       (an ostree sysroot) are left as a cut at that
+ *                       record leaves them; the test starts the program in
+ *                       a process group of its own (setsid). The count is
+ *                       per process: with records of several processes the
+ *                       replay refuses the journal anyway.
  *
  * Records ("ID" is DEV:INO:GEN; GEN tells apart inodes that reuse a number):
  *   O PID ID FLAGS CREATED TRUNC PATH    open/openat/creat of a tracked file
@@ -17,7 +24,12 @@
  *   S PID ID OFFSET LENGTH FLAGS         sync_file_range (not durability)
  *   R PID OLD NEW                        rename returned 0
  *   U PID PATH                           unlink returned 0
- *   G PID                                sync/syncfs (everything durable)
+ *   G PID                                sync(), or syncfs() of the file
+ *                                        system of a tracked path (everything
+ *                                        durable); a syncfs of another file
+ *                                        system is not journaled: the tracked
+ *                                        files are taken to be on one of their
+ *                                        own, which it does not flush
  *   X PID WHAT PATH                      an operation the model does not
  *                                        replay (writev, mmap, fopen for
  *                                        writing...): the replay refuses
@@ -28,6 +40,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,6 +64,7 @@ struct fdinfo {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int jfd = -1, dfd = -1;
 static unsigned long long doff;
+static unsigned long long kill_at, records;
 static char *track[NTRACK];
 static int ntrack;
 static struct fdinfo *fds;
@@ -119,6 +133,8 @@ __attribute__((constructor)) static void iolog_init(void)
 		return;
 	RESOLVE(open);
 	RESOLVE(write);
+	const char *k = getenv("IOLOG_KILL_AT");
+	kill_at = k ? strtoull(k, NULL, 10) : 0;
 	jfd = real_open(j, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	snprintf(path, sizeof(path), "%s.data", j);
 	dfd = real_open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -144,6 +160,8 @@ static void put(const char *fmt, ...)
 		n = sizeof(buf) - 1;
 	RESOLVE(write);
 	(void)!real_write(jfd, buf, (size_t)n);
+	if (kill_at && __atomic_add_fetch(&records, 1, __ATOMIC_SEQ_CST) == kill_at)
+		kill(0, SIGKILL);
 }
 
 /* The absolute, normalised name of PATH (relative to DIRFD): the directory
@@ -499,8 +517,16 @@ void sync(void)
 int syncfs(int fd)
 {
 	int r = RESOLVE(syncfs)(fd);
-	if (r == 0 && jfd >= 0)
-		put("G %d\n", getpid());
+	int saved = errno;
+	char link[64], path[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = jfd >= 0 ? readlink(link, path, sizeof(path) - 1) : -1;
+	if (n > 0) {
+		path[n] = '\0';
+		if (r == 0 && is_tracked_path(path, true))
+			put("G %d\n", getpid());
+	}
+	errno = saved;
 	return r;
 }
 

@@ -283,3 +283,46 @@ if new != doc:
     os.rename(path + ".tmp", path)
 PY
 }
+
+# ---- the I/O journal model (iolog-*.sh) ----
+
+# pc_iolog_list RUN CMD: after `iolog-replay.py --list` of the journal
+# WORK/journal-RUN (of `updater CMD`) wrote WORK/list-RUN: writes WORK/k-RUN,
+# "ENV_K STATE_K", the sync points where the environment write and the first
+# state save became durable (none: never; the cut after the exit shows
+# whether that is right); appends the run's points (RUN|K:KIND) to
+# WORK/points and its line to WORK/runs.
+pc_iolog_list() {
+	local run=$1 cmd=$2 list=$WORK/list-$1 env_k state_k
+	env_k=$(awk '$2 == "sync" && /fsync env\/uboot.env$/ { print $1; exit }' "$list")
+	state_k=$(awk '$2 == "sync" && /fsync of directory data\/updater$/ { print $1; exit }' "$list")
+	echo "${env_k:-none} ${state_k:-none}" >"$WORK/k-$run"
+	awk -v run="$run" '{ print run "|" $1 ":" $2 }' "$list" >>"$WORK/points"
+	echo "$run ($(cut -d' ' -f1 <<<"$cmd")): $(wc -l <"$WORK/journal-$run") records, $(grep -c ' sync ' "$list") sync points, $(grep -c ' torn \| tail ' "$list") torn" >>"$WORK/runs"
+}
+
+# pc_iolog_durable RUN K KIND DEV BEFORE: what the model says survived the
+# cut at point K:KIND of RUN on DEV (BEFORE: the device before the command).
+# Sets PC_ENVW (yes: the environment write is in force; cut during it, the
+# environment itself says which copy won) and PC_SAVED (yes: a state save is).
+# After the exit, what the command reported done holds.
+pc_iolog_durable() {
+	local run=$1 k=$2 kind=$3 env_k state_k
+	read -r env_k state_k <"$WORK/k-$run"
+	PC_ENVW=no PC_SAVED=no
+	if [ "$env_k" != none ]; then
+		if [ "$k" -gt "$env_k" ] || { [ "$k" = "$env_k" ] && [ "$kind" = sync ]; }; then
+			PC_ENVW=yes
+		elif [ "$k" = "$env_k" ]; then
+			# A torn environment write: its new copy may be complete (the
+			# variables fit in its first half) or not (its header never
+			# reached the medium); the environment says which, U-Boot agrees.
+			[ "$(pc_env "$4")" = "$(pc_env "$5")" ] || PC_ENVW=yes
+		fi
+		[ "$kind" != end ] || PC_ENVW=yes
+	fi
+	if [ "$state_k" != none ]; then
+		[ "$k" -lt "$state_k" ] || PC_SAVED=yes
+		[ "$kind" != end ] || PC_SAVED=yes
+	fi
+}

@@ -32,6 +32,8 @@ os_fixtures() {
 	[ -d "$OSF/pristine/$OS_DEPDIR/$C1.0" ] || fail "the factory device has no deployment $C1.0"
 	[ "$(ostree_booted "$OSF/pristine")" = "$C1.0" ] || fail "the factory device does not run $C1.0"
 	os_content "$OSF/pristine/$OS_DEPDIR/$C1.0" >"$OSF/C1.list"
+	# (under its checksum too: os_check_commit then compares any 1.0 checkout)
+	cp "$OSF/C1.list" "$OSF/$C1.list"
 	cp "$OSF/pristine/sysroot/boot/loader/uEnv.txt" "$OSF/uenv.old"
 	PC_SLOTS="ostree $ID1" pc_env "$OSF/pristine" >"$OSF/env.old" || exit 1
 	[ "$(cat "$OSF/env.old")" = "ostree 0 0 $OS_BOOTLIMIT 0" ] ||
@@ -123,11 +125,13 @@ os_untouched_listing() {
 		fail "os_untouched_listing: cannot list $1"
 }
 
-# os_untouched DEV WHEN: the booted deployment (1.0) is what it was before
-# the cut, entry for entry, and its commit is whole (os_check_commit).
+# os_untouched DEV WHEN [DEPLOYMENT]: the booted deployment (1.0, or the
+# directory name DEPLOYMENT) is what it was before the cut, entry for entry
+# (DEV.booted.ref).
 os_untouched() {
-	local dep=$1/$OS_DEPDIR/$C1.0
-	[ -d "$dep" ] || fail "the booted deployment $C1.0 is gone: $2"
+	local name=${3:-$C1.0}
+	local dep=$1/$OS_DEPDIR/$name
+	[ -d "$dep" ] || fail "the booted deployment $name is gone: $2"
 	os_untouched_listing "$dep" | cmp -s - "$1.booted.ref" || {
 		os_untouched_listing "$dep" | diff "$1.booted.ref" - | head -n 5 >&2
 		fail "the booted deployment was modified: $2"
@@ -259,7 +263,7 @@ os_after_cut() {
 # and mark-good the device runs it, committed. With the new release already
 # on trial (OS_NEW=yes), `install` must refuse with exit 7 first.
 os_recover() {
-	local d=$1 name=$2 c=$3 v=$4 rc st bslot bver pend lerr booted env
+	local d=$1 c=$3 v=$4 rc st bslot bver pend lerr
 	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none install "$c" >"$d/recover.out" 2>&1
 	rc=$?
 	if [ "$OS_NEW" = yes ]; then
@@ -278,6 +282,14 @@ os_recover() {
 	fi
 	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none mark-good >"$d/mg.out" 2>&1 ||
 		fail "mark-good: $(tail -n1 "$d/mg.out")"
+	os_recover_check "$d" "$c" "$v"
+}
+
+# os_recover_check DEV COMMIT VERSION: the device boots a deployment of
+# COMMIT (release VERSION), committed, no trial, nothing pending, no error;
+# the deployment is complete and its kernel is what the entry loads.
+os_recover_check() {
+	local d=$1 c=$2 v=$3 st bslot bver pend lerr booted env
 	ostree_sim_boot "$d" >/dev/null || exit 1
 	booted=$(ostree_booted "$d")
 	case $booted in "$c".[0-9]*) ;; *) fail "after mark-good the device boots $booted" ;; esac
@@ -291,4 +303,333 @@ os_recover() {
 		fail "after recovery: state $st, booted $bslot $bver, pending $pend, last_error $lerr"
 	os_check_commit "$d" "$c" "$d/$OS_DEPDIR/$booted"
 	os_entry_files "$d"
+}
+
+# os_run DEV CUT ARGS...: `updater ARGS` by ./updater-fault on DEV, in a
+# process group of its own (setsid: a cut kills the pull process too),
+# without CAP_SYS_ADMIN (ostree_nofreeze), logging the named points to
+# DEV/cut.log and the changes under the sysroot to DEV/ops.log (the shim
+# OS_CUTTER). CUT is "fault:SPEC" (UPDATER_FAULT), "op:KIND:OP:J" (the
+# shim's CUT_MATCH and CUT_AT: right after the J-th change of that kind and
+# operation), or nothing. OS_RUN_ENV (words NAME=VALUE) is added to the
+# environment; OS_RUN_PRELOAD to LD_PRELOAD. Returns the exit status.
+os_run() {
+	local d=$1 cut=$2 rc
+	shift 2
+	local -a nofreeze=()
+	[ "$(id -u)" != 0 ] || nofreeze=(setpriv --bounding-set=-sys_admin --)
+	local -a env=(UPDATER_FAULT_LOG="$d/cut.log" UPDATER_FAULT_GROUP=1
+		LD_PRELOAD="$OS_CUTTER${OS_RUN_PRELOAD:+ $OS_RUN_PRELOAD}" CUT_ROOT="$d/sysroot"
+		CUT_COUNTER="$d/ops.counter" CUT_LOG="$d/ops.log" ${OS_RUN_ENV:-})
+	case $cut in
+	fault:*) env+=(UPDATER_FAULT="${cut#fault:}") ;;
+	op:*)
+		local k o j
+		IFS=: read -r _ k o j <<<"$cut"
+		env+=(CUT_MATCH="$k $o" CUT_AT="$j")
+		;;
+	esac
+	rm -f "$d/cut.log" "$d/ops.log"
+	head -c 24 /dev/zero >"$d/ops.counter"
+	env "${env[@]}" setsid "${nofreeze[@]}" "$UPDATER_FAULT_BIN" \
+		--config="$d/updater.conf" --progress=none "$@" >"$d/cut.out" 2>&1 </dev/null
+	rc=$?
+	rm -f "$d/ops.counter"
+	return $rc
+}
+
+# ---- cuts in the other commands that write the state, the environment or
+# the deployment list ----
+#
+# Each scenario is a device state and the command run on it (3.0 is "the
+# new release" throughout; D1, D2, D3 the deployments of 1.0, 2.0, 3.0):
+#   mark-good       2.0 committed, 3.0 booted on trial (D3 D2 D1 listed);
+#                   `mark-good`, which keeps ostree.keep=2 deployments:
+#                   it removes D1 and prunes its objects
+#   fallback        3.0 failed its trial, U-Boot booted the rollback entry
+#                   (1.0, rollback=1); `boot` records it, writes the list
+#                   as D1 alone and removes D3
+#   rollback        3.0 committed; `rollback` (back to 1.0)
+#   rollback-trial  3.0 booted on trial; `rollback` (back to 1.0)
+#   cancel          3.0 installed, reboot pending; `rollback` (cancels it)
+#   interrupted     an install of 3.0 cut after its environment write,
+#                   before the default switched, 1.0 booted again; `boot`
+#                   records it and points the environment back at 1.0
+OS_SCENARIOS="mark-good fallback rollback rollback-trial cancel interrupted"
+
+# os_ids: the values boot_slot may take in the scenarios (PC_SLOTS).
+os_ids() { echo "ostree $ID1 ${C2:0:12}.0 ${C3:0:12}.0 ${C3:0:12}.1"; }
+
+# os_scenario_setup NAME DIR: DIR becomes the factory device brought to the
+# state scenario NAME starts from (with the server of os_fixtures); prints
+# the command to cut.
+os_scenario_setup() {
+	local name=$1 d=$2
+	os_reset "$OSF/pristine" "$d"
+	u() {
+		ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none "$@" >>"$d/setup.out" 2>&1 ||
+			fail "setting up $name: updater $*: $(tail -n1 "$d/setup.out")"
+	}
+	# boots COMMIT: U-Boot, then `updater boot`; COMMIT must be what ran.
+	boots() {
+		ostree_sim_boot "$d" >/dev/null || exit 1
+		case $(ostree_booted "$d") in "$1".[0-9]*) ;; *) fail "setting up $name: the boot ran $(ostree_booted "$d"), not ${1:0:12}" ;; esac
+		u boot
+	}
+	case $name in
+	mark-good)
+		u install "$C2" && boots "$C2" && u mark-good && boots "$C2"
+		u install "$C3" && boots "$C3"
+		[ "$(ostree_deployments "$d")" = 3 ] || fail "setting up $name: $(ostree_deployments "$d") deployments, not 3"
+		echo mark-good ;;
+	fallback)
+		u install "$C3"
+		for _ in 1 2 3; do boots "$C3"; done
+		# The 4th boot: bootcount 4 > bootlimit 3, U-Boot falls back.
+		ostree_sim_boot "$d" >/dev/null || exit 1
+		[ "$(ostree_booted "$d")" = "$C1.0" ] || fail "setting up $name: no fallback to 1.0"
+		echo boot ;;
+	rollback) u install "$C3" && boots "$C3" && u mark-good && boots "$C3" && echo rollback ;;
+	rollback-trial) u install "$C3" && boots "$C3" && echo rollback ;;
+	cancel) u install "$C3" && echo rollback ;;
+	interrupted)
+		os_run "$d" fault:set-default:1 install "$C3"
+		[ $? = 137 ] || fail "setting up $name: the install was not cut: $(tail -n1 "$d/cut.out")"
+		rm -f "$d/cut.log" "$d/ops.log" "$d/cut.out"
+		ostree_sim_boot "$d" >/dev/null || exit 1
+		[ "$(ostree_booted "$d")" = "$C1.0" ] || fail "setting up $name: the boot after the cut ran $(ostree_booted "$d")"
+		echo boot ;;
+	*) fail "no scenario $name" ;;
+	esac
+}
+
+# os_scenario_device WORKER PRISTINE: DEV becomes a fresh copy of PRISTINE
+# (a scenario's starting device); DEV.booted names its running deployment
+# and DEV.booted.ref lists it (os_untouched).
+os_scenario_device() {
+	DEV=$WORK/dev.$1
+	os_reset "$2" "$DEV"
+	ostree_booted "$DEV" >"$DEV.booted" || exit 1
+	os_untouched_listing "$DEV/$OS_DEPDIR/$(cat "$DEV.booted")" >"$DEV.booted.ref"
+}
+
+# os_entries_complete DEV: both boot entries of uEnv.txt (the default and,
+# if there is one, the rollback entry U-Boot boots with rollback=1) name
+# complete checkouts of complete commits (os_check_commit): whichever one
+# the boot loader picks is whole.
+os_entries_complete() {
+	local d=$1 s dep
+	for s in "" 2; do
+		dep=$(ostree_entry "$d" $s) || exit 1
+		[ -n "$dep" ] || { [ -n "$s" ] && continue; fail "uEnv.txt has no default entry"; }
+		os_check_commit "$d" "${dep%.*}" "$d/$OS_DEPDIR/$dep"
+	done
+}
+
+# os_version COMMIT: the release of a fixture commit.
+os_version() {
+	case $1 in "$C1") echo 1.0 ;; "$C2") echo 2.0 ;; "$C3") echo 3.0 ;; *) echo "?" ;; esac
+}
+
+# os_after_scenario_cut DEV NAME ENV_WRITTEN SWITCHED SAVED REF: the boot
+# after a cut of the command of scenario NAME.
+#   ENV_WRITTEN yes|no  its environment write had returned (env-written)
+#   SWITCHED yes|no     it had swapped /boot/loader (a new deployment list)
+#   SAVED yes|no        a state save of it had returned
+#   REF                 prefix of the references: REF.env-before/-after,
+#                       REF.uenv-before/-after (a whole run of the command)
+# Checks (a) the running deployment untouched; (b) the environment parses,
+# holds contract values and is the one before the command or the one it
+# writes, as ENV_WRITTEN says; uEnv.txt is a link swap away from whole, the
+# old or the new one as SWITCHED says; (c) both boot entries name complete
+# checkouts of complete commits, U-Boot boots the release it should, with
+# its kernel; (d) `updater boot`, then the environment and status --json say
+# what the table below says. Sets OS_OUTCOME.
+os_after_scenario_cut() {
+	local d=$1 name=$2 envw=$3 sw=$4 saved=$5 ref=$6 env uenv booted ver st bslot bver pend lerr
+	local id1=$ID1 id3=${C3:0:12}.0 want_ver want_st want_env running
+	running=$(cat "$d.booted")
+	os_untouched "$d" "after the cut" "$running"
+	env=$(PC_SLOTS=$(os_ids) pc_env "$d") || exit 1
+	if [ "$envw" = yes ]; then
+		[ "$env" = "$(cat "$ref.env-after")" ] || fail "environment after the cut: $env; the command writes $(cat "$ref.env-after")"
+	else
+		[ "$env" = "$(cat "$ref.env-before")" ] || fail "environment after the cut: $env; it was $(cat "$ref.env-before") and not written"
+	fi
+	case $(readlink "$d/sysroot/boot/loader") in loader.[01]) ;; *) fail "boot/loader points at '$(readlink "$d/sysroot/boot/loader")'" ;; esac
+	if cmp -s "$d/sysroot/boot/loader/uEnv.txt" "$ref.uenv-before"; then
+		uenv=old
+	elif cmp -s "$d/sysroot/boot/loader/uEnv.txt" "$ref.uenv-after"; then
+		uenv=new
+	else
+		fail "boot/loader/uEnv.txt is neither the one before the command nor the one it writes"
+	fi
+	# (the same bytes before and after: either reading is right)
+	if ! cmp -s "$ref.uenv-before" "$ref.uenv-after"; then
+		[ "$uenv:$sw" = old:no ] || [ "$uenv:$sw" = new:yes ] ||
+			fail "the deployment list switched: $sw, but uEnv.txt is the $uenv one"
+	fi
+	os_entries_complete "$d"
+	ostree_sim_boot "$d" >/dev/null || exit 1
+	booted=$(ostree_booted "$d") || exit 1
+	ver=$(os_version "${booted%.*}")
+	os_check_commit "$d" "${booted%.*}" "$d/$OS_DEPDIR/$booted"
+	# (the kernel of the entry U-Boot took: the rollback one after a fallback)
+	if [ "$(cat "$d/cmdline")" = "$(_ostree_uenv "$d" bootargs2)" ]; then
+		os_entry_files "$d" 2
+	else
+		os_entry_files "$d"
+	fi
+	echo booted-complete
+	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none boot >"$d/boot.out" 2>&1 ||
+		fail "updater boot after the cut: $(tail -n1 "$d/boot.out")"
+	# What the boot must find, by what the command had done (see each
+	# command's order of writes in backends/ostree/ostree.c, core/engine.c).
+	case "$name:$envw:$sw" in
+	mark-good:no:*) want_ver=3.0 want_st=trial want_env="$id3 1 2" ;;
+	mark-good:yes:*) want_ver=3.0 want_st=committed want_env="$id3 0 0" ;;
+	fallback:*) want_ver=1.0 want_st=rolled-back want_env="$id1 0 0" ;;
+	rollback:no:no) want_ver=3.0 want_st=committed want_env="$id3 0 0" ;;
+	rollback:*:yes) want_ver=1.0 want_st=rolled-back want_env="$id1 0 0" ;;
+	rollback-trial:no:no) want_ver=3.0 want_st=trial want_env="$id3 1 2" ;;
+	# The default switched, the boot state not yet written: 1.0, confirmed
+	# good, boots with the trial of 3.0 still on; `updater boot` ends it and
+	# records the rollback (core/engine.c, engine_reconcile).
+	rollback-trial:*:yes) want_ver=1.0 want_st=rolled-back want_env="$id1 0 0" ;;
+	cancel:no:no) want_ver=3.0 want_st=trial want_env="$id3 1 1" ;;
+	cancel:*:yes) want_ver=1.0 want_st=rolled-back want_env="$id1 0 0" ;;
+	interrupted:*) want_ver=1.0 want_st=failed want_env="$id1 0 0" ;;
+	*) fail "$name: no expectation for env written $envw, list switched $sw" ;;
+	esac
+	[ "$ver" = "$want_ver" ] || fail "the boot ran $booted ($ver), expected $want_ver"
+	env=$(PC_SLOTS=$(os_ids) pc_env "$d") || exit 1
+	[ "$env" = "$want_env $OS_BOOTLIMIT 0" ] || fail "environment after the boot: $env, expected $want_env $OS_BOOTLIMIT 0"
+	pc_status "$d" >"$d/status" || exit 1
+	read -r st bslot bver pend lerr <"$d/status"
+	[ "$bslot $bver $pend" = "${booted:0:12}.${booted##*.} $ver -" ] ||
+		fail "status says booted $bslot $bver (pending $pend), the boot ran $booted ($ver)"
+	[ "$st" = "$want_st" ] || fail "state after the boot is $st, expected $want_st"
+	[ "$name" != fallback ] || grep -qx "$id3 bad 3.0" "$d/status" || fail "$id3 not recorded bad after the fallback"
+	[ "$name" != interrupted ] || case $lerr in *interrupted*) ;; *) fail "state failed, last_error is not 'interrupted': $lerr" ;; esac
+	os_untouched "$d" "after the boot" "$running"
+	OS_OUTCOME=$ver/$st
+}
+
+# os_recover_any DEV: from whatever os_after_scenario_cut left, to 3.0
+# committed (os_recover: the running 1.0 untouched by the install, compared
+# with a listing taken now).
+os_recover_any() {
+	local d=$1 st
+	read -r st _ <"$d/status"
+	case "$(ostree_booted "$d"):$st" in
+	"$C3".*:trial) OS_NEW=yes os_recover "$d" v3 "$C3" 3.0 ;;
+	"$C3".*:committed) os_recover_check "$d" "$C3" 3.0 ;;
+	"$C1.0":failed | "$C1.0":rolled-back)
+		os_untouched_listing "$d/$OS_DEPDIR/$C1.0" >"$d.booted.ref"
+		OS_NEW=no os_recover "$d" v3 "$C3" 3.0 ;;
+	*) fail "nothing to recover from: $(ostree_booted "$d") $st" ;;
+	esac
+}
+
+# os_references: the content lists of 2.0 and 3.0 (os_check_commit) and the
+# references of a whole install of 3.0 (OSF/v3.*, os_reference), from whole
+# installs on copies of the factory device in WORK/list.
+os_references() {
+	local v c
+	for v in 2 3; do
+		c=$(eval echo "\$C$v")
+		os_reset "$OSF/pristine" "$WORK/list"
+		os_run "$WORK/list" "" install "$c" || fail "a whole install of $v.0 failed: $(tail -n 3 "$WORK/list/cut.out")"
+		os_reference "$WORK/list" "v$v" "$c" "$v.0"
+	done
+}
+
+# os_scenario_refs P DEV: P.env-before and P.uenv-before from the scenario's
+# starting device P, P.env-after and P.uenv-after from DEV, where the
+# command has just run whole (os_after_scenario_cut compares against them).
+os_scenario_refs() {
+	PC_SLOTS=$(os_ids) pc_env "$1" >"$1.env-before" || exit 1
+	cp "$1/sysroot/boot/loader/uEnv.txt" "$1.uenv-before"
+	PC_SLOTS=$(os_ids) pc_env "$2" >"$1.env-after" || exit 1
+	cp "$2/sysroot/boot/loader/uEnv.txt" "$1.uenv-after"
+}
+
+# os_start NAME: the start of an ostree power-cut script (after `set -u`):
+# the binaries and the shim must be built; WORK (pc_workdir NAME) with its
+# own copy of the shim; the fixtures, their server (stopped, and the devices
+# removed unless KEEP is set, on exit: os_cleanup) and os_fixtures.
+os_start() {
+	[ -x "$UPDATER_FAULT_BIN" ] || fail "no $UPDATER_FAULT_BIN: run 'make updater-fault'"
+	[ -x "$UPDATER" ] || fail "no $UPDATER: run 'make'"
+	[ -f "$OS_CUTTER" ] || fail "no $OS_CUTTER: run 'make build/tests/libcutter.so'"
+	command -v setsid >/dev/null || fail "no setsid"
+	pc_workdir "$1"
+	cp "$OS_CUTTER" "$WORK/bin/libcutter.so"
+	OS_CUTTER=$WORK/bin/libcutter.so
+	trap os_cleanup EXIT
+	ostree_fixtures
+	start_httpd "$OFIX/srv"
+	os_fixtures "$URL/repo"
+}
+os_cleanup() {
+	stop_httpd
+	[ -n "${KEEP:-}" ] || for d in "$WORK"/dev.* "$WORK"/list "$WORK"/io-* "$WORK"/pristine-* "$WORK"/osf/pristine; do
+		ostree_rm_device "$d"
+	done
+}
+
+# os_finish: the end of a script after pc_report: WORK removed if nothing
+# failed (and KEEP is not set), else kept and named; exits 1 on failures.
+os_finish() {
+	if [ "$PC_FAILED" = 0 ]; then
+		[ -n "${KEEP:-}" ] || { os_cleanup; trap - EXIT; rm -rf "$WORK"; }
+	else
+		echo "  kept $WORK"
+		KEEP=1
+		exit 1
+	fi
+}
+
+# os_aim OPS CUT: the os_run cut for CUT of a sweep: "fault:SPEC" as it is;
+# "op:N" (change N of the reference run whose sorted log is OPS) as
+# "op:KIND:OP:RANK". A change is aimed at by its kind, operation and rank
+# among those (the 3rd rename under /boot), not by its number: the number
+# of changes before it can vary from run to run (CI once counted one more
+# than the reference install).
+os_aim() {
+	local n kind op rank
+	case $2 in
+	op:*)
+		n=${2#op:}
+		read -r kind op <<<"$(awk -v n="$n" '$1 == n { print $2, $3 }' "$1")"
+		[ -n "$op" ] || fail "the reference run has no change $n"
+		rank=$(awk -v n="$n" -v k="$kind" -v o="$op" '$1 <= n && $2 == k && $3 == o' "$1" | wc -l)
+		echo "op:$kind:$op:$rank"
+		;;
+	*) echo "$2" ;;
+	esac
+}
+
+# os_landed DEV CUT SPEC: the run os_run cut at SPEC (os_aim of CUT)
+# stopped where it was aimed: the last named point in DEV/cut.log, or the
+# change in DEV/ops.log (sorted here). libostree writes objects from several
+# threads, so which of two changes of one kind comes first varies; changes
+# another thread had under way may complete after it (the shim lets no new
+# one start): a few at most.
+os_landed() {
+	local d=$1 cut=$2 spec=$3 kind op rank got last n
+	case $cut in
+	fault:*) pc_cut_landed "${cut#fault:}" "$d/cut.log" >/dev/null || exit 1 ;;
+	op:*)
+		n=${cut#op:}
+		IFS=: read -r _ kind op rank <<<"$spec"
+		sort -n -k1,1 -o "$d/ops.log" "$d/ops.log"
+		got=$(awk -v k="$kind" -v o="$op" '$2 == k && $3 == o { print $1 }' "$d/ops.log" | sed -n "${rank}p")
+		last=$(tail -n 1 "$d/ops.log" | cut -d' ' -f1)
+		[ -n "$got" ] && [ "$last" -le $((got + 4)) ] ||
+			fail "aimed after $kind $op #$rank (change $n of the reference), that was change '${got:-none}' and the last one $last"
+		[ "$got" = "$n" ] || echo "  $kind $op #$rank was change $got here, $n in the reference"
+		[ "$last" = "$got" ] || echo "  $((last - got)) change(s) under way in another thread completed too"
+		;;
+	esac
 }

@@ -3,7 +3,7 @@
 # (each one uses every CPU), with their time. Fails if any fails. Each
 # updates its block of docs/reliability.md (PC_NO_DOC=1: leave it alone).
 cd "$(dirname "$0")/../.." || exit 1
-tests=(sweep-dualbank random-kill-dualbank iolog-dualbank sweep-ostree random-kill-ostree)
+tests=(sweep-dualbank random-kill-dualbank iolog-dualbank sweep-ostree sweep-ostree-scenarios iolog-ostree random-kill-ostree)
 failed=0
 for t in "${tests[@]}"; do
 	TIMEFORMAT="$t: %0R s (CPU %0U s user, %0S s system)"

@@ -54,34 +54,10 @@ ostree_fixtures
 start_httpd "$OFIX/srv"
 os_fixtures "$URL/repo"
 
-# run_install DEV COMMIT CUT...: `install COMMIT` by ./updater-fault on DEV,
-# in a process group of its own (setsid), without CAP_SYS_ADMIN
-# (ostree_nofreeze), logging the named points to DEV/cut.log and the changes
-# under the sysroot to DEV/ops.log. CUT is "fault:SPEC" (UPDATER_FAULT),
-# "op:KIND:OP:J" (the shim's CUT_MATCH and CUT_AT: right after the J-th
-# change of that kind and operation), or nothing. Returns the exit status.
-run_install() {
-	local d=$1 c=$2 cut=${3:-} rc
-	local -a nofreeze=()
-	[ "$(id -u)" != 0 ] || nofreeze=(setpriv --bounding-set=-sys_admin --)
-	local -a env=(UPDATER_FAULT_LOG="$d/cut.log" UPDATER_FAULT_GROUP=1
-		LD_PRELOAD="$OS_CUTTER" CUT_ROOT="$d/sysroot" CUT_COUNTER="$d/ops.counter" CUT_LOG="$d/ops.log")
-	case $cut in
-	fault:*) env+=(UPDATER_FAULT="${cut#fault:}") ;;
-	op:*)
-		local k o j
-		IFS=: read -r _ k o j <<<"$cut"
-		env+=(CUT_MATCH="$k $o" CUT_AT="$j")
-		;;
-	esac
-	rm -f "$d/cut.log" "$d/ops.log"
-	head -c 24 /dev/zero >"$d/ops.counter"
-	env "${env[@]}" setsid "${nofreeze[@]}" "$UPDATER_FAULT_BIN" \
-		--config="$d/updater.conf" --progress=none install "$c" >"$d/cut.out" 2>&1 </dev/null
-	rc=$?
-	rm -f "$d/ops.counter"
-	return $rc
-}
+# run_install DEV COMMIT [CUT]: `install COMMIT` on DEV under os_run
+# (tests/powercut/ostree.sh): its own process group, no CAP_SYS_ADMIN, the
+# named points in DEV/cut.log, the changes under the sysroot in DEV/ops.log.
+run_install() { os_run "$1" "${3:-}" install "$2"; }
 
 # 1. What a full install does, for each update.
 # list NAME COMMIT VERSION: the reference install; NAME.named (NAME:N per
@@ -132,43 +108,15 @@ echo "  cutting at $n_fault fault points and after $n_op changes"
 
 # 2. One cut.
 sweep_point() {
-	local w=$1 name=${2%%|*} cut=${2#*|} c v rc saved act last want got n
+	local w=$1 name=${2%%|*} cut=${2#*|} c v rc saved act
 	case $name in v3) c=$C3 v=3.0 ;; v2) c=$C2 v=2.0 ;; *) fail "no update $name" ;; esac
 	os_device "$w"
-	# A change is aimed at by its kind, operation and rank among those
-	# (the 3rd rename under /boot), not by its number: the number of
-	# changes before it can vary from run to run (CI once counted one more
-	# than the reference install).
-	local kind op rank spec=$cut
-	case $cut in
-	op:*)
-		n=${cut#op:}
-		read -r kind op <<<"$(awk -v n="$n" '$1 == n { print $2, $3 }' "$WORK/$name.ops")"
-		[ -n "$op" ] || fail "the reference install of $v has no change $n"
-		rank=$(awk -v n="$n" -v k="$kind" -v o="$op" '$1 <= n && $2 == k && $3 == o' "$WORK/$name.ops" | wc -l)
-		spec=op:$kind:$op:$rank
-		;;
-	esac
+	local spec
+	spec=$(os_aim "$WORK/$name.ops" "$cut") || exit 1
 	run_install "$DEV" "$c" "$spec"
 	rc=$?
 	[ "$rc" = 137 ] || fail "the cut at $cut did not happen: install exited $rc: $(tail -n1 "$DEV/cut.out")"
-	# The cut landed where it was aimed.
-	case $cut in
-	fault:*) pc_cut_landed "${cut#fault:}" "$DEV/cut.log" >/dev/null || exit 1 ;;
-	op:*)
-		# (libostree writes objects from several threads, so which of two
-		# changes of one kind comes first varies). Changes another thread
-		# had under way may complete after it (the shim lets no new one
-		# start): a few at most.
-		sort -n -k1,1 -o "$DEV/ops.log" "$DEV/ops.log"
-		got=$(awk -v k="$kind" -v o="$op" '$2 == k && $3 == o { print $1 }' "$DEV/ops.log" | sed -n "${rank}p")
-		last=$(tail -n 1 "$DEV/ops.log" | cut -d' ' -f1)
-		[ -n "$got" ] && [ "$last" -le $((got + 4)) ] ||
-			fail "aimed after $kind $op #$rank (change $n of the reference), that was change '${got:-none}' and the last one $last"
-		[ "$got" = "$n" ] || echo "  $kind $op #$rank was change $got here, $n in the reference"
-		[ "$last" = "$got" ] || echo "  $((last - got)) change(s) under way in another thread completed too"
-		;;
-	esac
+	os_landed "$DEV" "$cut" "$spec" || exit 1
 	grep -qx state-saved "$DEV/cut.log" && saved=yes || saved=no
 	# The default switches with the rename of boot/loader.
 	grep -q ' rename .*/sysroot/boot/loader$' "$DEV/ops.log" && act=yes || act=no
