@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../core/log.h"
 #include "../../core/source.h"
 #include "ostree_priv.h"
 
@@ -115,10 +116,32 @@ static int store_commit(struct ostree_backend *b, const char *csum, GBytes *byte
 			       b->url, got);
 	g_autoptr(GVariant) v = g_variant_ref_sink(
 		g_variant_new_from_bytes(OSTREE_COMMIT_GVARIANT_FORMAT, bytes, FALSE));
+	/* In a transaction: its commit syncs the object to disk. Written
+	 * outside one, a power cut can leave the object's name with no content
+	 * (the QEMU power-cut scenario did), which a rerun would trust. */
 	if (!ostree_repo_mark_commit_partial(b->repo, csum, TRUE, &gerr) ||
-	    !ostree_repo_write_metadata(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, v, NULL, NULL, &gerr))
+	    !ostree_repo_prepare_transaction(b->repo, NULL, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, what);
+	if (!ostree_repo_write_metadata(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, v, NULL, NULL, &gerr) ||
+	    !ostree_repo_commit_transaction(b->repo, NULL, NULL, &gerr)) {
+		ostree_repo_abort_transaction(b->repo, NULL, NULL);
 		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, what);
+	}
 	return 0;
+}
+
+/* A commit object already in the repository is trusted only if it hashes to
+ * its name: one left damaged (a power cut of an older version, a bad disk)
+ * is removed and fetched again. */
+static bool stored_commit_ok(struct ostree_backend *b, const char *csum)
+{
+	g_autoptr(GVariant) v = NULL;
+
+	if (!ostree_repo_load_variant(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, &v, NULL))
+		return false;
+	g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes(v);
+	g_autofree char *got = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
+	return strcmp(got, csum) == 0;
 }
 
 /* The commit object, unless the repository has it (partial or whole). */
@@ -132,8 +155,13 @@ static int fetch_commit(struct ostree_backend *b, const char *csum, struct error
 
 	if (!ostree_repo_has_object(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, &have, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "read the repository");
-	if (have)
+	if (have && stored_commit_ok(b, csum))
 		return 0;
+	if (have) {
+		log_warn("commit %.12s in the repository is damaged: fetching it again", csum);
+		if (!ostree_repo_delete_object(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, NULL, &gerr))
+			return ob_gerror(e, gerr, UPD_EXIT_OTHER, "remove the damaged commit object");
+	}
 	if ((rc = fetch_small(b, path, META_MAX, &bytes, e)) < 0)
 		return rc;
 	return store_commit(b, csum, bytes, e);
