@@ -70,11 +70,6 @@ static int fetch_small(struct ostree_backend *b, const char *path, uint64_t max,
 	return 0;
 }
 
-static bool is_checksum(const char *s)
-{
-	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
-}
-
 /* The checksum refs/heads/REF names on the server. */
 static int resolve_ref(struct ostree_backend *b, const char *ref, char *csum, struct error *e)
 {
@@ -89,11 +84,24 @@ static int resolve_ref(struct ostree_backend *b, const char *ref, char *csum, st
 		return rc;
 	const char *d = g_bytes_get_data(bytes, &n);
 	g_autofree char *s = g_strstrip(g_strndup(d ? d : "", n));
-	if (!is_checksum(s))
+	if (!ostree_validate_checksum_string(s, NULL))
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "ref %s on %s does not name a commit", ref,
 			       b->url);
 	memcpy(csum, s, 65);
 	return 0;
+}
+
+/* True when BYTES hash to CSUM; *got (may be NULL) receives their hash. */
+static bool hashes_to(GBytes *bytes, const char *csum, char **got)
+{
+	char *h = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
+	bool ok = strcmp(h, csum) == 0;
+
+	if (got)
+		*got = h;
+	else
+		g_free(h);
+	return ok;
 }
 
 static char *object_path(const char *csum, const char *ext)
@@ -105,12 +113,12 @@ static char *object_path(const char *csum, const char *ext)
  * between the two leaves a mark with no commit, which pulls ignore). */
 static int store_commit(struct ostree_backend *b, const char *csum, GBytes *bytes, struct error *e)
 {
-	g_autofree char *got = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
+	g_autofree char *got = NULL;
 	GError *gerr = NULL;
 	char what[128];
 
 	snprintf(what, sizeof(what), "store commit %.12s", csum);
-	if (strcmp(got, csum) != 0)
+	if (!hashes_to(bytes, csum, &got))
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "commit %.12s from %s: the object's checksum is %.12s (corrupted)", csum,
 			       b->url, got);
@@ -140,8 +148,7 @@ static bool stored_commit_ok(struct ostree_backend *b, const char *csum)
 	if (!ostree_repo_load_variant(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, &v, NULL))
 		return false;
 	g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes(v);
-	g_autofree char *got = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
-	return strcmp(got, csum) == 0;
+	return hashes_to(bytes, csum, NULL);
 }
 
 /* The commit object, unless the repository has it (partial or whole). */

@@ -187,11 +187,6 @@ static int ob_next_boot(void *priv, char *id, size_t size, struct error *e)
 	return 0;
 }
 
-static bool is_checksum(const char *s)
-{
-	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
-}
-
 static int ob_fetch(void *priv, const char *source, struct release *out, struct error *e)
 {
 	struct ostree_backend *b = priv;
@@ -200,7 +195,7 @@ static int ob_fetch(void *priv, const char *source, struct release *out, struct 
 	GError *gerr = NULL;
 	int rc;
 
-	if (source && is_checksum(source))
+	if (source && ostree_validate_checksum_string(source, NULL))
 		commit = source;
 	else if (source)
 		ref = source;

@@ -17,8 +17,8 @@
 #include "../../core/source.h"
 #include "ostree_priv.h"
 
-static GVariant *pull_options(struct ostree_backend *b, const char *ref, const char *commit,
-			      int flags, bool gpg_verify)
+/* The content pull of COMMIT, published as REF. */
+static GVariant *pull_options(struct ostree_backend *b, const char *ref, const char *commit)
 {
 	GVariantBuilder o;
 	const char *refs[] = { ref, NULL };
@@ -26,12 +26,12 @@ static GVariant *pull_options(struct ostree_backend *b, const char *ref, const c
 
 	g_variant_builder_init(&o, G_VARIANT_TYPE("a{sv}"));
 	g_variant_builder_add(&o, "{s@v}", "refs", g_variant_new_variant(g_variant_new_strv(refs, 1)));
-	if (commit)
-		g_variant_builder_add(&o, "{s@v}", "override-commit-ids",
-				      g_variant_new_variant(g_variant_new_strv(commits, 1)));
-	g_variant_builder_add(&o, "{s@v}", "flags", g_variant_new_variant(g_variant_new_int32(flags)));
+	g_variant_builder_add(&o, "{s@v}", "override-commit-ids",
+			      g_variant_new_variant(g_variant_new_strv(commits, 1)));
+	g_variant_builder_add(&o, "{s@v}", "flags",
+			      g_variant_new_variant(g_variant_new_int32(OSTREE_REPO_PULL_FLAGS_NONE)));
 	g_variant_builder_add(&o, "{s@v}", "gpg-verify",
-			      g_variant_new_variant(g_variant_new_boolean(gpg_verify)));
+			      g_variant_new_variant(g_variant_new_boolean(b->cfg->ostree.gpg_verify)));
 	/* We apply deltas ourselves (see the top of this file). */
 	g_variant_builder_add(&o, "{s@v}", "disable-static-deltas",
 			      g_variant_new_variant(g_variant_new_boolean(TRUE)));
@@ -271,7 +271,6 @@ int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct 
 	/* Fetches whatever is still missing (everything, without a delta) and
 	 * marks the commit complete; resumes what an interrupted pull left. */
 	snprintf(ref, sizeof(ref), "%s", strchr(b->refspec, ':') + 1);
-	g_autoptr(GVariant) opts = pull_options(b, ref, b->checksum, OSTREE_REPO_PULL_FLAGS_NONE,
-						b->cfg->ostree.gpg_verify);
+	g_autoptr(GVariant) opts = pull_options(b, ref, b->checksum);
 	return libostree_pull(b, opts, "pull", e);
 }
