@@ -590,6 +590,27 @@ os_finish() {
 	fi
 }
 
+# os_ops_reference LOG OUT NAME: OUT becomes the shim's change log LOG of a
+# reference run, in the order of the numbers (two threads can append their
+# lines in the other order than they counted), which must be 1..N: the shim
+# counts every process of the group, no gaps, no repeats. No LOG: a run that
+# changed nothing under the sysroot, an empty OUT.
+os_ops_reference() {
+	if [ -f "$1" ]; then sort -n -k1,1 "$1" >"$2"; else : >"$2"; fi
+	awk '$1 != NR { exit 1 }' "$2" || fail "$3: the change log is not numbered 1..N"
+}
+
+# os_points_ready: WORK/points replaced by POINTS when set (only these
+# cuts); sets n_fault and n_op and says how many cuts there are.
+os_points_ready() {
+	if [ -n "${POINTS:-}" ]; then
+		tr ' ' '\n' <<<"$POINTS" | grep . >"$WORK/points"
+	fi
+	n_fault=$(grep -c '|fault:' "$WORK/points")
+	n_op=$(grep -c '|op:' "$WORK/points")
+	echo "  cutting at $n_fault fault points and after $n_op changes"
+}
+
 # os_aim OPS CUT: the os_run cut for CUT of a sweep: "fault:SPEC" as it is;
 # "op:N" (change N of the reference run whose sorted log is OPS) as
 # "op:KIND:OP:RANK". A change is aimed at by its kind, operation and rank

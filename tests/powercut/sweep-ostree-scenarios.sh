@@ -59,18 +59,12 @@ for scen in ${SCENARIOS-$OS_SCENARIOS}; do
 	[ -s "$WORK/list/cut.log" ] || fail "scenario $scen: '$cmd' hit no fault point"
 	pc_named_points "$WORK/list/cut.log" >"$WORK/$scen.named"
 	cp "$WORK/list/cut.log" "$WORK/$scen.faultlog"
-	sort -n -k1,1 "$WORK/list/ops.log" >"$WORK/$scen.ops" 2>/dev/null
-	awk '$1 != NR { exit 1 }' "$WORK/$scen.ops" || fail "$scen: the change log is not numbered 1..N"
+	os_ops_reference "$WORK/list/ops.log" "$WORK/$scen.ops" "$scen"
 	scen_points "$scen" >>"$WORK/points"
 	echo "$scen ($cmd): $(pc_listing "$WORK/$scen.faultlog"); $(grep -c "^$scen|op:" "$WORK/points") of $(wc -l <"$WORK/$scen.ops") changes ($(awk '{ print $2 }' "$WORK/$scen.ops" | sort | uniq -c | sort -rn | awk '{ printf "%s%s %d", s, $2, $1; s = ", " }'))" >>"$WORK/scenarios"
 done
 sed 's/^/  /' "$WORK/scenarios"
-if [ -n "${POINTS:-}" ]; then
-	tr ' ' '\n' <<<"$POINTS" | grep . >"$WORK/points"
-fi
-n_fault=$(grep -c '|fault:' "$WORK/points")
-n_op=$(grep -c '|op:' "$WORK/points")
-echo "  cutting at $n_fault fault points and after $n_op changes"
+os_points_ready
 
 # 2. One cut: aimed at a named point, or at a change by its kind, operation
 # and rank (as sweep-ostree.sh does: the number of changes before it may vary).

@@ -69,15 +69,11 @@ list() {
 	os_reference "$d" "$name" "$c" "$v"
 	pc_named_points "$d/cut.log" >"$WORK/$name.named"
 	cp "$d/cut.log" "$WORK/$name.faultlog"
-	# Two threads can append their lines in the other order than they
-	# counted: the log is read in the order of the numbers.
-	sort -n -k1,1 "$d/ops.log" >"$WORK/$name.ops"
+	os_ops_reference "$d/ops.log" "$WORK/$name.ops" "$name"
 	for p in state-saved:1 deploy:1 deployed:1 set-default:1 env-written:1; do
 		grep -qx "$p" "$WORK/$name.named" || fail "the fault log of a full install of $v has no $p"
 	done
 	[ "$(wc -l <"$WORK/$name.ops")" -ge 300 ] || fail "the shim counted only $(wc -l <"$WORK/$name.ops") changes in an install of $v"
-	# The shim counts every process of the group: no gaps, no repeats.
-	awk '$1 != NR { exit 1 }' "$WORK/$name.ops" || fail "$name: the change log is not numbered 1..N"
 	echo "  $name ($v): $(pc_listing "$d/cut.log"); $(wc -l <"$WORK/$name.ops") changes ($(awk '{ print $2 }' "$WORK/$name.ops" | sort | uniq -c | awk '{ printf "%s%s %d", s, $2, $1; s = ", " }'))"
 }
 list v3 "$C3" 3.0
@@ -99,12 +95,7 @@ ops_spread() {
 	ops_spread "$WORK/v3.ops" "${OS_SPREAD:-36}" '^(object|repo|boot|bootlink|other)$' | sed 's/^/v3|op:/'
 	ops_spread "$WORK/v2.ops" "${OS_DELTA_SPREAD:-15}" | sed 's/^/v2|op:/'
 } >"$WORK/points"
-if [ -n "${POINTS:-}" ]; then
-	tr ' ' '\n' <<<"$POINTS" | grep . >"$WORK/points"
-fi
-n_fault=$(grep -c '|fault:' "$WORK/points")
-n_op=$(grep -c '|op:' "$WORK/points")
-echo "  cutting at $n_fault fault points and after $n_op changes"
+os_points_ready
 
 # 2. One cut.
 sweep_point() {
