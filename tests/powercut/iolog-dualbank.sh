@@ -51,15 +51,10 @@ for run in ${RUNS_IO:-install $DB_SCENARIOS}; do
 		IOLOG_TRACK="$IO/slots:$IO/env/uboot.env:$IO/data/updater" \
 		"$UPDATER" --config="$IO/updater.conf" --progress=none $cmd >"$WORK/io-$run.out" 2>&1 ||
 		fail "the journaled '$cmd' failed: $(tail -n1 "$WORK/io-$run.out")"
-	"$PYTHON" "$TOP/tests/powercut/iolog-replay.py" --journal "$WORK/journal-$run" --root "$IO" \
-		--pristine "$P" --list >"$WORK/list-$run" || fail "iolog-replay cannot model '$cmd'"
+	pc_iolog_list "$run" "$cmd" "$P" "$IO"
 	pc_env "$P" >"$WORK/env-before-$run" && pc_env "$IO" >"$WORK/env-after-$run" || exit 1
-	pc_iolog_list "$run" "$cmd"
 done
-sed 's/^/  /' "$WORK/runs"
-n_sync=$(grep -c ':sync$' "$WORK/points")
-n_torn=$(grep -c ':torn$\|:tail$' "$WORK/points")
-n_edge=$(grep -c ':start$\|:end$' "$WORK/points")
+pc_iolog_counts
 
 # 2. One cut.
 iolog_point() {

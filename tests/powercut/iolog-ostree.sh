@@ -76,16 +76,10 @@ for run in ${RUNS_IO:-install $OS_SCENARIOS}; do
 	echo "$cmd" >"$P.cmd"
 	os_reset "$P" "$IO"
 	io_run "$IO" "$WORK/journal-$run" 0 $cmd || fail "the journaled '$cmd' failed: $(tail -n1 "$IO/cut.out")"
-	"$PYTHON" "$TOP/tests/powercut/iolog-replay.py" --journal "$WORK/journal-$run" --root "$IO" \
-		--pristine "$P" --list >"$WORK/list-$run" 2>"$WORK/list-$run.err" ||
-		fail "iolog-replay cannot model '$cmd': $(cat "$WORK/list-$run.err")"
+	pc_iolog_list "$run" "$cmd" "$P" "$IO"
 	[ "$run" = install ] || os_scenario_refs "$P" "$IO"
-	pc_iolog_list "$run" "$cmd"
 done
-sed 's/^/  /' "$WORK/runs"
-n_sync=$(grep -c ':sync$' "$WORK/points")
-n_torn=$(grep -c ':torn$\|:tail$' "$WORK/points")
-n_edge=$(grep -c ':start$\|:end$' "$WORK/points")
+pc_iolog_counts
 
 # record_key JOURNAL K DIR: record K's type and what it names (its path, or
 # the path its id was opened under), relative to the device DIR: to check

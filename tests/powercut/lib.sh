@@ -286,19 +286,33 @@ PY
 
 # ---- the I/O journal model (iolog-*.sh) ----
 
-# pc_iolog_list RUN CMD: after `iolog-replay.py --list` of the journal
-# WORK/journal-RUN (of `updater CMD`) wrote WORK/list-RUN: writes WORK/k-RUN,
+# pc_iolog_list RUN CMD PRISTINE ROOT: `iolog-replay.py --list` of the journal
+# WORK/journal-RUN (of `updater CMD` on ROOT, a copy of PRISTINE) into
+# WORK/list-RUN (a journal the model cannot replay fails the test); writes WORK/k-RUN,
 # "ENV_K STATE_K", the sync points where the environment write and the first
 # state save became durable (none: never; the cut after the exit shows
 # whether that is right); appends the run's points (RUN|K:KIND) to
 # WORK/points and its line to WORK/runs.
 pc_iolog_list() {
 	local run=$1 cmd=$2 list=$WORK/list-$1 env_k state_k
+	"$PYTHON" "$TOP/tests/powercut/iolog-replay.py" --journal "$WORK/journal-$run" --root "$4" \
+		--pristine "$3" --list >"$list" 2>"$list.err" ||
+		fail "iolog-replay cannot model '$cmd': $(cat "$list.err")"
 	env_k=$(awk '$2 == "sync" && /fsync env\/uboot.env$/ { print $1; exit }' "$list")
 	state_k=$(awk '$2 == "sync" && /fsync of directory data\/updater$/ { print $1; exit }' "$list")
 	echo "${env_k:-none} ${state_k:-none}" >"$WORK/k-$run"
 	awk -v run="$run" '{ print run "|" $1 ":" $2 }' "$list" >>"$WORK/points"
 	echo "$run ($(cut -d' ' -f1 <<<"$cmd")): $(wc -l <"$WORK/journal-$run") records, $(grep -c ' sync ' "$list") sync points, $(grep -c ' torn \| tail ' "$list") torn" >>"$WORK/runs"
+}
+
+# pc_iolog_counts: after every pc_iolog_list, sets n_sync, n_torn and n_edge
+# (cuts after a completed sync, during one, before the first record or after
+# the exit) from WORK/points, and prints the runs' lines.
+pc_iolog_counts() {
+	sed 's/^/  /' "$WORK/runs"
+	n_sync=$(grep -c ':sync$' "$WORK/points")
+	n_torn=$(grep -c ':torn$\|:tail$' "$WORK/points")
+	n_edge=$(grep -c ':start$\|:end$' "$WORK/points")
 }
 
 # pc_iolog_durable RUN K KIND DEV BEFORE: what the model says survived the
