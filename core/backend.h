@@ -22,8 +22,19 @@ struct system_info {
 /* What a source offers, as read from its metadata (bundle manifest, commit). */
 struct release {
 	char version[64];
-	char compatible[128]; /* "" when the backend has no such notion */
+	/* The board the release was built for, from its signed metadata. The core
+	 * refuses a release whose compatible differs from the config's, and one
+	 * that carries none unless compatible_optional is set (a backend whose
+	 * config explicitly accepts unbound releases: ostree.require_compatible). */
+	char compatible[128];
+	bool compatible_optional;
+	/* Signed security version (0 when the release carries none): the core
+	 * refuses anything below the device's floor, whatever the flags. */
+	uint64_t security_version;
 	char digest[72];      /* sha256 of the image, or commit checksum */
+	/* What identifies this exact release for the failed-release records: the
+	 * sha256 of a bundle's signed manifest, or the ostree commit checksum. */
+	char identity[72];
 	uint64_t download_size;
 	uint64_t install_size;
 	char origin[256];     /* where it comes from (URL, file, ref), for messages */

@@ -375,6 +375,11 @@ static int check_policy(struct engine *g, const struct release *rel, struct erro
 {
 	const char *running = g->booted.version;
 
+	if (!rel->compatible[0] && !rel->compatible_optional)
+		return err_set(e, UPD_EXIT_VERIFY, EPERM,
+			       "verify: release %s names no compatible board in its signed "
+			       "metadata; this device is '%s'",
+			       rel->version, g->cfg->compatible);
 	if (rel->compatible[0] && strcmp(rel->compatible, g->cfg->compatible) != 0)
 		return err_set(e, UPD_EXIT_VERIFY, EPERM,
 			       "verify: release %s is for '%s', this device is '%s'", rel->version,

@@ -215,6 +215,10 @@ static int ob_fetch(void *priv, const char *source, struct release *out, struct 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->version, sizeof(out->version), "%s", version);
 	snprintf(out->digest, sizeof(out->digest), "%s", b->checksum);
+	snprintf(out->identity, sizeof(out->identity), "%s", b->checksum);
+	/* Not yet bound to the device: updater.compatible is read in issue 11's
+	 * ostree work; until then the core must not refuse these releases. */
+	out->compatible_optional = true;
 	snprintf(out->origin, sizeof(out->origin), "%s (%s)", b->refspec, b->url);
 	return 0;
 }

@@ -1065,8 +1065,13 @@ static void test_policy_compatible(void **state)
 	expect_policy_refusal(f, "verify: release 2.0 is for 'other-board', this device is "
 				 "'test-board'");
 
-	/* A backend without the notion reports "": accepted. */
+	/* A release that names no board is not bound to this device: refused... */
 	F.rel.compatible[0] = '\0';
+	start(f);
+	expect_policy_refusal(f, "verify: release 2.0 names no compatible board in its signed "
+				 "metadata; this device is 'test-board'");
+	/* ...unless the backend's config explicitly accepts unbound releases. */
+	F.rel.compatible_optional = true;
 	start(f);
 	install_ok(f);
 	assert_state(f, ST_ACTIVATED);
