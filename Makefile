@@ -18,6 +18,21 @@ PKGS := libcurl libconfig libzstd libubootenv libcrypto $(if $(filter 1,$(WITH_O
 BACKEND_DEFS := $(if $(filter 1,$(WITH_DUALBANK)),-DWITH_DUALBANK) $(if $(filter 1,$(WITH_OSTREE)),-DWITH_OSTREE)
 TEST_PKGS := cmocka
 
+# A machine without the -dev packages stops here with one line naming what is
+# missing, not with a compiler error. Goals that install the packages first
+# (deps, check, demo, ...) check in the sub-make they start after that.
+NO_PKG_CHECK_GOALS := deps check demo fuzz bench qemu-check cross-check clean uninstall help
+ifneq ($(filter-out $(NO_PKG_CHECK_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(shell command -v $(PKG_CONFIG)),)
+$(error $(PKG_CONFIG) is not installed: run 'make deps' (as root it installs the missing Debian packages))
+endif
+CHECK_PKGS := $(PKGS) $(if $(filter unit unit-san fuzz-replay $(BUILD)/tests/%,$(MAKECMDGOALS)),$(TEST_PKGS))
+MISSING_PKGS := $(strip $(foreach p,$(CHECK_PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p))))
+ifneq ($(MISSING_PKGS),)
+$(error missing pkg-config modules: $(MISSING_PKGS): run 'make deps' (as root it installs the missing Debian packages))
+endif
+endif
+
 CFLAGS ?= -O2 -g
 # snprintf truncation of messages is intended: they are bounded on purpose.
 WARN := -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -Wno-unknown-warning-option -D_GNU_SOURCE
