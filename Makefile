@@ -141,7 +141,14 @@ powercut: updater updater-fault $(BUILD)/tests/libiolog.so $(BUILD)/tests/libcut
 	@tests/powercut/run.sh
 
 check: deps
-	@$(MAKE) --no-print-directory unit unit-san fuzz-replay integration integration-san valgrind powercut package-check cross-check qemu-check
+	@$(MAKE) --no-print-directory doc-check unit unit-san fuzz-replay integration integration-san valgrind powercut package-check cross-check qemu-check
+
+# Every file the docs and README link to or name as a repository path exists.
+.PHONY: doc-check
+doc-check:
+	@n=$$($(PYTHON) tests/docs/linkcheck.py tests/docs/broken.md | grep -c '^broken link:'); \
+		[ "$$n" = 4 ] || { echo "doc-check: the checker found $$n of the 4 broken links of tests/docs/broken.md"; exit 1; }
+	@$(PYTHON) tests/docs/linkcheck.py
 
 # Hostile input (docs/reliability.md): one libFuzzer target per parser in
 # tests/fuzz/, built with clang; `make fuzz` runs each for FUZZ_SECONDS and writes
