@@ -245,6 +245,11 @@ static int note_trial(struct engine *g, const struct bootstate *bs, const char *
 	bool booted_next = strcmp(g->booted.id, next) == 0;
 	enum upd_state want = booted_next ? ST_TRIAL : ST_ACTIVATED;
 
+	/* Every trial boot, not only the first: a journal then shows a system
+	 * that keeps failing to confirm before the bootloader gives up on it. */
+	if (booted_next)
+		log_info("trial boot of version %s on %s (attempt %d of %d)", g->booted.version,
+			 g->booted.id, bs->bootcount, bs->bootlimit);
 	if (g->st.state == want && strcmp(g->st.op_target, next) == 0)
 		return 0;
 	if (strcmp(g->st.op_target, next) != 0) {
@@ -253,9 +258,6 @@ static int note_trial(struct engine *g, const struct bootstate *bs, const char *
 		struct target_record *t = state_target(&g->st, next, false);
 		snprintf(g->st.op_version, sizeof(g->st.op_version), "%s", t ? t->version : "");
 	}
-	if (booted_next)
-		log_info("trial boot of version %s on %s (attempt %d of %d)", g->booted.version,
-			 g->booted.id, bs->bootcount, bs->bootlimit);
 	return save(g, want, e);
 }
 

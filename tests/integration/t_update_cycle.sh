@@ -56,7 +56,9 @@ expect_exit 10 "$WORK/check3" upd "$D" check "$URL/v2.0.upd"
 expect_exit 0 "$WORK/install3" upd "$D" install "$URL/v3.0.upd"
 for i in 1 2 3; do
 	assert_eq "$(sim_boot "$D")" A "trial boot $i"
-	upd "$D" boot || fail "boot $i"
+	upd "$D" boot 2>"$WORK/boot$i" || { cat "$WORK/boot$i" >&2; fail "boot $i"; }
+	# Every attempt is logged, so a journal shows the repeated failing boots.
+	assert_grep "trial boot of version 3.0 on A (attempt $i of 3)" "$WORK/boot$i"
 done
 assert_eq "$(sim_boot "$D")" B "fallback boot"
 upd "$D" boot || fail "boot after fallback"
