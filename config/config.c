@@ -144,6 +144,29 @@ static const char *type_name(const config_setting_t *s)
 	}
 }
 
+/* The joined path with its directory part resolved when it exists, so that
+ * messages name "/dev/slots/B.img", not "/dev/etc/../slots/B.img". Only the
+ * directory: the last component (a slot may be a link to a partition) stays. */
+static char *tidy(char *joined)
+{
+	char *slash = strrchr(joined, '/'), *dir, *out = NULL;
+
+	if (!strstr(joined, "/./") && !strstr(joined, "/../") && !strstr(joined, "//"))
+		return joined;
+	*slash = '\0';
+	dir = realpath(*joined ? joined : "/", NULL);
+	*slash = '/';
+	if (!dir)
+		return joined;
+	if (asprintf(&out, "%s%s", strcmp(dir, "/") == 0 ? "" : dir, slash) < 0)
+		out = NULL;
+	free(dir);
+	if (!out)
+		return joined;
+	free(joined);
+	return out;
+}
+
 /* Relative paths are taken relative to the config file's directory, so a
  * config and the keys/hooks next to it can be moved together. */
 static char *resolve(const char *base, const char *value)
@@ -154,7 +177,7 @@ static char *resolve(const char *base, const char *value)
 		return strdup(value);
 	if (asprintf(&out, "%s%s%s", base, base[strlen(base) - 1] == '/' ? "" : "/", value) < 0)
 		return NULL;
-	return out;
+	return tidy(out);
 }
 
 /* Checks a string setting and returns its value (NULL with e set otherwise). */

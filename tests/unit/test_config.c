@@ -242,7 +242,8 @@ static void test_relative_paths(void **state)
 	assert_int_equal(load(f), 0);
 	assert_in_dir(sub, "state", c->state_dir);
 	assert_in_dir(sub, "cmdline", c->cmdline);
-	assert_in_dir(sub, "../os-release", c->version_file);
+	/* Messages name the file, not a detour: the existing directory is resolved. */
+	assert_in_dir(f->dir, "os-release", c->version_file);
 	assert_in_dir(sub, "tls/ca.pem", c->server.ca);
 	assert_in_dir(sub, "tls/c.pem", c->server.cert);
 	assert_in_dir(sub, "tls/c.key", c->server.key);
