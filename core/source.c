@@ -81,8 +81,9 @@ static char *file_url_path(const char *url)
 	return out;
 }
 
-/* Opens a plain path or file:// URL. A missing or unreadable bundle fails the
- * "get the bundle" step, hence UPD_EXIT_DOWNLOAD like an HTTP 404. */
+/* Opens a plain path or file:// URL. A path that names no readable file is
+ * the caller's mistake (the command line or server.url), not a download that
+ * failed: UPD_EXIT_USAGE, and nothing was fetched. */
 static int file_open(const char *location, struct stat *st, struct error *e)
 {
 	int is_url = strncasecmp(location, "file://", 7) == 0;
@@ -95,7 +96,7 @@ static int file_open(const char *location, struct stat *st, struct error *e)
 	if (is_url)
 		free(path);
 	if (fd < 0)
-		return err_set(e, UPD_EXIT_DOWNLOAD, saved, "open %s: %s", location, strerror(saved));
+		return err_set(e, UPD_EXIT_USAGE, saved, "open %s: %s", location, strerror(saved));
 	if (fstat(fd, st) < 0) {
 		saved = errno;
 	} else if (S_ISDIR(st->st_mode)) {
@@ -106,7 +107,7 @@ static int file_open(const char *location, struct stat *st, struct error *e)
 		return fd;
 	}
 	close(fd);
-	return err_set(e, UPD_EXIT_DOWNLOAD, saved, "open %s: %s", location, strerror(saved));
+	return err_set(e, UPD_EXIT_USAGE, saved, "open %s: %s", location, strerror(saved));
 }
 
 /* One read at pos (pread on regular files, read on pipes and devices, whose

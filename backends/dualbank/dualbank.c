@@ -187,7 +187,9 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 		rc = parse_head(d, buf, len, total, e);
 	free(buf);
 	if (rc < 0) {
-		err_prefix(e, "fetch %s", source);
+		/* The downloader's messages name the location already. */
+		if (!strstr(e->msg, source))
+			err_prefix(e, "fetch %s", source);
 		return rc;
 	}
 	fill_release(&d->head.manifest, out);

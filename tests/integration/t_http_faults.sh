@@ -13,7 +13,15 @@ snapshot "$D"
 start_httpd "$W" --fault status=404
 expect_exit 4 "$WORK/404" upd "$D" install "$URL/v2.0.upd"
 assert_one_error "$WORK/404" "404"
+# The error names the URL once ("download URL: HTTP 404", not "fetch URL: download URL: ...").
+[ "$(grep -o "$URL/v2.0.upd" "$WORK/404" | wc -l)" = 1 ] || { cat "$WORK/404" >&2; fail "404: the URL is repeated"; }
 stop_httpd
+assert_untouched "$D"
+
+# A local file that does not exist is a wrong argument (exit 2), not a download error.
+expect_exit 2 "$WORK/nofile" upd "$D" install "$WORK/no-such.upd"
+assert_one_error "$WORK/nofile" "open $WORK/no-such.upd: No such file or directory"
+grep -q download "$WORK/nofile" && fail "a missing local file is reported as a download"
 assert_untouched "$D"
 
 start_httpd "$W" --fault status=500

@@ -952,8 +952,9 @@ static void test_file_errors(void **state)
 
 	snprintf(missing, sizeof(missing), "%s/nope.upd", root);
 	o.location = missing;
+	/* a path that names no file is a wrong argument, not a failed download */
 	assert_int_equal(stream(&o, 0, 10, &c, &e), -ENOENT);
-	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_int_equal(e.exit, UPD_EXIT_USAGE);
 	assert_non_null(strstr(e.msg, missing));
 
 	/* a sink error on a file is returned as is */
