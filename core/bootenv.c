@@ -341,14 +341,16 @@ static int parse_state(const struct snapshot *s, const char *desc, struct bootst
 	if (strlen(v) >= sizeof(st.boot_slot))
 		return err_set(e, UPD_EXIT_OTHER, EBADMSG,
 			       "boot environment %s: boot_slot=\"%.40s\" is too long (at most %zu "
-			       "characters)", desc, v, sizeof(st.boot_slot) - 1);
+			       "characters); run 'updater init' to write the boot state",
+			       desc, v, sizeof(st.boot_slot) - 1);
 	memcpy(st.boot_slot, v, strlen(v) + 1);
 	for (int i = 0; i < 4; i++) {
 		if (!(v = snap_get(s, numeric_vars[i])))
 			return missing_var(desc, numeric_vars[i], e);
 		if (parse_num(v, num_field(&st, i)) < 0)
 			return err_set(e, UPD_EXIT_OTHER, EBADMSG,
-				       "boot environment %s: %s=\"%.40s\" is not a number 0..%d",
+				       "boot environment %s: %s=\"%.40s\" is not a number 0..%d; run "
+				       "'updater init' to write the boot state",
 				       desc, numeric_vars[i], v, NUM_MAX);
 	}
 	*out = st;
@@ -579,32 +581,43 @@ int bootenv_write(struct bootenv *env, const struct bootstate *st, struct error 
 	return 0;
 }
 
-static bool has_contract_var(struct uboot_ctx *ctx)
+/* All five contract variables, each with an allowed value. Anything less (a
+ * U-Boot default environment that sets bootlimit but not boot_slot is common)
+ * is no boot state: every command refuses it, so init must be able to mend it
+ * without --force. */
+static bool has_boot_state(struct uboot_ctx *ctx, const struct envcfg *c, char *why, size_t size)
 {
-	for (int i = -1; i < 4; i++) {
-		char *v = libuboot_get_env(ctx, i < 0 ? "boot_slot" : numeric_vars[i]);
-		if (v) {
-			free(v);
-			return true;
-		}
-	}
-	return false;
+	struct snapshot s = { 0 };
+	struct bootstate st;
+	struct error e = { 0 };
+	int rc = snap_take(&s, ctx, &e);
+
+	if (rc == 0)
+		rc = parse_state(&s, c->desc, &st, &e);
+	snap_free(&s);
+	snprintf(why, size, "%s", e.msg);
+	return rc == 0 || rc == -ENOMEM; /* cannot tell: keep it */
 }
 
 /* Decides whether init may write over what ctx_open() found. */
 static int init_allowed(int open_rc, struct uboot_ctx *ctx, const struct envcfg *c, bool force,
 			struct error *e)
 {
+	char why[256];
+
 	if (open_rc == -ENODATA) {
 		log_info("boot environment %s: no valid copy, writing a fresh one", c->desc);
 		return 0;
 	}
-	if (!has_contract_var(ctx))
-		return 0; /* e.g. U-Boot's own variables: keep them, add the contract */
+	if (!has_boot_state(ctx, c, why, sizeof(why))) {
+		/* U-Boot's own variables are kept; the contract is written whole. */
+		log_info("%s: writing the whole boot state", why);
+		return 0;
+	}
 	if (!force)
 		return err_set(e, UPD_EXIT_USAGE, EEXIST, "boot environment %s already initialised "
 			       "(use --force to replace it)", c->desc);
-	log_warn("boot environment %s: replacing the boot state (--force)", c->desc);
+	log_warn("boot environment %s: replacing the boot state", c->desc);
 	return 0;
 }
 

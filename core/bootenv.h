@@ -53,8 +53,9 @@ int bootenv_write(struct bootenv *env, const struct bootstate *st, struct error 
 /* `updater init`: creates a fresh environment with *st even when the current
  * one is missing a valid CRC (the storage/file must exist with its full size: a
  * partition or a pre-created file; it is never created or grown: -ENOENT/-EIO).
- * Refuses (-EEXIST, UPD_EXIT_USAGE) to replace a valid one that holds any
- * contract variable unless force; a valid one with only foreign variables (U-Boot's
- * own) is completed without force. Foreign variables are always kept. */
+ * Refuses (-EEXIST, UPD_EXIT_USAGE) to replace a complete boot state (all five
+ * contract variables with allowed values) unless force; one with a variable
+ * missing or invalid is written whole without force. Foreign variables (U-Boot's
+ * own) are always kept. */
 int bootenv_init_write(const char *fw_env_config, const struct bootstate *st, bool force,
 		       struct error *e);

@@ -648,6 +648,26 @@ int engine_status(struct engine *g, struct engine_status *out, struct error *e)
 	return 0;
 }
 
+/* Whether the environment holds a boot state this backend can act on: a
+ * boot_slot that names none of its systems (garbage, or another backend's)
+ * is no boot state either, and init replaces it without --force. */
+static bool boot_state_usable(struct engine *g)
+{
+	struct error e = { 0 };
+	struct bootstate bs;
+	char next[32];
+	bool ok = bootenv_open(&g->env, g->cfg->bootenv.fw_env_config, &e) == 0 &&
+		  bootenv_read(g->env, &bs, &e) == 0;
+
+	g->u.env = g->env;
+	ok = ok && g->ops->next_boot(g->priv, next, sizeof(next), &e) == 0;
+	if (!ok && g->env)
+		log_info("%s: writing the whole boot state", e.msg);
+	bootenv_close(g->env);
+	g->env = g->u.env = NULL;
+	return ok;
+}
+
 int engine_init(const struct config *cfg, const char *backend_name, bool force, struct error *e)
 {
 	struct engine_opts opts = { .verify_readback = true };
@@ -657,6 +677,7 @@ int engine_init(const struct config *cfg, const char *backend_name, bool force, 
 	if (rc == 0) {
 		struct bootstate bs = { .bootlimit = g->u.bootlimit };
 		snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", g->booted.id);
+		force = force || !boot_state_usable(g);
 		rc = bootenv_init_write(cfg->bootenv.fw_env_config, &bs, force, e);
 	}
 	if (rc == 0) {

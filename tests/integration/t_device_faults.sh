@@ -52,6 +52,25 @@ expect_exit 2 "$WORK/init" upd "$D" init
 assert_one_error "$WORK/init" "force"
 assert_untouched "$D"
 
+# An incomplete or invalid boot state is no boot state: every command asks for
+# 'updater init', and init writes all five variables without --force, keeping
+# U-Boot's own (docs/boot-contract.md). U-Boot's default environment often sets
+# bootlimit and not boot_slot; a boot_slot no slot has; a bad number.
+FWC="$D/env/fw_env.config"
+for broken in "boot_slot" "boot_slot C" "bootcount x"; do
+	cp "$WORK/env.good" "$D/env/uboot.env"
+	fw_setenv -c "$FWC" bootcmd "run distro_bootcmd" || fail "fw_setenv bootcmd"
+	# shellcheck disable=SC2086
+	fw_setenv -c "$FWC" $broken || fail "fw_setenv $broken"
+	expect_exit 1 "$WORK/broken" upd "$D" install "$B2"
+	assert_one_error "$WORK/broken" "updater init"
+	upd "$D" init 2>"$WORK/init-broken" || { cat "$WORK/init-broken" >&2; fail "init on an environment with '$broken'"; }
+	assert_eq "$(envvar "$D" boot_slot)/$(envvar "$D" upgrade_available)/$(envvar "$D" bootcount)/$(envvar "$D" bootlimit)/$(envvar "$D" rollback)" \
+		"A/0/0/3/0" "boot state after init on an environment with '$broken'"
+	assert_eq "$(envvar "$D" bootcmd)" "run distro_bootcmd" "U-Boot's own variable after init ('$broken')"
+done
+cp "$WORK/env.good" "$D/env/uboot.env"
+
 # Bad configs: file:line and the key.
 cp "$D/updater.conf" "$WORK/good.conf"
 sed 's/timeout = 5;/timeout = "five";/' "$WORK/good.conf" >"$D/updater.conf"

@@ -372,16 +372,32 @@ static void test_init_refused_without_force(void **state)
 	bootenv_close(env);
 }
 
-/* A partial contract (one variable set by hand) also needs --force. */
-static void test_init_refused_for_partial_contract(void **state)
+/* A partial or invalid contract is no boot state (every command refuses it):
+ * init writes all five variables without --force and keeps U-Boot's own. */
+static void test_init_completes_partial_contract(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate st = mkstate("A", 0, 0, 3, 0);
+	struct bootenv *env = NULL;
 	struct error e = { 0 };
+	const char *const partial[][4] = {
+		{ "bootcmd=run distro_bootcmd", "bootlimit=3", NULL },   /* U-Boot's default env */
+		{ "bootcmd=run distro_bootcmd", "bootcount=1", NULL },
+		{ "bootcmd=run distro_bootcmd", "boot_slot=A", "bootcount=x1", NULL }, /* invalid */
+	};
 
-	single(f);
-	put_env(f->env, 0, -1, (const char *[]){ "bootcount=1", NULL });
-	assert_int_equal(bootenv_init_write(f->cfg, &st, false, &e), -EEXIST);
+	for (size_t i = 0; i < sizeof(partial) / sizeof(partial[0]); i++) {
+		single(f);
+		put_env(f->env, 0, -1, (const char **)partial[i]);
+		init_ok(f->cfg, &st, false);
+		expect_state(f->cfg, &st);
+		assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
+		char *cmd = bootenv_get(env, "bootcmd");
+		assert_non_null(cmd);
+		assert_string_equal(cmd, "run distro_bootcmd");
+		free(cmd);
+		bootenv_close(env);
+	}
 }
 
 /* A valid environment with only U-Boot's own variables is not "initialised":
@@ -875,7 +891,7 @@ int main(void)
 		T(test_init_then_read_all_five),
 		T(test_init_missing_env_is_enoent),
 		T(test_init_refused_without_force),
-		T(test_init_refused_for_partial_contract),
+		T(test_init_completes_partial_contract),
 		T(test_init_keeps_foreign_variables),
 		T(test_missing_variable_is_named),
 		T(test_numbers),
