@@ -120,7 +120,12 @@ void progress_event(const char *state, const char *detail)
 	if (P.mode != PROGRESS_JSON)
 		return;
 	printf("{\"type\":\"state\",\"state\":\"%s\",\"version\":", state);
-	json_string(stdout, detail ? detail : "");
+	/* Before the release's metadata is read (fetch, failed early) there is no
+	 * version: null, never "". */
+	if (detail && *detail)
+		json_string(stdout, detail);
+	else
+		fputs("null", stdout);
 	puts("}");
 	fflush(stdout);
 }

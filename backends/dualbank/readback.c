@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../../core/digest.h"
+#include "../../core/progress.h"
 
 /* Ranges are read back in steps of this size (a multiple of any block size,
  * so O_DIRECT offsets stay aligned). */
@@ -27,6 +28,7 @@ struct readback {
 	uint64_t available; /* bytes the writer has written */
 	uint64_t verified;  /* bytes read back and hashed */
 	bool final, cancel, started;
+	bool exited;        /* the thread is done: nothing more to wait for */
 	int err;            /* positive errno of the first failure */
 	struct sha256_ctx *sha;
 	uint8_t *buf;
@@ -98,7 +100,10 @@ static void *readback_main(void *arg)
 			r->err = err;
 		else
 			r->verified = end;
+		pthread_cond_broadcast(&r->cond); /* readback_finish() reports each range */
 	}
+	r->exited = true;
+	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
@@ -142,7 +147,7 @@ void readback_advance(struct readback *r, uint64_t written)
 {
 	pthread_mutex_lock(&r->lock);
 	r->available = written;
-	pthread_cond_signal(&r->cond);
+	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -159,8 +164,34 @@ static void stop(struct readback *r, bool cancel)
 	r->started = false;
 }
 
+/* Waits for the tail of the read-back (it ran behind the writer so far),
+ * reporting its progress: after the last byte is written, a slow medium can
+ * take a while to read back, and a bar that stands still looks hung. */
+static void wait_reporting(struct readback *r)
+{
+	uint64_t seen;
+
+	if (!r->started)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->final = true;
+	pthread_cond_broadcast(&r->cond);
+	for (;;) {
+		seen = r->verified;
+		pthread_mutex_unlock(&r->lock);
+		progress_update(seen);
+		pthread_mutex_lock(&r->lock);
+		if (r->exited && r->verified == seen)
+			break;
+		if (!r->exited && r->verified == seen)
+			pthread_cond_wait(&r->cond, &r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 int readback_finish(struct readback *r, uint8_t digest[32], struct error *e)
 {
+	wait_reporting(r);
 	stop(r, false);
 	if (r->err)
 		return err_set(e, UPD_EXIT_OTHER, r->err, "read back %s: %s", r->path,

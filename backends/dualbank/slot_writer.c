@@ -247,7 +247,13 @@ static int stop_writer(struct slot_writer *w, struct error *e)
 static int check_readback(struct slot_writer *w, struct error *e)
 {
 	uint8_t digest[32];
-	int rc = readback_finish(w->rb, digest, e);
+	int rc;
+
+	/* Its own phase: the image's bytes, of which the part read back while
+	 * the writer ran is done already. The caller's progress_end() ends it. */
+	progress_end();
+	progress_begin("readback", w->m->image_size);
+	rc = readback_finish(w->rb, digest, e);
 
 	if (rc == 0 && memcmp(digest, w->m->image_sha256, 32) != 0)
 		rc = err_set(e, UPD_EXIT_VERIFY, EIO,

@@ -29,8 +29,16 @@ import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 states = [l["state"] for l in lines if l["type"] == "state"]
 assert states == ["fetch", "verify", "pre-install", "install", "post-install", "activated"], states
+# fetch comes before the version is known: null; every later event names it.
+versions = [l["version"] for l in lines if l["type"] == "state"]
+assert versions == [None] + ["2.0"] * 5, versions
 prog = [l for l in lines if l["type"] == "progress"]
-assert prog and prog[-1]["final"] and prog[-1]["done"] == prog[-1]["total"] > 0, prog
+phases = [p["phase"] for p in prog]
+assert phases[0] == "install" and phases[-1] == "readback", phases
+assert phases == sorted(phases, key=["install", "readback"].index), phases
+for ph in ("install", "readback"):
+    last = [p for p in prog if p["phase"] == ph][-1]
+    assert last["final"] and last["done"] == last["total"] > 0, (ph, last)
 PY
 # A bar on request, even without a TTY; it ends with a newline.
 upd "$D" rollback >/dev/null 2>&1 || fail "cancel the pending update"
