@@ -178,6 +178,19 @@ commit() {
 	ostree_gpg_stop
 }
 C1=$(commit 1.0 1) || fail "commit 1.0"
+# The factory pull is verified with the keyring: a key that did not sign it fails, leaving nothing.
+expect_exit 1 "$WORK/bad" "$SIM" create "$WORK/x" --backend=ostree --repo "$R" --ref sim/stable \
+	--gpg-keyring "$OSTREE_GPG_OTHER_KEYRING"
+assert_grep '^updater-sim: create: pulling sim/stable from .*: .*signature' "$WORK/bad"
+[ ! -e "$WORK/x" ] || fail "a failed ostree create left $WORK/x behind"
+expect_exit 2 "$WORK/bad" "$SIM" create "$WORK/x" --backend=ostree --repo "$R" --ref sim/stable
+assert_grep 'needs --gpg-keyring FILE (or --no-gpg-verify, for tests only)' "$WORK/bad"
+# --no-gpg-verify: verification off in the remote and the config; the URL defaults to the repository.
+expect_exit 0 "$WORK/create" "$SIM" create "$WORK/nv" --backend=ostree --repo "$R" --ref sim/stable --no-gpg-verify
+grep -q 'gpg_verify = false;' "$WORK/nv/updater.conf" || fail "--no-gpg-verify: gpg_verify not false"
+grep -q "url = \"file://$R\";" "$WORK/nv/updater.conf" || fail "no --url: url is not file://REPO"
+expect_exit 10 "$WORK/check" "$SIM" updater "$WORK/nv" check
+"$SIM" remove "$WORK/nv" || fail "remove $WORK/nv"
 O=$WORK/odev
 expect_exit 0 "$WORK/create" "$SIM" create "$O" --backend=ostree --repo "$R" --ref sim/stable \
 	--gpg-keyring "$OSTREE_GPG_KEYRING" --url "$URL/repo"
