@@ -32,6 +32,9 @@ expect_exit 2 "$WORK/bad" "$SIM" frobnicate
 assert_grep "^updater-sim: unknown command 'frobnicate'" "$WORK/bad"
 expect_exit 2 "$WORK/bad" "$SIM" create "$WORK/x" --backend=dualbank
 assert_grep '^updater-sim: create: --backend=dualbank needs --image IMG' "$WORK/bad"
+expect_exit 2 "$WORK/bad" "$SIM" create "$WORK/x" --backend=dualbank --image "$FIX/v1.0.img" \
+	--key "$FIX/release.pub.pem" --no-gpg-verify
+assert_grep '^updater-sim: create: --no-gpg-verify is an option of --backend=ostree' "$WORK/bad"
 expect_exit 1 "$WORK/bad" "$SIM" reboot "$WORK"
 assert_grep "^updater-sim: $WORK: not a device made by updater-sim" "$WORK/bad"
 head -c 1M /dev/zero >"$WORK/blank.img"
