@@ -77,8 +77,12 @@ grep -q 'UPDATER:-/opt/upd/bin/updater' "$L/opt/upd/libexec/updater/health" || f
 [ ! -e "$L/$unitdir" ] || fail "SYSTEMDUNITDIR ignored"
 
 # Without pkg-config's systemd the units go to /lib/systemd/system; INSTALL_SYSTEMD=0: none.
+# (A pkg-config that knows every module but systemd: without the libraries'
+# modules the Makefile stops before anything, as it must.)
+printf '#!/bin/sh\ncase " $* " in *" systemd "*) exit 1 ;; esac\nexec pkg-config "$@"\n' >"$WORK/pc-nosystemd"
+chmod +x "$WORK/pc-nosystemd"
 N=$WORK/nopc
-stage "$N" PKG_CONFIG=false
+stage "$N" PKG_CONFIG="$WORK/pc-nosystemd"
 [ -f "$N/lib/systemd/system/updater-boot.service" ] || fail "fallback unit directory"
 Z=$WORK/nosd
 stage "$Z" INSTALL_SYSTEMD=0
