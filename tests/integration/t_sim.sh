@@ -204,6 +204,13 @@ assert_eq "$(env5 "$O")" "${C1:0:12}.0/0/0/3/0" "environment after create (ostre
 grep -q "url = \"$URL/repo\";" "$O/updater.conf" || fail "updater.conf: ostree.url"
 assert_eq "$(state_of "$O")" idle "status after create (ostree)"
 C2=$(commit 2.0 2) || fail "commit 2.0"
+# --commit: a device flashed with an older commit of the ref, which then sees the head as an update.
+expect_exit 0 "$WORK/create" "$SIM" create "$WORK/old" --backend=ostree --repo "$R" --ref sim/stable \
+	--commit "$C1" --gpg-keyring "$OSTREE_GPG_KEYRING" --url "$URL/repo"
+assert_eq "$(basename "$(readlink -f "$WORK/old/root")")" "$C1.0" "--commit: the booted deployment"
+expect_exit 0 "$WORK/check" "$SIM" updater "$WORK/old" check
+assert_grep 'version 2.0' "$WORK/check"
+"$SIM" remove "$WORK/old" || fail "remove $WORK/old"
 expect_exit 0 "$WORK/install" "$SIM" updater "$O" --progress=none install
 assert_eq "$(env5 "$O")" "${C2:0:12}.0/1/0/3/0" "environment after install (ostree)"
 assert_eq "$(basename "$(readlink -f "$O/root")")" "$C1.0" "the install changed the booted root"
