@@ -246,6 +246,8 @@ MANDIR ?= $(DATADIR)/man
 DOCDIR ?= $(DATADIR)/doc/updater
 SYSTEMDUNITDIR ?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
 INSTALL_SYSTEMD ?= 1
+# The simulated device (tools/updater-sim, docs/try-it.md): for build hosts, not device images.
+INSTALL_SIM ?= 1
 UNITS := updater-boot.service updater-health.service updater-check.service updater-check.timer
 LIBEXEC_SCRIPTS := health check-install
 HOOK_DIRS := $(addprefix $(DESTDIR)$(SYSCONFDIR)/updater/hooks/,pre-install.d post-install.d health.d)
@@ -265,6 +267,8 @@ install: updater
 		&& chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; done; fi
 	install -D -m 0644 man/updater.1 $(DESTDIR)$(MANDIR)/man1/updater.1
 	install -D -m 0644 man/updater.conf.5 $(DESTDIR)$(MANDIR)/man5/updater.conf.5
+	if [ "$(INSTALL_SIM)" = 1 ]; then install -D -m 0755 tools/updater-sim $(DESTDIR)$(BINDIR)/updater-sim && \
+		install -D -m 0644 man/updater-sim.1 $(DESTDIR)$(MANDIR)/man1/updater-sim.1; fi
 	for f in $(SHARE_FILES); do install -D -m $$([ -x $$f ] && echo 0755 || echo 0644) \
 		$$f $(DESTDIR)$(DATADIR)/updater/$$f || exit 1; done
 	for f in $(EXAMPLE_HOOKS:hooks/examples/%=%); do install -D -m 0755 hooks/examples/$$f \
@@ -274,6 +278,7 @@ install: updater
 # device's own), the config example but never /etc/updater.conf.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/updater $(DESTDIR)$(SYSCONFDIR)/updater.conf.example \
+		$(DESTDIR)$(BINDIR)/updater-sim $(DESTDIR)$(MANDIR)/man1/updater-sim.1 \
 		$(addprefix $(DESTDIR)$(LIBEXECDIR)/updater/,$(LIBEXEC_SCRIPTS)) \
 		$(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS)) \
 		$(DESTDIR)$(MANDIR)/man1/updater.1 $(DESTDIR)$(MANDIR)/man5/updater.conf.5 \

@@ -12,6 +12,8 @@ stage "$S"
 expect=$WORK/expect
 {
 	echo usr/bin/updater
+	echo usr/bin/updater-sim
+	echo usr/share/man/man1/updater-sim.1
 	echo etc/updater.conf.example
 	echo usr/libexec/updater/health
 	echo usr/libexec/updater/check-install
@@ -43,6 +45,9 @@ for u in "$S/$unitdir"/updater-*; do
 done
 cmp -s "$TOP/config/updater.conf" "$S/etc/updater.conf.example" || fail "config example differs"
 "$S/usr/bin/updater" --version | grep -q '^updater ' || fail "installed updater does not run"
+assert_eq "$(mode_of "$S/usr/bin/updater-sim")" 755 "updater-sim mode"
+cmp -s "$TOP/tools/updater-sim" "$S/usr/bin/updater-sim" || fail "updater-sim differs from tools/updater-sim"
+"$S/usr/bin/updater-sim" --help | grep -q '^usage: updater-sim ' || fail "installed updater-sim does not run"
 
 # No placeholder left; every absolute path a unit or script runs is installed.
 grep -rIn '@[A-Z_]*@' "$S" && fail "unsubstituted @VAR@ in the staged install"
@@ -58,7 +63,7 @@ grep -q '/etc/updater/auto-install' "$S/usr/libexec/updater/check-install" ||
 # Other directories: every path follows PREFIX, SYSCONFDIR, LIBEXECDIR, SYSTEMDUNITDIR.
 L=$WORK/local
 stage "$L" PREFIX=/opt/upd SYSCONFDIR=/opt/upd/etc SYSTEMDUNITDIR=/opt/upd/units
-for f in opt/upd/bin/updater opt/upd/etc/updater.conf.example opt/upd/libexec/updater/health \
+for f in opt/upd/bin/updater opt/upd/bin/updater-sim opt/upd/etc/updater.conf.example opt/upd/libexec/updater/health \
 	opt/upd/units/updater-health.service opt/upd/share/man/man1/updater.1; do
 	[ -f "$L/$f" ] || fail "PREFIX=/opt/upd: $f missing"
 done
@@ -72,12 +77,20 @@ grep -q 'UPDATER:-/opt/upd/bin/updater' "$L/opt/upd/libexec/updater/health" || f
 [ ! -e "$L/$unitdir" ] || fail "SYSTEMDUNITDIR ignored"
 
 # Without pkg-config's systemd the units go to /lib/systemd/system; INSTALL_SYSTEMD=0: none.
+# (A pkg-config that knows every module but systemd: without the libraries'
+# modules the Makefile stops before anything, as it must.)
+printf '#!/bin/sh\ncase " $* " in *" systemd "*) exit 1 ;; esac\nexec pkg-config "$@"\n' >"$WORK/pc-nosystemd"
+chmod +x "$WORK/pc-nosystemd"
 N=$WORK/nopc
-stage "$N" PKG_CONFIG=false
+stage "$N" PKG_CONFIG="$WORK/pc-nosystemd"
 [ -f "$N/lib/systemd/system/updater-boot.service" ] || fail "fallback unit directory"
 Z=$WORK/nosd
 stage "$Z" INSTALL_SYSTEMD=0
 files "$Z" | grep -q 'systemd' && fail "INSTALL_SYSTEMD=0 installed units"
+# INSTALL_SIM=0 (device images: the simulator is a build-host tool): no updater-sim.
+Y=$WORK/nosim
+stage "$Y" INSTALL_SIM=0
+files "$Y" | grep -q 'updater-sim' && fail "INSTALL_SIM=0 installed updater-sim"
 
 # uninstall removes everything install put there, and only that.
 pmake uninstall DESTDIR="$S" >/dev/null || fail "make uninstall"

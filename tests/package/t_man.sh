@@ -5,7 +5,7 @@
 . "$TOP/tests/package/lib.sh"
 
 command -v groff >/dev/null || fail "groff not found (scripts/deps.sh installs groff-base)"
-for m in "$TOP/man/updater.1" "$TOP/man/updater.conf.5"; do
+for m in "$TOP/man/updater.1" "$TOP/man/updater.conf.5" "$TOP/man/updater-sim.1"; do
 	groff -man -Tutf8 -ww -z "$m" >"$WORK/groff" 2>&1 || fail "groff $m failed"
 	[ ! -s "$WORK/groff" ] || { cat "$WORK/groff"; fail "groff warnings for $m"; }
 	if command -v man >/dev/null; then
@@ -75,4 +75,13 @@ for ex in ["compatible =", "state_dir =", "dualbank = {", "hooks = {", 'backend 
 print("\n".join(bad))
 sys.exit(1 if bad else 0)
 PY
+
+# updater-sim(1): every command and option of `updater-sim --help`.
+"$TOP/tools/updater-sim" --help >"$WORK/sim-help" || fail "updater-sim --help"
+for c in $(sed -n '/^commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p' "$WORK/sim-help"); do
+	grep -Eq "^ {7}$c( |\$)" "$WORK/updater-sim.1.txt" || fail "updater-sim.1: command '$c' has no entry"
+done
+for o in $(grep -o -- '--[a-z][a-z-]*' "$WORK/sim-help" | sort -u); do
+	grep -q -- "$o" "$WORK/updater-sim.1.txt" || fail "updater-sim.1: option $o missing"
+done
 exit 0

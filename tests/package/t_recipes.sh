@@ -94,6 +94,7 @@ done
 for p in $(grep -v '^[[:space:]]*#' "$BRPKG/updater.mk" | grep -oE '=/[a-z][A-Za-z0-9_/.-]*' | cut -c2- | sort -u); do
 	[ -e "$T$p" ] || fail "updater.mk names $p, the install has no such path"
 done
+[ ! -e "$T/usr/bin/updater-sim" ] || fail "Buildroot target: updater-sim (a build-host tool) installed"
 for u in updater-boot.service updater-health.service updater-check.service updater-check.timer; do
 	[ -f "$T/usr/lib/systemd/system/$u" ] || fail "Buildroot target: unit $u missing"
 done
@@ -126,6 +127,7 @@ copy_tree "$WORK/yocto/src"
 D=$WORK/yocto/image
 "$D/usr/bin/updater" --version | grep -qx 'updater .* (backends: dualbank,ostree)' ||
 	fail "Yocto image: $("$D/usr/bin/updater" --version)"
+[ ! -e "$D/usr/bin/updater-sim" ] || fail "Yocto image: updater-sim (a build-host tool) installed"
 unitdir=$(jq "$WORK/bb.json" systemd_system_unitdir)
 for u in $(jq "$WORK/bb.json" systemd_service); do
 	[ -f "$D$unitdir/$u" ] || fail "SYSTEMD_SERVICE names $u, not installed in $unitdir"

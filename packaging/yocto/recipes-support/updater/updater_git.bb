@@ -38,6 +38,7 @@ EXTRA_OEMAKE = " \
     SYSCONFDIR=${sysconfdir} \
     SYSTEMDUNITDIR=${systemd_system_unitdir} \
     INSTALL_SYSTEMD=${@bb.utils.contains('DISTRO_FEATURES', 'systemd', '1', '0', d)} \
+    INSTALL_SIM=0 \
     ${PACKAGECONFIG_CONFARGS} \
 "
 
