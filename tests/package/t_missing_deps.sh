@@ -4,6 +4,7 @@
 . "$TOP/tests/package/lib.sh"
 
 B=build/package/missing
+rm -rf "$TOP/$B"
 out=$(PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= pmake BUILD=$B $B/core/main.o 2>&1) &&
 	fail "the build succeeded without any pkg-config module"
 printf '%s\n' "$out" | grep -q 'missing pkg-config modules: libcurl libconfig libzstd libubootenv libcrypto ostree-1: run .make deps.' ||
