@@ -190,6 +190,10 @@ static int run(int argc, char **argv, struct error *e)
 		return UPD_EXIT_USAGE;
 	if (config_load(&cfg, gl.config_path, e) < 0)
 		return code_of(-1, e);
+	if (config_check_files(&cfg, e) < 0) {
+		config_free(&cfg);
+		return code_of(-1, e);
+	}
 	if (strcmp(argv[0], "init") == 0)
 		rc = code_of(engine_init(&cfg, gl.backend, a.force, e), e);
 	else if (strcmp(argv[0], "health-check") == 0)
