@@ -36,7 +36,7 @@ static const char usage_text[] =
 	"exit codes:\n"
 	"  0 ok   1 other error   2 usage or config   3 verification (signature, hash,\n"
 	"  corrupt payload, compatible, downgrade)   4 download   5 no space / too large\n"
-	"  6 hook failed   7 busy or not allowed now (lock held, trial pending)\n"
+	"  6 hook failed or refused   7 busy or not allowed now (lock held, trial pending)\n"
 	"  10 check: no newer release\n";
 
 struct cmd_args {

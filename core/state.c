@@ -129,7 +129,6 @@ int state_load(const char *dir, struct update_state *s, struct error *e)
 {
 	char path[4096], *text = NULL, *next = NULL;
 	int lineno = 0, rc;
-
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
