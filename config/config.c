@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/trust.h"
+
 enum key_kind {
 	K_STRING,  /* any non-empty string, kept as is (names, URLs) */
 	K_PATH,    /* non-empty string, relative ones resolved against the file's dir */
@@ -448,6 +450,47 @@ int config_load(struct config *c, const char *path, struct error *e)
 	if (r < 0)
 		config_free(c);
 	return r;
+}
+
+static int check_key_file(const char *key, const char *path, struct error *e)
+{
+	struct error te = {0};
+	char refusing[64];
+	int r;
+
+	if (!path)
+		return 0;
+	snprintf(refusing, sizeof(refusing), "refusing %s", key);
+	r = trust_path(path, refusing, UPD_EXIT_USAGE, &te);
+	if (r == -ENOENT)
+		return 0; /* reported by whoever reads it, as before */
+	return r < 0 ? err_set(e, te.exit, -r, "%s", te.msg) : 0;
+}
+
+int config_check_files(const struct config *c, struct error *e)
+{
+	const struct {
+		const char *key, *path;
+	} files[] = {
+		{"ostree.gpg_keyring", c->ostree.gpg_keyring}, {"server.ca", c->server.ca},
+		{"server.cert", c->server.cert},               {"server.key", c->server.key},
+	};
+	struct stat st;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < c->dualbank.n_public_keys; i++)
+		r = check_key_file("dualbank.public_key", c->dualbank.public_keys[i], e);
+	for (size_t i = 0; r == 0 && i < ARRAY_LEN(files); i++)
+		r = check_key_file(files[i].key, files[i].path, e);
+	if (r < 0 || !c->hooks.dir)
+		return r;
+	if (stat(c->hooks.dir, &st) < 0)
+		return err_set(e, UPD_EXIT_USAGE, errno, "%s: hooks.dir %s: %s", c->path, c->hooks.dir,
+			       errno == ENOENT ? "does not exist" : strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, UPD_EXIT_USAGE, ENOTDIR, "%s: hooks.dir %s: %s", c->path,
+			       c->hooks.dir, strerror(ENOTDIR));
+	return 0;
 }
 
 static void free_strings(struct config *c)

@@ -50,3 +50,12 @@ struct config {
  * Unknown keys are refused (a typo must not silently fall back to a default). */
 int config_load(struct config *c, const char *path, struct error *e);
 void config_free(struct config *c);
+
+/* The files the config names, checked where they are, not where they are
+ * used, so every command refuses the same config (UPD_EXIT_USAGE):
+ *  - key files (dualbank.public_key, ostree.gpg_keyring, server.ca, .cert,
+ *    .key) must be trusted (core/trust.h): "<file>: refusing <key>: ...".
+ *    One that does not exist is left to whoever reads it;
+ *  - a configured hooks.dir must exist: a typo or a file system that did
+ *    not mount must not disable every hook silently. */
+int config_check_files(const struct config *c, struct error *e);

@@ -3,6 +3,8 @@
  * mishandles, and names the setting each one belongs to. */
 #include "config_scan.h"
 
+#include "../core/trust.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -319,7 +321,11 @@ static int scan_file(const char *path, const char *include_dir, int depth, struc
 	s.f = fopen(path, "re");
 	if (!s.f)
 		return 0; /* unreadable: libconfig reports it, as before */
-	r = scan(&s);
+	/* Whoever may write the config (or a file it includes) decides what we
+	 * trust and run: core/trust.h. */
+	r = trust_path(path, "refusing the config file", UPD_EXIT_USAGE, e);
+	if (r == 0)
+		r = scan(&s);
 	fclose(s.f);
 	for (size_t i = 0; i < s.n_seen; i++)
 		free(s.seen[i]);

@@ -13,5 +13,8 @@
  *  - a NUL byte, which would silently cut a string short;
  *  - a setting given twice in one file, which libconfig refuses without
  *    saying which (one repeated across an @include is still its to report).
+ *  - a file (the config or an @include'd one) that is not trusted
+ *    (core/trust.h: owned by another unprivileged user, or writable by group
+ *    or others, or a directory above it is): -EPERM.
  * Anything else, syntax errors included, is left to libconfig. */
 int config_scan(const char *path, const char *include_dir, struct error *e);

@@ -75,6 +75,11 @@ static int signature_line(const struct bundle_head *h, const struct cli_global *
 		printf("signature:      not checked (%s)\n", ce.msg);
 		return UPD_EXIT_OK;
 	}
+	if (config_check_files(&cfg, e) < 0) { /* a key anyone may replace proves nothing */
+		printf("signature:      not checked (%s)\n", e->msg);
+		config_free(&cfg);
+		return UPD_EXIT_USAGE;
+	}
 	rc = bundle_verify_signature(h, cfg.dualbank.public_keys, cfg.dualbank.n_public_keys,
 				     &which, e);
 	if (rc == 0)

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "progress.h"
 #include "sysinfo.h"
+#include "trust.h"
 
 struct engine {
 	const struct config *cfg;
@@ -94,9 +95,11 @@ static int take_lock(struct engine *g, unsigned flags, struct error *e)
 	return rc;
 }
 
+/* state_dir is never created here: a data partition that failed to mount
+ * must not get a fresh, empty state on the root file system. */
 static int open_state(struct engine *g, unsigned flags, struct error *e)
 {
-	int rc = mkdir_p(g->cfg->state_dir, 0755, e);
+	int rc = trust_own_dir(g->cfg->state_dir, "state_dir", UPD_EXIT_USAGE, e);
 	if (rc == 0)
 		rc = take_lock(g, flags, e);
 	if (rc == 0)

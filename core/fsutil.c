@@ -50,7 +50,10 @@ int atomic_write_file(const char *path, const void *data, size_t len, struct err
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return err_set(e, UPD_EXIT_OTHER, ENAMETOOLONG, "%s: path too long", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* unlink does not follow a symlink; O_EXCL then creates a new file or fails. */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return err_set(e, UPD_EXIT_OTHER, errno, "remove %s: %s", tmp, strerror(errno));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "write %s: %s", tmp, strerror(errno));
 	rc = write_all(fd, data, len);
@@ -91,7 +94,12 @@ int mkdir_p(const char *path, int mode, struct error *e)
 
 int read_text_file(const char *path, size_t max, char **out, struct error *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return read_text_file_flags(path, max, 0, out, e);
+}
+
+int read_text_file_flags(const char *path, size_t max, int flags, char **out, struct error *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "read %s: %s", path, strerror(errno));
 	char *buf = malloc(max + 1);

@@ -36,7 +36,7 @@ static const char usage_text[] =
 	"exit codes:\n"
 	"  0 ok   1 other error   2 usage or config   3 verification (signature, hash,\n"
 	"  corrupt payload, compatible, downgrade)   4 download   5 no space / too large\n"
-	"  6 hook failed   7 busy or not allowed now (lock held, trial pending)\n"
+	"  6 hook failed or refused   7 busy or not allowed now (lock held, trial pending)\n"
 	"  10 check: no newer release\n";
 
 struct cmd_args {
@@ -190,6 +190,10 @@ static int run(int argc, char **argv, struct error *e)
 		return UPD_EXIT_USAGE;
 	if (config_load(&cfg, gl.config_path, e) < 0)
 		return code_of(-1, e);
+	if (config_check_files(&cfg, e) < 0) {
+		config_free(&cfg);
+		return code_of(-1, e);
+	}
 	if (strcmp(argv[0], "init") == 0)
 		rc = code_of(engine_init(&cfg, gl.backend, a.force, e), e);
 	else if (strcmp(argv[0], "health-check") == 0)

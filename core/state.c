@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -128,12 +129,14 @@ int state_load(const char *dir, struct update_state *s, struct error *e)
 {
 	char path[4096], *text = NULL, *next = NULL;
 	int lineno = 0, rc;
+	struct stat st;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(path, sizeof(path), "%s/state", dir);
-	if (access(path, F_OK) < 0 && errno == ENOENT)
+	if (lstat(path, &st) < 0 && errno == ENOENT)
 		return 0;
-	rc = read_text_file(path, 65536, &text, e);
+	/* Files in state_dir are ours: a symlink there is refused, not followed. */
+	rc = read_text_file_flags(path, 65536, O_NOFOLLOW, &text, e);
 	if (rc < 0)
 		return rc;
 	/* strsep, not strtok: empty lines count, so line numbers stay right. */
@@ -207,7 +210,8 @@ int state_lock(const char *dir, int *fd, struct error *e)
 {
 	char path[4096], pid[32];
 	snprintf(path, sizeof(path), "%s/lock", dir);
-	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* O_NOFOLLOW: a symlink planted as `lock` must not make us truncate its target. */
+	int f = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (f < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "lock %s: %s", path, strerror(errno));
 	if (flock(f, LOCK_EX | LOCK_NB) < 0) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../core/log.h"
+#include "../core/trust.h"
 
 extern char **environ;
 
@@ -32,6 +33,7 @@ extern char **environ;
 
 struct hook_run {
 	const char *phase, *name, *path;
+	int exe;                 /* the hook file, opened and checked (O_PATH) */
 	pid_t pid;
 	int out;                 /* read end of the output pipe, -1 once closed */
 	char line[LINE_MAX_LEN + 1];
@@ -49,29 +51,26 @@ static long long now_ms(void)
 
 /* ---- directory scan ---------------------------------------------------- */
 
-/* Anyone who can write a hook or its directory can run code as us. */
-static int check_not_writable(const char *path, const struct stat *st, struct error *e)
-{
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return err_set(e, UPD_EXIT_HOOK, EPERM,
-			       "%s: refusing hooks: writable by group or others (mode %04o)",
-			       path, (unsigned)(st->st_mode & 07777));
-	return 0;
-}
-
-/* Returns 1 if dir exists (and is safe), 0 if it does not exist. */
-static int check_dir(const char *dir, struct error *e)
+/* Anyone who can write a hook or a directory on its way can run code as us:
+ * core/trust.h. Returns 1 if dir exists and is trusted, 0 if it does not
+ * exist and may be missing (a phase directory), <0 otherwise. hooks.dir
+ * itself must exist: a typo must not silently disable every hook. */
+static int check_dir(const char *dir, bool missing_ok, struct error *e)
 {
 	struct stat st;
+	int r;
 
 	if (stat(dir, &st) < 0) {
-		if (errno == ENOENT)
+		if (errno == ENOENT && missing_ok)
 			return 0;
+		if (errno == ENOENT)
+			return err_set(e, UPD_EXIT_USAGE, ENOENT, "hooks.dir %s does not exist", dir);
 		return err_set(e, UPD_EXIT_HOOK, errno, "%s: %s", dir, strerror(errno));
 	}
 	if (!S_ISDIR(st.st_mode))
 		return err_set(e, UPD_EXIT_HOOK, ENOTDIR, "%s: %s", dir, strerror(ENOTDIR));
-	return check_not_writable(dir, &st, e) < 0 ? -EPERM : 1;
+	r = trust_path(dir, "refusing hooks", UPD_EXIT_HOOK, e);
+	return r < 0 ? r : 1;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -127,26 +126,37 @@ nomem:
 	return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
 }
 
-/* 1: run it, 0: skip it, <0: refuse the whole phase. */
-static int check_hook(const char *path, struct error *e)
+/* 1: run it (*fd is the opened hook), 0: skip it, <0: refuse the whole phase.
+ * The file is opened once and the descriptor is what is checked and later
+ * executed (fexecve), so it cannot be swapped between check and run. A
+ * symlink is judged by its target and the directories that lead there. */
+static int check_hook(const char *path, int *fd, struct error *e)
 {
+	char *resolved = realpath(path, NULL);
 	struct stat st;
+	int r = 0, f = -1;
 
-	/* stat, not lstat: a symlink to an executable elsewhere is a fine hook;
-	 * the link itself can only be replaced by who may write the directory. */
-	if (stat(path, &st) < 0) {
+	if (!resolved) {
 		log_debug("hooks: skipping %s: %s", path, strerror(errno));
 		return 0;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	/* O_PATH: exec needs no read permission and a FIFO must not block us;
+	 * O_NOFOLLOW: resolved has no symlink left, one appearing now is a race. */
+	f = open(resolved, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+	if (f < 0 || fstat(f, &st) < 0)
+		log_debug("hooks: skipping %s: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
 		log_debug("hooks: skipping %s: not a regular file", path);
-		return 0;
-	}
-	if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0) {
+	else if (faccessat(AT_FDCWD, resolved, X_OK, AT_EACCESS) < 0)
 		log_debug("hooks: skipping %s: not executable", path);
-		return 0;
-	}
-	return check_not_writable(path, &st, e) < 0 ? -EPERM : 1;
+	else if ((r = trust_opened(path, resolved, &st, "refusing hooks", UPD_EXIT_HOOK, e)) == 0)
+		r = 1;
+	if (r == 1)
+		*fd = f;
+	else if (f >= 0)
+		close(f);
+	free(resolved);
+	return r;
 }
 
 /* ---- environment ------------------------------------------------------- */
@@ -216,7 +226,7 @@ static bool env_complete(char **envp)
 /* ---- child ------------------------------------------------------------- */
 
 /* After fork: only async-signal-safe calls, then exec or _exit. */
-static void child(const char *path, char **envp, int devnull, int out_w, int err_w)
+static void child(const char *path, int exe, char **envp, int devnull, int out_w, int err_w)
 {
 	char *argv[] = {(char *)path, NULL};
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -237,7 +247,14 @@ static void child(const char *path, char **envp, int devnull, int out_w, int err
 	 * Best effort: kernels before 5.11 do not know the flag. */
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 #endif
-	execve(path, argv, envp);
+	/* The file that was checked, not whatever path names now. */
+	fexecve(exe, argv, envp);
+	if (errno == ENOENT) {
+		/* A #! script: its interpreter reads it from /dev/fd/N, which must
+		 * stay open across exec. Only then: a binary does not need it. */
+		if (fcntl(exe, F_SETFD, 0) == 0)
+			fexecve(exe, argv, envp);
+	}
 fail:
 	err = errno;
 	/* err_w is close-on-exec: the parent reads 0 bytes on success. */
@@ -420,7 +437,7 @@ static int spawn(struct hook_run *h, char **envp, struct fds *f, struct error *e
 		return err_set(e, UPD_EXIT_OTHER, errno, "%s hook %s: fork: %s", h->phase, h->name,
 			       strerror(errno));
 	if (h->pid == 0)
-		child(h->path, envp, f->devnull, f->out[1], f->err[1]);
+		child(h->path, h->exe, envp, f->devnull, f->out[1], f->err[1]);
 	/* Also from the parent so kill(-pid) works even before the child ran. */
 	setpgid(h->pid, h->pid);
 	close(f->out[1]);
@@ -460,8 +477,8 @@ static int run_one(struct hook_run *h, char **envp, int timeout_s, struct error 
 /* ---- entry point ------------------------------------------------------- */
 
 /* Checks every entry before running any, so a refused hook cannot leave the
- * phase half done. Entries to skip are dropped from names (freed, set NULL). */
-static int check_all(const char *dir, char **names, size_t n, struct error *e)
+ * phase half done. fds[i] gets the opened hook, -1 for an entry to skip. */
+static int check_all(const char *dir, char **names, int *fds, size_t n, struct error *e)
 {
 	for (size_t i = 0; i < n; i++) {
 		char *path = NULL;
@@ -469,27 +486,23 @@ static int check_all(const char *dir, char **names, size_t n, struct error *e)
 
 		if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
 			return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
-		r = check_hook(path, e);
+		r = check_hook(path, &fds[i], e);
 		free(path);
 		if (r < 0)
 			return r;
-		if (r == 0) {
-			free(names[i]);
-			names[i] = NULL;
-		}
 	}
 	return 0;
 }
 
-static int run_all(const char *dir, const char *phase, char **names, size_t n, char **envp,
-		   int timeout_s, struct error *e)
+static int run_all(const char *dir, const char *phase, char **names, const int *fds, size_t n,
+		   char **envp, int timeout_s, struct error *e)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct hook_run h = {.phase = phase, .name = names[i], .out = -1};
+		struct hook_run h = {.phase = phase, .name = names[i], .exe = fds[i], .out = -1};
 		char *path = NULL;
 		int r;
 
-		if (!names[i])
+		if (fds[i] < 0)
 			continue;
 		if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
 			return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
@@ -502,25 +515,37 @@ static int run_all(const char *dir, const char *phase, char **names, size_t n, c
 	return 0;
 }
 
+static void close_all(int *fds, size_t n)
+{
+	for (size_t i = 0; fds && i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+}
+
 static int run_phase_dir(const char *dir, const char *phase, const struct hook_env *env,
 			 int timeout_s, struct error *e)
 {
-	char **names = NULL, **envp;
+	char **names = NULL, **envp = NULL;
+	int *fds = NULL;
 	size_t n = 0;
 	int r = list_dir(dir, &names, &n, e);
 
-	if (r == 0)
-		r = check_all(dir, names, n, e);
-	if (r < 0) {
-		free_names(names, n);
-		return r;
-	}
-	envp = build_env(env, phase);
-	if (!envp || !env_complete(envp))
+	if (r == 0 && n && !(fds = malloc(n * sizeof(*fds))))
 		r = err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
-	else
-		r = run_all(dir, phase, names, n, envp, timeout_s, e);
+	for (size_t i = 0; fds && i < n; i++)
+		fds[i] = -1;
+	if (r == 0)
+		r = check_all(dir, names, fds, n, e);
+	if (r == 0) {
+		envp = build_env(env, phase);
+		if (!envp || !env_complete(envp))
+			r = err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		else
+			r = run_all(dir, phase, names, fds, n, envp, timeout_s, e);
+	}
 	free_env(envp);
+	close_all(fds, n);
 	free_names(names, n);
 	return r;
 }
@@ -536,12 +561,12 @@ int hooks_run(const char *hooks_dir, const char *phase, const struct hook_env *e
 	if (!phase || timeout_s <= 0)
 		return err_set(e, UPD_EXIT_OTHER, EINVAL, "hooks: invalid phase or timeout");
 	/* Whoever can write hooks_dir can swap the phase directory: check both. */
-	r = check_dir(hooks_dir, e);
-	if (r <= 0)
+	r = check_dir(hooks_dir, false, e);
+	if (r < 0)
 		return r;
 	if (asprintf(&dir, "%s/%s.d", hooks_dir, phase) < 0)
 		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
-	r = check_dir(dir, e);
+	r = check_dir(dir, true, e);
 	if (r > 0)
 		r = run_phase_dir(dir, phase, env, timeout_s, e);
 	else if (r == 0)

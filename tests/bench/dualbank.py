@@ -90,6 +90,7 @@ def measure(argv, shell=False):
 
 def reset_device(dev):
     shutil.rmtree(os.path.join(dev, "data", "updater"), ignore_errors=True)
+    os.mkdir(os.path.join(dev, "data", "updater"), 0o755)  # the updater never creates state_dir
     sh(f"{UPDATER} --config={dev}/updater.conf -q init --force 2>/dev/null")
 
 

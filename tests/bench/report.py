@@ -195,8 +195,8 @@ class Bench:
 
     def _db_device(self, d, A, B):
         shutil.rmtree(d, ignore_errors=True)
-        for sub in ("slots", "env", "data", "keys", "etc", "hooks"):
-            os.makedirs(os.path.join(d, sub))
+        for sub in ("slots", "env", "data", "data/updater", "keys", "etc", "hooks"):
+            os.makedirs(os.path.join(d, sub), 0o755)  # state_dir too: the updater never creates it
         os.symlink(A.dev, f"{d}/slots/A.img")
         os.symlink(B.dev, f"{d}/slots/B.img")
         flash.run(["dd", f"if={self.rel[0]['image']}", f"of={A.dev}", "bs=1M", "conv=fsync",
@@ -247,6 +247,7 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
         bundle_url = f"{self.url}/bundles/{v}.upd"
         for key, extra in (("db_norb", ["--no-readback"]), ("db", [])):
             shutil.rmtree(f"{d}/data/updater", ignore_errors=True)
+            os.mkdir(f"{d}/data/updater", 0o755)  # the updater never creates state_dir
             flash.run([UPDATER, f"--config={d}/updater.conf", "-q", "init", "--force"])
             warm(r["bundle"])
             self.httplog.mark()

@@ -81,6 +81,12 @@ dualbank = {
 };
 hooks = { dir = "hooks"; timeout = 10; };
 CONF
+	# The updater never creates state_dir (docs/config.md): packaging does,
+	# owned by the updater's uid, not writable by group/others. Keys, config
+	# and hooks must not be group/other-writable either, whatever the umask.
+	mkdir -p "$d/data/updater"
+	chmod 0755 "$d/data/updater"
+	chmod -R go-w "$d/keys" "$d/hooks" "$d/updater.conf"
 	"$UPDATER" --config="$d/updater.conf" init >/dev/null 2>&1 || fail "updater init on $d"
 }
 

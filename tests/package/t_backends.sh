@@ -48,6 +48,7 @@ printf 'backend = "ostree";\n' >>"$D/updater.conf"
 expect_exit 2 "$WORK/o5" "$DB" --config="$D/updater.conf" status
 assert_one_error "$WORK/o5" "backend 'ostree': not compiled into this build"
 [ ! -e "$D/state" ] || fail "state_dir touched after a backend error"
+mkdir -m 0755 "$D/state" # from here on a real state_dir: the updater never creates one
 # Without a backend key an ostree-only build uses ostree, not a missing dualbank.
 sed -i '/^backend/d' "$D/updater.conf"
 "$OS" --config="$D/updater.conf" status >"$WORK/o6" 2>&1

@@ -70,11 +70,12 @@ H=$d/hooks/health.d
 chmod 0755 "$d/hooks"
 expect_exit 0 "$WORK/h0" upd "$d" health-check # no health.d: nothing to run
 mkdir -m 0755 "$H"
-# shellcheck disable=SC2016
-printf '#!/bin/sh\necho "$(basename "$0") $UPDATER_PHASE $UPDATER_BACKEND $UPDATER_SLOT $UPDATER_VERSION" >>%s\n' \
-	"$WORK/ran" >"$H/20-b"
-cp "$H/20-b" "$H/10-a"
-cp "$H/20-b" "$H/.hidden"
+# Each check names itself: $0 is /dev/fd/N, as the checked descriptor is what runs (docs/hooks.md).
+for n in 20-b 10-a .hidden; do
+	# shellcheck disable=SC2016
+	printf '#!/bin/sh\necho "%s $UPDATER_PHASE $UPDATER_BACKEND $UPDATER_SLOT $UPDATER_VERSION" >>%s\n' \
+		"$n" "$WORK/ran" >"$H/$n"
+done
 printf 'not executable\n' >"$H/15-text"
 chmod 0755 "$H/20-b" "$H/10-a" "$H/.hidden"
 chmod 0644 "$H/15-text"

@@ -712,6 +712,158 @@ static void test_example_file(void **state)
 	free(text);
 }
 
+/* ---- who may change the config and the files it names ------------------- */
+
+static void need_root(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root (chown to another uid)\n");
+		skip();
+	}
+}
+
+/* A config anyone may write decides what the updater runs and trusts. */
+static void test_config_file_writable(void **state)
+{
+	struct fx *f = *state;
+	char *inc = join(f->dir, "more.inc"), *want = NULL;
+
+	write_conf(f, "u.conf", "compatible = \"x\"; state_dir = \"/s\";\n");
+	assert_int_equal(chmod(f->path, 0666), 0);
+	assert_true(load(f) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_true(asprintf(&want, "%s: refusing the config file: writable by group or others "
+			     "(mode 0666)", f->path) >= 0);
+	assert_string_equal(f->e.msg, want);
+	free(want);
+	assert_int_equal(chmod(f->path, 0644), 0);
+	assert_int_equal(load(f), 0);
+	config_free(&f->c);
+
+	/* an @include'd file is the config too */
+	tu_write_text(inc, "hooks = { timeout = 5; };\n");
+	assert_int_equal(chmod(inc, 0620), 0);
+	write_conf(f, "u.conf", "compatible = \"x\"; state_dir = \"/s\";\n@include \"more.inc\"\n");
+	assert_true(load(f) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_contains(f->e.msg, "refusing the config file");
+	assert_contains(f->e.msg, inc);
+	free(inc);
+}
+
+static void test_config_file_foreign_owner(void **state)
+{
+	struct fx *f = *state;
+
+	need_root();
+	write_conf(f, "u.conf", "compatible = \"x\"; state_dir = \"/s\";\n");
+	assert_int_equal(chown(f->path, 65534, 65534), 0);
+	assert_true(load(f) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_contains(f->e.msg, f->path);
+	assert_contains(f->e.msg, "owned by uid 65534");
+	/* ... or its directory */
+	assert_int_equal(chown(f->path, 0, 0), 0);
+	assert_int_equal(chown(f->dir, 65534, 65534), 0);
+	assert_true(load(f) < 0);
+	assert_contains(f->e.msg, f->dir);
+	assert_int_equal(chown(f->dir, 0, 0), 0);
+	assert_int_equal(load(f), 0);
+}
+
+/* Loads a config naming key files in the test directory, then checks them. */
+static int load_and_check(struct fx *f)
+{
+	config_free(&f->c);
+	write_conf(f, "u.conf",
+		   "compatible = \"x\"; state_dir = \"/s\";\n"
+		   "dualbank = { public_key = ( \"old.pem\", \"new.pem\" ); };\n"
+		   "ostree = { gpg_keyring = \"keyring.gpg\"; };\n"
+		   "server = { ca = \"ca.pem\"; };\n");
+	if (load(f) < 0)
+		fail_msg("config_load: %s", f->e.msg);
+	return config_check_files(&f->c, &f->e);
+}
+
+/* A key anyone may replace proves nothing: refused, naming the key and file. */
+static void test_key_files_checked(void **state)
+{
+	struct fx *f = *state;
+	const char *names[] = { "old.pem", "new.pem", "keyring.gpg", "ca.pem" };
+	const char *keys[] = { "dualbank.public_key", "dualbank.public_key", "ostree.gpg_keyring",
+			       "server.ca" };
+	char *want = NULL;
+
+	/* all missing: left to whoever reads them */
+	assert_int_equal(load_and_check(f), 0);
+	for (size_t i = 0; i < 4; i++) {
+		char *p = join(f->dir, names[i]);
+		tu_write_text(p, "key\n");
+		assert_int_equal(chmod(p, 0644), 0);
+		free(p);
+	}
+	assert_int_equal(load_and_check(f), 0);
+	for (size_t i = 0; i < 4; i++) {
+		char *p = join(f->dir, names[i]);
+		assert_int_equal(chmod(p, i % 2 ? 0646 : 0664), 0);
+		err_clear(&f->e);
+		assert_true(load_and_check(f) < 0);
+		assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+		assert_true(asprintf(&want, "%s: refusing %s: writable by group or others (mode %s)",
+				     p, keys[i], i % 2 ? "0646" : "0664") >= 0);
+		assert_string_equal(f->e.msg, want);
+		free(want);
+		assert_int_equal(chmod(p, 0644), 0);
+		free(p);
+	}
+}
+
+static void test_key_files_foreign_owner(void **state)
+{
+	struct fx *f = *state;
+	char *ring = join(f->dir, "keyring.gpg"), *pem = join(f->dir, "new.pem");
+
+	need_root();
+	tu_write_text(ring, "key\n");
+	tu_write_text(pem, "key\n");
+	assert_int_equal(chown(ring, 65534, 65534), 0);
+	assert_true(load_and_check(f) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_contains(f->e.msg, ring);
+	assert_contains(f->e.msg, "refusing ostree.gpg_keyring: owned by uid 65534");
+	assert_int_equal(chown(ring, 0, 0), 0);
+	/* a symlink to a key is judged by what it points to */
+	assert_int_equal(unlink(pem), 0);
+	char *theirs = join(f->dir, "theirs.pem");
+	tu_write_text(theirs, "key\n");
+	assert_int_equal(chown(theirs, 65534, 65534), 0);
+	assert_int_equal(symlink("theirs.pem", pem), 0);
+	assert_true(load_and_check(f) < 0);
+	assert_contains(f->e.msg, "refusing dualbank.public_key");
+	assert_contains(f->e.msg, theirs);
+	free(theirs);
+	free(ring);
+	free(pem);
+}
+
+/* A configured hooks.dir that does not exist: a config error, not "no hooks". */
+static void test_hooks_dir_missing(void **state)
+{
+	struct fx *f = *state;
+	char *hooks = join(f->dir, "hooks");
+
+	write_conf(f, "u.conf", "compatible = \"x\"; state_dir = \"/s\";\nhooks = { dir = \"hooks\"; };\n");
+	assert_int_equal(load(f), 0);
+	assert_true(config_check_files(&f->c, &f->e) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_contains(f->e.msg, hooks);
+	assert_contains(f->e.msg, "does not exist");
+	assert_int_equal(mkdir(hooks, 0755), 0);
+	err_clear(&f->e);
+	assert_int_equal(config_check_files(&f->c, &f->e), 0);
+	free(hooks);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -749,6 +901,11 @@ int main(void)
 		T(test_directory),
 		T(test_free_zeroes),
 		T(test_example_file),
+		T(test_config_file_writable),
+		T(test_config_file_foreign_owner),
+		T(test_key_files_checked),
+		T(test_key_files_foreign_owner),
+		T(test_hooks_dir_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,6 +332,7 @@ static void factory_device(struct fx *f)
 	f->g = NULL;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->state_dir);
 	assert_int_equal(system(cmd), 0);
+	mkdir_state(f); /* installed empty, as packaging does: the updater never creates it */
 	tu_blank_file(f->envfile, 2 * ENV_SIZE);
 	if (bootenv_init_write(f->fwcfg, &bs, false, &e) != 0)
 		fail_msg("bootenv_init_write: %s", e.msg);
@@ -2102,12 +2103,111 @@ static void test_bug_cut_rollback_during_trial_commits(void **state)
 	assert_true(rec(&s, "B")->status != TS_GOOD);
 }
 
+/* ---- state_dir: never created, must be ours ----------------------------- */
+
+/* engine_open as `status` does (try-lock, boot env optional). */
+static int open_as_status(struct fx *f)
+{
+	struct engine_opts o = { .verify_readback = true };
+
+	stop(f);
+	err_clear(&f->e);
+	return engine_open(&f->g, &f->cfg, "fake", ENGINE_TRY_LOCK | ENGINE_BOOTENV_OPTIONAL, &o,
+			   &f->e);
+}
+
+static bool path_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* A state_dir that does not exist (its data partition did not mount) is a
+ * config error naming it, for every command, and is not created: a fresh,
+ * empty state on the root file system would forget an update in progress. */
+static void test_state_dir_missing(void **state)
+{
+	struct fx *f = *state;
+	char data[PATH_MAX + 8], cmd[PATH_MAX + 16];
+	unsigned flags[] = { ENGINE_TRY_LOCK | ENGINE_BOOTENV_OPTIONAL, ENGINE_TRY_LOCK,
+			     ENGINE_NEED_LOCK, 0 };
+	struct engine_opts o = { .verify_readback = true };
+
+	snprintf(data, sizeof(data), "%s/data", f->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data);
+	for (int gone = 0; gone < 2; gone++) {
+		/* first the state_dir alone, then its parent too */
+		assert_int_equal(system(gone ? cmd : "true"), 0);
+		if (!gone)
+			assert_int_equal(rmdir(f->state_dir), 0);
+		for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+			stop(f);
+			err_clear(&f->e);
+			assert_true(engine_open(&f->g, &f->cfg, "fake", flags[i], &o, &f->e) < 0);
+			assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+			assert_msg_has(f->e.msg, f->state_dir);
+			assert_msg_has(f->e.msg, "does not exist");
+			assert_false(path_exists(f->state_dir));
+		}
+		assert_true(gone || path_exists(data));
+	}
+	assert_false(path_exists(data));
+	err_clear(&f->e);
+	assert_true(engine_init(&f->cfg, "fake", false, &f->e) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_false(path_exists(data));
+}
+
+/* state_dir writable by group/others, or a directory above it writable by
+ * others: anyone could plant a state. */
+static void test_state_dir_writable(void **state)
+{
+	struct fx *f = *state;
+	char data[PATH_MAX + 8];
+
+	snprintf(data, sizeof(data), "%s/data", f->dir);
+	assert_int_equal(chmod(f->state_dir, 0777), 0);
+	assert_true(open_as_status(f) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_msg_has(f->e.msg, f->state_dir);
+	assert_msg_has(f->e.msg, "writable by group or others (mode 0777)");
+	assert_int_equal(chmod(f->state_dir, 0755), 0);
+	assert_int_equal(chmod(data, 0775), 0);
+	assert_true(open_as_status(f) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_msg_has(f->e.msg, data);
+	assert_int_equal(chmod(data, 0755), 0);
+	assert_int_equal(chmod(f->state_dir, 0700), 0);
+	assert_int_equal(open_as_status(f), 0);
+}
+
+/* state_dir owned by another uid: refused even though it is not writable by us. */
+static void test_state_dir_foreign_owner(void **state)
+{
+	struct fx *f = *state;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root (chown to another uid)\n");
+		skip();
+	}
+	assert_int_equal(chown(f->state_dir, 65534, 65534), 0);
+	assert_true(open_as_status(f) < 0);
+	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
+	assert_msg_has(f->e.msg, f->state_dir);
+	assert_msg_has(f->e.msg, "owned by uid 65534");
+	assert_int_equal(chown(f->state_dir, 0, 0), 0);
+	assert_int_equal(open_as_status(f), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_install_happy_path),
+		T(test_state_dir_missing),
+		T(test_state_dir_writable),
+		T(test_state_dir_foreign_owner),
 		T(test_install_default_source),
 		T(test_install_fails_at_fetch),
 		T(test_install_fails_at_download),

@@ -310,14 +310,168 @@ static void test_missing_dirs(void **state)
 	char *nothere = join(f->root, "nothere");
 
 	err_clear(&f->e);
-	assert_int_equal(hooks_run(nothere, "pre-install", NULL, 5, &f->e), 0);
 	assert_int_equal(hooks_run(NULL, "pre-install", NULL, 5, &f->e), 0);
 	/* hooks.dir exists but has no post-install.d */
 	assert_int_equal(hooks_run(f->hooks, "post-install", NULL, 5, &f->e), 0);
 	/* an empty pre-install.d */
 	assert_int_equal(hooks_run(f->hooks, "pre-install", NULL, 5, &f->e), 0);
 	assert_false(err_isset(&f->e));
+	/* A configured hooks.dir that does not exist is a config error: a typo
+	 * or an unmounted file system must not disable every hook silently. */
+	char *want = NULL;
+	assert_true(asprintf(&want, "hooks.dir %s does not exist", nothere) >= 0);
+	expect_failure(f, hooks_run(nothere, "pre-install", NULL, 5, &f->e), UPD_EXIT_USAGE, want);
+	free(want);
 	free(nothere);
+}
+
+/* chown needs root; without it the owner tests show as skipped. */
+static void need_root(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root (chown to another uid)\n");
+		skip();
+	}
+}
+
+#define NOBODY 65534
+
+/* A hook owned by an unprivileged user runs as us only if we are that user:
+ * mode 0755 is not enough. */
+static void test_foreign_owner_hook(void **state)
+{
+	struct fx *f = *state;
+	char *path = join(f->pre, "20-theirs"), *want = NULL;
+
+	need_root();
+	add_order_hook(f, "10-first", 0755, "");
+	add_order_hook(f, "20-theirs", 0755, "");
+	assert_int_equal(chown(path, NOBODY, NOBODY), 0);
+	assert_int_equal(run(f, 10), -EPERM);
+	assert_int_equal(f->e.exit, UPD_EXIT_HOOK);
+	assert_true(asprintf(&want, "%s: refusing hooks: owned by uid %d (only root or uid 0 may "
+			     "own it)", path, NOBODY) >= 0);
+	assert_string_equal(f->e.msg, want);
+	assert_null(tu_read_file(f->order, NULL)); /* nothing ran */
+	free(want);
+	free(path);
+}
+
+/* The phase directory and hooks.dir: their owner could swap any hook. */
+static void test_foreign_owner_dirs(void **state)
+{
+	struct fx *f = *state;
+
+	need_root();
+	add_order_hook(f, "10-first", 0755, "");
+	assert_int_equal(chown(f->pre, NOBODY, NOBODY), 0);
+	assert_int_equal(run(f, 10), -EPERM);
+	assert_int_equal(f->e.exit, UPD_EXIT_HOOK);
+	assert_contains(f->e.msg, f->pre);
+	assert_contains(f->e.msg, "owned by uid 65534");
+	assert_int_equal(chown(f->pre, 0, 0), 0);
+	assert_int_equal(chown(f->hooks, NOBODY, NOBODY), 0);
+	assert_int_equal(run(f, 10), -EPERM);
+	assert_contains(f->e.msg, "owned by uid 65534");
+	assert_int_equal(chown(f->hooks, 0, 0), 0);
+	/* ...and any directory above them. */
+	assert_int_equal(chown(f->root, NOBODY, NOBODY), 0);
+	assert_int_equal(run(f, 10), -EPERM);
+	assert_contains(f->e.msg, f->root);
+	assert_int_equal(chown(f->root, 0, 0), 0);
+	assert_null(tu_read_file(f->order, NULL));
+	assert_int_equal(run(f, 10), 0);
+}
+
+/* Writes an executable script to path (mode 0755 whatever the umask). */
+static void write_script(const char *path, const char *body)
+{
+	char *text = NULL;
+
+	assert_true(asprintf(&text, "#!/bin/sh\n%s", body) >= 0);
+	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	free(text);
+}
+
+/* A symlinked hook is judged by its target and every directory leading to
+ * it, not only by the target's mode. */
+static void test_symlinked_hook(void **state)
+{
+	struct fx *f = *state;
+	char *open_dir = join(f->root, "open"), *target = join(open_dir, "hook");
+	char *bad_target = join(f->root, "bad-hook"), *link = join(f->pre, "10-link");
+	char *want = NULL;
+
+	write_script(bad_target, "echo bad >> /dev/null\n");
+	assert_int_equal(chmod(bad_target, 0757), 0);
+	assert_int_equal(symlink(bad_target, link), 0);
+	assert_int_equal(run(f, 10), -EPERM);
+	assert_true(asprintf(&want, "%s: refusing hooks: %s is writable by group or others (mode "
+			     "0757)", link, bad_target) >= 0);
+	assert_string_equal(f->e.msg, want);
+	free(want);
+
+	/* A fine file in a directory anyone may write (no sticky bit). */
+	mkdir_mode(open_dir, 0777);
+	write_script(target, "echo ran >> /dev/null\n");
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(run(f, 10), -EPERM);
+	assert_true(asprintf(&want, "%s: refusing hooks: %s is writable by group or others (mode "
+			     "0777)", link, open_dir) >= 0);
+	assert_string_equal(f->e.msg, want);
+	assert_int_equal(f->e.exit, UPD_EXIT_HOOK);
+	free(want);
+	free(open_dir);
+	free(target);
+	free(bad_target);
+	free(link);
+}
+
+/* A root-owned sticky directory on the way (/tmp) is fine; a symlink to a
+ * binary (not a script) runs too. */
+static void test_sticky_dir_and_binary(void **state)
+{
+	struct fx *f = *state;
+	char *sticky = join(f->root, "sticky"), *target = join(sticky, "hook");
+	char *link = join(f->pre, "10-link"), *bin = join(f->pre, "20-true"), *got;
+
+	need_root(); /* the sticky directory must be root's */
+	mkdir_mode(sticky, 01777);
+	write_script(target, "echo 10-link >> \"$ORDER\"\n");
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(symlink("/bin/true", bin), 0);
+	setenv("ORDER", f->order, 1);
+	assert_int_equal(run(f, 10), 0);
+	unsetenv("ORDER");
+	got = read_order(f);
+	assert_string_equal(got, "10-link\n");
+	free(got);
+	free(sticky);
+	free(target);
+	free(link);
+	free(bin);
+}
+
+/* What runs is the file that was checked: a hook that replaces a later hook
+ * after the checks (all done before the first hook runs) does not get its
+ * replacement run. */
+static void test_runs_checked_file(void **state)
+{
+	struct fx *f = *state;
+	char *tail = NULL, *got;
+
+	assert_true(asprintf(&tail, "printf '#!/bin/sh\\necho replaced >> %s\\n' > '%s/new'\n"
+			     "chmod 0755 '%s/new'\nmv '%s/new' '%s/20-second'\n",
+			     f->order, f->pre, f->pre, f->pre, f->pre) >= 0);
+	add_order_hook(f, "10-first", 0755, tail);
+	add_order_hook(f, "20-second", 0755, "");
+	assert_int_equal(run(f, 10), 0);
+	got = read_order(f);
+	assert_string_equal(got, "10-first\n20-second\n");
+	free(got);
+	free(tail);
 }
 
 static void test_world_writable_hook(void **state)
@@ -535,6 +689,11 @@ int main(void)
 		T(test_timeout_sigkill),
 		T(test_daemon_keeps_pipe),
 		T(test_missing_dirs),
+		T(test_foreign_owner_hook),
+		T(test_foreign_owner_dirs),
+		T(test_symlinked_hook),
+		T(test_sticky_dir_and_binary),
+		T(test_runs_checked_file),
 		T(test_world_writable_hook),
 		T(test_group_writable_dir),
 		T(test_skips),

@@ -598,6 +598,73 @@ static void test_lock_dir_missing(void **state)
 	assert_int_equal(fd, -1);
 }
 
+/* ---- files in state_dir are not followed through symlinks --------------- */
+
+/* A file someone wants overwritten, outside state_dir. */
+static char *make_victim(struct fx *f)
+{
+	char *victim = NULL;
+	assert_true(asprintf(&victim, "%s/../%s-victim", f->dir, strrchr(f->dir, '/') + 1) >= 0);
+	assert_int_equal(tu_write_file(victim, "precious\n", 9), 0);
+	return victim;
+}
+
+static void assert_victim_intact(char *victim)
+{
+	char *text = tu_read_file(victim, NULL);
+	assert_non_null(text);
+	assert_string_equal(text, "precious\n");
+	free(text);
+	unlink(victim);
+	free(victim);
+}
+
+/* A symlink planted as state.tmp (or a stale state.tmp from a power cut) is
+ * replaced, never written through: the save succeeds, the victim is intact. */
+static void test_tmp_symlink_not_followed(void **state)
+{
+	struct fx *f = *state;
+	struct update_state s = { .state = ST_COMMITTED }, got;
+	char *victim = make_victim(f);
+
+	assert_int_equal(symlink(victim, f->tmp), 0);
+	save_ok(f, &s);
+	load_ok(f, &got);
+	assert_int_equal(got.state, ST_COMMITTED);
+	assert_false(exists(f->tmp));
+	assert_victim_intact(victim);
+}
+
+/* A symlink planted as lock: refused (ELOOP), its target not truncated. */
+static void test_lock_symlink_refused(void **state)
+{
+	struct fx *f = *state;
+	char lockpath[PATH_MAX + 8];
+	char *victim = make_victim(f);
+	int fd = -1;
+
+	snprintf(lockpath, sizeof(lockpath), "%s/lock", f->dir);
+	assert_int_equal(symlink(victim, lockpath), 0);
+	assert_int_equal(state_lock(f->dir, &fd, &f->e), -ELOOP);
+	assert_int_equal(fd, -1);
+	assert_msg_has(&f->e, lockpath);
+	assert_victim_intact(victim);
+}
+
+/* The state file itself is not read through a symlink either. */
+static void test_state_symlink_refused(void **state)
+{
+	struct fx *f = *state;
+	struct update_state got;
+	char *victim = make_victim(f);
+
+	assert_int_equal(symlink(victim, f->path), 0);
+	err_clear(&f->e);
+	assert_int_equal(state_load(f->dir, &got, &f->e), -ELOOP);
+	assert_msg_has(&f->e, f->path);
+	assert_victim_intact(victim);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -618,6 +685,9 @@ int main(void)
 		T(test_newline_in_value_survives),
 		T(test_lock_held_by_another_process),
 		T(test_lock_dir_missing),
+		T(test_tmp_symlink_not_followed),
+		T(test_lock_symlink_refused),
+		T(test_state_symlink_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
