@@ -10,5 +10,13 @@ export TOP
 with_reports fixtures || exit 1
 export FIXTURES=$FIX
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(tests/integration/t_*.sh)
-run_tests integration "${tests[@]}"
+full=
+[ ${#tests[@]} -gt 0 ] || { tests=(tests/integration/t_*.sh); full=1; }
+# A full run counts the refusals the tests check, for docs/security.md.
+if [ -n "$full" ]; then
+	mkdir -p build/figures
+	export REFUSALS_LOG=$TOP/build/figures/refusals.txt
+	: >"$REFUSALS_LOG"
+fi
+run_tests integration "${tests[@]}" || exit 1
+[ -z "$full" ] || python3 tests/lib/refusals.py "$REFUSALS_LOG" docs/security.md

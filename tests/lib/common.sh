@@ -180,6 +180,10 @@ expect_exit() {
 	"$@" >"$out" 2>&1
 	rc=$?
 	[ "$rc" = "$want" ] || { cat "$out" >&2; fail "'$*' exited $rc, expected $want"; }
+	# Counted for docs/security.md's figures (tests/integration/run.sh).
+	if [ -n "${REFUSALS_LOG:-}" ] && [ "$want" != 0 ]; then
+		printf '%s %s\n' "$(basename "$0" .sh)" "$want" >>"$REFUSALS_LOG"
+	fi
 }
 
 assert_grep() { grep -q -- "$1" "$2" || { cat "$2" >&2; fail "expected '$1' in $2"; }; }
