@@ -224,16 +224,19 @@ ostree_server_init() {
 
 # ostree_server_commit REPO BRANCH TREE VERSION [KEYID|none] [ARGS...]:
 # commits TREE on BRANCH (files owned by root) with subject "release VERSION"
-# and metadata version=VERSION, signed with KEYID (default OSTREE_GPG_KEYID;
-# "none", or no key set up: unsigned). Further ARGS go to `ostree commit`
-# (e.g. --add-metadata-string=K=V, --timestamp=..., --generate-sizes).
-# Prints the commit checksum.
+# and metadata version=VERSION and updater.compatible=OSTREE_COMPATIBLE
+# (default "sim-board", the devices' compatible; "none": no such key), signed
+# with KEYID (default OSTREE_GPG_KEYID; "none", or no key set up: unsigned).
+# Further ARGS go to `ostree commit` (e.g. --add-metadata-string=K=V,
+# --timestamp=..., --generate-sizes). Prints the commit checksum.
 ostree_server_commit() {
-	local repo=$1 branch=$2 tree=$3 version=$4 key=${5:-} csum
+	local repo=$1 branch=$2 tree=$3 version=$4 key=${5:-} csum compat=${OSTREE_COMPATIBLE:-sim-board}
+	local -a meta=(--add-metadata-string=version="$version")
 	shift $(($# < 5 ? $# : 5))
+	[ "$compat" = none ] || meta+=(--add-metadata-string=updater.compatible="$compat")
 	_ostree_sign_args "$key"
 	csum=$(ostree --repo="$repo" commit --branch="$branch" --tree=dir="$tree" \
-		--subject="release $version" --add-metadata-string=version="$version" \
+		--subject="release $version" "${meta[@]}" \
 		--owner-uid=0 --owner-gid=0 "${_OSTREE_SIGN[@]}" "$@")
 	local rc=$?
 	ostree_gpg_stop
