@@ -4,8 +4,11 @@
  * policy reads (version, updater.compatible, updater.security-version).
  * docs/ostree.md ("Trust") says what is checked where. */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../core/bundle.h"
 #include "ostree_priv.h"
@@ -30,25 +33,41 @@ static GBytes *signatures_of(GVariant *detached)
 	return g_byte_array_free_to_bytes(buf);
 }
 
-/* libostree adds its "global" keyrings to a check made without a remote
- * keyring file: the directory OSTREE_GPG_HOME names, else
- * /usr/share/ostree/trusted.gpg.d. With the variable naming something that
- * is never a directory, only the keyring passed explicitly is read. The old
- * value is restored: hooks and the ostree command see the environment the
- * updater was started with. */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* libostree's verifier reads more keys than it is given: every *.gpg file
+ * of the repository's directory (a remote's keyring, `ostree remote
+ * gpg-import`) when no remote is named, and its "global" keyrings (the
+ * directory OSTREE_GPG_HOME names, else /usr/share/ostree/trusted.gpg.d).
+ * So the check runs against an empty repository made for it, with the
+ * variable naming something that is never a directory: only the keyring
+ * passed explicitly is read. The variable is restored: hooks and the ostree
+ * command see the environment the updater was started with. */
 static OstreeGpgVerifyResult *verify_keyring_only(struct ostree_backend *b, GBytes *data,
 						  GBytes *sigs, GError **gerr)
 {
 	g_autoptr(GFile) keyring = g_file_new_for_path(b->cfg->ostree.gpg_keyring);
 	g_autofree char *saved = g_strdup(g_getenv(GPG_HOME_ENV));
+	g_autofree char *dir = g_dir_make_tmp("updater-gpg-XXXXXX", gerr);
+	OstreeGpgVerifyResult *res = NULL;
 
-	g_setenv(GPG_HOME_ENV, "/dev/null", TRUE);
-	OstreeGpgVerifyResult *res =
-		ostree_repo_gpg_verify_data(b->repo, NULL, data, sigs, NULL, keyring, NULL, gerr);
-	if (saved)
-		g_setenv(GPG_HOME_ENV, saved, TRUE);
-	else
-		g_unsetenv(GPG_HOME_ENV);
+	if (!dir)
+		return NULL;
+	g_autoptr(OstreeRepo) empty =
+		ostree_repo_create_at(AT_FDCWD, dir, OSTREE_REPO_MODE_BARE_USER_ONLY, NULL, NULL, gerr);
+	if (empty) {
+		g_setenv(GPG_HOME_ENV, "/dev/null", TRUE);
+		res = ostree_repo_gpg_verify_data(empty, NULL, data, sigs, NULL, keyring, NULL, gerr);
+		if (saved)
+			g_setenv(GPG_HOME_ENV, saved, TRUE);
+		else
+			g_unsetenv(GPG_HOME_ENV);
+	}
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	return res;
 }
 

@@ -136,7 +136,7 @@ ostree --repo="$u" static-delta delete "$v1-$v2" >/dev/null
 # (ostree 2022.7's `gpg-sign --delete` deleted nothing here, given the release
 # key's fingerprint or its long id: the detached metadata goes as a whole)
 rm "$u/objects/${v2:0:2}/${v2:2}.commitmeta"
-ostree --repo="$u" gpg-sign --gpg-homedir="$OSTREE_GPG_HOME" "$REF" "$OSTREE_GPG_OTHER_KEYID"
+ostree --repo="$u" gpg-sign --gpg-homedir="$OSTREE_SIGN_HOME" "$REF" "$OSTREE_GPG_OTHER_KEYID"
 ostree_gpg_stop
 ostree_server_delta "$u" "$v1" "$REF" >/dev/null
 ostree_server_summary "$u" "$OSTREE_GPG_OTHER_KEYID"
