@@ -360,8 +360,10 @@ static int fetch_delta(struct ostree_backend *b, const char *from, const char *d
 			 from, b->checksum, (unsigned long long)total, SUPERBLOCK_MAX);
 		return -ECANCELED;
 	}
+	/* A file of the delta missing after the HEAD said it is there is a
+	 * download error (exit 4, resumable), not "no delta". */
 	if ((rc = fetch_file(b, sb_url, sb_path, total, e)) < 0)
-		return rc;
+		return rc == -ENOENT ? -EIO : rc;
 	g_autoptr(GVariant) sb = load_superblock(sb_path, e);
 	if (!sb)
 		return -EBADMSG;
@@ -369,7 +371,7 @@ static int fetch_delta(struct ostree_backend *b, const char *from, const char *d
 		return -ECANCELED;
 	if ((rc = check_parts_fit(b, sb, dir, &parts, e)) < 0 ||
 	    (rc = fetch_parts(b, from, sb, dir, e)) < 0)
-		return rc;
+		return rc == -ENOENT ? -EIO : rc;
 	*bytes = total + parts;
 	return 0;
 }

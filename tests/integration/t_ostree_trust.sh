@@ -22,7 +22,7 @@ DREPO=$D/sysroot/ostree/repo
 cp -al "$OFIX/srv" "$WORK/srv" 2>/dev/null || { rm -rf "$WORK/srv"; cp -a "$OFIX/srv" "$WORK/srv"; } || fail "copy the server"
 LOG=$WORK/httpd.log
 start_httpd "$WORK/srv" --log "$LOG"
-trap 'stop_httpd; ostree_rm_device "$D"; ostree_rm_device "$WORK/d2"; ostree_rm_device "$WORK/d3"' EXIT
+trap 'stop_httpd; for d in "$D" "$WORK"/d[2-6]; do ostree_rm_device "$d"; done' EXIT
 ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
 ostree_snapshot "$D"
 ls -A "$DREPO/tmp" >"$WORK/tmp-before"
@@ -100,6 +100,41 @@ refused evil-install "no signatures found" install sim/evil
 ! has_object "$X" commit || fail "the unsigned commit was stored"
 ! has_object "$SUID" file || fail "the setuid object was stored"
 ls -A "$DREPO/tmp" | diff -u "$WORK/tmp-before" - >&2 || fail "files left in the repository's tmp"
+
+# --- the staging area: kept only to resume the same target -------------------
+ostree_clone_device "$OFIX/device" "$WORK/d4" "$URL/repo"
+S4=$WORK/d4/sysroot/ostree/repo/tmp/updater-staging
+DL=$(ostree_server_delta "$R" "$C1" "$C4")
+mv "$DL/0" "$DL/0.away" || fail "hide the part"
+expect_exit 4 "$WORK/part-missing" ostree_upd "$WORK/d4" install "$C4"
+assert_grep "HTTP 404" "$WORK/part-missing"
+[ "$(stat -c "%a %u" "$S4")" = "700 0" ] || fail "the staging area is not root's, 0700"
+assert_eq "$(cat "$S4/target")" "$C1 $C4" "the staging area's target"
+[ -s "$S4/delta/superblock" ] || fail "the superblock was not kept for a resume"
+mv "$DL/0.away" "$DL/0" || fail "restore the part"
+n0=$(ostree_log_lines "$LOG")
+expect_exit 0 "$WORK/resumed" ostree_upd "$WORK/d4" install "$C4"
+assert_grep "applied static delta" "$WORK/resumed"
+! tail -n +"$((n0 + 1))" "$LOG" | grep -q "^GET .*/$(ostree_delta_path "$C1" "$C4")/superblock" ||
+	fail "the kept superblock was downloaded again"
+[ ! -e "$S4" ] || fail "the staging area was left after the install"
+# One for another target is removed (here: the install has no delta).
+ostree_clone_device "$OFIX/device" "$WORK/d5" "$URL/repo"
+S5=$WORK/d5/sysroot/ostree/repo/tmp/updater-staging
+mkdir -p "$S5/delta" && chmod 700 "$S5" && echo "$C1 $C2" >"$S5/target" && echo junk >"$S5/delta/superblock" ||
+	fail "plant a staging area"
+expect_exit 0 "$WORK/other-target" ostree_upd "$WORK/d5" install "$C3"
+assert_grep "removing the staging area of another target" "$WORK/other-target"
+[ ! -e "$S5" ] || fail "another target's staging area was left"
+# One for this target but not 0700 is not trusted: its (damaged) part is not used.
+ostree_clone_device "$OFIX/device" "$WORK/d6" "$URL/repo"
+S6=$WORK/d6/sysroot/ostree/repo/tmp/updater-staging
+mkdir -p "$S6/delta" && chmod 755 "$S6" && echo "$C1 $C4" >"$S6/target" &&
+	cp "$DL/superblock" "$S6/delta/" && head -c "$(stat -c %s "$DL/0")" /dev/zero >"$S6/delta/0" ||
+	fail "plant a staging area"
+expect_exit 0 "$WORK/not-ours" ostree_upd "$WORK/d6" install "$C4"
+assert_grep "applied static delta" "$WORK/not-ours"
+[ ! -e "$S6" ] || fail "the staging area was left after the install"
 
 # --- the commit's metadata ---------------------------------------------------
 NC=$(mkcommit sim/nocompat 5.0 none)
