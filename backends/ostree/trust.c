@@ -52,11 +52,16 @@ static OstreeGpgVerifyResult *verify_keyring_only(struct ostree_backend *b, GByt
 {
 	g_autoptr(GFile) keyring = g_file_new_for_path(b->cfg->ostree.gpg_keyring);
 	g_autofree char *saved = g_strdup(g_getenv(GPG_HOME_ENV));
-	g_autofree char *dir = g_dir_make_tmp("updater-gpg-XXXXXX", gerr);
+	/* In the repository's tmp: writable wherever the updater runs. */
+	g_autofree char *dir = g_build_filename(g_file_peek_path(ostree_repo_get_path(b->repo)), "tmp",
+						"updater-gpg-XXXXXX", NULL);
 	OstreeGpgVerifyResult *res = NULL;
 
-	if (!dir)
+	if (!g_mkdtemp_full(dir, 0700)) {
+		g_set_error(gerr, G_IO_ERROR, g_io_error_from_errno(errno), "mkdtemp %s: %s", dir,
+			    g_strerror(errno));
 		return NULL;
+	}
 	g_autoptr(OstreeRepo) empty =
 		ostree_repo_create_at(AT_FDCWD, dir, OSTREE_REPO_MODE_BARE_USER_ONLY, NULL, NULL, gerr);
 	if (empty) {
