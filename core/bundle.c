@@ -184,7 +184,7 @@ static const char *const key_names[K_COUNT] = {
  * control characters (newlines above all) are refused rather than escaped
  * everywhere. Non-ASCII UTF-8 is allowed. */
 int check_text(const char *ctx, const char *key, const char *v, size_t n, size_t cap,
-		      int exit_code, struct error *e)
+	       int exit_code, struct error *e)
 {
 	int errnum = exit_code == UPD_EXIT_VERIFY ? EBADMSG : EINVAL;
 

@@ -360,6 +360,11 @@ static int fetch_delta(struct ostree_backend *b, const char *from, const char *d
 			 from, b->checksum, (unsigned long long)total, SUPERBLOCK_MAX);
 		return -ECANCELED;
 	}
+	if (total > space_above_reserve(b))
+		return err_set(e, UPD_EXIT_NOSPACE, ENOSPC,
+			       "static delta %.12s: its superblock needs %llu bytes, more than is free "
+			       "above the repository's reserve: %s",
+			       b->checksum, (unsigned long long)total, strerror(ENOSPC));
 	/* A file of the delta missing after the HEAD said it is there is a
 	 * download error (exit 4, resumable), not "no delta". */
 	if ((rc = fetch_file(b, sb_url, sb_path, total, e)) < 0)
