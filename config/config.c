@@ -65,6 +65,7 @@ static const struct key keys[] = {
 	{"ostree.ref", K_STRING, OFF(ostree.ref), 0, 0, NULL},
 	{"ostree.gpg_verify", K_BOOL, OFF(ostree.gpg_verify), 0, 0, NULL},
 	{"ostree.gpg_keyring", K_PATH, OFF(ostree.gpg_keyring), 0, 0, NULL},
+	{"ostree.require_compatible", K_BOOL, OFF(ostree.require_compatible), 0, 0, NULL},
 	{"ostree.root", K_PATH, OFF(ostree.root), 0, 0, NULL},
 	{"ostree.keep", K_INT, OFF(ostree.keep), 1, INT_MAX, "a positive integer"},
 	{"ostree.bootlimit", K_INT, OFF(ostree.bootlimit), 1, 99, "an integer from 1 to 99"},
@@ -345,6 +346,7 @@ static void set_scalar_defaults(struct config *c)
 	c->server.retries = 3;
 	c->dualbank.bootlimit = 3;
 	c->ostree.gpg_verify = true;
+	c->ostree.require_compatible = true;
 	c->ostree.keep = 2;
 	c->ostree.bootlimit = 3;
 	c->hooks.timeout = 300;

@@ -36,6 +36,7 @@ struct config {
 		char *sysroot, *osname, *remote, *url, *ref, *gpg_keyring;
 		char *root;          /* the running root filesystem, default "/" */
 		bool gpg_verify;     /* default true */
+		bool require_compatible; /* default true: commits carry updater.compatible */
 		int keep;            /* default 2 */
 		int bootlimit;       /* default 3 */
 	} ostree;

@@ -183,8 +183,8 @@ static const char *const key_names[K_COUNT] = {
 /* version/compatible end up in logs, JSON progress and the state file, so
  * control characters (newlines above all) are refused rather than escaped
  * everywhere. Non-ASCII UTF-8 is allowed. */
-static int check_text(const char *ctx, const char *key, const char *v, size_t n, size_t cap,
-		      int exit_code, struct error *e)
+int check_text(const char *ctx, const char *key, const char *v, size_t n, size_t cap,
+	       int exit_code, struct error *e)
 {
 	int errnum = exit_code == UPD_EXIT_VERIFY ? EBADMSG : EINVAL;
 

@@ -68,6 +68,12 @@ void bundle_head_free(struct bundle_head *h);
  * Bytes after the payload are only warned about. */
 int bundle_check_size(const struct bundle_head *h, uint64_t total, struct error *e);
 
+/* A release's text field (version, compatible): not empty, shorter than cap,
+ * no control character. Errors with exit_code, "CTX: KEY ...". Shared with
+ * the ostree backend, which reads the same fields from commit metadata. */
+int check_text(const char *ctx, const char *key, const char *v, size_t n, size_t cap,
+	       int exit_code, struct error *e);
+
 int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *e);
 /* malloc'd text in canonical key order. */
 char *manifest_format(const struct manifest *m);

@@ -1,11 +1,9 @@
 /* The commit object and its detached metadata (the signatures), fetched with
- * our own downloader instead of libostree's commit-only pull. That pull
- * brings the detached metadata along with the commit, and the content pull
- * of `install` then fetches it a second time: libostree always fetches it
- * again for a commit it already holds, in case signatures were added. So
- * `install` gets the commit alone here and the signatures with its content;
- * `check`, which pulls no content, gets them with ob_pull_detached_meta.
- * Runs in the pull process (pull_proc.c). */
+ * our own downloader (capped, the object hash-checked against its name) and
+ * verified (trust.c) before either is stored: nothing a server sends is
+ * kept, and no content is asked for, unless it is the commit the configured
+ * keyring signed, for the ref it was fetched for. Runs in the pull process
+ * (pull_proc.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,19 +109,12 @@ static char *object_path(const char *csum, const char *ext)
 
 /* Stores the commit object, marked partial first (libostree's order: a cut
  * between the two leaves a mark with no commit, which pulls ignore). */
-static int store_commit(struct ostree_backend *b, const char *csum, GBytes *bytes, struct error *e)
+static int store_commit(struct ostree_backend *b, const char *csum, GVariant *v, struct error *e)
 {
-	g_autofree char *got = NULL;
 	GError *gerr = NULL;
 	char what[128];
 
 	snprintf(what, sizeof(what), "store commit %.12s", csum);
-	if (!hashes_to(bytes, csum, &got))
-		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
-			       "commit %.12s from %s: the object's checksum is %.12s (corrupted)", csum,
-			       b->url, got);
-	g_autoptr(GVariant) v = g_variant_ref_sink(
-		g_variant_new_from_bytes(OSTREE_COMMIT_GVARIANT_FORMAT, bytes, FALSE));
 	/* In a transaction: its commit syncs the object to disk. Written
 	 * outside one, a power cut can leave the object's name with no content
 	 * (the QEMU power-cut scenario did), which a rerun would trust. */
@@ -141,20 +132,26 @@ static int store_commit(struct ostree_backend *b, const char *csum, GBytes *byte
 /* A commit object already in the repository is trusted only if it hashes to
  * its name: one left damaged (a power cut of an older version, a bad disk)
  * is removed and fetched again. */
-static bool stored_commit_ok(struct ostree_backend *b, const char *csum)
+static bool stored_commit_ok(struct ostree_backend *b, const char *csum, GVariant **out)
 {
 	g_autoptr(GVariant) v = NULL;
 
 	if (!ostree_repo_load_variant(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, &v, NULL))
 		return false;
 	g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes(v);
-	return hashes_to(bytes, csum, NULL);
+	if (!hashes_to(bytes, csum, NULL))
+		return false;
+	*out = g_steal_pointer(&v);
+	return true;
 }
 
-/* The commit object, unless the repository has it (partial or whole). */
-static int fetch_commit(struct ostree_backend *b, const char *csum, struct error *e)
+/* The commit object: the repository's when it holds it (partial or whole,
+ * *stored set), else fetched and hash-checked, not stored yet. */
+static int get_commit(struct ostree_backend *b, const char *csum, GVariant **out, bool *stored,
+		      struct error *e)
 {
 	g_autofree char *path = object_path(csum, "commit");
+	g_autofree char *got = NULL;
 	g_autoptr(GBytes) bytes = NULL;
 	gboolean have = FALSE;
 	GError *gerr = NULL;
@@ -162,7 +159,7 @@ static int fetch_commit(struct ostree_backend *b, const char *csum, struct error
 
 	if (!ostree_repo_has_object(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, &have, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "read the repository");
-	if (have && stored_commit_ok(b, csum))
+	if ((*stored = have && stored_commit_ok(b, csum, out)))
 		return 0;
 	if (have) {
 		log_warn("commit %.12s in the repository is damaged: fetching it again", csum);
@@ -171,7 +168,53 @@ static int fetch_commit(struct ostree_backend *b, const char *csum, struct error
 	}
 	if ((rc = fetch_small(b, path, META_MAX, &bytes, e)) < 0)
 		return rc;
-	return store_commit(b, csum, bytes, e);
+	if (!hashes_to(bytes, csum, &got))
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "commit %.12s from %s: the object's checksum is %.12s (corrupted)", csum,
+			       b->url, got);
+	*out = g_variant_ref_sink(g_variant_new_from_bytes(OSTREE_COMMIT_GVARIANT_FORMAT, bytes, FALSE));
+	return 0;
+}
+
+/* The commit's detached metadata on the server (NULL when it has none: an
+ * unsigned commit, which the verification then refuses). */
+static int get_signatures(struct ostree_backend *b, const char *csum, GVariant **out,
+			  struct error *e)
+{
+	g_autofree char *path = object_path(csum, "commitmeta");
+	g_autoptr(GBytes) bytes = NULL;
+	int rc = fetch_small(b, path, META_MAX, &bytes, e);
+
+	*out = NULL;
+	if (rc == -ENOENT) {
+		err_clear(e);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	*out = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE("a{sv}"), bytes, FALSE));
+	return 0;
+}
+
+static int fetch_verified(struct ostree_backend *b, const char *ref, const char *csum,
+			  struct error *e)
+{
+	g_autoptr(GVariant) commit = NULL, detached = NULL;
+	GError *gerr = NULL;
+	bool stored = false;
+	int rc;
+
+	if ((rc = get_commit(b, csum, &commit, &stored, e)) < 0 ||
+	    (b->cfg->ostree.gpg_verify && (rc = get_signatures(b, csum, &detached, e)) < 0) ||
+	    (rc = ob_verify_commit_signature(b, csum, commit, detached, e)) < 0 ||
+	    (rc = ob_check_ref_binding(csum, commit, ref, e)) < 0)
+		return rc;
+	if (!stored && (rc = store_commit(b, csum, commit, e)) < 0)
+		return rc;
+	if (detached &&
+	    !ostree_repo_write_commit_detached_metadata(b->repo, csum, detached, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "store the commit's signatures");
+	return 0;
 }
 
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
@@ -186,8 +229,9 @@ int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *c
 	else
 		rc = resolve_ref(b, ref, csum, e);
 	if (rc == 0)
-		rc = fetch_commit(b, csum, e);
-	/* As libostree's pull does: the remote ref names what the server offers. */
+		rc = fetch_verified(b, ref, csum, e);
+	/* As libostree's pull does: the remote ref names what the server offers
+	 * (once it is known to be a commit this device accepts). */
 	if (rc == 0 && !commit &&
 	    !ostree_repo_set_ref_immediate(b->repo, b->remote, ref, csum, NULL, &gerr))
 		rc = ob_gerror(e, gerr, UPD_EXIT_OTHER, "set the remote ref");
@@ -196,26 +240,4 @@ int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *c
 		err_prefix(e, "%s", what);
 	}
 	return rc;
-}
-
-int ob_pull_detached_meta(struct ostree_backend *b, const char *csum, struct error *e)
-{
-	g_autofree char *path = object_path(csum, "commitmeta");
-	g_autoptr(GBytes) bytes = NULL;
-	g_autoptr(GVariant) v = NULL;
-	GError *gerr = NULL;
-	int rc = fetch_small(b, path, META_MAX, &bytes, e);
-
-	/* None on the server: an unsigned commit, which the check then refuses. */
-	if (rc == -ENOENT)
-		err_clear(e);
-	else if (rc < 0) {
-		err_prefix(e, "fetch the signatures of commit %.12s", csum);
-		return rc;
-	}
-	else
-		v = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE("a{sv}"), bytes, FALSE));
-	if (!ostree_repo_write_commit_detached_metadata(b->repo, csum, v, NULL, &gerr))
-		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "store the commit's signatures");
-	return 0;
 }

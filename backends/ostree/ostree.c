@@ -205,20 +205,20 @@ static int ob_fetch(void *priv, const char *source, struct release *out, struct 
 	if (!commit && !ostree_repo_resolve_rev(b->repo, b->refspec, FALSE, &csum, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, "resolve the fetched ref");
 	snprintf(b->checksum, sizeof(b->checksum), "%s", commit ? commit : csum);
-	g_autofree char *version = ob_commit_version(b->repo, b->checksum);
-	if (!version)
-		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
-			       "commit %.12s of %s has no 'version' metadata (ostree commit "
-			       "--add-metadata-string=version=...)",
-			       b->checksum, b->refspec);
-	snprintf(b->version, sizeof(b->version), "%s", version);
+	/* The pull process verified the commit before storing it (its
+	 * signature, its ref); the metadata the policy reads is that commit's. */
+	g_autoptr(GVariant) cv = NULL;
+	if (!ostree_repo_load_variant(b->repo, OSTREE_OBJECT_TYPE_COMMIT, b->checksum, &cv, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "read the fetched commit");
 	memset(out, 0, sizeof(*out));
-	snprintf(out->version, sizeof(out->version), "%s", version);
+	if ((rc = ob_release_meta(b, cv, out, e)) < 0)
+		return rc;
+	snprintf(b->version, sizeof(b->version), "%s", out->version);
 	snprintf(out->digest, sizeof(out->digest), "%s", b->checksum);
 	snprintf(out->identity, sizeof(out->identity), "%s", b->checksum);
-	/* Not yet bound to the device: updater.compatible is read in issue 11's
-	 * ostree work; until then the core must not refuse these releases. */
-	out->compatible_optional = true;
+	log_debug("commit %.12s: version %s, compatible %s, security version %llu", b->checksum,
+		  out->version, out->compatible[0] ? out->compatible : "(none)",
+		  (unsigned long long)out->security_version);
 	snprintf(out->origin, sizeof(out->origin), "%s (%s)", b->refspec, b->url);
 	return 0;
 }
@@ -243,34 +243,6 @@ static bool commit_complete(struct ostree_backend *b)
 	OstreeRepoCommitState state = 0;
 	return ostree_repo_load_commit(b->repo, b->checksum, NULL, &state, NULL) &&
 	       !(state & OSTREE_REPO_COMMIT_STATE_PARTIAL);
-}
-
-int ob_check_signature(struct ostree_backend *b, struct error *e)
-{
-	GError *gerr = NULL;
-	g_autoptr(OstreeGpgVerifyResult) res =
-		ostree_repo_verify_commit_for_remote(b->repo, b->checksum, b->remote, NULL, &gerr);
-
-	if (!res || !ostree_gpg_verify_result_require_valid_signature(res, &gerr)) {
-		char what[128];
-		snprintf(what, sizeof(what), "verify commit %.12s", b->checksum);
-		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, what);
-	}
-	return 0;
-}
-
-static int verify_signature(struct ostree_backend *b, struct error *e)
-{
-	if (!b->cfg->ostree.gpg_verify)
-		return 0;
-	/* A content pull brings the signatures; before one (`check`) they are
-	 * fetched on their own. */
-	if (!commit_complete(b)) {
-		int rc = ob_fetch_signatures(b, e);
-		if (rc < 0)
-			return rc;
-	}
-	return ob_check_signature(b, e);
 }
 
 /* Sizes of the kernel and initramfs the deployment copies into /boot, or
@@ -331,7 +303,9 @@ static int check_space(struct ostree_backend *b, struct error *e)
 static int ob_verify(void *priv, const struct system_info *target, struct error *e)
 {
 	struct ostree_backend *b = priv;
-	int rc = verify_signature(b, e);
+	/* Again after the content pull, which stores the signatures the server
+	 * sends it: what is deployed is what the configured keyring signed. */
+	int rc = ob_check_signature(b, e);
 	(void)target;
 
 	/* `check` verifies metadata only; the content is there after a pull. */

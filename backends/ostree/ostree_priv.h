@@ -30,9 +30,19 @@ void ob_free(struct ostree_backend *b);
 /* Maps a GError to our error: exit class by domain/code, message prefixed. */
 int ob_gerror(struct error *e, GError *gerr, int exit_code, const char *what);
 
-/* ostree.c: the commit's signatures, as stored in the repository, against
- * the remote's keyring (exit 3 when none is valid). */
+/* trust.c: a commit's signatures (its detached metadata) against
+ * ostree.gpg_keyring alone, never libostree's global keyrings nor a key in the
+ * repository's config (exit 3 when none is valid; 0 when gpg_verify is off);
+ * ob_check_signature reads both from the repository (b->checksum). */
+int ob_verify_commit_signature(struct ostree_backend *b, const char *csum, GVariant *commit,
+			       GVariant *detached, struct error *e);
 int ob_check_signature(struct ostree_backend *b, struct error *e);
+/* Exit 3 when the commit names refs it is bound to and REF is not one. */
+int ob_check_ref_binding(const char *csum, GVariant *commit, const char *ref, struct error *e);
+/* The release's version, compatible and security version from the commit's
+ * signed metadata (of b->checksum), refused (exit 3) when malformed. */
+int ob_release_meta(const struct ostree_backend *b, GVariant *commit, struct release *out,
+		    struct error *e);
 
 /* deployments.c */
 void ob_deployment_id(OstreeDeployment *d, char *out, size_t size);
@@ -47,11 +57,11 @@ int ob_lock(struct ostree_backend *b, struct error *e);
 char *ob_commit_version(OstreeRepo *repo, const char *checksum);
 
 /* commit_fetch.c, run in the pull process: the commit object (COMMIT may be
- * NULL: the ref's head on the server), stored and marked partial; its
- * detached metadata (signatures); URLs and download options for the remote. */
+ * NULL: the ref's head on the server) and its signatures, verified and bound
+ * to REF before they are stored (the commit marked partial); URLs and
+ * download options for the remote. */
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e);
-int ob_pull_detached_meta(struct ostree_backend *b, const char *csum, struct error *e);
 char *ob_repo_url(const struct ostree_backend *b, const char *path);
 struct source_opts ob_source_opts(const struct ostree_backend *b, const char *url);
 
@@ -68,7 +78,6 @@ void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, si
  * server.timeout without progress: libostree ignores cancellation. */
 int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit, struct error *e);
 int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
-int ob_fetch_signatures(struct ostree_backend *b, struct error *e);
 /* In the pull process: progress for the updater. */
 void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetched, unsigned fetches,
 			unsigned writes, unsigned requested);

@@ -63,12 +63,9 @@ static void report_error(int fd, const struct error *e)
 
 static const char *arg_or_null(const char *a) { return strcmp(a, "-") == 0 ? NULL : a; }
 
-/* argv after FD LEVEL CONFIG: "meta REF COMMIT|-", "sig COMMIT" or
- * "content FROM|- TO REFSPEC" */
+/* argv after FD LEVEL CONFIG: "meta REF COMMIT|-" or "content FROM|- TO REFSPEC" */
 static int child_run(struct ostree_backend *b, int argc, char **argv, struct error *e)
 {
-	if (argc == 2 && strcmp(argv[0], "sig") == 0)
-		return ob_pull_detached_meta(b, argv[1], e);
 	if (argc == 3 && strcmp(argv[0], "meta") == 0) {
 		snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, argv[1]);
 		return ob_pull_commit_meta(b, argv[1], arg_or_null(argv[2]), e);
@@ -307,13 +304,4 @@ int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct
 			       b->refspec, NULL };
 
 	return run_child(b, args, true, "pull", e);
-}
-
-int ob_fetch_signatures(struct ostree_backend *b, struct error *e)
-{
-	const char *args[] = { "sig", b->checksum, NULL };
-	char what[128];
-
-	snprintf(what, sizeof(what), "fetch the signatures of commit %.12s", b->checksum);
-	return run_child(b, args, false, what, e);
 }

@@ -92,7 +92,7 @@ def server(delta):
         return repo, open(os.path.join(repo, "bench.done")).read().split()
     shutil.rmtree(repo, ignore_errors=True)
     t1, t2 = make_trees()
-    out = bash(f'export OSTREE_GPG_HOME="{WORK}/gpg/gnupg" OSTREE_GPG_KEYID=$(cat "{WORK}/gpg/keyid"); '
+    out = bash(f'export OSTREE_SIGN_HOME="{WORK}/gpg/gnupg" OSTREE_GPG_KEYID=$(cat "{WORK}/gpg/keyid"); '
                f'ostree_server_init "{repo}"; '
                f'c1=$(ostree_server_commit "{repo}" bench/stable "{t1}" 1.0); '
                f'c2=$(ostree_server_commit "{repo}" bench/stable "{t2}" 2.0); '

@@ -342,7 +342,9 @@ class Series:
                  f'echo "$OSTREE_GPG_KEYID" >"{self.gpg_dir}/keyid"')
 
     def _gpg_env(self):
-        return (f'export OSTREE_GPG_HOME="{self.gpg_home}" '
+        # OSTREE_COMPATIBLE: the board the commits name (updater.compatible),
+        # the devices' compatible.
+        return (f'export OSTREE_SIGN_HOME="{self.gpg_home}" OSTREE_COMPATIBLE={COMPATIBLE} '
                 f'OSTREE_GPG_KEYID=$(cat "{self.gpg_dir}/keyid");')
 
 

@@ -49,8 +49,8 @@ ostree_assert_error "$WORK/badsig" "public key not found"
 no_deployment "$CB"
 ostree_assert_untouched "$D" "commit signed with another key"
 
-# The same through a static delta: its superblock carries the signatures, so
-# the commit is refused before the delta's parts are downloaded.
+# The same with a static delta to it on the server: the commit is verified
+# first, so neither the delta's superblock nor its parts are downloaded.
 ostree static-delta generate --repo="$WORK/srv/repo" --from="$C1" --to="$CB" >/dev/null 2>&1 ||
 	fail "generate a static delta to the commit signed with another key"
 BDELTA=$(ostree_delta_path "$C1" "$CB")
@@ -58,8 +58,8 @@ strings "$WORK/srv/repo/$BDELTA/superblock" | grep -q "/commitmeta" || fail "the
 n0=$(ostree_log_lines "$LOG")
 expect_exit 3 "$WORK/badsig-delta" ostree_upd "$D" install sim/badsig
 ostree_assert_error "$WORK/badsig-delta" "public key not found"
-tail -n +"$((n0 + 1))" "$LOG" | grep -q "/$BDELTA/superblock .*status=20[06]" ||
-	fail "the superblock of the delta to the untrusted commit was not fetched"
+! tail -n +"$((n0 + 1))" "$LOG" | grep -q "/$BDELTA/superblock" ||
+	fail "the superblock of the delta to the untrusted commit was asked for"
 ! tail -n +"$((n0 + 1))" "$LOG" | grep -q "/$BDELTA/[0-9]" ||
 	fail "the parts of a delta to an untrusted commit were downloaded"
 no_deployment "$CB"
@@ -97,7 +97,7 @@ expect_exit 3 "$WORK/delta" ostree_upd "$D" install "$C2"
 ostree_assert_error "$WORK/delta" "delta"
 no_deployment "$C2"
 ostree_assert_untouched "$D" "corrupted delta"
-[ -z "$(ls -d "$D"/sysroot/ostree/repo/tmp/updater-delta-* 2>/dev/null)" ] || fail "the corrupted delta part was kept"
+[ ! -e "$D/sysroot/ostree/repo/tmp/updater-staging" ] || fail "the corrupted delta part was kept"
 
 # After all that, a good release installs and verifies.
 expect_exit 0 "$WORK/good" ostree_upd "$D" install "$C4"

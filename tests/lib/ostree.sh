@@ -47,7 +47,9 @@ ostree_nofreeze() {
 
 # ostree_gpg_init DIR: a throwaway GNUPGHOME DIR/gnupg with two unprotected
 # Ed25519 signing keys. Exports
-#   OSTREE_GPG_HOME           the home directory (for --gpg-homedir)
+#   OSTREE_SIGN_HOME          the home directory (for --gpg-homedir); not
+#                             OSTREE_GPG_HOME, which libostree (and the ostree
+#                             command) would read as a directory of trusted keys
 #   OSTREE_GPG_KEYID          fingerprint of the release key
 #   OSTREE_GPG_OTHER_KEYID    fingerprint of a second key nobody trusts
 #   OSTREE_GPG_KEYRING        DIR/trusted.gpg: the release public key, a
@@ -60,7 +62,7 @@ ostree_gpg_init() {
 	home=$(cd "$d/gnupg" && pwd)
 	chmod 700 "$home"
 	[ ${#home} -lt 80 ] || echo "ostree_gpg_init: warning: $home is long; gpg-agent's socket path may not fit" >&2
-	OSTREE_GPG_HOME=$home
+	OSTREE_SIGN_HOME=$home
 	for name in release other; do
 		fpr=$(gpg --homedir "$home" --batch --status-fd 1 --gen-key 2>/dev/null <<KEY | sed -n 's/^\[GNUPG:\] KEY_CREATED [BP] //p'
 %no-protection
@@ -84,7 +86,7 @@ KEY
 	done
 	OSTREE_GPG_KEYRING=$(cd "$d" && pwd)/trusted.gpg
 	OSTREE_GPG_OTHER_KEYRING=$(cd "$d" && pwd)/other.gpg
-	export OSTREE_GPG_HOME OSTREE_GPG_KEYID OSTREE_GPG_OTHER_KEYID OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
+	export OSTREE_SIGN_HOME OSTREE_GPG_KEYID OSTREE_GPG_OTHER_KEYID OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
 	ostree_gpg_stop
 	[ -s "$d/trusted.gpg" ] && [ -s "$d/other.gpg" ] || fail "ostree_gpg_init: key export failed"
 }
@@ -102,16 +104,16 @@ ostree_gpg_load() {
 	oth=$(gpg --homedir "$home" --batch --with-colons --show-keys "$d/other.gpg" 2>/dev/null |
 		awk -F: '/^fpr/ { print $10; exit }')
 	[ -n "$rel" ] && [ -n "$oth" ] || return 1
-	OSTREE_GPG_HOME=$home OSTREE_GPG_KEYID=$rel OSTREE_GPG_OTHER_KEYID=$oth
+	OSTREE_SIGN_HOME=$home OSTREE_GPG_KEYID=$rel OSTREE_GPG_OTHER_KEYID=$oth
 	OSTREE_GPG_KEYRING=$d/trusted.gpg OSTREE_GPG_OTHER_KEYRING=$d/other.gpg
-	export OSTREE_GPG_HOME OSTREE_GPG_KEYID OSTREE_GPG_OTHER_KEYID OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
+	export OSTREE_SIGN_HOME OSTREE_GPG_KEYID OSTREE_GPG_OTHER_KEYID OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
 }
 
-# ostree_gpg_stop: stop the gpg-agent (and any other daemon) of OSTREE_GPG_HOME.
+# ostree_gpg_stop: stop the gpg-agent (and any other daemon) of OSTREE_SIGN_HOME.
 # Signing starts one; every function here that signs calls this afterwards.
 ostree_gpg_stop() {
-	[ -n "${OSTREE_GPG_HOME:-}" ] || return 0
-	gpgconf --homedir "$OSTREE_GPG_HOME" --kill all >/dev/null 2>&1
+	[ -n "${OSTREE_SIGN_HOME:-}" ] || return 0
+	gpgconf --homedir "$OSTREE_SIGN_HOME" --kill all >/dev/null 2>&1
 	return 0
 }
 
@@ -122,8 +124,8 @@ _ostree_sign_args() {
 	local key=${1:-${OSTREE_GPG_KEYID:-none}}
 	_OSTREE_SIGN=()
 	[ "$key" = none ] && return 0
-	[ -n "${OSTREE_GPG_HOME:-}" ] || fail "signing with $key needs ostree_gpg_init first"
-	_OSTREE_SIGN=("--gpg-sign=$key" "--gpg-homedir=$OSTREE_GPG_HOME")
+	[ -n "${OSTREE_SIGN_HOME:-}" ] || fail "signing with $key needs ostree_gpg_init first"
+	_OSTREE_SIGN=("--gpg-sign=$key" "--gpg-homedir=$OSTREE_SIGN_HOME")
 }
 
 # --- release trees ---------------------------------------------------------
@@ -224,16 +226,19 @@ ostree_server_init() {
 
 # ostree_server_commit REPO BRANCH TREE VERSION [KEYID|none] [ARGS...]:
 # commits TREE on BRANCH (files owned by root) with subject "release VERSION"
-# and metadata version=VERSION, signed with KEYID (default OSTREE_GPG_KEYID;
-# "none", or no key set up: unsigned). Further ARGS go to `ostree commit`
-# (e.g. --add-metadata-string=K=V, --timestamp=..., --generate-sizes).
-# Prints the commit checksum.
+# and metadata version=VERSION and updater.compatible=OSTREE_COMPATIBLE
+# (default "sim-board", the devices' compatible; "none": no such key), signed
+# with KEYID (default OSTREE_GPG_KEYID; "none", or no key set up: unsigned).
+# Further ARGS go to `ostree commit` (e.g. --add-metadata-string=K=V,
+# --timestamp=..., --generate-sizes). Prints the commit checksum.
 ostree_server_commit() {
-	local repo=$1 branch=$2 tree=$3 version=$4 key=${5:-} csum
+	local repo=$1 branch=$2 tree=$3 version=$4 key=${5:-} csum compat=${OSTREE_COMPATIBLE:-sim-board}
+	local -a meta=(--add-metadata-string=version="$version")
 	shift $(($# < 5 ? $# : 5))
+	[ "$compat" = none ] || meta+=(--add-metadata-string=updater.compatible="$compat")
 	_ostree_sign_args "$key"
 	csum=$(ostree --repo="$repo" commit --branch="$branch" --tree=dir="$tree" \
-		--subject="release $version" --add-metadata-string=version="$version" \
+		--subject="release $version" "${meta[@]}" \
 		--owner-uid=0 --owner-gid=0 "${_OSTREE_SIGN[@]}" "$@")
 	local rc=$?
 	ostree_gpg_stop
@@ -491,10 +496,10 @@ ostree_fixtures() {
 		echo "$key" >"$OFIX/.key"
 	fi
 	exec {lock}>&-
-	OSTREE_GPG_HOME=$OFIX/gpg/gnupg
+	OSTREE_SIGN_HOME=$OFIX/gpg/gnupg
 	OSTREE_GPG_KEYRING=$OFIX/gpg/trusted.gpg
 	OSTREE_GPG_OTHER_KEYRING=$OFIX/gpg/other.gpg
-	export OSTREE_GPG_HOME OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
+	export OSTREE_SIGN_HOME OSTREE_GPG_KEYRING OSTREE_GPG_OTHER_KEYRING
 	. "$OFIX/commits.sh"
 }
 

@@ -30,6 +30,9 @@ RAMDISK=$TOP/build/ramdisk/initramfs.img
 BOOTSCR=$TOP/build/boot/boot.scr
 OS=qemu
 REF=qemu/stable
+# The guest config's compatible: every commit carries it as updater.compatible
+# (ostree_server_commit), which the updater requires.
+export OSTREE_COMPATIBLE=qemu-x86
 ENV0=0x8000 ENV1=0xc000 ENVSIZE=0x4000
 SYSROOT_MB=320
 mkdir -p "$OUT"
@@ -82,7 +85,7 @@ make_tree() {
 	printf '/dev/vda %s %s\n/dev/vda %s %s\n' $ENV0 $ENVSIZE $ENV1 $ENVSIZE >"$t/usr/etc/fw_env.config"
 	cat >"$t/usr/etc/updater.conf" <<-CONF
 	backend = "ostree";
-	compatible = "qemu-x86";
+	compatible = "$OSTREE_COMPATIBLE";
 	state_dir = "/var/lib/updater";
 	cmdline = "/proc/cmdline";
 	version_file = "/etc/os-release";
@@ -99,8 +102,8 @@ make_tree() {
 	head -c 1M /dev/urandom >"$t/usr/payload.bin"
 }
 
-commit() { # commit REPO TREE VERSION: on REF (so the commit is bound to it), signed
-	ostree_server_commit "$1" "$REF" "$2" "$3" >/dev/null
+commit() { # commit REPO TREE VERSION: on REF (bound to it), signed, for the guest's board
+	ostree_server_commit "$1" "$REF" "$2" "$3" "" --bind-ref="$REF" >/dev/null
 }
 
 rm -rf "$OUT/repo" "$OUT/trees"
@@ -136,7 +139,7 @@ ostree --repo="$u" static-delta delete "$v1-$v2" >/dev/null
 # (ostree 2022.7's `gpg-sign --delete` deleted nothing here, given the release
 # key's fingerprint or its long id: the detached metadata goes as a whole)
 rm "$u/objects/${v2:0:2}/${v2:2}.commitmeta"
-ostree --repo="$u" gpg-sign --gpg-homedir="$OSTREE_GPG_HOME" "$REF" "$OSTREE_GPG_OTHER_KEYID"
+ostree --repo="$u" gpg-sign --gpg-homedir="$OSTREE_SIGN_HOME" "$REF" "$OSTREE_GPG_OTHER_KEYID"
 ostree_gpg_stop
 ostree_server_delta "$u" "$v1" "$REF" >/dev/null
 ostree_server_summary "$u" "$OSTREE_GPG_OTHER_KEYID"

@@ -187,6 +187,7 @@ static void test_defaults(void **state)
 	assert_null(c->ostree.sysroot);
 	assert_null(c->ostree.ref);
 	assert_true(c->ostree.gpg_verify);
+	assert_true(c->ostree.require_compatible);
 	assert_int_equal(c->ostree.keep, 2);
 	assert_int_equal(c->ostree.bootlimit, 3);
 	assert_null(c->hooks.dir);
