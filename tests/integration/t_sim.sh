@@ -175,9 +175,9 @@ commit() {
 	ostree_make_tree "$WORK/tree" "$1" "6.1.0-sim$2"
 	ostree --repo="$R" commit --branch=sim/stable --tree=dir="$WORK/tree" --subject="release $1" \
 		--add-metadata-string=version="$1" --add-metadata-string=updater.compatible=sim-board \
-		--owner-uid=0 --owner-gid=0 --gpg-sign="$OSTREE_GPG_KEYID" --gpg-homedir="$OSTREE_GPG_HOME" ||
+		--owner-uid=0 --owner-gid=0 --gpg-sign="$OSTREE_GPG_KEYID" --gpg-homedir="$OSTREE_SIGN_HOME" ||
 		fail "commit $1"
-	ostree --repo="$R" summary -u --gpg-sign="$OSTREE_GPG_KEYID" --gpg-homedir="$OSTREE_GPG_HOME" || fail "summary"
+	ostree --repo="$R" summary -u --gpg-sign="$OSTREE_GPG_KEYID" --gpg-homedir="$OSTREE_SIGN_HOME" || fail "summary"
 	ostree_gpg_stop
 }
 C1=$(commit 1.0 1) || fail "commit 1.0"
