@@ -118,7 +118,8 @@ static int set_failed(struct update_state *s, const char *v)
 	uint64_t when;
 	const char *sp = strchr(v, ' '), *id = sp ? sp + 1 : NULL, *sp2 = id ? strchr(id, ' ') : NULL;
 
-	if (!sp2 || sp2 == id || (size_t)(sp2 - id) >= sizeof(identity) || s->n_failed == STATE_MAX_FAILED)
+	if (!sp2 || sp2 == id || (size_t)(sp2 - id) >= sizeof(identity) ||
+	    s->n_failed == STATE_MAX_FAILED || v[0] < '0' || v[0] > '9')
 		return -1;
 	errno = 0;
 	when = strtoull(v, &end, 10);

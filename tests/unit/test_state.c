@@ -680,6 +680,7 @@ static void test_policy_malformed(void **state)
 	expect_bad(f, "format=1\nfailed_release=\n", 2);
 	expect_bad(f, "format=1\nfailed_release=12 abc\n", 2);     /* no version */
 	expect_bad(f, "format=1\nfailed_release=x abc 2.0\n", 2);  /* no time */
+	expect_bad(f, "format=1\nfailed_release=-1 abc 2.0\n", 2); /* no sign */
 	expect_bad(f, "format=1\nfailed_release=12  2.0\n", 2);    /* no identity */
 }
 
