@@ -172,12 +172,14 @@ enum mkey {
 	K_PAYLOAD_SIZE,
 	K_PAYLOAD_SHA,
 	K_WINDOW_LOG,
+	K_SECURITY, /* format 2 only */
 	K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
 	"format",	"version",	"compatible",	  "compression",     "image-size",
 	"image-sha256", "payload-size", "payload-sha256", "zstd-window-log",
+	"security-version",
 };
 
 /* version/compatible end up in logs, JSON progress and the state file, so
@@ -235,9 +237,10 @@ static int parse_small(enum mkey k, const char *v, size_t n, struct manifest *m,
 
 	if (r < 0)
 		return r;
-	if (k == K_FORMAT && x != 1)
+	if (k == K_FORMAT && (x < 1 || x > BUNDLE_FORMAT_MAX))
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
-			       "manifest: format %" PRIu64 " is not supported (expected 1)", x);
+			       "manifest: format %" PRIu64 " is not supported (expected 1..%d)", x,
+			       BUNDLE_FORMAT_MAX);
 	if (k == K_WINDOW_LOG && (x < WINDOW_LOG_MIN || x > BUNDLE_ZSTD_WINDOW_LOG_MAX))
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "manifest: zstd-window-log %" PRIu64 " outside %d..%d", x,
@@ -286,6 +289,8 @@ static int parse_value(enum mkey k, const char *v, size_t n, struct manifest *m,
 		return parse_sha("image-sha256", v, n, m->image_sha256, e);
 	case K_PAYLOAD_SHA:
 		return parse_sha("payload-sha256", v, n, m->payload_sha256, e);
+	case K_SECURITY:
+		return parse_u64("security-version", v, n, &m->security_version, e);
 	case K_COUNT:
 		break;
 	}
@@ -352,9 +357,14 @@ static int manifest_parse_lines(const char *text, size_t len, struct manifest *m
 			return r;
 	}
 	for (int k = 0; k < K_COUNT; k++)
-		if (!(seen & (1u << k)))
+		if (!(seen & (1u << k)) && (k != K_SECURITY || m->format >= 2))
 			return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: missing key %s",
 				       key_names[k]);
+	/* Format 1 predates the key: a format-1 manifest carrying it was not made
+	 * by `bundle create`, and an updater of that time would refuse it. */
+	if (m->format == 1 && (seen & (1u << K_SECURITY)))
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "manifest: security-version needs format 2 (this one says 1)");
 	return 0;
 }
 
@@ -369,18 +379,20 @@ int manifest_parse(const char *text, size_t len, struct manifest *m, struct erro
 
 char *manifest_format(const struct manifest *m)
 {
-	char ih[65], ph[65], *s = NULL;
+	char ih[65], ph[65], sv[48] = "", *s = NULL;
 
 	hex_encode(m->image_sha256, 32, ih);
 	hex_encode(m->payload_sha256, 32, ph);
+	if (m->format >= 2)
+		snprintf(sv, sizeof(sv), "security-version=%" PRIu64 "\n", m->security_version);
 	/* Precisions bound the reads even if a caller filled a field to the brim. */
 	if (asprintf(&s,
-		     "format=%d\nversion=%.*s\ncompatible=%.*s\ncompression=%.*s\n"
+		     "format=%d\nversion=%.*s\ncompatible=%.*s\n%scompression=%.*s\n"
 		     "image-size=%" PRIu64 "\nimage-sha256=%s\n"
 		     "payload-size=%" PRIu64 "\npayload-sha256=%s\nzstd-window-log=%d\n",
 		     m->format, (int)sizeof(m->version), m->version, (int)sizeof(m->compatible),
-		     m->compatible, (int)sizeof(m->compression), m->compression, m->image_size, ih,
-		     m->payload_size, ph, m->zstd_window_log) < 0)
+		     m->compatible, sv, (int)sizeof(m->compression), m->compression, m->image_size,
+		     ih, m->payload_size, ph, m->zstd_window_log) < 0)
 		return NULL;
 	return s;
 }
@@ -754,7 +766,10 @@ static int sign_manifest(struct creator *c, struct error *e)
 {
 	struct manifest *m = &c->m;
 
-	m->format = 1;
+	/* The oldest format that says it all: a bundle without a security version
+	 * stays format 1, which updaters that predate format 2 still install. */
+	m->format = c->o->security_version ? 2 : 1;
+	m->security_version = c->o->security_version;
 	snprintf(m->version, sizeof(m->version), "%s", c->o->version);
 	snprintf(m->compatible, sizeof(m->compatible), "%s", c->o->compatible);
 	snprintf(m->compression, sizeof(m->compression), "zstd");

@@ -9,9 +9,10 @@
  *              payload: a zstd stream of the image, payload-size bytes
  *
  * Manifest keys (all required, unknown keys refused):
- *   format=1, version=, compatible=, compression=zstd, image-size=,
- *   image-sha256= (64 hex), payload-size=, payload-sha256= (64 hex),
- *   zstd-window-log= (the window the payload needs to decode)
+ *   format=1 or 2, version=, compatible=, security-version= (format 2 only:
+ *   required there, refused in format 1, which means security version 0),
+ *   compression=zstd, image-size=, image-sha256= (64 hex), payload-size=,
+ *   payload-sha256= (64 hex), zstd-window-log= (the window the payload needs)
  * The header is small and comes first, so `check` reads only it (one range
  * request), and nothing is written before its signature verifies. */
 #pragma once
@@ -29,6 +30,8 @@
 /* Payloads are compressed with at most this window so a device decodes any
  * bundle in bounded memory; the reader refuses larger ones. */
 #define BUNDLE_ZSTD_WINDOW_LOG_MAX 23
+/* The newest manifest format this updater reads (docs/bundle-format.md). */
+#define BUNDLE_FORMAT_MAX 2
 
 struct manifest {
 	int format;
@@ -40,6 +43,7 @@ struct manifest {
 	uint64_t payload_size;
 	uint8_t payload_sha256[32];
 	int zstd_window_log;
+	uint64_t security_version; /* 0 in format 1 */
 };
 
 struct bundle_head {
@@ -88,6 +92,7 @@ int bundle_verify_signature(const struct bundle_head *h, char *const *keys, size
 
 struct bundle_create_opts {
 	const char *image, *version, *compatible, *key, *output;
+	uint64_t security_version; /* 0: none (writes format 1), else format 2 */
 	int level;      /* zstd level, 0 = default (3) */
 	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX */
 };

@@ -14,9 +14,22 @@ static int usage(struct error *e, const char *why)
 {
 	err_set(e, UPD_EXIT_USAGE, EINVAL,
 		"bundle: %s (usage: updater bundle create --image IMG --version V --compatible C "
-		"--key KEY.pem --output OUT.upd [--level N]; updater bundle info FILE|URL)",
+		"--key KEY.pem --output OUT.upd [--security-version N] [--level N]; updater bundle info "
+		"FILE|URL)",
 		why);
 	return UPD_EXIT_USAGE;
+}
+
+/* Plain decimal, as the manifest stores it: no sign, no hex, no overflow. */
+static int parse_security_version(const char *v, uint64_t *out)
+{
+	char *end;
+
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return *end || errno ? -1 : 0;
 }
 
 static int bundle_create_cmd(int argc, char **argv, struct error *e)
@@ -25,7 +38,7 @@ static int bundle_create_cmd(int argc, char **argv, struct error *e)
 		{ "image", required_argument, NULL, 'i' },   { "version", required_argument, NULL, 'V' },
 		{ "compatible", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
 		{ "output", required_argument, NULL, 'o' },  { "level", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 },
+		{ "security-version", required_argument, NULL, 's' }, { NULL, 0, NULL, 0 },
 	};
 	struct bundle_create_opts o = {0};
 	int c;
@@ -39,6 +52,10 @@ static int bundle_create_cmd(int argc, char **argv, struct error *e)
 		case 'k': o.key = optarg; break;
 		case 'o': o.output = optarg; break;
 		case 'l': o.level = atoi(optarg); break;
+		case 's':
+			if (parse_security_version(optarg, &o.security_version) < 0)
+				return usage(e, "--security-version needs a decimal number");
+			break;
 		default: return usage(e, "unknown option");
 		}
 	}
@@ -46,7 +63,8 @@ static int bundle_create_cmd(int argc, char **argv, struct error *e)
 		return usage(e, "create needs --image, --version, --compatible, --key and --output");
 	if (bundle_create(&o, e) < 0)
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
-	printf("%s: version %s for '%s'\n", o.output, o.version, o.compatible);
+	printf("%s: version %s for '%s', security version %llu\n", o.output, o.version,
+	       o.compatible, (unsigned long long)o.security_version);
 	return UPD_EXIT_OK;
 }
 
@@ -55,7 +73,9 @@ static void print_manifest(const struct bundle_head *h)
 	const struct manifest *m = &h->manifest;
 	char hex[65];
 
+	printf("format:         %d\n", m->format);
 	printf("version:        %s\ncompatible:     %s\n", m->version, m->compatible);
+	printf("security version: %llu\n", (unsigned long long)m->security_version);
 	printf("image size:     %llu\n", (unsigned long long)m->image_size);
 	hex_encode(m->image_sha256, 32, hex);
 	printf("image sha256:   %s\n", hex);

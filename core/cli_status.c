@@ -1,4 +1,5 @@
 /* `updater status`: for people (aligned text) and machines (--json). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,15 @@ static void print_text(const struct engine_status *s)
 		printf("%-12s %s, version %s\n", r->targets[i].id, target_status_name(r->targets[i].status),
 		       r->targets[i].version[0] ? r->targets[i].version : "unknown");
 	printf("last error:  %s\n", r->last_error[0] ? r->last_error : "none");
+	if (r->trial_failure[0])
+		printf("last failed trial: %s\n", r->trial_failure);
+	printf("security floor: %" PRIu64 "\n", r->security_floor);
+	for (int i = 0; i < r->n_failed; i++) {
+		char when[32];
+		state_time_iso(r->failed[i].when, when, sizeof(when));
+		printf("failed here: version %s at %s (identity %.12s)\n", r->failed[i].version, when,
+		       r->failed[i].identity);
+	}
 }
 
 static void print_system(const char *key, const struct system_info *si)
@@ -82,7 +92,21 @@ static void print_json(const struct engine_status *s)
 	}
 	printf("],\"last_error\":");
 	json_string(stdout, r->last_error[0] ? r->last_error : NULL);
-	printf("}\n");
+	printf(",\"trial_failure\":");
+	json_string(stdout, r->trial_failure[0] ? r->trial_failure : NULL);
+	printf(",\"security_floor\":%" PRIu64 ",\"confirmed_version\":", r->security_floor);
+	json_string(stdout, r->confirmed_version[0] ? r->confirmed_version : NULL);
+	printf(",\"failed_releases\":[");
+	for (int i = 0; i < r->n_failed; i++) {
+		char when[32];
+		state_time_iso(r->failed[i].when, when, sizeof(when));
+		printf("%s{\"identity\":", i ? "," : "");
+		json_string(stdout, r->failed[i].identity);
+		printf(",\"version\":");
+		json_string(stdout, r->failed[i].version);
+		printf(",\"time\":\"%s\"}", when);
+	}
+	printf("]}\n");
 }
 
 int cli_status(struct engine *g, bool json, struct error *e)

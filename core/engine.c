@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,49 @@ void engine_close(struct engine *g)
 	free(g);
 }
 
+/* ---- policy records ----------------------------------------------------- */
+
+/* The newest version this device has confirmed: the persisted high-water
+ * mark, and any system recorded good (state files older than the mark). */
+static const char *highest_confirmed(const struct engine *g)
+{
+	const char *best = g->st.confirmed_version;
+
+	for (int i = 0; i < g->st.n_targets; i++) {
+		const struct target_record *t = &g->st.targets[i];
+		if (t->status == TS_GOOD && version_compare(t->version, best) > 0)
+			best = t->version;
+	}
+	return best;
+}
+
+/* The device confirmed this system (mark-good, or reconcile finishing one
+ * that was cut): the security floor and the high-water mark only rise. */
+static void confirm_target(struct engine *g, struct target_record *t)
+{
+	t->status = TS_GOOD;
+	if (t->security_version > g->st.security_floor) {
+		log_info("security floor raised from %" PRIu64 " to %" PRIu64,
+			 g->st.security_floor, t->security_version);
+		g->st.security_floor = t->security_version;
+	}
+	if (version_compare(t->version, g->st.confirmed_version) > 0)
+		snprintf(g->st.confirmed_version, sizeof(g->st.confirmed_version), "%s", t->version);
+}
+
+/* t failed its trial (last_error says how): it is bad, its release is
+ * remembered so it is not offered again, and the reason stays in status
+ * until the next successful install. */
+static void record_failed(struct engine *g, struct target_record *t)
+{
+	t->status = TS_BAD;
+	snprintf(g->st.trial_failure, sizeof(g->st.trial_failure), "%s", g->st.last_error);
+	if (t->identity[0])
+		state_failed_add(&g->st, t->identity, t->version, (int64_t)time(NULL));
+	else
+		log_debug("%s: no release identity recorded; not remembered as failed", t->id);
+}
+
 /* ---- reconcile ---------------------------------------------------------- */
 
 static int finish_fallback(struct engine *g, const struct bootstate *bs, const char *next,
@@ -174,14 +218,14 @@ static int finish_fallback(struct engine *g, const struct bootstate *bs, const c
 	struct target_record *t = state_target(&g->st, failed, true);
 	int rc;
 
-	if (t)
-		t->status = TS_BAD;
 	snprintf(g->st.last_error, sizeof(g->st.last_error),
 		 "version %s on %s was not confirmed within its %d trial boots; "
 		 "the bootloader fell back to %s (version %s)",
 		 t && t->version[0] ? t->version : "?", failed, bs->bootlimit,
 		 g->booted.id, g->booted.version[0] ? g->booted.version : "?");
 	log_warn("%s", g->st.last_error);
+	if (t)
+		record_failed(g, t);
 	/* State first: if the boot-state write below is cut, the next start sees
 	 * rollback=1 again and repeats this, which is idempotent. */
 	rc = save(g, ST_ROLLED_BACK, e);
@@ -273,7 +317,7 @@ static int settle_pending(struct engine *g, const char *next, struct error *e)
 	if (strcmp(g->booted.id, g->st.op_target) == 0 && strcmp(next, g->booted.id) == 0) {
 		struct target_record *t = state_target(&g->st, g->booted.id, true);
 		if (t)
-			t->status = TS_GOOD;
+			confirm_target(g, t);
 		g->st.last_error[0] = '\0';
 		rc = save(g, ST_COMMITTED, e);
 		/* mark-good was cut after its env write: finish its work too. */
@@ -376,9 +420,74 @@ static int refuse_if_busy(struct engine *g, const struct system_info *target, st
 	return 0;
 }
 
+/* Nothing overrides the floor: not --allow-downgrade, not --force. */
+static int check_floor(const struct engine *g, const struct release *rel, struct error *e)
+{
+	if (rel->security_version >= g->st.security_floor)
+		return 0;
+	return err_set(e, UPD_EXIT_VERIFY, EPERM,
+		       "verify: release %s has security version %" PRIu64 ", below this device's "
+		       "security floor %" PRIu64 " (nothing overrides the floor)",
+		       rel->version, rel->security_version, g->st.security_floor);
+}
+
+static int check_failed(const struct engine *g, const struct release *rel, struct error *e)
+{
+	const struct failed_release *f = state_failed_find(&g->st, rel->identity);
+	char when[32];
+
+	if (!f)
+		return 0;
+	state_time_iso(f->when, when, sizeof(when));
+	if (g->opts.force) {
+		log_warn("release %s failed on this device at %s: installing it again (--force)",
+			 rel->version, when);
+		return 0;
+	}
+	return err_set(e, UPD_EXIT_BUSY, EPERM,
+		       "install: release %s failed on this device at %s (identity %.12s); "
+		       "--force installs it anyway",
+		       rel->version, when, rel->identity);
+}
+
+/* Newer than the running version and than any version this device confirmed
+ * (a rollback to an old system does not reopen the versions in between). */
+static int check_downgrade(const struct engine *g, const struct release *rel, struct error *e)
+{
+	const char *running = g->booted.version, *highest = highest_confirmed(g);
+
+	if (g->opts.allow_downgrade)
+		return 0;
+	if (!running[0])
+		return err_set(e, UPD_EXIT_VERIFY, EPERM,
+			       "verify: the booted version is unknown (no record, no VERSION_ID in "
+			       "version_file %s): cannot check for a downgrade (--allow-downgrade "
+			       "installs anyway)",
+			       g->cfg->version_file);
+	int cmp = version_compare(rel->version, running);
+	if (cmp == 0)
+		return err_set(e, UPD_EXIT_VERIFY, EPERM,
+			       "verify: version %s is already running (--allow-downgrade reinstalls it)",
+			       rel->version);
+	if (cmp < 0)
+		return err_set(e, UPD_EXIT_VERIFY, EPERM,
+			       "verify: version %s is older than the running %s (downgrade refused; "
+			       "--allow-downgrade overrides)",
+			       rel->version, running);
+	if (version_compare(rel->version, highest) <= 0)
+		return err_set(e, UPD_EXIT_VERIFY, EPERM,
+			       "verify: version %s is not newer than %s, the highest version confirmed "
+			       "on this device (downgrade refused; --allow-downgrade overrides)",
+			       rel->version, highest);
+	return 0;
+}
+
+/* The core's policy, on the release's metadata (signed; the signature is
+ * checked before anything is written). The order decides which refusal a
+ * release that breaks several rules gets: board, floor, failed, version. */
 static int check_policy(struct engine *g, const struct release *rel, struct error *e)
 {
-	const char *running = g->booted.version;
+	int rc;
 
 	if (!rel->compatible[0] && !rel->compatible_optional)
 		return err_set(e, UPD_EXIT_VERIFY, EPERM,
@@ -389,23 +498,13 @@ static int check_policy(struct engine *g, const struct release *rel, struct erro
 		return err_set(e, UPD_EXIT_VERIFY, EPERM,
 			       "verify: release %s is for '%s', this device is '%s'", rel->version,
 			       rel->compatible, g->cfg->compatible);
-	if (!running[0]) {
-		log_warn("booted version unknown (no record, no VERSION_ID in %s): cannot check "
-			 "for a downgrade",
+	if ((rc = check_floor(g, rel, e)) < 0 || (rc = check_failed(g, rel, e)) < 0)
+		return rc;
+	if (!g->booted.version[0] && g->opts.allow_downgrade)
+		log_warn("booted version unknown (no record, no VERSION_ID in %s): installing "
+			 "without a downgrade check (--allow-downgrade)",
 			 g->cfg->version_file);
-		return 0;
-	}
-	int cmp = version_compare(rel->version, running);
-	if (cmp > 0 || g->opts.allow_downgrade)
-		return 0;
-	if (cmp == 0)
-		return err_set(e, UPD_EXIT_VERIFY, EPERM,
-			       "verify: version %s is already running (--allow-downgrade reinstalls it)",
-			       rel->version);
-	return err_set(e, UPD_EXIT_VERIFY, EPERM,
-		       "verify: version %s is older than the running %s (downgrade refused; "
-		       "--allow-downgrade overrides)",
-		       rel->version, running);
+	return check_downgrade(g, rel, e);
 }
 
 static int run_hooks(struct engine *g, const char *phase, const struct release *rel,
@@ -440,6 +539,8 @@ static int write_and_verify(struct engine *g, const struct release *rel,
 	*t = (struct target_record){ .status = TS_INCOMPLETE };
 	snprintf(t->id, sizeof(t->id), "%s", target->id);
 	snprintf(t->version, sizeof(t->version), "%s", rel->version);
+	snprintf(t->identity, sizeof(t->identity), "%s", rel->identity);
+	t->security_version = rel->security_version;
 	rc = save(g, ST_INSTALL, e);
 	if (rc == 0)
 		rc = g->ops->install(g->priv, target, e);
@@ -491,6 +592,7 @@ static int install_steps(struct engine *g, const char *source, struct system_inf
 	if ((rc = g->ops->activate(g->priv, target, e)) < 0)
 		return rc;
 	g->st.last_error[0] = '\0';
+	g->st.trial_failure[0] = '\0';
 	rc = save(g, ST_ACTIVATED, e);
 	if (rc == 0)
 		log_info("version %s is installed on %s and boots next, on trial: reboot, then "
@@ -520,22 +622,42 @@ int engine_install(struct engine *g, const char *source, struct error *e)
 
 /* ---- check, mark-good, rollback ----------------------------------------- */
 
+/* Up to date (rc 1): not newer than the running, the pending or the highest
+ * confirmed version, or a release that failed on this device. */
+static int check_offered(struct engine *g, const struct release *rel, struct error *e)
+{
+	const char *newest = g->booted.version, *why = "";
+	const char *highest = highest_confirmed(g);
+	const struct failed_release *f = state_failed_find(&g->st, rel->identity);
+	char when[32];
+
+	if (g->st.state == ST_ACTIVATED && version_compare(g->st.op_version, newest) > 0)
+		newest = g->st.op_version, why = " (pending reboot)";
+	if (version_compare(highest, newest) > 0)
+		newest = highest, why = " (confirmed on this device)";
+	if (newest[0] && version_compare(rel->version, newest) <= 0) {
+		err_set(e, UPD_EXIT_UPTODATE, 0, "up to date: %s offers %s, newest here is %s%s",
+			rel->origin, rel->version, newest, why);
+		return 1;
+	}
+	if (!f)
+		return 0;
+	state_time_iso(f->when, when, sizeof(when));
+	err_set(e, UPD_EXIT_UPTODATE, 0,
+		"not offered: %s offers %s, which failed on this device at %s (install --force "
+		"installs it anyway)",
+		rel->origin, rel->version, when);
+	return 1;
+}
+
 int engine_check(struct engine *g, const char *source, struct release *rel, struct error *e)
 {
 	struct system_info target = {0};
-	const char *newest = g->booted.version;
 	int rc;
 
-	if ((rc = engine_reconcile(g, e)) < 0 || (rc = g->ops->fetch(g->priv, source, rel, e)) < 0)
+	if ((rc = engine_reconcile(g, e)) < 0 || (rc = g->ops->fetch(g->priv, source, rel, e)) < 0 ||
+	    (rc = check_offered(g, rel, e)) != 0)
 		return rc;
-	if (g->st.state == ST_ACTIVATED && version_compare(g->st.op_version, newest) > 0)
-		newest = g->st.op_version;
-	if (newest[0] && version_compare(rel->version, newest) <= 0) {
-		err_set(e, UPD_EXIT_UPTODATE, 0, "up to date: %s offers %s, newest here is %s%s",
-			rel->origin, rel->version, newest,
-			newest == g->st.op_version ? " (pending reboot)" : "");
-		return 1;
-	}
 	if ((rc = g->ops->target(g->priv, &target, e)) < 0 ||
 	    (rc = g->ops->verify(g->priv, &target, e)) < 0)
 		return rc;
@@ -562,7 +684,7 @@ int engine_mark_good(struct engine *g, struct error *e)
 		return rc;
 	struct target_record *t = state_target(&g->st, g->booted.id, true);
 	if (t)
-		t->status = TS_GOOD;
+		confirm_target(g, t);
 	g->st.last_error[0] = '\0';
 	if ((rc = save(g, ST_COMMITTED, e)) < 0)
 		return rc;
@@ -570,33 +692,42 @@ int engine_mark_good(struct engine *g, struct error *e)
 	return g->ops->confirm ? g->ops->confirm(g->priv, e) : 0;
 }
 
+/* Only to a system the device confirmed: a verified one never confirmed is
+ * an update that was cancelled or never booted, and rollback never rolls
+ * forward; nor below the security floor. */
 static int rollback_to(struct engine *g, struct system_info *to, struct error *e)
 {
 	struct target_record *t = state_target(&g->st, to->id, false);
 
-	if (!t || (t->status != TS_VERIFIED && t->status != TS_GOOD))
+	if (t && t->status == TS_VERIFIED)
+		return err_set(e, UPD_EXIT_BUSY, EPERM,
+			       "rollback: %s holds version %s, installed but never confirmed (a "
+			       "cancelled update); rollback never rolls forward: install it to try it",
+			       to->id, t->version);
+	if (!t || t->status != TS_GOOD)
 		return err_set(e, UPD_EXIT_BUSY, EPERM,
 			       "rollback: %s holds nothing the updater recorded as complete and "
 			       "verified (%s); refusing to boot it",
 			       to->id, target_status_name(t ? t->status : TS_EMPTY));
+	if (t->security_version < g->st.security_floor)
+		return err_set(e, UPD_EXIT_BUSY, EPERM,
+			       "rollback: %s holds version %s with security version %" PRIu64
+			       ", below this device's security floor %" PRIu64 "; refusing to boot it",
+			       to->id, t->version, t->security_version, g->st.security_floor);
 	snprintf(to->version, sizeof(to->version), "%s", t->version);
-	if (t->status == TS_GOOD)
-		return g->ops->rollback(g->priv, to, e);
-	/* Written and verified but never confirmed: it boots on trial, so the
-	 * bootloader falls back if it does not come up. */
-	int rc = g->ops->activate(g->priv, to, e);
-	return rc < 0 ? rc : 1;
+	return g->ops->rollback(g->priv, to, e);
 }
 
 int engine_rollback(struct engine *g, struct error *e)
 {
 	struct system_info to = {0};
-	bool cancel;
+	bool cancel, trial;
 	int rc;
 
 	if ((rc = engine_reconcile(g, e)) < 0)
 		return rc;
 	cancel = g->st.state == ST_ACTIVATED;
+	trial = g->st.state == ST_TRIAL;
 	if (cancel) {
 		to = g->booted; /* the pending update has not booted yet: just cancel it */
 		rc = g->ops->rollback(g->priv, &to, e);
@@ -607,23 +738,18 @@ int engine_rollback(struct engine *g, struct error *e)
 	}
 	if (rc < 0)
 		return rc;
-	if (rc == 1) {
-		snprintf(g->st.op_target, sizeof(g->st.op_target), "%s", to.id);
-		snprintf(g->st.op_version, sizeof(g->st.op_version), "%s", to.version);
-		g->st.last_error[0] = '\0';
-		log_info("rollback: %s (version %s) was never confirmed: it boots next on trial",
-			 to.id, to.version);
-		return save(g, ST_ACTIVATED, e);
-	}
-	if (!cancel && g->st.state == ST_TRIAL) {
-		struct target_record *t = state_target(&g->st, g->booted.id, true);
-		if (t)
-			t->status = TS_BAD;
-	}
 	snprintf(g->st.last_error, sizeof(g->st.last_error),
 		 cancel ? "pending update to version %s on %s cancelled by 'updater rollback'"
-			: "rolled back at the user's request from %s to %s",
-		 cancel ? g->st.op_version : g->booted.id, cancel ? g->st.op_target : to.id);
+		 : trial ? "version %s on %s was rejected during its trial by 'updater rollback'"
+			 : "rolled back at the user's request from %s to %s",
+		 cancel || trial ? g->st.op_version : g->booted.id,
+		 cancel || trial ? g->st.op_target : to.id);
+	if (trial) {
+		/* The health service's path when checks fail: a failed trial. */
+		struct target_record *t = state_target(&g->st, g->booted.id, true);
+		if (t)
+			record_failed(g, t);
+	}
 	log_info("%s; the next boot starts %s", g->st.last_error, to.id);
 	return save(g, ST_ROLLED_BACK, e);
 }

@@ -22,7 +22,8 @@ enum engine_flags {
 };
 
 struct engine_opts {
-	bool allow_downgrade;
+	bool allow_downgrade; /* older/equal versions; never below the security floor */
+	bool force;           /* install a release that failed on this device */
 	bool verify_readback; /* default true */
 };
 

@@ -23,20 +23,24 @@ static const char usage_text[] =
 	"commands:\n"
 	"  status [--json]          backend, state, booted and pending system, trial, last error\n"
 	"  check [URL]              is a newer release available? (reads only its manifest)\n"
-	"  install [--allow-downgrade] [--no-readback] [URL|FILE]\n"
-	"                           fetch, verify, write the inactive slot, activate it on trial\n"
+	"  install [--allow-downgrade] [--force] [--no-readback] [URL|FILE]\n"
+	"                           fetch, verify, write the inactive slot, activate it on trial;\n"
+	"                           --force: also a release that failed on this device\n"
+	"                           (nothing overrides the security floor)\n"
 	"  mark-good                confirm the booted system (ends its trial)\n"
 	"  rollback                 boot the other, verified system next (or cancel a pending one)\n"
 	"  boot                     reconcile state with the boot state (run once per boot)\n"
 	"  init [--force]           write the first boot state on a factory device\n"
 	"  health-check             run the health checks in hooks.dir/health.d (changes nothing)\n"
 	"  bundle create --image IMG --version V --compatible C --key KEY.pem --output OUT.upd\n"
+	"                [--security-version N] [--level N]\n"
 	"  bundle info FILE|URL     print a bundle's manifest and check its signature\n"
 	"\n"
 	"exit codes:\n"
 	"  0 ok   1 other error   2 usage or config   3 verification (signature, hash,\n"
-	"  corrupt payload, compatible, downgrade)   4 download   5 no space / too large\n"
-	"  6 hook failed or refused   7 busy or not allowed now (lock held, trial pending)\n"
+	"  corrupt payload, compatible, downgrade, security floor)   4 download\n"
+	"  5 no space / too large   6 hook failed or refused   7 busy or not allowed now (lock held,\n"
+	"  trial pending, release failed on this device, rollback refused)\n"
 	"  10 check: no newer release\n";
 
 struct cmd_args {
@@ -92,7 +96,7 @@ static int parse_cmd(int argc, char **argv, struct cli_global *gl, struct cmd_ar
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': a->json = true; break;
-		case 'f': a->force = true; break;
+		case 'f': a->force = true, gl->opts.force = true; break;
 		case 'd': gl->opts.allow_downgrade = true; break;
 		case 'r': gl->opts.verify_readback = false; break;
 		default: return err_set(e, UPD_EXIT_USAGE, EINVAL, "%s: bad option (see updater --help)", argv[0]);

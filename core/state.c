@@ -58,6 +58,40 @@ void state_target_remove(struct update_state *s, const char *id)
 	}
 }
 
+void state_failed_add(struct update_state *s, const char *identity, const char *version,
+		      int64_t when)
+{
+	if (!identity[0] || state_failed_find(s, identity))
+		return;
+	if (s->n_failed == STATE_MAX_FAILED) {
+		memmove(&s->failed[0], &s->failed[1], (STATE_MAX_FAILED - 1) * sizeof(s->failed[0]));
+		s->n_failed--;
+	}
+	struct failed_release *r = &s->failed[s->n_failed++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->identity, sizeof(r->identity), "%s", identity);
+	snprintf(r->version, sizeof(r->version), "%s", version);
+	r->when = when;
+}
+
+const struct failed_release *state_failed_find(const struct update_state *s,
+					       const char *identity)
+{
+	for (int i = 0; identity[0] && i < s->n_failed; i++)
+		if (strcmp(s->failed[i].identity, identity) == 0)
+			return &s->failed[i];
+	return NULL;
+}
+
+void state_time_iso(int64_t when, char *buf, size_t size)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "@%" PRId64, when);
+}
+
 /* Values are single-line: newlines from error messages become spaces. */
 static void copy_value(char *dst, size_t size, const char *v)
 {
@@ -65,6 +99,40 @@ static void copy_value(char *dst, size_t size, const char *v)
 	for (char *p = dst; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+}
+
+/* Plain decimal: anything else is a damaged file, not a number to guess. */
+static int parse_u64(const char *v, uint64_t *out)
+{
+	char *end;
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return *end || errno ? -1 : 0;
+}
+
+/* failed_release=<unix time> <identity> <version> (the version may hold spaces). */
+static int set_failed(struct update_state *s, const char *v)
+{
+	char *end, identity[72];
+	uint64_t when;
+	const char *sp = strchr(v, ' '), *id = sp ? sp + 1 : NULL, *sp2 = id ? strchr(id, ' ') : NULL;
+
+	if (!sp2 || sp2 == id || (size_t)(sp2 - id) >= sizeof(identity) ||
+	    s->n_failed == STATE_MAX_FAILED || v[0] < '0' || v[0] > '9')
+		return -1;
+	errno = 0;
+	when = strtoull(v, &end, 10);
+	if (end != sp || errno)
+		return -1;
+	memcpy(identity, id, (size_t)(sp2 - id));
+	identity[sp2 - id] = '\0';
+	struct failed_release *r = &s->failed[s->n_failed++];
+	snprintf(r->identity, sizeof(r->identity), "%s", identity);
+	copy_value(r->version, sizeof(r->version), sp2 + 1);
+	r->when = (int64_t)when;
+	return 0;
 }
 
 static int set_target_key(struct update_state *s, const char *key, const char *v)
@@ -84,6 +152,10 @@ static int set_target_key(struct update_state *s, const char *key, const char *v
 		copy_value(t->version, sizeof(t->version), v);
 	else if (strcmp(field, "digest") == 0)
 		copy_value(t->digest, sizeof(t->digest), v);
+	else if (strcmp(field, "identity") == 0)
+		copy_value(t->identity, sizeof(t->identity), v);
+	else if (strcmp(field, "security_version") == 0)
+		return parse_u64(v, &t->security_version);
 	else if (strcmp(field, "size") == 0)
 		t->size = strtoull(v, NULL, 10);
 	else if (strcmp(field, "status") == 0) {
@@ -117,6 +189,14 @@ static int set_key(struct update_state *s, const char *key, const char *v)
 		copy_value(s->last_error, sizeof(s->last_error), v);
 	} else if (strcmp(key, "updated") == 0) {
 		s->updated = strtoll(v, NULL, 10);
+	} else if (strcmp(key, "trial_failure") == 0) {
+		copy_value(s->trial_failure, sizeof(s->trial_failure), v);
+	} else if (strcmp(key, "security_floor") == 0) {
+		return parse_u64(v, &s->security_floor);
+	} else if (strcmp(key, "confirmed_version") == 0) {
+		copy_value(s->confirmed_version, sizeof(s->confirmed_version), v);
+	} else if (strcmp(key, "failed_release") == 0) {
+		return set_failed(s, v);
 	} else if (strncmp(key, "target.", 7) == 0) {
 		return set_target_key(s, key + 7, v);
 	} else {
@@ -166,6 +246,22 @@ static void put(FILE *f, const char *key, const char *value)
 	fputc('\n', f);
 }
 
+/* The policy keys (security floor, highest confirmed version, failed
+ * releases): absent in files written before they existed, which load with
+ * floor 0 and nothing remembered. */
+static void put_policy(FILE *f, const struct update_state *s)
+{
+	put(f, "trial_failure", s->trial_failure);
+	fprintf(f, "security_floor=%" PRIu64 "\n", s->security_floor);
+	put(f, "confirmed_version", s->confirmed_version);
+	for (int i = 0; i < s->n_failed; i++) {
+		char v[256];
+		snprintf(v, sizeof(v), "%" PRId64 " %s %s", s->failed[i].when, s->failed[i].identity,
+			 s->failed[i].version);
+		put(f, "failed_release", v);
+	}
+}
+
 int state_save(const char *dir, struct update_state *s, struct error *e)
 {
 	char path[4096], *buf = NULL;
@@ -183,6 +279,7 @@ int state_save(const char *dir, struct update_state *s, struct error *e)
 	put(f, "op_from", s->op_from);
 	put(f, "last_error", s->last_error);
 	fprintf(f, "updated=%" PRId64 "\n", s->updated);
+	put_policy(f, s);
 	for (int i = 0; i < s->n_targets; i++) {
 		const struct target_record *t = &s->targets[i];
 		char key[64];
@@ -192,6 +289,9 @@ int state_save(const char *dir, struct update_state *s, struct error *e)
 		put(f, key, t->version);
 		snprintf(key, sizeof(key), "target.%s.digest", t->id);
 		put(f, key, t->digest);
+		snprintf(key, sizeof(key), "target.%s.identity", t->id);
+		put(f, key, t->identity);
+		fprintf(f, "target.%s.security_version=%" PRIu64 "\n", t->id, t->security_version);
 		fprintf(f, "target.%s.size=%" PRIu64 "\n", t->id, t->size);
 	}
 	if (fclose(f) != 0) {

@@ -35,13 +35,28 @@ enum target_status {
 };
 
 #define STATE_MAX_TARGETS 8
+/* Failed releases remembered; the oldest is forgotten first. */
+#define STATE_MAX_FAILED 16
 
 struct target_record {
 	char id[32];
 	char version[64];
 	char digest[72];   /* sha256 hex of the image, or a commit checksum */
+	/* The release's identity (struct release) and signed security version:
+	 * mark-good raises the floor from it, a failed trial records it. A system
+	 * the updater did not install has neither (security version 0). */
+	char identity[72];
+	uint64_t security_version;
 	uint64_t size;
 	enum target_status status;
+};
+
+/* A release that failed its trial on this device: `check` no longer offers
+ * it and `install` refuses it without --force. */
+struct failed_release {
+	char identity[72];
+	char version[64];
+	int64_t when;      /* unix time it was recorded */
 };
 
 struct update_state {
@@ -52,8 +67,17 @@ struct update_state {
 	char op_from[32];    /* the system that ran the install */
 	char last_error[512];
 	int64_t updated;     /* unix time of the last save */
+	/* Why the last trial failed (fallback or rollback during the trial): kept
+	 * until the next successful install, whatever last_error says since. */
+	char trial_failure[512];
+	/* The highest security version and version ever confirmed (mark-good) on
+	 * this device: never lowered, by a rollback or a fallback either. */
+	uint64_t security_floor;
+	char confirmed_version[64];
 	struct target_record targets[STATE_MAX_TARGETS];
 	int n_targets;
+	struct failed_release failed[STATE_MAX_FAILED]; /* oldest first */
+	int n_failed;
 };
 
 const char *state_name(enum upd_state s);
@@ -69,6 +93,17 @@ struct target_record *state_target(struct update_state *s, const char *id, bool 
 
 /* Forgets the record for id (a system that no longer exists). */
 void state_target_remove(struct update_state *s, const char *id);
+
+/* Remembers a failed release (once per identity: a repeat keeps the first
+ * record); a full list forgets its oldest entry. */
+void state_failed_add(struct update_state *s, const char *identity, const char *version,
+		      int64_t when);
+/* The record of a failed release with this identity, or NULL ("" never matches). */
+const struct failed_release *state_failed_find(const struct update_state *s,
+					       const char *identity);
+
+/* when as ISO 8601 UTC ("2026-12-03T14:00:00Z"), for messages and status. */
+void state_time_iso(int64_t when, char *buf, size_t size);
 
 /* Takes <state_dir>/lock (flock, non-blocking). -EBUSY (UPD_EXIT_BUSY) when
  * another updater holds it; the message names its pid. *fd to state_unlock. */

@@ -128,8 +128,20 @@ static int db_target(void *priv, struct system_info *out, struct error *e)
 	return 0;
 }
 
-static void fill_release(const struct manifest *m, struct release *r)
+static void fill_release(const struct bundle_head *h, struct release *r)
 {
+	const struct manifest *m = &h->manifest;
+	struct sha256_ctx *c = sha256_new();
+	uint8_t id[32] = {0};
+
+	/* The identity of a bundle is its signed manifest, byte for byte: it
+	 * names the image (its sha256) and everything the policy looks at. */
+	if (c) {
+		sha256_update(c, h->manifest_text, h->manifest_len);
+		sha256_final(c, id);
+	}
+	hex_encode(id, 32, r->identity);
+	r->security_version = m->security_version;
 	snprintf(r->version, sizeof(r->version), "%s", m->version);
 	snprintf(r->compatible, sizeof(r->compatible), "%s", m->compatible);
 	hex_encode(m->image_sha256, 32, r->digest);
@@ -192,7 +204,7 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 			err_prefix(e, "fetch %s", source);
 		return rc;
 	}
-	fill_release(&d->head.manifest, out);
+	fill_release(&d->head, out);
 	snprintf(out->origin, sizeof(out->origin), "%s", source);
 	log_debug("bundle %s: version %s for '%s', image %llu bytes", source,
 		  out->version, out->compatible, (unsigned long long)out->install_size);

@@ -28,13 +28,16 @@ while [ $i -lt 200 ]; do echo "line $i of a root file system image"; i=$((i + 1)
 head -c 3000 /dev/urandom >"$I/random.img"
 : >"$I/empty.img"
 B=$OUT.tmp/bundle_reader
-mk() { # IMG VERSION KEY OUT
-	"$UPDATER" bundle create --image "$I/$1.img" --version "$2" --compatible sim-board \
-		--key "$K/$3.pem" --output "$B/$4.upd" >/dev/null
+mk() { # IMG VERSION KEY OUT [OPTIONS]
+	mk_img=$1 mk_v=$2 mk_k=$3 mk_out=$4
+	shift 4
+	"$UPDATER" bundle create --image "$I/$mk_img.img" --version "$mk_v" --compatible sim-board \
+		--key "$K/$mk_k.pem" --output "$B/$mk_out.upd" "$@" >/dev/null
 }
 mk text 2.0 ed text-ed
 mk random 2.1-rc1 ec random-ec
 mk empty 0.1 ed empty-ed
+mk text 3.0 ed text-ed-sv --security-version 7 # format 2
 python3 "$TOP/tests/lib/tamper.py" unsign "$B/text-ed.upd" "$B/text-unsigned.upd"
 { cat "$B/random-ec.upd"; printf 'trailing bytes'; } >"$B/random-ec-trailing.upd"
 

@@ -151,13 +151,15 @@ db_after_cut() {
 	DB_OUTCOME=$ver/$st
 }
 
-# db_recover DEV SOURCE: (d) a normal install of 2.0 completes and, after the
-# reboot and mark-good, the device runs 2.0, committed. If 2.0 is already
+# db_recover DEV SOURCE [OPTS]: (d) a normal install of 2.0 (install options
+# OPTS) completes and, after the reboot and mark-good, the device runs 2.0,
+# committed. If 2.0 is already
 # booted on trial, `install` must refuse with exit 7 (the trial must end
 # first) and mark-good confirms it.
 db_recover() {
 	local d=$1 src=$2 rc slot st bslot bver pend lerr
-	"$UPDATER" --config="$d/updater.conf" --progress=none install "$src" >"$d/recover.out" 2>&1
+	# shellcheck disable=SC2086 # OPTS: a list of options
+	"$UPDATER" --config="$d/updater.conf" --progress=none install ${3:-} "$src" >"$d/recover.out" 2>&1
 	rc=$?
 	if [ "$DB_ACT" = yes ]; then
 		[ "$rc" = 7 ] || fail "install while 2.0 is on trial exited $rc, expected 7: $(tail -n1 "$d/recover.out")"
@@ -290,7 +292,9 @@ db_recover_any() {
 	case "$(booted_slot "$d"):$st" in
 	B:trial) DB_ACT=yes db_recover "$d" "$2" ;;
 	B:committed) DB_ACT=yes db_recover_check "$d" ;;
-	A:*) DB_ACT=no db_recover "$d" "$2" ;;
+	# After a fallback 2.0 failed on this device (--force); after a rollback
+	# from the confirmed 2.0 it is not newer than it (--allow-downgrade).
+	A:*) DB_ACT=no db_recover "$d" "$2" "--force --allow-downgrade" ;;
 	*) fail "nothing to recover from: $(booted_slot "$d") $st" ;;
 	esac
 }

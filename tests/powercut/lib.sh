@@ -201,7 +201,7 @@ pc_status() {
 pc_state_records() {
 	awk -F= '
 		/^target\./ {
-			k = substr($1, 8); dot = match(k, /\.[a-z]+$/)
+			k = substr($1, 8); dot = match(k, /\.[a-z_]+$/)
 			id = substr(k, 1, dot - 1); f = substr(k, dot + 1)
 			if (!(id in seen)) { seen[id] = 1; order[++n] = id }
 			v[id, f] = $2

@@ -261,10 +261,13 @@ os_after_cut() {
 # os_recover DEV NAME COMMIT VERSION SOURCE: a normal install of COMMIT
 # from SOURCE (a checksum, on the fast server) completes; after the reboot
 # and mark-good the device runs it, committed. With the new release already
-# on trial (OS_NEW=yes), `install` must refuse with exit 7 first.
+# on trial (OS_NEW=yes), `install` must refuse with exit 7 first. OS_OPTS:
+# options for that install.
 os_recover() {
 	local d=$1 c=$3 v=$4 rc st bslot bver pend lerr
-	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none install "$c" >"$d/recover.out" 2>&1
+	# shellcheck disable=SC2086 # OS_OPTS: a list of install options
+	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none install ${OS_OPTS:-} "$c" \
+		>"$d/recover.out" 2>&1
 	rc=$?
 	if [ "$OS_NEW" = yes ]; then
 		[ "$rc" = 7 ] || fail "install while $v is on trial exited $rc, expected 7: $(tail -n1 "$d/recover.out")"
@@ -526,7 +529,9 @@ os_recover_any() {
 	"$C3".*:committed) os_recover_check "$d" "$C3" 3.0 ;;
 	"$C1.0":failed | "$C1.0":rolled-back)
 		os_untouched_listing "$d/$OS_DEPDIR/$C1.0" >"$d.booted.ref"
-		OS_NEW=no os_recover "$d" v3 "$C3" 3.0 ;;
+		# After a fallback (or a rollback during the trial) 3.0 failed on this
+		# device; after a rollback from the confirmed 3.0 it is not newer.
+		OS_NEW=no OS_OPTS="--force --allow-downgrade" os_recover "$d" v3 "$C3" 3.0 ;;
 	*) fail "nothing to recover from: $(ostree_booted "$d") $st" ;;
 	esac
 }

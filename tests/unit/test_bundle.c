@@ -344,7 +344,11 @@ static const struct reject rejects[] = {
 	{NULL, "", "line 10: expected key=value"},
 	{NULL, "\x1b[31m=1", "malformed key"},
 	{NULL, "=1", "malformed key"},
-	{"format", "format=2", "format 2 is not supported"},
+	{"format", "format=3", "format 3 is not supported (expected 1..2)"},
+	/* format 2 says there is a security version: the key is then required */
+	{"format", "format=2", "missing key security-version"},
+	/* and format 1 predates it */
+	{NULL, "security-version=1", "security-version needs format 2"},
 	{"format", "format=0", "format 0"},
 	{"format", "format=one", "format is not a decimal number"},
 	{"format", "format=1\r", "format is not a decimal number"},
@@ -974,6 +978,92 @@ static void test_create_errors(void **state)
 	tu_rmtree(dir);
 }
 
+/* Format 2 carries the signed security version, right after compatible in
+ * the canonical text; format 1 (every bundle made before it) means 0. */
+static void test_manifest_security_version(void **state)
+{
+	(void)state;
+	struct manifest m, back;
+	struct error e = {0};
+
+	sample_manifest(&m);
+	m.format = 2;
+	m.security_version = 7;
+	char *t = manifest_format(&m);
+	assert_non_null(t);
+	assert_non_null(strstr(t, "format=2\nversion=1.2.3\ncompatible=acme-board-rev2\n"
+				  "security-version=7\ncompression=zstd\n"));
+	assert_int_equal(manifest_parse(t, strlen(t), &back, &e), 0);
+	assert_memory_equal(&m, &back, sizeof(m));
+	assert_true(back.security_version == 7);
+	free(t);
+
+	/* The largest value, and no sign, hex or spaces. */
+	t = edit_manifest("format", "format=2\nsecurity-version=18446744073709551615");
+	assert_int_equal(manifest_parse(t, strlen(t), &back, &e), 0);
+	assert_true(back.security_version == UINT64_MAX);
+	free(t);
+	static const char *const bad[][2] = {
+		{"security-version=-1", "security-version is not a decimal number"},
+		{"security-version=0x10", "security-version is not a decimal number"},
+		{"security-version=", "security-version is empty"},
+		{"security-version=18446744073709551616", "security-version is too large"},
+		{"security-version=1\nsecurity-version=2", "duplicate key security-version"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "format=2\n%s", bad[i][0]);
+		t = edit_manifest("format", line);
+		err_clear(&e);
+		assert_err(manifest_parse(t, strlen(t), &back, &e), -EBADMSG, &e, UPD_EXIT_VERIFY,
+			   bad[i][1]);
+		assert_int_equal(back.format, 0);
+		free(t);
+	}
+
+	/* Today's format-1 text parses as before: security version 0. */
+	t = sample_text();
+	assert_null(strstr(t, "security-version"));
+	assert_int_equal(manifest_parse(t, strlen(t), &back, &e), 0);
+	assert_int_equal(back.format, 1);
+	assert_true(back.security_version == 0);
+	free(t);
+}
+
+/* `bundle create` writes the oldest format that says it all: format 1
+ * without a security version (installable by updaters that predate format
+ * 2), format 2 with one; either is signed as written. */
+static void test_create_security_version(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	char *image = path_in(dir, "rootfs.img"), *out = path_in(dir, "update.bundle");
+	uint8_t *img = make_image(4096, 3);
+	char *keys[] = {fx.ed_a.pub};
+	struct bundle_create_opts o = {.image = image, .version = "3.0", .compatible = "b",
+				       .key = fx.ed_a.priv, .output = out};
+	struct error e = {0};
+	struct created c;
+	size_t which = 9;
+
+	assert_int_equal(tu_write_file(image, (const char *)img, 4096), 0);
+	for (int round = 0; round < 2; round++) {
+		o.security_version = round ? 12 : 0;
+		if (bundle_create(&o, &e) != 0)
+			fail_msg("bundle_create: %s", e.msg);
+		read_bundle(out, &c);
+		assert_int_equal(c.h.manifest.format, round ? 2 : 1);
+		assert_true(c.h.manifest.security_version == (round ? 12u : 0u));
+		assert_true((strstr(c.h.manifest_text, "security-version=12\n") != NULL) == round);
+		assert_int_equal(bundle_verify_signature(&c.h, keys, 1, &which, &e), 0);
+		created_free(&c);
+	}
+	free(img);
+	free(image);
+	free(out);
+	tu_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -981,6 +1071,8 @@ int main(void)
 		cmocka_unit_test(test_manifest_accepts),
 		cmocka_unit_test(test_manifest_rejects),
 		cmocka_unit_test(test_manifest_missing_keys),
+		cmocka_unit_test(test_manifest_security_version),
+		cmocka_unit_test(test_create_security_version),
 		cmocka_unit_test(test_manifest_nul),
 		cmocka_unit_test(test_head_incremental),
 		cmocka_unit_test(test_head_bad_magic),

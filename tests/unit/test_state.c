@@ -379,7 +379,7 @@ static void test_max_targets(void **state)
 	assert_true(got.targets[7].size == 7);
 
 	/* A file with one record too many is refused at that record's first line:
-	 * 9 header lines + 8 records of 4 lines each, so line 42. */
+	 * 12 header lines + 8 records of 6 lines each, so line 61. */
 	char *text = slurp(f->path);
 	size_t len = strlen(text);
 	char *more = malloc(len + 64);
@@ -390,7 +390,7 @@ static void test_max_targets(void **state)
 	for (const char *p = more; *p; p++)
 		line += *p == '\n';
 	line -= 1; /* the line just added */
-	assert_int_equal(line, 9 + 4 * STATE_MAX_TARGETS + 1);
+	assert_int_equal(line, 12 + 6 * STATE_MAX_TARGETS + 1);
 	expect_bad(f, more, line);
 	free(more);
 	free(text);
@@ -665,6 +665,132 @@ static void test_state_symlink_refused(void **state)
 	assert_victim_intact(victim);
 }
 
+/* ---- policy records (security floor, confirmed version, failed releases) */
+
+static void test_policy_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct update_state s = { 0 }, got;
+
+	s.state = ST_ROLLED_BACK;
+	s.security_floor = UINT64_MAX;
+	snprintf(s.confirmed_version, sizeof(s.confirmed_version), "3.0 beta");
+	snprintf(s.trial_failure, sizeof(s.trial_failure), "version 2.0 on B was not confirmed\nx");
+	set_target(&s, "B", TS_BAD, "2.0", digest_b, 7);
+	snprintf(s.targets[0].identity, sizeof(s.targets[0].identity), "%s", digest_a);
+	s.targets[0].security_version = 42;
+	state_failed_add(&s, digest_a, "2.0 rc", 1700000000);
+	state_failed_add(&s, digest_b, "2.1", 1700000100);
+	save_ok(f, &s);
+
+	char *text = slurp(f->path);
+	assert_has_line(text, "security_floor=18446744073709551615");
+	assert_has_line(text, "confirmed_version=3.0 beta");
+	assert_has_line(text, "trial_failure=version 2.0 on B was not confirmed x");
+	char line[256];
+	snprintf(line, sizeof(line), "failed_release=1700000000 %s 2.0 rc", digest_a);
+	assert_has_line(text, line);
+	snprintf(line, sizeof(line), "target.B.identity=%s", digest_a);
+	assert_has_line(text, line);
+	assert_has_line(text, "target.B.security_version=42");
+	free(text);
+
+	load_ok(f, &got);
+	assert_true(got.security_floor == UINT64_MAX);
+	assert_string_equal(got.confirmed_version, "3.0 beta");
+	assert_string_equal(got.trial_failure, "version 2.0 on B was not confirmed x");
+	assert_string_equal(got.targets[0].identity, digest_a);
+	assert_true(got.targets[0].security_version == 42);
+	assert_int_equal(got.n_failed, 2);
+	assert_string_equal(got.failed[0].identity, digest_a);
+	assert_string_equal(got.failed[0].version, "2.0 rc");
+	assert_int_equal(got.failed[0].when, 1700000000);
+	assert_string_equal(got.failed[1].version, "2.1");
+	assert_non_null(state_failed_find(&got, digest_b));
+	assert_null(state_failed_find(&got, ""));
+	assert_null(state_failed_find(&got, digest_b + 1));
+}
+
+/* A state file written before these keys existed loads: floor 0, nothing
+ * confirmed or failed, records without identity (security version 0). */
+static void test_policy_old_file_loads(void **state)
+{
+	struct fx *f = *state;
+	struct update_state s;
+
+	memset(&s, 0xa5, sizeof(s));
+	write_state_text(f, "# updater state: written by updater, do not edit\nformat=1\n"
+			    "state=committed\nbackend=dualbank\nop_version=2.0\nop_target=B\n"
+			    "op_from=A\nlast_error=\nupdated=1700000000\n"
+			    "target.A.status=good\ntarget.A.version=1.0\ntarget.A.digest=\n"
+			    "target.A.size=0\ntarget.B.status=good\ntarget.B.version=2.0\n"
+			    "target.B.digest=ab\ntarget.B.size=9\n");
+	load_ok(f, &s);
+	assert_int_equal(s.state, ST_COMMITTED);
+	assert_true(s.security_floor == 0);
+	assert_string_equal(s.confirmed_version, "");
+	assert_string_equal(s.trial_failure, "");
+	assert_int_equal(s.n_failed, 0);
+	assert_int_equal(s.n_targets, 2);
+	assert_string_equal(s.targets[1].identity, "");
+	assert_true(s.targets[1].security_version == 0);
+}
+
+static void test_policy_malformed(void **state)
+{
+	struct fx *f = *state;
+
+	expect_bad(f, "format=1\nsecurity_floor=-1\n", 2);
+	expect_bad(f, "format=1\nsecurity_floor=\n", 2);
+	expect_bad(f, "format=1\nsecurity_floor=99999999999999999999\n", 2);
+	expect_bad(f, "format=1\ntarget.A.security_version=1x\n", 2);
+	expect_bad(f, "format=1\nfailed_release=\n", 2);
+	expect_bad(f, "format=1\nfailed_release=12 abc\n", 2);     /* no version */
+	expect_bad(f, "format=1\nfailed_release=x abc 2.0\n", 2);  /* no time */
+	expect_bad(f, "format=1\nfailed_release=-1 abc 2.0\n", 2); /* no sign */
+	expect_bad(f, "format=1\nfailed_release=12  2.0\n", 2);    /* no identity */
+}
+
+/* One record per identity, and a full list forgets its oldest entry. */
+static void test_failed_list_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct update_state s = { 0 }, got;
+	char id[16], v[16];
+
+	for (int i = 0; i < STATE_MAX_FAILED + 3; i++) {
+		snprintf(id, sizeof(id), "id%d", i);
+		snprintf(v, sizeof(v), "%d.0", i);
+		state_failed_add(&s, id, v, 1000 + i);
+		state_failed_add(&s, id, "again", 5000); /* a repeat keeps the first record */
+	}
+	state_failed_add(&s, "", "no identity", 1); /* nothing to remember it by */
+	assert_int_equal(s.n_failed, STATE_MAX_FAILED);
+	assert_null(state_failed_find(&s, "id2"));
+	assert_string_equal(s.failed[0].identity, "id3");
+	assert_string_equal(s.failed[STATE_MAX_FAILED - 1].identity, "id18");
+	assert_string_equal(state_failed_find(&s, "id10")->version, "10.0");
+	assert_int_equal(state_failed_find(&s, "id10")->when, 1010);
+	save_ok(f, &s);
+	load_ok(f, &got);
+	assert_int_equal(got.n_failed, STATE_MAX_FAILED);
+	assert_string_equal(got.failed[0].identity, "id3");
+
+	/* A file with one failed release too many is refused at that line. */
+	char *text = slurp(f->path);
+	size_t len = strlen(text);
+	char *more = malloc(len + 64);
+	assert_non_null(more);
+	memcpy(more, text, len);
+	snprintf(more + len, 64, "failed_release=1 idx 9.9\n");
+	int line = 0;
+	for (const char *p = more; *p; p++)
+		line += *p == '\n';
+	expect_bad(f, more, line);
+	free(more);
+	free(text);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -688,6 +814,10 @@ int main(void)
 		T(test_tmp_symlink_not_followed),
 		T(test_lock_symlink_refused),
 		T(test_state_symlink_refused),
+		T(test_policy_round_trip),
+		T(test_policy_old_file_loads),
+		T(test_policy_malformed),
+		T(test_failed_list_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
