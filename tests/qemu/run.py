@@ -554,7 +554,10 @@ def one_cut(be, i, name, needle, delay):
     got = up(b)
     expect(got and got[0] in ("1.0", "2.0"), b, f"after the cut: booted {got}")
     want = {"activated": ("2.0",), "activating": ("1.0", "2.0"), "before": ("1.0",)}[phase]
-    expect(got[0] in want, b, f"the cut came {phase} the activation (last state {where}): "
+    when = {"activated": "after `activated` was reported",
+            "activating": "after `post-install`, before `activated` was reported",
+            "before": "before `post-install` was reported"}[phase]
+    expect(got[0] in want, b, f"the cut came {when} (last state {where}): "
                               f"v{got[0]} booted, expected v{' or v'.join(want)}")
     st = statuses(b)
     expect(st and st[0].get("boot_env") is not None, b, f"after the cut: {st[:1]}")
