@@ -1,6 +1,8 @@
 # run_tests LABEL TEST...: runs each test script with bash in a fresh $WORK
 # directory; one PASS/FAIL line with its time per test (the end of the log of a
-# failure), then "LABEL: N passed, N failed". Returns non-zero on any failure.
+# failure), then "LABEL: N passed, N failed, N skipped". Returns non-zero on
+# any failure. A test that cannot run here and says so with exit 77 (common.sh's
+# `skip`) is a SKIP line with its reason, counted apart, never a PASS.
 #
 # Each test also gets an empty TEST_REPORT_DIR. The checking wrappers of the
 # updater (tests/checked/: ASan+UBSan, valgrind) write their reports there
@@ -35,7 +37,7 @@ with_reports() {
 }
 
 run_tests() {
-	local label=$1 t work start pass=0 failed=0 ok reports procs
+	local label=$1 t work start pass=0 failed=0 skipped=0 ok rc reports procs
 	shift
 	RUN_REPORTS=0
 	RUN_PROCS=0
@@ -43,7 +45,9 @@ run_tests() {
 		work=$(mktemp -d "${TMPDIR:-/tmp}/updater-$label-XXXXXX")
 		mkdir "$work.reports"
 		start=$(date +%s.%N)
-		if TEST_REPORT_DIR=$work.reports WORK=$work bash "$t" >"$work.log" 2>&1; then ok=PASS; else ok=FAIL; fi
+		TEST_REPORT_DIR=$work.reports WORK=$work bash "$t" >"$work.log" 2>&1
+		rc=$?
+		case $rc in 0) ok=PASS ;; 77) ok=SKIP ;; *) ok=FAIL ;; esac
 		procs=$(find "$work.reports" -type f -name 'run.*' | wc -l)
 		RUN_PROCS=$((RUN_PROCS + procs))
 		# GCC's libubsan is a runtime of its own beside libasan and ignores
@@ -62,6 +66,9 @@ run_tests() {
 		printf '%s: %s (%.1f s)\n' "$ok" "$(basename "$t" .sh)" "$(awk "BEGIN{print $(date +%s.%N) - $start}")"
 		if [ $ok = PASS ]; then
 			pass=$((pass + 1))
+		elif [ $ok = SKIP ]; then
+			grep '^SKIP: ' "$work.log" | sed 's/^/    /'
+			skipped=$((skipped + 1))
 		else
 			if [ -n "$reports" ]; then
 				sed 's/^/    /' "$work.log" | tail -150
@@ -74,6 +81,7 @@ run_tests() {
 	done
 	RUN_PASSED=$pass
 	RUN_FAILED=$failed
-	echo "$label: $pass passed, $failed failed"
+	RUN_SKIPPED=$skipped
+	echo "$label: $pass passed, $failed failed, $skipped skipped"
 	[ "$failed" = 0 ]
 }

@@ -263,6 +263,21 @@ pc_report() {
 	echo "$title: $PC_N $noun, $PC_COMPLETE boots found a complete system, $PC_FAILED failures"
 }
 
+# pc_kill_counts: for the random-kill tests, whose outcome labels say
+# "exited" for a run whose updater finished (exit 0) before the kill came:
+# sets PC_KILLED (runs where the SIGKILL landed while the updater ran, the
+# only ones that count as cuts), PC_KILLED_COMPLETE (of those, the boots
+# that found a complete system) and PC_FINISHED (runs that finished first:
+# checked all the same, counted apart). Failures are in PC_FAILED.
+pc_kill_counts() {
+	PC_FINISHED=$(awk '$1 == "ok" && $3 ~ /:exited->/' "$WORK/results" | wc -l | tr -d ' ')
+	PC_KILLED=$(awk '$1 == "ok" && $3 !~ /:exited->/' "$WORK/results" | wc -l | tr -d ' ')
+	PC_KILLED_COMPLETE=$(awk '$1 == "ok" && $3 !~ /:exited->/ && $4 == "complete"' "$WORK/results" |
+		wc -l | tr -d ' ')
+	echo "  $PC_KILLED runs killed while the updater ran ($PC_KILLED_COMPLETE boots found a complete system)," \
+		"$PC_FINISHED finished before the kill (not counted as kills), $PC_FAILED failures"
+}
+
 # pc_doc_block FILE NAME TEXTFILE: replaces the text between
 # "<!-- NAME:begin -->" and "<!-- NAME:end -->" in FILE with TEXTFILE (the
 # figures are written by the tests, never by hand). The file only changes

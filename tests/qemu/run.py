@@ -7,14 +7,21 @@ runs one step per boot. The scenarios (docs/boot.md):
              v2 boots committed (ostree: first v1 refuses v2 signed with a key
              it does not trust, exit 3, and boots v1 again)
   rollback   v2 whose init dies before mark-good: after bootlimit trial boots
-             U-Boot boots v1 again, the updater reports rolled-back, v1 stays
+             U-Boot boots v1 again, the updater reports rolled-back with v2's
+             system recorded bad, v1 stays
+  environment (dual-bank) a damaged newer environment copy, then none: U-Boot
+             falls back, `updater status` still works (boot_env null), init repairs
   power-cut  QEMU killed at >= 10 moments of `updater install` (download, write,
-             activation); every next boot reaches a complete v1 or v2, and a
-             repeated install (or v2's mark-good) then succeeds
+             activation); every next boot reaches a complete v1 or v2: v2 on
+             trial, the system installed, when `activated` had been reported
+             before the cut, v1 (the same slot or deployment) when not even
+             `post-install` had; and a repeated install (or v2's mark-good)
+             then succeeds
   save-cut   QEMU killed while U-Boot's script saves a trial boot's count: the
              disk keeps the old count or the new one, the next boot counts on
              from it (dual-bank only: the script's code is the same for both)
 
+Every `updater status --json` the guest runs must exit 0 and print JSON.
 One line per scenario, "PASS: name (time)" or "FAIL: name (time): why", then
 "N passed, N failed". Logs of every boot stay in DIR/runs/.
 """
@@ -150,15 +157,21 @@ def up(b):
 
 
 def statuses(b):
+    """Every `updater status --json` of the boot, parsed. A status that exited
+    non-zero, printed nothing or printed no JSON fails the scenario: docs/cli.md
+    promises a status (with "boot_env": null when the environment is unreadable)."""
     out = []
+    # the last line of a killed boot may be cut off mid-line: it is not judged
+    cut_off = b.lines[-1][1] if b.killed and b.lines else None
     for line in b.find("guest: status "):
         payload = line[len("guest: status "):].strip()
-        if payload.startswith("failed:"):  # `updater status --json` printed nothing
-            out.append({"status_failed": payload[len("failed:"):].strip()})
-            continue
+        if payload.startswith("failed:"):  # guest-init: non-zero exit or no output
+            raise Fail(f"{b.log}: `updater status --json` {payload}")
         try:
             out.append(json.loads(payload))
         except json.JSONDecodeError as ex:
+            if line is cut_off:
+                continue
             raise Fail(f"{b.log}: status is not JSON ({ex}): {line}")
     return out
 
@@ -289,7 +302,7 @@ def scenario_rollback(be, timing):
     st = statuses(b)[-1]
     expect(st["state"] == "rolled-back" and env_of(st) == (old, 0, 0, 0), b, f"after fallback: {st}")
     bad = [t for t in st["targets"] if t["id"] == new]
-    expect(not bad or bad[0]["status"] == "bad", b, f"{new} not recorded bad: {st['targets']}")
+    expect(bad and bad[0]["status"] == "bad", b, f"{new} not recorded bad: {st['targets']}")
     b = d.boot(be.v2bad, ["status"])
     expect_up(b, "1.0", old)
     expect(not b.find("bootscript: saved"), b, "the boot after the rollback wrote the environment")
@@ -340,10 +353,10 @@ def scenario_env(be, timing):
     expect(b.find("bootscript: no valid boot state: booting the factory system"), b, "no factory boot")
     expect(up(b) == ("1.0", "A"), b, f"the factory system (v1, slot A) did not boot: {up(b)}")
     expect(not b.find("bootscript: saved"), b, "U-Boot wrote over a corrupt environment")
-    st = statuses(b)
-    # docs/cli.md promises a status with "boot_env": null here; the updater
-    # (core/main.c: engine_open fails first) exits 1 instead: both are accepted
-    expect(st[0].get("boot_env") is None, b, f"the updater should see no environment: {st[0]}")
+    st = statuses(b)  # fails on a status that exits non-zero or prints no JSON
+    # docs/cli.md: "boot_env": null, and "boot_env_error" says why
+    expect("boot_env" in st[0] and st[0]["boot_env"] is None and st[0].get("boot_env_error"), b,
+           f"the updater should report no environment, and why: {st[0]}")
     expect(rc_of(b, "init") == 0 and env_of(st[-1]) == (old, 0, 0, 0), b, f"after init: {st[-1]}")
     b = d.boot(be.v2, ["status"])
     expect(b.find("bootscript: boot_slot=" + old), b, "U-Boot did not read the repaired environment")
@@ -492,22 +505,65 @@ def last_state(b):
     return s or "before install"
 
 
+def reported(b, state):
+    """The updater had printed that it reached state before QEMU was killed (the
+    --progress=json event or the -v debug line): every line in b.lines came in
+    before the kill."""
+    event = '{"type":"state","state":"%s"' % state
+    return any(t.startswith(event) or (t.startswith("updater: debug: state ") and
+                                       t.endswith(" -> " + state)) for _, t in b.lines)
+
+
+def phase_at_cut(b):
+    """Where the cut landed, from what the host had read of the console:
+      activated   the updater had reported `activated` (activate() had returned:
+                  the environment starts the trial and, ostree, the new
+                  deployment is the default): the new system must boot, on trial
+      activating  it had reported `post-install` but not `activated`: activate()
+                  may have been running (the environment write, ostree also the
+                  new default); either system may boot, each consistent
+      before      neither: the activation had not started (the updater prints
+                  `post-install` before its state-file fsync and any boot-state
+                  write, and the console line is out long before those
+                  complete): the old system must boot"""
+    if reported(b, "activated"):
+        return "activated"
+    return "activating" if reported(b, "post-install") else "before"
+
+
+def deployed_id(b):
+    """ostree: the new deployment's id, from the updater's `deployed ID (commit ...)`."""
+    for _, t in b.lines:
+        if t.startswith("updater: info: deployed ") and " (commit " in t:
+            return t[len("updater: info: deployed "):].split(" (commit ")[0]
+    return None
+
+
 def one_cut(be, i, name, needle, delay):
     d = be.device(f"cut{i:02d}-{name.replace('%', '')}")
     b = d.boot(be.v2, ["install"], kill_at=(needle, delay))
     expect(b.killed, b, f"the install ended before the cut at {getattr(needle, '__name__', needle)!r}"
                         f"+{delay:.2f}s")
-    where = last_state(b)
-    # the next boot must reach a complete system; v1 installs again, v2 confirms
+    expect_up(b, "1.0", be.old_id)
+    old = booted_id(b)
+    where, phase = last_state(b), phase_at_cut(b)
+    new = "B" if be.name == "dualbank" else deployed_id(b)
+    expect(new or phase == "before", b, "ostree: post-install reported with no 'deployed ID' line")
+    # the next boot must reach a complete v1 or v2; v1 installs again, v2 confirms
     b = d.boot(be.v2, ["1.0:install", "2.0:mark-good"])
     got = up(b)
     expect(got and got[0] in ("1.0", "2.0"), b, f"after the cut: booted {got}")
-    if be.name == "dualbank":  # v1 only ever from A, v2 only from B
-        expect_up(b, got[0], {"1.0": "A", "2.0": "B"}[got[0]])
+    want = {"activated": ("2.0",), "activating": ("1.0", "2.0"), "before": ("1.0",)}[phase]
+    when = {"activated": "after `activated` was reported",
+            "activating": "after `post-install`, before `activated` was reported",
+            "before": "before `post-install` was reported"}[phase]
+    expect(got[0] in want, b, f"the cut came {when} (last state {where}): "
+                              f"v{got[0]} booted, expected v{' or v'.join(want)}")
     st = statuses(b)
     expect(st and st[0].get("boot_env") is not None, b, f"after the cut: {st[:1]}")
     if got[0] == "1.0":
         outcome = "old"
+        expect_up(b, "1.0", old)  # the same slot / the same deployment as before the cut
         bs = env_of(st[0])
         # v1 booted although the environment already put v2 on trial: U-Boot
         # counted a trial boot of v2 on v1 (ostree: libostree's /boot/loader
@@ -519,14 +575,19 @@ def one_cut(be, i, name, needle, delay):
                f"after the cut: v1 runs, state {st[0]['state']}")
         expect(rc_of(b, "install") == 0, b, f"repeated install rc={rc_of(b, 'install')}")
         expect(st[-1]["state"] == "activated", b, f"after the repeated install: {st[-1]}")
+        new = (st[-1].get("pending") or {}).get("slot")
         b = d.boot(be.v2, ["mark-good"])
-        expect_up(b, "2.0")
+        st = statuses(b)
     else:
         outcome = "new"
+    # v2 boots on trial (counted by U-Boot), the system that was activated
+    expect_up(b, "2.0", new)
+    expect(st[0]["state"] == "trial" and env_of(st[0]) == (new, 1, 1, 0), b,
+           f"v2 is not on trial: {st[0]}")
     expect(rc_of(b, "mark-good") == 0, b, "mark-good of v2 failed")
     st = statuses(b)[-1]
-    expect(st["state"] == "committed" and env_of(st)[1:] == (0, 0, 0), b, f"end: {st}")
-    return f"{name}@{where}->{outcome}"
+    expect(st["state"] == "committed" and env_of(st) == (new, 0, 0, 0), b, f"end: {st}")
+    return f"{name}@{where}/{phase}->{outcome}"
 
 
 def run_cuts(timing, key, title, jobs, calls):
