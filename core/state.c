@@ -13,6 +13,8 @@
 #include "fsutil.h"
 #include "log.h"
 
+#define POLICY_FILE "policy"
+
 static const char *const state_names[ST__COUNT] = {
 	"idle", "fetch", "verify", "pre-install", "install", "post-install",
 	"activated", "trial", "committed", "failed", "rolled-back",
@@ -135,7 +137,7 @@ static int set_failed(struct update_state *s, const char *v)
 	return 0;
 }
 
-static int set_target_key(struct update_state *s, const char *key, const char *v)
+static int set_target_key(struct update_state *s, const char *key, const char *v, bool policy)
 {
 	char id[32];
 	/* Ids may contain dots (ostree deployments: csum.serial); fields do not. */
@@ -144,10 +146,13 @@ static int set_target_key(struct update_state *s, const char *key, const char *v
 		return -1;
 	memcpy(id, key, (size_t)(dot - key));
 	id[dot - key] = '\0';
-	struct target_record *t = state_target(s, id, true);
+	/* The policy file adds fields to the state file's systems; one it names
+	 * that the state no longer has (removed since, or by an older updater) is
+	 * skipped, never brought back. */
+	struct target_record *t = state_target(s, id, !policy);
 	const char *field = dot + 1;
 	if (!t)
-		return -1;
+		return policy ? 0 : -1;
 	if (strcmp(field, "version") == 0)
 		copy_value(t->version, sizeof(t->version), v);
 	else if (strcmp(field, "digest") == 0)
@@ -168,7 +173,7 @@ static int set_target_key(struct update_state *s, const char *key, const char *v
 	return 0;
 }
 
-static int set_key(struct update_state *s, const char *key, const char *v)
+static int set_key(struct update_state *s, const char *key, const char *v, bool policy)
 {
 	if (strcmp(key, "state") == 0) {
 		int st = lookup(state_names, ST__COUNT, v);
@@ -198,21 +203,22 @@ static int set_key(struct update_state *s, const char *key, const char *v)
 	} else if (strcmp(key, "failed_release") == 0) {
 		return set_failed(s, v);
 	} else if (strncmp(key, "target.", 7) == 0) {
-		return set_target_key(s, key + 7, v);
+		return set_target_key(s, key + 7, v, policy);
 	} else {
 		return -1;
 	}
 	return 0;
 }
 
-int state_load(const char *dir, struct update_state *s, struct error *e)
+/* Reads <dir>/NAME into s; a missing file changes nothing. */
+static int load_file(const char *dir, const char *name, struct update_state *s, struct error *e)
 {
 	char path[4096], *text = NULL, *next = NULL;
 	int lineno = 0, rc;
 	struct stat st;
+	bool policy = strcmp(name, POLICY_FILE) == 0;
 
-	memset(s, 0, sizeof(*s));
-	snprintf(path, sizeof(path), "%s/state", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (lstat(path, &st) < 0 && errno == ENOENT)
 		return 0;
 	/* Files in state_dir are ours: a symlink there is refused, not followed. */
@@ -226,14 +232,23 @@ int state_load(const char *dir, struct update_state *s, struct error *e)
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
 		char *eq = strchr(line, '=');
-		if (!eq || (*eq = '\0', set_key(s, line, eq + 1) < 0)) {
-			rc = err_set(e, UPD_EXIT_OTHER, EBADMSG, "state file %s:%d: not understood", path,
-				     lineno);
+		if (!eq || (*eq = '\0', set_key(s, line, eq + 1, policy) < 0)) {
+			rc = err_set(e, UPD_EXIT_OTHER, EBADMSG, "%s file %s:%d: not understood",
+				     policy ? "policy" : "state", path, lineno);
 			break;
 		}
 	}
 	free(text);
 	return rc;
+}
+
+int state_load(const char *dir, struct update_state *s, struct error *e)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	rc = load_file(dir, "state", s, e);
+	return rc < 0 ? rc : load_file(dir, POLICY_FILE, s, e);
 }
 
 /* One line per value: a newline in an error message (a file name, say) must
@@ -247,10 +262,15 @@ static void put(FILE *f, const char *key, const char *value)
 }
 
 /* The policy keys (security floor, highest confirmed version, failed
- * releases): absent in files written before they existed, which load with
- * floor 0 and nothing remembered. */
+ * releases, and each system's release identity and security version) live
+ * in a file of their own: an updater from before them reads the state file
+ * and refuses keys it does not know, and a device that falls back to a slot
+ * with such an updater must still be able to run it. That updater never
+ * touches this file, so the records survive it. A state_dir without it
+ * loads with floor 0 and nothing remembered. */
 static void put_policy(FILE *f, const struct update_state *s)
 {
+	fprintf(f, "# updater policy records: written by updater, do not edit\n");
 	put(f, "trial_failure", s->trial_failure);
 	fprintf(f, "security_floor=%" PRIu64 "\n", s->security_floor);
 	put(f, "confirmed_version", s->confirmed_version);
@@ -260,17 +280,48 @@ static void put_policy(FILE *f, const struct update_state *s)
 			 s->failed[i].version);
 		put(f, "failed_release", v);
 	}
+	for (int i = 0; i < s->n_targets; i++) {
+		const struct target_record *t = &s->targets[i];
+		char key[64];
+		snprintf(key, sizeof(key), "target.%s.identity", t->id);
+		put(f, key, t->identity);
+		fprintf(f, "target.%s.security_version=%" PRIu64 "\n", t->id, t->security_version);
+	}
 }
 
-int state_save(const char *dir, struct update_state *s, struct error *e)
+/* Replaces <dir>/NAME with buf unless it already holds exactly that: the
+ * policy records change far less often than the state. */
+static int write_if_changed(const char *dir, const char *name, const char *buf, size_t len,
+			    struct error *e)
 {
-	char path[4096], *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	char path[4096], *old = NULL;
+	struct error ignored = { 0 };
+	bool same;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	same = read_text_file_flags(path, 65536, O_NOFOLLOW, &old, &ignored) == 0 &&
+	       strlen(old) == len && memcmp(old, buf, len) == 0;
+	free(old);
+	return same ? 0 : atomic_write_file(path, buf, len, e);
+}
+
+static int put_all(char **buf, size_t *len, void (*fn)(FILE *, const struct update_state *),
+		   const struct update_state *s, struct error *e)
+{
+	FILE *f = open_memstream(buf, len);
 	if (!f)
 		return err_set(e, UPD_EXIT_OTHER, errno, "state: %s", strerror(errno));
+	fn(f, s);
+	if (fclose(f) != 0) {
+		free(*buf);
+		*buf = NULL;
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "state: out of memory");
+	}
+	return 0;
+}
 
-	s->updated = (int64_t)time(NULL);
+static void put_state(FILE *f, const struct update_state *s)
+{
 	fprintf(f, "# updater state: written by updater, do not edit\nformat=1\n");
 	put(f, "state", state_name(s->state));
 	put(f, "backend", s->backend);
@@ -279,7 +330,6 @@ int state_save(const char *dir, struct update_state *s, struct error *e)
 	put(f, "op_from", s->op_from);
 	put(f, "last_error", s->last_error);
 	fprintf(f, "updated=%" PRId64 "\n", s->updated);
-	put_policy(f, s);
 	for (int i = 0; i < s->n_targets; i++) {
 		const struct target_record *t = &s->targets[i];
 		char key[64];
@@ -289,18 +339,30 @@ int state_save(const char *dir, struct update_state *s, struct error *e)
 		put(f, key, t->version);
 		snprintf(key, sizeof(key), "target.%s.digest", t->id);
 		put(f, key, t->digest);
-		snprintf(key, sizeof(key), "target.%s.identity", t->id);
-		put(f, key, t->identity);
-		fprintf(f, "target.%s.security_version=%" PRIu64 "\n", t->id, t->security_version);
 		fprintf(f, "target.%s.size=%" PRIu64 "\n", t->id, t->size);
 	}
-	if (fclose(f) != 0) {
+}
+
+/* The policy file first: a cut between the two writes leaves records (a
+ * raised floor, a failed release, a new system's identity) that the state's
+ * next save, or the reconciliation repeating the step, agrees with. */
+int state_save(const char *dir, struct update_state *s, struct error *e)
+{
+	char path[4096], *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	s->updated = (int64_t)time(NULL);
+	if ((rc = put_all(&buf, &len, put_policy, s, e)) == 0) {
+		rc = write_if_changed(dir, POLICY_FILE, buf, len, e);
 		free(buf);
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "state: out of memory");
+		buf = NULL;
 	}
-	snprintf(path, sizeof(path), "%s/state", dir);
-	int rc = atomic_write_file(path, buf, len, e);
-	free(buf);
+	if (rc == 0 && (rc = put_all(&buf, &len, put_state, s, e)) == 0) {
+		snprintf(path, sizeof(path), "%s/state", dir);
+		rc = atomic_write_file(path, buf, len, e);
+		free(buf);
+	}
 	if (rc < 0)
 		err_prefix(e, "save update state");
 	return rc;

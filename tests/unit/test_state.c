@@ -115,6 +115,31 @@ static void expect_bad(struct fx *f, const char *text, int line)
 		fail_msg("for\n%s\nexpected \"%s\", got \"%s\"", text, where, f->e.msg);
 }
 
+static char *policy_path(struct fx *f)
+{
+	char *p = NULL;
+	assert_true(asprintf(&p, "%s/policy", f->dir) >= 0);
+	return p;
+}
+
+/* A load that must fail with "<dir>/policy:<line>: not understood" (the state
+ * file beside it is a valid one). */
+static void expect_bad_policy(struct fx *f, const char *text, int line)
+{
+	struct update_state s;
+	char where[PATH_MAX + 32], *path = policy_path(f);
+
+	write_state_text(f, "format=1\nstate=idle\n");
+	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+	err_clear(&f->e);
+	assert_int_equal(state_load(f->dir, &s, &f->e), -EBADMSG);
+	snprintf(where, sizeof(where), "policy file %s:%d: not understood", path, line);
+	if (strcmp(f->e.msg, where) != 0)
+		fail_msg("for\n%s\nexpected \"%s\", got \"%s\"", text, where, f->e.msg);
+	unlink(path);
+	free(path);
+}
+
 static void set_target(struct update_state *s, const char *id, enum target_status st,
 		       const char *version, const char *digest, uint64_t size)
 {
@@ -379,7 +404,7 @@ static void test_max_targets(void **state)
 	assert_true(got.targets[7].size == 7);
 
 	/* A file with one record too many is refused at that record's first line:
-	 * 12 header lines + 8 records of 6 lines each, so line 61. */
+	 * 9 header lines + 8 records of 4 lines each, so line 42. */
 	char *text = slurp(f->path);
 	size_t len = strlen(text);
 	char *more = malloc(len + 64);
@@ -390,7 +415,7 @@ static void test_max_targets(void **state)
 	for (const char *p = more; *p; p++)
 		line += *p == '\n';
 	line -= 1; /* the line just added */
-	assert_int_equal(line, 12 + 6 * STATE_MAX_TARGETS + 1);
+	assert_int_equal(line, 9 + 4 * STATE_MAX_TARGETS + 1);
 	expect_bad(f, more, line);
 	free(more);
 	free(text);
@@ -449,9 +474,10 @@ static void test_save_is_atomic(void **state)
 	load_ok(f, &got);
 	assert_int_equal(got.state, ST_VERIFY);
 
-	/* Nothing but the state (and nothing half-written) is in the directory. */
+	/* Nothing but the state and the policy records (and nothing half-written)
+	 * is in the directory. */
 	char cmd[PATH_MAX + 64];
-	snprintf(cmd, sizeof(cmd), "test \"$(ls -A '%s')\" = state", f->dir);
+	snprintf(cmd, sizeof(cmd), "test \"$(ls -A '%s' | tr '\\n' ' ')\" = 'policy state '", f->dir);
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -683,7 +709,16 @@ static void test_policy_round_trip(void **state)
 	state_failed_add(&s, digest_b, "2.1", 1700000100);
 	save_ok(f, &s);
 
-	char *text = slurp(f->path);
+	/* The records live in the policy file; the state file keeps only the keys
+	 * an updater from before them understands (it refuses any other). */
+	char *path = policy_path(f), *text = slurp(f->path);
+	for (const char *k = "security_floor\0confirmed_version\0trial_failure\0failed_release\0"
+			     "identity\0security_version\0"; *k; k += strlen(k) + 1)
+		if (strstr(text, k))
+			fail_msg("the state file holds '%s':\n%s", k, text);
+	free(text);
+	text = slurp(path);
+	free(path);
 	assert_has_line(text, "security_floor=18446744073709551615");
 	assert_has_line(text, "confirmed_version=3.0 beta");
 	assert_has_line(text, "trial_failure=version 2.0 on B was not confirmed x");
@@ -740,10 +775,10 @@ static void test_policy_malformed(void **state)
 {
 	struct fx *f = *state;
 
-	expect_bad(f, "format=1\nsecurity_floor=-1\n", 2);
-	expect_bad(f, "format=1\nsecurity_floor=\n", 2);
-	expect_bad(f, "format=1\nsecurity_floor=99999999999999999999\n", 2);
-	expect_bad(f, "format=1\ntarget.A.security_version=1x\n", 2);
+	expect_bad_policy(f, "# x\nsecurity_floor=-1\n", 2);
+	expect_bad_policy(f, "# x\nsecurity_floor=\n", 2);
+	expect_bad_policy(f, "# x\nsecurity_floor=99999999999999999999\n", 2);
+	expect_bad(f, "format=1\ntarget.A.status=good\ntarget.A.security_version=1x\n", 3);
 	expect_bad(f, "format=1\nfailed_release=\n", 2);
 	expect_bad(f, "format=1\nfailed_release=12 abc\n", 2);     /* no version */
 	expect_bad(f, "format=1\nfailed_release=x abc 2.0\n", 2);  /* no time */
@@ -777,7 +812,7 @@ static void test_failed_list_bounded(void **state)
 	assert_string_equal(got.failed[0].identity, "id3");
 
 	/* A file with one failed release too many is refused at that line. */
-	char *text = slurp(f->path);
+	char *path = policy_path(f), *text = slurp(path);
 	size_t len = strlen(text);
 	char *more = malloc(len + 64);
 	assert_non_null(more);
@@ -786,9 +821,41 @@ static void test_failed_list_bounded(void **state)
 	int line = 0;
 	for (const char *p = more; *p; p++)
 		line += *p == '\n';
-	expect_bad(f, more, line);
+	expect_bad_policy(f, more, line);
 	free(more);
 	free(text);
+	free(path);
+}
+
+/* A device that fell back to a slot whose updater predates the policy file:
+ * that updater rewrites the state file in its own format and never touches
+ * the policy file, and the records survive it. Records of a system the state
+ * no longer has are not brought back. */
+static void test_policy_survives_older_updater(void **state)
+{
+	struct fx *f = *state;
+	struct update_state s = { 0 }, got;
+
+	s.security_floor = 5;
+	snprintf(s.confirmed_version, sizeof(s.confirmed_version), "3.0");
+	set_target(&s, "A", TS_GOOD, "1.0", digest_a, 0);
+	set_target(&s, "B", TS_BAD, "3.1", digest_b, 9);
+	s.targets[1].security_version = 6;
+	state_failed_add(&s, digest_b, "3.1", 1700000000);
+	save_ok(f, &s);
+	/* What an older updater writes after recording the fallback. */
+	write_state_text(f, "# updater state: written by updater, do not edit\nformat=1\n"
+			    "state=rolled-back\nbackend=dualbank\nop_version=3.1\nop_target=B\n"
+			    "op_from=A\nlast_error=fell back\nupdated=1700000001\n"
+			    "target.A.status=good\ntarget.A.version=1.0\ntarget.A.digest=\n"
+			    "target.A.size=0\n");
+	load_ok(f, &got);
+	assert_int_equal(got.state, ST_ROLLED_BACK);
+	assert_true(got.security_floor == 5);
+	assert_string_equal(got.confirmed_version, "3.0");
+	assert_non_null(state_failed_find(&got, digest_b));
+	assert_int_equal(got.n_targets, 1);
+	assert_null(state_target(&got, "B", false));
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -818,6 +885,7 @@ int main(void)
 		T(test_policy_old_file_loads),
 		T(test_policy_malformed),
 		T(test_failed_list_bounded),
+		T(test_policy_survives_older_updater),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
