@@ -23,11 +23,8 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 def anchors(path):
     """The anchors GitHub makes for the headings of a Markdown file."""
     seen, out = {}, set()
-    in_fence = False
-    for line in open(path, encoding="utf-8"):
-        if FENCE.match(line):
-            in_fence = not in_fence
-        if in_fence or not line.startswith("#"):
+    for _, line in prose(path):
+        if not line.startswith("#"):
             continue
         text = line.lstrip("#").strip().lower()
         text = re.sub(r"[`*_]|<[^>]*>", "", text)
@@ -38,15 +35,19 @@ def anchors(path):
     return out
 
 
-def links(path):
-    """(line number, target) of every link outside code blocks and code spans."""
+def prose(path):
+    """(line number, line) of every line outside fenced code blocks."""
     in_fence = False
     for no, line in enumerate(open(path, encoding="utf-8"), 1):
         if FENCE.match(line):
             in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
+        elif not in_fence:
+            yield no, line
+
+
+def links(path):
+    """(line number, target) of every link outside code blocks and code spans."""
+    for no, line in prose(path):
         line = re.sub(r"`[^`]*`", "", line)
         for m in LINK.finditer(line):
             yield no, m.group(1) or m.group(2)
@@ -57,13 +58,7 @@ TOPS = {d for d in os.listdir(TOP) if os.path.isdir(os.path.join(TOP, d)) and no
 
 def code_paths(path):
     """(line number, path) of every code span that names a file of the repository."""
-    in_fence = False
-    for no, line in enumerate(open(path, encoding="utf-8"), 1):
-        if FENCE.match(line):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
+    for no, line in prose(path):
         for m in re.finditer(r"`([^`\s]+)`", line):
             t = m.group(1).split(":")[0].rstrip("/,.")
             parts = t.split("/")
