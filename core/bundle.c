@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <zstd.h>
 
+#include "decimal.h"
 #include "digest.h"
 #include "log.h"
 
@@ -202,24 +203,14 @@ int check_text(const char *ctx, const char *key, const char *v, size_t n, size_t
 	return 0;
 }
 
-/* Plain decimal only: no sign, no spaces, no hex, no overflow. */
 static int parse_u64(const char *key, const char *v, size_t n, uint64_t *out, struct error *e)
 {
-	uint64_t x = 0;
+	int rc = decimal_u64(v, n, out);
 
-	if (n == 0)
-		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: %s is empty", key);
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
-				       "manifest: %s is not a decimal number", key);
-		unsigned d = (unsigned)(v[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: %s is too large", key);
-		x = x * 10 + d;
-	}
-	*out = x;
-	return 0;
+	if (rc == 0)
+		return 0;
+	return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: %s %s", key,
+		       n == 0 ? "is empty" : rc == -ERANGE ? "is too large" : "is not a decimal number");
 }
 
 static int parse_sha(const char *key, const char *v, size_t n, uint8_t out[32], struct error *e)

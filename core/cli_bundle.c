@@ -7,6 +7,7 @@
 
 #include "bundle.h"
 #include "cli.h"
+#include "decimal.h"
 #include "digest.h"
 #include "source.h"
 
@@ -20,17 +21,6 @@ static int usage(struct error *e, const char *why)
 	return UPD_EXIT_USAGE;
 }
 
-/* Plain decimal, as the manifest stores it: no sign, no hex, no overflow. */
-static int parse_security_version(const char *v, uint64_t *out)
-{
-	char *end;
-
-	if (v[0] < '0' || v[0] > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(v, &end, 10);
-	return *end || errno ? -1 : 0;
-}
 
 static int bundle_create_cmd(int argc, char **argv, struct error *e)
 {
@@ -53,7 +43,7 @@ static int bundle_create_cmd(int argc, char **argv, struct error *e)
 		case 'o': o.output = optarg; break;
 		case 'l': o.level = atoi(optarg); break;
 		case 's':
-			if (parse_security_version(optarg, &o.security_version) < 0)
+			if (decimal_u64(optarg, strlen(optarg), &o.security_version) < 0)
 				return usage(e, "--security-version needs a decimal number");
 			break;
 		default: return usage(e, "unknown option");

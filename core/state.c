@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "fsutil.h"
 #include "log.h"
 
@@ -103,30 +104,21 @@ static void copy_value(char *dst, size_t size, const char *v)
 			*p = ' ';
 }
 
-/* Plain decimal: anything else is a damaged file, not a number to guess. */
 static int parse_u64(const char *v, uint64_t *out)
 {
-	char *end;
-	if (v[0] < '0' || v[0] > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(v, &end, 10);
-	return *end || errno ? -1 : 0;
+	return decimal_u64(v, strlen(v), out) < 0 ? -1 : 0;
 }
 
 /* failed_release=<unix time> <identity> <version> (the version may hold spaces). */
 static int set_failed(struct update_state *s, const char *v)
 {
-	char *end, identity[72];
+	char identity[72];
 	uint64_t when;
 	const char *sp = strchr(v, ' '), *id = sp ? sp + 1 : NULL, *sp2 = id ? strchr(id, ' ') : NULL;
 
 	if (!sp2 || sp2 == id || (size_t)(sp2 - id) >= sizeof(identity) ||
-	    s->n_failed == STATE_MAX_FAILED || v[0] < '0' || v[0] > '9')
-		return -1;
-	errno = 0;
-	when = strtoull(v, &end, 10);
-	if (end != sp || errno)
+	    s->n_failed == STATE_MAX_FAILED || decimal_u64(v, (size_t)(sp - v), &when) < 0 ||
+	    when > INT64_MAX)
 		return -1;
 	memcpy(identity, id, (size_t)(sp2 - id));
 	identity[sp2 - id] = '\0';

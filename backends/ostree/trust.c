@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../../core/bundle.h"
+#include "../../core/decimal.h"
 #include "ostree_priv.h"
 
 #define GPG_HOME_ENV "OSTREE_GPG_HOME"
@@ -149,20 +150,13 @@ static int meta_string(GVariant *meta, const char *csum, const char *key, char *
 	return 0;
 }
 
-/* Plain decimal: no sign, no space, no overflow (as a bundle's manifest). */
+/* Plain decimal, as a bundle's manifest (core/decimal.h). */
 static int parse_security_version(const char *csum, const char *s, uint64_t *out, struct error *e)
 {
-	uint64_t x = 0;
-
-	for (const char *c = s; *c || c == s; c++) {
-		if (*c < '0' || *c > '9' || x > (UINT64_MAX - (uint64_t)(*c - '0')) / 10)
-			return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
-				       "commit %.12s: updater.security-version is not a decimal "
-				       "number",
-				       csum);
-		x = x * 10 + (uint64_t)(*c - '0');
-	}
-	*out = x;
+	if (decimal_u64(s, strlen(s), out) < 0)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "commit %.12s: updater.security-version is not a decimal number",
+			       csum);
 	return 0;
 }
 
