@@ -37,7 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(r == 0 && !err_isset(&e));
-	FUZZ_CHECK(m.format == 1 && strcmp(m.compression, "zstd") == 0);
+	FUZZ_CHECK(m.format >= 1 && m.format <= BUNDLE_FORMAT_MAX &&
+		   strcmp(m.compression, "zstd") == 0);
+	/* Format 1 predates the security version: it reads as 0. */
+	FUZZ_CHECK(m.format >= 2 || m.security_version == 0);
 	FUZZ_CHECK(m.zstd_window_log >= 10 && m.zstd_window_log <= BUNDLE_ZSTD_WINDOW_LOG_MAX);
 	FUZZ_CHECK(m.version[0] && strlen(m.version) < sizeof(m.version));
 	FUZZ_CHECK(m.compatible[0] && strlen(m.compatible) < sizeof(m.compatible));
