@@ -15,7 +15,5 @@ struct cli_global {
 
 int cli_status(struct engine *g, bool json, struct error *e);
 int cli_bundle(int argc, char **argv, const struct cli_global *gl, struct error *e);
-/* `updater health-check`: runs <hooks.dir>/health.d (docs/hooks.md). extra is
- * a stray positional argument (refused). */
-int cli_health_check(const struct config *cfg, const struct cli_global *gl, const char *extra,
-		     struct error *e);
+/* `updater health-check`: runs <hooks.dir>/health.d (docs/hooks.md). */
+int cli_health_check(const struct config *cfg, const struct cli_global *gl, struct error *e);

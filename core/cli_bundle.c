@@ -13,11 +13,7 @@
 
 static int usage(struct error *e, const char *why)
 {
-	err_set(e, UPD_EXIT_USAGE, EINVAL,
-		"bundle: %s (usage: updater bundle create --image IMG --version V --compatible C "
-		"--key KEY.pem --output OUT.upd [--security-version N] [--level N]; updater bundle info "
-		"FILE|URL)",
-		why);
+	err_set(e, UPD_EXIT_USAGE, EINVAL, "bundle %s (see updater help bundle)", why);
 	return UPD_EXIT_USAGE;
 }
 
@@ -44,13 +40,13 @@ static int bundle_create_cmd(int argc, char **argv, struct error *e)
 		case 'l': o.level = atoi(optarg); break;
 		case 's':
 			if (decimal_u64(optarg, strlen(optarg), &o.security_version) < 0)
-				return usage(e, "--security-version needs a decimal number");
+				return usage(e, "create: --security-version needs a decimal number");
 			break;
-		default: return usage(e, "unknown option");
+		default: return usage(e, "create: unknown option");
 		}
 	}
 	if (!o.image || !o.version || !o.compatible || !o.key || !o.output)
-		return usage(e, "create needs --image, --version, --compatible, --key and --output");
+		return usage(e, "create: needs --image, --version, --compatible, --key and --output");
 	if (bundle_create(&o, e) < 0)
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
 	printf("%s: version %s for '%s', security version %llu\n", o.output, o.version,
@@ -109,8 +105,12 @@ static int bundle_info_cmd(int argc, char **argv, const struct cli_global *gl, s
 	uint8_t *buf;
 	int rc;
 
+	if (argc > 2) {
+		err_set(e, UPD_EXIT_USAGE, EINVAL, "bundle info: unexpected argument '%s'", argv[2]);
+		return UPD_EXIT_USAGE;
+	}
 	if (argc != 2)
-		return usage(e, "info needs exactly one FILE or URL");
+		return usage(e, "info: needs one FILE or URL");
 	o.location = argv[1];
 	if (!(buf = malloc(BUNDLE_HEAD_MAX)))
 		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory"), UPD_EXIT_OTHER;
@@ -132,10 +132,10 @@ static int bundle_info_cmd(int argc, char **argv, const struct cli_global *gl, s
 int cli_bundle(int argc, char **argv, const struct cli_global *gl, struct error *e)
 {
 	if (argc < 2)
-		return usage(e, "missing subcommand");
+		return usage(e, "create|info: missing");
 	if (strcmp(argv[1], "create") == 0)
 		return bundle_create_cmd(argc - 1, argv + 1, e);
 	if (strcmp(argv[1], "info") == 0)
 		return bundle_info_cmd(argc - 1, argv + 1, gl, e);
-	return usage(e, "unknown subcommand");
+	return usage(e, "create|info: expected");
 }

@@ -9,17 +9,12 @@
 #include "cli.h"
 #include "log.h"
 
-int cli_health_check(const struct config *cfg, const struct cli_global *gl, const char *extra,
-		     struct error *e)
+int cli_health_check(const struct config *cfg, const struct cli_global *gl, struct error *e)
 {
 	struct engine *g = NULL;
 	struct engine_status st;
 	int rc;
 
-	if (extra) {
-		err_set(e, UPD_EXIT_USAGE, EINVAL, "health-check: unexpected argument '%s'", extra);
-		return UPD_EXIT_USAGE;
-	}
 	/* Only to tell the checks what runs (UPDATER_SLOT, UPDATER_VERSION): no
 	 * lock, and the engine is closed before the first check starts. st keeps
 	 * copies of what the checks get (backend names are static strings). */

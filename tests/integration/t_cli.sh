@@ -11,6 +11,41 @@ for c in status check install mark-good rollback boot init "bundle create" "bund
 done
 "$UPDATER" --version | grep -q "backends: dualbank" || fail "--version lists the backends"
 
+# Per-command help: `updater help CMD`, `CMD --help` and `CMD -h` print a Usage line and the
+# command's options on stdout and exit 0, without a config file (or a device) to read.
+NOCONF=(--config="$WORK/no-such.conf")
+for c in status check install mark-good rollback boot init health-check "bundle create" "bundle info"; do
+	# shellcheck disable=SC2086
+	for how in "help $c" "$c --help" "$c -h"; do
+		# shellcheck disable=SC2086
+		"$UPDATER" "${NOCONF[@]}" $how >"$WORK/h.out" 2>"$WORK/h.err" || fail "'updater $how' exited $?"
+		head -n 1 "$WORK/h.out" | grep -q "^Usage: updater .*$c" || fail "'updater $how': $(head -n 1 "$WORK/h.out")"
+		[ -s "$WORK/h.err" ] && fail "'updater $how' wrote to stderr: $(cat "$WORK/h.err")"
+	done
+done
+# Every option a command parses is in its help.
+"$UPDATER" help install >"$WORK/h.install"
+for o in --allow-downgrade --force --no-readback; do assert_grep "$o" "$WORK/h.install"; done
+"$UPDATER" bundle create --help >"$WORK/h.create"
+for o in --image --version --compatible --key --output --security-version --level; do
+	assert_grep "$o " "$WORK/h.create"
+done
+"$UPDATER" help bundle >"$WORK/h.bundle" || fail "help bundle"
+assert_grep "bundle create" "$WORK/h.bundle"
+assert_grep "bundle info" "$WORK/h.bundle"
+expect_exit 2 "$WORK/h.unknown" "$UPDATER" help frobnicate
+assert_one_error "$WORK/h.unknown" "unknown command 'frobnicate'"
+
+# Extra arguments are refused by every command (exit 2, one line), and a command
+# takes only its own options.
+for c in "status --json" "check a" "install a" mark-good rollback boot init health-check "bundle info a"; do
+	# shellcheck disable=SC2086
+	expect_exit 2 "$WORK/extra" upd "$D" $c extra
+	assert_one_error "$WORK/extra" "unexpected argument 'extra'"
+done
+expect_exit 2 "$WORK/opt" upd "$D" status --force
+assert_one_error "$WORK/opt" "status: unknown option '--force'"
+
 expect_exit 0 "$WORK/info" upd "$D" bundle info "$FIX/v2.0.upd"
 assert_grep "version:        2.0" "$WORK/info"
 assert_grep "signature:      valid" "$WORK/info"
@@ -19,7 +54,7 @@ expect_exit 3 "$WORK/info2" upd "$D" bundle info "$WORK/other.upd"
 assert_grep "signature:      INVALID" "$WORK/info2"
 assert_one_error "$WORK/info2" "signature"
 expect_exit 2 "$WORK/create" "$UPDATER" bundle create --image "$FIX/v2.0.img"
-assert_one_error "$WORK/create" "create needs"
+assert_one_error "$WORK/create" "bundle create: needs --image"
 
 # JSON progress: every stdout line is an object; the states come in order.
 "$UPDATER" --config="$D/updater.conf" --progress=json install "$FIX/v2.0.upd" >"$WORK/json" 2>/dev/null ||

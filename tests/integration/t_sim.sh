@@ -10,6 +10,9 @@
 . "$TOP/tests/lib/ostree.sh"
 set -u
 SIM=$TOP/tools/updater-sim
+# Under valgrind (TEST_SLOWDOWN) the stall timeout of the tool's config scales, as
+# tests/lib/ostree.sh does for its devices: a slow updater is not a stalled server.
+slow_conf() { [ "$SLOW" = 1 ] || sed -i "s/timeout = 5;/timeout = $((5 * SLOW));/" "$1/updater.conf"; }
 export UPDATER
 fixtures
 mkdir -p "$WORK/www"
@@ -49,6 +52,7 @@ D=$WORK/dev
 expect_exit 0 "$WORK/create" "$SIM" create "$D" --backend=dualbank --image "$FIX/v1.0.img" \
 	--key "$FIX/release.pub.pem" --slot-size 16M --bootlimit 3
 assert_grep "created dualbank device $D: booted slot A, release 1.0" "$WORK/create"
+slow_conf "$D"
 assert_eq "$(stat -c %a "$D/data/updater")" 700 "state_dir mode"
 assert_eq "$(stat -c %s "$D/slots/B.img")" $((16 << 20)) "slot B size"
 assert_eq "$(slot_sha "$D" A "$(stat -c %s "$FIX/v1.0.img")")" "$(file_sha "$FIX/v1.0.img")" "slot A holds the image"
@@ -198,6 +202,7 @@ O=$WORK/odev
 expect_exit 0 "$WORK/create" "$SIM" create "$O" --backend=ostree --repo "$R" --ref sim/stable \
 	--gpg-keyring "$OSTREE_GPG_KEYRING" --url "$URL/repo"
 assert_grep "created ostree device $O: booted deployment ${C1:0:12}.0, release 1.0" "$WORK/create"
+slow_conf "$O"
 assert_eq "$(basename "$(readlink -f "$O/root")")" "$C1.0" "the root link names the factory deployment"
 assert_eq "$(stat -c %a "$O/data/updater")" 700 "state_dir mode (ostree)"
 assert_eq "$(env5 "$O")" "${C1:0:12}.0/0/0/3/0" "environment after create (ostree)"
