@@ -79,15 +79,12 @@ PY
 # step CMD...: prints CMD as a user types it ("updater ..." or
 # "updater-sim ..."), runs it (the updater as $UPDATER, without
 # CAP_SYS_ADMIN: see docs/try-it.md on root and ostree), its output indented,
-# then what changed on the device $DEV. A failure ends the demo.
+# then what changed on the device $DEV since the last step (the snapshot
+# $DEMO/.snap.BACKEND: nothing else touches the device in between). A failure
+# ends the demo.
 step() {
-	local rc before="" line="$*" tool=$1
+	local rc before="" line="$*" tool=$1 snap=$DEMO/.snap.$BACKEND
 	printf '$ %s\n' "$line"
-	if [ -f "$DEV/updater.conf" ]; then
-		before=$DEMO/.before
-		status_json "$DEV" "$before.json"
-		env5 "$DEV" >"$before.env"
-	fi
 	shift
 	case $tool in
 	updater) ostree_nofreeze "$UPDATER" "$@" ;;
@@ -98,15 +95,18 @@ step() {
 	sed 's/^/    /' "$DEMO/.out"
 	[ $rc = 0 ] || die "'$line' exited $rc"
 	[ "$tool $1" != "updater-sim show" ] || return 0
-	status_json "$DEV" "$DEMO/.after.json"
-	env5 "$DEV" >"$DEMO/.after.env"
-	what "$BACKEND" "$before" "$DEMO/.after" || die "reading the status of $DEV"
+	if [ -f "$snap.json" ]; then
+		before=$DEMO/.before
+		mv "$snap.json" "$before.json" && mv "$snap.env" "$before.env" || die "$snap"
+	fi
+	status_json "$DEV" "$snap.json"
+	env5 "$DEV" >"$snap.env"
+	what "$BACKEND" "$before" "$snap" || die "reading the status of $DEV"
 }
 
-# state DEV: the state in `updater status --json`
+# state: the state of $DEV after the last step
 state() {
-	status_json "$1" "$DEMO/.st.json"
-	"$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' "$DEMO/.st.json"
+	"$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' "$DEMO/.snap.$BACKEND.json"
 }
 
 # fail_boots: updater-sim fail-boot until U-Boot has fallen back and the
@@ -115,7 +115,7 @@ fail_boots() {
 	local n
 	for n in $(seq 0 "$BOOTLIMIT"); do
 		step updater-sim fail-boot "$DEV"
-		[ "$(state "$DEV")" != rolled-back ] || return 0
+		[ "$(state)" != rolled-back ] || return 0
 	done
 	die "no fallback after $((BOOTLIMIT + 1)) failed boots"
 }
@@ -173,7 +173,7 @@ say "Release 3.0: installed, booted on trial, confirmed"
 step updater --config="$CONF" install "$URL/rootfs-3.0.upd"
 step updater-sim reboot "$DEV"
 step updater --config="$CONF" mark-good
-[ "$(state "$DEV")" = committed ] || die "$DEV: release 3.0 is not committed"
+[ "$(state)" = committed ] || die "$DEV: release 3.0 is not committed"
 SUMMARY=$(summary "$DEV") || exit 1
 say "What the device looks like now (the five U-Boot variables, the next power-on, updater status)"
 step updater-sim show "$DEV"
@@ -208,7 +208,7 @@ commit 3.0
 step updater --config="$CONF" install
 step updater-sim reboot "$DEV"
 step updater --config="$CONF" mark-good
-[ "$(state "$DEV")" = committed ] || die "$DEV: release 3.0 is not committed"
+[ "$(state)" = committed ] || die "$DEV: release 3.0 is not committed"
 SUMMARY="$SUMMARY
 $(summary "$DEV")" || exit 1
 
