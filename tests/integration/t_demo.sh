@@ -3,7 +3,8 @@
 # updater.conf ...`, the same pattern for both backends, or `updater-sim ...
 # DIR`), its output and a "->" line with what changed (slot or deployment,
 # version, the U-Boot variables); both devices end committed on 3.0; and a
-# failing step makes `make demo` exit non-zero.
+# failing step makes `make demo` exit non-zero. The ostree releases are
+# GPG-signed and carry updater.compatible, and the device verifies both.
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"
 set -u
@@ -74,6 +75,17 @@ for b in dualbank ostree; do
 	ostree_upd "$DEMO/$b/device" status --json >"$WORK/st.$b" 2>/dev/null || fail "status of the $b device"
 	assert_grep '"state":"committed"' "$WORK/st.$b"
 	assert_grep '"booted":{"slot":"[^"]*","version":"3.0"}' "$WORK/st.$b"
+done
+
+# the ostree releases: signed, bound to the device's compatible, verified by it
+grep -q '^  gpg_verify = true; gpg_keyring = "keys/trusted.gpg";' "$DEMO/ostree/device/updater.conf" ||
+	fail "the demo's ostree device does not verify signatures"
+assert_grep '^compatible = "sim-board";$' "$DEMO/ostree/device/updater.conf"
+for v in 1.0 2.0 3.0; do
+	c=$(ostree --repo="$DEMO/www/repo" log demo/stable | awk -v v="$v" '/^commit / { c = $2 } $1 == "Version:" && $2 == v { print c }')
+	[ -n "$c" ] || fail "no commit of $v on demo/stable"
+	assert_eq "$(ostree --repo="$DEMO/www/repo" show --print-metadata-key=updater.compatible "$c")" "'sim-board'" "updater.compatible of $v"
+	ostree --repo="$DEMO/www/repo" show "$c" | grep -q '^Found 1 signature' || fail "commit of $v is not signed"
 done
 
 # --- a failing step fails make demo ----------------------------------------------------------
