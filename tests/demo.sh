@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/lib/common.sh
 . tests/lib/ostree.sh
 SIM=$TOP/tools/updater-sim
+# mkfs.ext4 and debugfs live in /usr/sbin, which a user's PATH may lack (Debian).
+PATH=$PATH:/usr/sbin:/sbin
 export UPDATER OSTREE_COMPATIBLE=sim-board
 DEMO=${DEMO_DIR:-demo}
 BOOTLIMIT=2
