@@ -192,8 +192,11 @@ HOSTILE_UNIT := $(SAN_BUILD)/tests/test_bundle_hostile $(SAN_BUILD)/tests/test_c
 fuzz-replay: $(REPLAY_BIN) $(FUZZ_SEEDS)/.stamp $(HOSTILE_UNIT)
 	@CC="$(CC)" HOSTILE_UNIT="$(HOSTILE_UNIT)" tests/fuzz/replay.sh $(SAN_BUILD)/fuzz $(FUZZ_SEEDS) $(FUZZ_TARGETS)
 
+# Quiet: the build's commands are not shown (its warnings and errors are), so
+# the demo's steps are what a newcomer reads first.
 demo: deps
-	@$(MAKE) --no-print-directory updater
+	@echo "building updater..."
+	@$(MAKE) -s --no-print-directory updater
 	@tests/demo.sh
 
 bench:

@@ -68,6 +68,11 @@ make_device() {
 	[ -f "$d/keys/release.pem" ] || make_key release "$d/keys"
 	printf 'console=ttyS0 root=/dev/vda2 rw updater.slot=A\n' >"$d/cmdline"
 	debugfs -R 'cat /etc/os-release' "$d/slots/A.img" 2>/dev/null >"$d/etc/os-release"
+	# An empty defaults file (fw_printenv must never show defaults for a
+	# corrupt environment) and the mark of a device tools/updater-sim can
+	# reboot (sim_boot), as `updater-sim create` makes them.
+	: >"$d/env/defaults"
+	printf 'backend=dualbank\n' >"$d/.updater-sim"
 	cat >"$d/updater.conf" <<CONF
 # simulated device (made by tests/lib/common.sh)
 backend = "dualbank";
@@ -103,43 +108,20 @@ upd() {
 envvar() { fw_printenv -c "$1/env/fw_env.config" -n "$2" 2>/dev/null; }
 env_dump() { fw_printenv -c "$1/env/fw_env.config" 2>/dev/null | sort; }
 
-# sim_boot DIR: what the U-Boot script does at power-on (the boot-state
-# contract in docs/boot-contract.md), then "boots" the chosen slot: the
-# kernel command line names it and its /etc/os-release becomes ours.
+# sim_boot DIR: a power-on, played by tools/updater-sim (the one shell model
+# of U-Boot's side of docs/boot-contract.md, as boot/boot.cmd does it: counts
+# a trial boot, saving bootcount+1 before the kernel starts; past bootlimit
+# sets rollback=1 and ends the trial; boots the chosen slot: the kernel
+# command line names it and its /etc/os-release becomes ours), without the
+# boot service; prints the booted slot. On an unusable boot state (no valid
+# environment copy, a boot_slot other than A or B, a contract variable
+# missing) U-Boot boots slot A; a test fails instead: the updater must never
+# leave such a state.
 sim_boot() {
-	local d=$1 slot rb
-	slot=$(envvar "$d" boot_slot)
-	[ -n "$slot" ] || fail "sim_boot: no boot_slot in the environment"
-	rb=$(sim_count_trial "$d") || exit 1
-	if [ "$rb" = 1 ]; then
-		[ "$slot" = A ] && slot=B || slot=A
-	fi
-	printf 'console=ttyS0 root=/dev/vda2 rw updater.slot=%s\n' "$slot" >"$d/cmdline"
-	debugfs -R 'cat /etc/os-release' "$d/slots/$slot.img" 2>/dev/null >"$d/etc/os-release"
-	grep -q VERSION_ID "$d/etc/os-release" || fail "sim_boot: slot $slot does not hold a root filesystem"
-	echo "$slot"
-}
-
-# sim_count_trial DIR: U-Boot's attempt counting, the same for every backend:
-# on a trial boot, bootcount+1 is saved before the kernel starts; past
-# bootlimit, rollback=1 and the trial ends. Prints the rollback flag to use.
-sim_count_trial() {
-	local d=$1 ua bc bl rb
-	ua=$(envvar "$d" upgrade_available)
-	bc=$(envvar "$d" bootcount)
-	bl=$(envvar "$d" bootlimit)
-	rb=$(envvar "$d" rollback)
-	if [ "$ua" = 1 ]; then
-		bc=$((bc + 1))
-		if [ "$bc" -gt "$bl" ]; then
-			printf 'bootcount=%s\nrollback=1\nupgrade_available=0\n' "$bc" >"$d/env.set"
-			rb=1
-		else
-			printf 'bootcount=%s\n' "$bc" >"$d/env.set"
-		fi
-		fw_setenv -c "$d/env/fw_env.config" -s "$d/env.set" || fail "sim_count_trial: fw_setenv"
-	fi
-	echo "$rb"
+	local d=$1 out
+	out=$("$TOP/tools/updater-sim" reboot --no-boot-service "$d" 2>&1) || fail "sim_boot: $out"
+	case $out in *"no valid boot state"*) fail "sim_boot: no valid boot state in $d/env: $out" ;; esac
+	booted_slot "$d"
 }
 
 booted_slot() { sed -n 's/.*updater.slot=\([AB]\).*/\1/p' "$1/cmdline"; }

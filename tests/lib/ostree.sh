@@ -365,6 +365,8 @@ ostree_make_device() {
 	truncate -s 32K "$d/env/uboot.env"
 	printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$d/env/uboot.env" "$d/env/uboot.env" >"$d/env/fw_env.config"
 	: >"$d/env/defaults"
+	# The mark of a device tools/updater-sim can reboot (ostree_sim_boot).
+	printf 'backend=ostree\nosname=%s\n' "$os" >"$d/.updater-sim"
 	printf 'boot_slot=ostree\nupgrade_available=0\nbootcount=0\nbootlimit=3\nrollback=0\n' >"$d/env.set"
 	fw_setenv -c "$d/env/fw_env.config" -f "$d/env/defaults" -s "$d/env.set" 2>/dev/null ||
 		fail "ostree_make_device: fw_setenv"
@@ -392,34 +394,21 @@ _ostree_uenv() {
 	sed -n "s/^$2=//p" "$1/sysroot/boot/loader/uEnv.txt" | head -n 1
 }
 
-# ostree_sim_boot DIR: what the U-Boot script does at power-on for an ostree
-# device (docs/boot-contract.md): counts a trial boot exactly as sim_boot in
-# common.sh, then boots libostree's default entry (kernel_image/bootargs from
+# ostree_sim_boot DIR: a power-on of an ostree device, played by
+# tools/updater-sim without the boot service (the one shell model of U-Boot's
+# side of docs/boot-contract.md, as sim_boot in common.sh): counts a trial
+# boot, then boots libostree's default entry (kernel_image/bootargs from
 # boot/loader/uEnv.txt), or the rollback entry (kernel_image2/bootargs2) when
 # rollback=1 (the default entry if there is no rollback entry). Writes
-# DIR/cmdline (the entry's bootargs) and DIR/etc/os-release (the booted
-# deployment's usr/lib/os-release). Prints the ostree= path.
+# DIR/cmdline (the entry's bootargs, then the arguments boot.cmd adds), links
+# DIR/root to the deployment the ramdisk makes "/", copies its
+# usr/lib/os-release to DIR/etc/os-release. Prints the ostree= path. An
+# unusable boot state (U-Boot boots the default entry) fails the test.
 ostree_sim_boot() {
-	local d=$1 rb suffix="" args arg dep
-	[ -n "$(envvar "$d" boot_slot)" ] || fail "ostree_sim_boot: no boot_slot in the environment"
-	rb=$(sim_count_trial "$d") || exit 1
-	[ "$rb" = 1 ] && suffix=2
-	# No rollback entry (one deployment left, e.g. the updater has already
-	# removed the failed one but not yet cleared rollback): the script boots
-	# the default entry (docs/ostree.md).
-	[ -n "$suffix" ] && [ -z "$(_ostree_uenv "$d" kernel_image2)" ] && suffix=""
-	[ -n "$(_ostree_uenv "$d" "kernel_image$suffix")" ] ||
-		fail "ostree_sim_boot: no kernel_image$suffix in $d/sysroot/boot/loader/uEnv.txt"
-	args=$(_ostree_uenv "$d" "bootargs$suffix")
-	arg=$(printf '%s\n' "$args" | tr ' ' '\n' | sed -n 's/^ostree=//p')
-	[ -n "$arg" ] || fail "ostree_sim_boot: bootargs$suffix has no ostree= argument"
-	dep=$(readlink -f "$d/sysroot$arg") && [ -d "$dep" ] ||
-		fail "ostree_sim_boot: ostree=$arg does not resolve to a deployment"
-	printf '%s\n' "$args" >"$d/cmdline"
-	# What the ramdisk's switch_root makes "/": the deployment resolved at boot.
-	ln -sfn "$dep" "$d/root"
-	cp "$dep/usr/lib/os-release" "$d/etc/os-release" || fail "ostree_sim_boot: no os-release in $dep"
-	echo "$arg"
+	local d=$1 out
+	out=$("$TOP/tools/updater-sim" reboot --no-boot-service "$d" 2>&1) || fail "ostree_sim_boot: $out"
+	case $out in *"no valid boot state"*) fail "ostree_sim_boot: no valid boot state in $d/env: $out" ;; esac
+	tr ' ' '\n' <"$d/cmdline" | sed -n 's/^ostree=//p'
 }
 
 # ostree_booted_deployment DIR: the deployment directory named by the ostree=
@@ -558,8 +547,13 @@ ostree_clone_device() {
 	src=$(readlink -f "$1") && [ -d "$src/sysroot" ] || fail "ostree_clone_device: $1 is not a device"
 	mkdir -p "$d" && cp -a "$src/." "$d/" || fail "ostree_clone_device: copy $src to $d"
 	d=$(cd "$d" && pwd)
-	t=$(readlink -f "$d/root") && [ "${t#"$src"/}" != "$t" ] || fail "ostree_clone_device: $src/root is not a link into $src"
-	ln -sfn "$d/${t#"$src"/}" "$d/root" && [ -d "$d/root/usr" ] || fail "ostree_clone_device: $d/root"
+	# (ostree_sim_boot links it relative to DIR; an absolute link names SRC)
+	t=$(readlink "$d/root") || fail "ostree_clone_device: $src/root is not a link"
+	if [ "${t#/}" != "$t" ]; then
+		[ "${t#"$src"/}" != "$t" ] || fail "ostree_clone_device: $src/root is not a link into $src"
+		ln -sfn "$d/${t#"$src"/}" "$d/root" || fail "ostree_clone_device: $d/root"
+	fi
+	[ -d "$d/root/usr" ] || fail "ostree_clone_device: $d/root"
 	printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$d/env/uboot.env" "$d/env/uboot.env" >"$d/env/fw_env.config"
 	if [ -f "$d/keys/trusted.gpg" ]; then
 		ostree --repo="$d/sysroot/ostree/repo" config set 'remote "origin".gpgkeypath' \

@@ -478,7 +478,8 @@ os_after_scenario_cut() {
 	ver=$(os_version "${booted%.*}")
 	os_check_commit "$d" "${booted%.*}" "$d/$OS_DEPDIR/$booted"
 	# (the kernel of the entry U-Boot took: the rollback one after a fallback)
-	if [ "$(cat "$d/cmdline")" = "$(_ostree_uenv "$d" bootargs2)" ]; then
+	# (its ostree= argument: the command line adds boot.cmd's arguments to the entry's)
+	if [ "$(tr ' ' '\n' <"$d/cmdline" | grep '^ostree=')" = "$(_ostree_uenv "$d" bootargs2 | tr ' ' '\n' | grep '^ostree=')" ]; then
 		os_entry_files "$d" 2
 	else
 		os_entry_files "$d"
