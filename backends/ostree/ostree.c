@@ -124,8 +124,6 @@ static int open_backend(const struct config *c, struct ostree_backend **out, boo
 	if (!ostree_sysroot_load(b->sysroot, NULL, &gerr) ||
 	    !ostree_sysroot_get_repo(b->sysroot, &b->repo, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "open the ostree sysroot");
-	if (!c->ostree.gpg_verify)
-		log_warn("ostree.gpg_verify is off: commits are installed without checking signatures");
 	return ensure_remote(b, e);
 }
 
@@ -200,6 +198,12 @@ static int ob_fetch(void *priv, const char *source, struct release *out, struct 
 	else if (source)
 		ref = source;
 	snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, ref);
+	/* Here, not at open: said by the commands that fetch (check,
+	 * install), once, and not by status, boot or mark-good. */
+	if (!b->cfg->ostree.gpg_verify && !b->warned_unverified) {
+		log_warn("ostree.gpg_verify is off: commits are installed without checking signatures");
+		b->warned_unverified = true;
+	}
 	if ((rc = ob_fetch_meta(b, ref, commit, e)) < 0)
 		return rc;
 	if (!commit && !ostree_repo_resolve_rev(b->repo, b->refspec, FALSE, &csum, &gerr))

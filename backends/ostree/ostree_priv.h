@@ -19,6 +19,7 @@ struct ostree_backend {
 	OstreeDeployment *new_dep;
 	/* The booted deployment's id, once found (deployments.c). */
 	char booted_id[32];
+	bool warned_unverified;
 	/* In the pull process: where progress goes, and the bytes of the
 	 * downloads before the current one. */
 	int report_fd;
