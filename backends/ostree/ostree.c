@@ -349,7 +349,7 @@ static int fsck_new_objects(struct ostree_backend *b, struct error *e)
 					    NULL);
 		g_object_unref(booted);
 	}
-	progress_begin("verify", g_hash_table_size(reachable));
+	progress_begin_objects("verify", g_hash_table_size(reachable));
 	g_hash_table_iter_init(&it, reachable);
 	while (g_hash_table_iter_next(&it, &key, NULL)) {
 		const char *csum;
@@ -363,7 +363,7 @@ static int fsck_new_objects(struct ostree_backend *b, struct error *e)
 			return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "verify the pulled objects");
 		}
 	}
-	progress_end();
+	progress_done();
 	return 0;
 }
 
