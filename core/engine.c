@@ -763,7 +763,12 @@ int engine_status(struct engine *g, struct engine_status *out, struct error *e)
 	out->backend = g->ops->name;
 	out->busy = g->read_only && g->env; /* without an env, read_only says nothing of the lock */
 	out->booted = g->booted;
-	out->records = &g->st;
+	out->view = g->st;
+	for (int i = out->view.n_targets - 1; i >= 0; i--)
+		if (g->priv && g->ops->has_system &&
+		    !g->ops->has_system(g->priv, out->view.targets[i].id))
+			state_target_remove(&out->view, out->view.targets[i].id);
+	out->records = &out->view;
 	out->state = g->st.state;
 	if (g->st.state == ST_ACTIVATED) {
 		out->has_pending = true;

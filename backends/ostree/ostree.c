@@ -502,6 +502,16 @@ static int ob_previous(void *priv, struct system_info *out, struct error *e)
 	return rc < 0 ? rc : err_set(e, UPD_EXIT_BUSY, ENOENT, "rollback: no other deployment to boot");
 }
 
+static bool ob_has_system(void *priv, const char *id)
+{
+	OstreeDeployment *d = ob_find_by_id(priv, id);
+
+	if (!d)
+		return false;
+	g_object_unref(d);
+	return true;
+}
+
 const struct backend_ops ostree_backend = {
 	.name = "ostree",
 	.open = ob_open,
@@ -518,5 +528,6 @@ const struct backend_ops ostree_backend = {
 	.finish_fallback = ob_finish_fallback,
 	.rollback = ob_rollback,
 	.confirm = ob_confirm,
+	.has_system = ob_has_system,
 	.helper = ob_helper,
 };
