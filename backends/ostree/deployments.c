@@ -54,8 +54,14 @@ static bool ostree_arg_ok(const char *arg)
 	for (char *save = NULL, *p = strtok_r(tmp, "/", &save); p && n < 8;
 	     p = strtok_r(NULL, "/", &save))
 		parts[n++] = p;
-	return n == 5 && strcmp(parts[0], "ostree") == 0 &&
-	       (strcmp(parts[1], "boot.0") == 0 || strcmp(parts[1], "boot.1") == 0);
+	if (strncmp(arg, "/ostree/boot.", 13) != 0 || n != 5 ||
+	    (strcmp(parts[1], "boot.0") != 0 && strcmp(parts[1], "boot.1") != 0))
+		return false;
+	/* Followed below the sysroot: never out of it. */
+	for (int i = 2; i < n; i++)
+		if (strcmp(parts[i], ".") == 0 || strcmp(parts[i], "..") == 0)
+			return false;
+	return true;
 }
 
 /* The deployment whose directory is the inode *st, or NULL. */
