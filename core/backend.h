@@ -81,6 +81,10 @@ struct backend_ops {
 	int (*rollback)(void *priv, const struct system_info *to, struct error *e);
 	/* Called after mark-good (ostree prunes old deployments). May be NULL. */
 	int (*confirm)(void *priv, struct error *e);
+	/* Whether the system id still exists (ostree: a deployment not yet
+	 * pruned), so status lists only those (and failed ones). May be NULL:
+	 * all of them do. */
+	bool (*has_system)(void *priv, const char *id);
 	/* Bytes of flash the strategy occupies, for reports. May be NULL. */
 	int (*footprint)(void *priv, uint64_t *bytes, struct error *e);
 	/* A child process of the backend's own (`updater __helper NAME ARGS`):

@@ -11,43 +11,61 @@ static bool on_trial(const struct engine_status *s)
 	return s->boot_ok && s->boot.upgrade_available && s->state == ST_TRIAL;
 }
 
-static void print_text(const struct engine_status *s)
-{
-	const struct update_state *r = s->records;
+/* Every label in one column, as wide as the longest ("last failed trial:"). */
+#define LABEL "%-19s"
 
-	printf("backend:     %s\n", s->backend);
-	printf("state:       %s%s\n", state_name(s->state),
-	       s->busy ? " (another updater is running; this view may lag)" : "");
-	printf("booted:      %s (version %s)\n", s->booted.id,
-	       s->booted.version[0] ? s->booted.version : "unknown");
-	if (s->has_pending)
-		printf("pending:     %s (version %s), boots next on trial\n", s->pending.id,
-		       s->pending.version);
-	else
-		printf("pending:     none\n");
-	if (on_trial(s))
-		printf("trial:       boot attempt %d of %d; 'updater mark-good' confirms it\n",
-		       s->boot.bootcount, s->boot.bootlimit);
-	if (s->boot_ok)
-		printf("boot env:    boot_slot=%s upgrade_available=%d bootcount=%d bootlimit=%d "
-		       "rollback=%d\n",
-		       s->boot.boot_slot, s->boot.upgrade_available, s->boot.bootcount,
-		       s->boot.bootlimit, s->boot.rollback);
-	else
-		printf("boot env:    unreadable: %s\n", s->boot_error);
+/* The systems' ids padded to the longest: ostree's are 14 characters. */
+static int id_width(const struct update_state *r)
+{
+	int w = 1;
+
 	for (int i = 0; i < r->n_targets; i++)
-		printf("%-12s %s, version %s\n", r->targets[i].id, target_status_name(r->targets[i].status),
+		if ((int)strlen(r->targets[i].id) > w)
+			w = (int)strlen(r->targets[i].id);
+	return w;
+}
+
+static void print_records(const struct update_state *r)
+{
+	for (int i = 0; i < r->n_targets; i++)
+		printf(LABEL "%-*s %s, version %s\n", "system:", id_width(r), r->targets[i].id,
+		       target_status_name(r->targets[i].status),
 		       r->targets[i].version[0] ? r->targets[i].version : "unknown");
-	printf("last error:  %s\n", r->last_error[0] ? r->last_error : "none");
+	printf(LABEL "%s\n", "last error:", r->last_error[0] ? r->last_error : "none");
 	if (r->trial_failure[0])
-		printf("last failed trial: %s\n", r->trial_failure);
-	printf("security floor: %" PRIu64 "\n", r->security_floor);
+		printf(LABEL "%s\n", "last failed trial:", r->trial_failure);
+	printf(LABEL "%" PRIu64 "\n", "security floor:", r->security_floor);
 	for (int i = 0; i < r->n_failed; i++) {
 		char when[32];
 		state_time_iso(r->failed[i].when, when, sizeof(when));
-		printf("failed here: version %s at %s (identity %.12s)\n", r->failed[i].version, when,
-		       r->failed[i].identity);
+		printf(LABEL "version %s at %s (identity %.12s)\n", "failed here:",
+		       r->failed[i].version, when, r->failed[i].identity);
 	}
+}
+
+static void print_text(const struct engine_status *s)
+{
+	printf(LABEL "%s\n", "backend:", s->backend);
+	printf(LABEL "%s%s\n", "state:", state_name(s->state),
+	       s->busy ? " (another updater is running; this view may lag)" : "");
+	printf(LABEL "%s (version %s)\n", "booted:", s->booted.id,
+	       s->booted.version[0] ? s->booted.version : "unknown");
+	if (s->has_pending)
+		printf(LABEL "%s (version %s), boots next on trial\n", "pending:", s->pending.id,
+		       s->pending.version);
+	else
+		printf(LABEL "none\n", "pending:");
+	if (on_trial(s))
+		printf(LABEL "boot attempt %d of %d; 'updater mark-good' confirms it\n", "trial:",
+		       s->boot.bootcount, s->boot.bootlimit);
+	if (s->boot_ok)
+		printf(LABEL "boot_slot=%s upgrade_available=%d bootcount=%d bootlimit=%d "
+		       "rollback=%d\n",
+		       "boot env:", s->boot.boot_slot, s->boot.upgrade_available, s->boot.bootcount,
+		       s->boot.bootlimit, s->boot.rollback);
+	else
+		printf(LABEL "unreadable: %s\n", "boot env:", s->boot_error);
+	print_records(s->records);
 }
 
 static void print_system(const char *key, const struct system_info *si)

@@ -763,7 +763,14 @@ int engine_status(struct engine *g, struct engine_status *out, struct error *e)
 	out->backend = g->ops->name;
 	out->busy = g->read_only && g->env; /* without an env, read_only says nothing of the lock */
 	out->booted = g->booted;
-	out->records = &g->st;
+	/* A failed system stays listed (bad) after its removal: what happened
+	 * to the last update; the others are shown only while they exist. */
+	out->view = g->st;
+	for (int i = out->view.n_targets - 1; i >= 0; i--)
+		if (g->priv && g->ops->has_system && out->view.targets[i].status != TS_BAD &&
+		    !g->ops->has_system(g->priv, out->view.targets[i].id))
+			state_target_remove(&out->view, out->view.targets[i].id);
+	out->records = &out->view;
 	out->state = g->st.state;
 	if (g->st.state == ST_ACTIVATED) {
 		out->has_pending = true;

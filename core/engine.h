@@ -52,7 +52,10 @@ struct engine_status {
 	bool boot_ok;                /* boot environment readable */
 	struct bootstate boot;
 	char boot_error[256];
-	const struct update_state *records;
+	const struct update_state *records; /* = &view */
+	/* The state's records without the systems the backend no longer has
+	 * (pruned deployments), failed ones excepted: what status shows. */
+	struct update_state view;
 };
 int engine_status(struct engine *g, struct engine_status *out, struct error *e);
 

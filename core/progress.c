@@ -15,7 +15,7 @@ static struct {
 	uint64_t total, done;
 	uint64_t objects, objects_total; /* items of a phase that has them */
 	double start, last;
-	bool active, has_objects;
+	bool active, has_objects, in_objects; /* in_objects: done counts objects */
 } P = { .mode = PROGRESS_NONE };
 
 static double now(void)
@@ -48,6 +48,51 @@ static double rate(double t)
 	return t > P.start ? (double)P.done / (t - P.start) : 0.0;
 }
 
+static void emit_json(bool final, double t)
+{
+	printf("{\"type\":\"progress\",\"phase\":\"%s\",\"unit\":\"%s\",\"done\":%" PRIu64
+	       ",\"total\":%" PRIu64 ",\"rate\":%.0f,",
+	       P.phase, P.in_objects ? "objects" : "bytes", P.done, P.total, rate(t));
+	if (P.has_objects)
+		printf("\"objects\":%" PRIu64 ",\"objects_total\":%" PRIu64 ",", P.objects,
+		       P.objects_total);
+	printf("\"final\":%s}\n", final ? "true" : "false");
+	fflush(stdout);
+}
+
+/* The bar's fraction: of the total when known, else of the objects known
+ * so far (an ostree pull learns its byte count only at the end). */
+static double fraction(void)
+{
+	if (P.total)
+		return (double)P.done / (double)P.total;
+	if (P.has_objects && P.objects_total)
+		return (double)P.objects / (double)P.objects_total;
+	return 0.0;
+}
+
+static void emit_bar(bool final, double t)
+{
+	double frac = fraction();
+	int filled = (int)(frac * 30);
+	char bar[31], amount[64], objs[64] = "";
+
+	memset(bar, '#', (size_t)filled);
+	memset(bar + filled, '.', (size_t)(30 - filled));
+	bar[30] = '\0';
+	if (P.in_objects)
+		snprintf(amount, sizeof(amount), "%" PRIu64 "/%" PRIu64 " objects %6.0f objects/s",
+			 P.done, P.total, rate(t));
+	else
+		snprintf(amount, sizeof(amount), "%7.1f MiB %6.1f MiB/s", (double)P.done / 1048576.0,
+			 rate(t) / 1048576.0);
+	if (P.has_objects)
+		snprintf(objs, sizeof(objs), " %" PRIu64 "/%" PRIu64 " objects", P.objects,
+			 P.objects_total);
+	fprintf(stderr, "\r%-8s [%s] %3.0f%% %s%s%s", P.phase, bar, frac * 100, amount, objs,
+		final ? "\n" : "");
+}
+
 static void emit(bool final)
 {
 	double t = now();
@@ -56,30 +101,10 @@ static void emit(bool final)
 	if (!final && t - P.last < gap)
 		return;
 	P.last = t;
-	if (P.mode == PROGRESS_JSON) {
-		printf("{\"type\":\"progress\",\"phase\":\"%s\",\"done\":%" PRIu64
-		       ",\"total\":%" PRIu64 ",\"rate\":%.0f,",
-		       P.phase, P.done, P.total, rate(t));
-		if (P.has_objects)
-			printf("\"objects\":%" PRIu64 ",\"objects_total\":%" PRIu64 ",", P.objects,
-			       P.objects_total);
-		printf("\"final\":%s}\n", final ? "true" : "false");
-		fflush(stdout);
-	} else if (P.mode == PROGRESS_BAR) {
-		double frac = P.total ? (double)P.done / (double)P.total : 0.0;
-		int filled = (int)(frac * 30);
-		char bar[31];
-		memset(bar, '#', (size_t)filled);
-		memset(bar + filled, '.', (size_t)(30 - filled));
-		bar[30] = '\0';
-		char objs[64] = "";
-		if (P.has_objects)
-			snprintf(objs, sizeof(objs), " %" PRIu64 "/%" PRIu64 " objects", P.objects,
-				 P.objects_total);
-		fprintf(stderr, "\r%-8s [%s] %3.0f%% %7.1f MiB %6.1f MiB/s%s%s", P.phase, bar,
-			frac * 100, (double)P.done / 1048576.0, rate(t) / 1048576.0, objs,
-			final ? "\n" : "");
-	}
+	if (P.mode == PROGRESS_JSON)
+		emit_json(final, t);
+	else if (P.mode == PROGRESS_BAR)
+		emit_bar(final, t);
 }
 
 void progress_begin(const char *phase, uint64_t total)
@@ -91,6 +116,13 @@ void progress_begin(const char *phase, uint64_t total)
 	P.last = 0;
 	P.active = true;
 	P.has_objects = false;
+	P.in_objects = false;
+}
+
+void progress_begin_objects(const char *phase, uint64_t total)
+{
+	progress_begin(phase, total);
+	P.in_objects = true;
 }
 
 void progress_objects(uint64_t done, uint64_t total)
@@ -113,6 +145,15 @@ void progress_end(void)
 	if (P.active && P.mode != PROGRESS_NONE)
 		emit(true);
 	P.active = false;
+}
+
+void progress_done(void)
+{
+	if (!P.total || P.done > P.total)
+		P.total = P.done;
+	P.done = P.total;
+	P.objects = P.objects_total;
+	progress_end();
 }
 
 void progress_event(const char *state, const char *detail)

@@ -10,6 +10,9 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../core/log.h"
@@ -36,12 +39,12 @@ OstreeDeployment *ob_find_by_id(struct ostree_backend *b, const char *id)
 	return NULL;
 }
 
-static int by_cmdline(struct ostree_backend *b, OstreeDeployment **out, struct error *e);
-
-/* ostree=/ostree/boot.N/<osname>/<bootcsum>/<bootserial>: the boot.N link is
- * replaced by later deploys, so the deployment is matched by its boot
- * checksum and serial, never by following the link. */
-static int parse_ostree_arg(const char *arg, char *osname, char *bootcsum, int *serial)
+/* ostree=/ostree/boot.N/<osname>/<bootcsum>/<bootserial> names a chain of
+ * links (boot.N -> boot.N.S, then .../SERIAL -> the deployment) that
+ * libostree rewrites at a later deploy: the serials are renumbered and boot.N
+ * is swapped, so the numbers in the argument identify nothing by
+ * themselves. Only its form is checked here. */
+static bool ostree_arg_ok(const char *arg)
 {
 	char tmp[512];
 	char *parts[8];
@@ -51,70 +54,120 @@ static int parse_ostree_arg(const char *arg, char *osname, char *bootcsum, int *
 	for (char *save = NULL, *p = strtok_r(tmp, "/", &save); p && n < 8;
 	     p = strtok_r(NULL, "/", &save))
 		parts[n++] = p;
-	if (n != 5 || strcmp(parts[0], "ostree") != 0 || strncmp(parts[1], "boot.", 5) != 0)
-		return -EINVAL;
-	snprintf(osname, 128, "%s", parts[2]);
-	snprintf(bootcsum, 72, "%s", parts[3]);
-	*serial = atoi(parts[4]);
-	return 0;
+	if (strncmp(arg, "/ostree/boot.", 13) != 0 || n != 5 ||
+	    (strcmp(parts[1], "boot.0") != 0 && strcmp(parts[1], "boot.1") != 0))
+		return false;
+	/* Followed below the sysroot: never out of it. */
+	for (int i = 2; i < n; i++)
+		if (strcmp(parts[i], ".") == 0 || strcmp(parts[i], "..") == 0)
+			return false;
+	return true;
 }
 
-/* The deployment whose directory is the running root (ostree.root, "/" on a
- * device: ostree-prepare-root bind-mounts the deployment onto itself, so
- * they are the same inode). This is what identifies it: the ostree= path
- * does not, because libostree renumbers boot serials when it reorders
- * deployments that share a kernel. */
-static OstreeDeployment *by_root(struct ostree_backend *b)
+/* The deployment whose directory is the inode *st, or NULL. */
+static OstreeDeployment *by_inode(struct ostree_backend *b, const struct stat *want)
 {
 	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
-	struct stat root, st;
+	struct stat st;
 
-	if (stat(b->cfg->ostree.root, &root) < 0)
-		return NULL;
 	for (guint i = 0; i < deps->len; i++) {
 		g_autofree char *rel = ostree_sysroot_get_deployment_dirpath(b->sysroot, deps->pdata[i]);
 		g_autofree char *dir = g_build_filename(b->cfg->ostree.sysroot, rel, NULL);
-		if (stat(dir, &st) == 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino)
+		if (stat(dir, &st) == 0 && st.st_dev == want->st_dev && st.st_ino == want->st_ino)
 			return g_object_ref(deps->pdata[i]);
 	}
 	return NULL;
 }
 
-int ob_booted(struct ostree_backend *b, OstreeDeployment **out, struct error *e)
+/* The deployment whose directory is the running root (ostree.root, "/" on a
+ * device: ostree-prepare-root bind-mounts the deployment onto itself, so
+ * they are the same inode). */
+static OstreeDeployment *by_root(struct ostree_backend *b)
 {
-	if ((*out = by_root(b)))
-		return 0;
-	return by_cmdline(b, out, e);
+	struct stat root;
+
+	if (stat(b->cfg->ostree.root, &root) < 0)
+		return NULL;
+	return by_inode(b, &root);
 }
 
-/* Without a root to compare (a sysroot that is not running), the ostree=
- * argument's boot checksum and serial: right until a later write renumbers. */
+/* When this boot began: /proc/cmdline's times are not the boot's, so the
+ * kernel's boot clock; a command line file (a simulated device) is written
+ * when it boots. */
+static int boot_time(const char *cmdline, struct timespec *out)
+{
+	struct statfs fs;
+	struct stat st;
+	struct timespec now, up;
+
+	if (statfs(cmdline, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_BOOTTIME, &up);
+		out->tv_sec = now.tv_sec - up.tv_sec - 1;
+		out->tv_nsec = 0;
+		return 0;
+	}
+	if (stat(cmdline, &st) < 0)
+		return -errno;
+	*out = st.st_mtim;
+	return 0;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Without the running root (ostree.root does not name a deployment): the
+ * ostree= chain, followed only while its boot.N link is the one this boot
+ * went through, i.e. older than the boot. A deploy that swaps boot.N makes
+ * it newer, and the old link after a deploy that switched to the other
+ * boot.N stays until a clean-up removes it: then there is no telling which
+ * deployment runs, and the answer is a refusal, never a guess. */
 static int by_cmdline(struct ostree_backend *b, OstreeDeployment **out, struct error *e)
 {
-	char arg[512], osname[128], bootcsum[72];
-	int serial = 0, rc = cmdline_get(b->cfg->cmdline, "ostree", arg, sizeof(arg), e);
+	char arg[512], link[700];
+	struct stat lst, st;
+	struct timespec booted = {0};
+	int rc = cmdline_get(b->cfg->cmdline, "ostree", arg, sizeof(arg), e);
 
 	if (rc < 0) {
 		err_prefix(e, "booted deployment");
 		return rc;
 	}
-	if (parse_ostree_arg(arg, osname, bootcsum, &serial) < 0)
+	if (!ostree_arg_ok(arg))
 		return err_set(e, UPD_EXIT_OTHER, EINVAL,
 			       "booted deployment: %s: ostree=%s is not /ostree/boot.N/OS/BOOTCSUM/SERIAL",
 			       b->cfg->cmdline, arg);
-	g_autoptr(GPtrArray) deps = ostree_sysroot_get_deployments(b->sysroot);
-	for (guint i = 0; i < deps->len; i++) {
-		OstreeDeployment *d = deps->pdata[i];
-		if (strcmp(ostree_deployment_get_osname(d), osname) == 0 &&
-		    strcmp(ostree_deployment_get_bootcsum(d), bootcsum) == 0 &&
-		    ostree_deployment_get_bootserial(d) == serial) {
-			*out = g_object_ref(d);
-			return 0;
-		}
-	}
+	snprintf(link, sizeof(link), "%s/ostree/%.6s", b->cfg->ostree.sysroot, arg + 8);
+	if (boot_time(b->cfg->cmdline, &booted) < 0 || lstat(link, &lst) < 0 ||
+	    !before(&lst.st_mtim, &booted))
+		return err_set(e, UPD_EXIT_OTHER, ESTALE,
+			       "booted deployment: cannot tell: ostree.root (%s) is not a deployment's "
+			       "directory, and the boot links ostree=%s names were replaced after this "
+			       "boot; set ostree.root to the running root",
+			       b->cfg->ostree.root, arg);
+	snprintf(link, sizeof(link), "%s%s", b->cfg->ostree.sysroot, arg);
+	if (stat(link, &st) == 0 && (*out = by_inode(b, &st)))
+		return 0;
 	return err_set(e, UPD_EXIT_OTHER, ENOENT,
-		       "booted deployment: ostree=%s matches no deployment in %s", arg,
-		       b->cfg->ostree.sysroot);
+		       "booted deployment: ostree=%s matches no deployment in %s (ostree.root %s "
+		       "is none either)", arg, b->cfg->ostree.sysroot, b->cfg->ostree.root);
+}
+
+/* Found once per run: the commands that write the deployment list ask again
+ * after their own write, which replaces the links by_cmdline follows. */
+int ob_booted(struct ostree_backend *b, OstreeDeployment **out, struct error *e)
+{
+	if (b->booted_id[0] && (*out = ob_find_by_id(b, b->booted_id)))
+		return 0;
+	if (!(*out = by_root(b))) {
+		int rc = by_cmdline(b, out, e);
+		if (rc < 0)
+			return rc;
+	}
+	ob_deployment_id(*out, b->booted_id, sizeof(b->booted_id));
+	return 0;
 }
 
 char *ob_commit_version(OstreeRepo *repo, const char *checksum)

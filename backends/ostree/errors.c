@@ -30,6 +30,13 @@ int ob_gerror(struct error *e, GError *gerr, int exit_code, const char *what)
 	/* One line: libostree's GPG results span several ("Signature made ...\n
 	 * Can't check signature: public key not found"). */
 	g_auto(GStrv) lines = g_strsplit(g_strstrip(gerr->message), "\n", -1);
+	/* Not libostree's advice to set gpg-verify=false in the remote: the
+	 * updater rewrites the remote from ostree.gpg_verify. */
+	for (char **l = lines; *l; l++) {
+		char *advice = strstr(*l, " (use gpg-verify=false");
+		if (advice)
+			*advice = '\0';
+	}
 	g_autofree char *msg = g_strjoinv("; ", lines);
 	rc = err_set(e, ex, ex == UPD_EXIT_NOSPACE ? ENOSPC : EIO, "%s: %s", what, msg);
 	g_error_free(gerr);

@@ -124,8 +124,6 @@ static int open_backend(const struct config *c, struct ostree_backend **out, boo
 	if (!ostree_sysroot_load(b->sysroot, NULL, &gerr) ||
 	    !ostree_sysroot_get_repo(b->sysroot, &b->repo, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "open the ostree sysroot");
-	if (!c->ostree.gpg_verify)
-		log_warn("ostree.gpg_verify is off: commits are installed without checking signatures");
 	return ensure_remote(b, e);
 }
 
@@ -200,6 +198,12 @@ static int ob_fetch(void *priv, const char *source, struct release *out, struct 
 	else if (source)
 		ref = source;
 	snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, ref);
+	/* Here, not at open: said by the commands that fetch (check,
+	 * install), once, and not by status, boot or mark-good. */
+	if (!b->cfg->ostree.gpg_verify && !b->warned_unverified) {
+		log_warn("ostree.gpg_verify is off: commits are installed without checking signatures");
+		b->warned_unverified = true;
+	}
 	if ((rc = ob_fetch_meta(b, ref, commit, e)) < 0)
 		return rc;
 	if (!commit && !ostree_repo_resolve_rev(b->repo, b->refspec, FALSE, &csum, &gerr))
@@ -345,7 +349,7 @@ static int fsck_new_objects(struct ostree_backend *b, struct error *e)
 					    NULL);
 		g_object_unref(booted);
 	}
-	progress_begin("verify", g_hash_table_size(reachable));
+	progress_begin_objects("verify", g_hash_table_size(reachable));
 	g_hash_table_iter_init(&it, reachable);
 	while (g_hash_table_iter_next(&it, &key, NULL)) {
 		const char *csum;
@@ -359,7 +363,7 @@ static int fsck_new_objects(struct ostree_backend *b, struct error *e)
 			return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "verify the pulled objects");
 		}
 	}
-	progress_end();
+	progress_done();
 	return 0;
 }
 
@@ -498,6 +502,16 @@ static int ob_previous(void *priv, struct system_info *out, struct error *e)
 	return rc < 0 ? rc : err_set(e, UPD_EXIT_BUSY, ENOENT, "rollback: no other deployment to boot");
 }
 
+static bool ob_has_system(void *priv, const char *id)
+{
+	OstreeDeployment *d = ob_find_by_id(priv, id);
+
+	if (!d)
+		return false;
+	g_object_unref(d);
+	return true;
+}
+
 const struct backend_ops ostree_backend = {
 	.name = "ostree",
 	.open = ob_open,
@@ -514,5 +528,6 @@ const struct backend_ops ostree_backend = {
 	.finish_fallback = ob_finish_fallback,
 	.rollback = ob_rollback,
 	.confirm = ob_confirm,
+	.has_system = ob_has_system,
 	.helper = ob_helper,
 };

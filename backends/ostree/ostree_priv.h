@@ -17,6 +17,9 @@ struct ostree_backend {
 	char checksum[65];
 	char version[64];
 	OstreeDeployment *new_dep;
+	/* The booted deployment's id, once found (deployments.c). */
+	char booted_id[32];
+	bool warned_unverified;
 	/* In the pull process: where progress goes, and the bytes of the
 	 * downloads before the current one. */
 	int report_fd;

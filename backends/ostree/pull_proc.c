@@ -274,9 +274,12 @@ static int run_child(struct ostree_backend *b, const char *const *args, bool wit
 		if (with_progress)
 			progress_begin("download", 0);
 		int stalled = watch(&c, cfg->server.timeout, with_progress);
-		if (with_progress)
-			progress_end();
 		rc = reap(&c, what, e);
+		/* Only a pull that completed ends its bar at 100 %. */
+		if (with_progress && rc == 0 && !stalled)
+			progress_done();
+		else if (with_progress)
+			progress_end();
 		if (!stalled)
 			return rc;
 		err_clear(e);

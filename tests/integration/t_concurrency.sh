@@ -18,6 +18,6 @@ expect_exit 7 "$WORK/second" upd "$D" install "$FIX/v2.0.upd"
 assert_one_error "$WORK/second" "another updater is running"
 upd "$D" status >"$WORK/status" || fail "status while an install runs"
 assert_grep "another updater is running" "$WORK/status"
-assert_grep "state:       pre-install" "$WORK/status"
+assert_grep "state:             pre-install" "$WORK/status"
 wait $first || { cat "$WORK/first"; fail "first install failed"; }
 assert_eq "$(envvar "$D" boot_slot)" B "first install activated B"

@@ -151,6 +151,20 @@ obj=$(ostree --repo="$OFIX/srv/repo" ls -C "$C2" /usr/share/sim/version-data.bin
 [ -n "$obj" ] || fail "no checksum for v2's version-data.bin"
 [ ! -e "$D/sysroot/ostree/repo/objects/${obj:0:2}/${obj:2}.file" ] || fail "v2's objects were not pruned"
 assert_eq "$(ostree_entry "$D")/$(ostree_entry "$D" 2)" "$C4.${ID4#*.}/$C3.${ID3#*.}" "uEnv entries after v4"
+# status lists the deployments there are (v4, v3), not the pruned v2; every
+# value in one column, the systems' status in another.
+js s5b "assert sorted(t['id'] for t in s['targets']) == sorted(['$ID3', '$ID4']), s"
+ostree_upd "$D" status >"$WORK/status-text" || fail "status after v4"
+! grep -q "$ID2" "$WORK/status-text" || { cat "$WORK/status-text" >&2; fail "status lists the pruned $ID2"; }
+"$PYTHON" - "$WORK/status-text" <<'PY' || { cat "$WORK/status-text" >&2; fail "status columns"; }
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+cols = {re.match(r"[a-z ]+: +", l).end() for l in lines}
+assert len(cols) == 1, cols
+systems = [l for l in lines if l.startswith("system:")]
+assert len(systems) == 2, systems
+assert len({re.search(r" (good|verified|bad|incomplete),", l).start() for l in systems}) == 1, systems
+PY
 
 # --- manual rollback to v3 ---------------------------------------------------
 expect_exit 0 "$WORK/rb" ostree_upd "$D" rollback

@@ -28,7 +28,13 @@ DELTA=$OFIX/srv/repo/$(ostree_delta_path "$C1" "$C2")
 [ -f "$DELTA/superblock" ] && [ -f "$DELTA/0" ] || fail "fixture: no delta C1 -> C2 at $DELTA"
 delta=$(size_of_dir "$DELTA")
 n0=$(ostree_log_lines "$LOG")
-expect_exit 0 "$WORK/install-delta" ostree_upd "$WORK/a" install "$C2"
+expect_exit 0 "$WORK/install-delta" ostree_upd "$WORK/a" --progress=bar install "$C2"
+# The bar: the download and the read-back (verify, in objects, not MiB) end at 100 %.
+tr '\r' '\n' <"$WORK/install-delta" >"$WORK/bar"
+grep -q '^download .* 100% ' "$WORK/bar" || { cat "$WORK/bar" >&2; fail "the download bar does not end at 100 %"; }
+grep -Eq '^verify .* 100% +([0-9]+)/\1 objects [ 0-9]+ objects/s$' "$WORK/bar" ||
+	{ cat "$WORK/bar" >&2; fail "the verify bar does not end at 100 % counting objects"; }
+! grep -q '^verify .*MiB' "$WORK/bar" || { cat "$WORK/bar" >&2; fail "the verify bar counts MiB"; }
 assert_grep "applied static delta" "$WORK/install-delta"
 got=$(ostree_log_bytes "$LOG" "$n0")
 echo "with delta: downloaded $got bytes, delta on disk $delta bytes" \
@@ -60,6 +66,18 @@ lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 dl = [l for l in lines if l.get("type") == "progress" and l["phase"] == "download"]
 last = dl[-1]
 assert last["final"] and last["objects"] == last["objects_total"] > 10 and last["done"] > 100000, last
+# Every line says its unit; the total is known (> 0) on every verify line, and
+# the download's byte total once it ended; each phase's last line is final
+# with done == total.
+prog = [l for l in lines if l.get("type") == "progress"]
+assert [l["phase"] for l in prog if l["final"]] == ["download", "verify"], prog
+for l in prog:
+    assert l["unit"] == {"download": "bytes", "verify": "objects"}[l["phase"]], l
+    assert l["total"] > 0 or (l["phase"] == "download" and not l["final"]), l
+    assert l["final"] == (l is [p for p in prog if p["phase"] == l["phase"]][-1]), l
+for ph in ("download", "verify"):
+    last = [p for p in prog if p["phase"] == ph][-1]
+    assert last["final"] and last["done"] == last["total"] > 0, (ph, last)
 PY
 got=$(ostree_log_bytes "$LOG" "$n0")
 objects "$n0" >"$WORK/upd-objects"

@@ -53,7 +53,7 @@ assert_eq "$(sim_boot "$D")" B "boot 3.0"
 upd "$D" mark-good || fail "mark-good"
 assert_eq "$(json "$D" 's["security_floor"]')" 2 "floor after mark-good"
 upd "$D" status >"$WORK/floor-status"
-assert_grep "security floor: 2" "$WORK/floor-status"
+assert_grep "security floor:    2" "$WORK/floor-status"
 # The factory system was not installed by the updater: security version 0.
 snapshot "$D"
 expect_exit 7 "$WORK/floor-rb" upd "$D" rollback
@@ -112,7 +112,7 @@ assert [t["status"] for t in s["targets"] if t["id"] == "B"] == ["bad"], s
 PY
 upd "$D" status >"$WORK/loop-status"
 assert_grep "last failed trial: .*fell back" "$WORK/loop-status"
-assert_grep "failed here: version 2.0 at " "$WORK/loop-status"
+assert_grep "failed here:       version 2.0 at " "$WORK/loop-status"
 # --force installs it; the reason goes, the record stays.
 expect_exit 0 "$WORK/loop-force" upd "$D" install --force "$URL/v2.0.upd"
 assert_eq "$(json "$D" 's["trial_failure"], len(s["failed_releases"])')" "None 1" "after --force"

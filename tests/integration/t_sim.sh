@@ -190,6 +190,16 @@ expect_exit 1 "$WORK/bad" "$SIM" create "$WORK/x" --backend=ostree --repo "$R" -
 	--gpg-keyring "$OSTREE_GPG_OTHER_KEYRING"
 assert_grep '^updater-sim: create: pulling sim/stable from .*: .*signature' "$WORK/bad"
 [ ! -e "$WORK/x" ] || fail "a failed ostree create left $WORK/x behind"
+# An unsigned commit: what to do, not libostree's advice to edit the remote.
+U=$WORK/unsigned
+ostree --repo="$U" init --mode=archive && ostree --repo="$U" pull-local "$R" sim/stable >/dev/null &&
+	ostree --repo="$U" commit --branch=sim/stable --tree=ref="$C1" --owner-uid=0 --owner-gid=0 \
+		--add-metadata-string=version=1.1 >/dev/null || fail "an unsigned commit"
+expect_exit 1 "$WORK/bad" "$SIM" create "$WORK/x" --backend=ostree --repo "$U" --ref sim/stable \
+	--gpg-keyring "$OSTREE_GPG_KEYRING"
+assert_grep 'no signatures found: the commit is unsigned; sign it .* or create a device for tests with --no-gpg-verify' "$WORK/bad"
+! grep -q 'gpg-verify=false' "$WORK/bad" || { cat "$WORK/bad" >&2; fail "libostree's gpg-verify=false advice repeated"; }
+[ ! -e "$WORK/x" ] || fail "a failed ostree create left $WORK/x behind"
 expect_exit 2 "$WORK/bad" "$SIM" create "$WORK/x" --backend=ostree --repo "$R" --ref sim/stable
 assert_grep 'needs --gpg-keyring FILE (or --no-gpg-verify, for tests only)' "$WORK/bad"
 # --no-gpg-verify: verification off in the remote and the config; the URL defaults to the repository.

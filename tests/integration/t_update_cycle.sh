@@ -39,8 +39,8 @@ PY
 assert_eq "$(sim_boot "$D")" B "first boot after install"
 upd "$D" boot || fail "boot"
 upd "$D" status >"$WORK/st"
-assert_grep "state:       trial" "$WORK/st"
-assert_grep "booted:      B (version 2.0)" "$WORK/st"
+assert_grep "state:             trial" "$WORK/st"
+assert_grep "booted:            B (version 2.0)" "$WORK/st"
 # Installing while on trial is refused: A is B's fallback.
 snapshot "$D"
 expect_exit 7 "$WORK/busy" upd "$D" install "$URL/v3.0.upd"
@@ -85,4 +85,4 @@ upd "$D" mark-good || fail "mark-good 3.0"
 expect_exit 0 "$WORK/rb2" upd "$D" rollback
 assert_eq "$(sim_boot "$D")" B "manual rollback boots B"
 upd "$D" status >"$WORK/st4"
-assert_grep "booted:      B (version 2.0)" "$WORK/st4"
+assert_grep "booted:            B (version 2.0)" "$WORK/st4"

@@ -253,6 +253,9 @@ os_after_cut() {
 		esac
 		! grep -q " verified $v\$" "$d/status" ||
 			fail "a deployment of $v recorded verified, 1.0 runs: $(tr '\n' ' ' <"$d/status")"
+		# status lists only the deployments there are: the state file's records too.
+		! pc_state_records "$d/data/updater/state" 2>/dev/null | grep -q "^[^ ]* verified " ||
+			fail "a deployment recorded verified in the state file, 1.0 runs: $(pc_state_records "$d/data/updater/state" | tr '\n' ' ')"
 	fi
 	os_untouched "$d" "after the boot"
 	OS_OUTCOME=$ver/$st
