@@ -314,7 +314,10 @@ pc_iolog_list() {
 		--pristine "$3" --list >"$list" 2>"$list.err" ||
 		fail "iolog-replay cannot model '$cmd': $(cat "$list.err")"
 	env_k=$(awk '$2 == "sync" && /fsync env\/uboot.env$/ { print $1; exit }' "$list")
-	state_k=$(awk '$2 == "sync" && /fsync of directory data\/updater$/ { print $1; exit }' "$list")
+	# The state file's first save: the directory fsync after state.tmp's (the
+	# policy file beside it is written first, and is no state save).
+	state_k=$(awk '$2 == "sync" && /after fsync data\/updater\/state\.tmp$/ { seen = 1 }
+		seen && $2 == "sync" && /fsync of directory data\/updater$/ { print $1; exit }' "$list")
 	echo "${env_k:-none} ${state_k:-none}" >"$WORK/k-$run"
 	awk -v run="$run" '{ print run "|" $1 ":" $2 }' "$list" >>"$WORK/points"
 	echo "$run ($(cut -d' ' -f1 <<<"$cmd")): $(wc -l <"$WORK/journal-$run") records, $(grep -c ' sync ' "$list") sync points, $(grep -c ' torn \| tail ' "$list") torn" >>"$WORK/runs"
