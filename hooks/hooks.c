@@ -247,14 +247,14 @@ static void child(const char *path, int exe, char **envp, int devnull, int out_w
 	 * Best effort: kernels before 5.11 do not know the flag. */
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 #endif
-	/* The file that was checked, not whatever path names now. */
-	fexecve(exe, argv, envp);
-	if (errno == ENOENT) {
-		/* A #! script: its interpreter reads it from /dev/fd/N, which must
-		 * stay open across exec. Only then: a binary does not need it. */
-		if (fcntl(exe, F_SETFD, 0) == 0)
-			fexecve(exe, argv, envp);
-	}
+	/* The file that was checked, not whatever path names now. A #! script's
+	 * interpreter reads it from /dev/fd/N, which must stay open across exec;
+	 * cleared before the first try, not on ENOENT after it: under qemu-user
+	 * (make cross-check) that exec succeeds and the interpreter then finds
+	 * the descriptor closed. A binary merely inherits an O_PATH descriptor
+	 * of itself. */
+	if (fcntl(exe, F_SETFD, 0) == 0)
+		fexecve(exe, argv, envp);
 fail:
 	err = errno;
 	/* err_w is close-on-exec: the parent reads 0 bytes on success. */
