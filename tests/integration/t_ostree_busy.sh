@@ -3,11 +3,7 @@
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"
 set -u
-ostree_fixtures
-D=$WORK/dev
-start_httpd "$OFIX/srv"
-trap 'stop_httpd; ostree_rm_device "$D"' EXIT
-ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
+ostree_test_device
 
 # A pre-install hook that holds the first install until the test says go.
 mkdir -p "$D/hooks/pre-install.d"

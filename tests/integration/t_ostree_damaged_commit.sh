@@ -5,11 +5,7 @@
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"
 set -u
-ostree_fixtures
-D=$WORK/dev
-start_httpd "$OFIX/srv"
-trap 'stop_httpd; ostree_rm_device "$D"' EXIT
-ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
+ostree_test_device
 obj=$D/sysroot/ostree/repo/objects/${C2:0:2}/${C2:2}.commit
 [ ! -e "$obj" ] || fail "the factory device already has commit $C2"
 mkdir -p "$(dirname "$obj")"

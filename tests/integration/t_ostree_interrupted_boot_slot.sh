@@ -10,11 +10,7 @@
 . "$TOP/tests/lib/ostree.sh"
 set -u
 [ -x "$TOP/updater-fault" ] || fail "no $TOP/updater-fault: run 'make updater-fault'"
-ostree_fixtures
-D=$WORK/dev
-start_httpd "$OFIX/srv"
-trap 'stop_httpd; ostree_rm_device "$D"' EXIT
-ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
+ostree_test_device
 ID1=${C1:0:12}.0
 
 UPDATER_FAULT=set-default:1 ostree_nofreeze "$TOP/updater-fault" --config="$D/updater.conf" \

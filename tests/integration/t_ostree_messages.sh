@@ -4,11 +4,7 @@
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"
 set -u
-ostree_fixtures
-D=$WORK/dev
-start_httpd "$OFIX/srv"
-trap 'stop_httpd; ostree_rm_device "$D"' EXIT
-ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
+ostree_test_device
 sed -i 's/gpg_verify = true;/gpg_verify = false;/' "$D/updater.conf"
 grep -q 'gpg_verify = false;' "$D/updater.conf" || fail "gpg_verify not off"
 

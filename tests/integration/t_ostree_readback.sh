@@ -9,11 +9,7 @@
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"
 set -u
-ostree_fixtures
-D=$WORK/dev
-start_httpd "$OFIX/srv"
-trap 'stop_httpd; ostree_rm_device "$D"' EXIT
-ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
+ostree_test_device
 REPO=$D/sysroot/ostree/repo
 kpath=$(ostree --repo="$OFIX/srv/repo" ls -R "$C3" /usr/lib/modules | awk '$NF ~ /vmlinuz$/ { print $NF; exit }')
 [ -n "$kpath" ] || fail "fixture: no kernel in $C3"

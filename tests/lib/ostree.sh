@@ -648,3 +648,14 @@ ostree_log_lines() { [ -f "$1" ] && wc -l <"$1" | tr -d ' ' || echo 0; }
 ostree_log_bytes() {
 	tail -n +"$((${2:-0} + 1))" "$1" | sed -n 's/.* sent=\([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }'
 }
+
+# ostree_test_device: the start most ostree integration tests share: the
+# fixtures, their server on 127.0.0.1 (URL), D=$WORK/dev cloned from the
+# fixture device with the server as its remote; both go at exit.
+ostree_test_device() {
+	ostree_fixtures
+	D=$WORK/dev
+	start_httpd "$OFIX/srv"
+	trap 'stop_httpd; ostree_rm_device "$D"' EXIT
+	ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
+}
