@@ -140,6 +140,19 @@ static void expect_bad_policy(struct fx *f, const char *text, int line)
 	free(path);
 }
 
+/* The file at path with `add` appended as one more line; *line is its number. */
+static char *with_line(const char *path, const char *add, int *line)
+{
+	char *text = slurp(path), *more = NULL;
+
+	assert_true(asprintf(&more, "%s%s\n", text, add) >= 0);
+	free(text);
+	*line = 0;
+	for (const char *p = more; *p; p++)
+		*line += *p == '\n';
+	return more;
+}
+
 static void set_target(struct update_state *s, const char *id, enum target_status st,
 		       const char *version, const char *digest, uint64_t size)
 {
@@ -405,20 +418,11 @@ static void test_max_targets(void **state)
 
 	/* A file with one record too many is refused at that record's first line:
 	 * 9 header lines + 8 records of 4 lines each, so line 42. */
-	char *text = slurp(f->path);
-	size_t len = strlen(text);
-	char *more = malloc(len + 64);
-	assert_non_null(more);
-	memcpy(more, text, len);
-	snprintf(more + len, 64, "target.t8.status=good\n");
-	int line = 1;
-	for (const char *p = more; *p; p++)
-		line += *p == '\n';
-	line -= 1; /* the line just added */
+	int line;
+	char *more = with_line(f->path, "target.t8.status=good", &line);
 	assert_int_equal(line, 9 + 4 * STATE_MAX_TARGETS + 1);
 	expect_bad(f, more, line);
 	free(more);
-	free(text);
 }
 
 static void test_target_remove(void **state)
@@ -812,18 +816,10 @@ static void test_failed_list_bounded(void **state)
 	assert_string_equal(got.failed[0].identity, "id3");
 
 	/* A file with one failed release too many is refused at that line. */
-	char *path = policy_path(f), *text = slurp(path);
-	size_t len = strlen(text);
-	char *more = malloc(len + 64);
-	assert_non_null(more);
-	memcpy(more, text, len);
-	snprintf(more + len, 64, "failed_release=1 idx 9.9\n");
-	int line = 0;
-	for (const char *p = more; *p; p++)
-		line += *p == '\n';
+	int line;
+	char *path = policy_path(f), *more = with_line(path, "failed_release=1 idx 9.9", &line);
 	expect_bad_policy(f, more, line);
 	free(more);
-	free(text);
 	free(path);
 }
 
