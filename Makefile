@@ -140,8 +140,9 @@ $(BUILD)/tests/libcutter.so: tests/powercut/cutter.c
 powercut: updater updater-fault $(BUILD)/tests/libiolog.so $(BUILD)/tests/libcutter.so
 	@tests/powercut/run.sh
 
+# tests/run-check.sh times each stage and runs qemu-check alongside the others on two cores.
 check: deps
-	@$(MAKE) --no-print-directory doc-check unit unit-san fuzz-replay integration integration-san valgrind powercut package-check cross-check qemu-check
+	@MAKE="$(MAKE)" tests/run-check.sh doc-check unit unit-san fuzz-replay integration integration-san valgrind powercut package-check cross-check qemu-check
 
 # Every file the docs and README link to or name as a repository path exists.
 .PHONY: doc-check
@@ -234,7 +235,11 @@ qemu-dualbank-updater:
 	@$(MAKE) --no-print-directory WITH_OSTREE=0 BUILD=build/qemu-dualbank $(QEMU_DUALBANK_UPDATER)
 
 # Runs of qemu-check in the same tree take turns (flock): they share build/qemu.
-qemu-check: deps updater $(RAMDISK) $(BOOTSCR) qemu-dualbank-updater
+# qemu-prep builds what the boots use (make check builds it before it starts them in the background).
+.PHONY: qemu-prep
+qemu-prep: updater $(RAMDISK) $(BOOTSCR) qemu-dualbank-updater
+
+qemu-check: deps qemu-prep
 	@mkdir -p build/qemu
 	@flock build/qemu/.lock sh -c 'tests/qemu/build.sh build/qemu $(QEMU_DUALBANK_UPDATER) && \
 		tests/qemu/build-ostree.sh build/qemu/ostree ./updater && \
