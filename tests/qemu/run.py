@@ -37,6 +37,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simtwin  # noqa: E402
 import vm  # noqa: E402
 
 
@@ -51,7 +52,7 @@ class Infra(Exception):
 class Device:
     """One disk (a copy of the factory disk) booted again and again."""
 
-    def __init__(self, top, name, factory):
+    def __init__(self, top, name, factory, twin_of=None):
         self.top = top
         self.dir = os.path.join(top, name)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -60,6 +61,8 @@ class Device:
         subprocess.run(["cp", "--sparse=always", factory, self.disk], check=True)
         self.n = 0
         self.boots = []
+        # twin_of: the QEMU build directory, whose images an updater-sim twin uses
+        self.twin = simtwin.SimTwin(PROJECT, twin_of, os.path.join(self.dir, "twin")) if twin_of else None
 
     def update_disk(self, bundle, actions):
         """The second disk: the bundle as update.upd, and the steps for this boot."""
@@ -88,6 +91,7 @@ class Device:
         for attempt in (1, 2):
             self.n += 1
             log = os.path.join(self.dir, f"boot{self.n:02d}.log")
+            pred = self.twin.predict(self.disk) if self.twin and kill_at is None else None
             b = vm.boot(self.disk, log, update_disk=upd, kill_at=kill_at, timeout=timeout)
             b.log = log
             if not b.no_script:
@@ -101,10 +105,18 @@ class Device:
             ALL_BOOTS.append(b)
         if b.timed_out:
             raise Fail(f"{b.log}: boot did not end within {timeout}s")
+        if pred:
+            try:
+                simtwin.compare(pred, b)
+            except simtwin.Mismatch as e:
+                raise Fail(f"{b.log}: updater-sim's reboot disagrees with boot.cmd: {e}")
+            with LOCK:
+                TWIN_BOOTS.append(b.log)
         return b
 
 
 LOCK = threading.Lock()
+TWIN_BOOTS = []  # boots whose U-Boot side updater-sim predicted (simtwin.py)
 PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -226,7 +238,10 @@ class Backend:
             self.old_id = None  # a deployment id, learnt at the first boot
 
     def device(self, name):
-        return Device(self.runs, name, self.disk)
+        # dual-bank, the scenarios whose every boot runs whole: updater-sim's
+        # twin predicts each boot's U-Boot side (simtwin.py)
+        twin = self.name == "dualbank" and name in ("update", "rollback", "env")
+        return Device(self.runs, name, self.disk, twin_of=self.top if twin else None)
 
 
 def install_v2(be, d, src):
@@ -680,6 +695,9 @@ def main():
                   "%.1fs" % (name, bt["boots"], bt["uboot_to_script"], bt["uboot_to_kernel"],
                              bt["kernel_to_init"], bt["init_to_switch_root"], bt["kernel_to_switch_root"],
                              bt["qemu_to_guest_up"]), flush=True)
+    timing["updater_sim_twin_boots"] = len(TWIN_BOOTS)
+    if "dualbank" in backends:
+        print(f"  updater-sim agreed with boot.cmd on {len(TWIN_BOOTS)} dual-bank boots", flush=True)
     with open(os.path.join(top, "runs", "timing.json"), "w") as f:
         json.dump(timing, f, indent=1)
     print(f"qemu: {time.monotonic() - start:.0f}s in all; logs in {top}/runs", flush=True)
