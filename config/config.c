@@ -1,4 +1,6 @@
-/* Configuration loading: libconfig parses, a table of known keys validates.
+/* Configuration loading: libconfig parses, the tables of known keys validate:
+ * the core's, here, and those of the backends compiled in, which each backend
+ * declares in its own folder (config_keys.h, key_table.h).
  *
  * The whole tree is walked once: every setting must match a known group or
  * key, so a typo ("sever", "server.timout") is an error instead of silently
@@ -6,6 +8,7 @@
  * where it is found, so every message can name file:line and the key. */
 #include "config.h"
 #include "config_scan.h"
+#include "key_table.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,76 +21,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/log.h"
 #include "../core/trust.h"
 
-enum key_kind {
-	K_STRING,  /* any non-empty string, kept as is (names, URLs) */
-	K_PATH,    /* non-empty string, relative ones resolved against the file's dir */
-	K_BACKEND, /* "dualbank" | "ostree" */
-	K_INT,     /* integer in [min, max] */
-	K_BOOL,
-	K_PATHS,   /* a path or a list/array of paths (public keys: rotation) */
-};
+#define OFF(field) CONFIG_OFF(field)
 
-struct key {
-	const char *name; /* full libconfig path, e.g. "server.timeout" */
-	enum key_kind kind;
-	size_t off;       /* offsetof the field in struct config */
-	int min, max;     /* K_INT only */
-	const char *what; /* K_INT only: wording of the constraint for messages */
+/* The core's keys; the backends' are in their folders (config_keys.h). */
+const struct config_key config_core_keys[] = {
+	{ .name = "backend", .kind = K_BACKEND, .off = OFF(backend) },
+	{ .name = "compatible", .kind = K_STRING, .off = OFF(compatible) },
+	{ .name = "state_dir", .kind = K_PATH, .off = OFF(state_dir) },
+	{ .name = "cmdline", .kind = K_PATH, .off = OFF(cmdline), .dflt = "/proc/cmdline" },
+	{ .name = "version_file", .kind = K_PATH, .off = OFF(version_file), .dflt = "/etc/os-release" },
+	{ .name = "server.url", .kind = K_STRING, .off = OFF(server.url) },
+	{ .name = "server.timeout", .kind = K_INT, .off = OFF(server.timeout), .min = 1, .max = INT_MAX,
+	  .what = "a positive integer", .idflt = 30 },
+	{ .name = "server.retries", .kind = K_INT, .off = OFF(server.retries), .min = 0, .max = INT_MAX,
+	  .what = "a non-negative integer", .idflt = 3 },
+	{ .name = "server.ca", .kind = K_PATH, .off = OFF(server.ca), .key_file = 1 },
+	{ .name = "server.cert", .kind = K_PATH, .off = OFF(server.cert), .key_file = 1 },
+	{ .name = "server.key", .kind = K_PATH, .off = OFF(server.key), .key_file = 1 },
+	{ .name = "bootenv.fw_env_config", .kind = K_PATH, .off = OFF(bootenv.fw_env_config),
+	  .dflt = "/etc/fw_env.config" },
+	{ .name = "bootenv.bootlimit", .kind = K_INT, .off = OFF(bootenv.bootlimit), .min = 1,
+	  .max = 99, .what = "an integer from 1 to 99", .idflt = 3 },
+	{ .name = "hooks.dir", .kind = K_PATH, .off = OFF(hooks.dir) },
+	{ .name = "hooks.timeout", .kind = K_INT, .off = OFF(hooks.timeout), .min = 1, .max = INT_MAX,
+	  .what = "a positive integer", .idflt = 300 },
 };
+const size_t config_n_core_keys = sizeof(config_core_keys) / sizeof(config_core_keys[0]);
 
-#define OFF(field) offsetof(struct config, field)
-/* dualbank.public_key is the only K_PATHS key; its count lives here. */
-#define PATHS_COUNT_OFF OFF(dualbank.n_public_keys)
-
-static const struct key keys[] = {
-	{"backend", K_BACKEND, OFF(backend), 0, 0, NULL},
-	{"compatible", K_STRING, OFF(compatible), 0, 0, NULL},
-	{"state_dir", K_PATH, OFF(state_dir), 0, 0, NULL},
-	{"cmdline", K_PATH, OFF(cmdline), 0, 0, NULL},
-	{"version_file", K_PATH, OFF(version_file), 0, 0, NULL},
-	{"server.url", K_STRING, OFF(server.url), 0, 0, NULL},
-	{"server.timeout", K_INT, OFF(server.timeout), 1, INT_MAX, "a positive integer"},
-	{"server.retries", K_INT, OFF(server.retries), 0, INT_MAX, "a non-negative integer"},
-	{"server.ca", K_PATH, OFF(server.ca), 0, 0, NULL},
-	{"server.cert", K_PATH, OFF(server.cert), 0, 0, NULL},
-	{"server.key", K_PATH, OFF(server.key), 0, 0, NULL},
-	{"bootenv.fw_env_config", K_PATH, OFF(bootenv.fw_env_config), 0, 0, NULL},
-	{"dualbank.slots.A", K_PATH, OFF(dualbank.slot_a), 0, 0, NULL},
-	{"dualbank.slots.B", K_PATH, OFF(dualbank.slot_b), 0, 0, NULL},
-	{"dualbank.public_key", K_PATHS, OFF(dualbank.public_keys), 0, 0, NULL},
-	{"dualbank.bootlimit", K_INT, OFF(dualbank.bootlimit), 1, 99, "an integer from 1 to 99"},
-	{"ostree.sysroot", K_PATH, OFF(ostree.sysroot), 0, 0, NULL},
-	{"ostree.osname", K_STRING, OFF(ostree.osname), 0, 0, NULL},
-	{"ostree.remote", K_STRING, OFF(ostree.remote), 0, 0, NULL},
-	{"ostree.url", K_STRING, OFF(ostree.url), 0, 0, NULL},
-	{"ostree.ref", K_STRING, OFF(ostree.ref), 0, 0, NULL},
-	{"ostree.gpg_verify", K_BOOL, OFF(ostree.gpg_verify), 0, 0, NULL},
-	{"ostree.gpg_keyring", K_PATH, OFF(ostree.gpg_keyring), 0, 0, NULL},
-	{"ostree.require_compatible", K_BOOL, OFF(ostree.require_compatible), 0, 0, NULL},
-	{"ostree.root", K_PATH, OFF(ostree.root), 0, 0, NULL},
-	{"ostree.keep", K_INT, OFF(ostree.keep), 1, INT_MAX, "a positive integer"},
-	{"ostree.bootlimit", K_INT, OFF(ostree.bootlimit), 1, 99, "an integer from 1 to 99"},
-	{"hooks.dir", K_PATH, OFF(hooks.dir), 0, 0, NULL},
-	{"hooks.timeout", K_INT, OFF(hooks.timeout), 1, INT_MAX, "a positive integer"},
-};
-
-static const char *const groups[] = {
-	"server", "bootenv", "dualbank", "dualbank.slots", "ostree", "hooks",
-};
-
-/* Defaults of string keys; integer and boolean defaults are set in
- * set_scalar_defaults() before the walk overrides them. */
-static const struct {
-	size_t off;
-	const char *value;
-} string_defaults[] = {
-	{OFF(cmdline), "/proc/cmdline"},
-	{OFF(version_file), "/etc/os-release"},
-	{OFF(bootenv.fw_env_config), "/etc/fw_env.config"},
-	{OFF(ostree.root), "/"},
-};
+const char *const config_core_groups[] = { "server", "bootenv", "hooks", NULL };
 
 static const struct {
 	size_t off;
@@ -99,10 +63,20 @@ static const struct {
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A key whose field more than one name sets (a key and its deprecated names). */
+struct alias_seen {
+	const struct config_key *k;
+	const config_setting_t *s;
+	int value;
+};
+
 struct load_ctx {
 	struct config *c;
 	char *base; /* absolute directory of the config file */
 	struct error *e;
+	struct alias_seen aliases[4];
+	size_t n_aliases;
+	const struct alias_seen *deprecated; /* the first deprecated key used */
 };
 
 static char **str_field(struct config *c, size_t off) { return (char **)((char *)c + off); }
@@ -200,21 +174,53 @@ static const char *get_string(struct load_ctx *x, const config_setting_t *s, con
 	return v;
 }
 
-static int set_string(struct load_ctx *x, const config_setting_t *s, const struct key *k)
+static int set_string(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
 {
 	const char *v = get_string(x, s, k->name);
 	char **dst = str_field(x->c, k->off);
 
 	if (!v)
 		return -EINVAL;
-	if (k->kind == K_BACKEND && strcmp(v, "dualbank") != 0 && strcmp(v, "ostree") != 0)
-		return bad(x, s, k->name, "must be \"dualbank\" or \"ostree\", not \"%s\"", v);
+	if (k->kind == K_BACKEND && !key_is_backend(v)) {
+		char names[256];
+		key_backend_names(names, sizeof(names));
+		return bad(x, s, k->name, "must be %s, not \"%s\"", names, v);
+	}
 	free(*dst);
 	*dst = k->kind == K_PATH ? resolve(x->base, v) : strdup(v);
 	return *dst ? 0 : enomem(x->e);
 }
 
-static int set_int(struct load_ctx *x, const config_setting_t *s, const struct key *k)
+/* A key and its deprecated names set one field: one of them at a time, and
+ * the old names warned about once, when the load succeeds. Two old names
+ * (each backend had its own) may agree. */
+static int note_alias(struct load_ctx *x, const config_setting_t *s, const struct config_key *k,
+		      int v)
+{
+	const char *key = k->replaced_by ? k->replaced_by : k->name;
+	struct alias_seen *a;
+
+	if (!k->replaced_by && !key_has_old_name(k->name))
+		return 0;
+	for (size_t i = 0; i < x->n_aliases; i++) {
+		a = &x->aliases[i];
+		const char *other = a->k->replaced_by ? a->k->replaced_by : a->k->name;
+		if (strcmp(other, key) != 0 || (k->replaced_by && a->k->replaced_by && a->value == v))
+			continue;
+		return bad(x, s, k->name, "%s is set too (%s:%u): set only %s (%s is deprecated)",
+			   a->k->name, source_file(x, a->s), config_setting_source_line(a->s), key,
+			   k->replaced_by ? k->name : a->k->name);
+	}
+	if (x->n_aliases == ARRAY_LEN(x->aliases))
+		return bad(x, s, k->name, "set too many times");
+	a = &x->aliases[x->n_aliases++];
+	*a = (struct alias_seen){ .k = k, .s = s, .value = v };
+	if (k->replaced_by && !x->deprecated)
+		x->deprecated = a;
+	return 0;
+}
+
+static int set_int(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
 {
 	long long v;
 
@@ -229,11 +235,13 @@ static int set_int(struct load_ctx *x, const config_setting_t *s, const struct k
 		return bad(x, s, k->name, "must be %s, not %s", k->what, type_name(s));
 	if (v < k->min || v > k->max)
 		return bad(x, s, k->name, "must be %s", k->what);
+	if (note_alias(x, s, k, (int)v) < 0)
+		return -EINVAL;
 	*int_field(x->c, k->off) = (int)v;
 	return 0;
 }
 
-static int set_bool(struct load_ctx *x, const config_setting_t *s, const struct key *k)
+static int set_bool(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 		return bad(x, s, k->name, "must be true or false, not %s", type_name(s));
@@ -250,12 +258,12 @@ static void free_paths(char **v, size_t n)
 
 /* A single string or a list/array of strings: several keys let a device
  * accept bundles signed with the old and the new key during a rotation. */
-static int set_paths(struct load_ctx *x, const config_setting_t *s, const struct key *k)
+static int set_paths(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
 {
 	int is_str = config_setting_type(s) == CONFIG_TYPE_STRING;
 	size_t n = is_str ? 1 : (size_t)config_setting_length(s);
 	char ***dst = (char ***)str_field(x->c, k->off);
-	size_t *count = (size_t *)((char *)x->c + PATHS_COUNT_OFF);
+	size_t *count = (size_t *)((char *)x->c + k->count_off);
 	char **v;
 
 	if (!is_str && !config_setting_is_array(s) && !config_setting_is_list(s))
@@ -270,7 +278,7 @@ static int set_paths(struct load_ctx *x, const config_setting_t *s, const struct
 		char name[128];
 		const char *str;
 
-		/* Name list elements by index: "dualbank.public_key[1]". */
+		/* Name list elements by index: "<key>[1]". */
 		snprintf(name, sizeof(name), "%s[%zu]", k->name, i);
 		str = get_string(x, el, is_str ? k->name : name);
 		v[i] = str ? resolve(x->base, str) : NULL;
@@ -285,23 +293,7 @@ static int set_paths(struct load_ctx *x, const config_setting_t *s, const struct
 	return 0;
 }
 
-static const struct key *find_key(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return &keys[i];
-	return NULL;
-}
-
-static int is_group(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_LEN(groups); i++)
-		if (strcmp(groups[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-static int set_key(struct load_ctx *x, const config_setting_t *s, const struct key *k)
+static int set_key(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
 {
 	switch (k->kind) {
 	case K_INT: return set_int(x, s, k);
@@ -311,6 +303,20 @@ static int set_key(struct load_ctx *x, const config_setting_t *s, const struct k
 	}
 }
 
+/* A setting of a backend left out of this build: refused as that, not as a
+ * typo, and not ignored (the device would run without what it configures).
+ * Its empty group is let through, as an example config has one. */
+static int left_out(struct load_ctx *x, const config_setting_t *s, const char *name,
+		    const char *backend)
+{
+	char in[128];
+
+	key_compiled_in(in, sizeof(in));
+	return err_set(x->e, UPD_EXIT_USAGE, ENOTSUP,
+		       "%s:%u: %s: the %s backend is not in this build (compiled in: %s)",
+		       source_file(x, s), config_setting_source_line(s), name, backend, in);
+}
+
 /* Visits every member of group g (full name prefix, "" for the root). */
 static int walk(struct load_ctx *x, const config_setting_t *g, const char *prefix)
 {
@@ -318,18 +324,23 @@ static int walk(struct load_ctx *x, const config_setting_t *g, const char *prefi
 
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		const struct key *k;
+		const struct config_key *k;
+		const char *backend;
 		char name[256];
 		int r;
 
 		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "",
 			 config_setting_name(s));
-		if (is_group(name)) {
+		if (key_is_group(name)) {
 			if (!config_setting_is_group(s))
 				return bad(x, s, name, "must be a group, not %s", type_name(s));
 			r = walk(x, s, name);
-		} else if ((k = find_key(name))) {
+		} else if ((k = key_find(name))) {
 			r = set_key(x, s, k);
+		} else if ((backend = key_left_out(name))) {
+			r = strcmp(name, backend) == 0 && config_setting_is_group(s)
+				    ? walk(x, s, name)
+				    : left_out(x, s, name, backend);
 		} else {
 			r = err_set(x->e, UPD_EXIT_USAGE, EINVAL, "%s:%u: unknown key '%s'",
 				    source_file(x, s), config_setting_source_line(s), name);
@@ -340,29 +351,38 @@ static int walk(struct load_ctx *x, const config_setting_t *g, const char *prefi
 	return 0;
 }
 
+/* Integer and boolean defaults, before the walk overrides them. */
 static void set_scalar_defaults(struct config *c)
 {
-	c->server.timeout = 30;
-	c->server.retries = 3;
-	c->dualbank.bootlimit = 3;
-	c->ostree.gpg_verify = true;
-	c->ostree.require_compatible = true;
-	c->ostree.keep = 2;
-	c->ostree.bootlimit = 3;
-	c->hooks.timeout = 300;
+	const struct config_key *k;
+	size_t n;
+
+	for (size_t t = 0; (k = key_table(t, &n)); t++)
+		for (size_t i = 0; i < n; i++) {
+			if (k[i].replaced_by)
+				continue; /* its replacement has the default */
+			if (k[i].kind == K_INT)
+				*int_field(c, k[i].off) = k[i].idflt;
+			else if (k[i].kind == K_BOOL)
+				*(bool *)((char *)c + k[i].off) = k[i].idflt != 0;
+		}
 }
 
 static int finish(struct config *c, struct error *e)
 {
+	const struct config_key *k;
+	size_t n;
+
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!*str_field(c, required[i].off))
 			return err_set(e, UPD_EXIT_USAGE, EINVAL, "%s: %s: missing required key",
 				       c->path, required[i].name);
-	for (size_t i = 0; i < ARRAY_LEN(string_defaults); i++) {
-		char **f = str_field(c, string_defaults[i].off);
-		if (!*f && !(*f = strdup(string_defaults[i].value)))
-			return enomem(e);
-	}
+	for (size_t t = 0; (k = key_table(t, &n)); t++)
+		for (size_t i = 0; i < n; i++) {
+			char **f = str_field(c, k[i].off);
+			if (k[i].dflt && !*f && !(*f = strdup(k[i].dflt)))
+				return enomem(e);
+		}
 	return 0;
 }
 
@@ -447,6 +467,10 @@ int config_load(struct config *c, const char *path, struct error *e)
 		r = walk(&x, config_root_setting(&cf), "");
 	if (r == 0)
 		r = finish(c, e);
+	if (r == 0 && x.deprecated)
+		log_warn("%s:%u: %s is deprecated: use %s", source_file(&x, x.deprecated->s),
+			 config_setting_source_line(x.deprecated->s), x.deprecated->k->name,
+			 x.deprecated->k->replaced_by);
 	config_destroy(&cf);
 	free(x.base);
 	if (r < 0)
@@ -469,21 +493,40 @@ static int check_key_file(const char *key, const char *path, struct error *e)
 	return r < 0 ? err_set(e, te.exit, -r, "%s", te.msg) : 0;
 }
 
-int config_check_files(const struct config *c, struct error *e)
+/* The key files of one table: a K_PATHS key names several. */
+static int check_key_files(const struct config *c, const struct config_key *k, size_t n,
+			   struct error *e)
 {
-	const struct {
-		const char *key, *path;
-	} files[] = {
-		{"ostree.gpg_keyring", c->ostree.gpg_keyring}, {"server.ca", c->server.ca},
-		{"server.cert", c->server.cert},               {"server.key", c->server.key},
-	};
-	struct stat st;
 	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < c->dualbank.n_public_keys; i++)
-		r = check_key_file("dualbank.public_key", c->dualbank.public_keys[i], e);
-	for (size_t i = 0; r == 0 && i < ARRAY_LEN(files); i++)
-		r = check_key_file(files[i].key, files[i].path, e);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char *const *v = (char *const *)((const char *)c + k[i].off);
+		size_t count = 1;
+
+		if (!k[i].key_file)
+			continue;
+		if (k[i].kind == K_PATHS) {
+			count = *(const size_t *)((const char *)c + k[i].count_off);
+			v = *(char *const *const *)v;
+		}
+		for (size_t j = 0; r == 0 && j < count; j++)
+			r = check_key_file(k[i].name, v[j], e);
+	}
+	return r;
+}
+
+int config_check_files(const struct config *c, struct error *e)
+{
+	const struct config_key *k;
+	struct stat st;
+	size_t n;
+	int r = 0;
+
+	/* The backends' first, then the core's (server.*): the order of old. */
+	for (size_t t = 1; r == 0 && (k = key_table(t, &n)); t++)
+		r = check_key_files(c, k, n, e);
+	if (r == 0)
+		r = check_key_files(c, config_core_keys, config_n_core_keys, e);
 	if (r < 0 || !c->hooks.dir)
 		return r;
 	if (stat(c->hooks.dir, &st) < 0)
@@ -495,26 +538,21 @@ int config_check_files(const struct config *c, struct error *e)
 	return 0;
 }
 
-static void free_strings(struct config *c)
-{
-	char **strings[] = {
-		&c->path, &c->backend, &c->compatible, &c->state_dir, &c->cmdline,
-		&c->version_file, &c->server.url, &c->server.ca, &c->server.cert,
-		&c->server.key, &c->bootenv.fw_env_config, &c->dualbank.slot_a,
-		&c->dualbank.slot_b, &c->ostree.sysroot, &c->ostree.osname,
-		&c->ostree.remote, &c->ostree.url, &c->ostree.ref,
-		&c->ostree.gpg_keyring, &c->ostree.root, &c->hooks.dir,
-	};
-
-	for (size_t i = 0; i < ARRAY_LEN(strings); i++)
-		free(*strings[i]);
-}
-
 void config_free(struct config *c)
 {
+	const struct config_key *k;
+	size_t n;
+
 	if (!c)
 		return;
-	free_strings(c);
-	free_paths(c->dualbank.public_keys, c->dualbank.n_public_keys);
+	for (size_t t = 0; (k = key_table(t, &n)); t++)
+		for (size_t i = 0; i < n; i++) {
+			if (k[i].kind == K_PATHS)
+				free_paths(*(char ***)str_field(c, k[i].off),
+					   *(size_t *)((char *)c + k[i].count_off));
+			else if (k[i].kind != K_INT && k[i].kind != K_BOOL)
+				free(*str_field(c, k[i].off));
+		}
+	free(c->path);
 	memset(c, 0, sizeof(*c));
 }

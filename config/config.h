@@ -12,7 +12,7 @@
 
 struct config {
 	char *path;          /* the file loaded */
-	char *backend;       /* "dualbank" | "ostree" | NULL when not set */
+	char *backend;       /* a backend's name (core/backends.c) | NULL when not set */
 	char *compatible;    /* required */
 	char *state_dir;     /* required */
 	char *cmdline;       /* default /proc/cmdline */
@@ -25,12 +25,15 @@ struct config {
 	} server;
 	struct {
 		char *fw_env_config; /* default /etc/fw_env.config */
+		int bootlimit;       /* trial boots before fallback, default 3; also
+				      * set by the deprecated <backend>.bootlimit */
 	} bootenv;
+	/* The backends' sections: their keys are declared in their own folders
+	 * (backends/X/config_keys.c), which write here. */
 	struct {
 		char *slot_a, *slot_b; /* dualbank.slots.A / .B */
 		char **public_keys;    /* dualbank.public_key: string or list */
 		size_t n_public_keys;
-		int bootlimit;         /* default 3 */
 	} dualbank;
 	struct {
 		char *sysroot, *osname, *remote, *url, *ref, *gpg_keyring;
@@ -38,7 +41,6 @@ struct config {
 		bool gpg_verify;     /* default true */
 		bool require_compatible; /* default true: commits carry updater.compatible */
 		int keep;            /* default 2 */
-		int bootlimit;       /* default 3 */
 	} ostree;
 	struct {
 		char *dir;           /* may be NULL: no hooks */
@@ -48,14 +50,16 @@ struct config {
 
 /* Loads and validates. On error fills e with "<file>:<line>: <key>: <why>"
  * (exit class UPD_EXIT_USAGE) and returns a negative errno; c is then empty.
- * Unknown keys are refused (a typo must not silently fall back to a default). */
+ * Unknown keys are refused (a typo must not silently fall back to a default),
+ * and so are those of a backend not compiled into this build. A deprecated
+ * key (config_keys.h) is logged once, as a warning, on success. */
 int config_load(struct config *c, const char *path, struct error *e);
 void config_free(struct config *c);
 
 /* The files the config names, checked where they are, not where they are
  * used, so every command refuses the same config (UPD_EXIT_USAGE):
- *  - key files (dualbank.public_key, ostree.gpg_keyring, server.ca, .cert,
- *    .key) must be trusted (core/trust.h): "<file>: refusing <key>: ...".
+ *  - key files (server.ca, .cert, .key and the backends' marked key_file in
+ *    their tables) must be trusted (core/trust.h): "<file>: refusing <key>: ...".
  *    One that does not exist is left to whoever reads it;
  *  - a configured hooks.dir must exist: a typo or a file system that did
  *    not mount must not disable every hook silently. */

@@ -96,6 +96,9 @@ struct backend_ops {
 const struct backend_ops *backend_find(const char *name);
 /* Comma-separated names of the backends compiled in. */
 const char *backend_list(void);
+/* '|'-separated names of every backend of the project, compiled in or not
+ * (the usage's --backend=). */
+const char *backend_all_names(void);
 /* The backend used when neither --backend nor the config names one: dualbank,
  * or the first one compiled in when the build has no dualbank. */
 const char *backend_default(void);

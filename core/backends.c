@@ -1,8 +1,10 @@
-/* The table of backends compiled in: adding one touches this file only. */
+/* The table of backends compiled in, with their config sections: adding one
+ * touches its own folder and this file only. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../config/config_keys.h"
 #include "backend.h"
 
 #if !defined(WITH_DUALBANK) && !defined(WITH_OSTREE)
@@ -11,9 +13,11 @@
 
 #ifdef WITH_DUALBANK
 extern const struct backend_ops dualbank_backend;
+extern const struct config_section dualbank_config;
 #endif
 #ifdef WITH_OSTREE
 extern const struct backend_ops ostree_backend;
+extern const struct config_section ostree_config;
 #endif
 
 static const struct backend_ops *const backends[] = {
@@ -25,11 +29,43 @@ static const struct backend_ops *const backends[] = {
 #endif
 };
 
+/* Their config keys (config/config_keys.h), in the same order. */
+static const struct config_section *const sections[] = {
+#ifdef WITH_DUALBANK
+	&dualbank_config,
+#endif
+#ifdef WITH_OSTREE
+	&ostree_config,
+#endif
+};
+
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
 /* Every backend the project has, compiled in or not: a name from here that
  * backend_find() does not know was left out of this build, not mistyped. */
 static const char *const all_names[] = { "dualbank", "ostree" };
+
+#define N_ALL (sizeof(all_names) / sizeof(all_names[0]))
+
+const struct config_section *config_section_at(size_t i)
+{
+	return i < N_BACKENDS ? sections[i] : NULL;
+}
+
+const char *config_backend_name_at(size_t i)
+{
+	return i < N_ALL ? all_names[i] : NULL;
+}
+
+const char *backend_all_names(void)
+{
+	static char list[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_ALL && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? "|" : "", all_names[i]);
+	return list;
+}
 
 const struct backend_ops *backend_find(const char *name)
 {
@@ -57,7 +93,7 @@ const char *backend_default(void)
 
 int backend_unknown(const char *name, struct error *e)
 {
-	for (size_t i = 0; i < sizeof(all_names) / sizeof(all_names[0]); i++)
+	for (size_t i = 0; i < N_ALL; i++)
 		if (strcmp(all_names[i], name) == 0)
 			return err_set(e, UPD_EXIT_USAGE, ENOTSUP,
 				       "backend '%s': not compiled into this build (compiled in: %s)",

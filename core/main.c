@@ -18,7 +18,6 @@
 #define UPDATER_VERSION "0.1.0"
 
 static const char usage_head[] =
-	"usage: updater [--backend=dualbank|ostree] [--config=FILE] [-v|-q]\n"
 	"               [--progress=auto|bar|json|none] COMMAND [ARGS]\n"
 	"       updater help [COMMAND]    updater COMMAND --help\n"
 	"\n"
@@ -35,6 +34,7 @@ static const char usage_tail[] =
 
 static void usage(void)
 {
+	printf("usage: updater [--backend=%s] [--config=FILE] [-v|-q]\n", backend_all_names());
 	fputs(usage_head, stdout);
 	commands_list(stdout);
 	fputs(usage_tail, stdout);

@@ -60,7 +60,7 @@ static int db_open(struct updater_ctx *u, void **priv, struct error *e)
 	d->u = u;
 	d->cfg = u->cfg;
 	d->target_fd = -1;
-	u->bootlimit = u->cfg->dualbank.bootlimit;
+	u->bootlimit = u->cfg->bootenv.bootlimit;
 	*priv = d;
 	return 0;
 }
@@ -274,7 +274,7 @@ static int db_install(void *priv, struct system_info *t, struct error *e)
 static int write_env(struct dualbank *d, const char *slot, int trial, struct error *e)
 {
 	struct bootstate bs = { .upgrade_available = trial, .bootcount = 0, .rollback = 0,
-				.bootlimit = d->cfg->dualbank.bootlimit };
+				.bootlimit = d->cfg->bootenv.bootlimit };
 	snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", slot);
 	return bootenv_write(d->u->env, &bs, e);
 }

@@ -140,7 +140,7 @@ static int ob_open(struct updater_ctx *u, void **priv, struct error *e)
 	*priv = b;
 	if (b)
 		b->u = u;
-	u->bootlimit = u->cfg->ostree.bootlimit;
+	u->bootlimit = u->cfg->bootenv.bootlimit;
 	return rc;
 }
 
@@ -405,7 +405,7 @@ static int ob_install(void *priv, struct system_info *target, struct error *e)
 
 static int write_env(struct ostree_backend *b, const char *next, int trial, struct error *e)
 {
-	struct bootstate bs = { .upgrade_available = trial, .bootlimit = b->cfg->ostree.bootlimit };
+	struct bootstate bs = { .upgrade_available = trial, .bootlimit = b->cfg->bootenv.bootlimit };
 	/* Never empty: U-Boot's env import drops empty variables. */
 	snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", next);
 	return bootenv_write(b->u->env, &bs, e);

@@ -53,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_path(c.dualbank.public_keys[i]);
 	FUZZ_CHECK((c.dualbank.n_public_keys == 0) == (c.dualbank.public_keys == NULL));
 	FUZZ_CHECK(c.server.timeout >= 1 && c.server.retries >= 0 && c.hooks.timeout >= 1);
-	FUZZ_CHECK(c.dualbank.bootlimit >= 1 && c.dualbank.bootlimit <= 99);
-	FUZZ_CHECK(c.ostree.bootlimit >= 1 && c.ostree.bootlimit <= 99 && c.ostree.keep >= 1);
+	/* bootenv.bootlimit, or the deprecated dualbank/ostree.bootlimit. */
+	FUZZ_CHECK(c.bootenv.bootlimit >= 1 && c.bootenv.bootlimit <= 99 && c.ostree.keep >= 1);
 	FUZZ_CHECK(!c.backend || !strcmp(c.backend, "dualbank") || !strcmp(c.backend, "ostree"));
 	config_free(&c);
 	return 0;

@@ -102,3 +102,21 @@ assert_untouched "$D"
 
 # After all that, a good install still works.
 expect_exit 0 "$WORK/ok" upd "$D" install "$B2"
+
+# bootlimit (docs/config.md): bootenv.bootlimit and a deprecated per-backend
+# bootlimit together are refused (exit 2, file:line), nothing written; the old
+# key alone still works as before: one warning naming the new key, and the
+# trial gets its bootlimit.
+D=$(new_device dev2)
+snapshot "$D"
+cp "$D/updater.conf" "$WORK/good2.conf"
+sed 's/^  public_key = .*/&\n  bootlimit = 5;/' "$WORK/good2.conf" >"$D/updater.conf"
+expect_exit 2 "$WORK/bl2" upd "$D" install "$B2"
+assert_one_error "$WORK/bl2" "updater.conf:[0-9]*: dualbank.bootlimit: bootenv.bootlimit is set too"
+assert_untouched "$D"
+sed -i 's/ bootlimit = 3;//' "$D/updater.conf"
+expect_exit 0 "$WORK/old" upd "$D" install "$B2"
+assert_eq "$(grep -c 'warning: .*dualbank.bootlimit is deprecated: use bootenv.bootlimit' "$WORK/old")" 1 \
+	"one deprecation warning"
+assert_eq "$(envvar "$D" boot_slot)/$(envvar "$D" upgrade_available)/$(envvar "$D" bootlimit)" "B/1/5" \
+	"the trial set up with the old key's bootlimit"

@@ -81,11 +81,10 @@ state_dir = "data/updater";
 cmdline = "cmdline";
 version_file = "etc/os-release";
 server = { timeout = 5; retries = 2; };
-bootenv = { fw_env_config = "env/fw_env.config"; };
+bootenv = { fw_env_config = "env/fw_env.config"; bootlimit = 3; };
 dualbank = {
   slots = { A = "slots/A.img"; B = "slots/B.img"; };
   public_key = "keys/release.pub.pem";
-  bootlimit = 3;
 };
 hooks = { dir = "hooks"; timeout = 10; };
 CONF

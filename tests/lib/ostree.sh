@@ -378,11 +378,11 @@ state_dir = "data/updater";
 cmdline = "cmdline";
 version_file = "etc/os-release";
 server = { timeout = 5; retries = 2; };
-bootenv = { fw_env_config = "env/fw_env.config"; };
+bootenv = { fw_env_config = "env/fw_env.config"; bootlimit = 3; };
 ostree = {
   sysroot = "sysroot"; root = "root"; osname = "$os"; remote = "origin";
   url = "$url"; ref = "$ref";
-  gpg_verify = $verify; ${keyring}keep = 2; bootlimit = 3;
+  gpg_verify = $verify; ${keyring}keep = 2;
 };
 hooks = { dir = "hooks"; timeout = 10; };
 CONF

@@ -53,4 +53,17 @@ mkdir -m 0755 "$D/state" # from here on a real state_dir: the updater never crea
 sed -i '/^backend/d' "$D/updater.conf"
 "$OS" --config="$D/updater.conf" status >"$WORK/o6" 2>&1
 grep -q "dualbank" "$WORK/o6" && { cat "$WORK/o6"; fail "WITH_DUALBANK=0 defaults to dualbank"; }
+# Keys of a backend left out of the build: refused (exit 2) naming the file:line,
+# the key and why, not ignored nor taken for a typo; its empty group is let
+# through (config/updater.conf has one with every key commented out).
+cp "$D/updater.conf" "$WORK/base.conf"
+printf 'ostree = {\n  ref = "a/b";\n};\n' >>"$D/updater.conf"
+expect_exit 2 "$WORK/o7" "$DB" --config="$D/updater.conf" status
+assert_one_error "$WORK/o7" "updater.conf:4: ostree.ref: the ostree backend is not in this build (compiled in: dualbank)"
+printf 'dualbank = { slots = { A = "/a"; }; };\n' | cat "$WORK/base.conf" - >"$D/updater.conf"
+expect_exit 2 "$WORK/o8" "$OS" --config="$D/updater.conf" status
+assert_one_error "$WORK/o8" "updater.conf:3: dualbank.slots: the dualbank backend is not in this build (compiled in: ostree)"
+printf 'ostree = { };\n' | cat "$WORK/base.conf" - >"$D/updater.conf"
+"$DB" --config="$D/updater.conf" status >"$WORK/o9" 2>&1
+grep -q "not in this build" "$WORK/o9" && { cat "$WORK/o9"; fail "an empty group of a left-out backend refused"; }
 exit 0

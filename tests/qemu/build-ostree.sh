@@ -89,12 +89,12 @@ make_tree() {
 	state_dir = "/var/lib/updater";
 	cmdline = "/proc/cmdline";
 	version_file = "/etc/os-release";
-	bootenv = { fw_env_config = "/etc/fw_env.config"; };
+	bootenv = { fw_env_config = "/etc/fw_env.config"; bootlimit = 3; };
 	ostree = {
 	  sysroot = "/sysroot"; osname = "$OS"; remote = "origin";
 	  url = "file:///mnt/update/repo"; ref = "$REF";
 	  gpg_verify = true; gpg_keyring = "/etc/updater/ostree.gpg";
-	  keep = 2; bootlimit = 3;
+	  keep = 2;
 	};
 	CONF
 	cp "$OSTREE_GPG_KEYRING" "$t/usr/etc/updater/ostree.gpg"

@@ -63,11 +63,10 @@ make_rootfs() {
 	state_dir = "/data/updater";
 	cmdline = "/proc/cmdline";
 	version_file = "/etc/os-release";
-	bootenv = { fw_env_config = "/etc/fw_env.config"; };
+	bootenv = { fw_env_config = "/etc/fw_env.config"; bootlimit = 3; };
 	dualbank = {
 	  slots = { A = "/dev/vda2"; B = "/dev/vda3"; };
 	  public_key = "/etc/updater/release.pub.pem";
-	  bootlimit = 3;
 	};
 	CONF
 	[ -n "$broken" ] && echo "init exits at once" >"$tree/etc/broken"

@@ -3,8 +3,10 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../config/config.h"
 
@@ -103,11 +105,10 @@ static const char *const full_conf =
 	"  cert = \"/etc/ssl/dev.pem\";\n"
 	"  key = \"/etc/ssl/dev.key\";\n"
 	"};\n"
-	"bootenv = { fw_env_config = \"/etc/fw_env2.config\"; };\n"
+	"bootenv = { fw_env_config = \"/etc/fw_env2.config\"; bootlimit = 5; };\n"
 	"dualbank = {\n"
 	"  slots = { A = \"/dev/mmcblk0p2\"; B = \"/dev/mmcblk0p3\"; };\n"
 	"  public_key = [ \"/etc/keys/old.pem\", \"/etc/keys/new.pem\" ];\n"
-	"  bootlimit = 5;\n"
 	"};\n"
 	"ostree = {\n"
 	"  sysroot = \"/sysroot\";\n"
@@ -118,7 +119,6 @@ static const char *const full_conf =
 	"  gpg_verify = false;\n"
 	"  gpg_keyring = \"/etc/keys/ostree.gpg\";\n"
 	"  keep = 4;\n"
-	"  bootlimit = 99;\n"
 	"};\n"
 	"hooks = { dir = \"/etc/updater/hooks\"; timeout = 60; };\n";
 
@@ -143,12 +143,12 @@ static void test_full(void **state)
 	assert_string_equal(c->server.cert, "/etc/ssl/dev.pem");
 	assert_string_equal(c->server.key, "/etc/ssl/dev.key");
 	assert_string_equal(c->bootenv.fw_env_config, "/etc/fw_env2.config");
+	assert_int_equal(c->bootenv.bootlimit, 5);
 	assert_string_equal(c->dualbank.slot_a, "/dev/mmcblk0p2");
 	assert_string_equal(c->dualbank.slot_b, "/dev/mmcblk0p3");
 	assert_int_equal(c->dualbank.n_public_keys, 2);
 	assert_string_equal(c->dualbank.public_keys[0], "/etc/keys/old.pem");
 	assert_string_equal(c->dualbank.public_keys[1], "/etc/keys/new.pem");
-	assert_int_equal(c->dualbank.bootlimit, 5);
 	assert_string_equal(c->ostree.sysroot, "/sysroot");
 	assert_string_equal(c->ostree.osname, "acme");
 	assert_string_equal(c->ostree.remote, "origin");
@@ -157,7 +157,6 @@ static void test_full(void **state)
 	assert_false(c->ostree.gpg_verify);
 	assert_string_equal(c->ostree.gpg_keyring, "/etc/keys/ostree.gpg");
 	assert_int_equal(c->ostree.keep, 4);
-	assert_int_equal(c->ostree.bootlimit, 99);
 	assert_string_equal(c->hooks.dir, "/etc/updater/hooks");
 	assert_int_equal(c->hooks.timeout, 60);
 }
@@ -179,17 +178,16 @@ static void test_defaults(void **state)
 	assert_null(c->server.cert);
 	assert_null(c->server.key);
 	assert_string_equal(c->bootenv.fw_env_config, "/etc/fw_env.config");
+	assert_int_equal(c->bootenv.bootlimit, 3);
 	assert_null(c->dualbank.slot_a);
 	assert_null(c->dualbank.slot_b);
 	assert_null(c->dualbank.public_keys);
 	assert_int_equal(c->dualbank.n_public_keys, 0);
-	assert_int_equal(c->dualbank.bootlimit, 3);
 	assert_null(c->ostree.sysroot);
 	assert_null(c->ostree.ref);
 	assert_true(c->ostree.gpg_verify);
 	assert_true(c->ostree.require_compatible);
 	assert_int_equal(c->ostree.keep, 2);
-	assert_int_equal(c->ostree.bootlimit, 3);
 	assert_null(c->hooks.dir);
 	assert_int_equal(c->hooks.timeout, 300);
 }
@@ -401,14 +399,112 @@ static void test_bad_value_timeout(void **state)
 	free(want);
 }
 
+/* bootenv.bootlimit and its deprecated names share one range, 1..99. */
 static void test_bad_value_bootlimit(void **state)
 {
+	static const char *const cases[][2] = {
+		{"dualbank = { bootlimit = 100; };", "dualbank.bootlimit: must be an integer from 1 to 99"},
+		{"ostree = { bootlimit = 0; };", "ostree.bootlimit: must be an integer from 1 to 99"},
+		{"bootenv = { bootlimit = 0; };", "bootenv.bootlimit: must be an integer from 1 to 99"},
+		{"bootenv = { bootlimit = 100; };", "bootenv.bootlimit: must be an integer from 1 to 99"},
+		{"bootenv = { bootlimit = \"3\"; };",
+		 "bootenv.bootlimit: must be an integer from 1 to 99, not a string"},
+	};
 	struct fx *f = *state;
+	char text[128];
 
-	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\ndualbank = { bootlimit = 100; };\n");
-	expect_error_at(f, 3, "dualbank.bootlimit: must be an integer from 1 to 99");
-	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nostree = { bootlimit = 0; };\n");
-	expect_error_at(f, 3, "ostree.bootlimit: must be an integer from 1 to 99");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "compatible = \"x\";\nstate_dir = \"/s\";\n%s\n", cases[i][0]);
+		write_conf(f, "u.conf", text);
+		expect_error_at(f, 3, cases[i][1]);
+	}
+}
+
+/* Loads f's config with stderr (the log) going to a file; returns what was logged. */
+static char *load_logged(struct fx *f, int *rc)
+{
+	char *log = join(f->dir, "stderr.log");
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600), saved = dup(2);
+	char *out;
+
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	assert_int_equal(dup2(fd, 2), 2);
+	*rc = load(f);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(fd);
+	close(saved);
+	out = tu_read_file(log, NULL);
+	free(log);
+	assert_non_null(out);
+	return out;
+}
+
+static void test_bootlimit_new_key(void **state)
+{
+	struct fx *f = *state;
+	int rc;
+
+	write_conf(f, "u.conf",
+		   "compatible = \"x\";\nstate_dir = \"/s\";\nbootenv = { bootlimit = 7; };\n");
+	char *log = load_logged(f, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(f->c.bootenv.bootlimit, 7);
+	assert_string_equal(log, "");
+	free(log);
+}
+
+/* The old per-backend keys still set it, with one warning per load naming
+ * the new key; two old ones that agree are one setting. */
+static void test_bootlimit_old_keys(void **state)
+{
+	static const char *const confs[] = {
+		"dualbank = { bootlimit = 5; };\n",
+		"ostree = { bootlimit = 5; };\n",
+		"dualbank = { bootlimit = 5; };\nostree = { bootlimit = 5; };\n",
+	};
+	struct fx *f = *state;
+	char text[256], *want = NULL;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(confs) / sizeof(confs[0]); i++) {
+		snprintf(text, sizeof(text), "compatible = \"x\";\nstate_dir = \"/s\";\n%s", confs[i]);
+		write_conf(f, "u.conf", text);
+		char *log = load_logged(f, &rc);
+		assert_int_equal(rc, 0);
+		assert_int_equal(f->c.bootenv.bootlimit, 5);
+		assert_true(asprintf(&want, "updater: warning: %s:3: %s.bootlimit is deprecated: use "
+				     "bootenv.bootlimit\n", f->path, i == 1 ? "ostree" : "dualbank") >= 0);
+		assert_string_equal(log, want); /* one line, once */
+		free(want);
+		free(log);
+		config_free(&f->c);
+	}
+}
+
+/* The new key and an old one, or two old ones that differ: which one is
+ * meant cannot be told, so the config is refused where the second one is. */
+static void test_bootlimit_both_set(void **state)
+{
+	struct fx *f = *state;
+	int rc;
+
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nbootenv = { bootlimit = 4; };\n"
+				"dualbank = {\n  bootlimit = 4;\n};\n");
+	expect_error_at(f, 5, "dualbank.bootlimit: bootenv.bootlimit is set too (");
+	assert_contains(f->e.msg, "u.conf:3): set only bootenv.bootlimit (dualbank.bootlimit is deprecated)");
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\nostree = { bootlimit = 4; };\n"
+				"bootenv = { bootlimit = 4; };\n");
+	expect_error_at(f, 4, "bootenv.bootlimit: ostree.bootlimit is set too (");
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\ndualbank = { bootlimit = 4; };\n"
+				"ostree = { bootlimit = 5; };\n");
+	expect_error_at(f, 4, "ostree.bootlimit: dualbank.bootlimit is set too (");
+	/* Refused, the config warns about nothing. */
+	char *log = load_logged(f, &rc);
+	assert_true(rc < 0);
+	assert_string_equal(log, "");
+	free(log);
 }
 
 static void test_bad_value_retries_keep(void **state)
@@ -700,13 +796,12 @@ static void test_example_file(void **state)
 	assert_string_equal(c->cmdline, "/proc/cmdline");
 	assert_string_equal(c->version_file, "/etc/os-release");
 	assert_string_equal(c->bootenv.fw_env_config, "/etc/fw_env.config");
+	assert_int_equal(c->bootenv.bootlimit, 3);
 	assert_int_equal(c->server.timeout, 30);
 	assert_int_equal(c->server.retries, 3);
 	assert_non_null(c->server.ca);
-	assert_int_equal(c->dualbank.bootlimit, 3);
 	assert_true(c->ostree.gpg_verify);
 	assert_int_equal(c->ostree.keep, 2);
-	assert_int_equal(c->ostree.bootlimit, 3);
 	assert_non_null(c->ostree.ref);
 	assert_int_equal(c->hooks.timeout, 300);
 	free(all);
@@ -889,6 +984,9 @@ int main(void)
 		T(test_public_key_empty_list),
 		T(test_bad_value_timeout),
 		T(test_bad_value_bootlimit),
+		T(test_bootlimit_new_key),
+		T(test_bootlimit_old_keys),
+		T(test_bootlimit_both_set),
 		T(test_bad_value_retries_keep),
 		T(test_bad_value_backend),
 		T(test_empty_string),
