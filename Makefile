@@ -14,7 +14,10 @@ PYTHON ?= python3
 # Backends compiled in: `make WITH_OSTREE=0` builds without libostree and GLib.
 WITH_DUALBANK ?= 1
 WITH_OSTREE ?= 1
-PKGS := libcurl libconfig libzstd libubootenv libcrypto $(if $(filter 1,$(WITH_OSTREE)),ostree-1)
+# The bundle format (bundle/) and libzstd are the dual-bank backend's: a build
+# without it compiles and links neither.
+PKGS := libcurl libconfig $(if $(filter 1,$(WITH_DUALBANK)),libzstd) libubootenv libcrypto \
+	$(if $(filter 1,$(WITH_OSTREE)),ostree-1)
 BACKEND_DEFS := $(if $(filter 1,$(WITH_DUALBANK)),-DWITH_DUALBANK) $(if $(filter 1,$(WITH_OSTREE)),-DWITH_OSTREE)
 TEST_PKGS := cmocka
 
@@ -44,10 +47,10 @@ ALL_CFLAGS = $(WARN) $(BACKEND_DEFS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
 
 # Everything but main.c goes into a static library the tests link against.
 LIB_SRC := $(sort $(wildcard core/*.c config/*.c hooks/*.c) \
-	$(if $(filter 1,$(WITH_DUALBANK)),$(wildcard backends/dualbank/*.c)) \
+	$(if $(filter 1,$(WITH_DUALBANK)),$(wildcard bundle/*.c backends/dualbank/*.c)) \
 	$(if $(filter 1,$(WITH_OSTREE)),$(wildcard backends/ostree/*.c)))
 LIB_SRC := $(filter-out core/main.c,$(LIB_SRC))
-HDRS := $(wildcard core/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
+HDRS := $(wildcard core/*.h bundle/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 BUILD := build

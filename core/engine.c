@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../hooks/hooks.h"
-#include "bundle.h"
+#include "version.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "log.h"

@@ -1,4 +1,5 @@
-/* version_compare: ordering of bundle versions for downgrade protection.
+/* version_compare: ordering of release versions for downgrade protection;
+ * check_text: what a release's version or compatible may hold.
  *
  * A version is split at '.' into fields; a missing field is "0", so "2" ==
  * "2.0". Each field is a run of digits (its number, compared by value with no
@@ -11,8 +12,9 @@
  *     everything else byte by byte, so "-rc2" < "-rc10" and "-beta" < "-rc".
  * This is a total order over all byte strings, so any garbage (even NULL,
  * treated as "") compares without crashing and consistently. */
-#include "bundle.h"
+#include "version.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* A digit run [s, s+n): compares by numeric value without converting, so a
@@ -114,5 +116,25 @@ int version_compare(const char *a, const char *b)
 			return c;
 		pa = na, pb = nb;
 	}
+	return 0;
+}
+
+/* version/compatible end up in logs, JSON progress and the state file, so
+ * control characters (newlines above all) are refused rather than escaped
+ * everywhere. Non-ASCII UTF-8 is allowed. */
+int check_text(const char *ctx, const char *key, const char *v, size_t n, size_t cap,
+	       int exit_code, struct error *e)
+{
+	int errnum = exit_code == UPD_EXIT_VERIFY ? EBADMSG : EINVAL;
+
+	if (n == 0)
+		return err_set(e, exit_code, errnum, "%s: %s is empty", ctx, key);
+	if (n >= cap)
+		return err_set(e, exit_code, errnum, "%s: %s is longer than %zu bytes", ctx, key,
+			       cap - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return err_set(e, exit_code, errnum, "%s: %s contains a control character",
+				       ctx, key);
 	return 0;
 }

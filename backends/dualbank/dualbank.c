@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "../../core/backend.h"
-#include "../../core/bundle.h"
+#include "../../bundle/bundle.h"
 #include "../../core/digest.h"
 #include "../../core/fsutil.h"
 #include "../../core/log.h"

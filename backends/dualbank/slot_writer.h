@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../core/bundle.h"
+#include "../../bundle/bundle.h"
 #include "../../core/error.h"
 
 struct slot_writer;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/bundle.h"
+#include "../../core/version.h"
 #include "../../core/decimal.h"
 #include "ostree_priv.h"
 

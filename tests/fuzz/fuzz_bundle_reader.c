@@ -19,7 +19,7 @@
 #include <openssl/pem.h>
 
 #include "../../backends/dualbank/slot_writer.h"
-#include "../../core/bundle.h"
+#include "../../bundle/bundle.h"
 #include "../../core/digest.h"
 #include "../../core/log.h"
 #include "../../core/source.h"

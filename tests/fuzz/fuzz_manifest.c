@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../core/bundle.h"
+#include "../../bundle/bundle.h"
 #include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

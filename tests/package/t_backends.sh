@@ -24,6 +24,13 @@ ldd "$DB" | grep -E 'ostree|glib|gio-2|gobject' && fail "WITH_OSTREE=0 pulls in 
 # The code: no dual-bank object in the ostree-only build, and no ostree one in the other.
 nm "$OS" | grep -qi 'dualbank\|slot_writer\|readback' && fail "WITH_DUALBANK=0 contains dual-bank code"
 nm "$DB" | grep -qi 'ostree_backend\|ostree_sysroot' && fail "WITH_OSTREE=0 contains ostree code"
+# The bundle format is the dual-bank backend's: the ostree-only build has
+# neither its code nor libzstd, and its `bundle` commands say so (exit 2).
+needed "$DB" | grep -q '^libzstd' || fail "the dual-bank build does not link libzstd"
+needed "$OS" | grep '^libzstd' && fail "WITH_DUALBANK=0 links libzstd"
+nm "$OS" | grep -E ' [TtDdRrBb] (bundle_|manifest_|cli_bundle)' && fail "WITH_DUALBANK=0 contains the bundle code"
+expect_exit 2 "$WORK/b3" "$OS" bundle info /nonexistent
+assert_one_error "$WORK/b3" "bundle info: not in this build (bundles are the dualbank backend's"
 
 # No backend at all: refused at build time.
 pmake WITH_OSTREE=0 WITH_DUALBANK=0 BUILD=$B/none $B/none/core/backends.o >"$WORK/none.log" 2>&1 &&

@@ -13,7 +13,8 @@
 #include <openssl/sha.h>
 #include <zstd.h>
 
-#include "../../core/bundle.h"
+#include "../../bundle/bundle.h"
+#include "../../bundle/create.h"
 #include "../../core/digest.h"
 
 /* ---- fixtures: one temp dir and key pairs shared by all tests ----------- */

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "../../core/bundle.h"
+#include "../../bundle/bundle.h"
 #include "../../core/source.h"
 
 #define SHA_A "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"

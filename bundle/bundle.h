@@ -1,4 +1,6 @@
-/* Dual-bank bundle format (docs/bundle-format.md):
+/* Dual-bank bundle format (docs/bundle-format.md), read by the dual-bank backend
+ * and `updater bundle info`; created by create.h on the build host. Nothing in
+ * core/ includes it: the engine learns a bundle's facts from struct release.
  *
  *   offset 0   magic "UPDBNDL1"                 8 bytes
  *          8   manifest length, u32 big-endian  (1..BUNDLE_MANIFEST_MAX)
@@ -20,9 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "../core/error.h"
 
 #define BUNDLE_MAGIC "UPDBNDL1"
+#define BUNDLE_MAGIC_LEN (sizeof(BUNDLE_MAGIC) - 1)
 #define BUNDLE_FIXED_HEADER 16
 #define BUNDLE_MANIFEST_MAX 16384
 #define BUNDLE_SIG_MAX 4096
@@ -30,6 +33,7 @@
 /* Payloads are compressed with at most this window so a device decodes any
  * bundle in bounded memory; the reader refuses larger ones. */
 #define BUNDLE_ZSTD_WINDOW_LOG_MAX 23
+#define BUNDLE_ZSTD_WINDOW_LOG_MIN 10 /* ZSTD_WINDOWLOG_MIN, stable across versions */
 /* The newest manifest format this updater reads (docs/bundle-format.md). */
 #define BUNDLE_FORMAT_MAX 2
 
@@ -72,12 +76,6 @@ void bundle_head_free(struct bundle_head *h);
  * Bytes after the payload are only warned about. */
 int bundle_check_size(const struct bundle_head *h, uint64_t total, struct error *e);
 
-/* A release's text field (version, compatible): not empty, shorter than cap,
- * no control character. Errors with exit_code, "CTX: KEY ...". Shared with
- * the ostree backend, which reads the same fields from commit metadata. */
-int check_text(const char *ctx, const char *key, const char *v, size_t n, size_t cap,
-	       int exit_code, struct error *e);
-
 int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *e);
 /* malloc'd text in canonical key order. */
 char *manifest_format(const struct manifest *m);
@@ -89,24 +87,3 @@ char *manifest_format(const struct manifest *m);
  * nkeys == 0 fails with UPD_EXIT_USAGE (a configuration error). */
 int bundle_verify_signature(const struct bundle_head *h, char *const *keys, size_t nkeys,
 			    size_t *which, struct error *e);
-
-struct bundle_create_opts {
-	const char *image, *version, *compatible, *key, *output;
-	uint64_t security_version; /* 0: none (writes format 1), else format 2 */
-	int level;      /* zstd level, 0 = default (3) */
-	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX */
-};
-/* Compresses, hashes and signs; writes output atomically (temp + rename).
- * Streams in 1 MiB chunks, so memory does not depend on the image size.
- * UPD_EXIT_USAGE for bad options or an unreadable image or key (an encrypted
- * key is refused, never prompted for), UPD_EXIT_NOSPACE for ENOSPC/EDQUOT,
- * else UPD_EXIT_OTHER; no temp file is left behind on any error. */
-int bundle_create(const struct bundle_create_opts *o, struct error *e);
-
-/* Parses "1.2.3": compares field by field numerically, missing fields are 0
- * ("2" == "2.0" < "2.0.1" < "2.10"). Non-numeric fields compare as strings
- * after the numeric prefix, digit runs by value ("-rc2" < "-rc10"); a suffix
- * starting with '-' or '~' is a pre-release and sorts before the bare number,
- * any other after it ("1.0-rc1" < "1.0" < "1.0a"). A total order over all
- * strings; NULL counts as "". Returns <0, 0, >0. */
-int version_compare(const char *a, const char *b);

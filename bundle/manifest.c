@@ -1,0 +1,218 @@
+/* The manifest: "key=value" lines, every key required once, unknown keys
+ * refused (bundle.h). */
+#include "bundle.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/decimal.h"
+#include "../core/digest.h"
+#include "../core/version.h"
+
+enum mkey {
+	K_FORMAT,
+	K_VERSION,
+	K_COMPATIBLE,
+	K_COMPRESSION,
+	K_IMAGE_SIZE,
+	K_IMAGE_SHA,
+	K_PAYLOAD_SIZE,
+	K_PAYLOAD_SHA,
+	K_WINDOW_LOG,
+	K_SECURITY, /* format 2 only */
+	K_COUNT
+};
+
+static const char *const key_names[K_COUNT] = {
+	"format",	"version",	"compatible",	  "compression",     "image-size",
+	"image-sha256", "payload-size", "payload-sha256", "zstd-window-log",
+	"security-version",
+};
+
+static int parse_u64(const char *key, const char *v, size_t n, uint64_t *out, struct error *e)
+{
+	int rc = decimal_u64(v, n, out);
+
+	if (rc == 0)
+		return 0;
+	return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: %s %s", key,
+		       n == 0 ? "is empty" : rc == -ERANGE ? "is too large" : "is not a decimal number");
+}
+
+static int parse_sha(const char *key, const char *v, size_t n, uint8_t out[32], struct error *e)
+{
+	if (n != 64 || hex_decode(v, out, 32) < 0)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: %s must be 64 hex digits", key);
+	return 0;
+}
+
+static int parse_small(enum mkey k, const char *v, size_t n, struct manifest *m,
+		       struct error *e)
+{
+	uint64_t x;
+	int r = parse_u64(key_names[k], v, n, &x, e);
+
+	if (r < 0)
+		return r;
+	if (k == K_FORMAT && (x < 1 || x > BUNDLE_FORMAT_MAX))
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "manifest: format %" PRIu64 " is not supported (expected 1..%d)", x,
+			       BUNDLE_FORMAT_MAX);
+	if (k == K_WINDOW_LOG && (x < BUNDLE_ZSTD_WINDOW_LOG_MIN || x > BUNDLE_ZSTD_WINDOW_LOG_MAX))
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "manifest: zstd-window-log %" PRIu64 " outside %d..%d", x,
+			       BUNDLE_ZSTD_WINDOW_LOG_MIN, BUNDLE_ZSTD_WINDOW_LOG_MAX);
+	if (k == K_FORMAT)
+		m->format = (int)x;
+	else
+		m->zstd_window_log = (int)x;
+	return 0;
+}
+
+static int parse_text(char *dst, size_t cap, const char *key, const char *v, size_t n,
+		      struct error *e)
+{
+	int r = check_text("manifest", key, v, n, cap, UPD_EXIT_VERIFY, e);
+
+	if (r < 0)
+		return r;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+static int parse_value(enum mkey k, const char *v, size_t n, struct manifest *m,
+		       struct error *e)
+{
+	switch (k) {
+	case K_FORMAT:
+	case K_WINDOW_LOG:
+		return parse_small(k, v, n, m, e);
+	case K_VERSION:
+		return parse_text(m->version, sizeof(m->version), "version", v, n, e);
+	case K_COMPATIBLE:
+		return parse_text(m->compatible, sizeof(m->compatible), "compatible", v, n, e);
+	case K_COMPRESSION:
+		if (n != 4 || memcmp(v, "zstd", 4) != 0)
+			return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+				       "manifest: compression is not supported (only zstd)");
+		memcpy(m->compression, "zstd", 5);
+		return 0;
+	case K_IMAGE_SIZE:
+		return parse_u64("image-size", v, n, &m->image_size, e);
+	case K_PAYLOAD_SIZE:
+		return parse_u64("payload-size", v, n, &m->payload_size, e);
+	case K_IMAGE_SHA:
+		return parse_sha("image-sha256", v, n, m->image_sha256, e);
+	case K_PAYLOAD_SHA:
+		return parse_sha("payload-sha256", v, n, m->payload_sha256, e);
+	case K_SECURITY:
+		return parse_u64("security-version", v, n, &m->security_version, e);
+	case K_COUNT:
+		break;
+	}
+	return err_set(e, UPD_EXIT_OTHER, EINVAL, "manifest: internal error");
+}
+
+static int key_lookup(const char *k, size_t n)
+{
+	for (int i = 0; i < K_COUNT; i++)
+		if (strlen(key_names[i]) == n && memcmp(key_names[i], k, n) == 0)
+			return i;
+	return -1;
+}
+
+/* Only [a-z0-9-] keys are echoed in messages; anything else could be
+ * terminal escapes from a hostile bundle. */
+static int key_printable(const char *k, size_t n)
+{
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int parse_line(const char *line, size_t n, size_t lineno, unsigned *seen,
+		      struct manifest *m, struct error *e)
+{
+	const char *eq = memchr(line, '=', n);
+
+	if (!eq)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: line %zu: expected key=value",
+			       lineno);
+	size_t klen = (size_t)(eq - line);
+	int k = key_lookup(line, klen);
+	if (k < 0 && key_printable(line, klen))
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: unknown key %.*s", (int)klen,
+			       line);
+	if (k < 0)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: line %zu: malformed key",
+			       lineno);
+	if (*seen & (1u << k))
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: duplicate key %s",
+			       key_names[k]);
+	*seen |= 1u << k;
+	return parse_value((enum mkey)k, eq + 1, n - klen - 1, m, e);
+}
+
+static int manifest_parse_lines(const char *text, size_t len, struct manifest *m,
+				struct error *e)
+{
+	unsigned seen = 0;
+	size_t pos = 0, lineno = 0;
+
+	if (memchr(text, '\0', len))
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: contains a NUL byte");
+	while (pos < len) {
+		const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - line) : len - pos;
+		pos += n + (nl != NULL);
+		int r = parse_line(line, n, ++lineno, &seen, m, e);
+		if (r < 0)
+			return r;
+	}
+	for (int k = 0; k < K_COUNT; k++)
+		if (!(seen & (1u << k)) && (k != K_SECURITY || m->format >= 2))
+			return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: missing key %s",
+				       key_names[k]);
+	/* Format 1 predates the key: a format-1 manifest carrying it was not made
+	 * by `bundle create`, and an updater of that time would refuse it. */
+	if (m->format == 1 && (seen & (1u << K_SECURITY)))
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "manifest: security-version needs format 2 (this one says 1)");
+	return 0;
+}
+
+int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *e)
+{
+	memset(m, 0, sizeof(*m));
+	int r = manifest_parse_lines(text, len, m, e);
+	if (r < 0)
+		memset(m, 0, sizeof(*m)); /* never leave a half-trusted manifest behind */
+	return r;
+}
+
+char *manifest_format(const struct manifest *m)
+{
+	char ih[65], ph[65], sv[48] = "", *s = NULL;
+
+	hex_encode(m->image_sha256, 32, ih);
+	hex_encode(m->payload_sha256, 32, ph);
+	if (m->format >= 2)
+		snprintf(sv, sizeof(sv), "security-version=%" PRIu64 "\n", m->security_version);
+	/* Precisions bound the reads even if a caller filled a field to the brim. */
+	if (asprintf(&s,
+		     "format=%d\nversion=%.*s\ncompatible=%.*s\n%scompression=%.*s\n"
+		     "image-size=%" PRIu64 "\nimage-sha256=%s\n"
+		     "payload-size=%" PRIu64 "\npayload-sha256=%s\nzstd-window-log=%d\n",
+		     m->format, (int)sizeof(m->version), m->version, (int)sizeof(m->compatible),
+		     m->compatible, sv, (int)sizeof(m->compression), m->compression, m->image_size,
+		     ih, m->payload_size, ph, m->zstd_window_log) < 0)
+		return NULL;
+	return s;
+}
