@@ -147,12 +147,20 @@ powercut: updater updater-fault $(BUILD)/tests/libiolog.so $(BUILD)/tests/libcut
 check: deps
 	@MAKE="$(MAKE)" tests/run-check.sh doc-check unit unit-san fuzz-replay integration integration-san valgrind powercut package-check cross-check qemu-check
 
-# Every file the docs and README link to or name as a repository path exists.
-.PHONY: doc-check
+# Every file the docs and README link to or name as a repository path exists;
+# no figure block of docs/reliability.md or docs/security.md was measured on
+# sources that changed since (benchmark pages older than the code: a note).
+.PHONY: doc-check figures
 doc-check:
 	@n=$$($(PYTHON) tests/docs/linkcheck.py tests/docs/broken.md | grep -c '^broken link:'); \
 		[ "$$n" = 4 ] || { echo "doc-check: the checker found $$n of the 4 broken links of tests/docs/broken.md"; exit 1; }
 	@$(PYTHON) tests/docs/linkcheck.py
+	@$(PYTHON) tests/lib/figures.py check
+
+# The tests write their figures under build/figures/; this puts them into the
+# marked blocks of docs/ (tests/lib/figures.py).
+figures:
+	@$(PYTHON) tests/lib/figures.py update
 
 # Hostile input (docs/reliability.md): one libFuzzer target per parser in
 # tests/fuzz/, built with clang; `make fuzz` runs each for FUZZ_SECONDS and writes
@@ -206,9 +214,9 @@ demo: deps
 bench:
 	@./scripts/deps.sh bench
 	@$(MAKE) --no-print-directory updater
-	@BENCH_RUNS=$${BENCH_RUNS:-3} python3 tests/bench/dualbank.py
-	@BENCH_RUNS=$${BENCH_RUNS:-3} python3 tests/bench/ostree.py
-	@BENCH_RUNS=$${BENCH_RUNS:-3} python3 tests/bench/report.py
+	@BENCH_RUNS=$${BENCH_RUNS:-3} python3 bench/dualbank.py
+	@BENCH_RUNS=$${BENCH_RUNS:-3} python3 bench/ostree.py
+	@BENCH_RUNS=$${BENCH_RUNS:-3} python3 bench/report.py
 
 # --- real boots under QEMU (docs/boot.md) ------------------------------------
 # The ramdisk is built for Debian's cloud kernel (fetched once into build/kernel).

@@ -4,7 +4,7 @@
 # `deps.sh bench` also installs the other updaters that `make bench` compares
 # against: SWUpdate, and RAUC with squashfs-tools (rauc bundle) and dbus-daemon
 # (a private bus for `rauc service`). The .swu cpio archive is written by
-# tests/bench/swupdate.py itself. `make check` and `make demo` need none of them.
+# bench/swupdate.py itself. `make check` and `make demo` need none of them.
 # libclang-rt-dev holds clang's libFuzzer and sanitizer runtimes (`make fuzz`);
 # clang only recommends it, and recommends are not installed here.
 # `deps.sh cross` installs what `make cross-check` needs: Debian's arm64 cross

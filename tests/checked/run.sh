@@ -2,8 +2,9 @@
 # `make integration-san` (run.sh san) and `make valgrind` (run.sh valgrind):
 # the integration tests (all, or those named) with UPDATER set to a checking
 # wrapper of this directory. A test fails on its own failure or on any report
-# the wrapper left (tests/lib/runtests.sh). A run of all of them writes its
-# figures into docs/reliability.md (CHECKED_NO_DOC=1: leave it alone).
+# the wrapper left (tests/lib/runtests.sh). A run of all of them writes the
+# figures of docs/reliability.md's checked-MODE block under build/figures/
+# (`make figures` puts them into the page; CHECKED_NO_DOC=1: none written).
 cd "$(dirname "$0")/../.." || exit 1
 TOP=$PWD
 mode=${1:-}
@@ -46,7 +47,6 @@ rc=$?
 secs=$(($(date +%s) - start))
 echo "integration-$mode: $RUN_PROCS updater processes checked, $RUN_REPORTS tests with a report, ${secs} s"
 if [ $# = 0 ] && [ -z "${CHECKED_NO_DOC:-}" ]; then
-	. tests/powercut/lib.sh # pc_doc_block
 	doc=$(mktemp)
 	cat >"$doc" <<DOC
 Last full run (\`tests/checked/run.sh $mode\`): the ${#tests[@]} integration tests with the updater
@@ -54,7 +54,8 @@ under $what: $RUN_PASSED passed, $RUN_FAILED failed, $RUN_REPORTS of them on a r
 $RUN_PROCS updater processes checked; $((secs / 60)) min $((secs % 60)) s on the machine that ran it
 ($(nproc) CPUs).
 DOC
-	pc_doc_block "$TOP/docs/reliability.md" "checked-$mode" "$doc"
+	python3 tests/lib/figures.py put "checked-$mode" "$doc" tests/checked tests/integration tests/lib ||
+		echo "warning: could not write the figures of checked-$mode" >&2
 	rm -f "$doc"
 fi
 exit $rc

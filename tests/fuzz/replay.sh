@@ -2,8 +2,8 @@
 # replay.sh BIN_DIR SEEDS TARGET...: runs every seed and every kept regression
 # input once through each target (BIN_DIR/replay_TARGET, the ASan/UBSan build
 # made with the default compiler), so a fixed crash stays fixed without
-# libFuzzer or clang; writes the counts into the fuzz-replay block of
-# docs/reliability.md, with the case counts of the table-driven unit tests
+# libFuzzer or clang; writes the counts of the fuzz-replay block of
+# docs/reliability.md under build/figures/ (`make figures` puts them there), with the case counts of the table-driven unit tests
 # named in HOSTILE_UNIT (each prints "<what>: N"; run here once more to read it).
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,5 +63,7 @@ doc=$(mktemp)
 		printf '%s' "$tables"
 	fi
 } >"$doc"
-python3 "$TOP/tests/lib/doc_block.py" "$TOP/docs/reliability.md" fuzz-replay "$doc" || echo "warning: could not update docs/reliability.md" >&2
+(cd "$TOP" && python3 tests/lib/figures.py put fuzz-replay "$doc" tests/fuzz tests/lib/tamper.py \
+	tests/unit/test_bundle_hostile.c tests/unit/test_config.c) ||
+	echo "warning: could not write the figures of fuzz-replay" >&2
 rm -f "$doc"

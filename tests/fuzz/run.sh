@@ -2,8 +2,8 @@
 # run.sh BUILD TARGET...: runs each libFuzzer target BUILD/fuzz_TARGET for
 # FUZZ_SECONDS (default 60) from its seeds (BUILD/seeds/TARGET), its kept
 # regression inputs (tests/fuzz/regressions/TARGET) and the corpus earlier
-# runs grew (BUILD/corpus/TARGET), then writes the figures into the fuzz block
-# of docs/reliability.md. A crash, leak, timeout or broken invariant fails the
+# runs grew (BUILD/corpus/TARGET), then writes the figures of the fuzz block
+# of docs/reliability.md under build/figures/ (`make figures` puts them there). A crash, leak, timeout or broken invariant fails the
 # run; its input is left in BUILD/crashes/TARGET/ to be fixed and kept under
 # tests/fuzz/regressions/TARGET/.
 set -u
@@ -12,7 +12,6 @@ BUILD=$1
 shift
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 SEEDS=$BUILD/seeds
-DOC=$TOP/docs/reliability.md
 [ "$SECONDS_EACH" -ge 1 ] 2>/dev/null || { echo "fuzz: FUZZ_SECONDS=$SECONDS_EACH is not a number of seconds" >&2; exit 2; }
 export UPDATER_FUZZ_KEYS="$SEEDS/keys/ed.pub.pem:$SEEDS/keys/ec.pub.pem"
 export LSAN_OPTIONS="suppressions=$TOP/tests/fuzz/lsan.supp:print_suppressions=0"
@@ -73,6 +72,7 @@ doc=$(mktemp)
 		echo "Result: **$total_execs executions, crashes found** (see \`build/fuzz/crashes/\`)."
 	fi
 } >"$doc"
-python3 "$TOP/tests/lib/doc_block.py" "$DOC" fuzz "$doc" || echo "warning: could not update $DOC" >&2
+(cd "$TOP" && python3 tests/lib/figures.py put fuzz "$doc" tests/fuzz tests/lib/tamper.py) ||
+	echo "warning: could not write the figures of fuzz" >&2
 rm -f "$doc"
 exit $fail

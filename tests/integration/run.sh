@@ -12,11 +12,12 @@ export FIXTURES=$FIX
 tests=("$@")
 full=
 [ ${#tests[@]} -gt 0 ] || { tests=(tests/integration/t_*.sh); full=1; }
-# A full run counts the refusals the tests check, for docs/security.md.
+# A full run counts the refusals the tests check, for docs/security.md (its
+# figures go to build/figures/; `make figures` puts them into the page).
 if [ -n "$full" ]; then
 	mkdir -p build/figures
 	export REFUSALS_LOG=$TOP/build/figures/refusals.txt
 	: >"$REFUSALS_LOG"
 fi
 run_tests integration "${tests[@]}" || exit 1
-[ -z "$full" ] || python3 tests/lib/refusals.py "$REFUSALS_LOG" docs/security.md
+[ -z "$full" ] || python3 tests/lib/refusals.py "$REFUSALS_LOG"

@@ -3,10 +3,7 @@
 # running slot and the boot environment stay as they were.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
-W=$WORK/www
-mkdir -p "$W"
+dualbank_test_device
 T="$TOP/tests/lib/tamper.py"
 python3 "$T" flip "$FIX/v2.0.upd" "$W/corrupt.upd" 5000
 size=$(stat -c %s "$FIX/v2.0.upd")
@@ -21,7 +18,6 @@ head -c 20M /dev/urandom >"$WORK/big.img"
 make_bundle "$WORK/big.img" 2.0 "$FIX/release.pem" "$W/toolarge.upd"
 echo "not a bundle at all" >"$W/garbage.upd"
 start_httpd "$W"
-trap stop_httpd EXIT
 
 snapshot "$D"
 check_refused() { # NAME CODE MESSAGE

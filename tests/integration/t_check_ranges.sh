@@ -2,11 +2,7 @@
 # honours ranges) and against a server that ignores them; exit 0, 10 and 3.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
-W=$WORK/www
-mkdir -p "$W"
-cp "$FIX/v1.0.upd" "$FIX/v2.0.upd" "$W/"
+dualbank_test_device v1.0.upd v2.0.upd
 make_bundle "$FIX/v2.0.img" 2.5 "$FIX/other.pem" "$W/badsig.upd"
 
 # Our server, ignoring ranges: check still works and does not read the payload.

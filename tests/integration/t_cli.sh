@@ -1,8 +1,7 @@
 # The command line's contract: help with exit codes, bundle info, JSON progress.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
+dualbank_test_device
 
 "$UPDATER" --help >"$WORK/help" || fail "--help"
 for c in status check install mark-good rollback boot init "bundle create" "bundle info" \

@@ -1,8 +1,7 @@
 # A second install while one runs is refused (exit 7); status still answers.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
+dualbank_test_device
 mkdir -p "$D/hooks/pre-install.d"
 # The hook must outlast the commands below, slowed down or not.
 sed -i "s/^hooks = { dir = \"hooks\"; timeout = 10; };/hooks = { dir = \"hooks\"; timeout = $((10 * SLOW)); };/" "$D/updater.conf"

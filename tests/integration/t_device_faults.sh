@@ -3,8 +3,7 @@
 # documented exit code, nothing changed.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
+dualbank_test_device
 B2="$FIX/v2.0.upd"
 
 # Target slot missing (the partition is not there): exit 1, naming it.

@@ -1,8 +1,7 @@
 # Pre- and post-install hooks: environment, order, failure and timeout.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
+dualbank_test_device
 B2="$FIX/v2.0.upd"
 mkdir -p "$D/hooks/pre-install.d" "$D/hooks/post-install.d"
 chmod 755 "$D/hooks" "$D/hooks/pre-install.d" "$D/hooks/post-install.d"

@@ -3,11 +3,7 @@
 # that ignores ranges. Failures exit 4 with the running system untouched.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
-W=$WORK/www
-mkdir -p "$W"
-cp "$FIX/v2.0.upd" "$W/"
+dualbank_test_device v2.0.upd
 snapshot "$D"
 
 start_httpd "$W" --fault status=404

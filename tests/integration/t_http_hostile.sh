@@ -9,13 +9,8 @@
 # the same faults against core/source.c alone.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
-W=$WORK/www
-mkdir -p "$W"
-cp "$FIX/v2.0.upd" "$W/"
+dualbank_test_device v2.0.upd
 snapshot "$D"
-trap stop_httpd EXIT
 IMG_BYTES=$(stat -c %s "$FIX/v2.0.img")
 
 # must_fail NAME WHY HTTPD-ARGS...: install from a server started with

@@ -2,15 +2,10 @@
 # records it as interrupted, the boot state never changed, and a rerun completes.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
-W=$WORK/www
-mkdir -p "$W"
-cp "$FIX/v2.0.upd" "$W/"
+dualbank_test_device v2.0.upd
 snapshot "$D"
 # A slow server so the kill lands while the slot is being written.
 start_httpd "$W" --fault drip=200000
-trap stop_httpd EXIT
 # The binary itself, not the upd shell function: kill must hit the updater.
 "$UPDATER" --config="$D/updater.conf" install "$URL/v2.0.upd" >"$WORK/inst" 2>&1 &
 pid=$!

@@ -5,8 +5,7 @@
 # created or skipped when missing; read-only commands change nothing.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
+dualbank_test_device
 B2="$FIX/v2.0.upd"
 cp "$D/updater.conf" "$WORK/good.conf"
 ROOT=0

@@ -6,12 +6,8 @@
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"
 set -u
-ostree_fixtures
-D=$WORK/dev
+ostree_test_device
 mkdir -p "$WORK/empty"
-start_httpd "$OFIX/srv"
-trap 'stop_httpd; ostree_rm_device "$D"' EXIT
-ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
 ostree_snapshot "$D"
 
 # status --json's state and last_error

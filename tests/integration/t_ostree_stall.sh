@@ -8,11 +8,7 @@
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"
 set -u
-ostree_fixtures
-D=$WORK/dev
-start_httpd "$OFIX/srv" --fault stall-after=100000
-trap 'stop_httpd; ostree_rm_device "$D"' EXIT
-ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
+ostree_test_device --fault stall-after=100000
 # server.timeout = 2 s, or 2 s x SLOW when the updater runs slowed down
 # (valgrind: tests/checked/run.sh sets TEST_SLOWDOWN).
 TMO=$((2 * SLOW))

@@ -14,16 +14,14 @@
 set -u
 ostree_fixtures
 ostree_gpg_load "$OFIX/gpg" || fail "load the fixture's keys"
-D=$WORK/dev
 R=$WORK/srv/repo
-DREPO=$D/sysroot/ostree/repo
 # A copy of the server to add commits to (hard links: ostree writes new
 # files and replaces refs, it never rewrites an object in place).
 cp -al "$OFIX/srv" "$WORK/srv" 2>/dev/null || { rm -rf "$WORK/srv"; cp -a "$OFIX/srv" "$WORK/srv"; } || fail "copy the server"
 LOG=$WORK/httpd.log
-start_httpd "$WORK/srv" --log "$LOG"
+ostree_test_device --srv "$WORK/srv" --log "$LOG"
 trap 'stop_httpd; for d in "$D" "$WORK"/d[2-6]; do ostree_rm_device "$d"; done' EXIT
-ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
+DREPO=$D/sysroot/ostree/repo
 ostree_snapshot "$D"
 ls -A "$DREPO/tmp" >"$WORK/tmp-before"
 

@@ -7,14 +7,11 @@
 . "$TOP/tests/lib/ostree.sh"
 set -u
 ostree_fixtures
-D=$WORK/dev
 # A copy of the server to damage: hard links, and every file changed is
 # first replaced by a copy of its own (the fixture must stay intact).
 cp -al "$OFIX/srv" "$WORK/srv" 2>/dev/null || { rm -rf "$WORK/srv"; cp -a "$OFIX/srv" "$WORK/srv"; } || fail "copy the server"
 LOG=$WORK/httpd.log
-start_httpd "$WORK/srv" --log "$LOG"
-trap 'stop_httpd; ostree_rm_device "$D"' EXIT
-ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
+ostree_test_device --srv "$WORK/srv" --log "$LOG"
 ostree_snapshot "$D"
 grep -q 'gpg_verify = true' "$D/updater.conf" || fail "the device does not verify signatures"
 

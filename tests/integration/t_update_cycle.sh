@@ -3,12 +3,8 @@
 # the bootloader and reported; then a manual rollback.
 . "$TOP/tests/lib/common.sh"
 set -u
-fixtures
-D=$(new_device dev)
-mkdir -p "$WORK/www"
-cp "$FIX"/v*.upd "$WORK/www/"
-start_httpd "$WORK/www"
-trap stop_httpd EXIT
+dualbank_test_device v1.0.upd v2.0.upd v3.0.upd
+start_httpd "$W"
 
 upd "$D" status --json >"$WORK/s0.json" || fail "status"
 python3 - "$WORK/s0.json" <<'PY' || fail "status --json before install"

@@ -224,3 +224,18 @@ new_device() {
 	make_device "$d" "${2:-16}"
 	echo "$d"
 }
+
+# dualbank_test_device [FILE...]: the start most dual-bank integration tests
+# share: the fixtures, D=$WORK/dev a fresh device (running 1.0 from slot A),
+# W=$WORK/www holding the named fixture files (v2.0.upd, ...) for the server a
+# test starts there; the server goes at exit. (tests/lib/ostree.sh has the
+# ostree backend's: ostree_test_device.)
+dualbank_test_device() {
+	local f
+	fixtures
+	D=$(new_device dev)
+	W=$WORK/www
+	mkdir -p "$W"
+	for f in "$@"; do cp "$FIX/$f" "$W/" || fail "copy $FIX/$f"; done
+	trap stop_httpd EXIT
+}

@@ -649,13 +649,18 @@ ostree_log_bytes() {
 	tail -n +"$((${2:-0} + 1))" "$1" | sed -n 's/.* sent=\([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }'
 }
 
-# ostree_test_device: the start most ostree integration tests share: the
-# fixtures, their server on 127.0.0.1 (URL), D=$WORK/dev cloned from the
-# fixture device with the server as its remote; both go at exit.
+# ostree_test_device [--srv DIR] [HTTPD-ARG...]: the start most ostree
+# integration tests share: the fixtures, their server on 127.0.0.1 (URL;
+# serving DIR, by default the fixture server $OFIX/srv, started with the
+# HTTPD-ARGs: --fault, --log), D=$WORK/dev cloned from the fixture device with
+# the server as its remote; both go at exit.
 ostree_test_device() {
+	local srv
 	ostree_fixtures
+	srv=$OFIX/srv
+	[ "${1:-}" != --srv ] || { srv=$2; shift 2; }
 	D=$WORK/dev
-	start_httpd "$OFIX/srv"
+	start_httpd "$srv" "$@"
 	trap 'stop_httpd; ostree_rm_device "$D"' EXIT
 	ostree_clone_device "$OFIX/device" "$D" "$URL/repo"
 }

@@ -103,7 +103,7 @@ record or after the command exited (what it reported done must then hold).
 Result: **$PC_N points cut, $PC_COMPLETE boots found a complete system, $PC_FAILED failures.**
 After the boot: ${PC_BREAKDOWN:-none} (command: version booted / state).
 EOF
-	[ -n "${PC_NO_DOC:-}" ] || pc_doc_block "$TOP/docs/reliability.md" powercut-iolog-dualbank "$WORK/doc"
+	[ -n "${PC_NO_DOC:-}" ] || pc_figure powercut-iolog-dualbank "$WORK/doc"
 fi
 if [ "$PC_FAILED" = 0 ]; then
 	rm -rf "$WORK"

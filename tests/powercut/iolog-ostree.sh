@@ -171,6 +171,6 @@ reached the medium) and $n_edge cuts before the first record or after the comman
 Result: **$PC_N points cut, $PC_COMPLETE boots found a complete system, $PC_FAILED failures.**
 After the boot: ${PC_BREAKDOWN:-none} (command: version booted / state).
 EOF
-	[ -n "${PC_NO_DOC:-}" ] || pc_doc_block "$TOP/docs/reliability.md" powercut-iolog-ostree "$WORK/doc"
+	[ -n "${PC_NO_DOC:-}" ] || pc_figure powercut-iolog-ostree "$WORK/doc"
 fi
 os_finish

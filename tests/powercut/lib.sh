@@ -278,25 +278,13 @@ pc_kill_counts() {
 		"$PC_FINISHED finished before the kill (not counted as kills), $PC_FAILED failures"
 }
 
-# pc_doc_block FILE NAME TEXTFILE: replaces the text between
-# "<!-- NAME:begin -->" and "<!-- NAME:end -->" in FILE with TEXTFILE (the
-# figures are written by the tests, never by hand). The file only changes
-# when the text does.
-pc_doc_block() {
-	"$PYTHON" - "$1" "$2" "$3" <<'PY' || echo "warning: could not update $1 ($2)" >&2
-import os, sys
-path, name, text = sys.argv[1], sys.argv[2], open(sys.argv[3]).read()
-begin, end = "<!-- %s:begin -->" % name, "<!-- %s:end -->" % name
-doc = open(path).read()
-i, j = doc.find(begin), doc.find(end)
-if i < 0 or j < i:
-    sys.exit("no %s ... %s markers in %s" % (begin, end, path))
-new = doc[: i + len(begin)] + "\n" + text.rstrip("\n") + "\n" + doc[j:]
-if new != doc:
-    with open(path + ".tmp", "w") as f:
-        f.write(new)
-    os.rename(path + ".tmp", path)
-PY
+# pc_figure NAME TEXTFILE: the figures of the "NAME" block of
+# docs/reliability.md, with the hash of the sources they measured, into
+# build/figures/NAME.md (tests/lib/figures.py; `make figures` puts them into
+# the page: the tests never write docs/).
+pc_figure() {
+	"$PYTHON" "$TOP/tests/lib/figures.py" put "$1" "$2" tests/powercut tests/lib ||
+		echo "warning: could not write the figures of $1" >&2
 }
 
 # ---- the I/O journal model (iolog-*.sh) ----

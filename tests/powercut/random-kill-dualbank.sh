@@ -172,7 +172,7 @@ Result: **$PC_KILLED runs killed while the updater ran, $PC_KILLED_COMPLETE boot
 Runs that finished (\`updater install\` exited 0) before their kill came, checked the same way but
 not counted as kills: $PC_FINISHED of the $PC_N.
 EOF
-	[ -n "${PC_NO_DOC:-}" ] || pc_doc_block "$TOP/docs/reliability.md" powercut-random-dualbank "$WORK/doc"
+	[ -n "${PC_NO_DOC:-}" ] || pc_figure powercut-random-dualbank "$WORK/doc"
 fi
 if [ "$PC_FAILED" = 0 ]; then
 	rm -rf "$WORK"

@@ -17,7 +17,7 @@
 # that records an interrupted install): every hit of every named point.
 #
 # Prints one line per failed point and the summaries; writes the figures to
-# the "powercut-sweep-dualbank" block of docs/reliability.md (not when POINTS
+# the "powercut-sweep-dualbank" block of docs/reliability.md (build/figures/, `make figures`; not when POINTS
 # or SCENARIOS restrict the run, nor with PC_NO_DOC=1). Env: PC_JOBS (workers,
 # default nproc), PC_OFFSETS, DB_IMAGE_MB, POINTS="spec ..." (only these
 # install cuts, e.g. POINTS="env-written:1"), SCENARIOS="name ..." (only
@@ -148,7 +148,7 @@ $(sed 's/^/- /' "$WORK/scenarios")
 Result: **${other_fig:-not run}.**
 After the boot: ${other_breakdown:-none} (scenario: version booted / state).
 EOF
-	[ -n "${PC_NO_DOC:-}" ] || pc_doc_block "$TOP/docs/reliability.md" powercut-sweep-dualbank "$WORK/doc"
+	[ -n "${PC_NO_DOC:-}" ] || pc_figure powercut-sweep-dualbank "$WORK/doc"
 fi
 if [ "$failed" = 0 ]; then
 	rm -rf "$WORK"

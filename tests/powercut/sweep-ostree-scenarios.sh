@@ -21,7 +21,7 @@
 # os_after_scenario_cut, then back to 3.0 committed (os_recover_any).
 #
 # Prints one line per failed point and the summary; writes the figures to the
-# "powercut-sweep-ostree-scenarios" block of docs/reliability.md (not when
+# "powercut-sweep-ostree-scenarios" block of docs/reliability.md (build/figures/, `make figures`; not when
 # SCENARIOS or POINTS restrict the run, nor with PC_NO_DOC=1). Env: PC_JOBS,
 # OS_SCEN_SPREAD, SCENARIOS="name ...", POINTS="scen|spec ..." (e.g.
 # "rollback|fault:env-write:1 fallback|op:boot:rename:1").
@@ -108,6 +108,6 @@ $(sed 's/^/- /' "$WORK/scenarios")
 Result: **$PC_N points cut, $PC_COMPLETE boots found a complete system, $PC_FAILED failures.**
 After the boot: ${PC_BREAKDOWN:-none} (scenario:[kind of the last change->]version booted/state).
 EOF
-	[ -n "${PC_NO_DOC:-}" ] || pc_doc_block "$TOP/docs/reliability.md" powercut-sweep-ostree-scenarios "$WORK/doc"
+	[ -n "${PC_NO_DOC:-}" ] || pc_figure powercut-sweep-ostree-scenarios "$WORK/doc"
 fi
 os_finish

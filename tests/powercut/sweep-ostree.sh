@@ -26,7 +26,7 @@
 # code as 3.0's).
 #
 # Prints one line per failed point and the summary; writes the figures to the
-# "powercut-sweep-ostree" block of docs/reliability.md (not when POINTS
+# "powercut-sweep-ostree" block of docs/reliability.md (build/figures/, `make figures`; not when POINTS
 # restricts the run, nor with PC_NO_DOC=1). Env: PC_JOBS, OS_SPREAD,
 # OS_DELTA_SPREAD, POINTS="spec ..." (only these cuts, e.g.
 # "v3|op:135 v2|fault:deploy:1").
@@ -144,7 +144,7 @@ whole process group:
 Result: **$PC_N points cut, $PC_COMPLETE boots found a complete system, $PC_FAILED failures.**
 After the boot: ${PC_BREAKDOWN:-none} (update:[where the last change landed->]version booted/state).
 EOF
-	[ -n "${PC_NO_DOC:-}" ] || pc_doc_block "$TOP/docs/reliability.md" powercut-sweep-ostree "$WORK/doc"
+	[ -n "${PC_NO_DOC:-}" ] || pc_figure powercut-sweep-ostree "$WORK/doc"
 fi
 if [ "$PC_FAILED" = 0 ]; then
 	[ -n "${KEEP:-}" ] || { cleanup; trap - EXIT; rm -rf "$WORK"; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """make bench, the flash report: dual-bank and ostree on the same release
-series (tests/bench/series.py: four root filesystems from real Debian
+series (bench/series.py: four root filesystems from real Debian
 packages), on the same simulated hardware (loop devices over sparse files on
 the build disk). For every update of the series and every tool: flash
 needed, bytes downloaded (the test server's log), bytes written (the
@@ -10,7 +10,7 @@ install time and peak RSS. Writes docs/benchmark.md and docs/benchmark-*.png
 
 Needs root (loop devices, mount). Environment: BENCH_RUNS (default 3),
 BENCH_DIR (default build/bench). Run: `make bench`, or alone
-`python3 tests/bench/report.py` after `make updater`.
+`python3 bench/report.py` after `make updater`.
 """
 import json
 import math

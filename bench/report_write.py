@@ -1,5 +1,5 @@
 """Writes docs/benchmark.md and its plots (docs/benchmark-*.png, gnuplot)
-from the figures tests/bench/report.py measured. Stdlib only."""
+from the figures bench/report.py measured. Stdlib only."""
 import os
 import platform
 import re
@@ -11,7 +11,7 @@ import time
 
 
 MiB = 1048576.0
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DOCS = os.path.join(TOP, "docs")
 
 LABEL = {
@@ -97,7 +97,7 @@ class Writer:
         slot = info["slot_size"]
         largest = max(self.rel, key=lambda r: r["image_bytes"])
         L += ["# Flash usage: ostree vs dual-bank on the same release series", ""]
-        L += [f"Written by `make bench` (tests/bench/report.py) on {info['started']}; the run took "
+        L += [f"Written by `make bench` (bench/report.py) on {info['started']}; the run took "
               f"{info['elapsed'] / 60:.1f} min ({info['setup']:.0f} s of it setting up: building the "
               f"series when it is not cached yet — it took {b.s.build_seconds:.0f} s the first time "
               "— the test server and the ostree factory device). "
@@ -108,7 +108,7 @@ class Writer:
               + self.total_time() +
               "Reproduce with `make bench` (this report comes after docs/benchmark-dualbank.md and "
               "docs/benchmark-ostree.md; `BENCH_RUNS` sets the runs, default 3), or alone with "
-              "`python3 tests/bench/report.py` as root after `make updater`; a rerun replaces this "
+              "`python3 bench/report.py` as root after `make updater`; a rerun replaces this "
               "page and its plots.", ""]
         L += ["Versions: " + "; ".join([
             "updater " + tool_version([os.path.join(TOP, "updater"), "--version"]).replace("updater ", "", 1),
@@ -197,7 +197,7 @@ class Writer:
     def series_section(self):
         s = self.b.s
         L = ["## The release series", "",
-             "Built by tests/bench/series.py from Debian 12 packages fetched with `apt-get "
+             "Built by bench/series.py from Debian 12 packages fetched with `apt-get "
              "download` (cached under build/bench/series/ after the first run) and unpacked with "
              "`dpkg-deb -x` (no maintainer scripts), /bin, /sbin and /lib* merged into /usr; a "
              "dummy 6 MiB kernel at usr/lib/modules/<version>/vmlinuz. Each release is an ext4 "
@@ -438,7 +438,7 @@ class Writer:
         L.append("- Downloads within 1.1x of the static delta where the server has one (updater's "
                  "bytes over the delta's size on the server): " + "; ".join(parts) + ".")
         L.append("  [docs/benchmark-ostree.md](benchmark-ostree.md) measures the same targets on "
-                 "one pair of releases (a feature release of real files, tests/bench/ostree.py): "
+                 "one pair of releases (a feature release of real files, bench/ostree.py): "
                  + ostree_doc_targets())
         L.append("")
         return L

@@ -20,11 +20,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rauc  # noqa: E402  (tests/bench/rauc.py)
-import swupdate  # noqa: E402  (tests/bench/swupdate.py)
+import rauc  # noqa: E402  (bench/rauc.py)
+import swupdate  # noqa: E402  (bench/swupdate.py)
 from runner import ToolError  # noqa: E402
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BENCH = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build", "bench")))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 UPDATER = os.path.join(TOP, "updater")
@@ -319,7 +319,7 @@ def write_report(res, others, elapsed, load):
     lines = [
         "# Dual-bank install benchmark",
         "",
-        f"Written by `make bench` (tests/bench/dualbank.py) on {time.strftime('%Y-%m-%d %H:%M')}; "
+        f"Written by `make bench` (bench/dualbank.py) on {time.strftime('%Y-%m-%d %H:%M')}; "
         f"took {elapsed:.0f} s. Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}, "
         f"kernel {platform.release()}. Load average (1 min) when it started: {load[0]}, "
         f"when it ended: {load[1]} (other work on the machine makes the figures noisier).",
@@ -382,7 +382,7 @@ def report_others(others, base, rb, norb):
                  f"Their inputs: .swu {mib(others.sw and others.sw.swu)} (the same zstd payload as "
                  f"the updater's bundle), RAUC bundle {mib(others.rauc and others.rauc.bundle)} "
                  "(squashfs, zstd level 3 in 128 KiB blocks). How they are driven: "
-                 "tests/bench/swupdate.py and tests/bench/rauc.py.")
+                 "bench/swupdate.py and bench/rauc.py.")
     lines.append("")
     if err:
         lines += ["Not measured, and why (the error as the tool gave it):", ""]

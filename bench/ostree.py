@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BENCH = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build", "bench")))
 WORK = os.path.join(BENCH, "ostree")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -237,7 +237,7 @@ def write_report(results, elapsed):
     lines = [
         "# OSTree install benchmark",
         "",
-        f"Written by `make bench` (tests/bench/ostree.py) on {time.strftime('%Y-%m-%d %H:%M')}; took "
+        f"Written by `make bench` (bench/ostree.py) on {time.strftime('%Y-%m-%d %H:%M')}; took "
         f"{elapsed:.0f} s. Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}; "
         f"libostree {ver}.",
         "",

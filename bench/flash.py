@@ -1,4 +1,4 @@
-"""Measurement helpers of the flash benchmark (tests/bench/report.py): the
+"""Measurement helpers of the flash benchmark (bench/report.py): the
 simulated flash (loop devices over sparse files on the build disk, as root),
 and one measured command: wall time, peak RSS (wait4), bytes written by the
 process (/proc/PID/io write_bytes, read when it has exited but before it is

@@ -1,4 +1,4 @@
-"""The release series of the flash benchmark (tests/bench/report.py): four
+"""The release series of the flash benchmark (bench/report.py): four
 root filesystems built from real Debian packages, each as an ext4 image (and
 its signed updater bundle) and as a signed OSTree commit, with static deltas
 between consecutive releases. Built once and cached under
@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import time
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 UPDATER = os.path.join(TOP, "updater")
 LIBS = ("tests/lib/common.sh", "tests/lib/ostree.sh")
 BUILD_VERSION = 3      # bump when the layout of what is built changes
