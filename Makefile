@@ -93,16 +93,22 @@ updater-fault: $(FAULT_OBJ)
 updater-san: $(SAN_BUILD)/core/main.o $(SAN_BUILD)/libupdater.a
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# Extra link flags of one test: test_engine swaps in a fake backend and watches each state save.
-TEST_LDFLAGS_test_engine := -Wl,--wrap=backend_find -Wl,--wrap=state_save
+# The engine tests (test_engine_*.c) share a fake backend and a fixture
+# (tests/unit/engine_fixture.h), swap the fake in and watch each state save.
+ENGINE_TEST_SRC := tests/unit/fake_backend.c tests/unit/engine_fixture.c
+ENGINE_TEST_DEPS := $(ENGINE_TEST_SRC) tests/unit/engine_fixture.h
+ENGINE_TEST_LDFLAGS := -Wl,--wrap=backend_find -Wl,--wrap=state_save
+ENGINE_UNIT_BIN := $(foreach b,$(UNIT_BIN) $(SAN_UNIT_BIN),$(if $(findstring /test_engine_,$(b)),$(b)))
+$(ENGINE_UNIT_BIN): TEST_EXTRA = $(ENGINE_TEST_SRC) $(ENGINE_TEST_LDFLAGS)
+$(ENGINE_UNIT_BIN): $(ENGINE_TEST_DEPS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libupdater.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS) $(TEST_LDFLAGS_$*)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
 
 $(SAN_BUILD)/tests/%: tests/unit/%.c $(SAN_BUILD)/libupdater.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS) $(TEST_LDFLAGS_$*)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
 
 deps:
 	@./scripts/deps.sh
