@@ -28,8 +28,8 @@ void factory_device(struct fx *f)
 	assert_int_equal(system(cmd), 0);
 	mkdir_state(f); /* installed empty, as packaging does: the updater never creates it */
 	tu_blank_file(f->envfile, 2 * ENV_SIZE);
-	if (bootenv_init_write(f->fwcfg, &bs, false, &e) != 0)
-		fail_msg("bootenv_init_write: %s", e.msg);
+	if (bootctl_init(&bootctl_uboot, f->fwcfg, &bs, false, &e) != 0)
+		fail_msg("bootctl_init: %s", e.msg);
 	reset_fake();
 }
 
@@ -251,12 +251,12 @@ char *state_text_no_time(struct fx *f)
 
 static void env_read(struct fx *f, struct bootstate *bs)
 {
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
-	int rc = bootenv_open(&env, f->fwcfg, &e);
+	int rc = bootctl_open(&env, &bootctl_uboot, f->fwcfg, &e);
 	if (rc == 0)
-		rc = bootenv_read(env, bs, &e);
-	bootenv_close(env);
+		rc = bootctl_read(env, bs, &e);
+	bootctl_close(env);
 	if (rc != 0)
 		fail_msg("reading the boot environment: %s", e.msg);
 }
@@ -264,15 +264,15 @@ static void env_read(struct fx *f, struct bootstate *bs)
 /* Writes all five variables, as U-Boot's save or fw_setenv would. */
 void env_set(struct fx *f, const char *slot, int ua, int bc, int bl, int rb)
 {
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 	struct bootstate bs = { .upgrade_available = ua, .bootcount = bc, .bootlimit = bl,
 				.rollback = rb };
 	snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", slot);
-	int rc = bootenv_open(&env, f->fwcfg, &e);
+	int rc = bootctl_open(&env, &bootctl_uboot, f->fwcfg, &e);
 	if (rc == 0)
-		rc = bootenv_write(env, &bs, &e);
-	bootenv_close(env);
+		rc = bootctl_write(env, &bs, &e);
+	bootctl_close(env);
 	if (rc != 0)
 		fail_msg("writing the boot environment: %s", e.msg);
 }

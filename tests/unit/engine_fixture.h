@@ -7,7 +7,7 @@
  * storage). Everything else is real: the config struct, the state store in a
  * temporary state_dir, and a file-backed U-Boot environment with two copies
  * through libubootenv. The fake's activate/finish_fallback/rollback write that
- * environment with bootenv_write() like the dual-bank backend, and its
+ * environment with bootctl_set_next() like the backends, and its
  * next_boot() reads boot_slot from it; uboot() plays U-Boot's part of
  * docs/boot-contract.md on the same file. */
 #pragma once
@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
-#include "../../core/bootenv.h"
+#include "../../bootctl/bootctl.h"
 #include "../../core/engine.h"
 #include "../../core/log.h"
 

@@ -51,7 +51,7 @@ static int fk_booted(void *priv, struct system_info *out, struct error *e)
 static int fk_next_boot(void *priv, char *id, size_t size, struct error *e)
 {
 	struct updater_ctx *u = priv;
-	char *v = bootenv_get(u->env, "boot_slot");
+	char *v = bootctl_get(u->boot, "boot_slot");
 	if (!v)
 		return err_set(e, UPD_EXIT_OTHER, EBADMSG, "fake: boot_slot is missing");
 	snprintf(id, size, "%s", v);
@@ -138,47 +138,41 @@ static int fk_install(void *priv, struct system_info *target, struct error *e)
 	return 0;
 }
 
-/* Like dual-bank: all five variables in one bootenv_write(). */
-static int write_env(struct updater_ctx *u, const char *slot, int trial, struct error *e)
-{
-	struct bootstate bs = { .upgrade_available = trial, .bootlimit = u->bootlimit };
-	snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", slot);
-	return bootenv_write(u->env, &bs, e);
-}
-
 static int fk_activate(void *priv, const struct system_info *target, struct error *e)
 {
 	struct updater_ctx *u = priv;
 	note("activate");
 	snprintf(F.activate_target, sizeof(F.activate_target), "%s", target->id);
 	snap_state(F.at_activate, sizeof(F.at_activate));
-	char *slot = bootenv_get(u->env, "boot_slot"), *ua = bootenv_get(u->env, "upgrade_available");
+	char *slot = bootctl_get(u->boot, "boot_slot"), *ua = bootctl_get(u->boot, "upgrade_available");
 	snprintf(F.env_at_activate, sizeof(F.env_at_activate), "%s %s", slot ? slot : "?",
 		 ua ? ua : "?");
 	free(slot);
 	free(ua);
 	if (F.fail_activate)
 		return err_set(e, UPD_EXIT_OTHER, EIO, "boot environment: cannot write (fake)");
-	return write_env(u, target->id, 1, e);
+	return bootctl_set_next(u->boot, target->id, true, e);
 }
 
 static int fk_finish_fallback(void *priv, const struct system_info *booted, struct error *e)
 {
+	struct updater_ctx *u = priv;
 	note("finish_fallback");
 	snprintf(F.finished, sizeof(F.finished), "%s", booted->id);
 	if (F.fail_finish)
 		return err_set(e, UPD_EXIT_OTHER, EIO, "boot environment: cannot write (fake)");
-	return write_env(priv, booted->id, 0, e);
+	return bootctl_finish_fallback(u->boot, booted->id, e);
 }
 
 static int fk_rollback(void *priv, const struct system_info *to, struct error *e)
 {
+	struct updater_ctx *u = priv;
 	note("rollback");
 	snprintf(F.rolled_to, sizeof(F.rolled_to), "%s", to->id);
 	snprintf(F.rolled_version, sizeof(F.rolled_version), "%s", to->version);
 	if (F.fail_rollback)
 		return err_set(e, UPD_EXIT_OTHER, EIO, "boot environment: cannot write (fake)");
-	return write_env(priv, to->id, 0, e);
+	return bootctl_set_next(u->boot, to->id, false, e);
 }
 
 static int fk_confirm(void *priv, struct error *e)
