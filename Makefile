@@ -46,11 +46,11 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 ALL_CFLAGS = $(WARN) $(BACKEND_DEFS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
 
 # Everything but main.c goes into a static library the tests link against.
-LIB_SRC := $(sort $(wildcard core/*.c config/*.c hooks/*.c) \
+LIB_SRC := $(sort $(wildcard core/*.c config/*.c hooks/*.c bootctl/*.c) \
 	$(if $(filter 1,$(WITH_DUALBANK)),$(wildcard bundle/*.c backends/dualbank/*.c)) \
 	$(if $(filter 1,$(WITH_OSTREE)),$(wildcard backends/ostree/*.c)))
 LIB_SRC := $(filter-out core/main.c,$(LIB_SRC))
-HDRS := $(wildcard core/*.h bundle/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
+HDRS := $(wildcard core/*.h bootctl/*.h bundle/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 BUILD := build
@@ -96,16 +96,22 @@ updater-fault: $(FAULT_OBJ)
 updater-san: $(SAN_BUILD)/core/main.o $(SAN_BUILD)/libupdater.a
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# Extra link flags of one test: test_engine swaps in a fake backend and watches each state save.
-TEST_LDFLAGS_test_engine := -Wl,--wrap=backend_find -Wl,--wrap=state_save
+# The engine tests (test_engine_*.c) share a fake backend and a fixture
+# (tests/unit/engine_fixture.h), swap the fake in and watch each state save.
+ENGINE_TEST_SRC := tests/unit/fake_backend.c tests/unit/engine_fixture.c
+ENGINE_TEST_DEPS := $(ENGINE_TEST_SRC) tests/unit/engine_fixture.h
+ENGINE_TEST_LDFLAGS := -Wl,--wrap=backend_find -Wl,--wrap=state_save
+ENGINE_UNIT_BIN := $(foreach b,$(UNIT_BIN) $(SAN_UNIT_BIN),$(if $(findstring /test_engine_,$(b)),$(b)))
+$(ENGINE_UNIT_BIN): TEST_EXTRA = $(ENGINE_TEST_SRC) $(ENGINE_TEST_LDFLAGS)
+$(ENGINE_UNIT_BIN): $(ENGINE_TEST_DEPS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libupdater.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS) $(TEST_LDFLAGS_$*)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
 
 $(SAN_BUILD)/tests/%: tests/unit/%.c $(SAN_BUILD)/libupdater.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS) $(TEST_LDFLAGS_$*)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
 
 deps:
 	@./scripts/deps.sh

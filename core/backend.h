@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "../config/config.h"
-#include "bootenv.h"
+#include "../bootctl/bootctl.h"
 #include "error.h"
 #include "state.h"
 
@@ -43,10 +43,8 @@ struct release {
 /* What the core hands a backend. */
 struct updater_ctx {
 	const struct config *cfg;
-	struct bootenv *env;      /* NULL only for commands that do not need it */
-	struct update_state *state;
+	struct bootctl *boot;     /* NULL only for commands that do not need it */
 	bool verify_readback;     /* read what was written back from the medium */
-	int bootlimit;            /* filled by the backend's open() from its config */
 };
 
 struct backend_ops {
@@ -73,7 +71,9 @@ struct backend_ops {
 	 * A backend whose target only gets its name once written (an ostree
 	 * deployment) updates target->id and ->path. */
 	int (*install)(void *priv, struct system_info *target, struct error *e);
-	/* Makes target the system booted next, on trial (one boot-state write). */
+	/* Makes target the system booted next, on trial. Backends never write the
+	 * boot state themselves: they call boot control's verbs (bootctl_set_next
+	 * and the others, bootctl/bootctl.h) with their system ids. */
 	int (*activate)(void *priv, const struct system_info *target, struct error *e);
 	/* After U-Boot fell back (rollback=1): make the running system the default again. */
 	int (*finish_fallback)(void *priv, const struct system_info *booted, struct error *e);
@@ -85,8 +85,6 @@ struct backend_ops {
 	 * pruned), so status lists only those (and failed ones). May be NULL:
 	 * all of them do. */
 	bool (*has_system)(void *priv, const char *id);
-	/* Bytes of flash the strategy occupies, for reports. May be NULL. */
-	int (*footprint)(void *priv, uint64_t *bytes, struct error *e);
 	/* A child process of the backend's own (`updater __helper NAME ARGS`):
 	 * work it must be able to kill, such as a library call that can hang.
 	 * Returns the exit code. May be NULL. */

@@ -21,7 +21,7 @@ struct engine {
 	void *priv;
 	struct updater_ctx u;
 	struct update_state st;
-	struct bootenv *env;
+	struct bootctl *boot;
 	int lock_fd;
 	bool read_only; /* another updater holds the lock, or no boot env: look, do not touch */
 	char env_error[256]; /* why the boot environment could not be opened */
@@ -133,7 +133,7 @@ int engine_open(struct engine **out, const struct config *cfg, const char *backe
 	rc = open_state(g, flags, e);
 	if (rc == 0 && !(flags & ENGINE_NO_BOOTENV)) {
 		struct error be = {0};
-		rc = bootenv_open(&g->env, cfg->bootenv.fw_env_config, &be);
+		rc = bootctl_open_config(&g->boot, cfg, &be);
 		if (rc < 0 && (flags & ENGINE_BOOTENV_OPTIONAL)) {
 			snprintf(g->env_error, sizeof(g->env_error), "%s", be.msg);
 			g->read_only = true; /* nothing to reconcile against */
@@ -144,7 +144,7 @@ int engine_open(struct engine **out, const struct config *cfg, const char *backe
 	}
 	if (rc < 0)
 		return rc;
-	g->u = (struct updater_ctx){ .cfg = cfg, .env = g->env, .state = &g->st,
+	g->u = (struct updater_ctx){ .cfg = cfg, .boot = g->boot,
 				     .verify_readback = opts->verify_readback };
 	rc = g->ops->open(&g->u, &g->priv, e);
 	if (rc == 0)
@@ -160,7 +160,7 @@ void engine_close(struct engine *g)
 		return;
 	if (g->priv)
 		g->ops->close(g->priv);
-	bootenv_close(g->env);
+	bootctl_close(g->boot);
 	state_unlock(g->lock_fd);
 	free(g);
 }
@@ -264,12 +264,8 @@ static int mark_interrupted(struct engine *g, const struct bootstate *bs, const 
 		/* boot_slot too: with ostree the next boot comes from the deployment
 		 * list, so a cut before the default switched leaves boot_slot naming
 		 * a deployment in no boot entry (tests/powercut/sweep-ostree.sh). */
-		struct bootstate clean = *bs;
-		clean.upgrade_available = 0;
-		clean.bootcount = 0;
-		snprintf(clean.boot_slot, sizeof(clean.boot_slot), "%s", g->booted.id);
 		log_info("ending the trial the interrupted install had started");
-		return bootenv_write(g->env, &clean, e);
+		return bootctl_point_at(g->boot, g->booted.id, e);
 	}
 	return 0;
 }
@@ -341,7 +337,7 @@ int engine_reconcile(struct engine *g, struct error *e)
 
 	if (g->read_only)
 		return 0;
-	rc = bootenv_read(g->env, &bs, e);
+	rc = bootctl_read(g->boot, &bs, e);
 	if (rc == 0)
 		rc = g->ops->next_boot(g->priv, next, sizeof(next), e);
 	if (rc < 0)
@@ -370,7 +366,7 @@ int engine_reconcile(struct engine *g, struct error *e)
 		bs.upgrade_available = 0;
 		bs.bootcount = 0;
 		snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", next);
-		if ((rc = bootenv_write(g->env, &bs, e)) < 0)
+		if ((rc = bootctl_point_at(g->boot, next, e)) < 0)
 			return rc;
 	}
 	if (bs.upgrade_available)
@@ -398,7 +394,7 @@ static int refuse_if_busy(struct engine *g, const struct system_info *target, st
 {
 	struct bootstate bs;
 	char next[32];
-	int rc = bootenv_read(g->env, &bs, e);
+	int rc = bootctl_read(g->boot, &bs, e);
 
 	if (rc == 0)
 		rc = g->ops->next_boot(g->priv, next, sizeof(next), e);
@@ -670,7 +666,7 @@ int engine_mark_good(struct engine *g, struct error *e)
 	char next[32];
 	int rc;
 
-	if ((rc = engine_reconcile(g, e)) < 0 || (rc = bootenv_read(g->env, &bs, e)) < 0 ||
+	if ((rc = engine_reconcile(g, e)) < 0 || (rc = bootctl_read(g->boot, &bs, e)) < 0 ||
 	    (rc = g->ops->next_boot(g->priv, next, sizeof(next), e)) < 0)
 		return rc;
 	if (!bs.upgrade_available || strcmp(g->booted.id, next) != 0) {
@@ -678,9 +674,7 @@ int engine_mark_good(struct engine *g, struct error *e)
 			 g->booted.version);
 		return 0;
 	}
-	bs.upgrade_available = 0;
-	bs.bootcount = 0;
-	if ((rc = bootenv_write(g->env, &bs, e)) < 0)
+	if ((rc = bootctl_mark_good(g->boot, e)) < 0)
 		return rc;
 	struct target_record *t = state_target(&g->st, g->booted.id, true);
 	if (t)
@@ -761,7 +755,7 @@ int engine_status(struct engine *g, struct engine_status *out, struct error *e)
 	struct error be = {0};
 	memset(out, 0, sizeof(*out));
 	out->backend = g->ops->name;
-	out->busy = g->read_only && g->env; /* without an env, read_only says nothing of the lock */
+	out->busy = g->read_only && g->boot; /* without an env, read_only says nothing of the lock */
 	out->booted = g->booted;
 	/* A failed system stays listed (bad) after its removal: what happened
 	 * to the last update; the others are shown only while they exist. */
@@ -777,9 +771,9 @@ int engine_status(struct engine *g, struct engine_status *out, struct error *e)
 		snprintf(out->pending.id, sizeof(out->pending.id), "%s", g->st.op_target);
 		snprintf(out->pending.version, sizeof(out->pending.version), "%s", g->st.op_version);
 	}
-	out->boot_ok = g->env && bootenv_read(g->env, &out->boot, &be) == 0;
+	out->boot_ok = g->boot && bootctl_read(g->boot, &out->boot, &be) == 0;
 	if (!out->boot_ok)
-		snprintf(out->boot_error, sizeof(out->boot_error), "%s", g->env ? be.msg : g->env_error);
+		snprintf(out->boot_error, sizeof(out->boot_error), "%s", g->boot ? be.msg : g->env_error);
 	(void)e;
 	return 0;
 }
@@ -792,15 +786,15 @@ static bool boot_state_usable(struct engine *g)
 	struct error e = { 0 };
 	struct bootstate bs;
 	char next[32];
-	bool ok = bootenv_open(&g->env, g->cfg->bootenv.fw_env_config, &e) == 0 &&
-		  bootenv_read(g->env, &bs, &e) == 0;
+	bool ok = bootctl_open_config(&g->boot, g->cfg, &e) == 0 &&
+		  bootctl_read(g->boot, &bs, &e) == 0;
 
-	g->u.env = g->env;
+	g->u.boot = g->boot;
 	ok = ok && g->ops->next_boot(g->priv, next, sizeof(next), &e) == 0;
-	if (!ok && g->env)
+	if (!ok && g->boot)
 		log_info("%s: writing the whole boot state", e.msg);
-	bootenv_close(g->env);
-	g->env = g->u.env = NULL;
+	bootctl_close(g->boot);
+	g->boot = g->u.boot = NULL;
 	return ok;
 }
 
@@ -811,10 +805,10 @@ int engine_init(const struct config *cfg, const char *backend_name, bool force, 
 	int rc = engine_open(&g, cfg, backend_name, ENGINE_NEED_LOCK | ENGINE_NO_BOOTENV, &opts, e);
 
 	if (rc == 0) {
-		struct bootstate bs = { .bootlimit = g->u.bootlimit };
+		struct bootstate bs = { .bootlimit = cfg->bootenv.bootlimit };
 		snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", g->booted.id);
 		force = force || !boot_state_usable(g);
-		rc = bootenv_init_write(cfg->bootenv.fw_env_config, &bs, force, e);
+		rc = bootctl_init_config(cfg, &bs, force, e);
 	}
 	if (rc == 0) {
 		record_booted_good(g);

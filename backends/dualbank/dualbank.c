@@ -60,7 +60,6 @@ static int db_open(struct updater_ctx *u, void **priv, struct error *e)
 	d->u = u;
 	d->cfg = u->cfg;
 	d->target_fd = -1;
-	u->bootlimit = u->cfg->bootenv.bootlimit;
 	*priv = d;
 	return 0;
 }
@@ -93,7 +92,7 @@ static int db_booted(void *priv, struct system_info *out, struct error *e)
 static int db_next_boot(void *priv, char *id, size_t size, struct error *e)
 {
 	struct dualbank *d = priv;
-	char *v = bootenv_get(d->u->env, "boot_slot");
+	char *v = bootctl_get(d->u->boot, "boot_slot");
 	int rc = 0;
 
 	if (!v || !valid_slot(v))
@@ -271,45 +270,22 @@ static int db_install(void *priv, struct system_info *t, struct error *e)
 	return rc;
 }
 
-static int write_env(struct dualbank *d, const char *slot, int trial, struct error *e)
-{
-	struct bootstate bs = { .upgrade_available = trial, .bootcount = 0, .rollback = 0,
-				.bootlimit = d->cfg->bootenv.bootlimit };
-	snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", slot);
-	return bootenv_write(d->u->env, &bs, e);
-}
-
 static int db_activate(void *priv, const struct system_info *t, struct error *e)
 {
-	return write_env(priv, t->id, 1, e);
+	struct dualbank *d = priv;
+	return bootctl_set_next(d->u->boot, t->id, true, e);
 }
 
 static int db_finish_fallback(void *priv, const struct system_info *booted, struct error *e)
 {
-	return write_env(priv, booted->id, 0, e);
+	struct dualbank *d = priv;
+	return bootctl_finish_fallback(d->u->boot, booted->id, e);
 }
 
 static int db_rollback(void *priv, const struct system_info *to, struct error *e)
 {
-	return write_env(priv, to->id, 0, e);
-}
-
-static int db_footprint(void *priv, uint64_t *bytes, struct error *e)
-{
 	struct dualbank *d = priv;
-	const char *paths[2] = { d->cfg->dualbank.slot_a, d->cfg->dualbank.slot_b };
-	*bytes = 0;
-	for (int i = 0; i < 2; i++) {
-		uint64_t size = 0;
-		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
-		int rc = fd < 0 ? -errno : file_or_blockdev_size(fd, &size);
-		if (fd >= 0)
-			close(fd);
-		if (rc < 0)
-			return err_set(e, UPD_EXIT_OTHER, -rc, "%s: %s", paths[i], strerror(-rc));
-		*bytes += size;
-	}
-	return 0;
+	return bootctl_set_next(d->u->boot, to->id, false, e);
 }
 
 const struct backend_ops dualbank_backend = {
@@ -326,5 +302,4 @@ const struct backend_ops dualbank_backend = {
 	.activate = db_activate,
 	.finish_fallback = db_finish_fallback,
 	.rollback = db_rollback,
-	.footprint = db_footprint,
 };

@@ -140,7 +140,6 @@ static int ob_open(struct updater_ctx *u, void **priv, struct error *e)
 	*priv = b;
 	if (b)
 		b->u = u;
-	u->bootlimit = u->cfg->bootenv.bootlimit;
 	return rc;
 }
 
@@ -403,14 +402,6 @@ static int ob_install(void *priv, struct system_info *target, struct error *e)
 	return 0;
 }
 
-static int write_env(struct ostree_backend *b, const char *next, int trial, struct error *e)
-{
-	struct bootstate bs = { .upgrade_available = trial, .bootlimit = b->cfg->bootenv.bootlimit };
-	/* Never empty: U-Boot's env import drops empty variables. */
-	snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", next);
-	return bootenv_write(b->u->env, &bs, e);
-}
-
 /* The trial starts first, the default switches second: a power cut between
  * boots the old default on a harmless trial that the next start ends. The
  * other order could boot the new deployment with no trial and no fallback. */
@@ -421,7 +412,7 @@ static int ob_activate(void *priv, const struct system_info *target, struct erro
 
 	if (!b->new_dep && !(b->new_dep = ob_find_by_id(b, target->id)))
 		return err_set(e, UPD_EXIT_OTHER, ENOENT, "activate: no deployment %s", target->id);
-	if ((rc = ob_lock(b, e)) < 0 || (rc = write_env(b, target->id, 1, e)) < 0)
+	if ((rc = ob_lock(b, e)) < 0 || (rc = bootctl_set_next(b->u->boot, target->id, true, e)) < 0)
 		return rc;
 	fault_point("set-default");
 	return ob_write_order(b, b->new_dep, NULL, 0, e);
@@ -442,7 +433,7 @@ static int ob_finish_fallback(void *priv, const struct system_info *booted, stru
 	if (!d)
 		return err_set(e, UPD_EXIT_OTHER, ENOENT, "no deployment %s", booted->id);
 	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_write_order(b, d, NULL, 1, e)) < 0 ||
-	    (rc = write_env(b, booted->id, 0, e)) < 0)
+	    (rc = bootctl_finish_fallback(b->u->boot, booted->id, e)) < 0)
 		return rc;
 	/* The failed deployment's directory goes now; its objects at the next prune. */
 	if (!ostree_sysroot_prepare_cleanup(b->sysroot, NULL, &gerr))
@@ -463,7 +454,7 @@ static int ob_rollback(void *priv, const struct system_info *to, struct error *e
 	 * at `to` (engine_reconcile). */
 	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_write_order(b, d, NULL, 0, e)) < 0)
 		return rc;
-	return write_env(b, to->id, 0, e);
+	return bootctl_set_next(b->u->boot, to->id, false, e);
 }
 
 /* After mark-good: keep `ostree.keep` deployments, prune unreferenced objects. */

@@ -41,14 +41,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Tests that show a known bug are skipped unless RUN_KNOWN_BUGS is set (then
- * they run and fail): see the "BUG:" comment at each use. */
-#define KNOWN_BUG()                             \
-	do {                                    \
-		if (!getenv("RUN_KNOWN_BUGS"))  \
-			skip();                 \
-	} while (0)
-
 /* ---- helpers ------------------------------------------------------------ */
 
 static void write_state_text(struct fx *f, const char *text)

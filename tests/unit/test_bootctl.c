@@ -7,7 +7,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "../../core/bootenv.h"
+#include "../../bootctl/bootctl.h"
 
 #define ENV_SIZE 0x4000
 
@@ -158,20 +158,20 @@ static void assert_state(const struct bootstate *got, const struct bootstate *wa
 /* Opens, reads and closes: the state a fresh process would see. */
 static int read_state(const char *cfg, struct bootstate *st, struct error *e)
 {
-	struct bootenv *env = NULL;
-	int rc = bootenv_open(&env, cfg, e);
+	struct bootctl *env = NULL;
+	int rc = bootctl_open(&env, &bootctl_uboot, cfg, e);
 	if (rc == 0)
-		rc = bootenv_read(env, st, e);
-	bootenv_close(env);
+		rc = bootctl_read(env, st, e);
+	bootctl_close(env);
 	return rc;
 }
 
 static void init_ok(const char *cfg, const struct bootstate *st, bool force)
 {
 	struct error e = { 0 };
-	int rc = bootenv_init_write(cfg, st, force, &e);
+	int rc = bootctl_init(&bootctl_uboot, cfg, st, force, &e);
 	if (rc != 0)
-		fail_msg("bootenv_init_write: %d %s", rc, e.msg);
+		fail_msg("bootctl_init: %d %s", rc, e.msg);
 }
 
 static void expect_state(const char *cfg, const struct bootstate *want)
@@ -216,11 +216,11 @@ static char *run(const char *fmt, const char *arg, int *status)
 static void test_open_blank_is_ebadmsg(void **state)
 {
 	struct fx *f = *state;
-	struct bootenv *env = (struct bootenv *)1;
+	struct bootctl *env = (struct bootctl *)1;
 	struct error e = { 0 };
 
 	single(f);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), -EBADMSG);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EBADMSG);
 	assert_null(env);
 	assert_int_equal(e.exit, UPD_EXIT_OTHER);
 	assert_msg_has(&e, f->env);
@@ -233,13 +233,13 @@ static void test_open_garbage_is_ebadmsg(void **state)
 	struct fx *f = *state;
 	char junk[ENV_SIZE];
 	struct error e = { 0 };
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 
 	single(f);
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (char)(i * 7 + 13);
 	assert_int_equal(tu_write_file(f->env, junk, sizeof(junk)), 0);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), -EBADMSG);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EBADMSG);
 	assert_msg_has(&e, f->env);
 }
 
@@ -247,11 +247,11 @@ static void test_open_missing_env_is_enoent(void **state)
 {
 	struct fx *f = *state;
 	struct error e = { 0 };
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 
 	single(f);
 	assert_int_equal(unlink(f->env), 0);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), -ENOENT);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -ENOENT);
 	assert_null(env);
 	assert_int_equal(e.exit, UPD_EXIT_OTHER);
 	assert_msg_has(&e, f->env);
@@ -262,9 +262,9 @@ static void test_open_missing_config_is_enoent(void **state)
 {
 	struct fx *f = *state;
 	struct error e = { 0 };
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), -ENOENT);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -ENOENT);
 	assert_int_equal(e.exit, UPD_EXIT_OTHER);
 	assert_msg_has(&e, "boot environment: ");
 	assert_msg_has(&e, f->cfg);
@@ -274,15 +274,15 @@ static void test_open_short_file(void **state)
 {
 	struct fx *f = *state;
 	struct error e = { 0 };
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 
 	single(f);
 	tu_blank_file(f->env, 0); /* `touch`ed, never sized */
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), -EIO);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EIO);
 	assert_msg_has(&e, "truncate -s 16384");
 	err_clear(&e);
 	struct bootstate st = mkstate("A", 0, 0, 3, 0);
-	assert_int_equal(bootenv_init_write(f->cfg, &st, true, &e), -EIO);
+	assert_int_equal(bootctl_init(&bootctl_uboot, f->cfg, &st, true, &e), -EIO);
 	size_t len = 1;
 	free(slurp(f->env, &len));
 	assert_int_equal(len, 0); /* init did not grow it */
@@ -291,9 +291,9 @@ static void test_open_short_file(void **state)
 static void expect_bad_config(struct fx *f, const char *text, const char *needle)
 {
 	struct error e = { 0 };
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	tu_write_text(f->cfg, text);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), -EINVAL);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EINVAL);
 	assert_int_equal(e.exit, UPD_EXIT_USAGE);
 	assert_msg_has(&e, needle);
 }
@@ -333,7 +333,7 @@ static void test_init_missing_env_is_enoent(void **state)
 
 	single(f);
 	assert_int_equal(unlink(f->env), 0);
-	assert_int_equal(bootenv_init_write(f->cfg, &st, true, &e), -ENOENT);
+	assert_int_equal(bootctl_init(&bootctl_uboot, f->cfg, &st, true, &e), -ENOENT);
 	assert_msg_has(&e, f->env);
 	struct stat sb;
 	assert_int_equal(stat(f->env, &sb), -1); /* not created */
@@ -344,7 +344,7 @@ static void test_init_refused_without_force(void **state)
 	struct fx *f = *state;
 	struct bootstate first = mkstate("A", 0, 0, 3, 0), second = mkstate("B", 0, 0, 4, 0);
 	struct error e = { 0 };
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 
 	single(f);
 	put_env(f->env, 0, -1,
@@ -352,7 +352,7 @@ static void test_init_refused_without_force(void **state)
 				  "bootlimit=3", "rollback=0", "upgrade_available=0", NULL });
 	size_t len0 = 0, len1 = 0;
 	char *before = slurp(f->env, &len0);
-	assert_int_equal(bootenv_init_write(f->cfg, &second, false, &e), -EEXIST);
+	assert_int_equal(bootctl_init(&bootctl_uboot, f->cfg, &second, false, &e), -EEXIST);
 	assert_int_equal(e.exit, UPD_EXIT_USAGE);
 	assert_msg_has(&e, "already initialised (use --force to replace it)");
 	assert_msg_has(&e, f->env);
@@ -364,12 +364,12 @@ static void test_init_refused_without_force(void **state)
 
 	init_ok(f->cfg, &second, true);
 	expect_state(f->cfg, &second);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	char *cmd = bootenv_get(env, "bootcmd");
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	char *cmd = bootctl_get(env, "bootcmd");
 	assert_non_null(cmd);
 	assert_string_equal(cmd, "run distro_bootcmd"); /* kept by --force */
 	free(cmd);
-	bootenv_close(env);
+	bootctl_close(env);
 }
 
 /* A partial or invalid contract is no boot state (every command refuses it):
@@ -378,7 +378,7 @@ static void test_init_completes_partial_contract(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate st = mkstate("A", 0, 0, 3, 0);
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 	const char *const partial[][4] = {
 		{ "bootcmd=run distro_bootcmd", "bootlimit=3", NULL },   /* U-Boot's default env */
@@ -391,12 +391,12 @@ static void test_init_completes_partial_contract(void **state)
 		put_env(f->env, 0, -1, (const char **)partial[i]);
 		init_ok(f->cfg, &st, false);
 		expect_state(f->cfg, &st);
-		assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-		char *cmd = bootenv_get(env, "bootcmd");
+		assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+		char *cmd = bootctl_get(env, "bootcmd");
 		assert_non_null(cmd);
 		assert_string_equal(cmd, "run distro_bootcmd");
 		free(cmd);
-		bootenv_close(env);
+		bootctl_close(env);
 	}
 }
 
@@ -406,17 +406,17 @@ static void test_init_keeps_foreign_variables(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate st = mkstate("A", 0, 0, 3, 0);
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	single(f);
 	put_env(f->env, 0, -1, (const char *[]){ "baudrate=115200", "bootdelay=2", NULL });
 	init_ok(f->cfg, &st, false);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	char *v = bootenv_get(env, "baudrate");
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	char *v = bootctl_get(env, "baudrate");
 	assert_string_equal(v, "115200");
 	free(v);
-	bootenv_close(env);
+	bootctl_close(env);
 	expect_state(f->cfg, &st);
 }
 
@@ -425,7 +425,7 @@ static void test_init_keeps_foreign_variables(void **state)
 static void test_missing_variable_is_named(void **state)
 {
 	struct fx *f = *state;
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct bootstate st;
 	struct error e = { 0 };
 
@@ -433,11 +433,11 @@ static void test_missing_variable_is_named(void **state)
 	put_env(f->env, 0, -1,
 		(const char *[]){ "boot_slot=A", "bootcount=0", "rollback=0", "upgrade_available=0",
 				  NULL });
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0); /* valid CRC */
-	assert_int_equal(bootenv_read(env, &st, &e), -EBADMSG);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0); /* valid CRC */
+	assert_int_equal(bootctl_read(env, &st, &e), -EBADMSG);
 	assert_msg_has(&e, "bootlimit is missing");
 	assert_msg_has(&e, f->env);
-	bootenv_close(env);
+	bootctl_close(env);
 
 	put_env(f->env, 0, -1,
 		(const char *[]){ "bootlimit=3", "bootcount=0", "rollback=0", "upgrade_available=0",
@@ -506,26 +506,26 @@ static void test_boot_slot_too_long(void **state)
 static void test_get_raw(void **state)
 {
 	struct fx *f = *state;
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	single(f);
 	put_env(f->env, 0, -1,
 		(const char *[]){ "kernel_image=/boot/ostree/os-1/vmlinuz",
 				  "bootargs=ostree=/ostree/boot.1/os/1/0", "empty=", NULL });
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	char *k = bootenv_get(env, "kernel_image");
-	char *b = bootenv_get(env, "bootargs");
-	char *z = bootenv_get(env, "empty");
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	char *k = bootctl_get(env, "kernel_image");
+	char *b = bootctl_get(env, "bootargs");
+	char *z = bootctl_get(env, "empty");
 	assert_string_equal(k, "/boot/ostree/os-1/vmlinuz");
 	assert_string_equal(b, "ostree=/ostree/boot.1/os/1/0");
 	assert_string_equal(z, "");
-	assert_null(bootenv_get(env, "kernel_image2"));
+	assert_null(bootctl_get(env, "kernel_image2"));
 	free(k);
 	free(b);
 	free(z);
-	bootenv_close(env);
-	assert_null(bootenv_get(NULL, "x"));
+	bootctl_close(env);
+	assert_null(bootctl_get(NULL, "x"));
 }
 
 /* ---- write -------------------------------------------------------------- */
@@ -535,19 +535,19 @@ static void test_write_then_read(void **state)
 	struct fx *f = *state;
 	struct bootstate base = mkstate("A", 0, 0, 3, 0), trial = mkstate("B", 1, 0, 3, 0),
 			 good = mkstate("B", 0, 0, 3, 0), got;
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	single(f);
 	init_ok(f->cfg, &base, false);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	assert_int_equal(bootenv_write(env, &trial, &e), 0);
-	assert_int_equal(bootenv_read(env, &got, &e), 0); /* same handle sees the write */
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	assert_int_equal(bootctl_write(env, &trial, &e), 0);
+	assert_int_equal(bootctl_read(env, &got, &e), 0); /* same handle sees the write */
 	assert_state(&got, &trial);
 	expect_state(f->cfg, &trial);
-	assert_int_equal(bootenv_write(env, &good, &e), 0); /* a second write, same handle */
+	assert_int_equal(bootctl_write(env, &good, &e), 0); /* a second write, same handle */
 	expect_state(f->cfg, &good);
-	bootenv_close(env);
+	bootctl_close(env);
 }
 
 /* The write starts from the storage, not from the snapshot taken at open:
@@ -556,68 +556,68 @@ static void test_write_keeps_concurrent_changes(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate trial = mkstate("B", 1, 0, 3, 0);
-	struct bootenv *env = NULL, *again = NULL;
+	struct bootctl *env = NULL, *again = NULL;
 	struct error e = { 0 };
 
 	single(f);
 	put_env(f->env, 0, -1,
 		(const char *[]){ "boot_slot=A", "bootcount=0", "bootlimit=3", "rollback=0",
 				  "upgrade_available=0", NULL });
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
 	put_env(f->env, 0, -1,
 		(const char *[]){ "boot_slot=A", "bootcount=0", "bootlimit=3", "rollback=0",
 				  "upgrade_available=0", "serial=42", NULL });
-	assert_int_equal(bootenv_write(env, &trial, &e), 0);
-	bootenv_close(env);
-	assert_int_equal(bootenv_open(&again, f->cfg, &e), 0);
-	char *s = bootenv_get(again, "serial");
+	assert_int_equal(bootctl_write(env, &trial, &e), 0);
+	bootctl_close(env);
+	assert_int_equal(bootctl_open(&again, &bootctl_uboot, f->cfg, &e), 0);
+	char *s = bootctl_get(again, "serial");
 	assert_string_equal(s, "42");
 	free(s);
-	bootenv_close(again);
+	bootctl_close(again);
 }
 
 static void test_write_refuses_corrupt_env(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate base = mkstate("A", 0, 0, 3, 0), trial = mkstate("B", 1, 0, 3, 0), got;
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	single(f);
 	init_ok(f->cfg, &base, false);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
 	flip_byte(f->env, 0x10); /* the data under the CRC */
 	size_t len = 0;
 	char *before = slurp(f->env, &len);
-	assert_int_equal(bootenv_write(env, &trial, &e), -EBADMSG);
+	assert_int_equal(bootctl_write(env, &trial, &e), -EBADMSG);
 	assert_msg_has(&e, "bad CRC");
 	char *after = slurp(f->env, &len);
 	assert_memory_equal(before, after, ENV_SIZE); /* never "repaired" */
 	free(before);
 	free(after);
 	err_clear(&e);
-	assert_int_equal(bootenv_read(env, &got, &e), 0); /* snapshot still usable */
+	assert_int_equal(bootctl_read(env, &got, &e), 0); /* snapshot still usable */
 	assert_state(&got, &base);
-	bootenv_close(env);
+	bootctl_close(env);
 }
 
 static void test_write_validates_values(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate base = mkstate("A", 0, 0, 3, 0), bad = mkstate("B", 1, 1000, 3, 0);
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	single(f);
 	init_ok(f->cfg, &base, false);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	assert_int_equal(bootenv_write(env, &bad, &e), -EINVAL);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	assert_int_equal(bootctl_write(env, &bad, &e), -EINVAL);
 	assert_msg_has(&e, "bootcount=1000");
 	bad = mkstate("B", 1, 0, 3, 0);
 	memset(bad.boot_slot, 'x', sizeof(bad.boot_slot)); /* not terminated */
 	err_clear(&e);
-	assert_int_equal(bootenv_write(env, &bad, &e), -EINVAL);
-	bootenv_close(env);
+	assert_int_equal(bootctl_write(env, &bad, &e), -EINVAL);
+	bootctl_close(env);
 	expect_state(f->cfg, &base);
 }
 
@@ -626,7 +626,7 @@ static void test_write_env_full(void **state)
 	struct fx *f = *state;
 	static char filler[ENV_SIZE];
 	struct bootstate trial = mkstate("B", 1, 0, 3, 0);
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	single(f);
@@ -637,15 +637,15 @@ static void test_write_env_full(void **state)
 	put_env(f->env, 0, -1, (const char *[]){ filler, "boot_slot=A", NULL });
 	size_t len = 0;
 	char *before = slurp(f->env, &len);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	assert_int_equal(bootenv_write(env, &trial, &e), -ENOSPC);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	assert_int_equal(bootctl_write(env, &trial, &e), -ENOSPC);
 	assert_int_equal(e.exit, UPD_EXIT_NOSPACE);
 	assert_msg_has(&e, f->env);
 	char *after = slurp(f->env, &len);
 	assert_memory_equal(before, after, ENV_SIZE);
 	free(before);
 	free(after);
-	bootenv_close(env);
+	bootctl_close(env);
 }
 
 #if defined(__has_feature)
@@ -664,7 +664,7 @@ static void test_written_image_is_clean(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate trial = mkstate("B", 1, 0, 3, 0);
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 #ifdef UNDER_ASAN
@@ -674,9 +674,9 @@ static void test_written_image_is_clean(void **state)
 	put_env_pad(f->env, 0, -1, 0xff,
 		    (const char *[]){ "boot_slot=A", "bootcount=0", "bootlimit=3", "rollback=0",
 				      "upgrade_available=0", "zzz=old value", NULL });
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	assert_int_equal(bootenv_write(env, &trial, &e), 0);
-	bootenv_close(env);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	assert_int_equal(bootctl_write(env, &trial, &e), 0);
+	bootctl_close(env);
 	size_t len = 0;
 	unsigned char *img = (unsigned char *)slurp(f->env, &len);
 	assert_int_equal(len, ENV_SIZE);
@@ -707,16 +707,16 @@ static void test_uboot_flags_attribute(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate trial = mkstate("B", 1, 0, 3, 0), base = mkstate("A", 0, 0, 3, 0);
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	single(f);
 	put_env(f->env, 0, -1,
 		(const char *[]){ "boot_slot=A", "bootcount=0", "bootlimit=3", "rollback=0",
 				  "upgrade_available=0", ".flags=upgrade_available:dw", NULL });
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	int rc = bootenv_write(env, &trial, &e);
-	bootenv_close(env);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	int rc = bootctl_write(env, &trial, &e);
+	bootctl_close(env);
 	if (rc == 0) {
 		expect_state(f->cfg, &trial);
 	} else {
@@ -731,11 +731,11 @@ static void test_uboot_flags_attribute(void **state)
 static void test_redundant_blank(void **state)
 {
 	struct fx *f = *state;
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	redundant(f);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), -EBADMSG);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EBADMSG);
 	assert_msg_has(&e, "no valid copy of 2");
 }
 
@@ -746,19 +746,19 @@ static void check_alternation(struct fx *f, const char *p0, off_t o0, const char
 {
 	struct bootstate s1 = mkstate("A", 0, 0, 3, 0), s2 = mkstate("B", 1, 0, 3, 0),
 			 s3 = mkstate("B", 0, 0, 3, 0);
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	init_ok(f->cfg, &s1, false);
 	assert_int_equal(byte_at(p1, o1 + 4), 1); /* blank: copy 0 "current", copy 1 written */
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	assert_int_equal(bootenv_write(env, &s2, &e), 0);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	assert_int_equal(bootctl_write(env, &s2, &e), 0);
 	assert_int_equal(byte_at(p0, o0 + 4), 2);
 	assert_int_equal(byte_at(p1, o1 + 4), 1);
 	/* A second write through the same handle: libubootenv 0.3.2 would
 	 * reuse a stale flags value here and lose this write. */
-	assert_int_equal(bootenv_write(env, &s3, &e), 0);
-	bootenv_close(env);
+	assert_int_equal(bootctl_write(env, &s3, &e), 0);
+	bootctl_close(env);
 	assert_int_equal(byte_at(p0, o0 + 4), 2);
 	assert_int_equal(byte_at(p1, o1 + 4), 3);
 	expect_state(f->cfg, &s3);
@@ -789,20 +789,20 @@ static void test_redundant_older_copy_corrupt(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate s1 = mkstate("A", 0, 0, 3, 0), s2 = mkstate("B", 1, 0, 3, 0);
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	redundant(f);
 	init_ok(f->cfg, &s1, false);   /* copy 1 */
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	assert_int_equal(bootenv_write(env, &s2, &e), 0); /* copy 0 */
-	bootenv_close(env);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	assert_int_equal(bootctl_write(env, &s2, &e), 0); /* copy 0 */
+	bootctl_close(env);
 	flip_byte(f->env, ENV_SIZE + 0x20);
 	expect_state(f->cfg, &s2);
 	/* The next write goes to the corrupt copy and makes it valid again. */
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	assert_int_equal(bootenv_write(env, &s1, &e), 0);
-	bootenv_close(env);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	assert_int_equal(bootctl_write(env, &s1, &e), 0);
+	bootctl_close(env);
 	assert_int_equal(byte_at(f->env, ENV_SIZE + 4), 3);
 	expect_state(f->cfg, &s1);
 }
@@ -812,7 +812,7 @@ static void test_redundant_flags_wrap(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate next = mkstate("B", 1, 0, 3, 0);
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	redundant(f);
@@ -823,9 +823,9 @@ static void test_redundant_flags_wrap(void **state)
 		(const char *[]){ "boot_slot=B", "bootcount=0", "bootlimit=3", "rollback=0",
 				  "upgrade_available=0", NULL });
 	expect_state(f->cfg, &(struct bootstate){ .boot_slot = "B", .bootlimit = 3 });
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	assert_int_equal(bootenv_write(env, &next, &e), 0);
-	bootenv_close(env);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	assert_int_equal(bootctl_write(env, &next, &e), 0);
+	bootctl_close(env);
 	assert_int_equal(byte_at(f->env, 4), 0x00);
 	expect_state(f->cfg, &next);
 }
@@ -835,14 +835,14 @@ static void test_redundant_flags_wrap(void **state)
 static void check_tools(struct fx *f)
 {
 	struct bootstate base = mkstate("A", 0, 0, 3, 0), trial = mkstate("B", 1, 0, 4, 0), got;
-	struct bootenv *env = NULL;
+	struct bootctl *env = NULL;
 	struct error e = { 0 };
 	int status;
 
 	init_ok(f->cfg, &base, false);
-	assert_int_equal(bootenv_open(&env, f->cfg, &e), 0);
-	assert_int_equal(bootenv_write(env, &trial, &e), 0);
-	bootenv_close(env);
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
+	assert_int_equal(bootctl_write(env, &trial, &e), 0);
+	bootctl_close(env);
 	if (!have_tool("fw_printenv") || !have_tool("fw_setenv")) {
 		print_message("fw_printenv/fw_setenv not installed: interop not checked\n");
 		return;

@@ -1,18 +1,19 @@
-/* The boot-state contract in the U-Boot environment, through libubootenv (0.3.x).
+/* Boot control's storage in the U-Boot environment, through libubootenv (0.3.x):
+ * the ops table bootctl_uboot (bootctl.h).
  *
  * Each call opens libubootenv, does its work and closes it again. libubootenv
  * holds an exclusive flock on /var/lock/fw_printenv.lock from libuboot_open()
  * to libuboot_close(): a context kept open for the life of an update would make
  * every fw_printenv/fw_setenv on the device hang, and a second context in this
- * process (bootenv_init_write while a bootenv is open) would deadlock. So a
+ * process (`updater init` while one is open) would deadlock. So a
  * struct bootenv holds a snapshot of the variables, not a libubootenv context.
  *
  * Each write also uses a fresh context: libubootenv 0.3.2 does not update its
  * copy of the flags byte after libuboot_env_store(), so a second store in the
  * same context writes a redundant copy with a stale, lower flags value, and the
  * next read silently picks the copy of the first store. */
-#include "bootenv.h"
-#include "fault.h"
+#include "bootctl.h"
+#include "uboot_env_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,20 +25,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "../core/fault.h"
+#include "../core/log.h"
 
 #define NUM_MAX 999
-
-/* What this module needs to know about fw_env.config, read the way libubootenv
- * reads it, so that errors can name the storage instead of repeating
- * libubootenv's bare -EBADF/-EINVAL. */
-struct envcfg {
-	int ncopies;
-	char *path[2];       /* device or file (the part before a ":volume" suffix) */
-	long long offset[2]; /* libubootenv's %lli: 0x.. hex, 0.. octal, else decimal */
-	size_t size[2];      /* libubootenv's %zx: always hex, with or without 0x */
-	char *desc;          /* names the storage in messages */
-};
 
 struct snapshot {
 	size_t n;
@@ -54,126 +45,6 @@ struct bootenv {
 
 static const char *const numeric_vars[] = { "upgrade_available", "bootcount", "bootlimit",
 					    "rollback" };
-
-/* ---- fw_env.config ------------------------------------------------------ */
-
-static void cfg_free(struct envcfg *c)
-{
-	for (int i = 0; i < 2; i++)
-		free(c->path[i]);
-	free(c->desc);
-	memset(c, 0, sizeof(*c));
-}
-
-/* One "DEVICE OFFSET SIZE [SECTORSIZE [SECTORS]]" line, with libubootenv's
- * scanf conversions so both agree on every number. Returns 1 if it is a copy,
- * 0 for a line libubootenv skips. */
-static int cfg_line(struct envcfg *c, const char *line)
-{
-	char *dev = NULL;
-	long long off = 0;
-	size_t size = 0;
-
-	if (line[0] == '#')
-		return 0;
-	if (sscanf(line, "%ms %lli %zx", &dev, &off, &size) < 3) {
-		free(dev);
-		return 0;
-	}
-	char *colon = strchr(dev, ':'); /* UBI "device:volume"; libubootenv splits any path */
-	if (colon)
-		*colon = '\0';
-	c->path[c->ncopies] = dev;
-	c->offset[c->ncopies] = off;
-	c->size[c->ncopies] = size;
-	c->ncopies++;
-	return 1;
-}
-
-static int cfg_read(struct envcfg *c, const char *config, struct error *e)
-{
-	FILE *f = fopen(config, "r");
-	char *line = NULL;
-	size_t cap = 0;
-
-	if (!f)
-		return err_set(e, UPD_EXIT_OTHER, errno, "boot environment: %s: %s", config,
-			       strerror(errno));
-	/* libubootenv uses the first two copy lines and ignores the rest. */
-	while (c->ncopies < 2 && getline(&line, &cap, f) != -1)
-		cfg_line(c, line);
-	free(line);
-	fclose(f);
-	if (c->ncopies == 0)
-		return err_set(e, UPD_EXIT_USAGE, EINVAL,
-			       "boot environment: %s: no 'DEVICE OFFSET SIZE' line", config);
-	return 0;
-}
-
-static int cfg_check_sizes(const struct envcfg *c, const char *config, struct error *e)
-{
-	for (int i = 0; i < c->ncopies; i++)
-		if (c->size[i] == 0)
-			return err_set(e, UPD_EXIT_USAGE, EINVAL,
-				       "boot environment: %s: size of %s is 0", config, c->path[i]);
-	if (c->ncopies == 2 && c->size[0] != c->size[1])
-		return err_set(e, UPD_EXIT_USAGE, EINVAL,
-			       "boot environment: %s: the two copies differ in size (0x%zx, 0x%zx)",
-			       config, c->size[0], c->size[1]);
-	return 0;
-}
-
-/* A regular file must already hold the whole copy: libubootenv reports a short
- * read as a bare -EIO, and writing past the end would hide a wrong path. */
-static int cfg_check_device(const struct envcfg *c, int i, struct stat *st, struct error *e)
-{
-	if (stat(c->path[i], st) < 0)
-		return err_set(e, UPD_EXIT_OTHER, errno, "boot environment %s: %s", c->path[i],
-			       strerror(errno));
-	if (S_ISDIR(st->st_mode))
-		return err_set(e, UPD_EXIT_OTHER, EISDIR, "boot environment %s: %s", c->path[i],
-			       strerror(EISDIR));
-	long long end = c->offset[i] + (long long)c->size[i];
-	if (S_ISREG(st->st_mode) && c->offset[i] >= 0 && st->st_size < end)
-		return err_set(e, UPD_EXIT_OTHER, EIO,
-			       "boot environment %s: file has %lld bytes, too short for the copy at "
-			       "0x%llx..0x%llx (create it with: truncate -s %lld %s)",
-			       c->path[i], (long long)st->st_size, c->offset[i], end, end,
-			       c->path[i]);
-	return 0;
-}
-
-static bool ranges_overlap(const struct envcfg *c)
-{
-	return c->offset[0] < c->offset[1] + (long long)c->size[1] &&
-	       c->offset[1] < c->offset[0] + (long long)c->size[0];
-}
-
-/* Parses fw_env.config and checks that the storage exists; fills c->desc. */
-static int cfg_load(struct envcfg *c, const char *config, struct error *e)
-{
-	struct stat st[2];
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	if ((rc = cfg_read(c, config, e)) < 0 || (rc = cfg_check_sizes(c, config, e)) < 0)
-		return rc;
-	for (int i = 0; i < c->ncopies; i++)
-		if ((rc = cfg_check_device(c, i, &st[i], e)) < 0)
-			return rc;
-	bool same = c->ncopies == 2 && st[0].st_dev == st[1].st_dev && st[0].st_ino == st[1].st_ino;
-	if (same && ranges_overlap(c))
-		return err_set(e, UPD_EXIT_USAGE, EINVAL,
-			       "boot environment: %s: the two copies in %s overlap", config,
-			       c->path[0]);
-	int n = (c->ncopies == 1 || same) ? asprintf(&c->desc, "%s", c->path[0])
-					  : asprintf(&c->desc, "%s + %s", c->path[0], c->path[1]);
-	if (n < 0) {
-		c->desc = NULL;
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
-	}
-	return 0;
-}
 
 /* ---- libubootenv context ------------------------------------------------ */
 
@@ -499,15 +370,17 @@ static int read_back(const char *config, const struct bootstate *want, struct sn
 	return rc;
 }
 
-/* ---- API ---------------------------------------------------------------- */
+/* ---- the ops of bootctl_uboot ------------------------------------------- */
 
-int bootenv_open(struct bootenv **out, const char *fw_env_config, struct error *e)
+static void bootenv_close(void *priv);
+
+static int bootenv_open(void **priv, const char *fw_env_config, struct error *e)
 {
 	struct bootenv *env = calloc(1, sizeof(*env));
 	struct envcfg c;
 	int rc;
 
-	*out = NULL;
+	*priv = NULL;
 	if (!env || !(env->config = strdup(fw_env_config))) {
 		free(env);
 		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
@@ -525,12 +398,13 @@ int bootenv_open(struct bootenv **out, const char *fw_env_config, struct error *
 		bootenv_close(env);
 		return rc;
 	}
-	*out = env;
+	*priv = env;
 	return 0;
 }
 
-void bootenv_close(struct bootenv *env)
+static void bootenv_close(void *priv)
 {
+	struct bootenv *env = priv;
 	if (!env)
 		return;
 	snap_free(&env->snap);
@@ -539,22 +413,25 @@ void bootenv_close(struct bootenv *env)
 	free(env);
 }
 
-int bootenv_read(struct bootenv *env, struct bootstate *out, struct error *e)
+static int bootenv_read(void *priv, struct bootstate *out, struct error *e)
 {
+	struct bootenv *env = priv;
 	if (!env->loaded)
 		return err_set(e, UPD_EXIT_OTHER, EIO, "boot environment %s: unknown state after a "
 			       "failed write", env->desc);
 	return parse_state(&env->snap, env->desc, out, e);
 }
 
-char *bootenv_get(struct bootenv *env, const char *name)
+static char *bootenv_get(void *priv, const char *name)
 {
+	struct bootenv *env = priv;
 	const char *v = env && name && env->loaded ? snap_get(&env->snap, name) : NULL;
 	return v ? strdup(v) : NULL;
 }
 
-int bootenv_write(struct bootenv *env, const struct bootstate *st, struct error *e)
+static int bootenv_write(void *priv, const struct bootstate *st, struct error *e)
 {
+	struct bootenv *env = priv;
 	struct envcfg c = { 0 };
 	struct uboot_ctx *ctx = NULL;
 	int rc = validate_state(st, e);
@@ -621,8 +498,8 @@ static int init_allowed(int open_rc, struct uboot_ctx *ctx, const struct envcfg 
 	return 0;
 }
 
-int bootenv_init_write(const char *fw_env_config, const struct bootstate *st, bool force,
-		       struct error *e)
+static int bootenv_init_write(const char *fw_env_config, const struct bootstate *st, bool force,
+			      struct error *e)
 {
 	struct envcfg c = { 0 };
 	struct snapshot s = { 0 };
@@ -644,3 +521,13 @@ int bootenv_init_write(const char *fw_env_config, const struct bootstate *st, bo
 	snap_free(&s);
 	return rc;
 }
+
+const struct bootctl_ops bootctl_uboot = {
+	.name = "uboot",
+	.open = bootenv_open,
+	.close = bootenv_close,
+	.read = bootenv_read,
+	.get = bootenv_get,
+	.write = bootenv_write,
+	.init = bootenv_init_write,
+};
