@@ -19,6 +19,15 @@ run_stage() {
 	echo $(($(date +%s) - t0)) >"$LOG/$1.time"
 }
 
+# Two integration tests at a time on two cores or more (tests/lib/runtests.sh):
+# with the QEMU boots done early, one test at a time would leave a core idle
+# for most of the run.
+if [ -z "${RUN_JOBS:-}" ]; then
+	RUN_JOBS=1
+	[ "$(nproc)" -lt 2 ] || RUN_JOBS=2
+fi
+export RUN_JOBS
+
 bg=""
 fg=""
 for s in "$@"; do

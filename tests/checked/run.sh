@@ -52,7 +52,7 @@ if [ $# = 0 ] && [ -z "${CHECKED_NO_DOC:-}" ]; then
 Last full run (\`tests/checked/run.sh $mode\`): the ${#tests[@]} integration tests with the updater
 under $what: $RUN_PASSED passed, $RUN_FAILED failed, $RUN_REPORTS of them on a report;
 $RUN_PROCS updater processes checked; $((secs / 60)) min $((secs % 60)) s on the machine that ran it
-($(nproc) CPUs).
+($(nproc) CPUs, ${RUN_JOBS:-1} tests at a time).
 DOC
 	python3 tests/lib/figures.py put "checked-$mode" "$doc" tests/checked tests/integration tests/lib ||
 		echo "warning: could not write the figures of checked-$mode" >&2

@@ -148,9 +148,20 @@ start_httpd() {
 	URL="http://127.0.0.1:$PORT"
 }
 
+# stop_httpd: SIGTERM, and SIGKILL if the server is still there 10 s later: a
+# test's end must never wait on its server (httpd.py bounds its own shutdown
+# too; this is the last resort).
 stop_httpd() {
 	[ -n "${HTTPD_PID:-}" ] || return 0
 	kill "$HTTPD_PID" 2>/dev/null
+	for _ in $(seq 1 100); do
+		kill -0 "$HTTPD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$HTTPD_PID" 2>/dev/null; then
+		echo "stop_httpd: the server did not stop on SIGTERM: killed" >&2
+		kill -9 "$HTTPD_PID" 2>/dev/null
+	fi
 	wait "$HTTPD_PID" 2>/dev/null
 	HTTPD_PID=
 }

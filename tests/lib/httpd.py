@@ -451,13 +451,19 @@ def main(argv):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server.socket.settimeout(1)  # accept() never blocks the loop for good (see below)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     write_port_file(args.port_file, server.server_address[1])
     while not stop.wait(0.2):
         pass
     server.state.stop.set()  # release stalled and dripping requests
-    server.shutdown()
+    # shutdown() waits for serve_forever's loop, which a client that resets
+    # its connection between select() and accept() can leave blocked in
+    # accept(): bounded here, the daemon threads die with the process.
+    closer = threading.Thread(target=server.shutdown, daemon=True)
+    closer.start()
+    closer.join(5)
     server.server_close()
     if server.state.log_file:
         server.state.log_file.close()

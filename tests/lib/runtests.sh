@@ -36,52 +36,87 @@ with_reports() {
 	return $rc
 }
 
+# run_one T RES: runs test T and leaves in RES.out what run_tests prints for
+# it, and in RES.rc "STATUS PROCS REPORTED" (STATUS PASS, SKIP or FAIL).
+run_one() {
+	local t=$1 res=$2 work start rc ok procs reported=0
+	work=$(mktemp -d "${TMPDIR:-/tmp}/updater-$RUN_LABEL-XXXXXX")
+	mkdir "$work.reports"
+	start=$(date +%s.%N)
+	TEST_REPORT_DIR=$work.reports WORK=$work bash "$t" >"$work.log" 2>&1
+	rc=$?
+	case $rc in 0) ok=PASS ;; 77) ok=SKIP ;; *) ok=FAIL ;; esac
+	procs=$(find "$work.reports" -type f -name 'run.*' | wc -l)
+	# GCC's libubsan is a runtime of its own beside libasan and ignores
+	# log_path: its reports go to stderr, into whatever file the test
+	# kept it in. Its exitcode (99) fails most tests; this catches the rest.
+	if [ "$procs" -gt 0 ]; then
+		grep -rIH -e 'runtime error: ' -e '==ERROR: [A-Za-z]*Sanitizer' "$work" "$work.log" 2>/dev/null | head -50 |
+			sed "s/^/on stderr: /" >"$work.reports/ubsan-in-output"
+	fi
+	if ! report_check "$work.reports" >>"$work.log"; then
+		ok=FAIL
+		reported=1
+	fi
+	{
+		printf '%s: %s (%.1f s)\n' "$ok" "$(basename "$t" .sh)" "$(awk "BEGIN{print $(date +%s.%N) - $start}")"
+		case $ok in
+		SKIP) grep '^SKIP: ' "$work.log" | sed 's/^/    /' ;;
+		FAIL) sed 's/^/    /' "$work.log" | tail -$([ $reported = 1 ] && echo 150 || echo 40) ;;
+		esac
+	} >"$res.out"
+	rm -rf "$work" "$work.log" "$work.reports"
+	echo "$ok $procs $reported" >"$res.rc.tmp" && mv "$res.rc.tmp" "$res.rc"
+}
+
+# RUN_JOBS (default 1) tests run at once; `make check` runs two on a machine
+# with two cores or more (tests/run-check.sh). Each test has its own $WORK,
+# HTTP port and devices, so they do not meet; the lines come out in the
+# order the tests were named, each as soon as it and those before it ended.
 run_tests() {
-	local label=$1 t work start pass=0 failed=0 skipped=0 ok rc reports procs
+	local label=$1 jobs=${RUN_JOBS:-1} res i n printed=0 ok procs reported
+	local pass=0 failed=0 skipped=0
 	shift
 	RUN_REPORTS=0
 	RUN_PROCS=0
+	RUN_LABEL=$label
+	res=$(mktemp -d "${TMPDIR:-/tmp}/updater-$label-results-XXXXXX")
+	n=$#
+	i=0
 	for t in "$@"; do
-		work=$(mktemp -d "${TMPDIR:-/tmp}/updater-$label-XXXXXX")
-		mkdir "$work.reports"
-		start=$(date +%s.%N)
-		TEST_REPORT_DIR=$work.reports WORK=$work bash "$t" >"$work.log" 2>&1
-		rc=$?
-		case $rc in 0) ok=PASS ;; 77) ok=SKIP ;; *) ok=FAIL ;; esac
-		procs=$(find "$work.reports" -type f -name 'run.*' | wc -l)
-		RUN_PROCS=$((RUN_PROCS + procs))
-		# GCC's libubsan is a runtime of its own beside libasan and ignores
-		# log_path: its reports go to stderr, into whatever file the test
-		# kept it in. Its exitcode (99) fails most tests; this catches the rest.
-		if [ "$procs" -gt 0 ]; then
-			grep -rIH -e 'runtime error: ' -e '==ERROR: [A-Za-z]*Sanitizer' "$work" "$work.log" 2>/dev/null | head -50 |
-				sed "s/^/on stderr: /" >"$work.reports/ubsan-in-output"
-		fi
-		reports=
-		if ! report_check "$work.reports" >>"$work.log"; then
-			ok=FAIL
-			reports=1
-			RUN_REPORTS=$((RUN_REPORTS + 1))
-		fi
-		printf '%s: %s (%.1f s)\n' "$ok" "$(basename "$t" .sh)" "$(awk "BEGIN{print $(date +%s.%N) - $start}")"
-		if [ $ok = PASS ]; then
-			pass=$((pass + 1))
-		elif [ $ok = SKIP ]; then
-			grep '^SKIP: ' "$work.log" | sed 's/^/    /'
-			skipped=$((skipped + 1))
-		else
-			if [ -n "$reports" ]; then
-				sed 's/^/    /' "$work.log" | tail -150
-			else
-				sed 's/^/    /' "$work.log" | tail -40
-			fi
-			failed=$((failed + 1))
-		fi
-		rm -rf "$work" "$work.log" "$work.reports"
+		while [ "$(jobs -pr | wc -l)" -ge "$jobs" ]; do
+			wait -n
+			run_print
+		done
+		run_one "$t" "$res/$i" &
+		i=$((i + 1))
 	done
+	while [ "$printed" -lt "$n" ]; do
+		wait -n 2>/dev/null
+		run_print
+		# A runner killed before it wrote its result is a failure, not a hang.
+		if [ -z "$(jobs -pr)" ] && [ "$printed" -lt "$n" ] && [ ! -f "$res/$printed.rc" ]; then
+			echo "FAIL: test $((printed + 1)) of $n: its runner died" >"$res/$printed.out"
+			echo "FAIL 0 0" >"$res/$printed.rc"
+		fi
+	done
+	rm -rf "$res"
 	RUN_PASSED=$pass
 	RUN_FAILED=$failed
 	RUN_SKIPPED=$skipped
 	echo "$label: $pass passed, $failed failed, $skipped skipped"
 	[ "$failed" = 0 ]
+}
+
+# run_print: prints the results of run_tests that are complete, in order
+# (it shares run_tests' locals: bash scoping is dynamic).
+run_print() {
+	while [ "$printed" -lt "$n" ] && [ -f "$res/$printed.rc" ]; do
+		cat "$res/$printed.out"
+		read -r ok procs reported <"$res/$printed.rc"
+		RUN_PROCS=$((RUN_PROCS + procs))
+		RUN_REPORTS=$((RUN_REPORTS + reported))
+		case $ok in PASS) pass=$((pass + 1)) ;; SKIP) skipped=$((skipped + 1)) ;; *) failed=$((failed + 1)) ;; esac
+		printed=$((printed + 1))
+	done
 }

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/../.." || exit 1
 TOP=$PWD
 export TOP
 . tests/lib/runtests.sh
+# One at a time whatever RUN_JOBS says: these tests run `make` in this tree.
+RUN_JOBS=1
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(tests/package/t_*.sh)
 run_tests package "${tests[@]}"
