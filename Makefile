@@ -349,7 +349,7 @@ cross-check:
 
 # Rewrites the size and library figures of docs/packaging.md (x86-64 and arm64).
 package-sizes:
-	@scripts/package-sizes.sh docs/packaging.md
+	@scripts/package-sizes.sh --figures
 
 clean:
 	rm -rf $(BUILD) updater updater-san updater-fault

@@ -12,8 +12,9 @@ figures.py update
 figures.py check
     Part of `make doc-check`: fails when a block of docs/reliability.md or docs/security.md was
     made from sources that have changed since (or records no hash), naming the runs that
-    rewrite it; prints, without failing, the benchmark pages (docs/benchmark*.md) measured
-    before the last change to the product sources.
+    rewrite it; prints, without failing, the blocks of the other pages in the same case (the
+    QEMU boot times of docs/boot.md, the sizes of docs/packaging.md) and the benchmark pages
+    (docs/benchmark*.md) measured before the last change to the product sources.
 
 RULE: a block's hash is SHA-256 (first 16 hex digits) over the path and bytes of every .c and
 .h file outside tests/, bench/ and docs/ (the product, wherever its folders are), and every
@@ -42,6 +43,8 @@ RUNS = {
     "fuzz": "make fuzz",
     "checked-san": "tests/checked/run.sh san with no test named (make integration-san)",
     "checked-valgrind": "tests/checked/run.sh valgrind with no test named (make valgrind)",
+    "qemu-times": "make qemu-check",
+    "sizes": "make package-sizes",
 }
 
 
@@ -130,6 +133,18 @@ def check_blocks():
             else:
                 continue
             stale[-1] += " (run %s, then `make figures`)" % run_of(name)
+    for page in sorted(glob.glob(os.path.join(TOP, "docs", "*.md"))):
+        rel = os.path.relpath(page, TOP)
+        if rel in CHECKED_PAGES:
+            continue
+        for m in BLOCK.finditer(open(page).read()):
+            head = HEAD.match(m.group(2))
+            if not head:
+                print("doc-check: note: %s, block %s records no source hash (run %s, then `make "
+                      "figures`)" % (rel, m.group(1), run_of(m.group(1))))
+            elif source_hash(head.group(2).split(",")) != head.group(1):
+                print("doc-check: note: %s, block %s was made from sources that have changed since "
+                      "(run %s, then `make figures`)" % (rel, m.group(1), run_of(m.group(1))))
     for s in stale:
         print("doc-check: " + s)
     if stale:

@@ -627,6 +627,67 @@ def scenario_power_cut(be, timing, jobs):
              jobs, [(one_cut, be, i, *p) for i, p in enumerate(cut_points(be.name))])
 
 
+def cell(v, fmt):
+    return "–" if v is None else fmt % v
+
+
+def figures_text(timing, total):
+    """docs/boot.md's measurements, from this run's timing (a full run of both backends)."""
+    bt = {n: timing[n + ".boot"] for n in ("dualbank", "ostree")}
+    out = ["Taken by a full `make qemu-check` (`build/qemu/runs/timing.json`) on %s, on %d CPUs under"
+           " TCG, load average %.1f at its end (other test suites may share the machine: at load 7-8"
+           " every figure is 1.5-2x). Medians over the boots that reached the root file system (%d"
+           " dual-bank, %d ostree boots)." % (time.strftime("%Y-%m-%d", time.gmtime()), os.cpu_count(),
+                                            os.getloadavg()[0], bt["dualbank"]["boots"],
+                                            bt["ostree"]["boots"]),
+           "", "Boot, host seconds from QEMU's start, and kernel seconds (`/proc/uptime`, the clock",
+           "`printk.time=1` stamps the kernel's lines with) from the kernel's start:", "",
+           "| step | dual-bank | ostree |", "|---|---|---|"]
+    rows = (("QEMU start → the script's first line (U-Boot, distro boot scan)", "uboot_to_script", "%.1f s"),
+            ("QEMU start → \"Starting kernel\" (the script, both environment copies, a save on trial "
+             "boots, kernel + initramfs loaded)", "uboot_to_kernel", "%.1f s"),
+            ("kernel start → ramdisk `/init` starts: the kernel's own work, without the ramdisk's",
+             "kernel_to_init", "%.2f s"),
+            ("`/init` start → `switch_root`: the ramdisk's work", "init_to_switch_root", "%.2f s"),
+            ("kernel start → `switch_root`, with the ramdisk's work", "kernel_to_switch_root", "%.2f s"),
+            ("QEMU start → the root file system's init prints its first line", "qemu_to_guest_up", "%.1f s"))
+    for label, key, fmt in rows:
+        out.append("| %s | %s | %s |" % (label, cell(bt["dualbank"][key], fmt), cell(bt["ostree"][key], fmt)))
+    out += ["", "`updater install` in the guest (from the console, `guest: install start` to its exit):", "",
+            "| | dual-bank (the whole slot image from a bundle) | ostree (a static delta) |",
+            "|---|---|---|"]
+
+    def phase(name, a, b):
+        t = timing.get(f"{name}.install.{b}_s") if b else timing.get(name + ".install_s")
+        f = timing.get(f"{name}.install.{a}_s") if a else 0.0
+        return None if t is None or f is None else t - f
+    for label, a, b, fmt in (("fetch + verify", None, "install", "%.1f s"),
+                             ("write (+ read-back) / deploy", "install", "post-install", "%.1f s"),
+                             ("activation", "post-install", "activated", "%.2f s"),
+                             ("total", None, None, "%.1f s")):
+        out.append("| %s | %s | %s |" % (label, cell(phase("dualbank", a, b), fmt),
+                                          cell(phase("ostree", a, b), fmt)))
+    out += ["", "Scenario wall times in the same run:", "", "| scenario | dual-bank | ostree |", "|---|---|---|",
+            "| ramdisk (3 direct boots, shared) | %s | |" % cell(timing.get("ramdisk wall_s"), "%.0f s")]
+    for sc, what in (("update", "3 boots"), ("rollback", "6 boots"), ("environment", "4 boots"),
+                     ("power-cut", "2-3 boots a cut, 2 QEMUs at once"), ("save-cut", "2 QEMUs at once")):
+        out.append("| %s (%s) | %s | %s |" % (sc, what, cell(timing.get(f"dualbank: {sc} wall_s"), "%.0f s"),
+                                         cell(timing.get(f"ostree: {sc} wall_s"), "%.0f s")))
+    out += ["", "The scenarios took %d min %d s in all (the images are built before them)." % (
+        total // 60, total % 60)]
+    return "\n".join(out) + "\n"
+
+
+def put_figures(top, timing, total):
+    """The `qemu-times` figures block of docs/boot.md (`make figures` puts it there)."""
+    path = os.path.join(top, "runs", "figures.md")
+    with open(path, "w") as f:
+        f.write(figures_text(timing, total))
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run([sys.executable, os.path.join(here, "..", "lib", "figures.py"), "put", "qemu-times",
+                    path, "tests/qemu", "boot", "ramdisk"], check=False)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default="build/qemu")
@@ -648,6 +709,7 @@ def main():
             passed += 1
             print(f"PASS: ramdisk: missing/unmountable root, rd.shell ({time.monotonic() - t:.0f}s)",
                   flush=True)
+            timing["ramdisk wall_s"] = round(time.monotonic() - t, 1)
         except Fail as e:
             failed += 1
             print(f"FAIL: ramdisk: missing/unmountable root, rd.shell ({time.monotonic() - t:.0f}s): {e}",
@@ -700,7 +762,10 @@ def main():
         print(f"  updater-sim agreed with boot.cmd on {len(TWIN_BOOTS)} dual-bank boots", flush=True)
     with open(os.path.join(top, "runs", "timing.json"), "w") as f:
         json.dump(timing, f, indent=1)
-    print(f"qemu: {time.monotonic() - start:.0f}s in all; logs in {top}/runs", flush=True)
+    total = time.monotonic() - start
+    print(f"qemu: {total:.0f}s in all; logs in {top}/runs", flush=True)
+    if not args.backend and not args.only and failed == 0 and backends == ["dualbank", "ostree"]:
+        put_figures(top, timing, total)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
