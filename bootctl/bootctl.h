@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "../config/config.h"
-#include "../core/error.h"
+#include "../lib/error.h"
 
 /* The contract's variables: boot_slot, upgrade_available, bootcount,
  * bootlimit, rollback. All are always present with a value. */

@@ -25,8 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/fault.h"
-#include "../core/log.h"
+#include "../lib/fault.h"
+#include "../lib/log.h"
 
 #define NUM_MAX 999
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <stddef.h>
 
-#include "../core/error.h"
+#include "../lib/error.h"
 
 /* What this module needs to know about fw_env.config, read the way libubootenv
  * reads it, so that errors can name the storage instead of repeating

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/cli.h"
-#include "../core/digest.h"
-#include "../core/source.h"
+#include "../cli/cli.h"
+#include "../lib/digest.h"
+#include "../lib/source.h"
 #include "bundle.h"
 #include "create.h"
 

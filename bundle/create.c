@@ -15,9 +15,9 @@
 #include <openssl/pem.h>
 #include <zstd.h>
 
-#include "../core/digest.h"
-#include "../core/log.h"
-#include "../core/version.h"
+#include "../lib/digest.h"
+#include "../lib/log.h"
+#include "../lib/version.h"
 #include "bundle.h"
 #include "keys.h"
 

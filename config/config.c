@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/log.h"
-#include "../core/trust.h"
+#include "../lib/log.h"
+#include "../lib/trust.h"
 
 #define OFF(field) CONFIG_OFF(field)
 

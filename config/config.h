@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../core/error.h"
+#include "../lib/error.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/updater.conf"
 
@@ -59,7 +59,7 @@ void config_free(struct config *c);
 /* The files the config names, checked where they are, not where they are
  * used, so every command refuses the same config (UPD_EXIT_USAGE):
  *  - key files (server.ca, .cert, .key and the backends' marked key_file in
- *    their tables) must be trusted (core/trust.h): "<file>: refusing <key>: ...".
+ *    their tables) must be trusted (lib/trust.h): "<file>: refusing <key>: ...".
  *    One that does not exist is left to whoever reads it;
  *  - a configured hooks.dir must exist: a typo or a file system that did
  *    not mount must not disable every hook silently. */

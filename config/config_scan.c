@@ -3,7 +3,7 @@
  * mishandles, and names the setting each one belongs to. */
 #include "config_scan.h"
 
-#include "../core/trust.h"
+#include "../lib/trust.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -322,7 +322,7 @@ static int scan_file(const char *path, const char *include_dir, int depth, struc
 	if (!s.f)
 		return 0; /* unreadable: libconfig reports it, as before */
 	/* Whoever may write the config (or a file it includes) decides what we
-	 * trust and run: core/trust.h. */
+	 * trust and run: lib/trust.h. */
 	r = trust_path(path, "refusing the config file", UPD_EXIT_USAGE, e);
 	if (r == 0)
 		r = scan(&s);

@@ -8,7 +8,7 @@
 
 #include "../config/config.h"
 #include "../bootctl/bootctl.h"
-#include "error.h"
+#include "../lib/error.h"
 #include "state.h"
 
 /* One installable system: a slot ("A", "B") or a deployment. */

@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "../hooks/hooks.h"
-#include "version.h"
-#include "fault.h"
-#include "fsutil.h"
-#include "log.h"
-#include "progress.h"
-#include "sysinfo.h"
-#include "trust.h"
+#include "../lib/version.h"
+#include "../lib/fault.h"
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "../lib/progress.h"
+#include "../lib/sysinfo.h"
+#include "../lib/trust.h"
 
 struct engine {
 	const struct config *cfg;

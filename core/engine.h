@@ -8,7 +8,7 @@
 
 #include "../config/config.h"
 #include "backend.h"
-#include "error.h"
+#include "../lib/error.h"
 #include "state.h"
 
 struct engine;

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "decimal.h"
-#include "fsutil.h"
-#include "log.h"
+#include "../lib/decimal.h"
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
 
 #define POLICY_FILE "policy"
 

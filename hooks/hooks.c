@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/log.h"
-#include "../core/trust.h"
+#include "../lib/log.h"
+#include "../lib/trust.h"
 
 extern char **environ;
 
@@ -52,7 +52,7 @@ static long long now_ms(void)
 /* ---- directory scan ---------------------------------------------------- */
 
 /* Anyone who can write a hook or a directory on its way can run code as us:
- * core/trust.h. Returns 1 if dir exists and is trusted, 0 if it does not
+ * lib/trust.h. Returns 1 if dir exists and is trusted, 0 if it does not
  * exist and may be missing (a phase directory), <0 otherwise. hooks.dir
  * itself must exist: a typo must not silently disable every hook. */
 static int check_dir(const char *dir, bool missing_ok, struct error *e)

@@ -10,12 +10,12 @@
 
 #include "../../core/backend.h"
 #include "../../bundle/bundle.h"
-#include "../../core/digest.h"
-#include "../../core/fsutil.h"
-#include "../../core/log.h"
-#include "../../core/progress.h"
-#include "../../core/source.h"
-#include "../../core/sysinfo.h"
+#include "../../lib/digest.h"
+#include "../../lib/fsutil.h"
+#include "../../lib/log.h"
+#include "../../lib/progress.h"
+#include "../../lib/source.h"
+#include "../../lib/sysinfo.h"
 #include "slot_writer.h"
 
 struct dualbank {

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/digest.h"
-#include "../../core/progress.h"
+#include "../../lib/digest.h"
+#include "../../lib/progress.h"
 
 /* Ranges are read back in steps of this size (a multiple of any block size,
  * so O_DIRECT offsets stay aligned). */

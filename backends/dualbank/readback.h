@@ -6,7 +6,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "../../core/error.h"
+#include "../../lib/error.h"
 
 struct readback;
 

@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "../../core/digest.h"
-#include "../../core/fault.h"
-#include "../../core/progress.h"
+#include "../../lib/digest.h"
+#include "../../lib/fault.h"
+#include "../../lib/progress.h"
 #include "readback.h"
 
 #define OUT_CHUNK (1u << 20)

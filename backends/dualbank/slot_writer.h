@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "../../bundle/bundle.h"
-#include "../../core/error.h"
+#include "../../lib/error.h"
 
 struct slot_writer;
 

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/log.h"
-#include "../../core/source.h"
+#include "../../lib/log.h"
+#include "../../lib/source.h"
 #include "ostree_priv.h"
 
 /* Larger commit metadata is not a commit we would deploy. */

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "../../core/fault.h"
-#include "../../core/log.h"
-#include "../../core/progress.h"
+#include "../../lib/fault.h"
+#include "../../lib/log.h"
+#include "../../lib/progress.h"
 #include "ostree_priv.h"
 
 #define NEW_TARGET "new-deployment"

@@ -3,7 +3,7 @@
 #include <ostree.h>
 
 #include "../../core/backend.h"
-#include "../../core/source.h"
+#include "../../lib/source.h"
 
 struct ostree_backend {
 	struct updater_ctx *u;

@@ -18,9 +18,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../../core/fsutil.h"
-#include "../../core/log.h"
-#include "../../core/source.h"
+#include "../../lib/fsutil.h"
+#include "../../lib/log.h"
+#include "../../lib/source.h"
 #include "ostree_priv.h"
 
 /* The content pull of COMMIT, published as REF. */

@@ -13,8 +13,8 @@
 
 #include "../../backends/dualbank/readback.h"
 #include "../../backends/dualbank/slot_writer.h"
-#include "digest.h"
-#include "progress.h"
+#include "../../lib/digest.h"
+#include "../../lib/progress.h"
 
 #define MiB (1u << 20)
 /* Larger than the read-back's step (8 MiB), so part of it is read back while

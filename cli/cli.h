@@ -1,12 +1,12 @@
-/* Command implementations behind core/main.c's option parsing. Each returns an
+/* Command implementations behind cli/main.c's option parsing. Each returns an
  * exit code (enum updater_exit) and leaves the message of a failure in e. */
 #pragma once
 #include <errno.h>
 #include <stdbool.h>
 
 #include "../config/config.h"
-#include "engine.h"
-#include "error.h"
+#include "../core/engine.h"
+#include "../lib/error.h"
 
 struct cli_global {
 	const char *config_path;
