@@ -19,7 +19,12 @@ int cli_status(struct engine *g, bool json, struct error *e);
  * backend's, so a build without that backend has neither the format nor libzstd,
  * and says so (exit 2). */
 #ifdef WITH_DUALBANK
-int cli_bundle(int argc, char **argv, const struct cli_global *gl, struct error *e);
+#include "../bundle/bundle_cli.h"
+static inline int cli_bundle(int argc, char **argv, const struct cli_global *gl,
+			     struct error *e)
+{
+	return bundle_cli(argc, argv, gl->config_path, e);
+}
 #else
 static inline int cli_bundle(int argc, char **argv, const struct cli_global *gl,
 			     struct error *e)
