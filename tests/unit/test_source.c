@@ -1,4 +1,4 @@
-/* lib/source.c against tests/lib/httpd.py (run as a child process) and
+/* lib/source*.c against tests/lib/httpd.py (run as a child process) and
  * local files: exact delivery, ranges, resume after faults, error classes. */
 #include "testutil.h"
 
