@@ -125,7 +125,7 @@ int cfg_load(struct envcfg *c, const char *config, struct error *e)
 					  : asprintf(&c->desc, "%s + %s", c->path[0], c->path[1]);
 	if (n < 0) {
 		c->desc = NULL;
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	}
 	return 0;
 }

@@ -77,7 +77,7 @@ static int bundle_info_cmd(int argc, char **argv, const char *config_path, struc
 		return usage(e, "info: needs one FILE or URL");
 	o.location = argv[1];
 	if (!(buf = malloc(BUNDLE_HEAD_MAX)))
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory"), UPD_EXIT_OTHER;
+		return err_oom(e, NULL), UPD_EXIT_OTHER;
 	rc = source_read_head(&o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
 	if (rc == 0 && (rc = bundle_head_parse(buf, len, &h, &need, e)) == -EAGAIN)
 		rc = err_set(e, UPD_EXIT_VERIFY, ENODATA, "bundle truncated: %zu bytes, header needs %zu",

@@ -23,7 +23,6 @@
 
 #define CHUNK ((size_t)1 << 20) /* streaming unit of bundle_create */
 
-static int oom(struct error *e) { return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory"); }
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -161,7 +160,7 @@ static int open_inputs(struct creator *c, struct error *e)
 	c->in = malloc(CHUNK);
 	c->out = malloc(CHUNK);
 	if (!c->in || !c->out)
-		return oom(e);
+		return err_oom(e, NULL);
 	return 0;
 }
 
@@ -173,7 +172,7 @@ static int open_payload_tmp(struct creator *c, struct error *e)
 	char *tmpl = NULL;
 
 	if (asprintf(&tmpl, "%s.payload-XXXXXX", c->o->output) < 0)
-		return oom(e);
+		return err_oom(e, NULL);
 	c->pay_fd = mkostemp(tmpl, O_CLOEXEC);
 	if (c->pay_fd < 0) {
 		int err = errno;
@@ -253,7 +252,7 @@ static int compress_image(struct creator *c, struct error *e)
 {
 	ZSTD_CCtx *z = ZSTD_createCCtx();
 	struct sha256_ctx *ih = sha256_new(), *ph = sha256_new();
-	int r = (z && ih && ph) ? zstd_setup(z, c, e) : oom(e);
+	int r = (z && ih && ph) ? zstd_setup(z, c, e) : err_oom(e, NULL);
 
 	if (r == 0)
 		r = compress_loop(c, z, ih, ph, e);
@@ -309,7 +308,7 @@ static int sign_manifest(struct creator *c, struct error *e)
 	m->zstd_window_log = c->wlog;
 	c->mtext = manifest_format(m);
 	if (!c->mtext)
-		return oom(e);
+		return err_oom(e, NULL);
 	return sign_buf(c->key, c->mtext, strlen(c->mtext), &c->sig, &c->sig_len, e);
 }
 
@@ -398,7 +397,7 @@ static int fsync_parent(const char *path, struct error *e)
 	int fd, err = 0;
 
 	if (!dir)
-		return oom(e);
+		return err_oom(e, NULL);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
 		err = errno;
@@ -415,7 +414,7 @@ static int write_output(struct creator *c, struct error *e)
 {
 	if (asprintf(&c->tmp_path, "%s.tmp", c->o->output) < 0) {
 		c->tmp_path = NULL;
-		return oom(e);
+		return err_oom(e, NULL);
 	}
 	c->out_fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (c->out_fd < 0) {

@@ -84,7 +84,7 @@ static int setting(struct scan *s)
 	if (lines)
 		s->seen_line = lines;
 	if (!seen || !lines || !(s->seen[s->n_seen] = strdup(full)))
-		return err_set(s->e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(s->e, NULL);
 	s->seen_line[s->n_seen++] = s->line;
 	return 0;
 }
@@ -168,7 +168,7 @@ static int include(struct scan *s)
 	/* libconfig 1.5 puts include_dir in front of any name, absolute or not. */
 	if (s->include_dir) {
 		if (asprintf(&full, "%s/%s", s->include_dir, file) < 0)
-			return err_set(s->e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+			return err_oom(s->e, NULL);
 	}
 	const char *p = full ? full : file;
 	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {

@@ -31,7 +31,7 @@ int fsync_dir_of(const char *path, struct error *e)
 {
 	char *copy = strdup(path);
 	if (!copy)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	const char *dir = dirname(copy);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = 0;
@@ -115,7 +115,7 @@ int read_text_file_flags(const char *path, size_t max, int flags, char **out, st
 	int saved = errno;
 	close(fd);
 	if (!buf)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "read %s: out of memory", path);
+		return err_oom(e, "read %s", path);
 	if (r < 0) {
 		free(buf);
 		return err_set(e, UPD_EXIT_OTHER, saved, "read %s: %s", path, strerror(saved));

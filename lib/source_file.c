@@ -121,7 +121,7 @@ int source_file_stream(const char *location, uint64_t off, uint64_t end, source_
 		return fd;
 	uint8_t *buf = malloc(FILE_CHUNK);
 	int rc = buf ? file_copy(fd, S_ISREG(st.st_mode), buf, location, off, end, sink, user, e)
-		     : err_set(e, UPD_EXIT_OTHER, ENOMEM, "read %s: out of memory", location);
+		     : err_oom(e, "read %s", location);
 	free(buf);
 	close(fd);
 	return rc;

@@ -56,7 +56,7 @@ static int db_open(struct updater_ctx *u, void **priv, struct error *e)
 		return rc;
 	struct dualbank *d = calloc(1, sizeof(*d));
 	if (!d)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	d->u = u;
 	d->cfg = u->cfg;
 	d->target_fd = -1;
@@ -192,7 +192,7 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 	source_opts(d, &o);
 	uint8_t *buf = malloc(BUNDLE_HEAD_MAX);
 	if (!buf)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	rc = source_read_head(&o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
 	if (rc == 0)
 		rc = parse_head(d, buf, len, total, e);

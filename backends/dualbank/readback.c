@@ -124,7 +124,7 @@ int readback_start(struct readback **out, int wfd, const char *path, uint64_t to
 	int err;
 
 	if (!r)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	r->wfd = wfd;
 	r->total = total;
 	r->rfd = -1;
@@ -136,7 +136,7 @@ int readback_start(struct readback **out, int wfd, const char *path, uint64_t to
 		return err_set(e, UPD_EXIT_OTHER, err, "read back %s: %s", path, strerror(err));
 	r->sha = sha256_new();
 	if (!r->sha || posix_memalign((void **)&r->buf, 4096, READ_SIZE) != 0)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	if (pthread_create(&r->tid, NULL, readback_main, r) != 0)
 		return err_set(e, UPD_EXIT_OTHER, EAGAIN, "read back %s: cannot start a thread", path);
 	r->started = true;

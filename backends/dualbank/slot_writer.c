@@ -129,7 +129,7 @@ int slot_writer_new(struct slot_writer **out, int fd, const char *name, const ch
 	bool ok;
 
 	if (!w)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	*w = (struct slot_writer){ .fd = fd, .name = name, .path = path, .m = m, .last_ret = 1 };
 	w->dctx = ZSTD_createDCtx();
 	w->payload_sha = sha256_new();

@@ -101,7 +101,7 @@ static int open_backend(const struct config *c, struct ostree_backend **out, boo
 		return rc;
 	struct ostree_backend *b = calloc(1, sizeof(*b));
 	if (!b)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	*out = b;
 	b->cfg = c;
 	b->report_fd = -1;
