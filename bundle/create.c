@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "../lib/digest.h"
+#include "../lib/io.h"
 #include "../lib/log.h"
 #include "../lib/version.h"
 #include "bundle.h"
@@ -48,40 +49,6 @@ struct creator {
 static int io_exit(int errnum)
 {
 	return (errnum == ENOSPC || errnum == EDQUOT) ? UPD_EXIT_NOSPACE : UPD_EXIT_OTHER;
-}
-
-/* Reads up to n bytes, short only at end of file. */
-static ssize_t read_full(int fd, uint8_t *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
 }
 
 static int create_opts(struct creator *c, const struct bundle_create_opts *o, struct error *e)
@@ -218,7 +185,7 @@ static int compress_chunk(struct creator *c, ZSTD_CCtx *z, struct sha256_ctx *ph
 		if (ZSTD_isError(left))
 			return err_set(e, UPD_EXIT_OTHER, EIO, "bundle create: compress %s: %s",
 				       c->o->image, ZSTD_getErrorName(left));
-		int r = write_all(c->pay_fd, c->out, out.pos);
+		int r = io_write_full(c->pay_fd, c->out, out.pos);
 		if (r < 0)
 			return err_set(e, io_exit(-r), -r,
 				       "bundle create: write temp payload next to %s: %s",
@@ -233,12 +200,10 @@ static int compress_loop(struct creator *c, ZSTD_CCtx *z, struct sha256_ctx *ih,
 			 struct sha256_ctx *ph, struct error *e)
 {
 	for (;;) {
-		ssize_t n = read_full(c->img_fd, c->in, CHUNK);
-		if (n < 0) {
-			int err = errno;
-			return err_set(e, UPD_EXIT_OTHER, err, "bundle create: read image %s: %s",
-				       c->o->image, strerror(err));
-		}
+		ssize_t n = io_read_full(c->img_fd, c->in, CHUNK);
+		if (n < 0)
+			return err_set(e, UPD_EXIT_OTHER, (int)-n, "bundle create: read image %s: %s",
+				       c->o->image, strerror((int)-n));
 		sha256_update(ih, c->in, (size_t)n);
 		c->m.image_size += (uint64_t)n;
 		int last = (size_t)n < CHUNK;
@@ -320,11 +285,11 @@ static int write_head(struct creator *c, struct error *e)
 	memcpy(hdr, BUNDLE_MAGIC, BUNDLE_MAGIC_LEN);
 	put_be32(hdr + 8, (uint32_t)mlen);
 	put_be32(hdr + 12, (uint32_t)c->sig_len);
-	int r = write_all(c->out_fd, hdr, sizeof(hdr));
+	int r = io_write_full(c->out_fd, hdr, sizeof(hdr));
 	if (r == 0)
-		r = write_all(c->out_fd, c->mtext, mlen);
+		r = io_write_full(c->out_fd, c->mtext, mlen);
 	if (r == 0)
-		r = write_all(c->out_fd, c->sig, c->sig_len);
+		r = io_write_full(c->out_fd, c->sig, c->sig_len);
 	if (r < 0)
 		return err_set(e, io_exit(-r), -r, "bundle create: write %s: %s", c->tmp_path,
 			       strerror(-r));
@@ -337,18 +302,14 @@ static int copy_rw(struct creator *c, struct error *e)
 	off_t off = 0;
 
 	for (;;) {
-		ssize_t n = pread(c->pay_fd, c->in, CHUNK, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = errno;
-			return err_set(e, UPD_EXIT_OTHER, err,
+		ssize_t n = io_pread_full(c->pay_fd, c->in, CHUNK, (uint64_t)off);
+		if (n < 0)
+			return err_set(e, UPD_EXIT_OTHER, (int)-n,
 				       "bundle create: read temp payload next to %s: %s",
-				       c->o->output, strerror(err));
-		}
+				       c->o->output, strerror((int)-n));
 		if (n == 0)
 			break;
-		int r = write_all(c->out_fd, c->in, (size_t)n);
+		int r = io_write_full(c->out_fd, c->in, (size_t)n);
 		if (r < 0)
 			return err_set(e, io_exit(-r), -r, "bundle create: write %s: %s",
 				       c->tmp_path, strerror(-r));
@@ -394,15 +355,12 @@ static int fsync_parent(const char *path, struct error *e)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-	int fd, err = 0;
 
 	if (!dir)
 		return err_oom(e, NULL);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
-		err = errno;
-	if (fd >= 0)
-		close(fd);
+	int err = -io_fsync_at(AT_FDCWD, dir, O_DIRECTORY);
+	if (err == EINVAL) /* a file system that cannot sync a directory */
+		err = 0;
 	int r = err ? err_set(e, UPD_EXIT_OTHER, err, "bundle create: sync directory %s: %s",
 			      dir, strerror(err))
 		    : 0;

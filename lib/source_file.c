@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "source_priv.h"
 
 #define FILE_CHUNK ((size_t)1 << 20)
@@ -77,15 +78,11 @@ int source_file_open(const char *location, struct stat *st, struct error *e)
 	return err_set(e, UPD_EXIT_USAGE, saved, "open %s: %s", location, strerror(saved));
 }
 
-/* One read at pos (pread on regular files, read on pipes and devices, whose
- * position is implicit); retried on EINTR. */
+/* Reads n bytes at pos, short only at the end (pread on regular files, read
+ * on pipes and devices, whose position is implicit). Count or -errno. */
 static ssize_t file_read(int fd, int seekable, void *buf, size_t n, uint64_t pos)
 {
-	ssize_t r;
-	do
-		r = seekable ? pread(fd, buf, n, (off_t)pos) : read(fd, buf, n);
-	while (r < 0 && errno == EINTR);
-	return r;
+	return seekable ? io_pread_full(fd, buf, n, pos) : io_read_full(fd, buf, n);
 }
 
 /* Delivers [off, end); a non-seekable file is read from 0 with the bytes
@@ -97,8 +94,8 @@ static int file_copy(int fd, int seekable, uint8_t *buf, const char *location, u
 	while (pos < end) {
 		ssize_t n = file_read(fd, seekable, buf, (size_t)min_u64(FILE_CHUNK, end - pos), pos);
 		if (n < 0)
-			return err_set(e, UPD_EXIT_DOWNLOAD, errno, "read %s: %s", location,
-				       strerror(errno));
+			return err_set(e, UPD_EXIT_DOWNLOAD, (int)-n, "read %s: %s", location,
+				       strerror((int)-n));
 		if (n == 0)
 			return source_truncated(e, pos, end);
 		size_t skip = pos < off ? (size_t)min_u64((uint64_t)n, off - pos) : 0;
@@ -135,16 +132,11 @@ int source_file_head(const char *location, uint8_t *buf, size_t max, size_t *len
 	if (fd < 0)
 		return fd;
 	int seekable = S_ISREG(st.st_mode), rc = 0;
-	while (*len < max) {
-		ssize_t n = file_read(fd, seekable, buf + *len, max - *len, *len);
-		if (n <= 0) {
-			if (n < 0)
-				rc = err_set(e, UPD_EXIT_DOWNLOAD, errno, "read %s: %s", location,
-					     strerror(errno));
-			break;
-		}
-		*len += (size_t)n;
-	}
+	ssize_t n = file_read(fd, seekable, buf, max, 0);
+	if (n < 0)
+		rc = err_set(e, UPD_EXIT_DOWNLOAD, (int)-n, "read %s: %s", location, strerror((int)-n));
+	else
+		*len = (size_t)n;
 	if (seekable)
 		*total = (uint64_t)st.st_size;
 	close(fd);

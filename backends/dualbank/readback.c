@@ -40,6 +40,8 @@ static int read_range(struct readback *r, uint64_t off, uint64_t end)
 		size_t need = end - off < READ_SIZE ? (size_t)(end - off) : READ_SIZE;
 		/* O_DIRECT reads whole blocks: ask for a block-rounded length. */
 		size_t ask = r->direct ? (need + 4095) & ~(size_t)4095 : need;
+		/* One pread, not io_pread_full: after a short O_DIRECT read (the end
+		 * of a file-backed slot) a second read would start unaligned. */
 		ssize_t n = pread(r->rfd, r->buf, ask, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
