@@ -122,7 +122,7 @@ int engine_open(struct engine **out, const struct config *cfg, const char *backe
 	int rc;
 
 	if (!g)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	g->cfg = cfg;
 	g->lock_fd = -1;
 	g->opts = *opts;
