@@ -105,7 +105,7 @@ static bool ranges_overlap(const struct envcfg *c)
 }
 
 /* Parses fw_env.config and checks that the storage exists; fills c->desc. */
-int cfg_load(struct envcfg *c, const char *config, struct error *e)
+static int cfg_load_checked(struct envcfg *c, const char *config, struct error *e)
 {
 	struct stat st[2];
 	int rc;
@@ -128,4 +128,13 @@ int cfg_load(struct envcfg *c, const char *config, struct error *e)
 		return err_oom(e, NULL);
 	}
 	return 0;
+}
+
+int cfg_load(struct envcfg *c, const char *config, struct error *e)
+{
+	int rc = cfg_load_checked(c, config, e);
+
+	if (rc < 0)
+		cfg_free(c);
+	return rc;
 }

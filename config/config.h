@@ -49,7 +49,8 @@ struct config {
 };
 
 /* Loads and validates. On error fills e with "<file>:<line>: <key>: <why>"
- * (exit class UPD_EXIT_USAGE) and returns a negative errno; c is then empty.
+ * (exit class UPD_EXIT_USAGE) and returns a negative errno; c is then empty:
+ * on failure there is nothing to free (the constructor rule).
  * Unknown keys are refused (a typo must not silently fall back to a default),
  * and so are those of a backend not compiled into this build. A deprecated
  * key (config_keys.h) is logged once, as a warning, on success. */

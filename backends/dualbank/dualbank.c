@@ -52,6 +52,8 @@ static int check_config(const struct config *c, struct error *e)
 static int db_open(struct updater_ctx *u, void **priv, struct error *e)
 {
 	int rc = check_config(u->cfg, e);
+
+	*priv = NULL;
 	if (rc < 0)
 		return rc;
 	struct dualbank *d = calloc(1, sizeof(*d));

@@ -123,8 +123,9 @@ int readback_start(struct readback **out, int wfd, const char *path, uint64_t to
 		   struct error *e)
 {
 	struct readback *r = calloc(1, sizeof(*r));
-	int err;
+	int err, rc = 0;
 
+	*out = NULL;
 	if (!r)
 		return err_oom(e, NULL);
 	r->wfd = wfd;
@@ -133,15 +134,18 @@ int readback_start(struct readback **out, int wfd, const char *path, uint64_t to
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	*out = r;
 	if ((err = open_reader(r)) != 0)
-		return err_set(e, UPD_EXIT_OTHER, err, "read back %s: %s", path, strerror(err));
-	r->sha = sha256_new();
-	if (!r->sha || posix_memalign((void **)&r->buf, 4096, READ_SIZE) != 0)
-		return err_oom(e, NULL);
-	if (pthread_create(&r->tid, NULL, readback_main, r) != 0)
-		return err_set(e, UPD_EXIT_OTHER, EAGAIN, "read back %s: cannot start a thread", path);
+		rc = err_set(e, UPD_EXIT_OTHER, err, "read back %s: %s", path, strerror(err));
+	else if (!(r->sha = sha256_new()) || posix_memalign((void **)&r->buf, 4096, READ_SIZE) != 0)
+		rc = err_oom(e, NULL);
+	else if (pthread_create(&r->tid, NULL, readback_main, r) != 0)
+		rc = err_set(e, UPD_EXIT_OTHER, EAGAIN, "read back %s: cannot start a thread", path);
+	if (rc < 0) {
+		readback_free(r);
+		return rc;
+	}
 	r->started = true;
+	*out = r;
 	return 0;
 }
 

@@ -112,6 +112,7 @@ int slot_writer_new(struct slot_writer **out, int fd, const char *name, const ch
 	struct slot_writer *w = calloc(1, sizeof(*w));
 	bool ok;
 
+	*out = NULL;
 	if (!w)
 		return err_oom(e, NULL);
 	*w = (struct slot_writer){ .fd = fd, .name = name, .path = path, .m = m, .last_ret = 1 };
