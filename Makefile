@@ -46,11 +46,11 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 ALL_CFLAGS = $(WARN) $(BACKEND_DEFS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
 
 # Everything but main.c goes into a static library the tests link against.
-LIB_SRC := $(sort $(wildcard core/*.c config/*.c hooks/*.c bootctl/*.c) \
+LIB_SRC := $(sort $(wildcard lib/*.c cli/*.c core/*.c config/*.c hooks/*.c bootctl/*.c) \
 	$(if $(filter 1,$(WITH_DUALBANK)),$(wildcard bundle/*.c backends/dualbank/*.c)) \
 	$(if $(filter 1,$(WITH_OSTREE)),$(wildcard backends/ostree/*.c)))
-LIB_SRC := $(filter-out core/main.c,$(LIB_SRC))
-HDRS := $(wildcard core/*.h bootctl/*.h bundle/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
+LIB_SRC := $(filter-out cli/main.c,$(LIB_SRC))
+HDRS := $(wildcard lib/*.h cli/*.h core/*.h bootctl/*.h bundle/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 BUILD := build
@@ -79,12 +79,12 @@ $(BUILD)/libupdater.a: $(LIB_OBJ)
 $(SAN_BUILD)/libupdater.a: $(SAN_OBJ)
 	rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
 
-updater: $(BUILD)/core/main.o $(BUILD)/libupdater.a
+updater: $(BUILD)/cli/main.o $(BUILD)/libupdater.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# The fault-injection build for the power-cut sweeps (core/fault.h).
+# The fault-injection build for the power-cut sweeps (lib/fault.h).
 FAULT_BUILD := build/fault
-FAULT_OBJ := $(LIB_SRC:%.c=$(FAULT_BUILD)/%.o) $(FAULT_BUILD)/core/main.o
+FAULT_OBJ := $(LIB_SRC:%.c=$(FAULT_BUILD)/%.o) $(FAULT_BUILD)/cli/main.o
 $(FAULT_BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DUPDATER_FAULTS -c $< -o $@
@@ -93,7 +93,7 @@ updater-fault: $(FAULT_OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The sanitizer build of the program, used by the integration tests once.
-updater-san: $(SAN_BUILD)/core/main.o $(SAN_BUILD)/libupdater.a
+updater-san: $(SAN_BUILD)/cli/main.o $(SAN_BUILD)/libupdater.a
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The engine tests (test_engine_*.c) share a fake backend and a fixture
@@ -107,11 +107,11 @@ $(ENGINE_UNIT_BIN): $(ENGINE_TEST_DEPS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libupdater.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Ilib -Icli -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
 
 $(SAN_BUILD)/tests/%: tests/unit/%.c $(SAN_BUILD)/libupdater.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Ilib -Icli -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
 
 deps:
 	@./scripts/deps.sh
@@ -154,6 +154,7 @@ check: deps
 	@MAKE="$(MAKE)" tests/run-check.sh doc-check unit unit-san fuzz-replay integration integration-san valgrind powercut package-check cross-check qemu-check
 
 # Every file the docs and README link to or name as a repository path exists;
+# the folders' includes keep the layers of docs/architecture.md (tests/docs/layers.py);
 # no figure block of docs/reliability.md or docs/security.md was measured on
 # sources that changed since (benchmark pages older than the code: a note).
 .PHONY: doc-check figures
@@ -161,6 +162,9 @@ doc-check:
 	@n=$$($(PYTHON) tests/docs/linkcheck.py tests/docs/broken.md | grep -c '^broken link:'); \
 		[ "$$n" = 4 ] || { echo "doc-check: the checker found $$n of the 4 broken links of tests/docs/broken.md"; exit 1; }
 	@$(PYTHON) tests/docs/linkcheck.py
+	@n=$$($(PYTHON) tests/docs/layers.py tests/docs/layers-bad | grep -c '^layers: [^0-9]'); \
+		[ "$$n" = 4 ] || { echo "doc-check: the layer check found $$n of the 4 violations of tests/docs/layers-bad"; exit 1; }
+	@$(PYTHON) tests/docs/layers.py
 	@$(PYTHON) tests/lib/figures.py check
 
 # The tests write their figures under build/figures/; this puts them into the
@@ -244,7 +248,7 @@ $(BOOTSCR): boot/boot.cmd
 
 # The program linked at any BUILD (the dual-bank guests use a WITH_OSTREE=0
 # build: without libostree's libraries the root file systems are 4x smaller).
-$(BUILD)/updater-bin: $(BUILD)/core/main.o $(BUILD)/libupdater.a
+$(BUILD)/updater-bin: $(BUILD)/cli/main.o $(BUILD)/libupdater.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 QEMU_DUALBANK_UPDATER := build/qemu-dualbank/updater-bin
@@ -318,7 +322,7 @@ uninstall:
 
 # The program of any BUILD: variant (WITH_*=0) and cross builds that must not
 # replace ./updater.
-$(BUILD)/bin/updater: $(BUILD)/core/main.o $(BUILD)/libupdater.a
+$(BUILD)/bin/updater: $(BUILD)/cli/main.o $(BUILD)/libupdater.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

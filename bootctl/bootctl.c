@@ -21,7 +21,7 @@ int bootctl_open(struct bootctl **out, const struct bootctl_ops *ops, const char
 
 	*out = NULL;
 	if (!bc)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	bc->ops = ops;
 	bc->bootlimit = 3;
 	rc = ops->open(&bc->priv, location, e);

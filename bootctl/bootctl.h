@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "../config/config.h"
-#include "../core/error.h"
+#include "../lib/error.h"
 
 /* The contract's variables: boot_slot, upgrade_available, bootcount,
  * bootlimit, rollback. All are always present with a value. */
@@ -36,7 +36,8 @@ struct bootstate {
 struct bootctl_ops {
 	const char *name;
 	/* Messages name the storage; -ENOENT missing, -EBADMSG no valid copy,
-	 * -EINVAL bad location description (UPD_EXIT_USAGE). Never repairs. */
+	 * -EINVAL bad location description (UPD_EXIT_USAGE). Never repairs.
+	 * On failure *priv is NULL and there is nothing to close. */
 	int (*open)(void **priv, const char *location, struct error *e);
 	void (*close)(void *priv);
 	/* The contract as stored; a missing or invalid variable is -EBADMSG. */
@@ -59,7 +60,8 @@ struct bootctl;
 /* On failure *out is NULL and there is nothing to close. */
 int bootctl_open(struct bootctl **out, const struct bootctl_ops *ops, const char *location,
 		 struct error *e);
-/* The bootloader the config describes (today U-Boot's environment). */
+/* The bootloader the config describes (today U-Boot's environment). The same
+ * rule: on failure *out is NULL and there is nothing to close. */
 int bootctl_open_config(struct bootctl **out, const struct config *cfg, struct error *e);
 void bootctl_close(struct bootctl *bc);
 

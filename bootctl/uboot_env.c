@@ -25,8 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/fault.h"
-#include "../core/log.h"
+#include "../lib/fault.h"
+#include "../lib/log.h"
 
 #define NUM_MAX 999
 
@@ -65,7 +65,7 @@ static int ctx_open(const struct envcfg *c, const char *config, struct uboot_ctx
 
 	*out = NULL;
 	if (libuboot_initialize(&ctx, NULL) < 0 || !ctx)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	/* Everything libubootenv rejects here passed cfg_load(): an unusual
 	 * device (an MTD that is not NOR/NAND, a negative offset on a file). */
 	if ((rc = libuboot_read_config(ctx, config)) < 0) {
@@ -126,7 +126,7 @@ static int snap_take(struct snapshot *s, struct uboot_ctx *ctx, struct error *e)
 	return 0;
 oom:
 	snap_free(s);
-	return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	return err_oom(e, NULL);
 }
 
 static const char *snap_get(const struct snapshot *s, const char *name)
@@ -383,7 +383,7 @@ static int bootenv_open(void **priv, const char *fw_env_config, struct error *e)
 	*priv = NULL;
 	if (!env || !(env->config = strdup(fw_env_config))) {
 		free(env);
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	}
 	rc = env_load(fw_env_config, &c, &env->snap, e);
 	if (rc == 0) {

@@ -3,7 +3,7 @@
 #pragma once
 #include <stddef.h>
 
-#include "../core/error.h"
+#include "../lib/error.h"
 
 /* What this module needs to know about fw_env.config, read the way libubootenv
  * reads it, so that errors can name the storage instead of repeating
@@ -17,6 +17,7 @@ struct envcfg {
 };
 
 /* Reads and checks fw_env.config (one line: one copy, two: redundant copies).
- * The caller releases c with cfg_free() whatever it returns. */
+ * On failure c is empty and there is nothing to free; on success the caller
+ * releases it with cfg_free(). */
 int cfg_load(struct envcfg *c, const char *config, struct error *e);
 void cfg_free(struct envcfg *c);

@@ -105,7 +105,7 @@ static bool ranges_overlap(const struct envcfg *c)
 }
 
 /* Parses fw_env.config and checks that the storage exists; fills c->desc. */
-int cfg_load(struct envcfg *c, const char *config, struct error *e)
+static int cfg_load_checked(struct envcfg *c, const char *config, struct error *e)
 {
 	struct stat st[2];
 	int rc;
@@ -125,7 +125,16 @@ int cfg_load(struct envcfg *c, const char *config, struct error *e)
 					  : asprintf(&c->desc, "%s + %s", c->path[0], c->path[1]);
 	if (n < 0) {
 		c->desc = NULL;
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	}
 	return 0;
+}
+
+int cfg_load(struct envcfg *c, const char *config, struct error *e)
+{
+	int rc = cfg_load_checked(c, config, e);
+
+	if (rc < 0)
+		cfg_free(c);
+	return rc;
 }

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/error.h"
+#include "../lib/error.h"
 
 #define BUNDLE_MAGIC "UPDBNDL1"
 #define BUNDLE_MAGIC_LEN (sizeof(BUNDLE_MAGIC) - 1)

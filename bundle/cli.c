@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/cli.h"
-#include "../core/digest.h"
-#include "../core/source.h"
+#include "../config/config.h"
+#include "../lib/digest.h"
+#include "../lib/source.h"
 #include "bundle.h"
+#include "bundle_cli.h"
 #include "create.h"
 
 static int usage(struct error *e, const char *why)
@@ -32,7 +33,7 @@ static void print_manifest(const struct bundle_head *h)
 	       m->compression, m->zstd_window_log);
 }
 
-static int signature_line(const struct bundle_head *h, const struct cli_global *gl,
+static int signature_line(const struct bundle_head *h, const char *config_path,
 			  struct error *e)
 {
 	struct config cfg;
@@ -40,7 +41,7 @@ static int signature_line(const struct bundle_head *h, const struct cli_global *
 	size_t which = 0;
 	int rc;
 
-	if (config_load(&cfg, gl->config_path, &ce) < 0) {
+	if (config_load(&cfg, config_path, &ce) < 0) {
 		printf("signature:      not checked (%s)\n", ce.msg);
 		return UPD_EXIT_OK;
 	}
@@ -59,7 +60,7 @@ static int signature_line(const struct bundle_head *h, const struct cli_global *
 	return rc == 0 ? UPD_EXIT_OK : (e->exit ? e->exit : UPD_EXIT_VERIFY);
 }
 
-static int bundle_info_cmd(int argc, char **argv, const struct cli_global *gl, struct error *e)
+static int bundle_info_cmd(int argc, char **argv, const char *config_path, struct error *e)
 {
 	struct source_opts o = { .timeout_s = 30, .retries = 2 };
 	struct bundle_head h = {0};
@@ -76,7 +77,7 @@ static int bundle_info_cmd(int argc, char **argv, const struct cli_global *gl, s
 		return usage(e, "info: needs one FILE or URL");
 	o.location = argv[1];
 	if (!(buf = malloc(BUNDLE_HEAD_MAX)))
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory"), UPD_EXIT_OTHER;
+		return err_oom(e, NULL), UPD_EXIT_OTHER;
 	rc = source_read_head(&o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
 	if (rc == 0 && (rc = bundle_head_parse(buf, len, &h, &need, e)) == -EAGAIN)
 		rc = err_set(e, UPD_EXIT_VERIFY, ENODATA, "bundle truncated: %zu bytes, header needs %zu",
@@ -87,18 +88,18 @@ static int bundle_info_cmd(int argc, char **argv, const struct cli_global *gl, s
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
 	}
 	print_manifest(&h);
-	rc = signature_line(&h, gl, e);
+	rc = signature_line(&h, config_path, e);
 	bundle_head_free(&h);
 	return rc;
 }
 
-int cli_bundle(int argc, char **argv, const struct cli_global *gl, struct error *e)
+int bundle_cli(int argc, char **argv, const char *config_path, struct error *e)
 {
 	if (argc < 2)
 		return usage(e, "create|info: missing");
 	if (strcmp(argv[1], "create") == 0)
 		return bundle_create_cmd(argc - 1, argv + 1, e);
 	if (strcmp(argv[1], "info") == 0)
-		return bundle_info_cmd(argc - 1, argv + 1, gl, e);
+		return bundle_info_cmd(argc - 1, argv + 1, config_path, e);
 	return usage(e, "create|info: expected");
 }

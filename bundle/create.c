@@ -15,15 +15,15 @@
 #include <openssl/pem.h>
 #include <zstd.h>
 
-#include "../core/digest.h"
-#include "../core/log.h"
-#include "../core/version.h"
+#include "../lib/digest.h"
+#include "../lib/io.h"
+#include "../lib/log.h"
+#include "../lib/version.h"
 #include "bundle.h"
 #include "keys.h"
 
 #define CHUNK ((size_t)1 << 20) /* streaming unit of bundle_create */
 
-static int oom(struct error *e) { return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory"); }
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -49,40 +49,6 @@ struct creator {
 static int io_exit(int errnum)
 {
 	return (errnum == ENOSPC || errnum == EDQUOT) ? UPD_EXIT_NOSPACE : UPD_EXIT_OTHER;
-}
-
-/* Reads up to n bytes, short only at end of file. */
-static ssize_t read_full(int fd, uint8_t *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
 }
 
 static int create_opts(struct creator *c, const struct bundle_create_opts *o, struct error *e)
@@ -161,7 +127,7 @@ static int open_inputs(struct creator *c, struct error *e)
 	c->in = malloc(CHUNK);
 	c->out = malloc(CHUNK);
 	if (!c->in || !c->out)
-		return oom(e);
+		return err_oom(e, NULL);
 	return 0;
 }
 
@@ -173,7 +139,7 @@ static int open_payload_tmp(struct creator *c, struct error *e)
 	char *tmpl = NULL;
 
 	if (asprintf(&tmpl, "%s.payload-XXXXXX", c->o->output) < 0)
-		return oom(e);
+		return err_oom(e, NULL);
 	c->pay_fd = mkostemp(tmpl, O_CLOEXEC);
 	if (c->pay_fd < 0) {
 		int err = errno;
@@ -219,7 +185,7 @@ static int compress_chunk(struct creator *c, ZSTD_CCtx *z, struct sha256_ctx *ph
 		if (ZSTD_isError(left))
 			return err_set(e, UPD_EXIT_OTHER, EIO, "bundle create: compress %s: %s",
 				       c->o->image, ZSTD_getErrorName(left));
-		int r = write_all(c->pay_fd, c->out, out.pos);
+		int r = io_write_full(c->pay_fd, c->out, out.pos);
 		if (r < 0)
 			return err_set(e, io_exit(-r), -r,
 				       "bundle create: write temp payload next to %s: %s",
@@ -234,12 +200,10 @@ static int compress_loop(struct creator *c, ZSTD_CCtx *z, struct sha256_ctx *ih,
 			 struct sha256_ctx *ph, struct error *e)
 {
 	for (;;) {
-		ssize_t n = read_full(c->img_fd, c->in, CHUNK);
-		if (n < 0) {
-			int err = errno;
-			return err_set(e, UPD_EXIT_OTHER, err, "bundle create: read image %s: %s",
-				       c->o->image, strerror(err));
-		}
+		ssize_t n = io_read_full(c->img_fd, c->in, CHUNK);
+		if (n < 0)
+			return err_set(e, UPD_EXIT_OTHER, (int)-n, "bundle create: read image %s: %s",
+				       c->o->image, strerror((int)-n));
 		sha256_update(ih, c->in, (size_t)n);
 		c->m.image_size += (uint64_t)n;
 		int last = (size_t)n < CHUNK;
@@ -253,7 +217,7 @@ static int compress_image(struct creator *c, struct error *e)
 {
 	ZSTD_CCtx *z = ZSTD_createCCtx();
 	struct sha256_ctx *ih = sha256_new(), *ph = sha256_new();
-	int r = (z && ih && ph) ? zstd_setup(z, c, e) : oom(e);
+	int r = (z && ih && ph) ? zstd_setup(z, c, e) : err_oom(e, NULL);
 
 	if (r == 0)
 		r = compress_loop(c, z, ih, ph, e);
@@ -309,7 +273,7 @@ static int sign_manifest(struct creator *c, struct error *e)
 	m->zstd_window_log = c->wlog;
 	c->mtext = manifest_format(m);
 	if (!c->mtext)
-		return oom(e);
+		return err_oom(e, NULL);
 	return sign_buf(c->key, c->mtext, strlen(c->mtext), &c->sig, &c->sig_len, e);
 }
 
@@ -321,11 +285,11 @@ static int write_head(struct creator *c, struct error *e)
 	memcpy(hdr, BUNDLE_MAGIC, BUNDLE_MAGIC_LEN);
 	put_be32(hdr + 8, (uint32_t)mlen);
 	put_be32(hdr + 12, (uint32_t)c->sig_len);
-	int r = write_all(c->out_fd, hdr, sizeof(hdr));
+	int r = io_write_full(c->out_fd, hdr, sizeof(hdr));
 	if (r == 0)
-		r = write_all(c->out_fd, c->mtext, mlen);
+		r = io_write_full(c->out_fd, c->mtext, mlen);
 	if (r == 0)
-		r = write_all(c->out_fd, c->sig, c->sig_len);
+		r = io_write_full(c->out_fd, c->sig, c->sig_len);
 	if (r < 0)
 		return err_set(e, io_exit(-r), -r, "bundle create: write %s: %s", c->tmp_path,
 			       strerror(-r));
@@ -338,18 +302,14 @@ static int copy_rw(struct creator *c, struct error *e)
 	off_t off = 0;
 
 	for (;;) {
-		ssize_t n = pread(c->pay_fd, c->in, CHUNK, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = errno;
-			return err_set(e, UPD_EXIT_OTHER, err,
+		ssize_t n = io_pread_full(c->pay_fd, c->in, CHUNK, (uint64_t)off);
+		if (n < 0)
+			return err_set(e, UPD_EXIT_OTHER, (int)-n,
 				       "bundle create: read temp payload next to %s: %s",
-				       c->o->output, strerror(err));
-		}
+				       c->o->output, strerror((int)-n));
 		if (n == 0)
 			break;
-		int r = write_all(c->out_fd, c->in, (size_t)n);
+		int r = io_write_full(c->out_fd, c->in, (size_t)n);
 		if (r < 0)
 			return err_set(e, io_exit(-r), -r, "bundle create: write %s: %s",
 				       c->tmp_path, strerror(-r));
@@ -395,15 +355,12 @@ static int fsync_parent(const char *path, struct error *e)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-	int fd, err = 0;
 
 	if (!dir)
-		return oom(e);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
-		err = errno;
-	if (fd >= 0)
-		close(fd);
+		return err_oom(e, NULL);
+	int err = -io_fsync_at(AT_FDCWD, dir, O_DIRECTORY);
+	if (err == EINVAL) /* a file system that cannot sync a directory */
+		err = 0;
 	int r = err ? err_set(e, UPD_EXIT_OTHER, err, "bundle create: sync directory %s: %s",
 			      dir, strerror(err))
 		    : 0;
@@ -415,7 +372,7 @@ static int write_output(struct creator *c, struct error *e)
 {
 	if (asprintf(&c->tmp_path, "%s.tmp", c->o->output) < 0) {
 		c->tmp_path = NULL;
-		return oom(e);
+		return err_oom(e, NULL);
 	}
 	c->out_fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (c->out_fd < 0) {

@@ -3,7 +3,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "../core/error.h"
+#include "../lib/error.h"
 
 struct bundle_create_opts {
 	const char *image, *version, *compatible, *key, *output;

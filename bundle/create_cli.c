@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/decimal.h"
+#include "../lib/decimal.h"
 #include "create.h"
 
 static int usage(struct error *e, const char *why)

@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/log.h"
+#include "../lib/log.h"
 
-static int oom(struct error *e) { return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory"); }
 
 static uint32_t get_be32(const uint8_t *p)
 {
@@ -62,7 +61,7 @@ static int head_fill(const uint8_t *buf, size_t mlen, size_t slen, struct bundle
 	h->sig = slen ? malloc(slen) : NULL;
 	if (!h->manifest_text || (slen && !h->sig)) {
 		bundle_head_free(h);
-		return oom(e);
+		return err_oom(e, NULL);
 	}
 	memcpy(h->manifest_text, text, mlen);
 	h->manifest_text[mlen] = '\0';

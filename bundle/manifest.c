@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/decimal.h"
-#include "../core/digest.h"
-#include "../core/version.h"
+#include "../lib/decimal.h"
+#include "../lib/digest.h"
+#include "../lib/version.h"
 
 enum mkey {
 	K_FORMAT,

@@ -13,7 +13,6 @@
 
 #include "keys.h"
 
-static int oom(struct error *e) { return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory"); }
 
 static int load_pubkey(const char *path, EVP_PKEY **out, struct error *e)
 {
@@ -75,7 +74,7 @@ int bundle_verify_signature(const struct bundle_head *h, char *const *keys, size
 
 	EVP_PKEY **pk = calloc(nkeys, sizeof(*pk));
 	if (!pk)
-		return oom(e);
+		return err_oom(e, NULL);
 	/* Every key is loaded before any is tried: a broken key file is a
 	 * configuration error to report now, not only on the day the keys
 	 * before it stop matching. */

@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/log.h"
-#include "../core/trust.h"
+#include "../lib/log.h"
+#include "../lib/trust.h"
 
 #define OFF(field) CONFIG_OFF(field)
 
@@ -82,7 +82,6 @@ struct load_ctx {
 static char **str_field(struct config *c, size_t off) { return (char **)((char *)c + off); }
 static int *int_field(struct config *c, size_t off) { return (int *)((char *)c + off); }
 
-static int enomem(struct error *e) { return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory"); }
 
 /* The file a setting came from: an @include'd file carries its own name. */
 static const char *source_file(const struct load_ctx *x, const config_setting_t *s)
@@ -188,7 +187,7 @@ static int set_string(struct load_ctx *x, const config_setting_t *s, const struc
 	}
 	free(*dst);
 	*dst = k->kind == K_PATH ? resolve(x->base, v) : strdup(v);
-	return *dst ? 0 : enomem(x->e);
+	return *dst ? 0 : err_oom(x->e, NULL);
 }
 
 /* A key and its deprecated names set one field: one of them at a time, and
@@ -272,7 +271,7 @@ static int set_paths(struct load_ctx *x, const config_setting_t *s, const struct
 		return bad(x, s, k->name, "must not be an empty list");
 	v = calloc(n, sizeof(*v));
 	if (!v)
-		return enomem(x->e);
+		return err_oom(x->e, NULL);
 	for (size_t i = 0; i < n; i++) {
 		const config_setting_t *el = is_str ? s : config_setting_get_elem(s, (unsigned)i);
 		char name[128];
@@ -284,7 +283,7 @@ static int set_paths(struct load_ctx *x, const config_setting_t *s, const struct
 		v[i] = str ? resolve(x->base, str) : NULL;
 		if (!v[i]) {
 			free_paths(v, i);
-			return str ? enomem(x->e) : -EINVAL;
+			return str ? err_oom(x->e, NULL) : -EINVAL;
 		}
 	}
 	free_paths(*dst, *count);
@@ -381,7 +380,7 @@ static int finish(struct config *c, struct error *e)
 		for (size_t i = 0; i < n; i++) {
 			char **f = str_field(c, k[i].off);
 			if (k[i].dflt && !*f && !(*f = strdup(k[i].dflt)))
-				return enomem(e);
+				return err_oom(e, NULL);
 		}
 	return 0;
 }
@@ -452,7 +451,7 @@ int config_load(struct config *c, const char *path, struct error *e)
 		path = CONFIG_DEFAULT_PATH;
 	c->path = strdup(path);
 	if (!c->path)
-		return enomem(e);
+		return err_oom(e, NULL);
 	x.base = base_dir(path);
 	if (!x.base) {
 		r = err_set(e, UPD_EXIT_OTHER, errno, "%s: cannot make its directory absolute: %s",

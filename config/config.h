@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../core/error.h"
+#include "../lib/error.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/updater.conf"
 
@@ -49,7 +49,8 @@ struct config {
 };
 
 /* Loads and validates. On error fills e with "<file>:<line>: <key>: <why>"
- * (exit class UPD_EXIT_USAGE) and returns a negative errno; c is then empty.
+ * (exit class UPD_EXIT_USAGE) and returns a negative errno; c is then empty:
+ * on failure there is nothing to free (the constructor rule).
  * Unknown keys are refused (a typo must not silently fall back to a default),
  * and so are those of a backend not compiled into this build. A deprecated
  * key (config_keys.h) is logged once, as a warning, on success. */
@@ -59,7 +60,7 @@ void config_free(struct config *c);
 /* The files the config names, checked where they are, not where they are
  * used, so every command refuses the same config (UPD_EXIT_USAGE):
  *  - key files (server.ca, .cert, .key and the backends' marked key_file in
- *    their tables) must be trusted (core/trust.h): "<file>: refusing <key>: ...".
+ *    their tables) must be trusted (lib/trust.h): "<file>: refusing <key>: ...".
  *    One that does not exist is left to whoever reads it;
  *  - a configured hooks.dir must exist: a typo or a file system that did
  *    not mount must not disable every hook silently. */

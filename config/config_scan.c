@@ -3,7 +3,7 @@
  * mishandles, and names the setting each one belongs to. */
 #include "config_scan.h"
 
-#include "../core/trust.h"
+#include "../lib/trust.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -84,7 +84,7 @@ static int setting(struct scan *s)
 	if (lines)
 		s->seen_line = lines;
 	if (!seen || !lines || !(s->seen[s->n_seen] = strdup(full)))
-		return err_set(s->e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(s->e, NULL);
 	s->seen_line[s->n_seen++] = s->line;
 	return 0;
 }
@@ -168,7 +168,7 @@ static int include(struct scan *s)
 	/* libconfig 1.5 puts include_dir in front of any name, absolute or not. */
 	if (s->include_dir) {
 		if (asprintf(&full, "%s/%s", s->include_dir, file) < 0)
-			return err_set(s->e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+			return err_oom(s->e, NULL);
 	}
 	const char *p = full ? full : file;
 	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -322,7 +322,7 @@ static int scan_file(const char *path, const char *include_dir, int depth, struc
 	if (!s.f)
 		return 0; /* unreadable: libconfig reports it, as before */
 	/* Whoever may write the config (or a file it includes) decides what we
-	 * trust and run: core/trust.h. */
+	 * trust and run: lib/trust.h. */
 	r = trust_path(path, "refusing the config file", UPD_EXIT_USAGE, e);
 	if (r == 0)
 		r = scan(&s);

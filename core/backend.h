@@ -8,7 +8,7 @@
 
 #include "../config/config.h"
 #include "../bootctl/bootctl.h"
-#include "error.h"
+#include "../lib/error.h"
 #include "state.h"
 
 /* One installable system: a slot ("A", "B") or a deployment. */
@@ -49,6 +49,7 @@ struct updater_ctx {
 
 struct backend_ops {
 	const char *name;
+	/* On failure *priv is NULL and there is nothing to close. */
 	int (*open)(struct updater_ctx *u, void **priv, struct error *e);
 	void (*close)(void *priv);
 	/* The running system, from the kernel command line. */

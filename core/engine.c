@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "../hooks/hooks.h"
-#include "version.h"
-#include "fault.h"
-#include "fsutil.h"
-#include "log.h"
-#include "progress.h"
-#include "sysinfo.h"
-#include "trust.h"
+#include "../lib/version.h"
+#include "../lib/fault.h"
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "../lib/progress.h"
+#include "../lib/sysinfo.h"
+#include "../lib/trust.h"
 
 struct engine {
 	const struct config *cfg;
@@ -121,16 +121,14 @@ int engine_open(struct engine **out, const struct config *cfg, const char *backe
 	struct engine *g = calloc(1, sizeof(*g));
 	int rc;
 
+	*out = NULL;
 	if (!g)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	g->cfg = cfg;
 	g->lock_fd = -1;
 	g->opts = *opts;
-	*out = g;
 	g->ops = pick_backend(cfg, backend_name, e);
-	if (!g->ops)
-		return -EINVAL;
-	rc = open_state(g, flags, e);
+	rc = g->ops ? open_state(g, flags, e) : -EINVAL;
 	if (rc == 0 && !(flags & ENGINE_NO_BOOTENV)) {
 		struct error be = {0};
 		rc = bootctl_open_config(&g->boot, cfg, &be);
@@ -142,16 +140,19 @@ int engine_open(struct engine **out, const struct config *cfg, const char *backe
 			*e = be;
 		}
 	}
-	if (rc < 0)
-		return rc;
 	g->u = (struct updater_ctx){ .cfg = cfg, .boot = g->boot,
 				     .verify_readback = opts->verify_readback };
-	rc = g->ops->open(&g->u, &g->priv, e);
+	if (rc == 0)
+		rc = g->ops->open(&g->u, &g->priv, e);
 	if (rc == 0)
 		rc = g->ops->booted(g->priv, &g->booted, e);
-	if (rc == 0)
-		fill_version(g, &g->booted);
-	return rc;
+	if (rc < 0) {
+		engine_close(g); /* the constructor rule: nothing for the caller to close */
+		return rc;
+	}
+	fill_version(g, &g->booted);
+	*out = g;
+	return 0;
 }
 
 void engine_close(struct engine *g)

@@ -8,7 +8,7 @@
 
 #include "../config/config.h"
 #include "backend.h"
-#include "error.h"
+#include "../lib/error.h"
 #include "state.h"
 
 struct engine;
@@ -27,6 +27,8 @@ struct engine_opts {
 	bool verify_readback; /* default true */
 };
 
+/* On failure *out is NULL and there is nothing to close (the constructor
+ * rule of every *_open, *_new and *_start). */
 int engine_open(struct engine **out, const struct config *cfg, const char *backend_name,
 		unsigned flags, const struct engine_opts *opts, struct error *e);
 void engine_close(struct engine *g);

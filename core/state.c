@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "decimal.h"
-#include "fsutil.h"
-#include "log.h"
+#include "../lib/decimal.h"
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
 
 #define POLICY_FILE "policy"
 
@@ -307,7 +307,7 @@ static int put_all(char **buf, size_t *len, void (*fn)(FILE *, const struct upda
 	if (fclose(f) != 0) {
 		free(*buf);
 		*buf = NULL;
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "state: out of memory");
+		return err_oom(e, "state");
 	}
 	return 0;
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "error.h"
+#include "../lib/error.h"
 
 enum upd_state {
 	ST_IDLE,

@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/log.h"
-#include "../core/trust.h"
+#include "../lib/log.h"
+#include "../lib/trust.h"
 
 extern char **environ;
 
@@ -52,7 +52,7 @@ static long long now_ms(void)
 /* ---- directory scan ---------------------------------------------------- */
 
 /* Anyone who can write a hook or a directory on its way can run code as us:
- * core/trust.h. Returns 1 if dir exists and is trusted, 0 if it does not
+ * lib/trust.h. Returns 1 if dir exists and is trusted, 0 if it does not
  * exist and may be missing (a phase directory), <0 otherwise. hooks.dir
  * itself must exist: a typo must not silently disable every hook. */
 static int check_dir(const char *dir, bool missing_ok, struct error *e)
@@ -123,7 +123,7 @@ static int list_dir(const char *dir, char ***out, size_t *n_out, struct error *e
 nomem:
 	closedir(d);
 	free_names(names, n);
-	return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	return err_oom(e, NULL);
 }
 
 /* 1: run it (*fd is the opened hook), 0: skip it, <0: refuse the whole phase.
@@ -485,7 +485,7 @@ static int check_all(const char *dir, char **names, int *fds, size_t n, struct e
 		int r;
 
 		if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
-			return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+			return err_oom(e, NULL);
 		r = check_hook(path, &fds[i], e);
 		free(path);
 		if (r < 0)
@@ -505,7 +505,7 @@ static int run_all(const char *dir, const char *phase, char **names, const int *
 		if (fds[i] < 0)
 			continue;
 		if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
-			return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+			return err_oom(e, NULL);
 		h.path = path;
 		r = run_one(&h, envp, timeout_s, e);
 		free(path);
@@ -532,7 +532,7 @@ static int run_phase_dir(const char *dir, const char *phase, const struct hook_e
 	int r = list_dir(dir, &names, &n, e);
 
 	if (r == 0 && n && !(fds = malloc(n * sizeof(*fds))))
-		r = err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		r = err_oom(e, NULL);
 	for (size_t i = 0; fds && i < n; i++)
 		fds[i] = -1;
 	if (r == 0)
@@ -540,7 +540,7 @@ static int run_phase_dir(const char *dir, const char *phase, const struct hook_e
 	if (r == 0) {
 		envp = build_env(env, phase);
 		if (!envp || !env_complete(envp))
-			r = err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+			r = err_oom(e, NULL);
 		else
 			r = run_all(dir, phase, names, fds, n, envp, timeout_s, e);
 	}
@@ -565,7 +565,7 @@ int hooks_run(const char *hooks_dir, const char *phase, const struct hook_env *e
 	if (r < 0)
 		return r;
 	if (asprintf(&dir, "%s/%s.d", hooks_dir, phase) < 0)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	r = check_dir(dir, true, e);
 	if (r > 0)
 		r = run_phase_dir(dir, phase, env, timeout_s, e);

@@ -2,7 +2,7 @@
  * (a missing phase directory means no hooks), run in name order (strcmp of the file
  * name), each with a timeout. Their stdout/stderr go to our log, line by line. */
 #pragma once
-#include "../core/error.h"
+#include "../lib/error.h"
 
 struct hook_env {
 	const char *backend; /* UPDATER_BACKEND */
@@ -18,7 +18,7 @@ struct hook_env {
  * A hook that outlives timeout_s is killed (its whole process group, SIGTERM
  * then SIGKILL after 2 s). Hidden files and non-executables are skipped.
  * Before any hook of the phase runs, every hook, the phase directory and
- * hooks_dir are checked with core/trust.h (owner root or our euid, not
+ * hooks_dir are checked with lib/trust.h (owner root or our euid, not
  * writable by group/others, a symlink judged by its target and every
  * directory above it): one that fails refuses the phase (-EPERM, exit class
  * UPD_EXIT_HOOK, the message names the file). What runs is the file that was

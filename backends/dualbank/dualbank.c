@@ -10,12 +10,12 @@
 
 #include "../../core/backend.h"
 #include "../../bundle/bundle.h"
-#include "../../core/digest.h"
-#include "../../core/fsutil.h"
-#include "../../core/log.h"
-#include "../../core/progress.h"
-#include "../../core/source.h"
-#include "../../core/sysinfo.h"
+#include "../../lib/digest.h"
+#include "../../lib/fsutil.h"
+#include "../../lib/log.h"
+#include "../../lib/progress.h"
+#include "../../lib/source.h"
+#include "../../lib/sysinfo.h"
 #include "slot_writer.h"
 
 struct dualbank {
@@ -52,11 +52,13 @@ static int check_config(const struct config *c, struct error *e)
 static int db_open(struct updater_ctx *u, void **priv, struct error *e)
 {
 	int rc = check_config(u->cfg, e);
+
+	*priv = NULL;
 	if (rc < 0)
 		return rc;
 	struct dualbank *d = calloc(1, sizeof(*d));
 	if (!d)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	d->u = u;
 	d->cfg = u->cfg;
 	d->target_fd = -1;
@@ -192,7 +194,7 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 	source_opts(d, &o);
 	uint8_t *buf = malloc(BUNDLE_HEAD_MAX);
 	if (!buf)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	rc = source_read_head(&o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
 	if (rc == 0)
 		rc = parse_head(d, buf, len, total, e);

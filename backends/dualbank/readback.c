@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/digest.h"
-#include "../../core/progress.h"
+#include "../../lib/digest.h"
+#include "../../lib/progress.h"
 
 /* Ranges are read back in steps of this size (a multiple of any block size,
  * so O_DIRECT offsets stay aligned). */
@@ -40,6 +40,8 @@ static int read_range(struct readback *r, uint64_t off, uint64_t end)
 		size_t need = end - off < READ_SIZE ? (size_t)(end - off) : READ_SIZE;
 		/* O_DIRECT reads whole blocks: ask for a block-rounded length. */
 		size_t ask = r->direct ? (need + 4095) & ~(size_t)4095 : need;
+		/* One pread, not io_pread_full: after a short O_DIRECT read (the end
+		 * of a file-backed slot) a second read would start unaligned. */
 		ssize_t n = pread(r->rfd, r->buf, ask, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -121,25 +123,29 @@ int readback_start(struct readback **out, int wfd, const char *path, uint64_t to
 		   struct error *e)
 {
 	struct readback *r = calloc(1, sizeof(*r));
-	int err;
+	int err, rc = 0;
 
+	*out = NULL;
 	if (!r)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	r->wfd = wfd;
 	r->total = total;
 	r->rfd = -1;
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	*out = r;
 	if ((err = open_reader(r)) != 0)
-		return err_set(e, UPD_EXIT_OTHER, err, "read back %s: %s", path, strerror(err));
-	r->sha = sha256_new();
-	if (!r->sha || posix_memalign((void **)&r->buf, 4096, READ_SIZE) != 0)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
-	if (pthread_create(&r->tid, NULL, readback_main, r) != 0)
-		return err_set(e, UPD_EXIT_OTHER, EAGAIN, "read back %s: cannot start a thread", path);
+		rc = err_set(e, UPD_EXIT_OTHER, err, "read back %s: %s", path, strerror(err));
+	else if (!(r->sha = sha256_new()) || posix_memalign((void **)&r->buf, 4096, READ_SIZE) != 0)
+		rc = err_oom(e, NULL);
+	else if (pthread_create(&r->tid, NULL, readback_main, r) != 0)
+		rc = err_set(e, UPD_EXIT_OTHER, EAGAIN, "read back %s: cannot start a thread", path);
+	if (rc < 0) {
+		readback_free(r);
+		return rc;
+	}
 	r->started = true;
+	*out = r;
 	return 0;
 }
 

@@ -6,12 +6,12 @@
 #pragma once
 #include <stdint.h>
 
-#include "../../core/error.h"
+#include "../../lib/error.h"
 
 struct readback;
 
 /* wfd: the slot opened for writing (for sync_file_range); path: opened again
- * for reading; total: the image size. */
+ * for reading; total: the image size. On failure *out is NULL and there is nothing to close. */
 int readback_start(struct readback **out, int wfd, const char *path, uint64_t total,
 		   struct error *e);
 /* The writer has written [0, written). */

@@ -8,9 +8,10 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "../../core/digest.h"
-#include "../../core/fault.h"
-#include "../../core/progress.h"
+#include "../../lib/digest.h"
+#include "../../lib/fault.h"
+#include "../../lib/io.h"
+#include "../../lib/progress.h"
 #include "readback.h"
 
 #define OUT_CHUNK (1u << 20)
@@ -58,23 +59,6 @@ static int corrupt(struct slot_writer *w, struct error *e, const char *why)
 	return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "install %s: corrupt payload: %s", w->name, why);
 }
 
-static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENOSPC;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Runs on the writer thread: hash and write one decoded buffer. */
 static int write_buffer(struct slot_writer *w, const struct buffer *b)
 {
@@ -82,7 +66,7 @@ static int write_buffer(struct slot_writer *w, const struct buffer *b)
 	int rc;
 
 	sha256_update(w->image_sha, b->data, b->len);
-	rc = pwrite_all(w->fd, b->data, b->len, t->written);
+	rc = io_pwrite_full(w->fd, b->data, b->len, t->written);
 	if (rc < 0)
 		return -rc;
 	t->written += b->len;
@@ -128,8 +112,9 @@ int slot_writer_new(struct slot_writer **out, int fd, const char *name, const ch
 	struct slot_writer *w = calloc(1, sizeof(*w));
 	bool ok;
 
+	*out = NULL;
 	if (!w)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	*w = (struct slot_writer){ .fd = fd, .name = name, .path = path, .m = m, .last_ret = 1 };
 	w->dctx = ZSTD_createDCtx();
 	w->payload_sha = sha256_new();

@@ -6,13 +6,14 @@
 #include <stdint.h>
 
 #include "../../bundle/bundle.h"
-#include "../../core/error.h"
+#include "../../lib/error.h"
 
 struct slot_writer;
 
 /* fd: the target slot opened for writing; name/path for messages. With
  * readback, what was written is read back from the medium as the write goes
- * on (readback.h) and checked against the manifest's image sha256. */
+ * on (readback.h) and checked against the manifest's image sha256.
+ * On failure *out is NULL and there is nothing to close. */
 int slot_writer_new(struct slot_writer **out, int fd, const char *name, const char *path,
 		    const struct manifest *m, bool readback, struct error *e);
 /* A source_sink: feed consecutive payload bytes. */

@@ -10,8 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/log.h"
-#include "../../core/source.h"
+#include "../../lib/io.h"
+#include "../../lib/log.h"
+#include "../../lib/source.h"
 #include "ostree_priv.h"
 
 /* Larger commit metadata is not a commit we would deploy. */
@@ -112,11 +113,8 @@ static char *object_path(const char *csum, const char *ext)
 /* fsync of REL (a file or directory) under the repository. */
 static int sync_at(struct ostree_backend *b, const char *rel, struct error *e)
 {
-	int fd = openat(ostree_repo_get_dfd(b->repo), rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int rc = fd < 0 || fsync(fd) < 0 ? -errno : 0;
+	int rc = io_fsync_at(ostree_repo_get_dfd(b->repo), rel, O_NOFOLLOW);
 
-	if (fd >= 0)
-		close(fd);
 	return rc < 0 ? err_set(e, UPD_EXIT_OTHER, -rc, "sync %s: %s", rel, strerror(-rc)) : 0;
 }
 

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../core/log.h"
-#include "../../core/sysinfo.h"
+#include "../../lib/log.h"
+#include "../../lib/sysinfo.h"
 #include "ostree_priv.h"
 
 void ob_deployment_id(OstreeDeployment *d, char *out, size_t size)

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "../../core/fault.h"
-#include "../../core/log.h"
-#include "../../core/progress.h"
+#include "../../lib/fault.h"
+#include "../../lib/log.h"
+#include "../../lib/progress.h"
 #include "ostree_priv.h"
 
 #define NEW_TARGET "new-deployment"
@@ -91,18 +91,11 @@ static void print_to_log(const gchar *s)
 }
 
 /* quiet: the pull process, whose parent has said all this already. */
-static int open_backend(const struct config *c, struct ostree_backend **out, bool quiet,
+static int load_backend(struct ostree_backend *b, const struct config *c, bool quiet,
 			struct error *e)
 {
 	GError *gerr = NULL;
-	int rc = check_config(c, e);
 
-	if (rc < 0)
-		return rc;
-	struct ostree_backend *b = calloc(1, sizeof(*b));
-	if (!b)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
-	*out = b;
 	b->cfg = c;
 	b->report_fd = -1;
 	g_set_print_handler(print_to_log);
@@ -125,6 +118,27 @@ static int open_backend(const struct config *c, struct ostree_backend **out, boo
 	    !ostree_sysroot_get_repo(b->sysroot, &b->repo, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "open the ostree sysroot");
 	return ensure_remote(b, e);
+}
+
+/* On failure *out is NULL and there is nothing to close. */
+static int open_backend(const struct config *c, struct ostree_backend **out, bool quiet,
+			struct error *e)
+{
+	int rc = check_config(c, e);
+	struct ostree_backend *b = NULL;
+
+	*out = NULL;
+	if (rc == 0 && !(b = calloc(1, sizeof(*b))))
+		rc = err_oom(e, NULL);
+	if (rc == 0)
+		rc = load_backend(b, c, quiet, e);
+	if (rc < 0) {
+		if (b)
+			ob_free(b);
+		return rc;
+	}
+	*out = b;
+	return 0;
 }
 
 int ob_open_quiet(const struct config *c, struct ostree_backend **out, struct error *e)

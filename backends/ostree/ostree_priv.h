@@ -3,7 +3,7 @@
 #include <ostree.h>
 
 #include "../../core/backend.h"
-#include "../../core/source.h"
+#include "../../lib/source.h"
 
 struct ostree_backend {
 	struct updater_ctx *u;
@@ -26,7 +26,8 @@ struct ostree_backend {
 	uint64_t report_base;
 };
 
-/* ostree.c: the backend opened without the per-run messages, for the pull process. */
+/* ostree.c: the backend opened without the per-run messages, for the pull
+ * process. On failure *out is NULL and there is nothing to close. */
 int ob_open_quiet(const struct config *c, struct ostree_backend **out, struct error *e);
 void ob_free(struct ostree_backend *b);
 

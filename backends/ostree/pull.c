@@ -18,9 +18,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../../core/fsutil.h"
-#include "../../core/log.h"
-#include "../../core/source.h"
+#include "../../lib/fsutil.h"
+#include "../../lib/io.h"
+#include "../../lib/log.h"
+#include "../../lib/source.h"
 #include "ostree_priv.h"
 
 /* The content pull of COMMIT, published as REF. */
@@ -103,17 +104,11 @@ struct file_sink {
 static int write_sink(void *user, const uint8_t *data, size_t len, struct error *e)
 {
 	struct file_sink *s = user;
-	while (len) {
-		ssize_t n = write(s->fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(e, errno == ENOSPC ? UPD_EXIT_NOSPACE : UPD_EXIT_OTHER, errno,
-				       "write delta part: %s", strerror(errno));
-		data += n;
-		len -= (size_t)n;
-		s->done += (uint64_t)n;
-	}
+	int rc = io_write_full(s->fd, data, len);
+	if (rc < 0)
+		return err_set(e, rc == -ENOSPC ? UPD_EXIT_NOSPACE : UPD_EXIT_OTHER, -rc,
+			       "write delta part: %s", strerror(-rc));
+	s->done += (uint64_t)len;
 	ob_report_progress(s->b, s->b->report_base + s->done, 0, 1, 0, 0);
 	return 0;
 }

@@ -33,10 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../core/fault.h"
-#include "../../core/log.h"
+#include "../../lib/fault.h"
+#include "../../lib/log.h"
 #include "../../config/config.h"
-#include "../../core/progress.h"
+#include "../../lib/progress.h"
 #include "ostree_priv.h"
 
 /* --- the child ------------------------------------------------------------ */

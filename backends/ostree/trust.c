@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/version.h"
-#include "../../core/decimal.h"
+#include "../../lib/version.h"
+#include "../../lib/decimal.h"
 #include "ostree_priv.h"
 
 #define GPG_HOME_ENV "OSTREE_GPG_HOME"
@@ -150,7 +150,7 @@ static int meta_string(GVariant *meta, const char *csum, const char *key, char *
 	return 0;
 }
 
-/* Plain decimal, as a bundle's manifest (core/decimal.h). */
+/* Plain decimal, as a bundle's manifest (lib/decimal.h). */
 static int parse_security_version(const char *csum, const char *s, uint64_t *out, struct error *e)
 {
 	if (decimal_u64(s, strlen(s), out) < 0)

@@ -20,9 +20,9 @@
 
 #include "../../backends/dualbank/slot_writer.h"
 #include "../../bundle/bundle.h"
-#include "../../core/digest.h"
-#include "../../core/log.h"
-#include "../../core/source.h"
+#include "../../lib/digest.h"
+#include "../../lib/log.h"
+#include "../../lib/source.h"
 #include "fuzz.h"
 
 /* Larger images are refused by the slot size check before the writer starts

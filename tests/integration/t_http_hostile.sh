@@ -6,7 +6,7 @@
 # updater can still get every byte right (a chain within the limit, junk
 # after the file) the install completes with the exact image.
 # t_http_faults.sh has 404, 500, stalls and resets; tests/unit/test_source.c
-# the same faults against core/source.c alone.
+# the same faults against lib/source*.c alone.
 . "$TOP/tests/lib/common.sh"
 set -u
 dualbank_test_device v2.0.upd

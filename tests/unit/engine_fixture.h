@@ -21,7 +21,7 @@
 
 #include "../../bootctl/bootctl.h"
 #include "../../core/engine.h"
-#include "../../core/log.h"
+#include "../../lib/log.h"
 
 #define ENV_SIZE 0x4000
 #define BOARD "test-board"

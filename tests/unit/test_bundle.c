@@ -15,7 +15,7 @@
 
 #include "../../bundle/bundle.h"
 #include "../../bundle/create.h"
-#include "../../core/digest.h"
+#include "../../lib/digest.h"
 
 /* ---- fixtures: one temp dir and key pairs shared by all tests ----------- */
 

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "../../core/digest.h"
+#include "../../lib/digest.h"
 
 static void sha_hex(const void *data, size_t len, char out[65])
 {

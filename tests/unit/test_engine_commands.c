@@ -276,6 +276,7 @@ static void test_open_errors(void **state)
 
 	err_clear(&f->e);
 	assert_int_equal(engine_open(&g, &f->cfg, "nope", ENGINE_NEED_LOCK, &o, &f->e), -EINVAL);
+	assert_null(g); /* the constructor rule: nothing to close */
 	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
 	assert_msg_has(f->e.msg, "backend 'nope': not known (compiled in: ");
 	assert_msg_has(f->e.msg, "dualbank");
@@ -305,6 +306,7 @@ static void test_lock(void **state)
 	start(f);
 	err_clear(&f->e);
 	assert_int_equal(engine_open(&g, &f->cfg, "fake", ENGINE_NEED_LOCK, &o, &f->e), -EBUSY);
+	assert_null(g);
 	assert_int_equal(f->e.exit, UPD_EXIT_BUSY);
 	assert_msg_has(f->e.msg, "another updater is running");
 	engine_close(g);

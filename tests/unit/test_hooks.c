@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../../core/log.h"
+#include "../../lib/log.h"
 #include "../../hooks/hooks.h"
 
 struct fx {

@@ -1,9 +1,9 @@
-/* core/progress.c's JSON lines: each says its unit; a phase that completed
+/* lib/progress.c's JSON lines: each says its unit; a phase that completed
  * (progress_done) ends with done == total, a byte total unknown until then
  * included, and all its objects; one that stopped short (progress_end) does
  * not pretend otherwise. */
 #include "testutil.h"
-#include "progress.h"
+#include "../../lib/progress.h"
 
 /* Runs fn with stdout going to a file; returns the last line written. */
 static char *last_line(void (*fn)(void))

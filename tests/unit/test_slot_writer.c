@@ -13,8 +13,8 @@
 
 #include "../../backends/dualbank/readback.h"
 #include "../../backends/dualbank/slot_writer.h"
-#include "digest.h"
-#include "progress.h"
+#include "../../lib/digest.h"
+#include "../../lib/progress.h"
 
 #define MiB (1u << 20)
 /* Larger than the read-back's step (8 MiB), so part of it is read back while
@@ -360,6 +360,21 @@ static void readback_hashes_what_the_file_holds(void **state)
 	assert_memory_equal(got, want, 32);
 }
 
+/* The constructor rule (readback.h): a read-back that cannot start leaves
+ * *out NULL and nothing to free (ASan: no leak). */
+static void readback_start_failing_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct readback *r = (struct readback *)f; /* not NULL: the call must clear it */
+	struct error e = { 0 };
+	char missing[700];
+
+	snprintf(missing, sizeof(missing), "%s.missing", f->slot);
+	assert_true(readback_start(&r, -1, missing, MiB, &e) < 0);
+	assert_null(r);
+	assert_non_null(strstr(e.msg, "read back "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +393,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_unreadable_slot_stops_the_writer_at_start, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(readback_hashes_what_the_file_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(readback_start_failing_leaves_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

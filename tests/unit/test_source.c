@@ -1,4 +1,4 @@
-/* core/source.c against tests/lib/httpd.py (run as a child process) and
+/* lib/source*.c against tests/lib/httpd.py (run as a child process) and
  * local files: exact delivery, ranges, resume after faults, error classes. */
 #include "testutil.h"
 
@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "../../core/log.h"
-#include "../../core/source.h"
+#include "../../lib/log.h"
+#include "../../lib/source.h"
 
 #define DATA_LEN ((size_t)3 * 1024 * 1024 + 12345)
 #define SMALL_LEN 100

@@ -1,7 +1,7 @@
 /* version_compare: the ordering used for downgrade protection. */
 #include "testutil.h"
 
-#include "../../core/version.h"
+#include "../../lib/version.h"
 
 static int sign(int x) { return (x > 0) - (x < 0); }
 

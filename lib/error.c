@@ -1,5 +1,6 @@
 #include "error.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,19 @@ void err_prefix(struct error *e, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
 	snprintf(e->msg, sizeof(e->msg), "%s: %s", ctx, old);
+}
+
+int err_oom(struct error *e, const char *ctx_fmt, ...)
+{
+	char ctx[ERROR_MSG_MAX];
+	va_list ap;
+
+	if (!ctx_fmt)
+		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+	va_start(ap, ctx_fmt);
+	vsnprintf(ctx, sizeof(ctx), ctx_fmt, ap);
+	va_end(ap);
+	return err_set(e, UPD_EXIT_OTHER, ENOMEM, "%s: out of memory", ctx);
 }
 
 void err_clear(struct error *e)

@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "../config/config.h"
-#include "backend.h"
+#include "../core/backend.h"
 #include "cli.h"
 #include "commands.h"
-#include "engine.h"
-#include "error.h"
-#include "log.h"
-#include "progress.h"
+#include "../core/engine.h"
+#include "../lib/error.h"
+#include "../lib/log.h"
+#include "../lib/progress.h"
 
 #define UPDATER_VERSION "0.1.0"
 

@@ -34,5 +34,10 @@ int err_set(struct error *e, int exit_code, int errnum, const char *fmt, ...)
 /* Prefixes an already set message with context: "ctx: old message". */
 void err_prefix(struct error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The out-of-memory error, exit class UPD_EXIT_OTHER: "out of memory", or with
+ * a context "<ctx>: out of memory" (ctx_fmt printf-style, NULL for none).
+ * Returns -ENOMEM. */
+int err_oom(struct error *e, const char *ctx_fmt, ...) __attribute__((format(printf, 2, 3)));
+
 void err_clear(struct error *e);
 static inline int err_isset(const struct error *e) { return e->msg[0] != '\0'; }

@@ -11,34 +11,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+#include "io.h"
 
 int fsync_dir_of(const char *path, struct error *e)
 {
 	char *copy = strdup(path);
 	if (!copy)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "out of memory");
+		return err_oom(e, NULL);
 	const char *dir = dirname(copy);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-	if (fd < 0 || fsync(fd) < 0)
-		rc = err_set(e, UPD_EXIT_OTHER, errno, "fsync directory %s: %s", dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	int rc = io_fsync_at(AT_FDCWD, dir, O_DIRECTORY);
+	if (rc < 0)
+		rc = err_set(e, UPD_EXIT_OTHER, -rc, "fsync directory %s: %s", dir, strerror(-rc));
 	free(copy);
 	return rc;
 }
@@ -56,7 +39,7 @@ int atomic_write_file(const char *path, const void *data, size_t len, struct err
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "write %s: %s", tmp, strerror(errno));
-	rc = write_all(fd, data, len);
+	rc = io_write_full(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
@@ -103,22 +86,13 @@ int read_text_file_flags(const char *path, size_t max, int flags, char **out, st
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "read %s: %s", path, strerror(errno));
 	char *buf = malloc(max + 1);
-	size_t n = 0;
-	ssize_t r = 0;
-	while (buf && n < max && (r = read(fd, buf + n, max - n)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			break;
-		n += (size_t)r;
-	}
-	int saved = errno;
+	ssize_t n = buf ? io_read_full(fd, buf, max) : 0;
 	close(fd);
 	if (!buf)
-		return err_set(e, UPD_EXIT_OTHER, ENOMEM, "read %s: out of memory", path);
-	if (r < 0) {
+		return err_oom(e, "read %s", path);
+	if (n < 0) {
 		free(buf);
-		return err_set(e, UPD_EXIT_OTHER, saved, "read %s: %s", path, strerror(saved));
+		return err_set(e, UPD_EXIT_OTHER, (int)-n, "read %s: %s", path, strerror((int)-n));
 	}
 	buf[n] = '\0';
 	*out = buf;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
+#include "../lib/json.h"
 
 static bool on_trial(const struct engine_status *s)
 {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
+#include "../lib/log.h"
 
 /* Options a command may take (struct command's opts). */
 enum {

@@ -7,7 +7,7 @@
 
 #include "../hooks/hooks.h"
 #include "cli.h"
-#include "log.h"
+#include "../lib/log.h"
 
 int cli_health_check(const struct config *cfg, const struct cli_global *gl, struct error *e)
 {

@@ -1,4 +1,4 @@
-/* The table of commands (core/commands.c): one entry per command, with its
+/* The table of commands (cli/commands.c): one entry per command, with its
  * usage, its options and its handler; main.c dispatches through it and the
  * help is printed from it. */
 #pragma once
@@ -6,8 +6,8 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "engine.h"
-#include "error.h"
+#include "../core/engine.h"
+#include "../lib/error.h"
 
 /* What a command's words after the options hold. */
 struct cmd_args {

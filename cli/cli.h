@@ -1,12 +1,12 @@
-/* Command implementations behind core/main.c's option parsing. Each returns an
+/* Command implementations behind cli/main.c's option parsing. Each returns an
  * exit code (enum updater_exit) and leaves the message of a failure in e. */
 #pragma once
 #include <errno.h>
 #include <stdbool.h>
 
 #include "../config/config.h"
-#include "engine.h"
-#include "error.h"
+#include "../core/engine.h"
+#include "../lib/error.h"
 
 struct cli_global {
 	const char *config_path;
@@ -19,7 +19,12 @@ int cli_status(struct engine *g, bool json, struct error *e);
  * backend's, so a build without that backend has neither the format nor libzstd,
  * and says so (exit 2). */
 #ifdef WITH_DUALBANK
-int cli_bundle(int argc, char **argv, const struct cli_global *gl, struct error *e);
+#include "../bundle/bundle_cli.h"
+static inline int cli_bundle(int argc, char **argv, const struct cli_global *gl,
+			     struct error *e)
+{
+	return bundle_cli(argc, argv, gl->config_path, e);
+}
 #else
 static inline int cli_bundle(int argc, char **argv, const struct cli_global *gl,
 			     struct error *e)

@@ -1,22 +1,19 @@
-/* Bundle sources: http(s) through libcurl's easy interface, local files with
- * pread. Contract in source.h; behaviour for users in docs/download.md. */
-#include "source.h"
-
+/* http(s) sources through libcurl's easy interface: one transfer per
+ * attempt, a stall (no byte for timeout_s) and a dropped connection or 5xx
+ * retried with a range from the first byte not yet delivered. Contract in
+ * source.h; behaviour for users in docs/download.md. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "log.h"
+#include "source_priv.h"
 
 #define USER_AGENT "updater/0.1"
 #define MAX_REDIRECTS 5L
@@ -24,167 +21,6 @@
 #define BACKOFF_MS 200L
 #define BACKOFF_MAX_MS 2000L
 #define CURL_BUFFER (64L * 1024) /* fewer, larger sink calls than curl's 16 KiB */
-#define FILE_CHUNK ((size_t)1 << 20)
-#define UNKNOWN UINT64_MAX
-
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-
-int source_is_url(const char *location)
-{
-	return location && (strncasecmp(location, "http://", 7) == 0 ||
-			    strncasecmp(location, "https://", 8) == 0);
-}
-
-/* Both the file and the http path report a short source the same way; the
- * numbers are absolute offsets, so "got" is where the source ended. */
-static int truncated(struct error *e, uint64_t got, uint64_t want)
-{
-	return err_set(e, UPD_EXIT_VERIFY, ENODATA, "bundle truncated: got %" PRIu64 " of %" PRIu64 " bytes",
-		       got, want);
-}
-
-/* ------------------------------------------------------------------ files */
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* file:///p and file://localhost/p name the local path /p; %XX escapes are
- * decoded. Returns a malloc'd path, or NULL for another host or bad escape. */
-static char *file_url_path(const char *url)
-{
-	const char *p = url + 7;
-	if (strncasecmp(p, "localhost/", 10) == 0)
-		p += 9;
-	if (*p != '/')
-		return NULL;
-	char *out = malloc(strlen(p) + 1), *o = out;
-	for (; out && *p; p++) {
-		if (*p != '%') {
-			*o++ = *p;
-			continue;
-		}
-		int hi = hex_digit(p[1]), lo = hi < 0 ? -1 : hex_digit(p[2]);
-		if (lo < 0 || (hi | lo) == 0) {
-			free(out);
-			return NULL; /* a bad escape, or %00 which would cut the path */
-		}
-		*o++ = (char)(hi << 4 | lo);
-		p += 2;
-	}
-	if (out)
-		*o = '\0';
-	return out;
-}
-
-/* Opens a plain path or file:// URL. A path that names no readable file is
- * the caller's mistake (the command line or server.url), not a download that
- * failed: UPD_EXIT_USAGE, and nothing was fetched. */
-static int file_open(const char *location, struct stat *st, struct error *e)
-{
-	int is_url = strncasecmp(location, "file://", 7) == 0;
-	char *path = is_url ? file_url_path(location) : (char *)location;
-	if (!path)
-		return err_set(e, UPD_EXIT_USAGE, EINVAL, "%s: only local file:// URLs are supported",
-			       location);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int saved = errno;
-	if (is_url)
-		free(path);
-	if (fd < 0)
-		return err_set(e, UPD_EXIT_USAGE, saved, "open %s: %s", location, strerror(saved));
-	if (fstat(fd, st) < 0) {
-		saved = errno;
-	} else if (S_ISDIR(st->st_mode)) {
-		saved = EISDIR;
-	} else {
-		/* The kernel may read ahead more aggressively for a front-to-back read. */
-		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-		return fd;
-	}
-	close(fd);
-	return err_set(e, UPD_EXIT_USAGE, saved, "open %s: %s", location, strerror(saved));
-}
-
-/* One read at pos (pread on regular files, read on pipes and devices, whose
- * position is implicit); retried on EINTR. */
-static ssize_t file_read(int fd, int seekable, void *buf, size_t n, uint64_t pos)
-{
-	ssize_t r;
-	do
-		r = seekable ? pread(fd, buf, n, (off_t)pos) : read(fd, buf, n);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-/* Delivers [off, end); a non-seekable file is read from 0 with the bytes
- * before off dropped. */
-static int file_copy(int fd, int seekable, uint8_t *buf, const char *location, uint64_t off,
-		     uint64_t end, source_sink sink, void *user, struct error *e)
-{
-	uint64_t pos = seekable ? off : 0;
-	while (pos < end) {
-		ssize_t n = file_read(fd, seekable, buf, (size_t)min_u64(FILE_CHUNK, end - pos), pos);
-		if (n < 0)
-			return err_set(e, UPD_EXIT_DOWNLOAD, errno, "read %s: %s", location,
-				       strerror(errno));
-		if (n == 0)
-			return truncated(e, pos, end);
-		size_t skip = pos < off ? (size_t)min_u64((uint64_t)n, off - pos) : 0;
-		if ((size_t)n > skip) {
-			int rc = sink(user, buf + skip, (size_t)n - skip, e);
-			if (rc < 0)
-				return rc;
-		}
-		pos += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int file_stream(const char *location, uint64_t off, uint64_t end, source_sink sink,
-		       void *user, struct error *e)
-{
-	struct stat st;
-	int fd = file_open(location, &st, e);
-	if (fd < 0)
-		return fd;
-	uint8_t *buf = malloc(FILE_CHUNK);
-	int rc = buf ? file_copy(fd, S_ISREG(st.st_mode), buf, location, off, end, sink, user, e)
-		     : err_set(e, UPD_EXIT_OTHER, ENOMEM, "read %s: out of memory", location);
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-static int file_head(const char *location, uint8_t *buf, size_t max, size_t *len, uint64_t *total,
-		     struct error *e)
-{
-	struct stat st;
-	int fd = file_open(location, &st, e);
-	if (fd < 0)
-		return fd;
-	int seekable = S_ISREG(st.st_mode), rc = 0;
-	while (*len < max) {
-		ssize_t n = file_read(fd, seekable, buf + *len, max - *len, *len);
-		if (n <= 0) {
-			if (n < 0)
-				rc = err_set(e, UPD_EXIT_DOWNLOAD, errno, "read %s: %s", location,
-					     strerror(errno));
-			break;
-		}
-		*len += (size_t)n;
-	}
-	if (seekable)
-		*total = (uint64_t)st.st_size;
-	close(fd);
-	return rc;
-}
-
-/* ------------------------------------------------------------------- http */
 
 struct xfer {
 	CURL *curl;
@@ -479,9 +315,9 @@ static int status_result(struct xfer *x, uint64_t attempt_start)
 	if ((st == 200 || st == 206) && x->allow_short)
 		return DONE;
 	if (st == 200 || st == 206)
-		return truncated(x->e, x->next, x->end);
+		return source_truncated(x->e, x->next, x->end);
 	if (st == 416 && (!known || x->total <= x->next)) /* asked from beyond the end */
-		return x->allow_short ? DONE : truncated(x->e, known ? x->total : x->next, x->end);
+		return x->allow_short ? DONE : source_truncated(x->e, known ? x->total : x->next, x->end);
 	if (st >= 500)
 		return retry_because(x, EIO, "HTTP %ld%s%s", st, x->reason[0] ? " " : "", x->reason);
 	return err_set(x->e, UPD_EXIT_DOWNLOAD, status_errno(st), "download %s: HTTP %ld%s%s", x->url,
@@ -642,15 +478,9 @@ static int head_sink(void *user, const uint8_t *data, size_t len, struct error *
 	return 0;
 }
 
-/* ---------------------------------------------------------------- public */
-
-int source_read_head(const struct source_opts *o, uint8_t *buf, size_t max, size_t *len,
+int source_http_head(const struct source_opts *o, uint8_t *buf, size_t max, size_t *len,
 		     uint64_t *total, struct error *e)
 {
-	*len = 0;
-	*total = UNKNOWN;
-	if (!source_is_url(o->location))
-		return file_head(o->location, buf, max, len, total, e);
 	if (max == 0)
 		return 0; /* "bytes=0--1" does not exist; nothing to ask for */
 
@@ -667,19 +497,8 @@ int source_read_head(const struct source_opts *o, uint8_t *buf, size_t max, size
 	return rc;
 }
 
-int source_size(const struct source_opts *o, uint64_t *total, struct error *e)
+int source_http_size(const struct source_opts *o, uint64_t *total, struct error *e)
 {
-	*total = UNKNOWN;
-	if (!source_is_url(o->location)) {
-		struct stat st;
-		int fd = file_open(o->location, &st, e);
-		if (fd < 0)
-			return fd;
-		if (S_ISREG(st.st_mode))
-			*total = (uint64_t)st.st_size;
-		close(fd);
-		return 0;
-	}
 	struct xfer x;
 	xfer_init(&x, o, e);
 	x.head = 1;
@@ -690,20 +509,13 @@ int source_size(const struct source_opts *o, uint64_t *total, struct error *e)
 	return rc;
 }
 
-int source_stream(const struct source_opts *o, uint64_t offset, uint64_t length,
-		  source_sink sink, void *user, struct error *e)
+int source_http_stream(const struct source_opts *o, uint64_t offset, uint64_t end,
+		       source_sink sink, void *user, struct error *e)
 {
-	if (length > UINT64_MAX - offset)
-		return err_set(e, UPD_EXIT_OTHER, EINVAL, "read %s: range beyond 2^64", o->location);
-	if (length == 0)
-		return 0;
-	if (!source_is_url(o->location))
-		return file_stream(o->location, offset, offset + length, sink, user, e);
-
 	struct xfer x;
 	xfer_init(&x, o, e);
 	x.next = offset;
-	x.end = offset + length;
+	x.end = end;
 	x.sink = sink;
 	x.user = user;
 	return http_fetch(&x);

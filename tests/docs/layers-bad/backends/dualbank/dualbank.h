@@ -1,0 +1,2 @@
+/* The interface the backends implement: allowed. */
+#include "../../core/backend.h"

@@ -1,0 +1,2 @@
+/* The backend interface. */
+#include "../lib/error.h"

@@ -1,0 +1,3 @@
+/* The engine names a backend header. */
+#include "../lib/error.h"
+#include "../backends/dualbank/dualbank.h"
