@@ -74,12 +74,6 @@ static bool target_verified(struct engine *g, const char *id)
 	return t && (t->status == TS_VERIFIED || t->status == TS_GOOD);
 }
 
-static bool target_good(struct engine *g, const char *id)
-{
-	struct target_record *t = state_target(&g->st, id, false);
-	return t && t->status == TS_GOOD;
-}
-
 static int note_trial(struct engine *g, const struct bootstate *bs, const char *next,
 		      struct error *e)
 {
@@ -149,24 +143,11 @@ int engine_reconcile(struct engine *g, struct error *e)
 		if (!activated)
 			return mark_interrupted(g, &bs, next, e);
 	}
-	if (strcmp(bs.boot_slot, next) != 0 && strcmp(next, g->booted.id) == 0 &&
-	    state_target(&g->st, bs.boot_slot, false) && target_good(g, next)) {
-		/* The boot state names a system the updater wrote, but the next boot
-		 * (a backend whose boot list is not boot_slot: ostree) is the running
-		 * system, confirmed good: a command that switches the list first and the
-		 * boot state second (rollback, a cancel) was cut between the two, or the
-		 * clean-up of an interrupted install was. A trial of a confirmed system
-		 * tests nothing: the boot state follows the next boot, trial off
-		 * (tests/powercut/sweep-ostree-scenarios.sh). */
-		log_info("the boot state names %s, the next boot starts the running %s: pointing it "
-			 "there, no trial",
-			 bs.boot_slot, next);
-		bs.upgrade_available = 0;
-		bs.bootcount = 0;
-		snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", next);
-		if ((rc = bootctl_point_at(g->boot, next, e)) < 0)
-			return rc;
-	}
+	/* A backend whose next boot is not boot_slot alone may have to bring the
+	 * two back in line first (backend.h, align_boot). */
+	if (g->ops->align_boot &&
+	    (rc = g->ops->align_boot(g->priv, &g->booted, &g->st, &bs, next, e)) < 0)
+		return rc;
 	if (bs.upgrade_available)
 		return note_trial(g, &bs, next, e);
 	if (g->st.state == ST_ACTIVATED || g->st.state == ST_TRIAL)
