@@ -69,6 +69,10 @@ char *ob_commit_version(OstreeRepo *repo, const char *checksum);
  * download options for the remote. */
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e);
+/* REMOTE:REF names csum, as libostree's pull leaves it; not rewritten when it
+ * already does. */
+int ob_set_remote_ref(struct ostree_backend *b, const char *ref, const char *csum,
+		      struct error *e);
 char *ob_repo_url(const struct ostree_backend *b, const char *path);
 struct source_opts ob_source_opts(const struct ostree_backend *b, const char *url);
 
