@@ -154,6 +154,7 @@ check: deps
 	@MAKE="$(MAKE)" tests/run-check.sh doc-check unit unit-san fuzz-replay integration integration-san valgrind powercut package-check cross-check qemu-check
 
 # Every file the docs and README link to or name as a repository path exists;
+# no product C function over 60 lines nor file over 600 (tools/check-sizes.py);
 # no figure block of docs/reliability.md or docs/security.md was measured on
 # sources that changed since (benchmark pages older than the code: a note).
 .PHONY: doc-check figures
@@ -161,6 +162,7 @@ doc-check:
 	@n=$$($(PYTHON) tests/docs/linkcheck.py tests/docs/broken.md | grep -c '^broken link:'); \
 		[ "$$n" = 4 ] || { echo "doc-check: the checker found $$n of the 4 broken links of tests/docs/broken.md"; exit 1; }
 	@$(PYTHON) tests/docs/linkcheck.py
+	@$(PYTHON) tools/check-sizes.py
 	@$(PYTHON) tests/lib/figures.py check
 
 # The tests write their figures under build/figures/; this puts them into the
