@@ -46,11 +46,11 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 ALL_CFLAGS = $(WARN) $(BACKEND_DEFS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
 
 # Everything but main.c goes into a static library the tests link against.
-LIB_SRC := $(sort $(wildcard core/*.c config/*.c hooks/*.c bootctl/*.c) \
+LIB_SRC := $(sort $(wildcard lib/*.c core/*.c config/*.c hooks/*.c bootctl/*.c) \
 	$(if $(filter 1,$(WITH_DUALBANK)),$(wildcard bundle/*.c backends/dualbank/*.c)) \
 	$(if $(filter 1,$(WITH_OSTREE)),$(wildcard backends/ostree/*.c)))
 LIB_SRC := $(filter-out core/main.c,$(LIB_SRC))
-HDRS := $(wildcard core/*.h bootctl/*.h bundle/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
+HDRS := $(wildcard lib/*.h core/*.h bootctl/*.h bundle/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 BUILD := build
