@@ -129,6 +129,14 @@ int child_spawn(struct child *c, const struct child_spec *s, int *exec_errno)
 	return -err;
 }
 
+/* Reaped by someone else (SIGCHLD ignored): nothing left to wait for, and
+ * an end we cannot know counts as a failure, never as success. */
+static void gone(struct child *c)
+{
+	c->status = 127 << 8;
+	c->exited = true;
+}
+
 bool child_exited(struct child *c)
 {
 	pid_t r;
@@ -138,17 +146,20 @@ bool child_exited(struct child *c)
 	do
 		r = wait4(c->pid, &c->status, WNOHANG, &c->usage);
 	while (r < 0 && errno == EINTR);
-	/* ECHILD: someone else reaped it; there is nothing left to wait for. */
-	if (r == c->pid || (r < 0 && errno == ECHILD))
+	if (r == c->pid)
 		c->exited = true;
+	else if (r < 0 && errno == ECHILD)
+		gone(c);
 	return c->exited;
 }
 
 void child_reap(struct child *c)
 {
 	while (!c->exited) {
-		if (wait4(c->pid, &c->status, 0, &c->usage) == c->pid || errno != EINTR)
+		if (wait4(c->pid, &c->status, 0, &c->usage) == c->pid)
 			c->exited = true;
+		else if (errno != EINTR)
+			gone(c);
 	}
 }
 

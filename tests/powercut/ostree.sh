@@ -501,7 +501,7 @@ os_after_scenario_cut() {
 	rollback-trial:no:no) want_ver=3.0 want_st=trial want_env="$id3 1 2" ;;
 	# The default switched, the boot state not yet written: 1.0, confirmed
 	# good, boots with the trial of 3.0 still on; `updater boot` ends it and
-	# records the rollback (core/reconcile.c, engine_reconcile).
+	# records the rollback (the backend's ob_align_boot, then core/reconcile.c).
 	rollback-trial:*:yes) want_ver=1.0 want_st=rolled-back want_env="$id1 0 0" ;;
 	cancel:no:no) want_ver=3.0 want_st=trial want_env="$id3 1 1" ;;
 	cancel:*:yes) want_ver=1.0 want_st=rolled-back want_env="$id1 0 0" ;;
