@@ -155,6 +155,7 @@ check: deps
 
 # Every file the docs and README link to or name as a repository path exists;
 # the folders' includes keep the layers of docs/architecture.md (tests/docs/layers.py);
+# no product C function over 60 lines nor file over 600 (tools/check-sizes.py);
 # no figure block of docs/reliability.md or docs/security.md was measured on
 # sources that changed since (benchmark pages older than the code: a note).
 .PHONY: doc-check figures
@@ -165,6 +166,7 @@ doc-check:
 	@n=$$($(PYTHON) tests/docs/layers.py tests/docs/layers-bad | grep -c '^layers: [^0-9]'); \
 		[ "$$n" = 4 ] || { echo "doc-check: the layer check found $$n of the 4 violations of tests/docs/layers-bad"; exit 1; }
 	@$(PYTHON) tests/docs/layers.py
+	@$(PYTHON) tools/check-sizes.py
 	@$(PYTHON) tests/lib/figures.py check
 
 # The tests write their figures under build/figures/; this puts them into the

@@ -47,7 +47,7 @@ int bootctl_open_config(struct bootctl **out, const struct config *cfg, struct e
 	int rc = bootctl_open(out, ops, location, e);
 
 	if (rc == 0)
-		(*out)->bootlimit = cfg->bootenv.bootlimit;
+		bootctl_set_bootlimit(*out, cfg->bootenv.bootlimit);
 	return rc;
 }
 

@@ -65,8 +65,8 @@ int bootctl_open(struct bootctl **out, const struct bootctl_ops *ops, const char
 int bootctl_open_config(struct bootctl **out, const struct config *cfg, struct error *e);
 void bootctl_close(struct bootctl *bc);
 
-/* The attempts a trial gets (bootlimit), written by bootctl_set_next(): the
- * backend's open() fills it from its config, the engine routes it here. */
+/* The attempts a trial gets (bootlimit), written by bootctl_set_next():
+ * bootctl_open_config() sets it from bootenv.bootlimit. */
 void bootctl_set_bootlimit(struct bootctl *bc, int bootlimit);
 
 /* The whole boot state: the next system (boot_slot), whether it is on trial,

@@ -523,11 +523,11 @@ static int bootenv_init_write(const char *fw_env_config, const struct bootstate 
 }
 
 const struct bootctl_ops bootctl_uboot = {
-	.name = "uboot",
 	.open = bootenv_open,
 	.close = bootenv_close,
 	.read = bootenv_read,
 	.get = bootenv_get,
 	.write = bootenv_write,
 	.init = bootenv_init_write,
+	.name = "uboot",
 };

@@ -80,6 +80,18 @@ struct backend_ops {
 	int (*finish_fallback)(void *priv, const struct system_info *booted, struct error *e);
 	/* Manual rollback: boot `to` next, not on trial. */
 	int (*rollback)(void *priv, const struct system_info *to, struct error *e);
+	/* Brings the boot state in line with the backend's next boot where the two
+	 * can disagree (ostree: the deployment order decides the next boot, while
+	 * boot_slot names the deployment a trial is about; a command that writes
+	 * one and then the other can be cut between them). Called while
+	 * reconciling, once a fallback and an interrupted install are handled,
+	 * with the boot state read (updated in place when the backend rewrites
+	 * it through boot control), the next boot, the running system and the
+	 * updater's records (which systems it wrote, which are confirmed). May be
+	 * NULL: dual-bank's next boot is boot_slot itself. */
+	int (*align_boot)(void *priv, const struct system_info *booted,
+			  const struct update_state *records, struct bootstate *bs, const char *next,
+			  struct error *e);
 	/* Called after mark-good (ostree prunes old deployments). May be NULL. */
 	int (*confirm)(void *priv, struct error *e);
 	/* Whether the system id still exists (ostree: a deployment not yet

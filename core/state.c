@@ -36,6 +36,14 @@ static int lookup(const char *const *names, int n, const char *v)
 	return -1;
 }
 
+const struct target_record *state_target_find(const struct update_state *s, const char *id)
+{
+	for (int i = 0; i < s->n_targets; i++)
+		if (strcmp(s->targets[i].id, id) == 0)
+			return &s->targets[i];
+	return NULL;
+}
+
 struct target_record *state_target(struct update_state *s, const char *id, bool create)
 {
 	for (int i = 0; i < s->n_targets; i++)

@@ -90,6 +90,8 @@ int state_save(const char *dir, struct update_state *s, struct error *e);
 
 /* Finds the record for id, creating an empty one when create is set. */
 struct target_record *state_target(struct update_state *s, const char *id, bool create);
+/* The record for id, or NULL: a read-only look (a backend's align_boot). */
+const struct target_record *state_target_find(const struct update_state *s, const char *id);
 
 /* Forgets the record for id (a system that no longer exists). */
 void state_target_remove(struct update_state *s, const char *id);

@@ -1,53 +1,39 @@
 /* Install hooks: run every executable of <dir>/<phase>.d in name order.
  *
- * Each hook runs in its own process group so a timeout can kill everything it
- * started. Its output arrives on one pipe that we read with poll() against a
- * deadline; the hook's exit is detected with waitpid(WNOHANG) between polls
- * rather than by waiting for EOF, because a background process the hook left
- * behind may keep the pipe open forever. */
+ * Each hook runs in its own process group (lib/child.h) so a timeout can kill
+ * everything it started. Its output arrives on one pipe that we read with
+ * poll() against a deadline; the hook's exit is detected between polls rather
+ * than by waiting for EOF, because a background process the hook left behind
+ * may keep the pipe open forever. */
 #include "hooks.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../lib/log.h"
 #include "../lib/trust.h"
+#include "../lib/child.h"
 
-extern char **environ;
-
-#define TICK_MS 50           /* how often we look for the hook's exit */
-#define KILL_GRACE_MS 2000   /* SIGTERM -> SIGKILL */
 #define LINE_MAX_LEN 1024    /* longer output lines are logged in pieces */
 #define READ_BUDGET 16       /* reads per wake-up, so a chatty hook cannot starve the deadline */
 
 struct hook_run {
 	const char *phase, *name, *path;
 	int exe;                 /* the hook file, opened and checked (O_PATH) */
-	pid_t pid;
+	struct child child;
 	int out;                 /* read end of the output pipe, -1 once closed */
 	char line[LINE_MAX_LEN + 1];
 	size_t len;
-	bool exited;
-	int status;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- directory scan ---------------------------------------------------- */
 
@@ -223,47 +209,6 @@ static bool env_complete(char **envp)
 	return n == N_ENV;
 }
 
-/* ---- child ------------------------------------------------------------- */
-
-/* After fork: only async-signal-safe calls, then exec or _exit. */
-static void child(const char *path, int exe, char **envp, int devnull, int out_w, int err_w)
-{
-	char *argv[] = {(char *)path, NULL};
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigset_t none;
-	int err;
-
-	setpgid(0, 0);
-	/* Ignored signals survive exec; a hook must see SIGPIPE/SIGTERM normally. */
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
-		goto fail;
-#ifdef CLOSE_RANGE_CLOEXEC
-	/* Descriptors others opened without O_CLOEXEC (a lock file, a socket) must
-	 * not leak into a hook, or a daemon it starts would hold them for ever.
-	 * Best effort: kernels before 5.11 do not know the flag. */
-	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-#endif
-	/* The file that was checked, not whatever path names now. A #! script's
-	 * interpreter reads it from /dev/fd/N, which must stay open across exec;
-	 * cleared before the first try, not on ENOENT after it: under qemu-user
-	 * (make cross-check) that exec succeeds and the interpreter then finds
-	 * the descriptor closed. A binary merely inherits an O_PATH descriptor
-	 * of itself. */
-	if (fcntl(exe, F_SETFD, 0) == 0)
-		fexecve(exe, argv, envp);
-fail:
-	err = errno;
-	/* err_w is close-on-exec: the parent reads 0 bytes on success. */
-	if (write(err_w, &err, sizeof(err)) < 0) {
-		/* nothing left to report to */
-	}
-	_exit(127);
-}
-
 /* ---- parent: output and waiting ---------------------------------------- */
 
 static void flush_line(struct hook_run *h)
@@ -307,51 +252,15 @@ static void read_output(struct hook_run *h)
 	}
 }
 
-/* Waits up to ms for output or the hook's exit, whichever comes first. */
-static void step(struct hook_run *h, long long ms)
+/* Waits up to ms for output (child_wait and child_stop look for the hook's
+ * exit in between). */
+static void step(void *arg, int ms)
 {
+	struct hook_run *h = arg;
 	struct pollfd p = {.fd = h->out, .events = POLLIN};
 
-	if (ms > TICK_MS)
-		ms = TICK_MS;
-	if (ms < 0)
-		ms = 0;
-	if (poll(&p, h->out >= 0 ? 1 : 0, (int)ms) > 0)
+	if (poll(&p, h->out >= 0 ? 1 : 0, ms) > 0)
 		read_output(h);
-	if (!h->exited && waitpid(h->pid, &h->status, WNOHANG) == h->pid)
-		h->exited = true;
-}
-
-/* Runs until the hook exits or the deadline passes; true if it exited. */
-static bool wait_until(struct hook_run *h, long long deadline)
-{
-	long long t;
-
-	while (!h->exited && (t = now_ms()) < deadline)
-		step(h, deadline - t);
-	return h->exited;
-}
-
-/* SIGTERM the whole group, give it KILL_GRACE_MS, then SIGKILL what is left.
- * The grace period ends early once the hook is reaped and kill(-pgid, 0)
- * finds nobody; zombies of its children count as present until init reaps
- * them, which at worst costs the rest of the grace period. */
-static void terminate(struct hook_run *h)
-{
-	long long deadline = now_ms() + KILL_GRACE_MS;
-
-	kill(-h->pid, SIGTERM);
-	/* Keep logging meanwhile: a hook's cleanup messages are worth seeing. */
-	while (now_ms() < deadline) {
-		step(h, deadline - now_ms());
-		if (h->exited && kill(-h->pid, 0) < 0)
-			break;
-	}
-	kill(-h->pid, SIGKILL);
-	while (!h->exited) {
-		if (waitpid(h->pid, &h->status, 0) == h->pid || errno != EINTR)
-			h->exited = true;
-	}
 }
 
 /* After a normal exit: log what is already buffered but do not wait for
@@ -378,24 +287,24 @@ static int report(struct hook_run *h, bool timed_out, int timeout_s, struct erro
 	if (timed_out)
 		return err_set(e, UPD_EXIT_HOOK, ETIMEDOUT, "%s hook %s: timed out after %d s", p, n,
 			       timeout_s);
-	if (WIFSIGNALED(h->status))
+	if (WIFSIGNALED(h->child.status))
 		return err_set(e, UPD_EXIT_HOOK, ECHILD, "%s hook %s: killed by signal %d", p, n,
-			       WTERMSIG(h->status));
-	if (WIFEXITED(h->status) && WEXITSTATUS(h->status) != 0)
+			       WTERMSIG(h->child.status));
+	if (WIFEXITED(h->child.status) && WEXITSTATUS(h->child.status) != 0)
 		return err_set(e, UPD_EXIT_HOOK, ECHILD, "%s hook %s: exited with status %d", p, n,
-			       WEXITSTATUS(h->status));
+			       WEXITSTATUS(h->child.status));
 	return 0;
 }
 
 /* ---- one hook ---------------------------------------------------------- */
 
 struct fds {
-	int devnull, out[2], err[2];
+	int devnull, out[2];
 };
 
 static void close_fds(struct fds *f)
 {
-	int *all[] = {&f->devnull, &f->out[0], &f->out[1], &f->err[0], &f->err[1]};
+	int *all[] = {&f->devnull, &f->out[0], &f->out[1]};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] >= 0)
 			close(*all[i]);
@@ -409,46 +318,29 @@ static int open_fds(struct fds *f, struct error *e)
 	f->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (f->devnull < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "/dev/null: %s", strerror(errno));
-	if (pipe2(f->out, O_CLOEXEC) < 0 || pipe2(f->err, O_CLOEXEC) < 0)
+	if (pipe2(f->out, O_CLOEXEC) < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "pipe: %s", strerror(errno));
 	if (fcntl(f->out[0], F_SETFL, O_NONBLOCK) < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "pipe: %s", strerror(errno));
 	return 0;
 }
 
-/* Reads the exec error the child reports (0 when exec succeeded). */
-static int exec_error(int fd)
-{
-	int err = 0;
-	ssize_t r;
-
-	do
-		r = read(fd, &err, sizeof(err));
-	while (r < 0 && errno == EINTR);
-	return r == (ssize_t)sizeof(err) ? err : 0;
-}
-
 static int spawn(struct hook_run *h, char **envp, struct fds *f, struct error *e)
 {
-	int err;
+	char *argv[] = {(char *)h->path, NULL};
+	struct child_spec spec = {.path = h->path, .exec_fd = h->exe, .argv = argv, .envp = envp,
+				  .stdin_fd = f->devnull, .stdout_fd = f->out[1],
+				  .stderr_fd = f->out[1], .keep_fd = -1};
+	int err, rc = child_spawn(&h->child, &spec, &err);
 
-	h->pid = fork();
-	if (h->pid < 0)
-		return err_set(e, UPD_EXIT_OTHER, errno, "%s hook %s: fork: %s", h->phase, h->name,
-			       strerror(errno));
-	if (h->pid == 0)
-		child(h->path, h->exe, envp, f->devnull, f->out[1], f->err[1]);
-	/* Also from the parent so kill(-pid) works even before the child ran. */
-	setpgid(h->pid, h->pid);
 	close(f->out[1]);
-	close(f->err[1]);
-	f->out[1] = f->err[1] = -1;
-	err = exec_error(f->err[0]);
-	if (err) {
-		waitpid(h->pid, &h->status, 0);
+	f->out[1] = -1;
+	if (rc < 0 && err)
 		return err_set(e, UPD_EXIT_HOOK, err, "%s hook %s: cannot execute: %s", h->phase,
 			       h->name, strerror(err));
-	}
+	if (rc < 0)
+		return err_set(e, UPD_EXIT_OTHER, -rc, "%s hook %s: fork: %s", h->phase, h->name,
+			       strerror(-rc));
 	h->out = f->out[0];
 	f->out[0] = -1; /* now owned by h */
 	return 0;
@@ -456,7 +348,7 @@ static int spawn(struct hook_run *h, char **envp, struct fds *f, struct error *e
 
 static int run_one(struct hook_run *h, char **envp, int timeout_s, struct error *e)
 {
-	struct fds f = {.devnull = -1, .out = {-1, -1}, .err = {-1, -1}};
+	struct fds f = {.devnull = -1, .out = {-1, -1}};
 	bool timed_out;
 	int r;
 
@@ -467,9 +359,10 @@ static int run_one(struct hook_run *h, char **envp, int timeout_s, struct error 
 	close_fds(&f);
 	if (r < 0)
 		return r;
-	timed_out = !wait_until(h, now_ms() + (long long)timeout_s * 1000);
+	timed_out = !child_wait(&h->child, (long long)timeout_s * 1000, step, h);
+	/* Keep logging meanwhile: a hook's clean-up messages are worth seeing. */
 	if (timed_out)
-		terminate(h);
+		child_stop(&h->child, CHILD_KILL_GRACE_MS, step, h);
 	finish_output(h);
 	return report(h, timed_out, timeout_s, e);
 }

@@ -246,11 +246,28 @@ static int fetch_verified(struct ostree_backend *b, const char *ref, const char 
 	return 0;
 }
 
+int ob_set_remote_ref(struct ostree_backend *b, const char *ref, const char *csum,
+		      struct error *e)
+{
+	g_autofree char *refspec = g_strdup_printf("%s:%s", b->remote, ref), *now = NULL;
+	GError *gerr = NULL;
+	char what[600];
+
+	/* A ref already there is not written again: a write is a file, its
+	 * directory and their fsyncs. */
+	if (ostree_repo_resolve_rev(b->repo, refspec, TRUE, &now, NULL) && now &&
+	    strcmp(now, csum) == 0)
+		return 0;
+	if (ostree_repo_set_ref_immediate(b->repo, b->remote, ref, csum, NULL, &gerr))
+		return 0;
+	snprintf(what, sizeof(what), "set ref %s", refspec);
+	return ob_gerror(e, gerr, UPD_EXIT_OTHER, what);
+}
+
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e)
 {
 	char csum[65], what[600];
-	GError *gerr = NULL;
 	int rc = 0;
 
 	if (commit)
@@ -261,9 +278,8 @@ int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *c
 		rc = fetch_verified(b, ref, csum, e);
 	/* As libostree's pull does: the remote ref names what the server offers
 	 * (once it is known to be a commit this device accepts). */
-	if (rc == 0 && !commit &&
-	    !ostree_repo_set_ref_immediate(b->repo, b->remote, ref, csum, NULL, &gerr))
-		rc = ob_gerror(e, gerr, UPD_EXIT_OTHER, "set the remote ref");
+	if (rc == 0 && !commit)
+		rc = ob_set_remote_ref(b, ref, csum, e);
 	if (rc < 0) {
 		ob_meta_what(b, ref, what, sizeof(what));
 		err_prefix(e, "%s", what);

@@ -264,3 +264,28 @@ int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDepl
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "reload the ostree sysroot");
 	return 0;
 }
+
+/* The boot state names a system the updater wrote, but the next boot (the
+ * deployment order, not boot_slot) is the running deployment, confirmed good:
+ * a command that switches the order first and the boot state second
+ * (rollback, a cancel) was cut between the two, or the clean-up of an
+ * interrupted install was. A trial of a confirmed system tests nothing: the
+ * boot state follows the next boot, trial off
+ * (tests/powercut/sweep-ostree-scenarios.sh). */
+int ob_align_boot(void *priv, const struct system_info *booted, const struct update_state *records,
+		  struct bootstate *bs, const char *next, struct error *e)
+{
+	struct ostree_backend *b = priv;
+	const struct target_record *t = state_target_find(records, next);
+
+	if (strcmp(bs->boot_slot, next) == 0 || strcmp(next, booted->id) != 0 ||
+	    !state_target_find(records, bs->boot_slot) || !t || t->status != TS_GOOD)
+		return 0;
+	log_info("the boot state names %s, the next boot starts the running %s: pointing it "
+		 "there, no trial",
+		 bs->boot_slot, next);
+	bs->upgrade_available = 0;
+	bs->bootcount = 0;
+	snprintf(bs->boot_slot, sizeof(bs->boot_slot), "%s", next);
+	return bootctl_point_at(b->u->boot, next, e);
+}

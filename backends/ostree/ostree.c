@@ -465,7 +465,7 @@ static int ob_rollback(void *priv, const struct system_info *to, struct error *e
 		return err_set(e, UPD_EXIT_BUSY, ENOENT, "rollback: no deployment %s", to->id);
 	/* Default first, trial off second: a cut between boots `to` with the
 	 * environment still naming the other one, which the next start points
-	 * at `to` (engine_reconcile). */
+	 * at `to` (ob_align_boot, deployments.c). */
 	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_write_order(b, d, NULL, 0, e)) < 0)
 		return rc;
 	return bootctl_set_next(b->u->boot, to->id, false, e);
@@ -532,6 +532,7 @@ const struct backend_ops ostree_backend = {
 	.activate = ob_activate,
 	.finish_fallback = ob_finish_fallback,
 	.rollback = ob_rollback,
+	.align_boot = ob_align_boot,
 	.confirm = ob_confirm,
 	.has_system = ob_has_system,
 	.helper = ob_helper,

@@ -58,6 +58,10 @@ int ob_describe(struct ostree_backend *b, OstreeDeployment *d, struct system_inf
 int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDeployment *second,
 		   int max, struct error *e);
 int ob_lock(struct ostree_backend *b, struct error *e);
+/* The backend's align_boot (core/backend.h): a boot_slot left naming another
+ * system than the running, confirmed deployment that boots next. */
+int ob_align_boot(void *priv, const struct system_info *booted, const struct update_state *records,
+		  struct bootstate *bs, const char *next, struct error *e);
 char *ob_commit_version(OstreeRepo *repo, const char *checksum);
 
 /* commit_fetch.c, run in the pull process: the commit object (COMMIT may be
@@ -66,6 +70,10 @@ char *ob_commit_version(OstreeRepo *repo, const char *checksum);
  * download options for the remote. */
 int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *commit,
 			struct error *e);
+/* REMOTE:REF names csum, as libostree's pull leaves it; not rewritten when it
+ * already does. */
+int ob_set_remote_ref(struct ostree_backend *b, const char *ref, const char *csum,
+		      struct error *e);
 char *ob_repo_url(const struct ostree_backend *b, const char *path);
 struct source_opts ob_source_opts(const struct ostree_backend *b, const char *url);
 

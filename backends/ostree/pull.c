@@ -510,18 +510,6 @@ static int commit_complete(struct ostree_backend *b)
 	       !(state & OSTREE_REPO_COMMIT_STATE_PARTIAL);
 }
 
-/* What the pull of the remote would do last: REF names the commit. */
-static int publish_ref(struct ostree_backend *b, const char *ref, struct error *e)
-{
-	GError *gerr = NULL;
-	char what[600];
-
-	snprintf(what, sizeof(what), "set ref %s:%s", b->remote, ref);
-	if (!ostree_repo_set_ref_immediate(b->repo, b->remote, ref, b->checksum, NULL, &gerr))
-		return ob_gerror(e, gerr, UPD_EXIT_OTHER, what);
-	return 0;
-}
-
 int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct error *e)
 {
 	char ref[512];
@@ -534,7 +522,7 @@ int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct 
 		/* A second walk and transaction would cost as much as the
 		 * delta's own on a small update. */
 		if (commit_complete(b))
-			return publish_ref(b, ref, e);
+			return ob_set_remote_ref(b, ref, b->checksum, e);
 		log_debug("commit %.12s still partial after the delta: pulling what is missing", b->checksum);
 	} else {
 		staging_discard(b); /* another target's */

@@ -5,10 +5,11 @@
  * when something changes: a server that stops sending mid-object would hang
  * an in-process pull forever, holding the updater's lock. So the updater
  * re-executes itself (`updater __helper ostree FD LEVEL CONFIG meta|content
- * ...`), reads progress lines from a pipe and SIGKILLs the child after
- * server.timeout without new bytes. The child is exec'd, not just forked:
- * GLib's worker threads do not survive fork(), and the pull needs them. It
- * dies with its parent (PR_SET_PDEATHSIG), as everything does in a power cut.
+ * ...`), reads progress lines from a pipe and stops the child (lib/child.h:
+ * its process group, SIGTERM then SIGKILL) after server.timeout without new
+ * bytes. The child is exec'd, not just forked: GLib's worker threads do not
+ * survive fork(), and the pull needs them. It dies with its parent
+ * (PR_SET_PDEATHSIG), as everything does in a power cut.
  * All the network work is there (the static delta's parts too), so the
  * updater itself never loads libcurl's TLS state: its peak memory is that of
  * the deploy, the child's that of the pull.
@@ -23,12 +24,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +35,7 @@
 #include "../../lib/log.h"
 #include "../../config/config.h"
 #include "../../lib/progress.h"
+#include "../../lib/child.h"
 #include "ostree_priv.h"
 
 /* --- the child ------------------------------------------------------------ */
@@ -109,7 +108,7 @@ int ob_helper(int argc, char **argv)
 /* --- the parent ----------------------------------------------------------- */
 
 struct pull_child {
-	pid_t pid;
+	struct child child;
 	int fd;
 	char buf[2 * ERROR_MSG_MAX];
 	size_t len;
@@ -124,8 +123,7 @@ struct pull_child {
 static int spawn(struct ostree_backend *b, const char *const *args, struct pull_child *c,
 		 struct error *e)
 {
-	int p[2];
-	pid_t parent = getpid();
+	int p[2], err, rc;
 	char fd[16], lvl[16], self[4096];
 	const char *argv[16] = { "updater", "__helper", "ostree", fd, lvl, b->cfg->path };
 	size_t n = 6;
@@ -143,23 +141,17 @@ static int spawn(struct ostree_backend *b, const char *const *args, struct pull_
 		return err_set(e, UPD_EXIT_OTHER, errno, "pull: pipe: %s", strerror(errno));
 	snprintf(fd, sizeof(fd), "%d", p[1]);
 	snprintf(lvl, sizeof(lvl), "%d", (int)log_get_level());
-	fflush(NULL);
-	c->pid = fork();
-	if (c->pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return err_set(e, UPD_EXIT_OTHER, errno, "pull: fork: %s", strerror(errno));
-	}
-	if (c->pid == 0) {
-		/* Between fork and exec only async-signal-safe calls. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(UPD_EXIT_OTHER);
-		fcntl(p[1], F_SETFD, 0);
-		execv(self, (char *const *)argv);
-		_exit(127);
-	}
+	struct child_spec spec = { .path = self, .exec_fd = -1, .argv = (char *const *)argv,
+				   .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
+				   .keep_fd = p[1], .die_with_parent = true };
+	rc = child_spawn(&c->child, &spec, &err);
 	close(p[1]);
+	if (rc < 0) {
+		close(p[0]);
+		return err ? err_set(e, UPD_EXIT_OTHER, err, "pull: cannot execute %s: %s", self,
+				     strerror(err))
+			   : err_set(e, UPD_EXIT_OTHER, -rc, "pull: fork: %s", strerror(-rc));
+	}
 	c->fd = p[0];
 	return 0;
 }
@@ -230,7 +222,7 @@ static int watch(struct pull_child *c, int timeout_s, bool with_progress)
 			last_writes = c->writes;
 			last_change = time(NULL);
 		} else if (time(NULL) - last_change >= timeout_s) {
-			kill(c->pid, SIGKILL);
+			child_stop(&c->child, CHILD_KILL_GRACE_MS, NULL, NULL);
 			return 1;
 		}
 	}
@@ -240,13 +232,13 @@ static int watch(struct pull_child *c, int timeout_s, bool with_progress)
 /* The child's end: 0 when it succeeded, else its error. */
 static int reap(struct pull_child *c, const char *what, struct error *e)
 {
-	int status = 0;
-	struct rusage ru = {0};
+	int status;
 
-	while (wait4(c->pid, &status, 0, &ru) < 0 && errno == EINTR)
-		;
+	child_reap(&c->child);
+	status = c->child.status;
 	close(c->fd);
-	log_debug("pull process %d: status %#x, peak RSS %ld KiB", (int)c->pid, status, ru.ru_maxrss);
+	log_debug("pull process %d: status %#x, peak RSS %ld KiB", (int)c->child.pid, status,
+		  c->child.usage.ru_maxrss);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (err_isset(&c->reported))

@@ -491,7 +491,7 @@ os_after_scenario_cut() {
 	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none boot >"$d/boot.out" 2>&1 ||
 		fail "updater boot after the cut: $(tail -n1 "$d/boot.out")"
 	# What the boot must find, by what the command had done (see each
-	# command's order of writes in backends/ostree/ostree.c, core/engine.c).
+	# command's order of writes in backends/ostree/ostree.c, core/trial.c).
 	case "$name:$envw:$sw" in
 	mark-good:no:*) want_ver=3.0 want_st=trial want_env="$id3 1 2" ;;
 	mark-good:yes:*) want_ver=3.0 want_st=committed want_env="$id3 0 0" ;;
@@ -501,7 +501,7 @@ os_after_scenario_cut() {
 	rollback-trial:no:no) want_ver=3.0 want_st=trial want_env="$id3 1 2" ;;
 	# The default switched, the boot state not yet written: 1.0, confirmed
 	# good, boots with the trial of 3.0 still on; `updater boot` ends it and
-	# records the rollback (core/engine.c, engine_reconcile).
+	# records the rollback (the backend's ob_align_boot, then core/reconcile.c).
 	rollback-trial:*:yes) want_ver=1.0 want_st=rolled-back want_env="$id1 0 0" ;;
 	cancel:no:no) want_ver=3.0 want_st=trial want_env="$id3 1 1" ;;
 	cancel:*:yes) want_ver=1.0 want_st=rolled-back want_env="$id1 0 0" ;;
