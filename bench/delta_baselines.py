@@ -289,8 +289,9 @@ def _mib(n):
 
 def section(data, seconds=None):
     """The "Dual-bank delta: targets" section of docs/benchmark.md."""
-    if not data:
-        return ["## Dual-bank delta: targets", "", "Not computed in this run.", ""]
+    if not data or "error" in data:
+        why = data["error"].splitlines()[0] if data else "not computed in this run"
+        return ["## Dual-bank delta: targets", "", f"Not computed: {why}.", ""]
     L = ["## Dual-bank delta: targets", "",
          "**Targets, not results**: what the coming dual-bank delta install (issue 13) will be "
          "judged against, computed from the images and repositories of the series by "

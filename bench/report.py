@@ -437,7 +437,11 @@ def main():
     finally:
         b.teardown()
     t1 = time.monotonic()
-    deltas = delta_baselines.compute_all(b.s)      # cached after the first run
+    try:
+        deltas = delta_baselines.compute_all(b.s)  # cached after the first run
+    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+        deltas = {"error": str(e)}
+        log(f"delta targets: {e}")
     info = {"started": started, "load": (load0, loadavg()), "elapsed": time.monotonic() - t0,
             "setup": setup_s, "runs": RUNS, "headroom": HEADROOM, "slot_size": b.slot_size,
             "keeps": KEEPS, "settle": quiesce.summary(b.states), "delta": deltas,
