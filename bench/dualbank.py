@@ -20,6 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quiesce  # noqa: E402  (bench/quiesce.py)
 import rauc  # noqa: E402  (bench/rauc.py)
 import swupdate  # noqa: E402  (bench/swupdate.py)
 from runner import ToolError  # noqa: E402
@@ -94,8 +95,15 @@ def reset_device(dev):
     sh(f"{UPDATER} --config={dev}/updater.conf -q init --force 2>/dev/null")
 
 
+STATES = []      # quiesce.settle() of every timed run, for the report
+
+
 def warm(path):
-    sh(f"cat {path} >/dev/null; sync")
+    """The same start for every timed run (bench/quiesce.py): nothing dirty
+    left by the previous one, the page cache dropped, then this run's source
+    read back in."""
+    STATES.append(quiesce.settle())
+    quiesce.warm(path)
 
 
 def install(dev, url, *extra):
@@ -134,6 +142,9 @@ def prepare():
     sh(f"sed -i 's|B = \"slots/B.img\"|B = \"{slot}\"|' {dev}/updater.conf")
     make_image(f"{BENCH}/img512.img", 512, CONTENT_512)
     make_image(f"{BENCH}/img16.img", 16, CONTENT_16)
+    # Every timed run finds the slot holding the image and its blocks
+    # allocated: the first run no longer pays for the allocation alone.
+    sh(f"dd if={BENCH}/img512.img of={slot} bs=1M conv=fsync,notrunc status=none")
     # Bundles are signed by this run's device key: remake them each run.
     for n in ("512", "16"):
         for f in (f"{BENCH}/b{n}.upd", f"{BENCH}/payload{n}.zst"):
@@ -215,8 +226,9 @@ class Others:
     def usable(self, key, tool):
         return tool not in self.error and key not in self.error
 
-    def run(self, url):
-        """One measurement of each, interleaved with the updater's."""
+    def run(self, url, i=0):
+        """One measurement of each, interleaved with the updater's; run i
+        rotates their order."""
         sw, ra = self.sw, self.rauc
         steps = [
             ("swu_http", "swupdate", sw and sw.swu, lambda: sw.install(
@@ -227,7 +239,7 @@ class Others:
             ("rauc_http", "rauc", ra and ra.bundle, lambda: ra.install(f"{url}/rauc/bench.raucb")),
             ("rauc_file", "rauc", ra and ra.bundle, lambda: ra.install(ra.bundle)),
         ]
-        for key, tool, source, fn in steps:
+        for key, tool, source, fn in quiesce.rotate(steps, i):
             if not self.usable(key, tool):
                 continue
             warm(source)
@@ -250,31 +262,50 @@ def main():
     load_start = loadavg()
     dev, slot = prepare()
     others = Others(slot)
+    prio = quiesce.Priority().__enter__()   # the server and the tools inherit it
     srv, url = start_server()
     try:
         others.start()
-        res = {"base": [], "rb": [], "norb": [], "rss512": [], "rss512n": [], "rss16": []}
+        res = {"base": [], "rb": [], "norb": [], "rss512": [], "rss512n": [], "rss16": [],
+               "order": [], "load": []}
         for i in range(RUNS):
-            warm(f"{BENCH}/payload512.zst")
-            res["base"].append(baseline(f"{BENCH}/payload512.zst", slot)[0])
-            warm(f"{BENCH}/b512.upd")
-            t, rss = install(dev, f"{url}/b512.upd")
-            res["rb"].append(t)
-            res["rss512"].append(rss)
-            warm(f"{BENCH}/b512.upd")
-            t, rss = install(dev, f"{url}/b512.upd", "--no-readback")
-            res["norb"].append(t)
-            res["rss512n"].append(rss)
-            res["rss16"].append(install(dev, f"{url}/b16.upd")[1])
-            others.run(url)
-            print(f"run {i + 1}/{RUNS}: pipeline {res['base'][-1]:.2f} s, updater "
-                  f"{res['rb'][-1]:.2f} s (read-back), {res['norb'][-1]:.2f} s (none); "
-                  f"{others.summary()}", file=sys.stderr)
+            steps = timed_steps(res, dev, slot, url)
+            steps.append(("others", lambda: others.run(url, i)))
+            order = quiesce.rotate(steps, i)
+            res["order"].append(" ".join(name for name, _ in order))
+            res["load"].append(quiesce.loadavg())
+            for _, fn in order:
+                fn()
+            print(f"run {i + 1}/{RUNS} ({res['order'][-1]}; load {res['load'][-1]:.2f}): "
+                  f"pipeline {res['base'][-1]:.2f} s, updater {res['rb'][-1]:.2f} s (read-back, "
+                  f"{res['rb'][-1] / res['base'][-1]:.2f}x), {res['norb'][-1]:.2f} s (none, "
+                  f"{res['norb'][-1] / res['base'][-1]:.2f}x); {others.summary()}", file=sys.stderr)
     finally:
         others.stop()
         srv.terminate()
         srv.wait()
+        prio.__exit__()
     write_report(res, others, time.monotonic() - t_start, (load_start, loadavg()))
+
+
+def timed_steps(res, dev, slot, url):
+    """The updater's and the pipeline's measurements of one run."""
+    def base():
+        warm(f"{BENCH}/payload512.zst")
+        res["base"].append(baseline(f"{BENCH}/payload512.zst", slot)[0])
+
+    def upd(extra, key, rss_key):
+        warm(f"{BENCH}/b512.upd")
+        t, rss = install(dev, f"{url}/b512.upd", *extra)
+        res[key].append(t)
+        res[rss_key].append(rss)
+
+    def small():
+        warm(f"{BENCH}/b16.upd")
+        res["rss16"].append(install(dev, f"{url}/b16.upd")[1])
+    return [("pipeline", base), ("updater", lambda: upd([], "rb", "rss512")),
+            ("updater--no-readback", lambda: upd(["--no-readback"], "norb", "rss512n")),
+            ("updater-16MiB", small)]
 
 
 def loadavg():
@@ -329,7 +360,19 @@ def write_report(res, others, elapsed, load):
         "Served by tests/lib/httpd.py on 127.0.0.1; slot: a 600 MiB file on the build "
         "disk, the same file for every tool. Each figure is the median of "
         f"{RUNS} runs, with min-max; every row is measured in the same loop, one after the "
-        "other, each with its source read into the page cache first.",
+        "other, the order rotated from run to run (bench/quiesce.py); before each timed "
+        "command the bench syncs, drops the clean page cache, waits for the dirty pages to be "
+        "written back, then reads that command's source into the page cache; the slot holds "
+        "the image (blocks allocated) before every run. The timed phase runs at nice "
+        f"{quiesce.PRIORITY}" + ("" if os.geteuid() == 0 else " (not here: not root)") + ", the "
+        "server and the tools too, so that other work at a lower priority disturbs it less. "
+        + quiesce.summary(STATES) + ".",
+        "",
+        "Per run (order of the tools; load average when it began; ratios to that run's "
+        "pipeline): " + "; ".join(
+            f"run {i + 1} ({res['order'][i]}; load {res['load'][i]:.2f}): read-back "
+            f"{res['rb'][i] / res['base'][i]:.2f}x, --no-readback {res['norb'][i] / res['base'][i]:.2f}x"
+            for i in range(len(res["base"]))) + ".",
         "",
         "| what | seconds | ratio to pipeline | peak RSS (KiB) | target |",
         "|---|---|---|---|---|",

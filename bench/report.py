@@ -22,7 +22,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import delta_baselines  # noqa: E402
 import flash  # noqa: E402
+import quiesce  # noqa: E402
 import rauc  # noqa: E402
 import series as series_mod  # noqa: E402
 import swupdate  # noqa: E402
@@ -58,6 +60,15 @@ def warm(path):
     subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
 
 
+def restore(T, prior):
+    """The target slot as the device has it before this update (untimed): its
+    blocks discarded (holes in the loop's backing file, as a factory-fresh
+    slot), then the release it held, if any. Every tool starts from it."""
+    flash.run(["blkdiscard", T.dev])
+    if prior:
+        flash.run(["dd", f"if={prior}", f"of={T.dev}", "bs=1M", "conv=fsync", "status=none"])
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return f.read().split()[0]
@@ -89,6 +100,8 @@ class Bench:
         self.r = Results()
         self.errors = {}         # tool -> why it has no figures
         self.loops = []
+        self.run_index = 0       # rotates the order of the dual-bank tools
+        self.states = []         # quiesce.settle() before each dual-bank timed run
 
     # --- set-up -------------------------------------------------------------------
 
@@ -180,14 +193,16 @@ class Bench:
     def dualbank(self):
         A, B = self.loop("slotA", self.slot_size), self.loop("slotB", self.slot_size)
         slots = {"A": A, "B": B}
+        held = {"A": self.rel[0]["image"], "B": None}     # what each slot holds
         d = os.path.join(WORK, "db-device")
         try:
             self._db_device(d, A, B)
             for r in self.rel[1:]:
                 booted = flash.run(["sed", "-n", r"s/.*updater.slot=\([AB]\).*/\1/p",
                                     f"{d}/cmdline"]).strip()
-                T = slots["B" if booted == "A" else "A"]
-                self._db_update(d, r, T)
+                t = "B" if booted == "A" else "A"
+                self._db_update(d, r, slots[t], held[t])
+                held[t] = r["image"]
         finally:
             self.drop(A)
             self.drop(B)
@@ -203,6 +218,11 @@ class Bench:
                    "status=none"])
         with open(f"{d}/env/uboot.env", "wb") as f:
             f.truncate(32768)
+        # What tests/lib/common.sh's make_device also makes: an empty defaults
+        # file, and the mark of a device tools/updater-sim reboots (sim_boot).
+        open(f"{d}/env/defaults", "w").close()
+        with open(f"{d}/.updater-sim", "w") as f:
+            f.write("backend=dualbank\n")
         with open(f"{d}/env/fw_env.config", "w") as f:
             f.write(f"{d}/env/uboot.env 0x0 0x4000\n{d}/env/uboot.env 0x4000 0x4000\n")
         shutil.copy(self.s.key[:-4] + ".pub.pem", f"{d}/keys/release.pub.pem")
@@ -217,53 +237,68 @@ state_dir = "data/updater";
 cmdline = "cmdline";
 version_file = "etc/os-release";
 server = {{ timeout = 10; retries = 2; }};
-bootenv = {{ fw_env_config = "env/fw_env.config"; }};
+bootenv = {{ fw_env_config = "env/fw_env.config"; bootlimit = 3; }};
 dualbank = {{
   slots = {{ A = "slots/A.img"; B = "slots/B.img"; }};
   public_key = "keys/release.pub.pem";
-  bootlimit = 3;
 }};
 hooks = {{ dir = "hooks"; timeout = 10; }};
 """)
         flash.run([UPDATER, f"--config={d}/updater.conf", "-q", "init"])
 
-    def _db_update(self, d, r, T):
+    def _ready(self, T, prior, source):
+        """Before each timed dual-bank run: the slot's previous content back,
+        nothing left dirty by the previous tool, then the source in the cache."""
+        restore(T, prior)
+        self.states.append(quiesce.settle())
+        warm(source)
+
+    def _db_update(self, d, r, T, prior):
         v, img, payload = r["version"], r["image"], r["payload"]
         if os.path.lexists(self.target):
             os.unlink(self.target)
         os.symlink(T.dev, self.target)
+
         # Baselines: the raw image, and the bare decode pipeline (no download,
         # no hash, no verification).
-        warm(img)
-        m = measure(["dd", f"if={img}", f"of={T.dev}", "bs=1M", "conv=fsync", "status=none"],
-                    loops=[T])
-        self.r.add("dd", v, **self._m(m))
-        warm(payload)
-        m = measure(f"zstd -dc '{payload}' | dd of={T.dev} bs=1M conv=fsync status=none",
-                    shell=True, loops=[T])
-        self.r.add("pipeline", v, **self._m(m))
-        self._db_others(r, T)
-        upd = [UPDATER, f"--config={d}/updater.conf", "-q", "--progress=none", "install"]
-        bundle_url = f"{self.url}/bundles/{v}.upd"
-        for key, extra in (("db_norb", ["--no-readback"]), ("db", [])):
+        def raw():
+            self._ready(T, prior, img)
+            m = measure(["dd", f"if={img}", f"of={T.dev}", "bs=1M", "conv=fsync", "status=none"],
+                        loops=[T])
+            self.r.add("dd", v, **self._m(m))
+
+        def pipeline():
+            self._ready(T, prior, payload)
+            m = measure(f"zstd -dc '{payload}' | dd of={T.dev} bs=1M conv=fsync status=none",
+                        shell=True, loops=[T])
+            self.r.add("pipeline", v, **self._m(m))
+
+        def updater(key, extra):
             shutil.rmtree(f"{d}/data/updater", ignore_errors=True)
             os.mkdir(f"{d}/data/updater", 0o755)  # the updater never creates state_dir
             flash.run([UPDATER, f"--config={d}/updater.conf", "-q", "init", "--force"])
-            warm(r["bundle"])
+            self._ready(T, prior, r["bundle"])
             self.httplog.mark()
-            m = measure(upd + extra + [bundle_url], loops=[T])
+            m = measure([UPDATER, f"--config={d}/updater.conf", "-q", "--progress=none", "install"]
+                        + extra + [f"{self.url}/bundles/{v}.upd"], loops=[T])
             got, reqs = self.httplog.since()
             self.r.add(key, v, downloaded=got, requests=reqs, **self._m(m))
+        steps = [raw, pipeline, lambda: self._db_swupdate(r, T, prior),
+                 lambda: self._db_rauc(r, T, prior),
+                 lambda: updater("db_norb", ["--no-readback"])]
+        # The read-back install stays last: the device boots what it installed.
+        for fn in quiesce.rotate(steps, self.run_index) + [lambda: updater("db", [])]:
+            fn()
         series_mod.bash_lib(f'sim_boot "{d}"')
         m = measure([UPDATER, f"--config={d}/updater.conf", "-q", "mark-good"])
         self.r.add("db_markgood", v, **self._m(m))
 
-    def _db_others(self, r, T):
+    def _db_swupdate(self, r, T, prior):
         v = r["version"]
         sw = self.sw.get(v)
         if sw and "swupdate" not in self.errors:
             try:
-                warm(sw.swu)
+                self._ready(T, prior, sw.swu)
                 res = self._other_run(T, lambda: sw.install(
                     f"{self.url}/others/sw-{v}/swupdate/bench.swu", http=True))
                 self.r.add("swupdate", v, seconds=res["seconds"], done=res["done"] + res["flush"],
@@ -271,11 +306,14 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
                            downloaded=res["downloaded"])
             except (ToolError, OSError) as e:
                 self.errors["swupdate"] = str(e)
+
+    def _db_rauc(self, r, T, prior):
+        v = r["version"]
         ra = self.rauc.get(v)
         if ra and "rauc" not in self.errors:
             try:
                 ra.start()
-                warm(ra.bundle)
+                self._ready(T, prior, ra.bundle)
                 res = self._other_run(T, lambda: ra.install(
                     f"{self.url}/others/rauc-{v}/rauc/bench.raucb"))
                 self.r.add("rauc", v, seconds=res["seconds"], rss_kib=res["rss_kib"],
@@ -367,6 +405,7 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
                                                                          f"keep{k}"))
                   for k in KEEPS if k != 2]
         for i in range(RUNS):
+            self.run_index = i
             for name, fn in steps:
                 t = time.monotonic()
                 fn()
@@ -388,14 +427,25 @@ def main():
     load0 = loadavg()
     b = Bench()
     try:
-        b.setup()
-        setup_s = time.monotonic() - t0
-        b.run()
+        b.s.build()         # at the caller's priority: minutes of work when not cached
+        # The timed phase at a higher priority (bench/quiesce.py); the test
+        # server and the tools inherit it.
+        with quiesce.Priority():
+            b.setup()
+            setup_s = time.monotonic() - t0
+            b.run()
     finally:
         b.teardown()
+    t1 = time.monotonic()
+    try:
+        deltas = delta_baselines.compute_all(b.s)  # cached after the first run
+    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+        deltas = {"error": str(e)}
+        log(f"delta targets: {e}")
     info = {"started": started, "load": (load0, loadavg()), "elapsed": time.monotonic() - t0,
             "setup": setup_s, "runs": RUNS, "headroom": HEADROOM, "slot_size": b.slot_size,
-            "keeps": KEEPS}
+            "keeps": KEEPS, "settle": quiesce.summary(b.states), "delta": deltas,
+            "delta_seconds": time.monotonic() - t1}
     with open(RESULTS, "w") as f:
         json.dump({"res": b.r.res, "errors": b.errors, "info": info}, f)
     report_write.write(b, info)

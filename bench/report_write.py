@@ -2,13 +2,13 @@
 from the figures bench/report.py measured. Stdlib only."""
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 
+import delta_baselines
+from report_docs import dualbank_doc_ratios, ostree_doc_targets, other_docs_seconds
 
 MiB = 1048576.0
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -123,6 +123,7 @@ class Writer:
         L += self.written_table()
         L += self.time_tables()
         L += self.targets()
+        L += delta_baselines.section(self.info.get("delta"), self.info.get("delta_seconds"))
         L += self.notes()
         with open(os.path.join(DOCS, "benchmark.md"), "w") as f:
             f.write("\n".join(L).rstrip() + "\n")
@@ -238,8 +239,14 @@ class Writer:
                 f"- **Dual-bank**: slots A and B are two loop devices of {info['slot_size'] / MiB:.0f} "
                 f"MiB (the largest image + {info['headroom'] * 100:.0f} %). For each update, into "
                 "the inactive slot, one after the other: `dd` of the raw image, the bare `zstd -dc | "
-                "dd` pipeline, SWUpdate and RAUC where they work, `updater install --no-readback`, "
-                "then `updater install` (read-back on), which the device then boots.",
+                "dd` pipeline, SWUpdate and RAUC where they work, `updater install --no-readback` "
+                "(this order rotated from run to run), then `updater install` (read-back on), "
+                "which the device then boots. Before each of them the slot is given back the "
+                "content it had before the update (discarded, then the release it held written "
+                "again, untimed), the bench syncs, drops the clean page cache, waits for the "
+                "dirty pages to be written back, and reads the tool's source into the page cache "
+                "(bench/quiesce.py); the whole timed phase runs at nice -10, so that other work "
+                "at a lower priority disturbs it less. " + info.get("settle", "") + ".",
                 f"- **ostree**: the sysroot is an ext4 file system of its own on a loop device "
                 f"({OSTREE_PART_TEXT}), a copy of one factory device (1.0 deployed with `ostree admin "
                 "deploy`). The updater installs each release by commit (`updater install "
@@ -567,47 +574,6 @@ plot {', '.join(cols)}
 
 
 OSTREE_PART_TEXT = "2 GiB, sparse"
-
-
-def dualbank_doc_ratios():
-    p = os.path.join(DOCS, "benchmark-dualbank.md")
-    if not os.path.exists(p):
-        return "not measured (docs/benchmark-dualbank.md is missing)"
-    txt = open(p).read()
-    out = []
-    for label, pat in (("read-back on", r"^\| `updater install` over HTTP, read-back[^|]*\|[^|]*\| ([0-9.]+) \|[^|]*\| ([^|]*)\|"),
-                       ("off", r"^\| `updater install --no-readback`[^|]*\|[^|]*\| ([0-9.]+) \|[^|]*\| ([^|]*)\|")):
-        m = re.search(pat, txt, re.M)
-        if m:
-            out.append(f"{label} {m.group(1)}x ({m.group(2).strip()})")
-    when = re.search(r"on (\d{4}-\d\d-\d\d \d\d:\d\d)", txt)
-    return (", ".join(out) or "no figures found") + (f", written {when.group(1)}" if when else "")
-
-
-def ostree_doc_targets():
-    p = os.path.join(DOCS, "benchmark-ostree.md")
-    if not os.path.exists(p):
-        return "not measured (docs/benchmark-ostree.md is missing)."
-    txt = open(p).read()
-    lines = [l[2:].strip() for l in txt.splitlines()
-             if l.startswith("- ") and "target" in l]
-    when = re.search(r"on (\d{4}-\d\d-\d\d \d\d:\d\d)", txt)
-    return ("; ".join(lines) or "no figures found") + (f" (written {when.group(1)})." if when else ".")
-
-
-def other_docs_seconds():
-    """The time the two other reports of `make bench` say they took, when
-    they were written less than an hour before this one."""
-    out = []
-    for name in ("benchmark-dualbank.md", "benchmark-ostree.md"):
-        p = os.path.join(DOCS, name)
-        if not os.path.exists(p) or time.time() - os.path.getmtime(p) > 3600:
-            return None
-        m = re.search(r"took (\d+) s", open(p).read())
-        if not m:
-            return None
-        out.append(int(m.group(1)))
-    return out
 
 
 def write(bench, info):

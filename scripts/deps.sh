@@ -4,7 +4,9 @@
 # `deps.sh bench` also installs the other updaters that `make bench` compares
 # against: SWUpdate, and RAUC with squashfs-tools (rauc bundle) and dbus-daemon
 # (a private bus for `rauc service`). The .swu cpio archive is written by
-# bench/swupdate.py itself. `make check` and `make demo` need none of them.
+# bench/swupdate.py itself. zchunk (zck, zck_delta_size) gives one of the
+# targets of the dual-bank delta (bench/delta_baselines.py). `make check` and
+# `make demo` need none of them.
 # libclang-rt-dev holds clang's libFuzzer and sanitizer runtimes (`make fuzz`);
 # clang only recommends it, and recommends are not installed here.
 # `deps.sh cross` installs what `make cross-check` needs: Debian's arm64 cross
@@ -20,7 +22,7 @@ qemu-system-x86 u-boot-qemu busybox-static cpio fdisk kmod fuse2fs fuse"
 CROSS_ARCH=""
 case "${1:-}" in
 "") ;;
-bench) PKGS="$PKGS swupdate rauc squashfs-tools dbus-daemon gnuplot-nox" ;;
+bench) PKGS="$PKGS swupdate rauc squashfs-tools dbus-daemon gnuplot-nox zchunk" ;;
 cross)
 	CROSS_ARCH=arm64
 	PKGS="crossbuild-essential-arm64 qemu-user-static pkgconf:arm64
