@@ -20,6 +20,13 @@ struct ostree_backend {
 	/* The booted deployment's id, once found (deployments.c). */
 	char booted_id[32];
 	bool warned_unverified;
+	/* The commit and detached metadata whose signatures this process found
+	 * valid while the content was pulled (trust.c). */
+	GVariant *verified_commit, *verified_meta;
+	/* In the updater: its signature check and the removal of an applied
+	 * delta's staging area, on threads (trust.c, pull_proc.c). */
+	struct ob_sig_job *sig_job;
+	GThread *cleanup;
 	/* In the pull process: where progress goes, and the bytes of the
 	 * downloads before the current one. */
 	int report_fd;
@@ -41,6 +48,11 @@ int ob_gerror(struct error *e, GError *gerr, int exit_code, const char *what);
 int ob_verify_commit_signature(struct ostree_backend *b, const char *csum, GVariant *commit,
 			       GVariant *detached, struct error *e);
 int ob_check_signature(struct ostree_backend *b, struct error *e);
+/* The updater's own check of b->checksum's signatures, on a thread while the
+ * content is pulled (NULL when gpg_verify is off); finish joins it and keeps
+ * what it found valid for ob_check_signature. */
+struct ob_sig_job *ob_sig_check_start(struct ostree_backend *b);
+void ob_sig_check_finish(struct ostree_backend *b, struct ob_sig_job *j);
 /* Exit 3 when the commit names refs it is bound to and REF is not one. */
 int ob_check_ref_binding(const char *csum, GVariant *commit, const char *ref, struct error *e);
 /* The release's version, compatible and security version from the commit's
@@ -81,6 +93,11 @@ struct source_opts ob_source_opts(const struct ostree_backend *b, const char *ur
  * (may be NULL) when the server has one, then libostree's pull of what is
  * missing. */
 int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
+/* Where the pull process leaves the staging area of an applied delta for the
+ * updater to remove (REPO/tmp/updater-staging.applied). */
+char *ob_staging_applied(struct ostree_backend *b);
+/* rm -rf PATH (no error when it does not exist); -errno. */
+int ob_rm_tree(const char *path);
 /* "fetch commit metadata of REMOTE:REF": the metadata step's name in messages,
  * from the updater and from the pull process alike. */
 void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, size_t size);
@@ -90,6 +107,8 @@ void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, si
  * server.timeout without progress: libostree ignores cancellation. */
 int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit, struct error *e);
 int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
+/* Waits for the removal of the staging area ob_fetch_content started. */
+void ob_cleanup_finish(struct ostree_backend *b);
 /* In the pull process: progress for the updater. */
 void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetched, unsigned fetches,
 			unsigned writes, unsigned requested);

@@ -157,13 +157,45 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+int ob_rm_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* No FTW_CHDIR: nftw is then safe on a thread (pull_proc.c). */
+	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0;
+}
+
 static void staging_discard(struct ostree_backend *b)
 {
 	g_autofree char *dir = staging_dir(b);
-	struct stat st;
+	int rc = ob_rm_tree(dir);
 
-	if (lstat(dir, &st) == 0 && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		log_warn("cannot remove the staging area %s: %s", dir, strerror(errno));
+	if (rc < 0)
+		log_warn("cannot remove the staging area %s: %s", dir, strerror(-rc));
+}
+
+char *ob_staging_applied(struct ostree_backend *b)
+{
+	GFile *repo = ostree_repo_get_path(b->repo);
+	return g_build_filename(g_file_peek_path(repo), "tmp", "updater-staging.applied", NULL);
+}
+
+/* After the import, what is left of the staging area (the delta's files,
+ * the throwaway repository with anything the commit does not reach) is
+ * renamed, one atomic step, and removed by the updater while it verifies
+ * and deploys (pull_proc.c): removing a few hundred files here was on the
+ * install's path. Renamed, it can no longer be taken for a resumable
+ * download; still in the repository's tmp, a 0700 directory, it is used by
+ * nothing. One left by a killed run is removed by the next pull. */
+static void staging_retire(struct ostree_backend *b)
+{
+	g_autofree char *dir = staging_dir(b);
+	g_autofree char *applied = ob_staging_applied(b);
+
+	if (ob_rm_tree(applied) < 0 || rename(dir, applied) < 0)
+		staging_discard(b);
 }
 
 /* The staging area for the delta FROM -> b->checksum: what is there is kept
@@ -464,11 +496,10 @@ static int apply_staged(struct ostree_backend *b, const char *dir, struct error 
 	g_autofree char *path = g_build_filename(dir, "repo", NULL);
 	g_autofree char *delta = g_build_filename(dir, "delta", NULL);
 	g_autoptr(OstreeRepo) r = NULL;
-	struct stat st;
 	int rc;
 
-	if (lstat(path, &st) == 0 && nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		return err_set(e, UPD_EXIT_OTHER, errno, "remove %s: %s", path, strerror(errno));
+	if ((rc = ob_rm_tree(path)) < 0)
+		return err_set(e, UPD_EXIT_OTHER, -rc, "remove %s: %s", path, strerror(-rc));
 	if ((rc = staging_repo(b, path, &r, e)) < 0 || (rc = execute_staged(r, delta, e)) < 0)
 		return rc;
 	return import_reachable(b, path, e);
@@ -495,7 +526,9 @@ static int apply_delta(struct ostree_backend *b, const char *from, struct error 
 		log_info("applied static delta %.12s -> %.12s (%llu bytes downloaded)", from,
 			 b->checksum, (unsigned long long)bytes);
 	/* Kept only to resume this same target after a failed download. */
-	if (rc == 0 || e->exit != UPD_EXIT_DOWNLOAD)
+	if (rc == 0)
+		staging_retire(b);
+	else if (e->exit != UPD_EXIT_DOWNLOAD)
 		staging_discard(b);
 	return rc;
 }
@@ -516,6 +549,8 @@ int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct 
 	int rc;
 
 	snprintf(ref, sizeof(ref), "%s", strchr(b->refspec, ':') + 1);
+	g_autofree char *applied = ob_staging_applied(b);
+	ob_rm_tree(applied); /* a killed run's */
 	if (from_checksum && strcmp(from_checksum, b->checksum) != 0) {
 		if ((rc = apply_delta(b, from_checksum, e)) < 0)
 			return rc;

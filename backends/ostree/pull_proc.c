@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -251,8 +252,9 @@ static int reap(struct pull_child *c, const char *what, struct error *e)
 		       WEXITSTATUS(status));
 }
 
+/* spawned (may be NULL) runs once the first child is started. */
 static int run_child(struct ostree_backend *b, const char *const *args, bool with_progress,
-		     const char *what, struct error *e)
+		     void (*spawned)(struct ostree_backend *), const char *what, struct error *e)
 {
 	const struct config *cfg = b->cfg;
 	int stalls = 0, rc;
@@ -263,6 +265,8 @@ static int run_child(struct ostree_backend *b, const char *const *args, bool wit
 		struct pull_child c = { .fd = -1, .fetches = 1 };
 		if ((rc = spawn(b, args, &c, e)) < 0)
 			return rc;
+		if (spawned && stalls == 0)
+			spawned(b);
 		if (with_progress)
 			progress_begin("download", 0);
 		int stalled = watch(&c, cfg->server.timeout, with_progress);
@@ -284,13 +288,44 @@ static int run_child(struct ostree_backend *b, const char *const *args, bool wit
 	}
 }
 
+/* The updater's own check of the signatures (trust.c) runs while the pull
+ * process works: started after it, not to delay its start. */
+static void start_sig_check(struct ostree_backend *b)
+{
+	b->sig_job = ob_sig_check_start(b);
+}
+
+static gpointer remove_applied(gpointer path)
+{
+	int rc = ob_rm_tree(path);
+
+	if (rc < 0)
+		log_warn("cannot remove %s: %s", (char *)path, strerror(-rc));
+	g_free(path);
+	return NULL;
+}
+
+/* The staging area of the delta just applied (pull.c: staging_retire) is
+ * removed on a thread while the install goes on; ob_free waits for it. */
+static void start_cleanup(struct ostree_backend *b)
+{
+	char *path = ob_staging_applied(b);
+	struct stat st;
+
+	if (b->cleanup || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		g_free(path);
+		return;
+	}
+	b->cleanup = g_thread_new("updater-cleanup", remove_applied, path);
+}
+
 int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit, struct error *e)
 {
 	const char *args[] = { "meta", ref, commit ? commit : "-", NULL };
 	char what[600];
 
 	ob_meta_what(b, ref, what, sizeof(what));
-	return run_child(b, args, false, what, e);
+	return run_child(b, args, false, NULL, what, e);
 }
 
 int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e)
@@ -298,5 +333,18 @@ int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct
 	const char *args[] = { "content", from_checksum ? from_checksum : "-", b->checksum,
 			       b->refspec, NULL };
 
-	return run_child(b, args, true, "pull", e);
+	int rc = run_child(b, args, true, start_sig_check, "pull", e);
+
+	ob_sig_check_finish(b, b->sig_job);
+	b->sig_job = NULL;
+	if (rc == 0)
+		start_cleanup(b);
+	return rc;
+}
+
+void ob_cleanup_finish(struct ostree_backend *b)
+{
+	if (b->cleanup)
+		g_thread_join(b->cleanup);
+	b->cleanup = NULL;
 }
