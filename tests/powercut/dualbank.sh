@@ -75,6 +75,19 @@ db_complete() {
 	fi
 }
 
+# db_boot DEV SLOT: the slot U-Boot chose holds the release it should (A
+# 1.0, B 2.0: prints "booted-complete"), then `updater boot` runs. Sets the
+# caller's ver (the release booted).
+db_boot() {
+	ver=$(db_complete "$1" "$2")
+	case "$2:$ver" in
+	A:1.0 | B:2.0) echo booted-complete ;;
+	*) fail "slot $2 chosen for boot holds $ver, not the release it should" ;;
+	esac
+	"$UPDATER" --config="$1/updater.conf" --progress=none boot >"$1/boot.out" 2>&1 ||
+		fail "updater boot after the cut: $(tail -n1 "$1/boot.out")"
+}
+
 # db_records DEV: every target the state file records as verified or good
 # with a digest holds exactly that image (a verified record is what makes a
 # slot eligible for boot or rollback).
@@ -115,13 +128,7 @@ db_after_cut() {
 	slot=$(sim_boot "$d") || exit 1
 	[ "$DB_ACT" = yes ] && want=B || want=A
 	[ "$slot" = "$want" ] || fail "U-Boot chose slot $slot, expected $want (env was $env)"
-	ver=$(db_complete "$d" "$slot")
-	case "$slot:$ver" in
-	A:1.0 | B:2.0) echo booted-complete ;;
-	*) fail "slot $slot chosen for boot holds $ver, not the release it should" ;;
-	esac
-	"$UPDATER" --config="$d/updater.conf" --progress=none boot >"$d/boot.out" 2>&1 ||
-		fail "updater boot after the cut: $(tail -n1 "$d/boot.out")"
+	db_boot "$d" "$slot"
 	env=$(pc_env "$d") || exit 1
 	if [ "$DB_ACT" = yes ]; then
 		[ "$env" = "B 1 1 $DB_BOOTLIMIT 0" ] || fail "environment after the trial boot: $env"
@@ -136,12 +143,7 @@ db_after_cut() {
 		[ "$st" = trial ] || fail "state after the trial boot is $st, expected trial"
 		grep -qx 'B verified 2.0' "$d/status" || fail "slot B not recorded verified 2.0: $(tr '\n' ' ' <"$d/status")"
 	else
-		case "$saved:$st" in
-		no:idle | maybe:idle) ;;
-		yes:failed | maybe:failed)
-			case $lerr in *interrupted*) ;; *) fail "state failed, last_error is not 'interrupted': $lerr" ;; esac ;;
-		*) fail "state after the boot is $st (a state save completed: $saved)" ;;
-		esac
+		pc_state_not_activated "$saved" "$st" "$lerr"
 		! grep -q '^B verified' "$d/status" || [ "$saved" != no ] ||
 			fail "slot B recorded verified although no state save completed"
 	fi
@@ -251,13 +253,7 @@ db_after_scenario_cut() {
 		[ "$env" = "$before" ] || fail "environment after the cut: $env; it was $before and not written"
 	fi
 	slot=$(sim_boot "$d") || exit 1
-	ver=$(db_complete "$d" "$slot")
-	case "$slot:$ver" in
-	A:1.0 | B:2.0) echo booted-complete ;;
-	*) fail "slot $slot chosen for boot holds $ver, not the release it should" ;;
-	esac
-	"$UPDATER" --config="$d/updater.conf" --progress=none boot >"$d/boot.out" 2>&1 ||
-		fail "updater boot after the cut: $(tail -n1 "$d/boot.out")"
+	db_boot "$d" "$slot"
 	case "$name:$envw" in
 	mark-good:yes) want_slot=B want_st=committed want_env="B 0 0" ;;
 	mark-good:no) want_slot=B want_st=trial want_env="B 1 2" ;;
