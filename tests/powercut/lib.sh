@@ -255,6 +255,35 @@ pc_status() {
 	cat "$1/.status.fields"
 }
 
+# pc_env_is DEV WANT WHAT: the environment (pc_env) is WANT.
+pc_env_is() {
+	local env
+	env=$(pc_env "$1") || exit 1
+	[ "$env" = "$2" ] || fail "$3: $env, expected $2"
+}
+
+# pc_booted_status DEV BOOTED VERSION: `status --json` after a boot (in
+# DEV/status) names BOOTED, release VERSION, as running and nothing pending;
+# sets the caller's st, bslot, bver, pend and lerr.
+pc_booted_status() {
+	pc_status "$1" >"$1/status" || exit 1
+	read -r st bslot bver pend lerr <"$1/status"
+	[ "$bslot $bver" = "$2 $3" ] || fail "status says booted $bslot $bver, the boot ran $2 ($3)"
+	[ "$pend" = - ] || fail "status shows a pending update to $pend after the boot"
+}
+
+# pc_boot_state DEV NEW ID VERSION SAVED: the state after the boot (the
+# caller's st and lerr, DEV/status): with the new release booted (NEW yes),
+# its trial, ID recorded verified VERSION; else pc_state_not_activated.
+pc_boot_state() {
+	if [ "$2" = yes ]; then
+		[ "$st" = trial ] || fail "state on the trial boot of $4 is $st"
+		grep -qx "$3 verified $4" "$1/status" || fail "$3 not recorded verified $4: $(tr '\n' ' ' <"$1/status")"
+	else
+		pc_state_not_activated "$5" "$st" "$lerr"
+	fi
+}
+
 # pc_state_not_activated SAVED ST LERR: the state after the boot of the old
 # release, the new one never activated: idle when no state save of the
 # command had completed (SAVED no), failed as "interrupted" when one had
@@ -266,6 +295,25 @@ pc_state_not_activated() {
 		case $3 in *interrupted*) ;; *) fail "state failed, last_error is not 'interrupted': $3" ;; esac ;;
 	*) fail "state after the boot of the old release is $2 (a state save had completed: $1)" ;;
 	esac
+}
+
+# pc_install_after_cut DEV ON_TRIAL VERSION CMD...: the install that
+# recovers a device after a cut (CMD, its output in DEV/recover.out). With
+# the new release VERSION already on trial (ON_TRIAL yes) it must refuse with
+# exit 7, saying why (returns 1: the trial must end first); else it must
+# succeed, and DEV/status is then pc_status's (returns 0).
+pc_install_after_cut() {
+	local d=$1 trial=$2 v=$3 rc
+	shift 3
+	"$@" >"$d/recover.out" 2>&1
+	rc=$?
+	if [ "$trial" = yes ]; then
+		[ "$rc" = 7 ] || fail "install while $v is on trial exited $rc, expected 7: $(tail -n1 "$d/recover.out")"
+		grep -q 'on trial' "$d/recover.out" || fail "install refused without saying the trial is why"
+		return 1
+	fi
+	[ "$rc" = 0 ] || fail "install of $v after the cut exited $rc: $(tail -n1 "$d/recover.out")"
+	pc_status "$d" >"$d/status" || exit 1
 }
 
 # pc_state_records DEV: "ID STATUS SIZE DIGEST" per target from the state file

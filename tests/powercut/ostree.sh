@@ -236,16 +236,9 @@ os_after_cut() {
 		esac
 		[ "$(os_uenv "$d" "$name")" = old ] || fail "uEnv.txt is not the old one after the boot of 1.0"
 	fi
-	pc_status "$d" >"$d/status" || exit 1
-	read -r st bslot bver pend lerr <"$d/status"
-	[ "$bslot $bver" = "${booted:0:12}.${booted##*.} $ver" ] ||
-		fail "status says booted $bslot $bver, the boot ran $booted ($ver)"
-	[ "$pend" = - ] || fail "status shows a pending update to $pend after the boot"
-	if [ "$OS_NEW" = yes ]; then
-		[ "$st" = trial ] || fail "state on the trial boot of $v is $st"
-		grep -qx "$id verified $v" "$d/status" || fail "$id not recorded verified $v: $(tr '\n' ' ' <"$d/status")"
-	else
-		pc_state_not_activated "$saved" "$st" "$lerr"
+	pc_booted_status "$d" "${booted:0:12}.${booted##*.}" "$ver"
+	pc_boot_state "$d" "$OS_NEW" "$id" "$v" "$saved"
+	if [ "$OS_NEW" != yes ]; then
 		! grep -q " verified $v\$" "$d/status" ||
 			fail "a deployment of $v recorded verified, 1.0 runs: $(tr '\n' ' ' <"$d/status")"
 		# status lists only the deployments there are: the state file's records too.
@@ -262,17 +255,10 @@ os_after_cut() {
 # on trial (OS_NEW=yes), `install` must refuse with exit 7 first. OS_OPTS:
 # options for that install.
 os_recover() {
-	local d=$1 c=$3 v=$4 rc st bslot bver pend lerr
+	local d=$1 c=$3 v=$4 st bslot bver pend lerr
 	# shellcheck disable=SC2086 # OS_OPTS: a list of install options
-	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none install ${OS_OPTS:-} "$c" \
-		>"$d/recover.out" 2>&1
-	rc=$?
-	if [ "$OS_NEW" = yes ]; then
-		[ "$rc" = 7 ] || fail "install while $v is on trial exited $rc, expected 7: $(tail -n1 "$d/recover.out")"
-		grep -q 'on trial' "$d/recover.out" || fail "install refused without saying the trial is why"
-	else
-		[ "$rc" = 0 ] || fail "install of $v after the cut exited $rc: $(tail -n1 "$d/recover.out")"
-		pc_status "$d" >"$d/status" || exit 1
+	if pc_install_after_cut "$d" "$OS_NEW" "$v" \
+		ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none install ${OS_OPTS:-} "$c"; then
 		read -r st bslot bver pend lerr <"$d/status"
 		case "$st $pend" in "activated ${c:0:12}."[0-9]*) ;; *) fail "after the install: state $st, pending $pend" ;; esac
 		os_untouched "$d" "during the recovery install"
