@@ -49,7 +49,6 @@ be_recover() { db_recover "$1" "${BE_SOURCE:-$DBF/v2.upd}"; }
 be_label() { if [ "$3" = install ]; then echo "$BE_OUTCOME"; else echo "$1:$BE_OUTCOME"; fi; }
 
 # ---- the sweep ----
-be_sweep_prepare() { :; }
 
 # be_reference UNIT: a full install under updater-fault: its fault log.
 be_reference() {

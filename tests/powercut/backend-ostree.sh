@@ -99,7 +99,6 @@ be_label() {
 }
 
 # ---- the sweep ----
-be_sweep_prepare() { :; }
 
 # be_reference UNIT: what a full install of UNIT does (os_reference), its
 # named points (WORK/UNIT.named, .faultlog) and its changes (WORK/UNIT.ops).
@@ -156,14 +155,11 @@ be_scenarios_summary() {
 
 be_scenario_setup() { os_scenario_setup "$@"; }
 be_scenario_device() { os_scenario_device "$@"; }
-# be_scenario_refs P DEV: os_scenario_refs, and the changes of the whole
-# run on DEV (WORK/SCEN.ops, P being WORK/pristine-SCEN).
-be_scenario_refs() {
-	os_scenario_refs "$1" "$2"
-	os_ops_reference "$2/ops.log" "$WORK/${1##*/pristine-}.ops" "${1##*/pristine-}"
-}
-# be_scenario_points SCEN: "SCEN|fault:NAME:N" and "SCEN|op:N".
+be_scenario_refs() { os_scenario_refs "$@"; }
+# be_scenario_points SCEN: "SCEN|fault:NAME:N" and "SCEN|op:N", from the
+# whole run in WORK/list (its changes: WORK/SCEN.ops).
 be_scenario_points() {
+	os_ops_reference "$WORK/list/ops.log" "$WORK/$1.ops" "$1"
 	sed "s/^/$1|fault:/" "$WORK/$1.named"
 	awk -v n="${OS_SCEN_SPREAD:-4}" '
 		$2 == "other" || ($2 ~ /^(boot|bootlink|repo)$/ && $3 ~ /^(rename|symlink|link)$/) { print $1; next }
