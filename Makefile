@@ -138,11 +138,11 @@ valgrind: updater updater-fault
 # Power cuts (docs/reliability.md): fault-point and random SIGKILL sweeps, and
 # the LD_PRELOAD I/O journal that replays what a cut loses (tests/powercut/).
 .PHONY: powercut
-$(BUILD)/tests/libiolog.so: tests/powercut/iolog.c
+$(BUILD)/tests/libiolog.so: tests/powercut/iolog.c tests/powercut/shim.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation $(CFLAGS) -shared -fPIC -o $@ $< -ldl -lpthread
 
-$(BUILD)/tests/libcutter.so: tests/powercut/cutter.c
+$(BUILD)/tests/libcutter.so: tests/powercut/cutter.c tests/powercut/shim.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 

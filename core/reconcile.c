@@ -61,7 +61,7 @@ static int mark_interrupted(struct engine *g, const struct bootstate *bs, const 
 	if (bs->upgrade_available || strcmp(bs->boot_slot, g->booted.id) != 0) {
 		/* boot_slot too: with ostree the next boot comes from the deployment
 		 * list, so a cut before the default switched leaves boot_slot naming
-		 * a deployment in no boot entry (tests/powercut/sweep-ostree.sh). */
+		 * a deployment in no boot entry (tests/powercut/sweep.sh ostree install). */
 		log_info("ending the trial the interrupted install had started");
 		return bootctl_point_at(g->boot, g->booted.id, e);
 	}

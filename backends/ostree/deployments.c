@@ -271,7 +271,7 @@ int ob_write_order(struct ostree_backend *b, OstreeDeployment *first, OstreeDepl
  * (rollback, a cancel) was cut between the two, or the clean-up of an
  * interrupted install was. A trial of a confirmed system tests nothing: the
  * boot state follows the next boot, trial off
- * (tests/powercut/sweep-ostree-scenarios.sh). */
+ * (tests/powercut/sweep.sh ostree scenarios). */
 int ob_align_boot(void *priv, const struct system_info *booted, const struct update_state *records,
 		  struct bootstate *bs, const char *next, struct error *e)
 {

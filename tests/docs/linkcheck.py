@@ -4,7 +4,7 @@ named) must name a file or directory of the repository, and a #anchor must name 
 of the linked Markdown file (GitHub's anchor rules). External links (http:, https:, mailto:)
 are not followed: this machine has no network.
 
-The docs mostly name files as code (`tests/powercut/sweep-ostree.sh`, `boot-contract.md`):
+The docs mostly name files as code (`tests/powercut/sweep.sh`, `boot-contract.md`):
 such a code span counts as a link when it is a path into one of the repository's top-level
 folders or names a Markdown file, and must then exist (from the top, or from docs/). Not
 checked: absolute paths (a device's), build/ (made by the build), and paths with a

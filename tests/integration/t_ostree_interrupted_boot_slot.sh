@@ -4,7 +4,7 @@
 # on a harmless trial and the next `updater boot` ends that trial; boot_slot
 # must then name the running deployment again, not the new one, which is in
 # no boot entry (docs/boot-contract.md). Found by
-# tests/powercut/sweep-ostree.sh; fixed in core/reconcile.c mark_interrupted.
+# tests/powercut/sweep.sh ostree install; fixed in core/reconcile.c mark_interrupted.
 # Needs ./updater-fault (make integration builds it).
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"

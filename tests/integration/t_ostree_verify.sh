@@ -30,21 +30,22 @@ no_deployment() {
 	! ls "$D/sysroot/ostree/deploy/simos/deploy/" | grep -q "^$1\." || fail "a deployment of $1 exists"
 }
 
+# refused NAME REF MESSAGE COMMIT WHAT: `check REF` and `install REF` both
+# exit 3 saying MESSAGE; no deployment of COMMIT, the device untouched.
+refused() {
+	expect_exit 3 "$WORK/$1-check" ostree_upd "$D" check "$2"
+	ostree_assert_error "$WORK/$1-check" "$3"
+	expect_exit 3 "$WORK/$1" ostree_upd "$D" install "$2"
+	ostree_assert_error "$WORK/$1" "$3"
+	no_deployment "$4"
+	ostree_assert_untouched "$D" "$5"
+}
+
 # Unsigned: `check` verifies the signature too (on the commit metadata alone).
-expect_exit 3 "$WORK/unsigned-check" ostree_upd "$D" check sim/unsigned
-ostree_assert_error "$WORK/unsigned-check" "no signatures found"
-expect_exit 3 "$WORK/unsigned" ostree_upd "$D" install sim/unsigned
-ostree_assert_error "$WORK/unsigned" "no signatures found"
-no_deployment "$CU"
-ostree_assert_untouched "$D" "unsigned commit"
+refused unsigned sim/unsigned "no signatures found" "$CU" "unsigned commit"
 
 # Signed, but with a key the device does not have.
-expect_exit 3 "$WORK/badsig-check" ostree_upd "$D" check sim/badsig
-ostree_assert_error "$WORK/badsig-check" "public key not found"
-expect_exit 3 "$WORK/badsig" ostree_upd "$D" install sim/badsig
-ostree_assert_error "$WORK/badsig" "public key not found"
-no_deployment "$CB"
-ostree_assert_untouched "$D" "commit signed with another key"
+refused badsig sim/badsig "public key not found" "$CB" "commit signed with another key"
 
 # The same with a static delta to it on the server: the commit is verified
 # first, so neither the delta's superblock nor its parts are downloaded.

@@ -77,11 +77,7 @@ make_device() {
 # simulated device (made by tests/lib/common.sh)
 backend = "dualbank";
 compatible = "sim-board";
-state_dir = "data/updater";
-cmdline = "cmdline";
-version_file = "etc/os-release";
-server = { timeout = 5; retries = 2; };
-bootenv = { fw_env_config = "env/fw_env.config"; bootlimit = 3; };
+$(sim_conf_common)
 dualbank = {
   slots = { A = "slots/A.img"; B = "slots/B.img"; };
   public_key = "keys/release.pub.pem";
@@ -95,6 +91,18 @@ CONF
 	chmod 0755 "$d/data/updater"
 	chmod -R go-w "$d/keys" "$d/hooks" "$d/updater.conf"
 	"$UPDATER" --config="$d/updater.conf" init >/dev/null 2>&1 || fail "updater init on $d"
+}
+
+# sim_conf_common: the lines of updater.conf every simulated device shares
+# (make_device, ostree_make_device).
+sim_conf_common() {
+	cat <<'CONF'
+state_dir = "data/updater";
+cmdline = "cmdline";
+version_file = "etc/os-release";
+server = { timeout = 5; retries = 2; };
+bootenv = { fw_env_config = "env/fw_env.config"; bootlimit = 3; };
+CONF
 }
 
 # upd DIR ARGS...: run the updater against device DIR

@@ -374,11 +374,7 @@ ostree_make_device() {
 # simulated ostree device (made by tests/lib/ostree.sh)
 backend = "ostree";
 compatible = "${OSTREE_COMPATIBLE:-sim-board}";
-state_dir = "data/updater";
-cmdline = "cmdline";
-version_file = "etc/os-release";
-server = { timeout = 5; retries = 2; };
-bootenv = { fw_env_config = "env/fw_env.config"; bootlimit = 3; };
+$(sim_conf_common)
 ostree = {
   sysroot = "sysroot"; root = "root"; osname = "$os"; remote = "origin";
   url = "$url"; ref = "$ref";

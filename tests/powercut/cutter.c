@@ -2,7 +2,7 @@
  * tree makes under one directory and kills the whole process group with
  * SIGKILL right after the Nth one: a power cut between two steps of
  * libostree's pull and deploy, at a finer grain than its progress callback
- * (about once a second) gives. tests/powercut/sweep-ostree.sh uses it.
+ * (about once a second) gives. the ostree power-cut runs use it (tests/powercut/backend-ostree.sh).
  *
  *   CUT_ROOT=DIR        count only changes to paths under DIR (a real path)
  *   CUT_COUNTER=FILE    a 24-byte file of zeros shared by every process of
@@ -50,6 +50,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define SHIM_NAME "cutter"
+#include "shim.h"
+
 static const char *root;
 static size_t rootlen;
 static unsigned long long cut_at, notify_at;
@@ -63,26 +66,6 @@ struct counters {
 static struct counters *counter, local_counter;
 static int logfd = -1;
 
-static void *next(const char *name)
-{
-	void *p = dlsym(RTLD_NEXT, name);
-	if (!p) {
-		fprintf(stderr, "cutter: no %s\n", name);
-		abort();
-	}
-	return p;
-}
-static void *resolve_sym(void **slot, const char *name)
-{
-	void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	if (!p) {
-		p = next(name);
-		__atomic_store_n(slot, p, __ATOMIC_RELEASE);
-	}
-	return p;
-}
-#define REAL(name) static __typeof__(name) *real_##name
-#define RESOLVE(name) ((__typeof__(real_##name))resolve_sym((void **)&real_##name, #name))
 REAL(open);
 REAL(open64);
 REAL(openat);
@@ -159,17 +142,8 @@ static bool fullpath(int dirfd, const char *path, char *out, size_t size)
 		snprintf(out, size, "%s", path);
 		return true;
 	}
-	if (dirfd == AT_FDCWD) {
-		if (!getcwd(base, sizeof(base)))
-			return false;
-	} else {
-		char link[64];
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-		ssize_t n = readlink(link, base, sizeof(base) - 1);
-		if (n < 0)
-			return false;
-		base[n] = '\0';
-	}
+	if (!shim_dir_path(dirfd, base, sizeof(base)))
+		return false;
 	snprintf(out, size, "%s/%s", base, path);
 	return true;
 }

@@ -75,6 +75,19 @@ db_complete() {
 	fi
 }
 
+# db_boot DEV SLOT: the slot U-Boot chose holds the release it should (A
+# 1.0, B 2.0: prints "booted-complete"), then `updater boot` runs. Sets the
+# caller's ver (the release booted).
+db_boot() {
+	ver=$(db_complete "$1" "$2")
+	case "$2:$ver" in
+	A:1.0 | B:2.0) echo booted-complete ;;
+	*) fail "slot $2 chosen for boot holds $ver, not the release it should" ;;
+	esac
+	"$UPDATER" --config="$1/updater.conf" --progress=none boot >"$1/boot.out" 2>&1 ||
+		fail "updater boot after the cut: $(tail -n1 "$1/boot.out")"
+}
+
 # db_records DEV: every target the state file records as verified or good
 # with a digest holds exactly that image (a verified record is what makes a
 # slot eligible for boot or rollback).
@@ -115,36 +128,16 @@ db_after_cut() {
 	slot=$(sim_boot "$d") || exit 1
 	[ "$DB_ACT" = yes ] && want=B || want=A
 	[ "$slot" = "$want" ] || fail "U-Boot chose slot $slot, expected $want (env was $env)"
-	ver=$(db_complete "$d" "$slot")
-	case "$slot:$ver" in
-	A:1.0 | B:2.0) echo booted-complete ;;
-	*) fail "slot $slot chosen for boot holds $ver, not the release it should" ;;
-	esac
-	"$UPDATER" --config="$d/updater.conf" --progress=none boot >"$d/boot.out" 2>&1 ||
-		fail "updater boot after the cut: $(tail -n1 "$d/boot.out")"
-	env=$(pc_env "$d") || exit 1
+	db_boot "$d" "$slot"
 	if [ "$DB_ACT" = yes ]; then
-		[ "$env" = "B 1 1 $DB_BOOTLIMIT 0" ] || fail "environment after the trial boot: $env"
+		pc_env_is "$d" "B 1 1 $DB_BOOTLIMIT 0" "environment after the trial boot"
 	else
-		[ "$env" = "A 0 0 $DB_BOOTLIMIT 0" ] || fail "environment after the boot: $env"
+		pc_env_is "$d" "A 0 0 $DB_BOOTLIMIT 0" "environment after the boot"
 	fi
-	pc_status "$d" >"$d/status" || exit 1
-	read -r st bslot bver pend lerr <"$d/status"
-	[ "$bslot $bver" = "$slot $ver" ] || fail "status says booted $bslot $bver, U-Boot booted $slot $ver"
-	[ "$pend" = - ] || fail "status shows a pending update to $pend after the boot"
-	if [ "$DB_ACT" = yes ]; then
-		[ "$st" = trial ] || fail "state after the trial boot is $st, expected trial"
-		grep -qx 'B verified 2.0' "$d/status" || fail "slot B not recorded verified 2.0: $(tr '\n' ' ' <"$d/status")"
-	else
-		case "$saved:$st" in
-		no:idle | maybe:idle) ;;
-		yes:failed | maybe:failed)
-			case $lerr in *interrupted*) ;; *) fail "state failed, last_error is not 'interrupted': $lerr" ;; esac ;;
-		*) fail "state after the boot is $st (a state save completed: $saved)" ;;
-		esac
-		! grep -q '^B verified' "$d/status" || [ "$saved" != no ] ||
-			fail "slot B recorded verified although no state save completed"
-	fi
+	pc_booted_status "$d" "$slot" "$ver"
+	pc_boot_state "$d" "$DB_ACT" B 2.0 "$saved"
+	[ "$DB_ACT" = yes ] || ! grep -q '^B verified' "$d/status" || [ "$saved" != no ] ||
+		fail "slot B recorded verified although no state save completed"
 	grep -qx 'A good 1.0' "$d/status" || fail "slot A not recorded good 1.0: $(tr '\n' ' ' <"$d/status")"
 	db_records "$d"
 	db_untouched_a "$d" "after the boot"
@@ -157,16 +150,10 @@ db_after_cut() {
 # booted on trial, `install` must refuse with exit 7 (the trial must end
 # first) and mark-good confirms it.
 db_recover() {
-	local d=$1 src=$2 rc slot st bslot bver pend lerr
+	local d=$1 src=$2 slot st bslot bver pend lerr
 	# shellcheck disable=SC2086 # OPTS: a list of options
-	"$UPDATER" --config="$d/updater.conf" --progress=none install ${3:-} "$src" >"$d/recover.out" 2>&1
-	rc=$?
-	if [ "$DB_ACT" = yes ]; then
-		[ "$rc" = 7 ] || fail "install while 2.0 is on trial exited $rc, expected 7: $(tail -n1 "$d/recover.out")"
-		grep -q 'on trial' "$d/recover.out" || fail "install refused without saying the trial is why"
-	else
-		[ "$rc" = 0 ] || fail "install of 2.0 after the cut exited $rc: $(tail -n1 "$d/recover.out")"
-		pc_status "$d" >"$d/status" || exit 1
+	if pc_install_after_cut "$d" "$DB_ACT" 2.0 \
+		"$UPDATER" --config="$d/updater.conf" --progress=none install ${3:-} "$src"; then
 		read -r st bslot bver pend lerr <"$d/status"
 		[ "$st $pend" = "activated B" ] || fail "after the install: state $st, pending $pend"
 		slot=$(sim_boot "$d") || exit 1
@@ -244,20 +231,13 @@ db_scenario_setup() {
 db_after_scenario_cut() {
 	local d=$1 name=$2 envw=$3 saved=$4 before=$5 after=$6 env slot ver st bslot bver pend lerr want_slot want_st want_env
 	db_untouched_a "$d" "after the cut"
-	env=$(pc_env "$d") || exit 1
 	if [ "$envw" = yes ]; then
-		[ "$env" = "$after" ] || fail "environment after the cut: $env; the command writes $after"
+		pc_env_is "$d" "$after" "environment after the cut (the command writes that one)"
 	else
-		[ "$env" = "$before" ] || fail "environment after the cut: $env; it was $before and not written"
+		pc_env_is "$d" "$before" "environment after the cut (it was that one, not written)"
 	fi
 	slot=$(sim_boot "$d") || exit 1
-	ver=$(db_complete "$d" "$slot")
-	case "$slot:$ver" in
-	A:1.0 | B:2.0) echo booted-complete ;;
-	*) fail "slot $slot chosen for boot holds $ver, not the release it should" ;;
-	esac
-	"$UPDATER" --config="$d/updater.conf" --progress=none boot >"$d/boot.out" 2>&1 ||
-		fail "updater boot after the cut: $(tail -n1 "$d/boot.out")"
+	db_boot "$d" "$slot"
 	case "$name:$envw" in
 	mark-good:yes) want_slot=B want_st=committed want_env="B 0 0" ;;
 	mark-good:no) want_slot=B want_st=trial want_env="B 1 2" ;;

@@ -51,6 +51,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#define SHIM_NAME "iolog"
+#include "shim.h"
+
 #define FDMAX 4096
 #define NTRACK 32
 #define NGEN 1024
@@ -75,7 +78,6 @@ static struct {
 } gens[NGEN];
 static int ngens;
 
-#define REAL(name) static __typeof__(name) *real_##name
 REAL(open);
 REAL(openat);
 REAL(openat64);
@@ -105,23 +107,7 @@ REAL(mmap);
 REAL(fopen);
 REAL(fopen64);
 
-static void *next(const char *name)
-{
-	void *p = dlsym(RTLD_NEXT, name);
-	if (!p) {
-		fprintf(stderr, "iolog: no %s\n", name);
-		abort();
-	}
-	return p;
-}
 
-static void *resolve_sym(void **slot, const char *name)
-{
-	if (!*slot)
-		*slot = next(name);
-	return *slot;
-}
-#define RESOLVE(name) ((__typeof__(real_##name))resolve_sym((void **)&real_##name, #name))
 
 __attribute__((constructor)) static void iolog_init(void)
 {
@@ -174,17 +160,8 @@ static bool abspath(int dirfd, const char *path, char *out)
 		snprintf(joined, sizeof(joined), "%s", path);
 	} else {
 		char base[PATH_MAX];
-		if (dirfd == AT_FDCWD) {
-			if (!getcwd(base, sizeof(base)))
-				return false;
-		} else {
-			char link[64];
-			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-			ssize_t n = readlink(link, base, sizeof(base) - 1);
-			if (n < 0)
-				return false;
-			base[n] = '\0';
-		}
+		if (!shim_dir_path(dirfd, base, sizeof(base)))
+			return false;
 		snprintf(joined, sizeof(joined), "%s/%s", base, path);
 	}
 	size_t len = strlen(joined);

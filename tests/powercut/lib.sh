@@ -8,17 +8,30 @@
 # "booted-complete" once the boot it played found a complete system.
 # pc_run runs the points on PC_JOBS workers and tallies them.
 #
-# A backend supplies the device, the cut and the checks (tests/powercut/
-# dualbank.sh; an ostree file would provide the same kind of functions and
-# reuse everything here, including pc_env: the boot-state contract in
-# docs/boot-contract.md is the same five variables for both backends, with
-# PC_SLOTS naming the values boot_slot may take).
+# The drivers (sweep.sh, random-kill.sh, iolog.sh) take the backend as their
+# argument; tests/powercut/backend-BACKEND.sh supplies the device, the cut
+# targets, how a cut is made and which checks follow (the be_* functions),
+# on top of its checks (dualbank.sh, ostree.sh). Everything here is shared,
+# including pc_env: the boot-state contract in docs/boot-contract.md is the
+# same five variables for both backends, with PC_SLOTS naming the values
+# boot_slot may take.
 
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+export TOP
 . "$TOP/tests/lib/common.sh"
 UPDATER_FAULT_BIN=${UPDATER_FAULT_BIN:-$TOP/updater-fault}
 PC_JOBS=${PC_JOBS:-$(nproc 2>/dev/null || echo 2)}
 [ "$PC_JOBS" -ge 1 ] 2>/dev/null || PC_JOBS=2
 [ "$PC_JOBS" -le 8 ] || PC_JOBS=8
+
+# pc_backend BACKEND USAGE: the drivers' backend (BACKEND, dualbank or
+# ostree): tests/powercut/backend-BACKEND.sh sourced (at the top level: its
+# variables are global).
+pc_backend() {
+	[ -f "$TOP/tests/powercut/backend-$1.sh" ] || fail "usage: $0 $2"
+	BACKEND=$1
+	. "$TOP/tests/powercut/backend-$1.sh"
+}
 
 # pc_workdir NAME: sets WORK to a fresh directory (kept if the test fails), on
 # tmpfs when there is one (PC_TMP): a SIGKILL loses nothing the kernel holds,
@@ -36,6 +49,52 @@ pc_workdir() {
 		cp "$UPDATER_FAULT_BIN" "$WORK/bin/updater-fault"
 		UPDATER_FAULT_BIN=$WORK/bin/updater-fault
 	fi
+}
+
+# pc_server ROOT [--fault SPEC]...: a test server (start_httpd: sets URL),
+# stopped by pc_cleanup.
+PC_SERVERS=
+pc_server() {
+	start_httpd "$@"
+	PC_SERVERS="$PC_SERVERS $HTTPD_PID"
+	HTTPD_PID=
+}
+
+# pc_cleanup: on exit (the backend's be_start sets the trap): the servers
+# stopped, then the backend's be_cleanup.
+pc_cleanup() {
+	local p
+	for p in $PC_SERVERS; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	PC_SERVERS=
+	be_cleanup
+}
+
+# pc_finish: the end of a driver, PC_FAILED set: WORK removed if nothing
+# failed (and KEEP is not set), else kept and named; exits 1 on failures.
+pc_finish() {
+	if [ "$PC_FAILED" = 0 ]; then
+		[ -n "${KEEP:-}" ] || { pc_cleanup; trap - EXIT; rm -rf "$WORK"; }
+	else
+		echo "  kept $WORK"
+		KEEP=1
+		exit 1
+	fi
+}
+
+# pc_nap SECONDS: a sleep without a process (a read that times out on fd 8,
+# a FIFO nobody writes, which the caller opened): forking sleep cost
+# milliseconds, in which many an install reached its end.
+pc_nap() {
+	read -r -t "$1" -u 8 _
+}
+
+# pc_only_points FILE UNIT...: with POINTS set ("UNIT|CUT ..."), FILE
+# becomes the points of POINTS whose UNIT is one of these (only these cuts).
+pc_only_points() {
+	local file=$1
+	shift
+	[ -n "${POINTS:-}" ] || return 0
+	tr ' ' '\n' <<<"$POINTS" | grep . | awk -v units=" $* " 'index(units, " " substr($0, 1, index($0, "|") - 1) " ")' >"$file"
 }
 
 # pc_lock_fixtures DIR: serialise fixture creation between concurrent runs.
@@ -194,6 +253,67 @@ pc_status() {
 	! grep -q '^ERROR' "$1/.status.fields" ||
 		fail "status --json: $(cat "$1/.status.fields"): $(cat "$1/.status.json")"
 	cat "$1/.status.fields"
+}
+
+# pc_env_is DEV WANT WHAT: the environment (pc_env) is WANT.
+pc_env_is() {
+	local env
+	env=$(pc_env "$1") || exit 1
+	[ "$env" = "$2" ] || fail "$3: $env, expected $2"
+}
+
+# pc_booted_status DEV BOOTED VERSION: `status --json` after a boot (in
+# DEV/status) names BOOTED, release VERSION, as running and nothing pending;
+# sets the caller's st, bslot, bver, pend and lerr.
+pc_booted_status() {
+	pc_status "$1" >"$1/status" || exit 1
+	read -r st bslot bver pend lerr <"$1/status"
+	[ "$bslot $bver" = "$2 $3" ] || fail "status says booted $bslot $bver, the boot ran $2 ($3)"
+	[ "$pend" = - ] || fail "status shows a pending update to $pend after the boot"
+}
+
+# pc_boot_state DEV NEW ID VERSION SAVED: the state after the boot (the
+# caller's st and lerr, DEV/status): with the new release booted (NEW yes),
+# its trial, ID recorded verified VERSION; else pc_state_not_activated.
+pc_boot_state() {
+	if [ "$2" = yes ]; then
+		[ "$st" = trial ] || fail "state on the trial boot of $4 is $st"
+		grep -qx "$3 verified $4" "$1/status" || fail "$3 not recorded verified $4: $(tr '\n' ' ' <"$1/status")"
+	else
+		pc_state_not_activated "$5" "$st" "$lerr"
+	fi
+}
+
+# pc_state_not_activated SAVED ST LERR: the state after the boot of the old
+# release, the new one never activated: idle when no state save of the
+# command had completed (SAVED no), failed as "interrupted" when one had
+# (yes); either when that is not known (maybe).
+pc_state_not_activated() {
+	case "$1:$2" in
+	no:idle | maybe:idle) ;;
+	yes:failed | maybe:failed)
+		case $3 in *interrupted*) ;; *) fail "state failed, last_error is not 'interrupted': $3" ;; esac ;;
+	*) fail "state after the boot of the old release is $2 (a state save had completed: $1)" ;;
+	esac
+}
+
+# pc_install_after_cut DEV ON_TRIAL VERSION CMD...: the install that
+# recovers a device after a cut (CMD, its output in DEV/recover.out). With
+# the new release VERSION already on trial (ON_TRIAL yes) it must refuse with
+# exit 7, saying why (returns 1: the trial must end first); else it must
+# succeed, and DEV/status is then pc_status's (returns 0).
+pc_install_after_cut() {
+	local d=$1 trial=$2 v=$3 rc
+	shift 3
+	"$@" >"$d/recover.out" 2>&1
+	rc=$?
+	if [ "$trial" = yes ]; then
+		[ "$rc" = 7 ] || fail "install while $v is on trial exited $rc, expected 7: $(tail -n1 "$d/recover.out")"
+		grep -q 'on trial' "$d/recover.out" || fail "install refused without saying the trial is why"
+		return 1
+	fi
+	[ "$rc" = 0 ] || fail "install of $v after the cut exited $rc: $(tail -n1 "$d/recover.out")"
+	pc_status "$d" >"$d/status" || exit 1
 }
 
 # pc_state_records DEV: "ID STATUS SIZE DIGEST" per target from the state file

@@ -236,21 +236,9 @@ os_after_cut() {
 		esac
 		[ "$(os_uenv "$d" "$name")" = old ] || fail "uEnv.txt is not the old one after the boot of 1.0"
 	fi
-	pc_status "$d" >"$d/status" || exit 1
-	read -r st bslot bver pend lerr <"$d/status"
-	[ "$bslot $bver" = "${booted:0:12}.${booted##*.} $ver" ] ||
-		fail "status says booted $bslot $bver, the boot ran $booted ($ver)"
-	[ "$pend" = - ] || fail "status shows a pending update to $pend after the boot"
-	if [ "$OS_NEW" = yes ]; then
-		[ "$st" = trial ] || fail "state on the trial boot of $v is $st"
-		grep -qx "$id verified $v" "$d/status" || fail "$id not recorded verified $v: $(tr '\n' ' ' <"$d/status")"
-	else
-		case "$saved:$st" in
-		no:idle | maybe:idle) ;;
-		yes:failed | maybe:failed)
-			case $lerr in *interrupted*) ;; *) fail "state failed, last_error is not 'interrupted': $lerr" ;; esac ;;
-		*) fail "state after the boot of 1.0 is $st (a state save had completed: $saved)" ;;
-		esac
+	pc_booted_status "$d" "${booted:0:12}.${booted##*.}" "$ver"
+	pc_boot_state "$d" "$OS_NEW" "$id" "$v" "$saved"
+	if [ "$OS_NEW" != yes ]; then
 		! grep -q " verified $v\$" "$d/status" ||
 			fail "a deployment of $v recorded verified, 1.0 runs: $(tr '\n' ' ' <"$d/status")"
 		# status lists only the deployments there are: the state file's records too.
@@ -267,17 +255,10 @@ os_after_cut() {
 # on trial (OS_NEW=yes), `install` must refuse with exit 7 first. OS_OPTS:
 # options for that install.
 os_recover() {
-	local d=$1 c=$3 v=$4 rc st bslot bver pend lerr
+	local d=$1 c=$3 v=$4 st bslot bver pend lerr
 	# shellcheck disable=SC2086 # OS_OPTS: a list of install options
-	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none install ${OS_OPTS:-} "$c" \
-		>"$d/recover.out" 2>&1
-	rc=$?
-	if [ "$OS_NEW" = yes ]; then
-		[ "$rc" = 7 ] || fail "install while $v is on trial exited $rc, expected 7: $(tail -n1 "$d/recover.out")"
-		grep -q 'on trial' "$d/recover.out" || fail "install refused without saying the trial is why"
-	else
-		[ "$rc" = 0 ] || fail "install of $v after the cut exited $rc: $(tail -n1 "$d/recover.out")"
-		pc_status "$d" >"$d/status" || exit 1
+	if pc_install_after_cut "$d" "$OS_NEW" "$v" \
+		ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none install ${OS_OPTS:-} "$c"; then
 		read -r st bslot bver pend lerr <"$d/status"
 		case "$st $pend" in "activated ${c:0:12}."[0-9]*) ;; *) fail "after the install: state $st, pending $pend" ;; esac
 		os_untouched "$d" "during the recovery install"
@@ -563,42 +544,6 @@ os_scenario_refs() {
 	cp "$2/sysroot/boot/loader/uEnv.txt" "$1.uenv-after"
 }
 
-# os_start NAME: the start of an ostree power-cut script (after `set -u`):
-# the binaries and the shim must be built; WORK (pc_workdir NAME) with its
-# own copy of the shim; the fixtures, their server (stopped, and the devices
-# removed unless KEEP is set, on exit: os_cleanup) and os_fixtures.
-os_start() {
-	[ -x "$UPDATER_FAULT_BIN" ] || fail "no $UPDATER_FAULT_BIN: run 'make updater-fault'"
-	[ -x "$UPDATER" ] || fail "no $UPDATER: run 'make'"
-	[ -f "$OS_CUTTER" ] || fail "no $OS_CUTTER: run 'make build/tests/libcutter.so'"
-	command -v setsid >/dev/null || fail "no setsid"
-	pc_workdir "$1"
-	cp "$OS_CUTTER" "$WORK/bin/libcutter.so"
-	OS_CUTTER=$WORK/bin/libcutter.so
-	trap os_cleanup EXIT
-	ostree_fixtures
-	start_httpd "$OFIX/srv"
-	os_fixtures "$URL/repo"
-}
-os_cleanup() {
-	stop_httpd
-	[ -n "${KEEP:-}" ] || for d in "$WORK"/dev.* "$WORK"/list "$WORK"/io-* "$WORK"/pristine-* "$WORK"/osf/pristine; do
-		ostree_rm_device "$d"
-	done
-}
-
-# os_finish: the end of a script after pc_report: WORK removed if nothing
-# failed (and KEEP is not set), else kept and named; exits 1 on failures.
-os_finish() {
-	if [ "$PC_FAILED" = 0 ]; then
-		[ -n "${KEEP:-}" ] || { os_cleanup; trap - EXIT; rm -rf "$WORK"; }
-	else
-		echo "  kept $WORK"
-		KEEP=1
-		exit 1
-	fi
-}
-
 # os_ops_reference LOG OUT NAME: OUT becomes the shim's change log LOG of a
 # reference run, in the order of the numbers (two threads can append their
 # lines in the other order than they counted), which must be 1..N: the shim
@@ -607,17 +552,6 @@ os_finish() {
 os_ops_reference() {
 	if [ -f "$1" ]; then sort -n -k1,1 "$1" >"$2"; else : >"$2"; fi
 	awk '$1 != NR { exit 1 }' "$2" || fail "$3: the change log is not numbered 1..N"
-}
-
-# os_points_ready: WORK/points replaced by POINTS when set (only these
-# cuts); sets n_fault and n_op and says how many cuts there are.
-os_points_ready() {
-	if [ -n "${POINTS:-}" ]; then
-		tr ' ' '\n' <<<"$POINTS" | grep . >"$WORK/points"
-	fi
-	n_fault=$(grep -c '|fault:' "$WORK/points")
-	n_op=$(grep -c '|op:' "$WORK/points")
-	echo "  cutting at $n_fault fault points and after $n_op changes"
 }
 
 # os_aim OPS CUT: the os_run cut for CUT of a sweep: "fault:SPEC" as it is;

@@ -34,13 +34,11 @@ void factory_device(struct fx *f)
 
 int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f = tu_fixture_new(sizeof(struct fx));
 	char text[2 * PATH_MAX + 64];
 
-	if (!f || !(f->dir = tu_mkdtemp())) {
-		free(f);
+	if (!f)
 		return -1;
-	}
 	snprintf(f->state_dir, sizeof(f->state_dir), "%s/data/updater", f->dir);
 	snprintf(f->state_file, sizeof(f->state_file), "%s/state", f->state_dir);
 	snprintf(f->envfile, sizeof(f->envfile), "%s/uboot.env", f->dir);
@@ -83,8 +81,7 @@ int teardown(void **state)
 {
 	struct fx *f = *state;
 	engine_close(f->g);
-	tu_rmtree(f->dir);
-	free(f);
+	tu_fixture_free(f);
 	return 0;
 }
 
@@ -130,6 +127,13 @@ void reset_calls(void)
 	F.verify_target[0] = F.install_target[0] = F.activate_target[0] = '\0';
 }
 
+/* The engine call WHAT returned RC, which must be 0. */
+static void must_succeed(struct fx *f, int rc, const char *what)
+{
+	if (rc != 0)
+		fail_msg("%s: %d %s", what, rc, f->e.msg);
+}
+
 int do_install(struct fx *f)
 {
 	err_clear(&f->e);
@@ -138,9 +142,7 @@ int do_install(struct fx *f)
 
 void install_ok(struct fx *f)
 {
-	int rc = do_install(f);
-	if (rc != 0)
-		fail_msg("engine_install: %d %s", rc, f->e.msg);
+	must_succeed(f, do_install(f), "engine_install");
 }
 
 int do_reconcile(struct fx *f)
@@ -151,17 +153,13 @@ int do_reconcile(struct fx *f)
 
 void reconcile_ok(struct fx *f)
 {
-	int rc = do_reconcile(f);
-	if (rc != 0)
-		fail_msg("engine_reconcile: %d %s", rc, f->e.msg);
+	must_succeed(f, do_reconcile(f), "engine_reconcile");
 }
 
 void mark_good_ok(struct fx *f)
 {
 	err_clear(&f->e);
-	int rc = engine_mark_good(f->g, &f->e);
-	if (rc != 0)
-		fail_msg("engine_mark_good: %d %s", rc, f->e.msg);
+	must_succeed(f, engine_mark_good(f->g, &f->e), "engine_mark_good");
 }
 
 int do_rollback(struct fx *f)
@@ -404,4 +402,13 @@ char *capture_end(struct capture *c)
 	char *text = tu_read_file(c->path, NULL);
 	assert_non_null(text);
 	return text;
+}
+
+void assert_up_to_date(struct fx *f, const char *msg)
+{
+	struct release rel;
+
+	assert_int_equal(do_check(f, &rel), 1);
+	assert_int_equal(f->e.exit, UPD_EXIT_UPTODATE);
+	assert_string_equal(f->e.msg, msg);
 }

@@ -92,6 +92,9 @@ void reconcile_ok(struct fx *f);
 void mark_good_ok(struct fx *f);
 int do_rollback(struct fx *f);
 int do_check(struct fx *f, struct release *rel);
+/* `check` finds nothing to install: do_check returns 1, exit class
+ * UPD_EXIT_UPTODATE, the message MSG. */
+void assert_up_to_date(struct fx *f, const char *msg);
 void assert_msg_has(const char *msg, const char *needle);
 void load(struct fx *f, struct update_state *s);
 const struct target_record *rec(struct update_state *s, const char *id);

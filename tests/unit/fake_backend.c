@@ -99,22 +99,25 @@ static int fk_verify(void *priv, const struct system_info *target, struct error 
 	return 0;
 }
 
-static int fk_target(void *priv, struct system_info *out, struct error *e)
+/* What target and previous name: the slot not booted (the fake has two). */
+static int fk_other(const char *call, struct system_info *out)
 {
-	(void)priv, (void)e;
-	note("target");
+	note(call);
 	snprintf(out->id, sizeof(out->id), "%s", other(F.booted));
 	snprintf(out->path, sizeof(out->path), "/dev/fake-%s", out->id);
 	return 0;
 }
 
+static int fk_target(void *priv, struct system_info *out, struct error *e)
+{
+	(void)priv, (void)e;
+	return fk_other("target", out);
+}
+
 static int fk_previous(void *priv, struct system_info *out, struct error *e)
 {
 	(void)priv, (void)e;
-	note("previous");
-	snprintf(out->id, sizeof(out->id), "%s", other(F.booted));
-	snprintf(out->path, sizeof(out->path), "/dev/fake-%s", out->id);
-	return 0;
+	return fk_other("previous", out);
 }
 
 static int fk_install(void *priv, struct system_info *target, struct error *e)

@@ -20,23 +20,13 @@ struct fx {
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	if (!f || !(f->dir = tu_mkdtemp())) {
-		free(f);
+	struct fx *f = tu_fixture_new(sizeof(struct fx));
+	if (!f)
 		return -1;
-	}
 	snprintf(f->cfg, sizeof(f->cfg), "%s/fw_env.config", f->dir);
 	snprintf(f->env, sizeof(f->env), "%s/uboot.env", f->dir);
 	snprintf(f->env2, sizeof(f->env2), "%s/uboot-redund.env", f->dir);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	tu_rmtree(f->dir);
-	free(f);
 	return 0;
 }
 
@@ -881,7 +871,7 @@ static void test_tools_redundant(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tu_teardown)
 		T(test_open_blank_is_ebadmsg),
 		T(test_open_garbage_is_ebadmsg),
 		T(test_open_missing_env_is_enoent),

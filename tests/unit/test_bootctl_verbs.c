@@ -21,13 +21,11 @@ struct fx {
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f = tu_fixture_new(sizeof(struct fx));
 	char line[2 * PATH_MAX + 64];
 
-	if (!f || !(f->dir = tu_mkdtemp())) {
-		free(f);
+	if (!f)
 		return -1;
-	}
 	snprintf(f->cfg, sizeof(f->cfg), "%s/fw_env.config", f->dir);
 	snprintf(f->env, sizeof(f->env), "%s/uboot.env", f->dir);
 	tu_blank_file(f->env, (off_t)2 * ENV_SIZE);
@@ -41,8 +39,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	bootctl_close(f->bc);
-	tu_rmtree(f->dir);
-	free(f);
+	tu_fixture_free(f);
 	return 0;
 }
 

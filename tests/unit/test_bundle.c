@@ -595,18 +595,24 @@ static void test_verify_wrong_key(void **state)
 
 /* During a key rotation devices trust old and new key; a bundle signed with
  * either verifies, and `which` tells the caller which one it was. */
+/* A bundle signed by SIGNER verifies against the N keys PUBS, by key WANT. */
+static void assert_verified_by(EVP_PKEY *signer, char *const *pubs, size_t n, size_t want)
+{
+	struct error e = {0};
+	size_t which = 99;
+
+	assert_int_equal(verify_with(signer, pubs, n, &which, &e), 0);
+	assert_int_equal(which, want);
+	assert_false(err_isset(&e));
+}
+
 static void test_verify_rotation(void **state)
 {
 	(void)state;
 	char *keys[] = {fx.ed_b.pub, fx.ed_a.pub};
-	struct error e = {0};
-	size_t which = 99;
 
-	assert_int_equal(verify_with(fx.ed_a.pkey, keys, 2, &which, &e), 0);
-	assert_int_equal(which, 1);
-	assert_int_equal(verify_with(fx.ed_b.pkey, keys, 2, &which, &e), 0);
-	assert_int_equal(which, 0);
-	assert_false(err_isset(&e));
+	assert_verified_by(fx.ed_a.pkey, keys, 2, 1);
+	assert_verified_by(fx.ed_b.pkey, keys, 2, 0);
 }
 
 static void test_verify_ecdsa_rsa(void **state)
@@ -616,11 +622,8 @@ static void test_verify_ecdsa_rsa(void **state)
 	struct error e = {0};
 	size_t which = 99;
 
-	assert_int_equal(verify_with(fx.ec.pkey, keys, 3, &which, &e), 0);
-	assert_int_equal(which, 1);
-	assert_int_equal(verify_with(fx.rsa.pkey, keys, 3, &which, &e), 0);
-	assert_int_equal(which, 2);
-	assert_false(err_isset(&e));
+	assert_verified_by(fx.ec.pkey, keys, 3, 1);
+	assert_verified_by(fx.rsa.pkey, keys, 3, 2);
 	/* An ECDSA signature does not pass for another EC key. */
 	char *ed_only[] = {fx.ed_a.pub, fx.rsa.pub};
 	assert_err(verify_with(fx.ec.pkey, ed_only, 2, &which, &e), -EKEYREJECTED, &e,

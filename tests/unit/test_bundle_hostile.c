@@ -330,12 +330,5 @@ static void test_payload_end_limit(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hostile_bundles),
-		cmocka_unit_test(test_path_like_values),
-		cmocka_unit_test(test_payload_end_limit),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+TU_MAIN(setup, teardown, cmocka_unit_test(test_hostile_bundles), cmocka_unit_test(test_path_like_values),
+	cmocka_unit_test(test_payload_end_limit))

@@ -19,11 +19,9 @@ struct fx {
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	if (!f || !(f->dir = tu_mkdtemp())) {
-		free(f);
+	struct fx *f = tu_fixture_new(sizeof(struct fx));
+	if (!f)
 		return -1;
-	}
 	*state = f;
 	return 0;
 }
@@ -33,8 +31,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	config_free(&f->c);
 	free(f->path);
-	tu_rmtree(f->dir);
-	free(f);
+	tu_fixture_free(f);
 	return 0;
 }
 
@@ -856,8 +853,7 @@ static void test_config_file_foreign_owner(void **state)
 	assert_int_equal(chown(f->path, 65534, 65534), 0);
 	assert_true(load(f) < 0);
 	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
-	assert_contains(f->e.msg, f->path);
-	assert_contains(f->e.msg, "owned by uid 65534");
+	TU_ASSERT_OWNER_REFUSED(f->e.msg, f->path);
 	/* ... or its directory */
 	assert_int_equal(chown(f->path, 0, 0), 0);
 	assert_int_equal(chown(f->dir, 65534, 65534), 0);

@@ -20,6 +20,15 @@ static void confirm_release(struct fx *f, const char *v, uint64_t sv)
 	assert_state(f, ST_COMMITTED);
 }
 
+/* RC is a refusal: -EPERM, exit class EXIT_CODE, the message MSG exactly. */
+static void assert_refused(struct fx *f, int rc, int exit_code, const char *msg)
+{
+	assert_int_equal(rc, -EPERM);
+	assert_int_equal(f->e.exit, exit_code);
+	if (strcmp(f->e.msg, msg) != 0)
+		fail_msg("message \"%s\", expected \"%s\"", f->e.msg, msg);
+}
+
 /* An install refused on the release's metadata: nothing fetched in bulk, no
  * signature check, no slot written, no record or boot state changed. */
 static void expect_refused(struct fx *f, int exit_code, const char *msg)
@@ -30,10 +39,7 @@ static void expect_refused(struct fx *f, int exit_code, const char *msg)
 	load(f, &before);
 	char *env0 = env_bytes(f);
 	reset_calls();
-	assert_int_equal(do_install(f), -EPERM);
-	assert_int_equal(f->e.exit, exit_code);
-	if (strcmp(f->e.msg, msg) != 0)
-		fail_msg("message \"%s\", expected \"%s\"", f->e.msg, msg);
+	assert_refused(f, do_install(f), exit_code, msg);
 	assert_string_equal(F.calls, "target fetch");
 	assert_string_equal(F.saves, "fetch failed");
 	assert_env_bytes(f, env0);
@@ -56,10 +62,7 @@ static void expect_rollback_refused_msg(struct fx *f, const char *msg)
 	load(f, &before);
 	char *env0 = env_bytes(f);
 	reset_calls();
-	assert_int_equal(do_rollback(f), -EPERM);
-	assert_int_equal(f->e.exit, UPD_EXIT_BUSY);
-	if (strcmp(f->e.msg, msg) != 0)
-		fail_msg("message \"%s\", expected \"%s\"", f->e.msg, msg);
+	assert_refused(f, do_rollback(f), UPD_EXIT_BUSY, msg);
 	assert_int_equal(F.n_saves, 0);
 	assert_env_bytes(f, env0);
 	load(f, &s);
@@ -194,10 +197,7 @@ static void test_downgrade_vs_highest_confirmed(void **state)
 		       "this device (downgrade refused; --allow-downgrade overrides)");
 	/* check does not offer it: up to date */
 	snprintf(F.rel.version, sizeof(F.rel.version), "2.0");
-	assert_int_equal(do_check(f, &rel), 1);
-	assert_int_equal(f->e.exit, UPD_EXIT_UPTODATE);
-	assert_string_equal(f->e.msg, "up to date: " URL " offers 2.0, newest here is 3.0 "
-				      "(confirmed on this device)");
+	assert_up_to_date(f, "up to date: " URL " offers 2.0, newest here is 3.0 (confirmed on this device)");
 	/* newer than all: offered and installed */
 	snprintf(F.rel.version, sizeof(F.rel.version), "3.1");
 	assert_int_equal(do_check(f, &rel), 0);

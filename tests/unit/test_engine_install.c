@@ -50,11 +50,7 @@ static void test_install_happy_path(void **state)
 
 	load(f, &s);
 	assert_int_equal(s.state, ST_ACTIVATED);
-	assert_string_equal(s.backend, "fake");
-	assert_string_equal(s.op_version, "2.0");
-	assert_string_equal(s.op_target, "B");
-	assert_string_equal(s.op_from, "A");
-	assert_string_equal(s.last_error, "");
+	TU_ASSERT_OP(s, "fake", "2.0", "B", "A", "");
 	assert_int_equal(s.n_targets, 2);
 	assert_record(&s, "A", TS_GOOD);
 	assert_string_equal(rec(&s, "A")->version, "1.0");

@@ -89,12 +89,5 @@ static void test_cut_is_not_complete(void **state)
 	assert_non_null(strstr(l, "\"objects\":3,\"objects_total\":10,\"final\":true}"));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_download_done),
-		cmocka_unit_test(test_verify_counts_objects),
-		cmocka_unit_test(test_cut_is_not_complete),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TU_MAIN(NULL, NULL, cmocka_unit_test(test_download_done), cmocka_unit_test(test_verify_counts_objects),
+	cmocka_unit_test(test_cut_is_not_complete))

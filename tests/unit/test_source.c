@@ -288,6 +288,32 @@ static int stream(const struct source_opts *o, uint64_t off, uint64_t len, struc
 	return source_stream(o, off, len, check_sink, c, e);
 }
 
+/* A download from a server started with FAULT that fails: a stream of LEN
+ * bytes from 0 with RETRIES retries returns RC (0: any negative value), a
+ * download failure (exit 4) whose message holds MSG. Fills *c and *e. */
+struct failing {
+	const char *fault;
+	int retries;
+	uint64_t len;
+	int rc;
+	const char *msg;
+};
+
+static struct server *stream_fails(struct failing f, struct check *c, struct error *e)
+{
+	struct server *s = START(f.fault);
+	struct source_opts o = opts(at(s, "/bundle.upd"), f.retries);
+	int rc = stream(&o, 0, f.len, c, e);
+
+	if (f.rc)
+		assert_int_equal(rc, f.rc);
+	else
+		assert_true(rc < 0);
+	assert_int_equal(e->exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e->msg, f.msg));
+	return s;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -581,16 +607,13 @@ static void test_reset_resume(void **state)
 
 static void test_reset_always(void **state)
 {
-	struct server *s = START("reset-after=100000");
-	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
 	struct check c = {0};
 	struct error e = {0};
+	struct server *s = stream_fails((struct failing){"reset-after=100000", 2, DATA_LEN, 0,
+							  "connection reset after 2 retries"},
+					&c, &e);
 	(void)state;
 
-	int rc = stream(&o, 0, DATA_LEN, &c, &e);
-	assert_true(rc < 0);
-	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
-	assert_non_null(strstr(e.msg, "connection reset after 2 retries"));
 	assert_false(c.mismatch);
 	assert_true(c.got > 0 && c.got <= 300000); /* at most 100000 per attempt */
 	assert_int_equal(log_count(s, "fault=reset", 3), 3);
@@ -736,15 +759,12 @@ static void test_redirect(void **state)
 
 static void test_redirect_limit(void **state)
 {
-	struct server *s = START("redirect="); /* Location: the same path */
-	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
 	struct check c = {0};
 	struct error e = {0};
+	/* Location: the same path */
+	struct server *s = stream_fails((struct failing){"redirect=", 2, 10, 0, "redirect"}, &c, &e);
 	(void)state;
 
-	assert_true(stream(&o, 0, 10, &c, &e) < 0);
-	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
-	assert_non_null(strstr(e.msg, "redirect"));
 	assert_int_equal(log_count(s, "status=302", 6), 6); /* the request and 5 redirects */
 }
 
@@ -752,15 +772,13 @@ static void test_redirect_limit(void **state)
  * time: each attempt resumes where the last ended, and the retries run out. */
 static void test_closed_early(void **state)
 {
-	struct server *s = START("close-after=50000");
-	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
 	struct check c = {0};
 	struct error e = {0};
+	struct server *s = stream_fails((struct failing){"close-after=50000", 2, 300000, -EPIPE,
+							  "connection closed early after 2 retries"},
+					&c, &e);
 	(void)state;
 
-	assert_int_equal(stream(&o, 0, 300000, &c, &e), -EPIPE);
-	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
-	assert_non_null(strstr(e.msg, "connection closed early after 2 retries"));
 	assert_int_equal(c.got, 150000);
 	assert_false(c.mismatch);
 	assert_int_equal(log_count(s, "fault=close", 3), 3);
@@ -773,15 +791,13 @@ static void test_closed_early(void **state)
  * (exit 4, retried), not a truncated bundle. */
 static void test_long_body_close(void **state)
 {
-	struct server *s = START("long-body=1000:close");
-	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
 	struct check c = {0};
 	struct error e = {0};
 	(void)state;
 
-	assert_int_equal(stream(&o, 0, 300000, &c, &e), -EPROTO);
-	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
-	assert_non_null(strstr(e.msg, "server sent none of the range it answered after 2 retries"));
+	stream_fails((struct failing){"long-body=1000:close", 2, 300000, -EPROTO,
+				      "server sent none of the range it answered after 2 retries"},
+		     &c, &e);
 	assert_int_equal(c.got, 299000); /* all but the part past each Content-Length */
 	assert_false(c.mismatch);
 }
@@ -790,15 +806,11 @@ static void test_long_body_close(void **state)
  * status line should be. A bad response, not a refused redirect. */
 static void test_long_body_keepalive(void **state)
 {
-	struct server *s = START("long-body=1000");
-	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
 	struct check c = {0};
 	struct error e = {0};
 	(void)state;
 
-	assert_int_equal(stream(&o, 0, 300000, &c, &e), -EPROTO);
-	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
-	assert_non_null(strstr(e.msg, "bad response from server"));
+	stream_fails((struct failing){"long-body=1000", 2, 300000, -EPROTO, "bad response from server"}, &c, &e);
 	assert_null(strstr(e.msg, "redirect"));
 	assert_int_equal(c.got, 299000);
 	assert_false(c.mismatch);
@@ -808,15 +820,13 @@ static void test_long_body_keepalive(void **state)
  * one as CURLE_OUT_OF_MEMORY. Still a download failure (exit 4), not retried. */
 static void test_huge_header(void **state)
 {
-	struct server *s = START("huge-header=200000");
-	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
 	struct check c = {0};
 	struct error e = {0};
+	struct server *s = stream_fails((struct failing){"huge-header=200000", 2, 10, -EMSGSIZE,
+							  "response headers too large"},
+					&c, &e);
 	(void)state;
 
-	assert_int_equal(stream(&o, 0, 10, &c, &e), -EMSGSIZE);
-	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
-	assert_non_null(strstr(e.msg, "response headers too large"));
 	assert_int_equal(c.got, 0);
 	usleep(100000);
 	assert_int_equal(log_count(s, "GET", 1), 1);
@@ -824,15 +834,11 @@ static void test_huge_header(void **state)
 
 static void test_redirect_protocol(void **state)
 {
-	struct server *s = START("redirect=ftp://127.0.0.1:1");
-	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
 	struct check c = {0};
 	struct error e = {0};
 	(void)state;
 
-	assert_true(stream(&o, 0, 10, &c, &e) < 0);
-	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
-	assert_non_null(strstr(e.msg, "refused redirect"));
+	stream_fails((struct failing){"redirect=ftp://127.0.0.1:1", 2, 10, 0, "refused redirect"}, &c, &e);
 }
 
 static void test_https(void **state)

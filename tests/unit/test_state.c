@@ -22,22 +22,12 @@ struct fx {
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	if (!f || !(f->dir = tu_mkdtemp())) {
-		free(f);
+	struct fx *f = tu_fixture_new(sizeof(struct fx));
+	if (!f)
 		return -1;
-	}
 	snprintf(f->path, sizeof(f->path), "%s/state", f->dir);
 	snprintf(f->tmp, sizeof(f->tmp), "%s/state.tmp", f->dir);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	tu_rmtree(f->dir);
-	free(f);
 	return 0;
 }
 
@@ -218,11 +208,7 @@ static void test_missing_file_is_idle(void **state)
 	load_ok(f, &s);
 	assert_int_equal(s.state, ST_IDLE);
 	assert_int_equal(s.n_targets, 0);
-	assert_string_equal(s.backend, "");
-	assert_string_equal(s.op_version, "");
-	assert_string_equal(s.op_target, "");
-	assert_string_equal(s.op_from, "");
-	assert_string_equal(s.last_error, "");
+	TU_ASSERT_OP(s, "", "", "", "", "");
 	assert_int_equal(s.updated, 0);
 	assert_false(err_isset(&f->e));
 	assert_false(exists(f->path)); /* loading creates nothing */
@@ -846,7 +832,7 @@ static void test_policy_survives_older_updater(void **state)
 	assert_null(state_target(&got, "B", false));
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tu_teardown)
 
 int main(void)
 {

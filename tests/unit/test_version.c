@@ -96,12 +96,5 @@ static void test_transitive(void **state)
 			}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_transitive),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TU_MAIN(NULL, NULL, cmocka_unit_test(test_table), cmocka_unit_test(test_garbage),
+	cmocka_unit_test(test_transitive))

@@ -37,6 +37,60 @@ static inline void tu_rmtree(char *dir)
 	free(dir);
 }
 
+/* int main(void) running the tests given (cmocka_unit_test(...), ...) as one
+ * group with SETUP and TEARDOWN (NULL for none). */
+#define TU_MAIN(setup, teardown, ...)                                           \
+	int main(void)                                                          \
+	{                                                                       \
+		const struct CMUnitTest tests[] = {__VA_ARGS__};                \
+		return cmocka_run_group_tests(tests, setup, teardown);          \
+	}
+
+/* MSG says that PATH is refused for belonging to another user (uid 65534,
+ * what the tests chown to). */
+#define TU_ASSERT_OWNER_REFUSED(msg, path)                                      \
+	do {                                                                    \
+		if (!strstr((msg), (path)) || !strstr((msg), "owned by uid 65534")) \
+			fail_msg("\"%s\" does not refuse %s as owned by uid 65534", (msg), (path)); \
+	} while (0)
+
+/* The operation a state S records: backend, release, target, where from, last error. */
+#define TU_ASSERT_OP(s, backend_, version, target, from, error)                 \
+	do {                                                                    \
+		assert_string_equal((s).backend, (backend_));                   \
+		assert_string_equal((s).op_version, (version));                 \
+		assert_string_equal((s).op_target, (target));                   \
+		assert_string_equal((s).op_from, (from));                       \
+		assert_string_equal((s).last_error, (error));                   \
+	} while (0)
+
+/* A test fixture: SIZE zeroed bytes whose first member is `char *dir`, set
+ * to a fresh directory (tu_mkdtemp); NULL on failure, with nothing to free.
+ * tu_fixture_free removes the directory and frees the fixture. */
+static inline void *tu_fixture_new(size_t size)
+{
+	char **f = calloc(1, size);
+	if (!f || !(*f = tu_mkdtemp())) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static inline void tu_fixture_free(void *f)
+{
+	if (f)
+		tu_rmtree(*(char **)f);
+	free(f);
+}
+
+/* A cmocka teardown for a fixture of tu_fixture_new that holds nothing more. */
+static inline int tu_teardown(void **state)
+{
+	tu_fixture_free(*state);
+	return 0;
+}
+
 /* Writes a whole file; returns 0 or -1. */
 static inline int tu_write_file(const char *path, const char *data, size_t len)
 {
