@@ -38,7 +38,8 @@ static int signature_line(const struct bundle_head *h, const char *config_path,
 {
 	struct config cfg;
 	struct error ce = {0};
-	size_t which = 0;
+	char *const *keys;
+	size_t which = 0, n_keys;
 	int rc;
 
 	if (config_load(&cfg, config_path, &ce) < 0) {
@@ -50,10 +51,11 @@ static int signature_line(const struct bundle_head *h, const char *config_path,
 		config_free(&cfg);
 		return UPD_EXIT_USAGE;
 	}
-	rc = bundle_verify_signature(h, cfg.dualbank.public_keys, cfg.dualbank.n_public_keys,
-				     &which, e);
+	/* By name: the keys are the dual-bank backend's, whose header is not ours. */
+	keys = config_get_paths(&cfg, "dualbank.public_key", &n_keys);
+	rc = bundle_verify_signature(h, keys, n_keys, &which, e);
 	if (rc == 0)
-		printf("signature:      valid (key %s)\n", cfg.dualbank.public_keys[which]);
+		printf("signature:      valid (key %s)\n", keys[which]);
 	else
 		printf("signature:      INVALID\n");
 	config_free(&cfg);

@@ -24,7 +24,7 @@
 #include "../lib/log.h"
 #include "../lib/trust.h"
 
-#define OFF(field) CONFIG_OFF(field)
+#define OFF(field) CONFIG_OFF(struct config, field)
 
 /* The core's keys; the backends' are in their folders (config_keys.h). */
 const struct config_key config_core_keys[] = {
@@ -79,8 +79,11 @@ struct load_ctx {
 	const struct alias_seen *deprecated; /* the first deprecated key used */
 };
 
-static char **str_field(struct config *c, size_t off) { return (char **)((char *)c + off); }
-static int *int_field(struct config *c, size_t off) { return (int *)((char *)c + off); }
+/* The fields of a key, at its offsets from base (key_base()). */
+static char **str_field(void *base, size_t off) { return (char **)((char *)base + off); }
+static int *int_field(void *base, size_t off) { return (int *)((char *)base + off); }
+static bool *bool_field(void *base, size_t off) { return (bool *)((char *)base + off); }
+static size_t *count_field(void *base, size_t off) { return (size_t *)((char *)base + off); }
 
 
 /* The file a setting came from: an @include'd file carries its own name. */
@@ -173,10 +176,11 @@ static const char *get_string(struct load_ctx *x, const config_setting_t *s, con
 	return v;
 }
 
-static int set_string(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
+static int set_string(struct load_ctx *x, const config_setting_t *s, const struct config_key *k,
+		      char *base)
 {
 	const char *v = get_string(x, s, k->name);
-	char **dst = str_field(x->c, k->off);
+	char **dst = str_field(base, k->off);
 
 	if (!v)
 		return -EINVAL;
@@ -219,7 +223,8 @@ static int note_alias(struct load_ctx *x, const config_setting_t *s, const struc
 	return 0;
 }
 
-static int set_int(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
+static int set_int(struct load_ctx *x, const config_setting_t *s, const struct config_key *k,
+		   char *base)
 {
 	long long v;
 
@@ -236,15 +241,16 @@ static int set_int(struct load_ctx *x, const config_setting_t *s, const struct c
 		return bad(x, s, k->name, "must be %s", k->what);
 	if (note_alias(x, s, k, (int)v) < 0)
 		return -EINVAL;
-	*int_field(x->c, k->off) = (int)v;
+	*int_field(base, k->off) = (int)v;
 	return 0;
 }
 
-static int set_bool(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
+static int set_bool(struct load_ctx *x, const config_setting_t *s, const struct config_key *k,
+		    char *base)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 		return bad(x, s, k->name, "must be true or false, not %s", type_name(s));
-	*(bool *)((char *)x->c + k->off) = config_setting_get_bool(s) != 0;
+	*bool_field(base, k->off) = config_setting_get_bool(s) != 0;
 	return 0;
 }
 
@@ -257,12 +263,13 @@ static void free_paths(char **v, size_t n)
 
 /* A single string or a list/array of strings: several keys let a device
  * accept bundles signed with the old and the new key during a rotation. */
-static int set_paths(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
+static int set_paths(struct load_ctx *x, const config_setting_t *s, const struct config_key *k,
+		     char *base)
 {
 	int is_str = config_setting_type(s) == CONFIG_TYPE_STRING;
 	size_t n = is_str ? 1 : (size_t)config_setting_length(s);
-	char ***dst = (char ***)str_field(x->c, k->off);
-	size_t *count = (size_t *)((char *)x->c + k->count_off);
+	char ***dst = (char ***)str_field(base, k->off);
+	size_t *count = count_field(base, k->count_off);
 	char **v;
 
 	if (!is_str && !config_setting_is_array(s) && !config_setting_is_list(s))
@@ -292,13 +299,17 @@ static int set_paths(struct load_ctx *x, const config_setting_t *s, const struct
 	return 0;
 }
 
-static int set_key(struct load_ctx *x, const config_setting_t *s, const struct config_key *k)
+/* k is a key of table t: its field is in struct config or its section's data. */
+static int set_key(struct load_ctx *x, const config_setting_t *s, const struct config_key *k,
+		   size_t t)
 {
+	char *base = key_base(x->c, t, k);
+
 	switch (k->kind) {
-	case K_INT: return set_int(x, s, k);
-	case K_BOOL: return set_bool(x, s, k);
-	case K_PATHS: return set_paths(x, s, k);
-	default: return set_string(x, s, k);
+	case K_INT: return set_int(x, s, k, base);
+	case K_BOOL: return set_bool(x, s, k, base);
+	case K_PATHS: return set_paths(x, s, k, base);
+	default: return set_string(x, s, k, base);
 	}
 }
 
@@ -326,6 +337,7 @@ static int walk(struct load_ctx *x, const config_setting_t *g, const char *prefi
 		const struct config_key *k;
 		const char *backend;
 		char name[256];
+		size_t t;
 		int r;
 
 		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "",
@@ -334,8 +346,8 @@ static int walk(struct load_ctx *x, const config_setting_t *g, const char *prefi
 			if (!config_setting_is_group(s))
 				return bad(x, s, name, "must be a group, not %s", type_name(s));
 			r = walk(x, s, name);
-		} else if ((k = key_find(name))) {
-			r = set_key(x, s, k);
+		} else if ((k = key_find(name, &t))) {
+			r = set_key(x, s, k, t);
 		} else if ((backend = key_left_out(name))) {
 			r = strcmp(name, backend) == 0 && config_setting_is_group(s)
 				    ? walk(x, s, name)
@@ -358,12 +370,14 @@ static void set_scalar_defaults(struct config *c)
 
 	for (size_t t = 0; (k = key_table(t, &n)); t++)
 		for (size_t i = 0; i < n; i++) {
+			char *base = key_base(c, t, &k[i]);
+
 			if (k[i].replaced_by)
 				continue; /* its replacement has the default */
 			if (k[i].kind == K_INT)
-				*int_field(c, k[i].off) = k[i].idflt;
+				*int_field(base, k[i].off) = k[i].idflt;
 			else if (k[i].kind == K_BOOL)
-				*(bool *)((char *)c + k[i].off) = k[i].idflt != 0;
+				*bool_field(base, k[i].off) = k[i].idflt != 0;
 		}
 }
 
@@ -378,7 +392,7 @@ static int finish(struct config *c, struct error *e)
 				       c->path, required[i].name);
 	for (size_t t = 0; (k = key_table(t, &n)); t++)
 		for (size_t i = 0; i < n; i++) {
-			char **f = str_field(c, k[i].off);
+			char **f = str_field(key_base(c, t, &k[i]), k[i].off);
 			if (k[i].dflt && !*f && !(*f = strdup(k[i].dflt)))
 				return err_oom(e, NULL);
 		}
@@ -440,6 +454,17 @@ static int parse(config_t *cf, struct load_ctx *x)
 		       config_error_line(cf), config_error_text(cf));
 }
 
+/* One zeroed struct per section compiled in, for its keys' fields. */
+static int new_sections(struct config *c, struct error *e)
+{
+	const struct config_section *s;
+
+	for (size_t i = 0; i < CONFIG_MAX_SECTIONS && (s = config_section_at(i)); i++)
+		if (!(c->sections[i] = calloc(1, s->size ? s->size : 1)))
+			return err_oom(e, NULL);
+	return 0;
+}
+
 int config_load(struct config *c, const char *path, struct error *e)
 {
 	struct load_ctx x = {.c = c, .e = e};
@@ -459,9 +484,12 @@ int config_load(struct config *c, const char *path, struct error *e)
 		config_free(c);
 		return r;
 	}
-	set_scalar_defaults(c);
+	r = new_sections(c, e);
 	config_init(&cf);
-	r = parse(&cf, &x);
+	if (r == 0) {
+		set_scalar_defaults(c);
+		r = parse(&cf, &x);
+	}
 	if (r == 0)
 		r = walk(&x, config_root_setting(&cf), "");
 	if (r == 0)
@@ -492,20 +520,22 @@ static int check_key_file(const char *key, const char *path, struct error *e)
 	return r < 0 ? err_set(e, te.exit, -r, "%s", te.msg) : 0;
 }
 
-/* The key files of one table: a K_PATHS key names several. */
-static int check_key_files(const struct config *c, const struct config_key *k, size_t n,
-			   struct error *e)
+/* The key files of table t: a K_PATHS key names several. */
+static int check_key_files(const struct config *c, size_t t, struct error *e)
 {
+	size_t n;
+	const struct config_key *k = key_table(t, &n);
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		char *const *v = (char *const *)((const char *)c + k[i].off);
+		char *base = key_base(c, t, &k[i]), *const *v;
 		size_t count = 1;
 
-		if (!k[i].key_file)
+		if (!k[i].key_file || !base)
 			continue;
+		v = str_field(base, k[i].off);
 		if (k[i].kind == K_PATHS) {
-			count = *(const size_t *)((const char *)c + k[i].count_off);
+			count = *count_field(base, k[i].count_off);
 			v = *(char *const *const *)v;
 		}
 		for (size_t j = 0; r == 0 && j < count; j++)
@@ -516,16 +546,15 @@ static int check_key_files(const struct config *c, const struct config_key *k, s
 
 int config_check_files(const struct config *c, struct error *e)
 {
-	const struct config_key *k;
 	struct stat st;
 	size_t n;
 	int r = 0;
 
 	/* The backends' first, then the core's (server.*): the order of old. */
-	for (size_t t = 1; r == 0 && (k = key_table(t, &n)); t++)
-		r = check_key_files(c, k, n, e);
+	for (size_t t = 1; r == 0 && key_table(t, &n); t++)
+		r = check_key_files(c, t, e);
 	if (r == 0)
-		r = check_key_files(c, config_core_keys, config_n_core_keys, e);
+		r = check_key_files(c, 0, e);
 	if (r < 0 || !c->hooks.dir)
 		return r;
 	if (stat(c->hooks.dir, &st) < 0)
@@ -546,12 +575,18 @@ void config_free(struct config *c)
 		return;
 	for (size_t t = 0; (k = key_table(t, &n)); t++)
 		for (size_t i = 0; i < n; i++) {
+			char *base = key_base(c, t, &k[i]);
+
+			if (!base || (t > 0 && k[i].core))
+				continue; /* no data, or the core's table frees it */
 			if (k[i].kind == K_PATHS)
-				free_paths(*(char ***)str_field(c, k[i].off),
-					   *(size_t *)((char *)c + k[i].count_off));
+				free_paths(*(char ***)str_field(base, k[i].off),
+					   *count_field(base, k[i].count_off));
 			else if (k[i].kind != K_INT && k[i].kind != K_BOOL)
-				free(*str_field(c, k[i].off));
+				free(*str_field(base, k[i].off));
 		}
+	for (size_t i = 0; i < CONFIG_MAX_SECTIONS; i++)
+		free(c->sections[i]);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
 }

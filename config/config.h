@@ -9,6 +9,10 @@
 #include "../lib/error.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/updater.conf"
+/* Room for the backends' sections (core/backends.c checks it at build time). */
+#define CONFIG_MAX_SECTIONS 4
+
+struct config_section;
 
 struct config {
 	char *path;          /* the file loaded */
@@ -28,20 +32,11 @@ struct config {
 		int bootlimit;       /* trial boots before fallback, default 3; also
 				      * set by the deprecated <backend>.bootlimit */
 	} bootenv;
-	/* The backends' sections: their keys are declared in their own folders
-	 * (backends/X/config_keys.c), which write here. */
-	struct {
-		char *slot_a, *slot_b; /* dualbank.slots.A / .B */
-		char **public_keys;    /* dualbank.public_key: string or list */
-		size_t n_public_keys;
-	} dualbank;
-	struct {
-		char *sysroot, *osname, *remote, *url, *ref, *gpg_keyring;
-		char *root;          /* the running root filesystem, default "/" */
-		bool gpg_verify;     /* default true */
-		bool require_compatible; /* default true: commits carry updater.compatible */
-		int keep;            /* default 2 */
-	} ostree;
+	/* The backends' own settings: one zeroed allocation per section compiled
+	 * in (config_keys.h), in the order of config_section_at(), each a struct
+	 * of the backend's folder (backends/X/config_keys.h). Opaque here: read
+	 * with config_section_data(), or a key by name (config_get_paths()). */
+	void *sections[CONFIG_MAX_SECTIONS];
 	struct {
 		char *dir;           /* may be NULL: no hooks */
 		int timeout;         /* seconds, default 300 */
@@ -56,6 +51,16 @@ struct config {
  * key (config_keys.h) is logged once, as a warning, on success. */
 int config_load(struct config *c, const char *path, struct error *e);
 void config_free(struct config *c);
+
+/* The struct of section s (a backend's, in backends/X/config_keys.h) that
+ * config_load() filled: zeroed, then its defaults, then the file's
+ * values. NULL when s is not compiled into this build or c was not loaded. */
+const void *config_section_data(const struct config *c, const struct config_section *s);
+/* A K_PATHS key by its full name ("<backend>.<key>"), for code outside that
+ * backend, which may not include its header (tests/docs/layers.py): the
+ * paths, *n their count; NULL and *n = 0 when it is unset, of another kind,
+ * or not a key of this build. */
+char *const *config_get_paths(const struct config *c, const char *key, size_t *n);
 
 /* The files the config names, checked where they are, not where they are
  * used, so every command refuses the same config (UPD_EXIT_USAGE):

@@ -1,4 +1,5 @@
-/* Lookups over the union of the core's keys and the compiled-in backends'. */
+/* Lookups over the union of the core's keys and the compiled-in backends',
+ * and where their fields are. */
 #include "key_table.h"
 
 #include <stdio.h>
@@ -17,16 +18,41 @@ const struct config_key *key_table(size_t t, size_t *n)
 	return s ? s->keys : NULL;
 }
 
-const struct config_key *key_find(const char *name)
+const struct config_key *key_find(const char *name, size_t *t)
 {
 	const struct config_key *k;
 	size_t n;
 
-	for (size_t t = 0; (k = key_table(t, &n)); t++)
+	for (*t = 0; (k = key_table(*t, &n)); (*t)++)
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(k[i].name, name) == 0)
 				return &k[i];
 	return NULL;
+}
+
+char *key_base(const struct config *c, size_t t, const struct config_key *k)
+{
+	if (t == 0 || k->core)
+		return (char *)c;
+	return t - 1 < CONFIG_MAX_SECTIONS ? c->sections[t - 1] : NULL;
+}
+
+const void *config_section_data(const struct config *c, const struct config_section *s)
+{
+	for (size_t i = 0; i < CONFIG_MAX_SECTIONS && config_section_at(i); i++)
+		if (config_section_at(i) == s)
+			return c->sections[i];
+	return NULL;
+}
+
+char *const *config_get_paths(const struct config *c, const char *key, size_t *n)
+{
+	size_t t;
+	const struct config_key *k = key_find(key, &t);
+	const char *base = k && k->kind == K_PATHS ? key_base(c, t, k) : NULL;
+
+	*n = base ? *(const size_t *)(base + k->count_off) : 0;
+	return *n ? *(char *const *const *)(base + k->off) : NULL;
 }
 
 int key_has_old_name(const char *name)

@@ -8,7 +8,12 @@
 /* The t-th table: 0 the core's, then one per backend compiled in. Sets *n;
  * NULL past the last. */
 const struct config_key *key_table(size_t t, size_t *n);
-const struct config_key *key_find(const char *name);
+/* The key called name, and in *t the number of its table. */
+const struct config_key *key_find(const char *name, size_t *t);
+/* Where the fields of k, a key of table t, are: struct config for the core's
+ * and for a section's key marked core, else the section's data in c (NULL
+ * when c holds none: not loaded, or freed). */
+char *key_base(const struct config *c, size_t t, const struct config_key *k);
 /* Whether some deprecated key names this one as its replacement. */
 int key_has_old_name(const char *name);
 /* Whether name is a known group: a core one, a compiled-in backend's or one

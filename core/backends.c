@@ -13,11 +13,11 @@
 
 #ifdef WITH_DUALBANK
 extern const struct backend_ops dualbank_backend;
-extern const struct config_section dualbank_config;
+extern const struct config_section dualbank_section;
 #endif
 #ifdef WITH_OSTREE
 extern const struct backend_ops ostree_backend;
-extern const struct config_section ostree_config;
+extern const struct config_section ostree_section;
 #endif
 
 static const struct backend_ops *const backends[] = {
@@ -32,14 +32,17 @@ static const struct backend_ops *const backends[] = {
 /* Their config keys (config/config_keys.h), in the same order. */
 static const struct config_section *const sections[] = {
 #ifdef WITH_DUALBANK
-	&dualbank_config,
+	&dualbank_section,
 #endif
 #ifdef WITH_OSTREE
-	&ostree_config,
+	&ostree_section,
 #endif
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+/* struct config keeps one pointer per section compiled in. */
+_Static_assert(N_BACKENDS <= CONFIG_MAX_SECTIONS, "raise CONFIG_MAX_SECTIONS (config/config.h)");
 
 /* Every backend the project has, compiled in or not: a name from here that
  * backend_find() does not know was left out of this build, not mistyped. */

@@ -16,11 +16,13 @@
 #include "../../lib/progress.h"
 #include "../../lib/source.h"
 #include "../../lib/sysinfo.h"
+#include "config_keys.h"
 #include "slot_writer.h"
 
 struct dualbank {
 	struct updater_ctx *u;
 	const struct config *cfg;
+	const struct dualbank_config *dc; /* cfg's dualbank section */
 	struct bundle_head head;  /* of the bundle fetched last */
 	bool have_head;
 	char source[4096];
@@ -29,7 +31,7 @@ struct dualbank {
 
 static const char *slot_path(const struct dualbank *d, const char *id)
 {
-	return strcmp(id, "A") == 0 ? d->cfg->dualbank.slot_a : d->cfg->dualbank.slot_b;
+	return strcmp(id, "A") == 0 ? d->dc->slot_a : d->dc->slot_b;
 }
 
 static bool valid_slot(const char *id)
@@ -37,12 +39,13 @@ static bool valid_slot(const char *id)
 	return strcmp(id, "A") == 0 || strcmp(id, "B") == 0;
 }
 
-static int check_config(const struct config *c, struct error *e)
+/* dc is NULL in a config not made by config_load(): as if it set nothing. */
+static int check_config(const struct config *c, const struct dualbank_config *dc, struct error *e)
 {
-	const char *missing = !c->dualbank.slot_a ? "dualbank.slots.A"
-			      : !c->dualbank.slot_b ? "dualbank.slots.B"
-			      : c->dualbank.n_public_keys == 0 ? "dualbank.public_key"
-							       : NULL;
+	const char *missing = !dc || !dc->slot_a ? "dualbank.slots.A"
+			      : !dc->slot_b ? "dualbank.slots.B"
+			      : dc->n_public_keys == 0 ? "dualbank.public_key"
+						       : NULL;
 	if (missing)
 		return err_set(e, UPD_EXIT_USAGE, EINVAL, "%s: %s: missing (required by the dualbank backend)",
 			       c->path, missing);
@@ -51,7 +54,8 @@ static int check_config(const struct config *c, struct error *e)
 
 static int db_open(struct updater_ctx *u, void **priv, struct error *e)
 {
-	int rc = check_config(u->cfg, e);
+	const struct dualbank_config *dc = config_section_data(u->cfg, &dualbank_section);
+	int rc = check_config(u->cfg, dc, e);
 
 	*priv = NULL;
 	if (rc < 0)
@@ -61,6 +65,7 @@ static int db_open(struct updater_ctx *u, void **priv, struct error *e)
 		return err_oom(e, NULL);
 	d->u = u;
 	d->cfg = u->cfg;
+	d->dc = dc;
 	d->target_fd = -1;
 	*priv = d;
 	return 0;
@@ -239,13 +244,13 @@ static int db_verify(void *priv, const struct system_info *target, struct error 
 {
 	struct dualbank *d = priv;
 	size_t which = 0;
-	int rc = bundle_verify_signature(&d->head, d->cfg->dualbank.public_keys,
-					 d->cfg->dualbank.n_public_keys, &which, e);
+	int rc = bundle_verify_signature(&d->head, d->dc->public_keys, d->dc->n_public_keys,
+					 &which, e);
 	if (rc < 0) {
 		err_prefix(e, "verify %s", d->source);
 		return rc;
 	}
-	log_debug("signature verified with %s", d->cfg->dualbank.public_keys[which]);
+	log_debug("signature verified with %s", d->dc->public_keys[which]);
 	return open_target(d, target, e);
 }
 

@@ -234,7 +234,7 @@ static int fetch_verified(struct ostree_backend *b, const char *ref, const char 
 	int rc;
 
 	if ((rc = get_commit(b, csum, &commit, &stored, e)) < 0 ||
-	    (b->cfg->ostree.gpg_verify && (rc = get_signatures(b, csum, &detached, e)) < 0) ||
+	    (b->oc->gpg_verify && (rc = get_signatures(b, csum, &detached, e)) < 0) ||
 	    (rc = ob_verify_commit_signature(b, csum, commit, detached, e)) < 0 ||
 	    (rc = ob_check_ref_binding(csum, commit, ref, e)) < 0)
 		return rc;

@@ -72,7 +72,7 @@ static OstreeDeployment *by_inode(struct ostree_backend *b, const struct stat *w
 
 	for (guint i = 0; i < deps->len; i++) {
 		g_autofree char *rel = ostree_sysroot_get_deployment_dirpath(b->sysroot, deps->pdata[i]);
-		g_autofree char *dir = g_build_filename(b->cfg->ostree.sysroot, rel, NULL);
+		g_autofree char *dir = g_build_filename(b->oc->sysroot, rel, NULL);
 		if (stat(dir, &st) == 0 && st.st_dev == want->st_dev && st.st_ino == want->st_ino)
 			return g_object_ref(deps->pdata[i]);
 	}
@@ -86,7 +86,7 @@ static OstreeDeployment *by_root(struct ostree_backend *b)
 {
 	struct stat root;
 
-	if (stat(b->cfg->ostree.root, &root) < 0)
+	if (stat(b->oc->root, &root) < 0)
 		return NULL;
 	return by_inode(b, &root);
 }
@@ -139,20 +139,20 @@ static int by_cmdline(struct ostree_backend *b, OstreeDeployment **out, struct e
 		return err_set(e, UPD_EXIT_OTHER, EINVAL,
 			       "booted deployment: %s: ostree=%s is not /ostree/boot.N/OS/BOOTCSUM/SERIAL",
 			       b->cfg->cmdline, arg);
-	snprintf(link, sizeof(link), "%s/ostree/%.6s", b->cfg->ostree.sysroot, arg + 8);
+	snprintf(link, sizeof(link), "%s/ostree/%.6s", b->oc->sysroot, arg + 8);
 	if (boot_time(b->cfg->cmdline, &booted) < 0 || lstat(link, &lst) < 0 ||
 	    !before(&lst.st_mtim, &booted))
 		return err_set(e, UPD_EXIT_OTHER, ESTALE,
 			       "booted deployment: cannot tell: ostree.root (%s) is not a deployment's "
 			       "directory, and the boot links ostree=%s names were replaced after this "
 			       "boot; set ostree.root to the running root",
-			       b->cfg->ostree.root, arg);
-	snprintf(link, sizeof(link), "%s%s", b->cfg->ostree.sysroot, arg);
+			       b->oc->root, arg);
+	snprintf(link, sizeof(link), "%s%s", b->oc->sysroot, arg);
 	if (stat(link, &st) == 0 && (*out = by_inode(b, &st)))
 		return 0;
 	return err_set(e, UPD_EXIT_OTHER, ENOENT,
 		       "booted deployment: ostree=%s matches no deployment in %s (ostree.root %s "
-		       "is none either)", arg, b->cfg->ostree.sysroot, b->cfg->ostree.root);
+		       "is none either)", arg, b->oc->sysroot, b->oc->root);
 }
 
 /* Found once per run: the commands that write the deployment list ask again
@@ -192,7 +192,7 @@ int ob_describe(struct ostree_backend *b, OstreeDeployment *d, struct system_inf
 	memset(out, 0, sizeof(*out));
 	ob_deployment_id(d, out->id, sizeof(out->id));
 	snprintf(out->version, sizeof(out->version), "%s", version ? version : "");
-	snprintf(out->path, sizeof(out->path), "%s/%s", b->cfg->ostree.sysroot, dir);
+	snprintf(out->path, sizeof(out->path), "%s/%s", b->oc->sysroot, dir);
 	return 0;
 }
 
@@ -218,7 +218,7 @@ int ob_lock(struct ostree_backend *b, struct error *e)
  * CAP_SYS_ADMIN (tests on a build host) a syncfs is the best there is. */
 static void checkpoint_boot(struct ostree_backend *b)
 {
-	g_autofree char *boot = g_build_filename(b->cfg->ostree.sysroot, "boot", NULL);
+	g_autofree char *boot = g_build_filename(b->oc->sysroot, "boot", NULL);
 	int fd = open(boot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)

@@ -15,29 +15,30 @@
 
 #define NEW_TARGET "new-deployment"
 
-static int check_config(const struct config *c, struct error *e)
+/* oc is NULL in a config not made by config_load(): as if it set nothing. */
+static int check_config(const struct config *c, const struct ostree_config *oc, struct error *e)
 {
-	const char *missing = !c->ostree.sysroot ? "ostree.sysroot"
-			      : !c->ostree.osname ? "ostree.osname"
-			      : !c->ostree.ref	  ? "ostree.ref"
-			      : !c->ostree.url && !c->server.url ? "ostree.url"
-			      : c->ostree.gpg_verify && !c->ostree.gpg_keyring ? "ostree.gpg_keyring"
-										: NULL;
+	const char *missing = !oc || !oc->sysroot ? "ostree.sysroot"
+			      : !oc->osname ? "ostree.osname"
+			      : !oc->ref    ? "ostree.ref"
+			      : !oc->url && !c->server.url ? "ostree.url"
+			      : oc->gpg_verify && !oc->gpg_keyring ? "ostree.gpg_keyring"
+								    : NULL;
 	if (missing)
 		return err_set(e, UPD_EXIT_USAGE, EINVAL, "%s: %s: missing (required by the ostree backend)",
 			       c->path, missing);
 	return 0;
 }
 
-static GVariant *remote_options(const struct config *c)
+static GVariant *remote_options(const struct config *c, const struct ostree_config *oc)
 {
 	GVariantBuilder o;
 	g_variant_builder_init(&o, G_VARIANT_TYPE("a{sv}"));
 	g_variant_builder_add(&o, "{s@v}", "gpg-verify",
-			      g_variant_new_variant(g_variant_new_boolean(c->ostree.gpg_verify)));
-	if (c->ostree.gpg_keyring)
+			      g_variant_new_variant(g_variant_new_boolean(oc->gpg_verify)));
+	if (oc->gpg_keyring)
 		g_variant_builder_add(&o, "{s@v}", "gpgkeypath",
-				      g_variant_new_variant(g_variant_new_string(c->ostree.gpg_keyring)));
+				      g_variant_new_variant(g_variant_new_string(oc->gpg_keyring)));
 	if (c->server.ca)
 		g_variant_builder_add(&o, "{s@v}", "tls-ca-path",
 				      g_variant_new_variant(g_variant_new_string(c->server.ca)));
@@ -67,12 +68,12 @@ static int ensure_remote(struct ostree_backend *b, struct error *e)
 	GError *gerr = NULL;
 	bool same = ostree_repo_remote_get_url(b->repo, b->remote, &url, NULL) &&
 		    strcmp(url, b->url) == 0 &&
-		    remote_option_is(b->repo, b->remote, "gpg-verify", c->ostree.gpg_verify ? "true" : "false") &&
-		    remote_option_is(b->repo, b->remote, "gpgkeypath", c->ostree.gpg_keyring) &&
+		    remote_option_is(b->repo, b->remote, "gpg-verify", b->oc->gpg_verify ? "true" : "false") &&
+		    remote_option_is(b->repo, b->remote, "gpgkeypath", b->oc->gpg_keyring) &&
 		    remote_option_is(b->repo, b->remote, "tls-ca-path", c->server.ca);
 	if (same)
 		return 0;
-	g_autoptr(GVariant) opts = remote_options(c);
+	g_autoptr(GVariant) opts = remote_options(c, b->oc);
 	if (!ostree_repo_remote_change(b->repo, NULL, OSTREE_REPO_REMOTE_CHANGE_DELETE_IF_EXISTS,
 				       b->remote, NULL, NULL, NULL, &gerr) ||
 	    !ostree_repo_remote_change(b->repo, NULL, OSTREE_REPO_REMOTE_CHANGE_ADD, b->remote,
@@ -91,28 +92,29 @@ static void print_to_log(const gchar *s)
 }
 
 /* quiet: the pull process, whose parent has said all this already. */
-static int load_backend(struct ostree_backend *b, const struct config *c, bool quiet,
-			struct error *e)
+static int load_backend(struct ostree_backend *b, const struct config *c,
+			const struct ostree_config *oc, bool quiet, struct error *e)
 {
 	GError *gerr = NULL;
 
 	b->cfg = c;
+	b->oc = oc;
 	b->report_fd = -1;
 	g_set_print_handler(print_to_log);
-	b->remote = c->ostree.remote ? c->ostree.remote : "origin";
-	b->osname = c->ostree.osname;
-	b->url = c->ostree.url ? c->ostree.url : c->server.url;
+	b->remote = oc->remote ? oc->remote : "origin";
+	b->osname = oc->osname;
+	b->url = oc->url ? oc->url : c->server.url;
 	if (quiet) {
 		/* The pull process needs the repository only: loading the sysroot
 		 * (its deployments) would only add to its memory. */
-		g_autofree char *repo = g_build_filename(c->ostree.sysroot, "ostree/repo", NULL);
+		g_autofree char *repo = g_build_filename(oc->sysroot, "ostree/repo", NULL);
 		g_autoptr(GFile) rpath = g_file_new_for_path(repo);
 		b->repo = ostree_repo_new(rpath);
 		if (!ostree_repo_open(b->repo, NULL, &gerr))
 			return ob_gerror(e, gerr, UPD_EXIT_OTHER, "open the ostree repository");
 		return 0;
 	}
-	g_autoptr(GFile) path = g_file_new_for_path(c->ostree.sysroot);
+	g_autoptr(GFile) path = g_file_new_for_path(oc->sysroot);
 	b->sysroot = ostree_sysroot_new(path);
 	if (!ostree_sysroot_load(b->sysroot, NULL, &gerr) ||
 	    !ostree_sysroot_get_repo(b->sysroot, &b->repo, NULL, &gerr))
@@ -124,14 +126,15 @@ static int load_backend(struct ostree_backend *b, const struct config *c, bool q
 static int open_backend(const struct config *c, struct ostree_backend **out, bool quiet,
 			struct error *e)
 {
-	int rc = check_config(c, e);
+	const struct ostree_config *oc = config_section_data(c, &ostree_section);
+	int rc = check_config(c, oc, e);
 	struct ostree_backend *b = NULL;
 
 	*out = NULL;
 	if (rc == 0 && !(b = calloc(1, sizeof(*b))))
 		rc = err_oom(e, NULL);
 	if (rc == 0)
-		rc = load_backend(b, c, quiet, e);
+		rc = load_backend(b, c, oc, quiet, e);
 	if (rc < 0) {
 		if (b)
 			ob_free(b);
@@ -196,7 +199,7 @@ static int ob_next_boot(void *priv, char *id, size_t size, struct error *e)
 
 	if (deps->len == 0)
 		return err_set(e, UPD_EXIT_OTHER, ENOENT, "ostree sysroot %s has no deployment",
-			       b->cfg->ostree.sysroot);
+			       b->oc->sysroot);
 	ob_deployment_id(deps->pdata[0], id, size);
 	return 0;
 }
@@ -204,7 +207,7 @@ static int ob_next_boot(void *priv, char *id, size_t size, struct error *e)
 static int ob_fetch(void *priv, const char *source, struct release *out, struct error *e)
 {
 	struct ostree_backend *b = priv;
-	const char *ref = b->cfg->ostree.ref, *commit = NULL;
+	const char *ref = b->oc->ref, *commit = NULL;
 	g_autofree char *csum = NULL;
 	GError *gerr = NULL;
 	int rc;
@@ -216,7 +219,7 @@ static int ob_fetch(void *priv, const char *source, struct release *out, struct 
 	snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, ref);
 	/* Here, not at open: said by the commands that fetch (check,
 	 * install), once, and not by status, boot or mark-good. */
-	if (!b->cfg->ostree.gpg_verify && !b->warned_unverified) {
+	if (!b->oc->gpg_verify && !b->warned_unverified) {
 		log_warn("ostree.gpg_verify is off: commits are installed without checking signatures");
 		b->warned_unverified = true;
 	}
@@ -305,8 +308,8 @@ static int check_space(struct ostree_backend *b, struct error *e)
 	if (rc < 0)
 		return rc;
 	ostree_repo_get_min_free_space_bytes(b->repo, &reserve, NULL);
-	if (statvfs(b->cfg->ostree.sysroot, &sv) < 0)
-		return err_set(e, UPD_EXIT_OTHER, errno, "statvfs %s: %s", b->cfg->ostree.sysroot,
+	if (statvfs(b->oc->sysroot, &sv) < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "statvfs %s: %s", b->oc->sysroot,
 			       strerror(errno));
 	/* The deploy copies the kernel and initramfs into /boot and /etc into the
 	 * deployment; a MiB of slack covers /etc and the boot config. */
@@ -315,7 +318,7 @@ static int check_space(struct ostree_backend *b, struct error *e)
 	if (avail < need)
 		return err_set(e, UPD_EXIT_NOSPACE, ENOSPC,
 			       "sysroot %s: %llu bytes free, the deployment needs about %llu",
-			       b->cfg->ostree.sysroot, (unsigned long long)avail,
+			       b->oc->sysroot, (unsigned long long)avail,
 			       (unsigned long long)need);
 	return 0;
 }
@@ -340,7 +343,7 @@ static int ob_target(void *priv, struct system_info *out, struct error *e)
 	(void)e;
 	memset(out, 0, sizeof(*out));
 	snprintf(out->id, sizeof(out->id), "%s", NEW_TARGET);
-	snprintf(out->path, sizeof(out->path), "%s", b->cfg->ostree.sysroot);
+	snprintf(out->path, sizeof(out->path), "%s", b->oc->sysroot);
 	return 0;
 }
 
@@ -484,7 +487,7 @@ static int ob_confirm(void *priv, struct error *e)
 
 	if ((rc = ob_lock(b, e)) < 0 || (rc = ob_booted(b, &booted, e)) < 0)
 		return rc;
-	rc = ob_write_order(b, booted, NULL, b->cfg->ostree.keep, e);
+	rc = ob_write_order(b, booted, NULL, b->oc->keep, e);
 	g_object_unref(booted);
 	if (rc == 0 && !ostree_sysroot_cleanup(b->sysroot, NULL, &gerr))
 		rc = ob_gerror(e, gerr, UPD_EXIT_OTHER, "prune old deployments");

@@ -4,10 +4,12 @@
 
 #include "../../core/backend.h"
 #include "../../lib/source.h"
+#include "config_keys.h"
 
 struct ostree_backend {
 	struct updater_ctx *u;
 	const struct config *cfg;
+	const struct ostree_config *oc; /* cfg's ostree section */
 	OstreeSysroot *sysroot;
 	OstreeRepo *repo;
 	bool locked;

@@ -44,7 +44,7 @@ static GBytes *signatures_of(GVariant *detached)
 static OstreeGpgVerifyResult *verify_keyring_only(struct ostree_backend *b, GBytes *data,
 						  GBytes *sigs, GError **gerr)
 {
-	g_autoptr(GFile) keyring = g_file_new_for_path(b->cfg->ostree.gpg_keyring);
+	g_autoptr(GFile) keyring = g_file_new_for_path(b->oc->gpg_keyring);
 	/* In the repository's tmp: writable wherever the updater runs. */
 	g_autofree char *dir = g_build_filename(g_file_peek_path(ostree_repo_get_path(b->repo)), "tmp",
 						"updater-gpg-XXXXXX", NULL);
@@ -93,7 +93,7 @@ static int verify_isolated(struct ostree_backend *b, const char *csum, GVariant 
 	GError *gerr = NULL;
 	char what[128];
 
-	if (!b->cfg->ostree.gpg_verify)
+	if (!b->oc->gpg_verify)
 		return 0;
 	snprintf(what, sizeof(what), "verify commit %.12s", csum);
 	if (!sigs)
@@ -140,7 +140,7 @@ int ob_check_signature(struct ostree_backend *b, struct error *e)
 	g_autoptr(GVariant) commit = NULL, detached = NULL;
 	int rc;
 
-	if (!b->cfg->ostree.gpg_verify)
+	if (!b->oc->gpg_verify)
 		return 0;
 	if ((rc = load_signed(b, &commit, &detached, e)) < 0)
 		return rc;
@@ -188,7 +188,7 @@ struct ob_sig_job *ob_sig_check_start(struct ostree_backend *b)
 
 	g_clear_pointer(&b->verified_commit, g_variant_unref);
 	g_clear_pointer(&b->verified_meta, g_variant_unref);
-	if (!b->cfg->ostree.gpg_verify)
+	if (!b->oc->gpg_verify)
 		return NULL;
 	j = g_new0(struct ob_sig_job, 1);
 	j->b = b;
@@ -296,6 +296,6 @@ int ob_release_meta(const struct ostree_backend *b, GVariant *commit, struct rel
 	snprintf(out->version, sizeof(out->version), "%s", version);
 	snprintf(out->compatible, sizeof(out->compatible), "%s", compat ? compat : "");
 	/* Without the key, the core refuses a commit that names no board. */
-	out->compatible_optional = !b->cfg->ostree.require_compatible;
+	out->compatible_optional = !b->oc->require_compatible;
 	return 0;
 }

@@ -7,6 +7,12 @@
 
 #include "../../config/config.h"
 #include "fuzz.h"
+#ifdef WITH_DUALBANK
+#include "../../backends/dualbank/config_keys.h"
+#endif
+#ifdef WITH_OSTREE
+#include "../../backends/ostree/config_keys.h"
+#endif
 
 static char *conf_path;
 
@@ -27,6 +33,31 @@ static void check_path(const char *p)
 	FUZZ_CHECK(p == NULL || p[0] == '/');
 }
 
+/* The backends' sections, for those compiled in. */
+static void check_sections(const struct config *c)
+{
+#ifdef WITH_DUALBANK
+	const struct dualbank_config *d = config_section_data(c, &dualbank_section);
+
+	FUZZ_CHECK(d != NULL);
+	check_path(d->slot_a);
+	check_path(d->slot_b);
+	for (size_t i = 0; i < d->n_public_keys; i++)
+		check_path(d->public_keys[i]);
+	FUZZ_CHECK((d->n_public_keys == 0) == (d->public_keys == NULL));
+#endif
+#ifdef WITH_OSTREE
+	const struct ostree_config *o = config_section_data(c, &ostree_section);
+
+	FUZZ_CHECK(o != NULL);
+	check_path(o->sysroot);
+	check_path(o->gpg_keyring);
+	check_path(o->root);
+	FUZZ_CHECK(o->keep >= 1);
+#endif
+	(void)c;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config c;
@@ -43,18 +74,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(strcmp(c.path, conf_path) == 0 && c.compatible && c.compatible[0]);
 	const char *paths[] = {c.state_dir, c.cmdline, c.version_file, c.server.ca, c.server.cert,
-			       c.server.key, c.bootenv.fw_env_config, c.dualbank.slot_a,
-			       c.dualbank.slot_b, c.ostree.sysroot, c.ostree.gpg_keyring,
-			       c.ostree.root, c.hooks.dir};
+			       c.server.key, c.bootenv.fw_env_config, c.hooks.dir};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		check_path(paths[i]);
 	FUZZ_CHECK(c.state_dir && c.cmdline && c.version_file && c.bootenv.fw_env_config);
-	for (size_t i = 0; i < c.dualbank.n_public_keys; i++)
-		check_path(c.dualbank.public_keys[i]);
-	FUZZ_CHECK((c.dualbank.n_public_keys == 0) == (c.dualbank.public_keys == NULL));
+	check_sections(&c);
 	FUZZ_CHECK(c.server.timeout >= 1 && c.server.retries >= 0 && c.hooks.timeout >= 1);
 	/* bootenv.bootlimit, or the deprecated dualbank/ostree.bootlimit. */
-	FUZZ_CHECK(c.bootenv.bootlimit >= 1 && c.bootenv.bootlimit <= 99 && c.ostree.keep >= 1);
+	FUZZ_CHECK(c.bootenv.bootlimit >= 1 && c.bootenv.bootlimit <= 99);
 	FUZZ_CHECK(!c.backend || !strcmp(c.backend, "dualbank") || !strcmp(c.backend, "ostree"));
 	config_free(&c);
 	return 0;

@@ -12,26 +12,40 @@
 
 static void *const NOT_NULL = (void *)&NOT_NULL; /* what open() must overwrite */
 
-static int open_failing(const char *name, struct config *c, void **priv, struct error *e)
+/* Opens backend NAME with the config TEXT, loaded as the updater loads one
+ * (the backends' sections are config_load()'s) from a file of its own. */
+static int open_failing(const char *name, const char *text, void **priv, struct error *e)
 {
 	const struct backend_ops *ops = backend_find(name);
-	struct updater_ctx u = { .cfg = c };
+	char *dir, *path = NULL;
+	struct config c;
+	struct updater_ctx u = { .cfg = &c };
+	int rc;
 
 	if (!ops)
 		skip(); /* not compiled into this build */
+	dir = tu_mkdtemp();
+	assert_true(dir && asprintf(&path, "%s/test.conf", dir) >= 0);
+	tu_write_text(path, text);
+	if (config_load(&c, path, e) < 0)
+		fail_msg("%s", e->msg);
 	*priv = NOT_NULL;
-	return ops->open(&u, priv, e);
+	rc = ops->open(&u, priv, e);
+	config_free(&c);
+	free(path);
+	tu_rmtree(dir);
+	return rc;
 }
 
 /* A config without the slots: refused before anything is allocated. */
 static void dualbank_open_failing_leaves_nothing(void **state)
 {
-	struct config c = { .path = "test.conf" };
 	struct error e = { 0 };
 	void *priv;
 
 	(void)state;
-	assert_true(open_failing("dualbank", &c, &priv, &e) < 0);
+	assert_true(open_failing("dualbank", "compatible = \"x\"; state_dir = \"/s\";\n", &priv,
+				 &e) < 0);
 	assert_null(priv);
 	assert_non_null(strstr(e.msg, "dualbank.slots.A: missing"));
 }
@@ -40,19 +54,19 @@ static void dualbank_open_failing_leaves_nothing(void **state)
  * allocated, loading the sysroot fails, and what was allocated is freed. */
 static void ostree_open_failing_leaves_nothing(void **state)
 {
-	char *dir = tu_mkdtemp();
-	struct config c = { .path = "test.conf" };
+	char *dir = tu_mkdtemp(), *text = NULL;
 	struct error e = { 0 };
 	void *priv;
 
 	(void)state;
-	c.ostree.sysroot = dir;
-	c.ostree.osname = "os";
-	c.ostree.ref = "os/stable";
-	c.ostree.url = "http://127.0.0.1:9/repo";
-	assert_true(open_failing("ostree", &c, &priv, &e) < 0);
+	assert_true(dir && asprintf(&text, "compatible = \"x\"; state_dir = \"/s\";\n"
+				    "ostree = { sysroot = \"%s\"; osname = \"os\"; ref = \"os/stable\";"
+				    " url = \"http://127.0.0.1:9/repo\"; gpg_verify = false; };\n",
+				    dir) >= 0);
+	assert_true(open_failing("ostree", text, &priv, &e) < 0);
 	assert_null(priv);
 	assert_non_null(strstr(e.msg, "open the ostree sysroot"));
+	free(text);
 	rmdir(dir);
 	free(dir);
 }

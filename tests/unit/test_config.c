@@ -8,7 +8,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../backends/dualbank/config_keys.h"
+#include "../../backends/ostree/config_keys.h"
 #include "../../config/config.h"
+
+/* The backends' sections of a loaded config (NULL-checked: a test reading one
+ * fails, not crashes, when the loader did not make it). */
+static const struct dualbank_config *db_of(const struct config *c)
+{
+	const struct dualbank_config *d = config_section_data(c, &dualbank_section);
+	assert_non_null(d);
+	return d;
+}
+
+static const struct ostree_config *os_of(const struct config *c)
+{
+	const struct ostree_config *o = config_section_data(c, &ostree_section);
+	assert_non_null(o);
+	return o;
+}
 
 struct fx {
 	char *dir;  /* temporary directory, removed in teardown */
@@ -141,19 +159,19 @@ static void test_full(void **state)
 	assert_string_equal(c->server.key, "/etc/ssl/dev.key");
 	assert_string_equal(c->bootenv.fw_env_config, "/etc/fw_env2.config");
 	assert_int_equal(c->bootenv.bootlimit, 5);
-	assert_string_equal(c->dualbank.slot_a, "/dev/mmcblk0p2");
-	assert_string_equal(c->dualbank.slot_b, "/dev/mmcblk0p3");
-	assert_int_equal(c->dualbank.n_public_keys, 2);
-	assert_string_equal(c->dualbank.public_keys[0], "/etc/keys/old.pem");
-	assert_string_equal(c->dualbank.public_keys[1], "/etc/keys/new.pem");
-	assert_string_equal(c->ostree.sysroot, "/sysroot");
-	assert_string_equal(c->ostree.osname, "acme");
-	assert_string_equal(c->ostree.remote, "origin");
-	assert_string_equal(c->ostree.url, "https://ostree.example.com/repo");
-	assert_string_equal(c->ostree.ref, "acme/stable/x86_64");
-	assert_false(c->ostree.gpg_verify);
-	assert_string_equal(c->ostree.gpg_keyring, "/etc/keys/ostree.gpg");
-	assert_int_equal(c->ostree.keep, 4);
+	assert_string_equal(db_of(c)->slot_a, "/dev/mmcblk0p2");
+	assert_string_equal(db_of(c)->slot_b, "/dev/mmcblk0p3");
+	assert_int_equal(db_of(c)->n_public_keys, 2);
+	assert_string_equal(db_of(c)->public_keys[0], "/etc/keys/old.pem");
+	assert_string_equal(db_of(c)->public_keys[1], "/etc/keys/new.pem");
+	assert_string_equal(os_of(c)->sysroot, "/sysroot");
+	assert_string_equal(os_of(c)->osname, "acme");
+	assert_string_equal(os_of(c)->remote, "origin");
+	assert_string_equal(os_of(c)->url, "https://ostree.example.com/repo");
+	assert_string_equal(os_of(c)->ref, "acme/stable/x86_64");
+	assert_false(os_of(c)->gpg_verify);
+	assert_string_equal(os_of(c)->gpg_keyring, "/etc/keys/ostree.gpg");
+	assert_int_equal(os_of(c)->keep, 4);
 	assert_string_equal(c->hooks.dir, "/etc/updater/hooks");
 	assert_int_equal(c->hooks.timeout, 60);
 }
@@ -176,17 +194,78 @@ static void test_defaults(void **state)
 	assert_null(c->server.key);
 	assert_string_equal(c->bootenv.fw_env_config, "/etc/fw_env.config");
 	assert_int_equal(c->bootenv.bootlimit, 3);
-	assert_null(c->dualbank.slot_a);
-	assert_null(c->dualbank.slot_b);
-	assert_null(c->dualbank.public_keys);
-	assert_int_equal(c->dualbank.n_public_keys, 0);
-	assert_null(c->ostree.sysroot);
-	assert_null(c->ostree.ref);
-	assert_true(c->ostree.gpg_verify);
-	assert_true(c->ostree.require_compatible);
-	assert_int_equal(c->ostree.keep, 2);
+	assert_null(db_of(c)->slot_a);
+	assert_null(db_of(c)->slot_b);
+	assert_null(db_of(c)->public_keys);
+	assert_int_equal(db_of(c)->n_public_keys, 0);
+	assert_null(os_of(c)->sysroot);
+	assert_null(os_of(c)->ref);
+	assert_true(os_of(c)->gpg_verify);
+	assert_true(os_of(c)->require_compatible);
+	assert_int_equal(os_of(c)->keep, 2);
 	assert_null(c->hooks.dir);
 	assert_int_equal(c->hooks.timeout, 300);
+}
+
+/* Core keys only: each compiled-in backend's section is made all the same,
+ * zeroed but for its keys' defaults, and is the backend's alone. */
+static void test_sections_core_only(void **state)
+{
+	struct fx *f = *state;
+	struct dualbank_config dzero;
+	struct ostree_config owant, ogot;
+	const struct config_section other = { .name = "other" };
+
+	memset(&dzero, 0, sizeof(dzero));
+	memset(&owant, 0, sizeof(owant));
+	owant.gpg_verify = owant.require_compatible = true;
+	owant.keep = 2;
+	write_conf(f, "u.conf", "compatible = \"x\";\nstate_dir = \"/s\";\n");
+	assert_int_equal(load(f), 0);
+	assert_memory_equal(db_of(&f->c), &dzero, sizeof(dzero));
+	memcpy(&ogot, os_of(&f->c), sizeof(ogot)); /* padding too: calloc'd */
+	assert_string_equal(ogot.root, "/");
+	ogot.root = NULL;
+	assert_memory_equal(&ogot, &owant, sizeof(owant));
+	assert_ptr_not_equal(db_of(&f->c), (const void *)os_of(&f->c));
+	assert_null(config_section_data(&f->c, &other)); /* no section of this build */
+	config_free(&f->c);
+	assert_null(config_section_data(&f->c, &dualbank_section));
+}
+
+/* config_get_paths(): a list key by its name, for code that may not name the
+ * backend's struct (bundle/); nothing for any other name or kind. */
+static void test_get_paths(void **state)
+{
+	static const char *const none[] = { "ostree.sysroot", "server.ca", "dualbank.public_keys",
+					     "dualbank", "dualbank.slots", "" };
+	struct fx *f = *state;
+	char *const *v;
+	size_t n = 99;
+
+	write_conf(f, "u.conf", "compatible = \"x\"; state_dir = \"/s\";\n"
+		   "dualbank = { public_key = ( \"/k/old.pem\", \"new.pem\" ); };\n"
+		   "ostree = { sysroot = \"/sysroot\"; };\n");
+	assert_int_equal(load(f), 0);
+	v = config_get_paths(&f->c, "dualbank.public_key", &n);
+	assert_int_equal(n, 2);
+	assert_ptr_equal(v, db_of(&f->c)->public_keys);
+	assert_string_equal(v[0], "/k/old.pem");
+	assert_in_dir(f->dir, "new.pem", v[1]);
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		n = 99;
+		assert_null(config_get_paths(&f->c, none[i], &n));
+		assert_int_equal(n, 0);
+	}
+	config_free(&f->c);
+	n = 99;
+	assert_null(config_get_paths(&f->c, "dualbank.public_key", &n)); /* freed */
+	assert_int_equal(n, 0);
+	write_conf(f, "u.conf", "compatible = \"x\"; state_dir = \"/s\";\n");
+	assert_int_equal(load(f), 0);
+	n = 99;
+	assert_null(config_get_paths(&f->c, "dualbank.public_key", &n)); /* unset */
+	assert_int_equal(n, 0);
 }
 
 static void test_public_key_string(void **state)
@@ -197,8 +276,8 @@ static void test_public_key_string(void **state)
 		   "compatible = \"x\"; state_dir = \"/s\";\n"
 		   "dualbank = { public_key = \"/etc/k.pem\"; };\n");
 	assert_int_equal(load(f), 0);
-	assert_int_equal(f->c.dualbank.n_public_keys, 1);
-	assert_string_equal(f->c.dualbank.public_keys[0], "/etc/k.pem");
+	assert_int_equal(db_of(&f->c)->n_public_keys, 1);
+	assert_string_equal(db_of(&f->c)->public_keys[0], "/etc/k.pem");
 }
 
 static void test_public_key_list(void **state)
@@ -210,10 +289,10 @@ static void test_public_key_list(void **state)
 		   "compatible = \"x\"; state_dir = \"/s\";\n"
 		   "dualbank = { public_key = ( \"/k/old.pem\", \"new.pem\", \"/k/third.pem\" ); };\n");
 	assert_int_equal(load(f), 0);
-	assert_int_equal(f->c.dualbank.n_public_keys, 3);
-	assert_string_equal(f->c.dualbank.public_keys[0], "/k/old.pem");
-	assert_in_dir(f->dir, "new.pem", f->c.dualbank.public_keys[1]);
-	assert_string_equal(f->c.dualbank.public_keys[2], "/k/third.pem");
+	assert_int_equal(db_of(&f->c)->n_public_keys, 3);
+	assert_string_equal(db_of(&f->c)->public_keys[0], "/k/old.pem");
+	assert_in_dir(f->dir, "new.pem", db_of(&f->c)->public_keys[1]);
+	assert_string_equal(db_of(&f->c)->public_keys[2], "/k/third.pem");
 }
 
 static void test_relative_paths(void **state)
@@ -244,16 +323,16 @@ static void test_relative_paths(void **state)
 	assert_in_dir(sub, "tls/c.pem", c->server.cert);
 	assert_in_dir(sub, "tls/c.key", c->server.key);
 	assert_in_dir(sub, "fw_env.config", c->bootenv.fw_env_config);
-	assert_in_dir(sub, "a.img", c->dualbank.slot_a);
-	assert_string_equal(c->dualbank.slot_b, "/dev/b");
-	assert_in_dir(sub, "k.pem", c->dualbank.public_keys[0]);
-	assert_in_dir(sub, "root", c->ostree.sysroot);
-	assert_in_dir(sub, "ring.gpg", c->ostree.gpg_keyring);
+	assert_in_dir(sub, "a.img", db_of(c)->slot_a);
+	assert_string_equal(db_of(c)->slot_b, "/dev/b");
+	assert_in_dir(sub, "k.pem", db_of(c)->public_keys[0]);
+	assert_in_dir(sub, "root", os_of(c)->sysroot);
+	assert_in_dir(sub, "ring.gpg", os_of(c)->gpg_keyring);
 	assert_in_dir(sub, "hooks", c->hooks.dir);
 	/* URLs and names are not paths. */
 	assert_string_equal(c->server.url, "http://srv/x");
-	assert_string_equal(c->ostree.url, "file:repo");
-	assert_string_equal(c->ostree.ref, "a/b");
+	assert_string_equal(os_of(c)->url, "file:repo");
+	assert_string_equal(os_of(c)->ref, "a/b");
 	free(sub);
 }
 
@@ -685,7 +764,7 @@ static void test_hostile_lookalikes_accepted(void **state)
 	assert_int_equal(f->c.server.retries, 2147483647);
 	assert_int_equal(f->c.server.timeout, 300);
 	assert_int_equal(f->c.hooks.timeout, 2147483647);
-	assert_int_equal(f->c.ostree.keep, 2147483647);
+	assert_int_equal(os_of(&f->c)->keep, 2147483647);
 	free(inc);
 }
 
@@ -783,7 +862,7 @@ static void test_example_file(void **state)
 	assert_int_equal(load(f), 0);
 	assert_string_equal(c->backend, "dualbank");
 	assert_string_equal(c->state_dir, "/data/updater");
-	assert_int_equal(c->dualbank.n_public_keys, 1);
+	assert_int_equal(db_of(c)->n_public_keys, 1);
 	config_free(c);
 
 	all = uncomment(text);
@@ -797,9 +876,9 @@ static void test_example_file(void **state)
 	assert_int_equal(c->server.timeout, 30);
 	assert_int_equal(c->server.retries, 3);
 	assert_non_null(c->server.ca);
-	assert_true(c->ostree.gpg_verify);
-	assert_int_equal(c->ostree.keep, 2);
-	assert_non_null(c->ostree.ref);
+	assert_true(os_of(c)->gpg_verify);
+	assert_int_equal(os_of(c)->keep, 2);
+	assert_non_null(os_of(c)->ref);
 	assert_int_equal(c->hooks.timeout, 300);
 	free(all);
 	free(text);
@@ -963,6 +1042,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_full),
 		T(test_defaults),
+		T(test_sections_core_only),
+		T(test_get_paths),
 		T(test_public_key_string),
 		T(test_public_key_list),
 		T(test_relative_paths),
