@@ -67,7 +67,7 @@ static int check_stored(const uint8_t *buf, size_t len, const struct manifest *m
 			struct error *e)
 {
 	uint8_t sha[32];
-	struct sha256_ctx *c = sha256_new();
+	struct sha256_ctx *c;
 
 	if (m->format < 3)
 		return bad(e, "the manifest's format has no index");
@@ -75,7 +75,7 @@ static int check_stored(const uint8_t *buf, size_t len, const struct manifest *m
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "bundle index: %zu bytes, the manifest's index-size says %" PRIu64,
 			       len, m->index_size);
-	if (!c)
+	if (!(c = sha256_new()))
 		return err_oom(e, NULL);
 	sha256_update(c, buf, len);
 	sha256_final(c, sha);
