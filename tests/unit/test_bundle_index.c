@@ -242,6 +242,34 @@ static void test_create_refuses(void **state)
 	free(image), free(out);
 }
 
+/* bundle_index_fetch reads the section from a source: the whole file, and
+ * a file cut inside the index (refused as truncated, nothing kept). */
+static void test_index_fetch(void **state)
+{
+	(void)state;
+	struct bundle b;
+	struct bundle_index ix;
+	struct error e = {0};
+	uint8_t *img;
+	char *cut = path_in("cut.upd"), *whole = path_in("b.upd");
+	struct source_opts o = {.location = whole};
+
+	create(100000, 0, 4096, 0, &b, &img);
+	assert_int_equal(bundle_index_fetch(&o, &b.h, &ix, &e), 0);
+	assert_true(ix.nblocks == 25 && ix.nframes == 25);
+	bundle_index_free(&ix);
+	assert_int_equal(tu_write_file(cut, (const char *)b.file,
+				       (size_t)(b.h.index_offset + b.h.manifest.index_size / 2)),
+			 0);
+	o.location = cut;
+	assert_int_equal(bundle_index_fetch(&o, &b.h, &ix, &e), -ENODATA);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	assert_null(ix.hashes);
+	assert_null(ix.frame_offset);
+	bundle_free(&b);
+	free(img), free(cut), free(whole);
+}
+
 /* ---- hostile index ------------------------------------------------------ */
 
 /* A manifest and its index section made here, so that each test can break
@@ -464,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_format3),
 		cmocka_unit_test(test_roundtrip_old_formats),
 		cmocka_unit_test(test_create_refuses),
+		cmocka_unit_test(test_index_fetch),
 		cmocka_unit_test(test_index_parse_good),
 		cmocka_unit_test(test_index_hostile),
 		cmocka_unit_test(test_index_bomb),
