@@ -178,7 +178,7 @@ figures:
 # tests/fuzz/, built with clang; `make fuzz` runs each for FUZZ_SECONDS and writes
 # the figures. `fuzz-replay` (in `make check`) runs the seeds and the kept
 # regression inputs once through each target, built with $(CC) and ASan/UBSan.
-FUZZ_TARGETS := manifest bundle_head bundle_reader config
+FUZZ_TARGETS := manifest bundle_head bundle_index bundle_reader config
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_BUILD := build/fuzz

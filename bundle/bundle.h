@@ -8,13 +8,16 @@
  *         16   manifest: UTF-8 text, "key=value\n" lines
  *              signature over the manifest bytes exactly (Ed25519, or ECDSA/RSA
  *              with SHA-256), DER/raw as OpenSSL's EVP_DigestSign produces it
- *              payload: a zstd stream of the image, payload-size bytes
+ *              format 3: the index section, index-size bytes (index.h)
+ *              payload: a zstd stream of the image, payload-size bytes (format
+ *              3: independent frames of frame-size image bytes each)
  *
  * Manifest keys (all required, unknown keys refused):
- *   format=1 or 2, version=, compatible=, security-version= (format 2 only:
- *   required there, refused in format 1, which means security version 0),
+ *   format=1, 2 or 3, version=, compatible=, security-version= (formats 2 and
+ *   3: required there, refused in format 1, which means security version 0),
  *   compression=zstd, image-size=, image-sha256= (64 hex), payload-size=,
- *   payload-sha256= (64 hex), zstd-window-log= (the window the payload needs)
+ *   payload-sha256= (64 hex), zstd-window-log= (the window the payload needs);
+ *   format 3 only: block-size=4096, frame-size=, index-size=, index-sha256=
  * The header is small and comes first, so `check` reads only it (one range
  * request), and nothing is written before its signature verifies. */
 #pragma once
@@ -35,7 +38,13 @@
 #define BUNDLE_ZSTD_WINDOW_LOG_MAX 23
 #define BUNDLE_ZSTD_WINDOW_LOG_MIN 10 /* ZSTD_WINDOWLOG_MIN, stable across versions */
 /* The newest manifest format this updater reads (docs/bundle-format.md). */
-#define BUNDLE_FORMAT_MAX 2
+#define BUNDLE_FORMAT_MAX 3
+/* Format 3: the image's block (the unit a device finds in its own slots)
+ * and the bounds of a frame (the unit fetched by a range request). A frame
+ * is at most the window cap, so it never needs a larger window. */
+#define BUNDLE_BLOCK_SIZE 4096
+#define BUNDLE_FRAME_SIZE_MIN BUNDLE_BLOCK_SIZE
+#define BUNDLE_FRAME_SIZE_MAX (1u << BUNDLE_ZSTD_WINDOW_LOG_MAX)
 
 struct manifest {
 	int format;
@@ -48,6 +57,11 @@ struct manifest {
 	uint8_t payload_sha256[32];
 	int zstd_window_log;
 	uint64_t security_version; /* 0 in format 1 */
+	/* format 3 only (0 before): */
+	uint32_t block_size;
+	uint32_t frame_size;
+	uint64_t index_size;
+	uint8_t index_sha256[32];
 };
 
 struct bundle_head {
@@ -56,17 +70,20 @@ struct bundle_head {
 	size_t manifest_len;
 	uint8_t *sig;
 	size_t sig_len;
-	uint64_t payload_offset; /* where the zstd stream starts in the bundle */
+	uint64_t index_offset;   /* where the index section starts: the head's length */
+	uint64_t payload_offset; /* where the zstd stream starts: after the index */
 };
 
 /* Incremental parse of the first bytes of a bundle: returns 0 when buf holds the
  * whole head (fills *h), -EAGAIN with *need = total bytes required when more
  * is needed, or -EBADMSG (UPD_EXIT_VERIFY) for a bad magic, lengths or manifest.
  * *h is zeroed on entry (free a previously filled one first) and holds no
- * allocation unless 0 is returned; on 0, *need = payload_offset. need may be
- * NULL. The magic is checked on any prefix and the lengths as soon as the 16
- * fixed bytes are there, so *need never exceeds BUNDLE_HEAD_MAX. A head whose
- * payload would end beyond 2^64 - 1 (payload_offset + payload-size) is refused. */
+ * allocation unless 0 is returned; on 0, *need = index_offset (the head's
+ * length; the index section of format 3 follows it, then the payload). need
+ * may be NULL. The magic is checked on any prefix and the lengths as soon as
+ * the 16 fixed bytes are there, so *need never exceeds BUNDLE_HEAD_MAX. A
+ * head whose payload would end beyond 2^64 - 1 (payload_offset + payload-size)
+ * is refused. */
 int bundle_head_parse(const uint8_t *buf, size_t len, struct bundle_head *h, size_t *need,
 		      struct error *e);
 void bundle_head_free(struct bundle_head *h);

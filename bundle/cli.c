@@ -11,6 +11,7 @@
 #include "bundle.h"
 #include "bundle_cli.h"
 #include "create.h"
+#include "index.h"
 
 static int usage(struct error *e, const char *why)
 {
@@ -31,6 +32,19 @@ static void print_manifest(const struct bundle_head *h)
 	printf("image sha256:   %s\n", hex);
 	printf("payload:        %llu bytes %s (window 2^%d)\n", (unsigned long long)m->payload_size,
 	       m->compression, m->zstd_window_log);
+	/* The kind: every bundle is a full image so far (static deltas come
+	 * later); the image id names static deltas from this image. */
+	printf("kind:           full\n");
+	printf("image id:       %.16s\n", hex);
+	if (m->format >= 3) {
+		uint64_t nblocks, nframes;
+		bundle_index_counts(m, &nblocks, &nframes);
+		printf("index:          %llu blocks of %u, %llu frames of %u bytes, %llu bytes\n",
+		       (unsigned long long)nblocks, m->block_size, (unsigned long long)nframes,
+		       m->frame_size, (unsigned long long)m->index_size);
+	} else {
+		printf("index:          none (format %d: full stream only)\n", m->format);
+	}
 }
 
 static int signature_line(const struct bundle_head *h, const char *config_path,
@@ -62,6 +76,23 @@ static int signature_line(const struct bundle_head *h, const char *config_path,
 	return rc == 0 ? UPD_EXIT_OK : (e->exit ? e->exit : UPD_EXIT_VERIFY);
 }
 
+/* Reads the index section and checks it against the manifest, so a bundle
+ * a device would refuse for its index is refused here too. */
+static int index_line(const struct source_opts *o, const struct bundle_head *h, struct error *e)
+{
+	struct bundle_index ix;
+
+	if (h->manifest.format < 3)
+		return UPD_EXIT_OK;
+	if (bundle_index_fetch(o, h, &ix, e) < 0) {
+		printf("index check:    FAILED\n");
+		return e->exit ? e->exit : UPD_EXIT_OTHER;
+	}
+	printf("index check:    matches the manifest\n");
+	bundle_index_free(&ix);
+	return UPD_EXIT_OK;
+}
+
 static int bundle_info_cmd(int argc, char **argv, const char *config_path, struct error *e)
 {
 	struct source_opts o = { .timeout_s = 30, .retries = 2 };
@@ -90,7 +121,9 @@ static int bundle_info_cmd(int argc, char **argv, const char *config_path, struc
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
 	}
 	print_manifest(&h);
-	rc = signature_line(&h, config_path, e);
+	rc = index_line(&o, &h, e);
+	if (rc == UPD_EXIT_OK)
+		rc = signature_line(&h, config_path, e);
 	bundle_head_free(&h);
 	return rc;
 }

@@ -20,9 +20,8 @@
 #include "../lib/log.h"
 #include "../lib/version.h"
 #include "bundle.h"
+#include "create_priv.h"
 #include "keys.h"
-
-#define CHUNK ((size_t)1 << 20) /* streaming unit of bundle_create */
 
 
 static void put_be32(uint8_t *p, uint32_t v)
@@ -33,22 +32,35 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-struct creator {
-	const struct bundle_create_opts *o;
-	int level, wlog;
-	EVP_PKEY *key;
-	int img_fd, pay_fd, out_fd;
-	char *tmp_path; /* output.tmp, set while it exists and must be removed */
-	uint8_t *in, *out;
-	struct manifest m;
-	char *mtext;
-	uint8_t *sig;
-	size_t sig_len;
-};
 
-static int io_exit(int errnum)
+int create_io_exit(int errnum)
 {
 	return (errnum == ENOSPC || errnum == EDQUOT) ? UPD_EXIT_NOSPACE : UPD_EXIT_OTHER;
+}
+
+/* Formats 1 and 2 refuse what they cannot say rather than drop it. */
+static int create_opts_format(struct creator *c, const struct bundle_create_opts *o,
+			      struct error *e)
+{
+	c->format = o->format ? o->format : BUNDLE_FORMAT_CREATE;
+	if (c->format < 1 || c->format > BUNDLE_FORMAT_MAX)
+		return err_set(e, UPD_EXIT_USAGE, EINVAL, "bundle create: format %d outside 1..%d",
+			       c->format, BUNDLE_FORMAT_MAX);
+	if (c->format == 1 && o->security_version)
+		return err_set(e, UPD_EXIT_USAGE, EINVAL,
+			       "bundle create: format 1 cannot carry a security version (use 2 or 3)");
+	if (c->format < 3 && o->frame_size)
+		return err_set(e, UPD_EXIT_USAGE, EINVAL,
+			       "bundle create: a frame size needs format 3 (this one is %d)",
+			       c->format);
+	c->frame_size = o->frame_size ? o->frame_size : BUNDLE_FRAME_SIZE_DEFAULT;
+	if (c->frame_size < BUNDLE_FRAME_SIZE_MIN || c->frame_size > BUNDLE_FRAME_SIZE_MAX ||
+	    c->frame_size % BUNDLE_BLOCK_SIZE != 0)
+		return err_set(e, UPD_EXIT_USAGE, EINVAL,
+			       "bundle create: frame size %" PRIu32 " is not a multiple of %d within "
+			       "%u..%u", c->frame_size, BUNDLE_BLOCK_SIZE, BUNDLE_FRAME_SIZE_MIN,
+			       BUNDLE_FRAME_SIZE_MAX);
+	return 0;
 }
 
 static int create_opts(struct creator *c, const struct bundle_create_opts *o, struct error *e)
@@ -73,7 +85,7 @@ static int create_opts(struct creator *c, const struct bundle_create_opts *o, st
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
 			       "bundle create: zstd window log %d outside %d..%d", c->wlog,
 			       BUNDLE_ZSTD_WINDOW_LOG_MIN, BUNDLE_ZSTD_WINDOW_LOG_MAX);
-	return 0;
+	return create_opts_format(c, o, e);
 }
 
 /* Refuses to prompt on the terminal for a pass phrase: bundle creation runs
@@ -124,8 +136,11 @@ static int open_inputs(struct creator *c, struct error *e)
 	if (S_ISDIR(st.st_mode))
 		return err_set(e, UPD_EXIT_USAGE, EISDIR, "bundle create: read image %s: %s",
 			       c->o->image, strerror(EISDIR));
-	c->in = malloc(CHUNK);
-	c->out = malloc(CHUNK);
+	/* Format 3 compresses a frame per call: room for a frame in and out. */
+	c->in_cap = c->format >= 3 && c->frame_size > CHUNK ? c->frame_size : CHUNK;
+	c->out_cap = c->format >= 3 ? ZSTD_compressBound(c->frame_size) : CHUNK;
+	c->in = malloc(c->in_cap);
+	c->out = malloc(c->out_cap);
 	if (!c->in || !c->out)
 		return err_oom(e, NULL);
 	return 0;
@@ -143,7 +158,7 @@ static int open_payload_tmp(struct creator *c, struct error *e)
 	c->pay_fd = mkostemp(tmpl, O_CLOEXEC);
 	if (c->pay_fd < 0) {
 		int err = errno;
-		err_set(e, io_exit(err), err, "bundle create: write %s: %s", c->o->output,
+		err_set(e, create_io_exit(err), err, "bundle create: write %s: %s", c->o->output,
 			strerror(err));
 		free(tmpl);
 		return -err;
@@ -187,7 +202,7 @@ static int compress_chunk(struct creator *c, ZSTD_CCtx *z, struct sha256_ctx *ph
 				       c->o->image, ZSTD_getErrorName(left));
 		int r = io_write_full(c->pay_fd, c->out, out.pos);
 		if (r < 0)
-			return err_set(e, io_exit(-r), -r,
+			return err_set(e, create_io_exit(-r), -r,
 				       "bundle create: write temp payload next to %s: %s",
 				       c->o->output, strerror(-r));
 		sha256_update(ph, c->out, out.pos);
@@ -263,9 +278,7 @@ static int sign_manifest(struct creator *c, struct error *e)
 {
 	struct manifest *m = &c->m;
 
-	/* The oldest format that says it all: a bundle without a security version
-	 * stays format 1, which updaters that predate format 2 still install. */
-	m->format = c->o->security_version ? 2 : 1;
+	m->format = c->format;
 	m->security_version = c->o->security_version;
 	snprintf(m->version, sizeof(m->version), "%s", c->o->version);
 	snprintf(m->compatible, sizeof(m->compatible), "%s", c->o->compatible);
@@ -291,7 +304,7 @@ static int write_head(struct creator *c, struct error *e)
 	if (r == 0)
 		r = io_write_full(c->out_fd, c->sig, c->sig_len);
 	if (r < 0)
-		return err_set(e, io_exit(-r), -r, "bundle create: write %s: %s", c->tmp_path,
+		return err_set(e, create_io_exit(-r), -r, "bundle create: write %s: %s", c->tmp_path,
 			       strerror(-r));
 	return 0;
 }
@@ -311,7 +324,7 @@ static int copy_rw(struct creator *c, struct error *e)
 			break;
 		int r = io_write_full(c->out_fd, c->in, (size_t)n);
 		if (r < 0)
-			return err_set(e, io_exit(-r), -r, "bundle create: write %s: %s",
+			return err_set(e, create_io_exit(-r), -r, "bundle create: write %s: %s",
 				       c->tmp_path, strerror(-r));
 		off += n;
 	}
@@ -342,7 +355,7 @@ static int copy_payload(struct creator *c, struct error *e)
 			return copy_rw(c, e);
 		if (n <= 0) {
 			int err = n < 0 ? errno : EIO;
-			return err_set(e, io_exit(err), err, "bundle create: copy payload to %s: %s",
+			return err_set(e, create_io_exit(err), err, "bundle create: copy payload to %s: %s",
 				       c->tmp_path, strerror(err));
 		}
 		left -= (uint64_t)n;
@@ -377,13 +390,16 @@ static int write_output(struct creator *c, struct error *e)
 	c->out_fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (c->out_fd < 0) {
 		int err = errno;
-		err_set(e, io_exit(err), err, "bundle create: create %s: %s", c->tmp_path,
+		err_set(e, create_io_exit(err), err, "bundle create: create %s: %s", c->tmp_path,
 			strerror(err));
 		free(c->tmp_path);
 		c->tmp_path = NULL; /* not ours to unlink */
 		return -err;
 	}
 	int r = write_head(c, e);
+	if (r == 0 && c->index && (r = io_write_full(c->out_fd, c->index, c->m.index_size)) < 0)
+		err_set(e, create_io_exit(-r), -r, "bundle create: write %s: %s", c->tmp_path,
+			strerror(-r));
 	if (r == 0)
 		r = copy_payload(c, e);
 	if (r < 0)
@@ -393,7 +409,7 @@ static int write_output(struct creator *c, struct error *e)
 	c->out_fd = -1;
 	if (rc < 0 || rc2 < 0 || rename(c->tmp_path, c->o->output) < 0) {
 		int err = errno;
-		return err_set(e, io_exit(err), err, "bundle create: write %s: %s", c->o->output,
+		return err_set(e, create_io_exit(err), err, "bundle create: write %s: %s", c->o->output,
 			       strerror(err));
 	}
 	free(c->tmp_path);
@@ -417,6 +433,7 @@ static void creator_cleanup(struct creator *c)
 	free(c->out);
 	free(c->mtext);
 	free(c->sig);
+	free(c->index);
 }
 
 int bundle_create(const struct bundle_create_opts *o, struct error *e)
@@ -431,7 +448,7 @@ int bundle_create(const struct bundle_create_opts *o, struct error *e)
 	if (r == 0)
 		r = open_payload_tmp(&c, e);
 	if (r == 0)
-		r = compress_image(&c, e);
+		r = c.format >= 3 ? create_frames(&c, e) : compress_image(&c, e);
 	if (r == 0)
 		r = sign_manifest(&c, e);
 	if (r == 0)

@@ -7,14 +7,23 @@
 
 struct bundle_create_opts {
 	const char *image, *version, *compatible, *key, *output;
-	uint64_t security_version; /* 0: none (writes format 1), else format 2 */
+	uint64_t security_version; /* 0: none; format 1 cannot carry another */
+	int format;          /* 1, 2 or 3; 0 = 3 (BUNDLE_FORMAT_CREATE) */
+	uint32_t frame_size; /* format 3: image bytes per zstd frame; 0 = default */
 	int level;      /* zstd level, 0 = default (3) */
 	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX */
 };
+/* The format `bundle create` writes unless told (docs/bundle-format.md). */
+#define BUNDLE_FORMAT_CREATE 3
+/* Format 3's frame size unless told: the measured trade-off between the
+ * bundle's size and what a dynamic delta fetches (docs/bundle-format.md,
+ * "Rationale"). */
+#define BUNDLE_FRAME_SIZE_DEFAULT (16u << 10)
 /* Compresses, hashes and signs; writes output atomically (temp + rename).
  * Streams in 1 MiB chunks, so memory does not depend on the image size.
- * UPD_EXIT_USAGE for bad options or an unreadable image or key (an encrypted
- * key is refused, never prompted for), UPD_EXIT_NOSPACE for ENOSPC/EDQUOT,
+ * UPD_EXIT_USAGE for bad options (format 1 with a security version, a frame
+ * size outside format 3) or an unreadable image or key (an encrypted key is
+ * refused, never prompted for), UPD_EXIT_NOSPACE for ENOSPC/EDQUOT,
  * else UPD_EXIT_OTHER; no temp file is left behind on any error. */
 int bundle_create(const struct bundle_create_opts *o, struct error *e);
 

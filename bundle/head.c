@@ -49,11 +49,14 @@ static int head_fill(const uint8_t *buf, size_t mlen, size_t slen, struct bundle
 	 * ends, the range to stream); a sum that wraps would make a huge payload
 	 * look short and pass the checks against the file's size. */
 	uint64_t offset = BUNDLE_FIXED_HEADER + mlen + slen;
-	if (h->manifest.payload_size > UINT64_MAX - offset) {
+	/* index-size is at most a few times 2^26 (the manifest bounds it), so
+	 * the sum below cannot wrap. */
+	uint64_t before = offset + h->manifest.index_size;
+	if (h->manifest.payload_size > UINT64_MAX - before) {
 		err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			"manifest: payload-size %" PRIu64 " does not fit after the %" PRIu64
-			"-byte head",
-			h->manifest.payload_size, offset);
+			"-byte head and index",
+			h->manifest.payload_size, before);
 		memset(&h->manifest, 0, sizeof(h->manifest));
 		return -EBADMSG;
 	}
@@ -69,7 +72,8 @@ static int head_fill(const uint8_t *buf, size_t mlen, size_t slen, struct bundle
 	if (slen)
 		memcpy(h->sig, text + mlen, slen);
 	h->sig_len = slen;
-	h->payload_offset = offset;
+	h->index_offset = offset;
+	h->payload_offset = before;
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "../lib/decimal.h"
 #include "../lib/digest.h"
 #include "../lib/version.h"
+#include "index.h"
 
 enum mkey {
 	K_FORMAT,
@@ -22,14 +23,18 @@ enum mkey {
 	K_PAYLOAD_SIZE,
 	K_PAYLOAD_SHA,
 	K_WINDOW_LOG,
-	K_SECURITY, /* format 2 only */
+	K_SECURITY, /* formats 2 and 3 */
+	K_BLOCK_SIZE, /* format 3 only, from here on */
+	K_FRAME_SIZE,
+	K_INDEX_SIZE,
+	K_INDEX_SHA,
 	K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
 	"format",	"version",	"compatible",	  "compression",     "image-size",
 	"image-sha256", "payload-size", "payload-sha256", "zstd-window-log",
-	"security-version",
+	"security-version", "block-size", "frame-size", "index-size", "index-sha256",
 };
 
 static int parse_u64(const char *key, const char *v, size_t n, uint64_t *out, struct error *e)
@@ -72,6 +77,19 @@ static int parse_small(enum mkey k, const char *v, size_t n, struct manifest *m,
 	return 0;
 }
 
+static int parse_u32(enum mkey k, const char *v, size_t n, struct manifest *m, struct error *e)
+{
+	uint64_t x;
+	int r = parse_u64(key_names[k], v, n, &x, e);
+
+	if (r < 0)
+		return r;
+	if (x > UINT32_MAX)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: %s is too large", key_names[k]);
+	*(k == K_BLOCK_SIZE ? &m->block_size : &m->frame_size) = (uint32_t)x;
+	return 0;
+}
+
 static int parse_text(char *dst, size_t cap, const char *key, const char *v, size_t n,
 		      struct error *e)
 {
@@ -111,6 +129,13 @@ static int parse_value(enum mkey k, const char *v, size_t n, struct manifest *m,
 		return parse_sha("payload-sha256", v, n, m->payload_sha256, e);
 	case K_SECURITY:
 		return parse_u64("security-version", v, n, &m->security_version, e);
+	case K_BLOCK_SIZE:
+	case K_FRAME_SIZE:
+		return parse_u32(k, v, n, m, e);
+	case K_INDEX_SIZE:
+		return parse_u64("index-size", v, n, &m->index_size, e);
+	case K_INDEX_SHA:
+		return parse_sha("index-sha256", v, n, m->index_sha256, e);
 	case K_COUNT:
 		break;
 	}
@@ -160,6 +185,38 @@ static int parse_line(const char *line, size_t n, size_t lineno, unsigned *seen,
 	return parse_value((enum mkey)k, eq + 1, n - klen - 1, m, e);
 }
 
+/* The format that introduced key k. */
+static int key_since(int k)
+{
+	return k >= K_BLOCK_SIZE ? 3 : k == K_SECURITY ? 2 : 1;
+}
+
+/* Format 3's sizes, checked where the manifest is read so that no reader
+ * (the index parser, a range fetcher) sees a frame or index it cannot bound. */
+static int manifest_check_format3(const struct manifest *m, struct error *e)
+{
+	uint64_t cap = 0;
+
+	if (m->block_size != BUNDLE_BLOCK_SIZE)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: block-size %" PRIu32
+			       " is not supported (only %d)", m->block_size, BUNDLE_BLOCK_SIZE);
+	if (m->frame_size < BUNDLE_FRAME_SIZE_MIN || m->frame_size > BUNDLE_FRAME_SIZE_MAX ||
+	    m->frame_size % m->block_size != 0)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "manifest: frame-size %" PRIu32 " is not a multiple of block-size "
+			       "within %u..%u", m->frame_size, BUNDLE_FRAME_SIZE_MIN,
+			       BUNDLE_FRAME_SIZE_MAX);
+	if (bundle_index_stored_max(m, &cap) < 0)
+		return err_set(e, UPD_EXIT_VERIFY, EFBIG,
+			       "manifest: image-size %" PRIu64 " is too large for an index (at most %"
+			       PRIu64 " bytes of image)", m->image_size, (uint64_t)BUNDLE_INDEX_IMAGE_MAX);
+	if (m->index_size == 0 || m->index_size > cap)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "manifest: index-size %" PRIu64 " outside 1..%" PRIu64
+			       " (the bound for its image-size)", m->index_size, cap);
+	return 0;
+}
+
 static int manifest_parse_lines(const char *text, size_t len, struct manifest *m,
 				struct error *e)
 {
@@ -177,15 +234,17 @@ static int manifest_parse_lines(const char *text, size_t len, struct manifest *m
 			return r;
 	}
 	for (int k = 0; k < K_COUNT; k++)
-		if (!(seen & (1u << k)) && (k != K_SECURITY || m->format >= 2))
+		if (!(seen & (1u << k)) && key_since(k) <= (m->format ? m->format : 1))
 			return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: missing key %s",
 				       key_names[k]);
-	/* Format 1 predates the key: a format-1 manifest carrying it was not made
-	 * by `bundle create`, and an updater of that time would refuse it. */
-	if (m->format == 1 && (seen & (1u << K_SECURITY)))
-		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
-			       "manifest: security-version needs format 2 (this one says 1)");
-	return 0;
+	/* A key newer than the manifest's format was not written by `bundle
+	 * create`, and an updater of that format's time would refuse it. */
+	for (int k = 0; k < K_COUNT; k++)
+		if ((seen & (1u << k)) && key_since(k) > m->format)
+			return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+				       "manifest: %s needs format %d (this one says %d)", key_names[k],
+				       key_since(k), m->format);
+	return m->format >= 3 ? manifest_check_format3(m, e) : 0;
 }
 
 int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *e)
@@ -199,20 +258,27 @@ int manifest_parse(const char *text, size_t len, struct manifest *m, struct erro
 
 char *manifest_format(const struct manifest *m)
 {
-	char ih[65], ph[65], sv[48] = "", *s = NULL;
+	char ih[65], ph[65], xh[65], sv[48] = "", x[192] = "", *s = NULL;
 
 	hex_encode(m->image_sha256, 32, ih);
 	hex_encode(m->payload_sha256, 32, ph);
 	if (m->format >= 2)
 		snprintf(sv, sizeof(sv), "security-version=%" PRIu64 "\n", m->security_version);
+	if (m->format >= 3) {
+		hex_encode(m->index_sha256, 32, xh);
+		snprintf(x, sizeof(x),
+			 "block-size=%" PRIu32 "\nframe-size=%" PRIu32 "\nindex-size=%" PRIu64
+			 "\nindex-sha256=%s\n",
+			 m->block_size, m->frame_size, m->index_size, xh);
+	}
 	/* Precisions bound the reads even if a caller filled a field to the brim. */
 	if (asprintf(&s,
 		     "format=%d\nversion=%.*s\ncompatible=%.*s\n%scompression=%.*s\n"
 		     "image-size=%" PRIu64 "\nimage-sha256=%s\n"
-		     "payload-size=%" PRIu64 "\npayload-sha256=%s\nzstd-window-log=%d\n",
+		     "payload-size=%" PRIu64 "\npayload-sha256=%s\nzstd-window-log=%d\n%s",
 		     m->format, (int)sizeof(m->version), m->version, (int)sizeof(m->compatible),
 		     m->compatible, sv, (int)sizeof(m->compression), m->compression, m->image_size,
-		     ih, m->payload_size, ph, m->zstd_window_log) < 0)
+		     ih, m->payload_size, ph, m->zstd_window_log, x) < 0)
 		return NULL;
 	return s;
 }

@@ -106,17 +106,20 @@ static const struct command commands[] = {
 	  0, 0, CMD_HEALTH, 0, NULL },
 	{ "bundle create",
 	  "--image IMG --version V --compatible C --key KEY.pem --output OUT.upd\n"
-	  "                [--security-version N] [--level N]",
+	  "                [--security-version N] [--level N] [--format 1|2|3] [--frame-size BYTES]",
 	  "make and sign a bundle on the build host",
 	  "  --image IMG               the root file system image\n"
 	  "  --version V               the release's version\n"
 	  "  --compatible C            the board it is for (the device's compatible)\n"
 	  "  --key KEY.pem             the private key that signs it (Ed25519, ECDSA or RSA)\n"
 	  "  --output OUT.upd          where to write the bundle\n"
-	  "  --security-version N      the signed security version (default 0; N > 0: format 2)\n"
-	  "  --level N                 zstd compression level (default 3)\n",
+	  "  --security-version N      the signed security version (default 0)\n"
+	  "  --level N                 zstd compression level (default 3)\n"
+	  "  --format 1|2|3            bundle format (default 3: with a block index; 1 and 2\n"
+	  "                            for updaters that predate it; 1: no security version)\n"
+	  "  --frame-size BYTES        format 3: image bytes per zstd frame (default 16384)\n",
 	  0, -1, CMD_BUNDLE, 0, NULL },
-	{ "bundle info", "FILE|URL", "print a bundle's manifest and check its signature", "", 0, -1,
+	{ "bundle info", "FILE|URL", "print a bundle's manifest, check its index and signature", "", 0, -1,
 	  CMD_BUNDLE, 0, NULL },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

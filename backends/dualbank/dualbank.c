@@ -10,6 +10,7 @@
 
 #include "../../core/backend.h"
 #include "../../bundle/bundle.h"
+#include "../../bundle/index.h"
 #include "../../lib/digest.h"
 #include "../../lib/fsutil.h"
 #include "../../lib/log.h"
@@ -25,6 +26,7 @@ struct dualbank {
 	const struct dualbank_config *dc; /* cfg's dualbank section */
 	struct bundle_head head;  /* of the bundle fetched last */
 	bool have_head;
+	struct bundle_index index; /* format 3: read and checked by verify() */
 	char source[4096];
 	int target_fd;            /* opened for writing by verify() */
 };
@@ -76,6 +78,7 @@ static void db_close(void *priv)
 	struct dualbank *d = priv;
 	if (d->have_head)
 		bundle_head_free(&d->head);
+	bundle_index_free(&d->index);
 	if (d->target_fd >= 0)
 		close(d->target_fd);
 	free(d);
@@ -189,6 +192,7 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 		bundle_head_free(&d->head);
 		d->have_head = false;
 	}
+	bundle_index_free(&d->index);
 	if (!source)
 		source = d->cfg->server.url;
 	if (!source)
@@ -240,6 +244,24 @@ static int open_target(struct dualbank *d, const struct system_info *t, struct e
 	return 0;
 }
 
+/* Format 3's index is read once the manifest that signs it is verified and
+ * the image is known to fit the slot (which bounds the index), and before
+ * anything is written: a bundle whose index does not match is refused. */
+static int verify_index(struct dualbank *d, struct error *e)
+{
+	struct source_opts o;
+	int rc;
+
+	bundle_index_free(&d->index);
+	if (d->head.manifest.format < 3)
+		return 0;
+	source_opts(d, &o);
+	rc = bundle_index_fetch(&o, &d->head, &d->index, e);
+	if (rc < 0 && !strstr(e->msg, d->source))
+		err_prefix(e, "verify %s", d->source);
+	return rc;
+}
+
 static int db_verify(void *priv, const struct system_info *target, struct error *e)
 {
 	struct dualbank *d = priv;
@@ -251,7 +273,10 @@ static int db_verify(void *priv, const struct system_info *target, struct error 
 		return rc;
 	}
 	log_debug("signature verified with %s", d->dc->public_keys[which]);
-	return open_target(d, target, e);
+	rc = open_target(d, target, e);
+	if (rc == 0)
+		rc = verify_index(d, e);
+	return rc;
 }
 
 static int db_install(void *priv, struct system_info *t, struct error *e)
@@ -264,6 +289,9 @@ static int db_install(void *priv, struct system_info *t, struct error *e)
 
 	if (d->target_fd < 0 && (rc = open_target(d, t, e)) < 0)
 		return rc;
+	/* The full stream does not read blocks by the index: its memory goes
+	 * back before the stream, so the full install's peak is today's. */
+	bundle_index_free(&d->index);
 	source_opts(d, &o);
 	rc = slot_writer_new(&w, d->target_fd, t->id, t->path, m, d->u->verify_readback, e);
 	if (rc < 0)

@@ -39,8 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r == 0 && size >= BUNDLE_FIXED_HEADER);
 	size_t mlen = be32(data + 8), slen = be32(data + 12);
 	FUZZ_CHECK(h.manifest_len == mlen && h.sig_len == slen);
-	FUZZ_CHECK(h.payload_offset == BUNDLE_FIXED_HEADER + mlen + slen);
-	FUZZ_CHECK(need == h.payload_offset && need <= size && need <= BUNDLE_HEAD_MAX);
+	FUZZ_CHECK(h.index_offset == BUNDLE_FIXED_HEADER + mlen + slen);
+	FUZZ_CHECK(h.payload_offset == h.index_offset + h.manifest.index_size);
+	FUZZ_CHECK(h.manifest.format >= 3 || h.manifest.index_size == 0);
+	FUZZ_CHECK(need == h.index_offset && need <= size && need <= BUNDLE_HEAD_MAX);
 	FUZZ_CHECK(memcmp(h.manifest_text, data + BUNDLE_FIXED_HEADER, mlen) == 0);
 	FUZZ_CHECK(h.manifest_text[mlen] == '\0');
 	FUZZ_CHECK(slen == 0 || memcmp(h.sig, data + BUNDLE_FIXED_HEADER + mlen, slen) == 0);

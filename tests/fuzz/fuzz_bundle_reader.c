@@ -1,6 +1,7 @@
 /* The bundle reader end to end, as the dual-bank backend runs it on a bundle
  * file: source_read_head, bundle_head_parse, the size check against the
- * file, the signature check, then the payload streamed by source_stream
+ * file, the signature check, format 3's index read and checked against the
+ * manifest (bundle_index_fetch), then the payload streamed by source_stream
  * through the slot writer (zstd, SHA-256 of payload and image) into a slot.
  *
  * A mutated bundle almost never carries a valid signature, and the backend
@@ -20,6 +21,7 @@
 
 #include "../../backends/dualbank/slot_writer.h"
 #include "../../bundle/bundle.h"
+#include "../../bundle/index.h"
 #include "../../lib/digest.h"
 #include "../../lib/log.h"
 #include "../../lib/source.h"
@@ -100,6 +102,21 @@ static void check_slot(int fd, const struct manifest *m)
 	FUZZ_CHECK(off == m->image_size && memcmp(digest, m->image_sha256, 32) == 0);
 }
 
+static void check_index(const struct source_opts *o, const struct bundle_head *h)
+{
+	struct bundle_index ix;
+	struct error e = {0};
+
+	if (h->manifest.format < 3)
+		return;
+	int r = bundle_index_fetch(o, h, &ix, &e);
+	if (r == 0)
+		FUZZ_CHECK(ix.frame_offset[ix.nframes] == h->manifest.payload_size);
+	else
+		FUZZ_CHECK(e.exit == UPD_EXIT_VERIFY && e.msg[0] && !ix.hashes && !ix.frame_offset);
+	bundle_index_free(&ix);
+}
+
 static void install(const struct source_opts *o, const struct bundle_head *h)
 {
 	const struct manifest *m = &h->manifest;
@@ -145,8 +162,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(h.payload_offset + h.manifest.payload_size <= total);
 		r = bundle_verify_signature(&h, keys, nkeys, &which, &e);
 		FUZZ_CHECK(r == 0 ? which < nkeys : e.exit == UPD_EXIT_VERIFY);
-		if (h.manifest.image_size <= SLOT_MAX)
+		if (h.manifest.image_size <= SLOT_MAX) {
+			check_index(&o, &h);
 			install(&o, &h);
+		}
 	} else {
 		FUZZ_CHECK(r == -ENODATA && e.exit == UPD_EXIT_VERIFY);
 	}

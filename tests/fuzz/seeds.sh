@@ -7,6 +7,8 @@
 #                     signed, an empty image, an unsigned one, one with trailing bytes
 #   OUT/bundle_head   their heads (fixed header, manifest, signature)
 #   OUT/manifest      their manifests
+#   OUT/bundle_index  the index sections of the format-3 ones, each after the
+#                     10 bytes fuzz_bundle_index.c reads the manifest's sizes from
 #   OUT/config        the shipped example config, with and without its optional
 #                     settings, and the simulated device's config
 # Images are small on purpose: a seed's size bounds what libFuzzer tries.
@@ -15,7 +17,7 @@ OUT=$1 UPDATER=$2
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$OUT.tmp"
 mkdir -p "$OUT.tmp/keys" "$OUT.tmp/img"
-for t in bundle_reader bundle_head manifest config; do mkdir -p "$OUT.tmp/$t"; done
+for t in bundle_reader bundle_head bundle_index manifest config; do mkdir -p "$OUT.tmp/$t"; done
 K=$OUT.tmp/keys
 openssl genpkey -algorithm ed25519 -out "$K/ed.pem" 2>/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/ec.pem" 2>/dev/null
@@ -37,7 +39,10 @@ mk() { # IMG VERSION KEY OUT [OPTIONS]
 mk text 2.0 ed text-ed
 mk random 2.1-rc1 ec random-ec
 mk empty 0.1 ed empty-ed
-mk text 3.0 ed text-ed-sv --security-version 7 # format 2
+mk text 3.0 ed text-ed-sv --security-version 7
+mk random 2.2 ed random-ed-frames --frame-size 4096 # a frame per block
+mk text 1.9 ed text-ed-f1 --format 1
+mk text 2.9 ed text-ed-f2 --format 2 --security-version 7
 python3 "$TOP/tests/lib/tamper.py" unsign "$B/text-ed.upd" "$B/text-unsigned.upd"
 { cat "$B/random-ec.upd"; printf 'trailing bytes'; } >"$B/random-ec-trailing.upd"
 
@@ -51,6 +56,12 @@ for name in sorted(os.listdir(src)):
     base = name.rsplit(".", 1)[0]
     open(os.path.join(out, "bundle_head", base), "wb").write(data[:16 + mlen + slen])
     open(os.path.join(out, "manifest", base), "wb").write(data[16:16 + mlen])
+    keys = dict(l.split("=", 1) for l in data[16:16 + mlen].decode().splitlines())
+    if "index-size" in keys:
+        at, n = 16 + mlen + slen, int(keys["index-size"])
+        prefix = struct.pack("<IIBB", int(keys["image-size"]), int(keys["payload-size"]),
+                             (int(keys["frame-size"]) // 4096) % 256, 0)
+        open(os.path.join(out, "bundle_index", base), "wb").write(prefix + data[at:at + n])
 PY
 
 C=$OUT.tmp/config

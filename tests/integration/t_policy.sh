@@ -8,9 +8,10 @@ set -u
 fixtures
 mkdir -p "$WORK/www"
 cp "$FIX"/v*.upd "$WORK/www/"
-# The same 3.0 image at security version 2 (a format-2 bundle).
+# The same 3.0 image at security version 2 (a format-2 bundle: format 3
+# carries it too, t_format3.sh).
 "$UPDATER" bundle create --image "$FIX/v3.0.img" --version 3.0 --compatible sim-board \
-	--key "$FIX/release.pem" --output "$WORK/www/v3.0-sv2.upd" --security-version 2 \
+	--key "$FIX/release.pem" --output "$WORK/www/v3.0-sv2.upd" --security-version 2 --format 2 \
 	>"$WORK/create" || fail "bundle create --security-version"
 assert_grep "security version 2" "$WORK/create"
 start_httpd "$WORK/www"

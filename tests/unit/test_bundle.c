@@ -345,7 +345,7 @@ static const struct reject rejects[] = {
 	{NULL, "", "line 10: expected key=value"},
 	{NULL, "\x1b[31m=1", "malformed key"},
 	{NULL, "=1", "malformed key"},
-	{"format", "format=3", "format 3 is not supported (expected 1..2)"},
+	{"format", "format=4", "format 4 is not supported (expected 1..3)"},
 	/* format 2 says there is a security version: the key is then required */
 	{"format", "format=2", "missing key security-version"},
 	/* and format 1 predates it */
@@ -831,11 +831,13 @@ static void create_and_check(size_t n, const struct keypair *kp, int level, int 
 	char *dir = tu_mkdtemp();
 	char *image = path_in(dir, "rootfs.img"), *out = path_in(dir, "update.bundle");
 	uint8_t *img = make_image(n, (unsigned)n);
+	/* Format 1's single stream (format 3: test_bundle_index.c). */
 	struct bundle_create_opts o = {.image = image,
 				       .version = "2.1.0",
 				       .compatible = "acme-board",
 				       .key = kp->priv,
 				       .output = out,
+				       .format = 1,
 				       .level = level,
 				       .window_log = wlog};
 	struct error e = {0};
@@ -894,7 +896,7 @@ static void test_create_overwrites(void **state)
 	char *dir = tu_mkdtemp();
 	char *image = path_in(dir, "img"), *out = path_in(dir, "b");
 	struct bundle_create_opts o = {.image = image, .version = "1", .compatible = "c",
-				       .key = fx.ed_a.priv, .output = out};
+				       .key = fx.ed_a.priv, .output = out, .format = 1};
 	struct error e = {0};
 	struct created c;
 
@@ -1034,9 +1036,10 @@ static void test_manifest_security_version(void **state)
 	free(t);
 }
 
-/* `bundle create` writes the oldest format that says it all: format 1
- * without a security version (installable by updaters that predate format
- * 2), format 2 with one; either is signed as written. */
+/* `bundle create --format 1|2` writes the old formats: format 1 without a
+ * security version (installable by updaters that predate format 2), format
+ * 2 with one; either is signed as written. Format 3 (the default) carries
+ * it too (test_bundle_index.c). */
 static void test_create_security_version(void **state)
 {
 	(void)state;
@@ -1053,6 +1056,7 @@ static void test_create_security_version(void **state)
 	assert_int_equal(tu_write_file(image, (const char *)img, 4096), 0);
 	for (int round = 0; round < 2; round++) {
 		o.security_version = round ? 12 : 0;
+		o.format = round ? 2 : 1;
 		if (bundle_create(&o, &e) != 0)
 			fail_msg("bundle_create: %s", e.msg);
 		read_bundle(out, &c);

@@ -1,0 +1,256 @@
+/* Format 3's block index: bounds, parsing and look-ups (index.h). */
+#include "index.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include "../lib/digest.h"
+
+static uint64_t ceil_div(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+static uint64_t frames_of(const struct manifest *m)
+{
+	uint64_t n = ceil_div(m->image_size, m->frame_size);
+	return n ? n : 1; /* an empty image is one empty frame */
+}
+
+void bundle_index_counts(const struct manifest *m, uint64_t *nblocks, uint64_t *nframes)
+{
+	*nblocks = m->block_size ? ceil_div(m->image_size, m->block_size) : 0;
+	*nframes = m->frame_size ? frames_of(m) : 0;
+}
+
+int bundle_index_raw_size(const struct manifest *m, uint64_t *raw)
+{
+	/* Checked first: the products below cannot overflow under this bound. */
+	if (m->image_size > BUNDLE_INDEX_IMAGE_MAX || m->block_size == 0 || m->frame_size == 0)
+		return -EFBIG;
+	*raw = 4 * frames_of(m) + BUNDLE_INDEX_HASH_LEN * ceil_div(m->image_size, m->block_size);
+	return 0;
+}
+
+int bundle_index_stored_max(const struct manifest *m, uint64_t *max)
+{
+	uint64_t raw;
+	int r = bundle_index_raw_size(m, &raw);
+
+	if (r == 0)
+		*max = ZSTD_COMPRESSBOUND(raw);
+	return r;
+}
+
+void bundle_index_free(struct bundle_index *ix)
+{
+	if (!ix)
+		return;
+	free(ix->hashes);
+	free(ix->frame_offset);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static int bad(struct error *e, const char *why)
+{
+	return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "bundle index: %s", why);
+}
+
+/* The section is trusted only once its SHA-256 is the signed one: nothing
+ * of it is decoded before. */
+static int check_stored(const uint8_t *buf, size_t len, const struct manifest *m,
+			struct error *e)
+{
+	uint8_t sha[32];
+	struct sha256_ctx *c;
+
+	if (m->format < 3)
+		return bad(e, "the manifest's format has no index");
+	if ((uint64_t)len != m->index_size)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "bundle index: %zu bytes, the manifest's index-size says %" PRIu64,
+			       len, m->index_size);
+	if (!(c = sha256_new()))
+		return err_oom(e, NULL);
+	sha256_update(c, buf, len);
+	sha256_final(c, sha);
+	if (memcmp(sha, m->index_sha256, 32) != 0)
+		return bad(e, "sha256 does not match the manifest's index-sha256");
+	return 0;
+}
+
+/* Decodes into a buffer of exactly the size the manifest implies: a frame
+ * that declares, or decodes to, any other size is refused without
+ * allocating for it. */
+static int decode(const uint8_t *buf, size_t len, uint64_t raw, uint8_t **out, struct error *e)
+{
+	unsigned long long declared = ZSTD_getFrameContentSize(buf, len);
+
+	*out = NULL;
+	if (declared == ZSTD_CONTENTSIZE_ERROR || ZSTD_findFrameCompressedSize(buf, len) != len)
+		return bad(e, "not one zstd frame");
+	if (declared != raw)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "bundle index: decodes to %llu bytes, the manifest implies %" PRIu64,
+			       declared, raw);
+	*out = malloc(raw ? raw : 1);
+	if (!*out)
+		return err_oom(e, "bundle index of %" PRIu64 " bytes", raw);
+	size_t n = ZSTD_decompress(*out, raw, buf, len);
+	if (ZSTD_isError(n) || n != raw) {
+		free(*out);
+		*out = NULL;
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "bundle index: does not decode: %s",
+			       ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size");
+	}
+	return 0;
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Frame i is payload bytes [off[i], off[i+1]): each non-empty (a frame of an
+ * empty image still has a header), no larger than zstd's bound for
+ * frame-size bytes, and together exactly the payload. */
+static int frame_table(const uint8_t *raw, const struct manifest *m, struct bundle_index *ix,
+		       struct error *e)
+{
+	uint64_t at = 0, most = ZSTD_COMPRESSBOUND(m->frame_size);
+
+	ix->frame_offset = malloc((ix->nframes + 1) * sizeof(*ix->frame_offset));
+	if (!ix->frame_offset)
+		return err_oom(e, NULL);
+	for (uint64_t i = 0; i < ix->nframes; i++) {
+		uint32_t n = get_le32(raw + 4 * i);
+		if (n == 0 || n > most)
+			return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+				       "bundle index: frame %" PRIu64 " has %" PRIu32
+				       " compressed bytes, outside 1..%" PRIu64, i, n, most);
+		ix->frame_offset[i] = at;
+		at += n; /* at most 2^22 frames of < 2^24 bytes: no overflow */
+		if (at > m->payload_size)
+			return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+				       "bundle index: frame %" PRIu64 " ends at %" PRIu64
+				       ", past the payload's %" PRIu64 " bytes", i, at, m->payload_size);
+	}
+	if (at != m->payload_size)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "bundle index: frames end at %" PRIu64 ", the payload has %" PRIu64
+			       " bytes", at, m->payload_size);
+	ix->frame_offset[ix->nframes] = at;
+	return 0;
+}
+
+static int fill(uint8_t *raw, const struct manifest *m, struct bundle_index *ix, struct error *e)
+{
+	int r = frame_table(raw, m, ix, e);
+
+	if (r < 0)
+		return r;
+	/* The hashes are the tail of the decoded buffer: moved to its start and
+	 * the buffer shrunk, so the index costs its own size and no more. */
+	size_t n = (size_t)ix->nblocks * BUNDLE_INDEX_HASH_LEN;
+	memmove(raw, raw + 4 * ix->nframes, n);
+	ix->hashes = n ? realloc(raw, n) : NULL;
+	if (!n)
+		free(raw);
+	else if (!ix->hashes) /* a shrink that failed: keep the larger buffer */
+		ix->hashes = raw;
+	return 0;
+}
+
+int bundle_index_parse(const uint8_t *buf, size_t len, const struct manifest *m,
+		       struct bundle_index *ix, struct error *e)
+{
+	uint64_t raw_size;
+	uint8_t *raw = NULL;
+	int r;
+
+	memset(ix, 0, sizeof(*ix));
+	r = check_stored(buf, len, m, e);
+	if (r == 0 && bundle_index_raw_size(m, &raw_size) < 0)
+		r = bad(e, "the manifest's image-size is too large for an index");
+	if (r == 0)
+		r = decode(buf, len, raw_size, &raw, e);
+	if (r < 0)
+		return r;
+	*ix = (struct bundle_index){ .block_size = m->block_size, .frame_size = m->frame_size };
+	bundle_index_counts(m, &ix->nblocks, &ix->nframes);
+	r = fill(raw, m, ix, e);
+	if (r < 0) {
+		free(raw);
+		bundle_index_free(ix);
+	}
+	return r;
+}
+
+void bundle_index_hash_block(const uint8_t *data, size_t block_size, uint8_t *out)
+{
+	uint8_t sha[32];
+	unsigned int n = 0;
+
+	/* A failed digest is all zeros, which no block's hash is meant to be:
+	 * the block is then fetched instead, and the image check still holds. */
+	if (EVP_Digest(data, block_size, sha, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		memset(sha, 0, sizeof(sha));
+	memcpy(out, sha, BUNDLE_INDEX_HASH_LEN);
+}
+
+bool bundle_index_block_matches(const struct bundle_index *ix, uint64_t i, const uint8_t *data)
+{
+	uint8_t h[BUNDLE_INDEX_HASH_LEN];
+
+	if (i >= ix->nblocks)
+		return false;
+	bundle_index_hash_block(data, ix->block_size, h);
+	return memcmp(h, ix->hashes + i * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0;
+}
+
+uint64_t bundle_index_frame_of(const struct bundle_index *ix, uint64_t i)
+{
+	return i * ix->block_size / ix->frame_size;
+}
+
+struct collect {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static int collect(void *user, const uint8_t *data, size_t len, struct error *e)
+{
+	struct collect *c = user;
+
+	if (len > c->cap - c->len) /* a source never sends more than asked */
+		return bad(e, "the source sent more than index-size");
+	memcpy(c->buf + c->len, data, len);
+	c->len += len;
+	return 0;
+}
+
+int bundle_index_fetch(const struct source_opts *o, const struct bundle_head *h,
+		       struct bundle_index *ix, struct error *e)
+{
+	const struct manifest *m = &h->manifest;
+	struct collect c = { .cap = (size_t)m->index_size };
+	int r;
+
+	memset(ix, 0, sizeof(*ix));
+	if (m->format < 3)
+		return bad(e, "the manifest's format has no index");
+	/* index-size is bounded by the manifest parser (BUNDLE_INDEX_IMAGE_MAX). */
+	c.buf = malloc(c.cap);
+	if (!c.buf)
+		return err_oom(e, "bundle index of %" PRIu64 " bytes", m->index_size);
+	r = source_stream(o, h->index_offset, m->index_size, collect, &c, e);
+	if (r == 0)
+		r = bundle_index_parse(c.buf, c.len, m, ix, e);
+	free(c.buf);
+	return r;
+}

@@ -1,0 +1,66 @@
+/* Format 3's block index (docs/bundle-format.md, "Index"): a section between
+ * the head and the payload, signed through the manifest's index-size and
+ * index-sha256. Stored as one zstd frame whose content is
+ *   nframes x u32 little-endian: each frame's compressed size in the payload
+ *   nblocks x 16 bytes: SHA-256 of each 4 KiB block of the image, truncated
+ * where nblocks = ceil(image-size / block-size) (a short last block is hashed
+ * padded with zeros to block-size) and nframes = ceil(image-size /
+ * frame-size), at least 1 (an empty image is one empty frame).
+ * Memory: the parsed index is 16 bytes per block plus 8 per frame, about
+ * 4.5 MiB for a 1 GiB image (16 KiB frames); BUNDLE_INDEX_IMAGE_MAX bounds it. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/error.h"
+#include "../lib/source.h"
+#include "bundle.h"
+
+#define BUNDLE_INDEX_HASH_LEN 16
+/* The largest image a format-3 bundle may describe: its index stays below
+ * 64 MiB decoded (16 GiB of image at 16 bytes per 4 KiB block). */
+#define BUNDLE_INDEX_IMAGE_MAX ((uint64_t)16 << 30)
+
+struct bundle_index {
+	uint32_t block_size, frame_size;
+	uint64_t nblocks, nframes;
+	uint8_t *hashes;        /* nblocks x BUNDLE_INDEX_HASH_LEN */
+	uint64_t *frame_offset; /* nframes + 1: frame i is payload bytes
+				 * [frame_offset[i], frame_offset[i + 1]);
+				 * frame_offset[nframes] = payload-size */
+};
+
+/* The decoded index's size for m (format 3), and the most its stored section
+ * may take (the zstd bound of that); -EFBIG when m's image exceeds
+ * BUNDLE_INDEX_IMAGE_MAX. */
+int bundle_index_raw_size(const struct manifest *m, uint64_t *raw);
+int bundle_index_stored_max(const struct manifest *m, uint64_t *max);
+
+/* nblocks and nframes of m's index (format 3, as the manifest parser bounds it). */
+void bundle_index_counts(const struct manifest *m, uint64_t *nblocks, uint64_t *nframes);
+
+/* Parses the index section (buf, len: exactly as stored) of the bundle whose
+ * verified manifest is m: checks len against index-size and the SHA-256
+ * against index-sha256 before decoding anything, then that it decodes to
+ * exactly the size m implies (never allocating more: a decompression bomb
+ * fails) and that the frame sizes are non-zero, within zstd's bound of
+ * frame-size and sum to payload-size. Errors: UPD_EXIT_VERIFY (-EBADMSG)
+ * naming the cause, or out of memory. On failure *ix holds nothing to free. */
+int bundle_index_parse(const uint8_t *buf, size_t len, const struct manifest *m,
+		       struct bundle_index *ix, struct error *e);
+void bundle_index_free(struct bundle_index *ix);
+
+/* Reads the index section of h's bundle from o (one range request) and
+ * parses it (bundle_index_parse), so that nothing is kept unless it matches
+ * the signed manifest. Download errors as source_stream's. */
+int bundle_index_fetch(const struct source_opts *o, const struct bundle_head *h,
+		       struct bundle_index *ix, struct error *e);
+
+/* Whether data (block_size bytes; the image's last block padded with zeros)
+ * has the hash the index gives block i (i < nblocks). */
+bool bundle_index_block_matches(const struct bundle_index *ix, uint64_t i, const uint8_t *data);
+/* The frame holding block i. */
+uint64_t bundle_index_frame_of(const struct bundle_index *ix, uint64_t i);
+/* Hash of one block as the index stores it (out: BUNDLE_INDEX_HASH_LEN bytes). */
+void bundle_index_hash_block(const uint8_t *data, size_t block_size, uint8_t *out);

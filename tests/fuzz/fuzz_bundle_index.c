@@ -1,0 +1,80 @@
+/* Format 3's index parser (bundle_index_parse) over hostile sections. The
+ * SHA-256 check would stop almost every input at once, so the input says
+ * the manifest's sizes and the section, and the target signs it (sets
+ * index-size and index-sha256 to match) unless told not to; what is then
+ * checked is everything after the hash: the zstd frame, its declared and
+ * real sizes, the frame table against the payload.
+ *   bytes 0..3   image-size, u32 little-endian
+ *   bytes 4..7   payload-size, u32 little-endian
+ *   byte  8      frame-size in blocks (0 stands for 2048, the largest)
+ *   byte  9      bit 0: keep a wrong index-sha256; bit 1: say one byte more
+ *   bytes 10..   the index section as stored
+ * A section is refused with UPD_EXIT_VERIFY and nothing kept, or yields an
+ * index whose counts and frame offsets are those the manifest implies. */
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "../../bundle/index.h"
+#include "fuzz.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	return 0;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void check_index(const struct bundle_index *ix, const struct manifest *m)
+{
+	uint64_t nblocks, nframes;
+
+	bundle_index_counts(m, &nblocks, &nframes);
+	FUZZ_CHECK(ix->nblocks == nblocks && ix->nframes == nframes && nframes >= 1);
+	FUZZ_CHECK(ix->block_size == BUNDLE_BLOCK_SIZE && ix->frame_size == m->frame_size);
+	FUZZ_CHECK((ix->hashes != NULL) == (nblocks > 0) && ix->frame_offset != NULL);
+	FUZZ_CHECK(ix->frame_offset[0] == 0 && ix->frame_offset[nframes] == m->payload_size);
+	for (uint64_t i = 0; i < nframes; i++)
+		FUZZ_CHECK(ix->frame_offset[i] < ix->frame_offset[i + 1]);
+	if (nblocks > 0) {
+		FUZZ_CHECK(bundle_index_frame_of(ix, nblocks - 1) == nframes - 1);
+		uint8_t block[BUNDLE_BLOCK_SIZE] = {0};
+		(void)bundle_index_block_matches(ix, nblocks - 1, block); /* in bounds */
+		FUZZ_CHECK(!bundle_index_block_matches(ix, nblocks, block));
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct manifest m = {.format = 3, .block_size = BUNDLE_BLOCK_SIZE, .zstd_window_log = 23};
+	struct bundle_index ix;
+	struct error e = {0};
+
+	if (size < 10)
+		return 0;
+	m.image_size = le32(data);
+	m.payload_size = le32(data + 4);
+	m.frame_size = (data[8] ? data[8] : 2048) * BUNDLE_BLOCK_SIZE;
+	const uint8_t *section = data + 10;
+	size_t len = size - 10;
+	m.index_size = len + ((data[9] & 2) != 0);
+	SHA256(section, len, m.index_sha256);
+	if (data[9] & 1)
+		m.index_sha256[0] ^= 1;
+	int r = bundle_index_parse(section, len, &m, &ix, &e);
+	if (r < 0) {
+		FUZZ_CHECK(e.msg[0] && (e.exit == UPD_EXIT_VERIFY || r == -ENOMEM));
+		FUZZ_CHECK(ix.hashes == NULL && ix.frame_offset == NULL);
+		return 0;
+	}
+	FUZZ_CHECK(r == 0 && !(data[9] & 3));
+	check_index(&ix, &m);
+	bundle_index_free(&ix);
+	FUZZ_CHECK(ix.hashes == NULL && ix.frame_offset == NULL);
+	return 0;
+}
