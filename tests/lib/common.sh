@@ -55,54 +55,28 @@ make_bundle() {
 
 # --- the simulated device ----------------------------------------------------
 
-# make_device DIR [SLOT_MB]: a factory device booted from slot A with release 1.0.
+# make_device DIR [SLOT_MB]: a factory device booted from slot A with release
+# 1.0, made by tools/updater-sim create, the tool docs/try-it.md gives users
+# (slots, the two-copy environment, updater.conf, the kernel command line,
+# /etc/os-release, state_dir, then `updater init`). The signing key pair is
+# DIR/keys/release.pem (kept for the tests' bundles) and release.pub.pem:
+# the one placed there before, or a new one; DIR/factory.img is the image.
 make_device() {
-	local d=$1 slot_mb=${2:-16}
-	mkdir -p "$d/slots" "$d/env" "$d/data" "$d/keys" "$d/etc" "$d/hooks"
-	make_rootfs_image "$d/factory.img" 1.0 8
-	truncate -s "${slot_mb}M" "$d/slots/A.img" "$d/slots/B.img"
-	dd if="$d/factory.img" of="$d/slots/A.img" conv=notrunc status=none
-	# Two copies of the environment (libubootenv's redundant layout).
-	truncate -s 32K "$d/env/uboot.env"
-	printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$d/env/uboot.env" "$d/env/uboot.env" >"$d/env/fw_env.config"
-	[ -f "$d/keys/release.pem" ] || make_key release "$d/keys"
-	printf 'console=ttyS0 root=/dev/vda2 rw updater.slot=A\n' >"$d/cmdline"
-	debugfs -R 'cat /etc/os-release' "$d/slots/A.img" 2>/dev/null >"$d/etc/os-release"
-	# An empty defaults file (fw_printenv must never show defaults for a
-	# corrupt environment) and the mark of a device tools/updater-sim can
-	# reboot (sim_boot), as `updater-sim create` makes them.
-	: >"$d/env/defaults"
-	printf 'backend=dualbank\n' >"$d/.updater-sim"
-	cat >"$d/updater.conf" <<CONF
-# simulated device (made by tests/lib/common.sh)
-backend = "dualbank";
-compatible = "sim-board";
-$(sim_conf_common)
-dualbank = {
-  slots = { A = "slots/A.img"; B = "slots/B.img"; };
-  public_key = "keys/release.pub.pem";
-};
-hooks = { dir = "hooks"; timeout = 10; };
-CONF
-	# The updater never creates state_dir (docs/config.md): packaging does,
-	# owned by the updater's uid, not writable by group/others. Keys, config
-	# and hooks must not be group/other-writable either, whatever the umask.
-	mkdir -p "$d/data/updater"
-	chmod 0755 "$d/data/updater"
-	chmod -R go-w "$d/keys" "$d/hooks" "$d/updater.conf"
-	"$UPDATER" --config="$d/updater.conf" init >/dev/null 2>&1 || fail "updater init on $d"
-}
-
-# sim_conf_common: the lines of updater.conf every simulated device shares
-# (make_device, ostree_make_device).
-sim_conf_common() {
-	cat <<'CONF'
-state_dir = "data/updater";
-cmdline = "cmdline";
-version_file = "etc/os-release";
-server = { timeout = 5; retries = 2; };
-bootenv = { fw_env_config = "env/fw_env.config"; bootlimit = 3; };
-CONF
+	local d=$1 slot_mb=${2:-16} src out
+	src=$(mktemp -d "${d%/}.src.XXXXXX") || fail "make_device: mktemp"
+	if [ -f "$d/keys/release.pem" ]; then
+		cp "$d/keys/release.pem" "$d/keys/release.pub.pem" "$src/" || fail "make_device: keys"
+		rm -rf "$d"
+	else
+		make_key release "$src"
+	fi
+	make_rootfs_image "$src/factory.img" 1.0 8
+	out=$("$TOP/tools/updater-sim" create "$d" --backend=dualbank --image "$src/factory.img" \
+		--key "$src/release.pub.pem" --slot-size "${slot_mb}M" --compatible sim-board 2>&1) ||
+		fail "make_device: updater-sim create: $out"
+	mv "$src/release.pem" "$d/keys/release.pem" && mv "$src/factory.img" "$d/factory.img" &&
+		chmod go-w "$d/keys/release.pem" || fail "make_device: keys into $d"
+	rm -rf "$src"
 }
 
 # upd DIR ARGS...: run the updater against device DIR

@@ -303,86 +303,31 @@ PY
 
 # --- the simulated device --------------------------------------------------
 
-# ostree_make_device DIR URL REF [COMMIT]: a factory-flashed ostree device in
-# DIR, booted into the release pulled from URL (REF's head, or COMMIT, a
-# checksum on REF). Needs the server running and, for a verified remote,
-# ostree_gpg_init (without OSTREE_GPG_KEYRING the remote and the config have
-# gpg verification off). Layout:
-#   DIR/sysroot/            the physical root (`ostree admin init-fs`), with
-#       ostree/repo           bare repo: sysroot.bootloader=uboot, remote
-#                             "origin" (URL, gpg-verify, gpgkeypath=keys/trusted.gpg)
-#       ostree/deploy/OS/     stateroot OS (OSTREE_OSNAME, "simos"); one
-#                             deployment: REF's release with origin origin:REF
-#       boot/loader -> loader.N, boot/loader/uEnv.txt: kernel_image,
-#                             ramdisk_image, bootargs (...ostree=/ostree/boot.N/OS/BOOTCSUM/0)
-#   DIR/env/uboot.env, DIR/env/fw_env.config   two-copy U-Boot environment:
-#                             boot_slot=ostree upgrade_available=0 bootcount=0
-#                             bootlimit=3 rollback=0
-#   DIR/cmdline             the booted entry's bootargs (ostree_sim_boot writes it)
-#   DIR/root                link to the booted deployment: the running "/" (ostree.root)
-#   DIR/etc/os-release      the booted deployment's usr/lib/os-release (version_file)
-#   DIR/keys/trusted.gpg    copy of OSTREE_GPG_KEYRING
-#   DIR/data/updater/       state_dir;  DIR/hooks/  hooks.dir (empty)
-#   DIR/updater.conf        backend "ostree", paths relative to DIR
+# ostree_make_device DIR REPO URL REF [COMMIT]: a factory-flashed ostree
+# device in DIR, made by tools/updater-sim create (the tool docs/try-it.md
+# gives users), booted into REF's head (or COMMIT, a checksum on REF) of the
+# local server repository REPO, whose URL the device's remote and ostree.url
+# name. Signatures are checked with OSTREE_GPG_KEYRING (ostree_gpg_init);
+# without it the device has gpg verification off. Layout (updater-sim's):
+#   DIR/sysroot/            the physical root, repository, deployment, boot/loader
+#   DIR/env/                the two-copy U-Boot environment (`updater init`)
+#   DIR/cmdline, DIR/root, DIR/etc/os-release   the booted deployment
+#   DIR/keys/trusted.gpg, DIR/data/updater/, DIR/hooks/, DIR/updater.conf
 # Remove it with ostree_rm_device (deployments are immutable).
 ostree_make_device() {
-	local d=$1 url=$2 ref=$3 commit=${4:-} os=${OSTREE_OSNAME:-simos} sysroot repo verify=false keyring="" k
-	local -a kargs
-	[ -n "$d" ] && [ -n "$url" ] && [ -n "$ref" ] || fail "usage: ostree_make_device DIR URL REF [COMMIT]"
-	mkdir -p "$d/env" "$d/data/updater" "$d/keys" "$d/etc" "$d/hooks" || fail "ostree_make_device: mkdir $d"
-	d=$(cd "$d" && pwd)
-	sysroot=$d/sysroot
-	repo=$sysroot/ostree/repo
+	local d=$1 repo=$2 url=$3 ref=$4 commit=${5:-} out
+	local -a args=(--backend=ostree --repo "$repo" --url "$url" --ref "$ref"
+		--compatible "${OSTREE_COMPATIBLE:-sim-board}" --osname "${OSTREE_OSNAME:-simos}")
+	[ -n "$d" ] && [ -n "$repo" ] && [ -n "$url" ] && [ -n "$ref" ] ||
+		fail "usage: ostree_make_device DIR REPO URL REF [COMMIT]"
+	[ -z "$commit" ] || args+=(--commit "$commit")
 	if [ -n "${OSTREE_GPG_KEYRING:-}" ]; then
-		cp "$OSTREE_GPG_KEYRING" "$d/keys/trusted.gpg" || fail "ostree_make_device: copy keyring"
-		verify=true
-		keyring='gpg_keyring = "keys/trusted.gpg"; '
-	fi
-	mkdir -p "$sysroot" && ostree admin init-fs "$sysroot" >/dev/null || fail "ostree_make_device: init-fs $sysroot"
-	ostree admin os-init "$os" --sysroot="$sysroot" >/dev/null || fail "ostree_make_device: os-init $os"
-	ostree --repo="$repo" config set sysroot.bootloader uboot || fail "ostree_make_device: repo config"
-	# The bootloader stub libostree's U-Boot support expects before the first deploy.
-	mkdir -p "$sysroot/boot/loader.0" && ln -s loader.0 "$sysroot/boot/loader" &&
-		: >"$sysroot/boot/loader/uEnv.txt" || fail "ostree_make_device: boot/loader stub"
-	if [ $verify = true ]; then
-		ostree --repo="$repo" remote add --set=gpg-verify=true --set=gpgkeypath="$d/keys/trusted.gpg" \
-			origin "$url" "$ref" || fail "ostree_make_device: remote add"
+		args+=(--gpg-keyring "$OSTREE_GPG_KEYRING")
 	else
-		ostree --repo="$repo" remote add --no-gpg-verify origin "$url" "$ref" ||
-			fail "ostree_make_device: remote add"
+		args+=(--no-gpg-verify)
 	fi
-	ostree --repo="$repo" pull origin "$ref${commit:+@$commit}" >"$d/factory-pull.log" 2>&1 ||
-		{ cat "$d/factory-pull.log" >&2; fail "ostree_make_device: pull $ref from $url"; }
-	for k in ${OSTREE_KARGS:-console=ttyS0,115200 root=LABEL=sysroot rw}; do
-		kargs+=("--karg=$k")
-	done
-	ostree_nofreeze ostree admin deploy --sysroot="$sysroot" --os="$os" "${kargs[@]}" "origin:$ref" \
-		>"$d/factory-deploy.log" 2>&1 ||
-		{ cat "$d/factory-deploy.log" >&2; fail "ostree_make_device: deploy origin:$ref"; }
-	# Two copies of the environment (libubootenv's redundant layout), written
-	# by fw_setenv from a blank file (an empty defaults file instead of
-	# /etc/u-boot-initial-env).
-	truncate -s 32K "$d/env/uboot.env"
-	printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$d/env/uboot.env" "$d/env/uboot.env" >"$d/env/fw_env.config"
-	: >"$d/env/defaults"
-	# The mark of a device tools/updater-sim can reboot (ostree_sim_boot).
-	printf 'backend=ostree\nosname=%s\n' "$os" >"$d/.updater-sim"
-	printf 'boot_slot=ostree\nupgrade_available=0\nbootcount=0\nbootlimit=3\nrollback=0\n' >"$d/env.set"
-	fw_setenv -c "$d/env/fw_env.config" -f "$d/env/defaults" -s "$d/env.set" 2>/dev/null ||
-		fail "ostree_make_device: fw_setenv"
-	cat >"$d/updater.conf" <<CONF
-# simulated ostree device (made by tests/lib/ostree.sh)
-backend = "ostree";
-compatible = "${OSTREE_COMPATIBLE:-sim-board}";
-$(sim_conf_common)
-ostree = {
-  sysroot = "sysroot"; root = "root"; osname = "$os"; remote = "origin";
-  url = "$url"; ref = "$ref";
-  gpg_verify = $verify; ${keyring}keep = 2;
-};
-hooks = { dir = "hooks"; timeout = 10; };
-CONF
-	ostree_sim_boot "$d" >/dev/null
+	out=$("$TOP/tools/updater-sim" create "$d" "${args[@]}" 2>&1) ||
+		fail "ostree_make_device: updater-sim create: $out"
 }
 
 # _ostree_uenv DIR KEY: a value from DIR/sysroot/boot/loader/uEnv.txt
@@ -469,7 +414,7 @@ ostree_rm_device() {
 ostree_fixtures() {
 	local key lock
 	OFIX=${OSTREE_FIXTURES:-$TOP/build/ostree-fixtures}
-	key=$(sha256sum <"$TOP/tests/lib/ostree.sh" | cut -d" " -f1)
+	key=$(cat "$TOP/tests/lib/ostree.sh" "$TOP/tools/updater-sim" | sha256sum | cut -d" " -f1)
 	mkdir -p "$(dirname "$OFIX")" || fail "ostree_fixtures: mkdir"
 	exec {lock}>"$OFIX.lock"
 	flock "$lock"
@@ -515,7 +460,7 @@ _ostree_build_fixtures() {
 	ostree_server_summary "$r"
 	start_httpd "$f/srv"
 	trap stop_httpd EXIT
-	ostree_make_device "$f/device" "$URL/repo" sim/stable "$C1"
+	ostree_make_device "$f/device" "$r" "$URL/repo" sim/stable "$C1"
 	stop_httpd
 	# Tests only copy the device: without the immutable attribute on its
 	# deployment, `make clean` (rm -rf build) can remove it.
