@@ -16,6 +16,7 @@
 #include "../../lib/progress.h"
 #include "../../lib/source.h"
 #include "../../lib/sysinfo.h"
+#include "image_id.h"
 #include "slot_writer.h"
 
 struct dualbank {
@@ -320,6 +321,33 @@ static int db_rollback(void *priv, const struct system_info *to, struct error *e
 	return bootctl_set_next(d->u->boot, to->id, false, e);
 }
 
+static int db_booted_image(void *priv, const struct system_info *booted,
+			   const struct target_record *rec, char hex[65], struct error *e)
+{
+	struct dualbank *d = priv;
+	uint8_t sha[32];
+	uint64_t len = 0;
+	const char *fs = NULL;
+	int rc;
+
+	/* An image this updater wrote was read back and recorded: no need to
+	 * read the slot (nor to guess its length). */
+	if (rec && (rec->status == TS_GOOD || rec->status == TS_VERIFIED) &&
+	    strlen(rec->digest) == 64) {
+		snprintf(hex, 65, "%s", rec->digest);
+		return 0;
+	}
+	if (!valid_slot(booted->id))
+		return err_set(e, UPD_EXIT_OTHER, EINVAL, "booted slot %s is not A or B", booted->id);
+	rc = image_id(slot_path(d, booted->id), sha, &len, &fs, e);
+	if (rc < 0)
+		return rc;
+	log_debug("booted slot %s: %s image of %llu bytes", booted->id, fs ? fs : "whole-slot",
+		  (unsigned long long)len);
+	hex_encode(sha, 32, hex);
+	return 0;
+}
+
 const struct backend_ops dualbank_backend = {
 	.name = "dualbank",
 	.open = db_open,
@@ -334,4 +362,5 @@ const struct backend_ops dualbank_backend = {
 	.activate = db_activate,
 	.finish_fallback = db_finish_fallback,
 	.rollback = db_rollback,
+	.booted_image = db_booted_image,
 };

@@ -33,6 +33,15 @@ print(last["reused"], last["written"])
 PY
 }
 
+# booted_image_sha256 (status --json): the factory image in slot A was not
+# installed by the updater and is smaller than its slot; its ext4 superblock
+# gives its length, so the id is the image file's sha256.
+booted_image() {
+	upd "$D" status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["booted_image_sha256"])'
+}
+[ "$(stat -c %s "$D/slots/A.img")" -gt "$(stat -c %s "$D/factory.img")" ] || fail "slot A is not larger than its image"
+assert_eq "$(booted_image)" "$(file_sha "$D/factory.img")" "booted_image_sha256 of the factory image"
+
 # The first install onto the factory's empty slot B: whatever it holds
 # already (blocks of zeros) is not written; the rest is.
 read -r reused written < <(install_json first)
@@ -61,4 +70,8 @@ assert_eq "$written" 4096 "install over one changed block: bytes written"
 assert_eq "$(slot_sha "$D" B "$IMG_SIZE")" "$IMG_SHA" "slot B after the one-block install"
 assert_grep "MiB already in the slot, 4.0 KiB written) and boots next" "$WORK/block.err"
 
+# Booted into B, the image the updater installed (and recorded) there.
+assert_eq "$(sim_boot "$D")" B "boot after the install"
+upd "$D" boot || fail "boot"
+assert_eq "$(booted_image)" "$IMG_SHA" "booted_image_sha256 of the installed image"
 echo ok
