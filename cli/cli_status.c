@@ -1,10 +1,12 @@
 /* `updater status`: for people (aligned text) and machines (--json). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "../lib/json.h"
+#include "../lib/log.h"
 
 static bool on_trial(const struct engine_status *s)
 {
@@ -77,7 +79,9 @@ static void print_system(const char *key, const struct system_info *si)
 	printf("}");
 }
 
-static void print_json(const struct engine_status *s)
+/* image: the booted image's id, "" when it could not be read, NULL when the
+ * backend has none (no key then). */
+static void print_json(const struct engine_status *s, const char *image)
 {
 	const struct update_state *r = s->records;
 
@@ -85,6 +89,10 @@ static void print_json(const struct engine_status *s)
 	json_string(stdout, s->backend);
 	printf(",\"state\":\"%s\",\"busy\":%s,", state_name(s->state), s->busy ? "true" : "false");
 	print_system("booted", &s->booted);
+	if (image) {
+		printf(",\"booted_image_sha256\":");
+		json_string(stdout, image[0] ? image : NULL);
+	}
 	if (s->has_pending)
 		printf(","), print_system("pending", &s->pending);
 	else
@@ -133,9 +141,15 @@ int cli_status(struct engine *g, bool json, struct error *e)
 	int rc = engine_status(g, &s, e);
 	if (rc < 0)
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
-	if (json)
-		print_json(&s);
-	else
+	if (json) {
+		char image[65] = "";
+		struct error ie = { 0 };
+		int irc = engine_booted_image(g, image, &ie);
+		if (irc < 0 && irc != -ENOTSUP)
+			log_warn("booted image id: %s", ie.msg);
+		print_json(&s, irc == -ENOTSUP ? NULL : irc < 0 ? "" : image);
+	} else {
 		print_text(&s);
+	}
 	return UPD_EXIT_OK;
 }

@@ -45,6 +45,9 @@ struct updater_ctx {
 	const struct config *cfg;
 	struct bootctl *boot;     /* NULL only for commands that do not need it */
 	bool verify_readback;     /* read what was written back from the medium */
+	/* Set by a backend's install(), may stay "": what it moved ("34.9 MiB
+	 * downloaded, ..."), for the install's last log line. */
+	char install_summary[160];
 };
 
 struct backend_ops {
@@ -92,6 +95,12 @@ struct backend_ops {
 	int (*align_boot)(void *priv, const struct system_info *booted,
 			  const struct update_state *records, struct bootstate *bs, const char *next,
 			  struct error *e);
+	/* The id of the booted system's image, 64 hex digits of its SHA-256, also
+	 * when the updater did not install it (a factory image); rec is the
+	 * updater's record of the booted system, or NULL. May be NULL: the
+	 * backend has no such id (status then shows none). */
+	int (*booted_image)(void *priv, const struct system_info *booted,
+			    const struct target_record *rec, char hex[65], struct error *e);
 	/* Called after mark-good (ostree prunes old deployments). May be NULL. */
 	int (*confirm)(void *priv, struct error *e);
 	/* Whether the system id still exists (ostree: a deployment not yet

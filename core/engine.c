@@ -181,6 +181,14 @@ int engine_status(struct engine *g, struct engine_status *out, struct error *e)
 	return 0;
 }
 
+int engine_booted_image(struct engine *g, char hex[65], struct error *e)
+{
+	if (!g->priv || !g->ops->booted_image || !g->booted.id[0])
+		return -ENOTSUP;
+	return g->ops->booted_image(g->priv, &g->booted, state_target_find(&g->st, g->booted.id),
+				    hex, e);
+}
+
 /* Whether the environment holds a boot state this backend can act on: a
  * boot_slot that names none of its systems (garbage, or another backend's)
  * is no boot state either, and init replaces it without --force. */

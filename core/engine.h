@@ -60,6 +60,10 @@ struct engine_status {
 	struct update_state view;
 };
 int engine_status(struct engine *g, struct engine_status *out, struct error *e);
+/* The booted system's image id (backend_ops.booted_image): 0 and hex,
+ * -ENOTSUP when the backend has none, or the backend's error. It may read
+ * the whole running system: only `status --json` asks. */
+int engine_booted_image(struct engine *g, char hex[65], struct error *e);
 
 /* `updater init`: first boot state of a factory device. */
 int engine_init(const struct config *cfg, const char *backend_name, bool force, struct error *e);

@@ -69,6 +69,7 @@ static int write_and_verify(struct engine *g, const struct release *rel,
 	snprintf(t->identity, sizeof(t->identity), "%s", rel->identity);
 	t->security_version = rel->security_version;
 	rc = engine_save(g, ST_INSTALL, e);
+	g->u.install_summary[0] = '\0';
 	if (rc == 0)
 		rc = g->ops->install(g->priv, target, e);
 	if (rc < 0)
@@ -122,9 +123,10 @@ static int install_steps(struct engine *g, const char *source, struct system_inf
 	g->st.trial_failure[0] = '\0';
 	rc = engine_save(g, ST_ACTIVATED, e);
 	if (rc == 0)
-		log_info("version %s is installed on %s and boots next, on trial: reboot, then "
+		log_info("version %s is installed on %s%s%s%s and boots next, on trial: reboot, then "
 			 "'updater mark-good' once healthy",
-			 rel.version, target->id);
+			 rel.version, target->id, *g->u.install_summary ? " (" : "",
+			 g->u.install_summary, *g->u.install_summary ? ")" : "");
 	return rc;
 }
 

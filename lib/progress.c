@@ -14,8 +14,10 @@ static struct {
 	char phase[32];
 	uint64_t total, done;
 	uint64_t objects, objects_total; /* items of a phase that has them */
+	uint64_t downloaded, reused, written; /* a phase that writes a slot */
 	double start, last;
 	bool active, has_objects, in_objects; /* in_objects: done counts objects */
+	bool has_transfer;
 } P = { .mode = PROGRESS_NONE };
 
 static double now(void)
@@ -56,6 +58,9 @@ static void emit_json(bool final, double t)
 	if (P.has_objects)
 		printf("\"objects\":%" PRIu64 ",\"objects_total\":%" PRIu64 ",", P.objects,
 		       P.objects_total);
+	if (P.has_transfer)
+		printf("\"downloaded\":%" PRIu64 ",\"reused\":%" PRIu64 ",\"written\":%" PRIu64 ",",
+		       P.downloaded, P.reused, P.written);
 	printf("\"final\":%s}\n", final ? "true" : "false");
 	fflush(stdout);
 }
@@ -75,7 +80,7 @@ static void emit_bar(bool final, double t)
 {
 	double frac = fraction();
 	int filled = (int)(frac * 30);
-	char bar[31], amount[64], objs[64] = "";
+	char bar[31], amount[64], objs[64] = "", moved[64] = "";
 
 	memset(bar, '#', (size_t)filled);
 	memset(bar + filled, '.', (size_t)(30 - filled));
@@ -89,8 +94,11 @@ static void emit_bar(bool final, double t)
 	if (P.has_objects)
 		snprintf(objs, sizeof(objs), " %" PRIu64 "/%" PRIu64 " objects", P.objects,
 			 P.objects_total);
-	fprintf(stderr, "\r%-8s [%s] %3.0f%% %s%s%s", P.phase, bar, frac * 100, amount, objs,
-		final ? "\n" : "");
+	if (P.has_transfer)
+		snprintf(moved, sizeof(moved), ", %.1f MiB reused, %.1f MiB written",
+			 (double)P.reused / 1048576.0, (double)P.written / 1048576.0);
+	fprintf(stderr, "\r%-8s [%s] %3.0f%% %s%s%s%s", P.phase, bar, frac * 100, amount, objs,
+		moved, final ? "\n" : "");
 }
 
 static void emit(bool final)
@@ -117,6 +125,7 @@ void progress_begin(const char *phase, uint64_t total)
 	P.active = true;
 	P.has_objects = false;
 	P.in_objects = false;
+	P.has_transfer = false;
 }
 
 void progress_begin_objects(const char *phase, uint64_t total)
@@ -130,6 +139,14 @@ void progress_objects(uint64_t done, uint64_t total)
 	P.objects = done;
 	P.objects_total = total;
 	P.has_objects = true;
+}
+
+void progress_transfer(uint64_t downloaded, uint64_t reused, uint64_t written)
+{
+	P.downloaded = downloaded;
+	P.reused = reused;
+	P.written = written;
+	P.has_transfer = true;
 }
 
 void progress_update(uint64_t done)

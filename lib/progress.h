@@ -18,6 +18,10 @@ void progress_update(uint64_t done);
 /* Objects (files) of the phase so far and known so far, for a phase that
  * counts them besides bytes (an ostree pull); shown from the next update. */
 void progress_objects(uint64_t done, uint64_t total);
+/* Bytes of a phase that writes a slot: downloaded, reused (the slot held
+ * them already: not written) and written; shown from the next update (JSON
+ * "downloaded", "reused", "written"; the bar's last two). */
+void progress_transfer(uint64_t downloaded, uint64_t reused, uint64_t written);
 void progress_end(void);
 /* The phase completed: its final line has done == total (a total unknown
  * until now becomes what was done) and the objects all fetched, so the bar

@@ -12,13 +12,15 @@
 # `deps.sh cross` installs what `make cross-check` needs: Debian's arm64 cross
 # toolchain, the arm64 (multiarch) -dev packages and qemu-user-static. It adds
 # the arm64 architecture to dpkg first; nothing else uses it.
+# squashfs-tools and erofs-utils make the images tests/unit/test_image_id.c
+# reads the length of (as e2fsprogs does for ext4).
 # fuse2fs and fuse (fusermount) let tests/integration/t_ostree_nospace.sh
 # mount its small ext4 without root or loop devices; without them it fails.
 set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfig-dev libzstd-dev
 libubootenv-dev libubootenv-tool u-boot-tools libssl-dev libcmocka-dev zstd openssl
 python3 lighttpd clang libclang-rt-dev valgrind e2fsprogs ostree libostree-dev gnupg systemd groff-base
-qemu-system-x86 u-boot-qemu busybox-static cpio fdisk kmod fuse2fs fuse"
+qemu-system-x86 u-boot-qemu busybox-static cpio fdisk kmod fuse2fs fuse squashfs-tools erofs-utils"
 CROSS_ARCH=""
 case "${1:-}" in
 "") ;;

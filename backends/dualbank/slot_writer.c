@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -23,6 +24,11 @@
  * into fixed buffers, a writer thread hashes the image and writes it. */
 #define NBUF 4
 
+/* The unit of "already there": a block of the slot whose bytes equal the
+ * image's at the same offset is not written again (less time, less flash
+ * wear; RAUC's r_pwrite_lazy does the same). */
+#define BLOCK 4096u
+
 struct buffer {
 	uint8_t *data;
 	size_t len;
@@ -36,7 +42,10 @@ struct writer_thread {
 	int n_full, n_free;
 	bool done;     /* no more buffers will come */
 	int err;       /* first write error (positive errno), sticky */
-	uint64_t written, synced;
+	uint64_t pos, synced; /* image bytes handled (written or found already there) */
+	/* Read by the decoding thread for progress while the writer counts. */
+	_Atomic uint64_t reused, written;
+	uint8_t *old;  /* the slot's current bytes under the buffer being handled */
 };
 
 struct slot_writer {
@@ -59,6 +68,53 @@ static int corrupt(struct slot_writer *w, struct error *e, const char *why)
 	return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "install %s: corrupt payload: %s", w->name, why);
 }
 
+/* Whether the image's bytes [i, i + n) of a buffer equal what the slot holds
+ * (old, of which have bytes could be read). */
+static bool already_there(const struct buffer *b, const uint8_t *old, size_t have, size_t i,
+			  size_t n)
+{
+	return i + n <= have && memcmp(b->data + i, old + i, n) == 0;
+}
+
+/* Writes the buffer's bytes [from, to) (a run of blocks that differ). */
+static int write_run(struct slot_writer *w, const struct buffer *b, uint64_t off, size_t from,
+		     size_t to)
+{
+	int rc = to > from ? io_pwrite_full(w->fd, b->data + from, to - from, off + from) : 0;
+
+	if (rc == 0)
+		w->wt.written += to - from;
+	return rc;
+}
+
+/* Writes buffer b, which goes at image offset off, skipping each 4 KiB block
+ * (of the slot: counted from offset 0) the slot holds already; the blocks that
+ * differ go out in as few writes as they are runs. A slot that cannot be read
+ * (a read error, a short device) is simply written: what it held does not
+ * matter. Durability is unchanged: a skipped block still in the page cache
+ * from an earlier, interrupted attempt is covered by the final fsync and
+ * the read-back reads the whole image from the medium. Returns -errno. */
+static int write_differing(struct slot_writer *w, const struct buffer *b, uint64_t off)
+{
+	struct writer_thread *t = &w->wt;
+	ssize_t got = io_pread_full(w->fd, t->old, b->len, off);
+	size_t have = got > 0 ? (size_t)got : 0, i = 0, run = 0; /* run: first byte to write */
+	int rc = 0;
+
+	while (i < b->len && rc == 0) {
+		size_t n = BLOCK - (size_t)((off + i) % BLOCK);
+		if (n > b->len - i)
+			n = b->len - i;
+		if (already_there(b, t->old, have, i, n)) {
+			rc = write_run(w, b, off, run, i);
+			t->reused += n;
+			run = i + n;
+		}
+		i += n;
+	}
+	return rc < 0 ? rc : write_run(w, b, off, run, b->len);
+}
+
 /* Runs on the writer thread: hash and write one decoded buffer. */
 static int write_buffer(struct slot_writer *w, const struct buffer *b)
 {
@@ -66,17 +122,20 @@ static int write_buffer(struct slot_writer *w, const struct buffer *b)
 	int rc;
 
 	sha256_update(w->image_sha, b->data, b->len);
-	rc = io_pwrite_full(w->fd, b->data, b->len, t->written);
+	rc = write_differing(w, b, t->pos);
 	if (rc < 0)
 		return -rc;
-	t->written += b->len;
-	fault_progress("slot-bytes", t->written);
+	t->pos += b->len;
+	/* The image offset, whether its blocks were written or already there:
+	 * the power-cut sweep's byte offsets address the image, and a cut at
+	 * one must happen whatever the slot held. */
+	fault_progress("slot-bytes", t->pos);
 	if (w->rb)
-		readback_advance(w->rb, t->written);
-	if (t->written - t->synced >= SYNC_EVERY) {
-		sync_file_range(w->fd, (off_t)t->synced, (off_t)(t->written - t->synced),
+		readback_advance(w->rb, t->pos);
+	if (t->pos - t->synced >= SYNC_EVERY) {
+		sync_file_range(w->fd, (off_t)t->synced, (off_t)(t->pos - t->synced),
 				SYNC_FILE_RANGE_WRITE);
-		t->synced = t->written;
+		t->synced = t->pos;
 	}
 	return 0;
 }
@@ -120,6 +179,7 @@ int slot_writer_new(struct slot_writer **out, int fd, const char *name, const ch
 	w->payload_sha = sha256_new();
 	w->image_sha = sha256_new();
 	ok = w->dctx && w->payload_sha && w->image_sha;
+	ok = ok && (w->wt.old = malloc(OUT_CHUNK)) != NULL;
 	for (int i = 0; i < NBUF && ok; i++) {
 		ok = (w->bufs[i].data = malloc(OUT_CHUNK)) != NULL;
 		w->wt.free_[w->wt.n_free++] = &w->bufs[i];
@@ -215,8 +275,15 @@ int slot_writer_feed(void *user, const uint8_t *data, size_t len, struct error *
 	w->payload_seen += len;
 	if ((rc = decode(w, &in, e)) < 0)
 		return rc;
+	progress_transfer(w->payload_seen, w->wt.reused, w->wt.written);
 	progress_update(w->payload_seen);
 	return 0;
+}
+
+void slot_writer_counts(const struct slot_writer *w, uint64_t *reused, uint64_t *written)
+{
+	*reused = w->wt.reused;
+	*written = w->wt.written;
 }
 
 static int stop_writer(struct slot_writer *w, struct error *e)
@@ -258,6 +325,9 @@ int slot_writer_finish(struct slot_writer *w, struct error *e)
 		rc = corrupt(w, e, "it decodes to more than the manifest's image-size");
 	if (rc == 0)
 		rc = stop_writer(w, e);
+	/* The install phase's last line (ended by the caller or the read-back)
+	 * carries the final counts. */
+	progress_transfer(w->payload_seen, w->wt.reused, w->wt.written);
 	if (rc < 0)
 		return rc;
 	if (w->last_ret != 0)
@@ -298,5 +368,6 @@ void slot_writer_free(struct slot_writer *w)
 	sha256_free(w->image_sha);
 	for (int i = 0; i < NBUF; i++)
 		free(w->bufs[i].data);
+	free(w->wt.old);
 	free(w);
 }

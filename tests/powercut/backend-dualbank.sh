@@ -133,6 +133,17 @@ EOF
 #               such runs had finished before their kill (measured here).
 E_MS=${E_MS:-12}
 
+# rk_device W: a fresh device whose slot B holds other bytes than release
+# 2.0 in every block (random, as an older release would), so the slot writer,
+# which skips the blocks a slot already holds, writes the whole image: the
+# kills aimed at a count of bytes written (wchar) land where they are aimed.
+# On the factory's empty slot the zero blocks of the image would not be
+# written and the "e" kills would come after the install ended.
+rk_device() {
+	db_device "$1"
+	head -c "${DB_SLOT_MB}M" /dev/urandom >"$DEV/slots/B.img"
+}
+
 # be_rk_prepare: a server dripping the bundle in about DRIP_SECONDS and one
 # without the drip (for the recovery); how long one install takes; the
 # moments (WORK/points).
@@ -146,7 +157,7 @@ be_rk_prepare() {
 	SLOW_URL=$URL
 	pc_server "$WORK/www"
 	BE_SOURCE=$URL/v2.upd
-	db_device cal
+	rk_device cal
 	c0=$(date +%s%N)
 	"$UPDATER" --config="$DEV/updater.conf" --progress=none install "$SLOW_URL/v2.upd" >"$WORK/cal.out" 2>&1 ||
 		fail "the calibration install failed: $(tail -n1 "$WORK/cal.out")"
@@ -184,7 +195,7 @@ be_rk_launch() {
 	local mode delay bytes
 	IFS=: read -r _ mode delay bytes <<<"$2"
 	[ "$mode" != b ] || { local at=$delay; delay=$bytes bytes=$at; }
-	db_device "$1"
+	rk_device "$1"
 	"$UPDATER" --config="$DEV/updater.conf" --progress=json install "$SLOW_URL/v2.upd" \
 		>"$DEV/kill.json" 2>"$DEV/kill.err" &
 	PID=$! KILL=$! DELAY=$delay UNIT=v2 MODE=$mode

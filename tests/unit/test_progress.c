@@ -64,6 +64,17 @@ static void download_cut(void)
 	progress_end();
 }
 
+static void install_moved(void)
+{
+	progress_init(PROGRESS_JSON);
+	progress_begin("install", 9000);
+	progress_transfer(4000, 8192, 4096);
+	progress_update(4000);
+	progress_transfer(9000, 16384, 4113);
+	progress_update(9000);
+	progress_end();
+}
+
 static void test_download_done(void **state)
 {
 	(void)state;
@@ -89,5 +100,18 @@ static void test_cut_is_not_complete(void **state)
 	assert_non_null(strstr(l, "\"objects\":3,\"objects_total\":10,\"final\":true}"));
 }
 
-TU_MAIN(NULL, NULL, cmocka_unit_test(test_download_done), cmocka_unit_test(test_verify_counts_objects),
+/* A phase that writes a slot says what it downloaded, found already there
+ * and wrote; its last line carries the last counts given. */
+static void test_install_says_what_it_moved(void **state)
+{
+	(void)state;
+	const char *l = last_line(install_moved);
+	assert_non_null(strstr(l, "\"phase\":\"install\",\"unit\":\"bytes\",\"done\":9000,\"total\":9000,"));
+	assert_non_null(strstr(l, ",\"downloaded\":9000,\"reused\":16384,\"written\":4113,\"final\":true}"));
+	/* Other phases do not carry them. */
+	l = last_line(verify_done);
+	assert_null(strstr(l, "\"written\""));
+}
+
+TU_MAIN(NULL, NULL, cmocka_unit_test(test_install_says_what_it_moved), cmocka_unit_test(test_download_done), cmocka_unit_test(test_verify_counts_objects),
 	cmocka_unit_test(test_cut_is_not_complete))

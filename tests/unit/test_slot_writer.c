@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #include "../../backends/dualbank/readback.h"
@@ -27,6 +28,7 @@ struct fixture {
 	uint8_t *image, *payload;
 	size_t image_len, payload_len;
 	struct manifest m;
+	uint64_t reused, written; /* the last write_slot's counts */
 };
 
 /* Bytes that compress a little but not to nothing, so the payload is a real
@@ -108,7 +110,7 @@ static int write_slot(struct fixture *f, const char *wpath, const char *readback
 		      size_t chunk, struct error *e)
 {
 	struct slot_writer *w = NULL;
-	int fd = open(wpath, O_WRONLY | O_CLOEXEC), rc;
+	int fd = open(wpath, O_RDWR | O_CLOEXEC), rc;
 
 	assert_true(fd >= 0);
 	memset(e, 0, sizeof(*e));
@@ -120,6 +122,8 @@ static int write_slot(struct fixture *f, const char *wpath, const char *readback
 	}
 	if (rc == 0)
 		rc = slot_writer_finish(w, e);
+	if (w)
+		slot_writer_counts(w, &f->reused, &f->written);
 	slot_writer_free(w);
 	close(fd);
 	return rc;
@@ -149,6 +153,106 @@ static void writes_the_image_without_readback(void **state)
 	assert_int_equal(write_slot(f, f->slot, NULL, 65536, &e), 0);
 	assert_int_equal(e.exit, 0);
 	assert_slot_holds_image(f, 4 * MiB);
+}
+
+/* The slot file holds the image (then 0xee up to size), with an old mtime:
+ * whether anything was written shows in it too, not only in the counts. */
+static void make_slot_holding_image(struct fixture *f, size_t size)
+{
+	struct timespec old[2] = { { 946684800, 0 }, { 946684800, 0 } };
+
+	make_file(f->slot, size, 0xee);
+	int fd = open(f->slot, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, f->image, f->image_len, 0), (ssize_t)f->image_len);
+	assert_int_equal(futimens(fd, old), 0);
+	close(fd);
+}
+
+static bool slot_mtime_is_old(struct fixture *f)
+{
+	struct stat st;
+	assert_int_equal(stat(f->slot, &st), 0);
+	return st.st_mtim.tv_sec == 946684800;
+}
+
+/* Installing onto a slot that holds the image already writes nothing: every
+ * block is read, found equal and left alone (read-back still checks all). */
+static void a_slot_holding_the_image_is_not_written(void **state)
+{
+	struct fixture *f = *state;
+	struct error e;
+
+	make_release(f, BIG_IMAGE);
+	make_slot_holding_image(f, 16 * MiB);
+	assert_int_equal(write_slot(f, f->slot, f->slot, 100003, &e), 0);
+	assert_int_equal(f->written, 0);
+	assert_int_equal(f->reused, BIG_IMAGE);
+	assert_true(slot_mtime_is_old(f));
+	assert_slot_holds_image(f, 16 * MiB);
+}
+
+/* One 4 KiB block differs (in the middle of a 1 MiB buffer): exactly that
+ * block is written. */
+static void only_the_block_that_differs_is_written(void **state)
+{
+	struct fixture *f = *state;
+	struct error e;
+	size_t at = 2 * MiB + 37 * 4096;
+
+	make_release(f, 3 * MiB + 17);
+	f->image[at + 100] ^= 0x5a;
+	make_slot_holding_image(f, 4 * MiB);
+	f->image[at + 100] ^= 0x5a;
+	assert_int_equal(write_slot(f, f->slot, f->slot, 65536, &e), 0);
+	assert_int_equal(f->written, 4096);
+	assert_int_equal(f->reused, f->image_len - 4096);
+	assert_false(slot_mtime_is_old(f));
+	assert_slot_holds_image(f, 4 * MiB);
+}
+
+/* An image that ends inside a block: its tail is compared on its own bytes
+ * (what follows it in the slot does not count) and written when it differs. */
+static void an_unaligned_tail_is_compared_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct error e;
+
+	make_release(f, 3 * MiB + 17);
+	make_slot_holding_image(f, 4 * MiB);
+	assert_int_equal(write_slot(f, f->slot, NULL, 65536, &e), 0);
+	assert_int_equal(f->written, 0);
+	f->image[f->image_len - 3] ^= 1;
+	make_slot_holding_image(f, 4 * MiB);
+	f->image[f->image_len - 3] ^= 1;
+	assert_int_equal(write_slot(f, f->slot, NULL, 65536, &e), 0);
+	assert_int_equal(f->written, 17);
+	assert_int_equal(f->reused, 3 * MiB);
+	assert_slot_holds_image(f, 4 * MiB);
+}
+
+/* A slot fd that cannot be read (opened write-only): every block is
+ * written, the install still succeeds. */
+static void an_unreadable_slot_is_written_whole(void **state)
+{
+	struct fixture *f = *state;
+	struct slot_writer *w = NULL;
+	struct error e = { 0 };
+	uint64_t reused, written;
+
+	make_release(f, MiB + 5);
+	make_slot_holding_image(f, 2 * MiB);
+	int fd = open(f->slot, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(slot_writer_new(&w, fd, "B", f->slot, &f->m, true, &e), 0);
+	assert_int_equal(slot_writer_feed(w, f->payload, f->payload_len, &e), 0);
+	assert_int_equal(slot_writer_finish(w, &e), 0);
+	slot_writer_counts(w, &reused, &written);
+	slot_writer_free(w);
+	close(fd);
+	assert_int_equal(written, MiB + 5);
+	assert_int_equal(reused, 0);
+	assert_slot_holds_image(f, 2 * MiB);
 }
 
 static void writes_and_reads_back_a_large_image(void **state)
@@ -380,6 +484,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(writes_the_image_without_readback, setup, teardown),
 		cmocka_unit_test_setup_teardown(writes_and_reads_back_a_large_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_slot_holding_the_image_is_not_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(only_the_block_that_differs_is_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_unaligned_tail_is_compared_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_unreadable_slot_is_written_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_image_of_exactly_the_slot_size_fits, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_full_medium_is_no_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_image_larger_than_the_slot_fails, setup, teardown),
