@@ -36,7 +36,7 @@ struct rfetch {
 	struct source_stats *st;
 
 	/* This attempt's answer. */
-	int multipart, began, perr, got_200;
+	int multipart, began, perr, got_200, cut; /* cut: we ended it, all wanted is in */
 	char boundary[BOUNDARY_MAX + 1];
 	uint64_t cr_a, cr_end, cr_total; /* Content-Range of the answer or part; end exclusive */
 	enum mp_state state;
@@ -167,6 +167,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *p)
  * delivered and end where a range of this request ends. */
 static int start_part(struct rfetch *rf)
 {
+	if (rf->cur >= rf->req_end)
+		return bad(rf, "server sent more parts than ranges asked for");
+
 	uint64_t want = pending(rf), last = range_end(rf, rf->req_end - 1);
 	size_t k = rf->cur;
 
@@ -323,7 +326,8 @@ static int feed(struct rfetch *rf, const uint8_t *d, size_t n)
 			/* The epilogue, or what a server sends past a lone part:
 			 * nothing of ours; read a little for the connection's sake. */
 			rf->tail += n - i;
-			return rf->tail > TAIL_MAX ? -1 : 0;
+			rf->cut = rf->tail > TAIL_MAX;
+			return -rf->cut;
 		}
 		uint8_t c = d[i++];
 		if (c == '\n') {
@@ -430,7 +434,7 @@ static int ranges_attempt(struct xfer *x)
 	x->in_body = x->bad_status = x->stalled = 0;
 	x->last_byte = 0;
 	x->cr_start = x->cr_total = x->clen = UNKNOWN;
-	rf->began = rf->perr = rf->got_200 = 0;
+	rf->began = rf->perr = rf->got_200 = rf->cut = 0;
 	rf->line_len = rf->tail = 0;
 	rf->state = MP_PREAMBLE;
 	forget_response(rf);
@@ -438,6 +442,8 @@ static int ranges_attempt(struct xfer *x)
 	CURLcode rc = curl_easy_setopt(x->curl, CURLOPT_RANGE, range);
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(x->curl);
+	if (rc == CURLE_WRITE_ERROR && rf->cut)
+		rc = CURLE_OK; /* the answer went on past its parts: as if it had ended */
 	return attempt_result(rf, rc, rf->cur != cur || rf->done != done);
 }
 
