@@ -33,6 +33,9 @@ SPEC may also hold several faults separated by commas:
                          whole file (one range is still served 206)
     single-range         a Range with several ranges is answered with the
                          first one only, as a plain 206 (as some servers do)
+    coalesce             a Range with several ranges is answered with one
+                         plain 206 from the first one's start to the last
+                         one's end, gaps included (RFC 9110 allows it)
     wrong-range[=SHIFT][:times=K]
                          every Content-Range (of a 206, or of each part) is
                          shifted up by SHIFT bytes (default 1); the data is not
@@ -140,6 +143,7 @@ class Faults:
         self.redirect_chain = None
         self.no_multirange = False
         self.single_range = False
+        self.coalesce = False
         self.wrong_range = None
         self.wrong_range_times = None
         self.short_part = None
@@ -210,7 +214,7 @@ class Faults:
         """The faults of multi-range answers; False if ITEM is none of them."""
         base, _, times = item.partition(":")
         name, has_value, value = base.partition("=")
-        if name not in ("no-multirange", "single-range", "wrong-range", "short-part",
+        if name not in ("no-multirange", "single-range", "coalesce", "wrong-range", "short-part",
                         "bad-boundary", "no-boundary", "part-header"):
             return False
         count = None
@@ -422,6 +426,8 @@ class Handler(BaseHTTPRequestHandler):
                 return None
             if faults.single_range:
                 return wanted[:1]
+            if faults.coalesce:
+                return [(min(a for a, _ in wanted), max(b for _, b in wanted))]
         return wanted
 
     def fires(self, name, enabled, times):

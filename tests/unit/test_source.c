@@ -1198,6 +1198,22 @@ static void test_ranges_single_range_server(void **state)
 	assert_true(log_has(s, "range=bytes=300000-699999 status=206"));
 }
 
+/* One part from the first range's start to the last one's end: the bytes
+ * between the ranges are read and dropped. */
+static void test_ranges_coalesced(void **state)
+{
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct server *s = fetch_r5("coalesce", 0, 0, NULL, &c, &st);
+	char want[64];
+	(void)state;
+
+	assert_int_equal(st.requests, 1);
+	assert_int_equal(st.received, DATA_LEN - 10);
+	snprintf(want, sizeof(want), "status=206 sent=%zu", DATA_LEN - 10);
+	assert_true(log_has(s, want));
+}
+
 static void test_ranges_wrong(void **state)
 {
 	struct rcheck c = {0};
@@ -1448,6 +1464,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ranges_200, stop_servers),
 		cmocka_unit_test_teardown(test_ranges_no_multirange, stop_servers),
 		cmocka_unit_test_teardown(test_ranges_single_range_server, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_coalesced, stop_servers),
 		cmocka_unit_test_teardown(test_ranges_wrong, stop_servers),
 		cmocka_unit_test_teardown(test_ranges_wrong_once, stop_servers),
 		cmocka_unit_test_teardown(test_ranges_short_part, stop_servers),
