@@ -58,3 +58,41 @@ int source_stream(const struct source_opts *o, uint64_t offset, uint64_t length,
 		return source_file_stream(o->location, offset, offset + length, sink, user, e);
 	return source_http_stream(o, offset, offset + length, sink, user, e);
 }
+
+/* The caller merges: sorted, disjoint, non-empty, within 2^64. */
+static int check_ranges(const char *location, const struct source_range *r, size_t n,
+			struct error *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].length == 0)
+			return err_set(e, UPD_EXIT_USAGE, EINVAL, "read %s: range %zu is empty",
+				       location, i);
+		if (r[i].length > UINT64_MAX - r[i].offset)
+			return err_set(e, UPD_EXIT_USAGE, EINVAL, "read %s: range %zu beyond 2^64",
+				       location, i);
+		if (i > 0 && r[i].offset < r[i - 1].offset + r[i - 1].length)
+			return err_set(e, UPD_EXIT_USAGE, EINVAL,
+				       "read %s: range %zu (from %" PRIu64
+				       ") overlaps or precedes range %zu",
+				       location, i, r[i].offset, i - 1);
+	}
+	return 0;
+}
+
+int source_fetch_ranges(const struct source_opts *o, const struct source_range *r, size_t n,
+			size_t max_per_request, source_range_sink sink, void *user,
+			struct source_stats *stats, struct error *e)
+{
+	struct source_stats own;
+	struct source_stats *st = stats ? stats : &own;
+	int rc = check_ranges(o->location, r, n, e);
+
+	*st = (struct source_stats){0};
+	if (rc < 0 || n == 0)
+		return rc;
+	if (max_per_request == 0)
+		max_per_request = SOURCE_RANGES_PER_REQUEST;
+	if (!source_is_url(o->location))
+		return source_file_ranges(o->location, r, n, sink, user, st, e);
+	return source_http_ranges(o, r, n, max_per_request, sink, user, st, e);
+}

@@ -45,3 +45,51 @@ int source_stream(const struct source_opts *o, uint64_t offset, uint64_t length,
 
 /* True for http://, https:// (and file:// URLs are handled as paths). */
 int source_is_url(const char *location);
+
+/* ---- Several byte ranges of one source (delta updates) ---------------- */
+
+struct source_range {
+	uint64_t offset, length;
+};
+
+/* Gets the bytes of range r[range_index] from offset_in_range on: every byte
+ * of every range exactly once, ranges in order, each range front to back.
+ * Returning <0 (with e set) aborts, and that code is returned. */
+typedef int (*source_range_sink)(void *user, size_t range_index, uint64_t offset_in_range,
+				 const uint8_t *data, size_t len, struct error *e);
+
+/* What a fetch took from the source, updated before each sink call (so a
+ * sink may report it): payload is what was delivered; received is every body
+ * byte read, with multipart headers and boundaries, bytes of gaps a server
+ * sent between ranges and the few bytes of a refused answer (HTTP headers
+ * not counted); requests is the number of HTTP requests (0 for a file). */
+struct source_stats {
+	uint64_t payload, received, requests;
+};
+
+#define SOURCE_RANGES_PER_REQUEST 32 /* max_per_request 0 means this */
+
+/* Delivers the n ranges r (sorted by offset, none overlapping, none empty:
+ * the caller merges; otherwise UPD_EXIT_USAGE, -EINVAL, nothing fetched).
+ * Local files: pread. http(s): requests of up to max_per_request ranges
+ * each ("Range: bytes=a-b,c-d", adjacent ranges joined into one, the header
+ * kept under 4000 characters), answered by a 206 multipart/byteranges or a
+ * single 206 part. Each part's Content-Range must start at the first byte
+ * not yet delivered and end where a range asked for ends (a server may
+ * coalesce ranges; the bytes between them are dropped); anything else is
+ * refused. A server that answers several ranges with only the first, or a
+ * multi-range request with 200, is asked one range per request from then on.
+ * Returns -EOPNOTSUPP (UPD_EXIT_DOWNLOAD) when the server answers a
+ * one-range request with 200: no byte of that answer is delivered, and the
+ * caller is expected to stream the whole source instead (source_stream);
+ * ranges delivered before (a server that changed its mind) stay delivered.
+ * Wrong ranges, a part shorter than its Content-Range, a missing or garbled
+ * boundary, an overlong part header, drops, stalls and 5xx are retried
+ * like source_stream's failures (retries, timeout_s), from the first byte
+ * not yet delivered; exhausted: UPD_EXIT_DOWNLOAD naming the cause. A 416,
+ * or a size in Content-Range short of a range asked for, is UPD_EXIT_VERIFY
+ * -ENODATA ("bundle truncated"), as is a local file too short. stats may be
+ * NULL. See docs/download.md, "Range fetching". */
+int source_fetch_ranges(const struct source_opts *o, const struct source_range *r, size_t n,
+			size_t max_per_request, source_range_sink sink, void *user,
+			struct source_stats *stats, struct error *e);

@@ -85,42 +85,108 @@ static ssize_t file_read(int fd, int seekable, void *buf, size_t n, uint64_t pos
 	return seekable ? io_pread_full(fd, buf, n, pos) : io_read_full(fd, buf, n);
 }
 
-/* Delivers [off, end); a non-seekable file is read from 0 with the bytes
- * before off dropped. */
-static int file_copy(int fd, int seekable, uint8_t *buf, const char *location, uint64_t off,
-		     uint64_t end, source_sink sink, void *user, struct error *e)
+/* An open local source; pos is where a non-seekable one (a pipe, a device)
+ * stands, since it can only be read front to back. */
+struct fsrc {
+	int fd, seekable;
+	uint8_t *buf;
+	const char *location;
+	uint64_t pos;
+};
+
+/* Delivers [off, end); a non-seekable file is read on from where it stands
+ * with the bytes before off dropped. */
+static int file_copy(struct fsrc *f, uint64_t off, uint64_t end, source_sink sink, void *user,
+		     struct error *e)
 {
-	uint64_t pos = seekable ? off : 0;
+	uint64_t pos = f->seekable ? off : f->pos;
 	while (pos < end) {
-		ssize_t n = file_read(fd, seekable, buf, (size_t)min_u64(FILE_CHUNK, end - pos), pos);
+		size_t want = (size_t)min_u64(FILE_CHUNK, end - pos);
+		ssize_t n = file_read(f->fd, f->seekable, f->buf, want, pos);
 		if (n < 0)
-			return err_set(e, UPD_EXIT_DOWNLOAD, (int)-n, "read %s: %s", location,
+			return err_set(e, UPD_EXIT_DOWNLOAD, (int)-n, "read %s: %s", f->location,
 				       strerror((int)-n));
 		if (n == 0)
 			return source_truncated(e, pos, end);
 		size_t skip = pos < off ? (size_t)min_u64((uint64_t)n, off - pos) : 0;
+		pos += (uint64_t)n;
+		f->pos = pos;
 		if ((size_t)n > skip) {
-			int rc = sink(user, buf + skip, (size_t)n - skip, e);
+			int rc = sink(user, f->buf + skip, (size_t)n - skip, e);
 			if (rc < 0)
 				return rc;
 		}
-		pos += (uint64_t)n;
 	}
 	return 0;
+}
+
+static int fsrc_open(struct fsrc *f, const char *location, struct error *e)
+{
+	struct stat st;
+	*f = (struct fsrc){.fd = source_file_open(location, &st, e), .location = location};
+	if (f->fd < 0)
+		return f->fd;
+	f->seekable = S_ISREG(st.st_mode);
+	f->buf = malloc(FILE_CHUNK);
+	if (f->buf)
+		return 0;
+	close(f->fd);
+	return err_oom(e, "read %s", location);
+}
+
+static void fsrc_close(struct fsrc *f)
+{
+	free(f->buf);
+	close(f->fd);
 }
 
 int source_file_stream(const char *location, uint64_t off, uint64_t end, source_sink sink,
 		       void *user, struct error *e)
 {
-	struct stat st;
-	int fd = source_file_open(location, &st, e);
-	if (fd < 0)
-		return fd;
-	uint8_t *buf = malloc(FILE_CHUNK);
-	int rc = buf ? file_copy(fd, S_ISREG(st.st_mode), buf, location, off, end, sink, user, e)
-		     : err_oom(e, "read %s", location);
-	free(buf);
-	close(fd);
+	struct fsrc f;
+	int rc = fsrc_open(&f, location, e);
+	if (rc < 0)
+		return rc;
+	rc = file_copy(&f, off, end, sink, user, e);
+	fsrc_close(&f);
+	return rc;
+}
+
+/* Turns file_copy's chunks of one range into the range sink's calls. */
+struct range_feed {
+	source_range_sink sink;
+	void *user;
+	struct source_stats *st;
+	size_t index;
+	uint64_t done;
+};
+
+static int range_feed_sink(void *user, const uint8_t *data, size_t len, struct error *e)
+{
+	struct range_feed *f = user;
+	f->st->payload += len;
+	f->st->received += len;
+	int rc = f->sink(f->user, f->index, f->done, data, len, e);
+	f->done += len;
+	return rc;
+}
+
+int source_file_ranges(const char *location, const struct source_range *r, size_t n,
+		       source_range_sink sink, void *user, struct source_stats *st,
+		       struct error *e)
+{
+	struct fsrc f;
+	struct range_feed feed = {sink, user, st, 0, 0};
+	int rc = fsrc_open(&f, location, e);
+	if (rc < 0)
+		return rc;
+	(void)posix_fadvise(f.fd, 0, 0, POSIX_FADV_RANDOM); /* no read-ahead into the gaps */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		feed.index = i;
+		feed.done = 0;
+		rc = file_copy(&f, r[i].offset, r[i].offset + r[i].length, range_feed_sink, &feed, e);
+	}
+	fsrc_close(&f);
 	return rc;
 }
 

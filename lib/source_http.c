@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "source_priv.h"
+#include "source_xfer.h"
 
 #define USER_AGENT "updater/0.1"
 #define MAX_REDIRECTS 5L
@@ -22,36 +22,6 @@
 #define BACKOFF_MAX_MS 2000L
 #define CURL_BUFFER (64L * 1024) /* fewer, larger sink calls than curl's 16 KiB */
 
-struct xfer {
-	CURL *curl;
-	const struct source_opts *o;
-	char url[512];       /* location for messages, without user:password */
-	long timeout_s;
-	uint64_t next, end;  /* absolute: first byte still wanted; one past the last */
-	int allow_short;     /* read_head: a source ending before `end` is fine */
-	int head;            /* source_size: a HEAD request, no body */
-	source_sink sink;
-	void *user;
-	struct error *e;
-
-	/* The response being received (reset by each status line, so the
-	 * headers of redirects and 1xx responses are forgotten). */
-	long status;
-	char reason[64];
-	uint64_t cr_start, cr_total, clen; /* Content-Range start and size, Content-Length */
-	uint64_t req_start;  /* the range start asked for in this attempt */
-	uint64_t pos;        /* absolute offset of the next body byte */
-	int in_body, bad_status;
-	double last_byte;    /* monotonic time of the last header or body byte */
-	int stalled;         /* our progress callback gave up on this attempt */
-
-	uint64_t total;      /* source size, UNKNOWN until a response says */
-	int responded;       /* some server answered once: refusals are transient */
-	int sink_rc, failed; /* sink's error; an error already set in e */
-	int cause_errno;
-	char cause[128];     /* why the last attempt failed, for the final message */
-	char errbuf[CURL_ERROR_SIZE];
-};
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -74,7 +44,7 @@ static void url_for_messages(const char *url, char *out, size_t n)
 		snprintf(out, n, "%s", url);
 }
 
-static double now_s(void)
+double xfer_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -93,7 +63,7 @@ static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	/* libcurl calls back once a second on its own timer; the slack keeps a
 	 * call landing a hair before the deadline from adding a whole second. */
-	x->stalled = x->last_byte > 0 && now_s() - x->last_byte >= (double)x->timeout_s - 0.05;
+	x->stalled = x->last_byte > 0 && xfer_now() - x->last_byte >= (double)x->timeout_s - 0.05;
 	return x->stalled;
 }
 
@@ -123,14 +93,14 @@ static void parse_content_range(struct xfer *x, const char *v)
 	}
 }
 
-static size_t on_header(char *data, size_t size, size_t nmemb, void *p)
+size_t xfer_on_header(char *data, size_t size, size_t nmemb, void *p)
 {
 	struct xfer *x = p;
 	size_t n = size * nmemb;
 	char line[256]; /* long lines (cookies, Location) are of no interest */
 	size_t l = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
 
-	x->last_byte = now_s();
+	x->last_byte = xfer_now();
 	memcpy(line, data, l);
 	line[l] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
@@ -188,7 +158,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *p)
 		}
 		x->next += take;
 	}
-	x->last_byte = now_s(); /* after the sink: time spent writing is not a stall */
+	x->last_byte = xfer_now(); /* after the sink: time spent writing is not a stall */
 	return skip + take == n ? n : 0;
 }
 
@@ -234,9 +204,9 @@ static CURLcode set_transfer(CURL *c, struct xfer *x)
 	SETOPT(rc, c, CURLOPT_LOW_SPEED_TIME, x->timeout_s);
 	SETOPT(rc, c, CURLOPT_BUFFERSIZE, CURL_BUFFER);
 	SETOPT(rc, c, CURLOPT_ERRORBUFFER, x->errbuf);
-	SETOPT(rc, c, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(rc, c, CURLOPT_HEADERFUNCTION, x->header_cb ? x->header_cb : xfer_on_header);
 	SETOPT(rc, c, CURLOPT_HEADERDATA, x);
-	SETOPT(rc, c, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(rc, c, CURLOPT_WRITEFUNCTION, x->body_cb ? x->body_cb : on_body);
 	SETOPT(rc, c, CURLOPT_WRITEDATA, x);
 	SETOPT(rc, c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	SETOPT(rc, c, CURLOPT_XFERINFODATA, x);
@@ -246,7 +216,7 @@ static CURLcode set_transfer(CURL *c, struct xfer *x)
 
 /* CURLOPT_NOSIGNAL stays 0: libcurl then ignores SIGPIPE itself while it
  * works, so a peer reset during a TLS write cannot kill the updater. */
-static int xfer_open(struct xfer *x)
+int xfer_open(struct xfer *x)
 {
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK)
@@ -264,7 +234,7 @@ static int xfer_open(struct xfer *x)
 	return 0;
 }
 
-static void xfer_init(struct xfer *x, const struct source_opts *o, struct error *e)
+void xfer_init(struct xfer *x, const struct source_opts *o, struct error *e)
 {
 	memset(x, 0, sizeof(*x));
 	x->o = o;
@@ -274,9 +244,7 @@ static void xfer_init(struct xfer *x, const struct source_opts *o, struct error 
 	url_for_messages(o->location, x->url, sizeof(x->url));
 }
 
-static int retry_because(struct xfer *x, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int retry_because(struct xfer *x, int errnum, const char *fmt, ...)
+int xfer_retry(struct xfer *x, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -286,7 +254,7 @@ static int retry_because(struct xfer *x, int errnum, const char *fmt, ...)
 	return 1;
 }
 
-static int status_errno(long status)
+int xfer_status_errno(long status)
 {
 	if (status == 404 || status == 410)
 		return ENOENT;
@@ -295,9 +263,6 @@ static int status_errno(long status)
 	return EIO;
 }
 
-/* Return values of one attempt: 0 done, 1 retry, 2 ask again at once (the
- * server sent less than the range asked for), <0 final error (e set). */
-enum { DONE = 0, RETRY = 1, AGAIN = 2 };
 
 /* A transfer that ended with an HTTP answer (or with the error body cut). */
 static int status_result(struct xfer *x, uint64_t attempt_start)
@@ -310,7 +275,7 @@ static int status_result(struct xfer *x, uint64_t attempt_start)
 			return AGAIN;
 		/* The server's own Content-Range says the bytes exist: an empty
 		 * answer is its failure, not a short bundle. */
-		return retry_because(x, EPROTO, "server sent none of the range it answered");
+		return xfer_retry(x, EPROTO, "server sent none of the range it answered");
 	}
 	if ((st == 200 || st == 206) && x->allow_short)
 		return DONE;
@@ -319,8 +284,8 @@ static int status_result(struct xfer *x, uint64_t attempt_start)
 	if (st == 416 && (!known || x->total <= x->next)) /* asked from beyond the end */
 		return x->allow_short ? DONE : source_truncated(x->e, known ? x->total : x->next, x->end);
 	if (st >= 500)
-		return retry_because(x, EIO, "HTTP %ld%s%s", st, x->reason[0] ? " " : "", x->reason);
-	return err_set(x->e, UPD_EXIT_DOWNLOAD, status_errno(st), "download %s: HTTP %ld%s%s", x->url,
+		return xfer_retry(x, EIO, "HTTP %ld%s%s", st, x->reason[0] ? " " : "", x->reason);
+	return err_set(x->e, UPD_EXIT_DOWNLOAD, xfer_status_errno(st), "download %s: HTTP %ld%s%s", x->url,
 		       st, x->reason[0] ? " " : "", x->reason);
 }
 
@@ -329,9 +294,9 @@ static int status_result(struct xfer *x, uint64_t attempt_start)
 static int timeout_result(struct xfer *x)
 {
 	if (x->stalled || strstr(x->errbuf, "too slow"))
-		return retry_because(x, ETIMEDOUT, "no data for %ld s (server stalled)", x->timeout_s);
+		return xfer_retry(x, ETIMEDOUT, "no data for %ld s (server stalled)", x->timeout_s);
 	if (x->responded)
-		return retry_because(x, ETIMEDOUT, "could not connect within %ld s", x->timeout_s);
+		return xfer_retry(x, ETIMEDOUT, "could not connect within %ld s", x->timeout_s);
 	return err_set(x->e, UPD_EXIT_DOWNLOAD, ETIMEDOUT, "download %s: could not connect within %ld s",
 		       x->url, x->timeout_s);
 }
@@ -339,25 +304,25 @@ static int timeout_result(struct xfer *x)
 /* A transfer that ended with a transport error. Drops and stalls are
  * retried; refusals only once a server has answered (it may be restarting),
  * since a wrong host or port will not heal by waiting. */
-static int curl_result(struct xfer *x, CURLcode rc)
+int xfer_curl_result(struct xfer *x, CURLcode rc)
 {
 	const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 
 	switch (rc) {
 	case CURLE_PARTIAL_FILE:
-		return retry_because(x, EPIPE, "connection closed early");
+		return xfer_retry(x, EPIPE, "connection closed early");
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_HTTP2_STREAM:
-		return retry_because(x, ECONNRESET, "connection reset");
+		return xfer_retry(x, ECONNRESET, "connection reset");
 	case CURLE_GOT_NOTHING:
-		return retry_because(x, ECONNRESET, "empty reply from server");
+		return xfer_retry(x, ECONNRESET, "empty reply from server");
 	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_ABORTED_BY_CALLBACK:
 		return timeout_result(x);
 	case CURLE_COULDNT_CONNECT:
 		if (x->responded)
-			return retry_because(x, ECONNREFUSED, "could not connect (%s)", why);
+			return xfer_retry(x, ECONNREFUSED, "could not connect (%s)", why);
 		return err_set(x->e, UPD_EXIT_DOWNLOAD, ECONNREFUSED, "download %s: %s", x->url, why);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		/* Also what libcurl says of garbage where a status line should be
@@ -413,7 +378,7 @@ static int attempt(struct xfer *x)
 		return DONE; /* even when we cut the transfer short ourselves */
 	if (x->bad_status || rc == CURLE_OK || x->status >= 400)
 		return status_result(x, start);
-	return curl_result(x, rc);
+	return xfer_curl_result(x, rc);
 }
 
 /* 200 ms, 400 ms, ... capped: short enough not to matter for a download,
@@ -431,7 +396,7 @@ static void sleep_ms(long ms)
 		;
 }
 
-static int run(struct xfer *x)
+static int run(struct xfer *x, xfer_attempt attempt)
 {
 	int retries = x->o->retries > 0 ? x->o->retries : 0;
 
@@ -455,11 +420,11 @@ static int run(struct xfer *x)
 	}
 }
 
-static int http_fetch(struct xfer *x)
+int xfer_fetch(struct xfer *x, xfer_attempt attempt)
 {
 	int rc = xfer_open(x);
 	if (rc == 0)
-		rc = run(x);
+		rc = run(x, attempt);
 	curl_easy_cleanup(x->curl);
 	return rc;
 }
@@ -491,7 +456,7 @@ int source_http_head(const struct source_opts *o, uint8_t *buf, size_t max, size
 	x.allow_short = 1;
 	x.sink = head_sink;
 	x.user = &h;
-	int rc = http_fetch(&x);
+	int rc = xfer_fetch(&x, attempt);
 	*len = h.len;
 	*total = x.total;
 	return rc;
@@ -504,7 +469,7 @@ int source_http_size(const struct source_opts *o, uint64_t *total, struct error 
 	x.head = 1;
 	x.allow_short = 1;
 	x.end = 1; /* not reached: a HEAD answer has no body */
-	int rc = http_fetch(&x);
+	int rc = xfer_fetch(&x, attempt);
 	*total = x.total;
 	return rc;
 }
@@ -518,5 +483,5 @@ int source_http_stream(const struct source_opts *o, uint64_t offset, uint64_t en
 	x.end = end;
 	x.sink = sink;
 	x.user = user;
-	return http_fetch(&x);
+	return xfer_fetch(&x, attempt);
 }

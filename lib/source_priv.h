@@ -31,3 +31,12 @@ int source_http_head(const struct source_opts *o, uint8_t *buf, size_t max, size
 int source_http_size(const struct source_opts *o, uint64_t *total, struct error *e);
 int source_http_stream(const struct source_opts *o, uint64_t offset, uint64_t end,
 		       source_sink sink, void *user, struct error *e);
+
+/* source_fetch_ranges for a local file and for an http(s) URL (the ranges
+ * already checked, n > 0, stats zeroed and not NULL). */
+int source_file_ranges(const char *location, const struct source_range *r, size_t n,
+		       source_range_sink sink, void *user, struct source_stats *st,
+		       struct error *e);
+int source_http_ranges(const struct source_opts *o, const struct source_range *r, size_t n,
+		       size_t max_per_request, source_range_sink sink, void *user,
+		       struct source_stats *st, struct error *e);

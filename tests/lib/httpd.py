@@ -14,9 +14,12 @@ GET and HEAD serve regular files under --root (anything outside it, or not a
 regular file, is 404) with a correct Content-Length and "Accept-Ranges:
 bytes". A single "Range: bytes=A-B", "bytes=A-" or "bytes=-N" is answered
 206 with "Content-Range: bytes A-B/SIZE"; a range starting at or beyond the
-end is 416 with "Content-Range: bytes */SIZE". Other Range forms (several
-ranges, garbage) are ignored and the whole file is sent with 200, as RFC 9110
-allows. Connections are kept alive between requests.
+end is 416 with "Content-Range: bytes */SIZE". Several ranges
+("bytes=A-B,C-D,...") are answered 206 "multipart/byteranges; boundary=..."
+with one part per satisfiable range, in the order asked (a single satisfiable
+one as a plain 206; none: 416). Garbage Range values are ignored and the whole
+file is sent with 200, as RFC 9110 allows. Connections are kept alive between
+requests.
 
 --fault SPEC changes the behaviour; it may be given several times, and one
 SPEC may also hold several faults separated by commas:
@@ -26,6 +29,26 @@ SPEC may also hold several faults separated by commas:
     status500-first=N    the first N requests (counted over GET and HEAD) get
                          500, later ones are served normally
     no-range             Range is ignored: always 200 with the whole file
+    no-multirange        a Range with several ranges is ignored: 200 with the
+                         whole file (one range is still served 206)
+    single-range         a Range with several ranges is answered with the
+                         first one only, as a plain 206 (as some servers do)
+    coalesce             a Range with several ranges is answered with one
+                         plain 206 from the first one's start to the last
+                         one's end, gaps included (RFC 9110 allows it)
+    wrong-range[=SHIFT][:times=K]
+                         every Content-Range (of a 206, or of each part) is
+                         shifted up by SHIFT bytes (default 1); the data is not
+    short-part=BYTES[:times=K]
+                         the first part of a 206 (multipart or not) is cut
+                         BYTES short of its Content-Range, and the answer ends
+                         there: Content-Length counts what is sent, then the
+                         connection closes
+    bad-boundary[:times=K]
+                         the delimiter after the first part of a multipart
+                         answer names another boundary
+    no-boundary          a multipart answer's Content-Type has no boundary
+    part-header=BYTES    each part header gets an "X-Padding" line of BYTES
     stall-after=BYTES[:times=K]
                          send the headers and BYTES of the body, then hang
                          without closing (until the server is stopped)
@@ -54,8 +77,8 @@ SPEC may also hold several faults separated by commas:
                          (to /hop/N-1/PATH, ..., /hop/0/PATH, which serves PATH)
 
 stall-after, reset-after and close-after only fire on a response whose body is longer than
-BYTES; with ":times=K" they fire for the first K such responses only (default:
-every one).
+BYTES; with ":times=K" they (and wrong-range, short-part, bad-boundary) fire for
+the first K such responses only (default: every one).
 
 --tls-cert/--tls-key (test extension) serve HTTPS instead of HTTP.
 
@@ -81,7 +104,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 CHUNK = 64 * 1024
-RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+RANGES_RE = re.compile(r"^\s*bytes\s*=(.*)$", re.IGNORECASE)
+SPEC_RE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+BOUNDARY = "updater-test-0123456789"
 UNSATISFIABLE = "unsatisfiable"
 
 
@@ -116,6 +141,17 @@ class Faults:
         self.huge_header = None
         self.redirect = None
         self.redirect_chain = None
+        self.no_multirange = False
+        self.single_range = False
+        self.coalesce = False
+        self.wrong_range = None
+        self.wrong_range_times = None
+        self.short_part = None
+        self.short_part_times = None
+        self.bad_boundary = False
+        self.bad_boundary_times = None
+        self.no_boundary = False
+        self.part_header = None
         for spec in specs:
             for item in spec.split(","):
                 if item.strip():
@@ -134,6 +170,8 @@ class Faults:
 
     def _parse(self, item):
         name, has_value, value = item.partition("=")
+        if self._parse_multipart(item):
+            return
         if name == "status" and has_value:
             self.status = parse_count(value, name)
         elif name == "status500-first" and has_value:
@@ -172,6 +210,36 @@ class Faults:
             raise ValueError(f"unknown fault {item!r}")
 
 
+    def _parse_multipart(self, item):
+        """The faults of multi-range answers; False if ITEM is none of them."""
+        base, _, times = item.partition(":")
+        name, has_value, value = base.partition("=")
+        if name not in ("no-multirange", "single-range", "coalesce", "wrong-range", "short-part",
+                        "bad-boundary", "no-boundary", "part-header"):
+            return False
+        count = None
+        if times:
+            key, _, num = times.partition("=")
+            if key != "times" or name not in ("wrong-range", "short-part", "bad-boundary"):
+                raise ValueError(f"{name}: unknown option {times!r}")
+            count = parse_count(num, name)
+        if has_value and name not in ("wrong-range", "short-part", "part-header"):
+            raise ValueError(f"{name}: no value expected")
+        if not has_value and name in ("short-part", "part-header"):
+            raise ValueError(f"{name}: value expected")
+        if name == "wrong-range":
+            self.wrong_range, self.wrong_range_times = parse_count(value, name) if has_value else 1, count
+        elif name == "short-part":
+            self.short_part, self.short_part_times = parse_count(value, name), count
+        elif name == "bad-boundary":
+            self.bad_boundary, self.bad_boundary_times = True, count
+        elif name == "part-header":
+            self.part_header = parse_count(value, name)
+        else:
+            setattr(self, name.replace("-", "_"), True)
+        return True
+
+
 class State:
     """What the handler threads share: faults, counters, the log, stop."""
 
@@ -181,7 +249,8 @@ class State:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.requests = 0
-        self.fired = {"stall": 0, "reset": 0, "close": 0}
+        self.fired = {"stall": 0, "reset": 0, "close": 0, "wrong-range": 0, "short-part": 0,
+                      "bad-boundary": 0}
         self.log_file = open(log_path, "a", buffering=1) if log_path else None
 
     def count_request(self):
@@ -203,9 +272,9 @@ class State:
                 self.log_file.write(line + "\n")
 
 
-def parse_range(value, size):
+def parse_spec(spec, size):
     """(start, end) with end exclusive, UNSATISFIABLE, or None to ignore."""
-    m = RANGE_RE.match(value)
+    m = SPEC_RE.match(spec)
     if not m or m.group(1) == m.group(2) == "":
         return None
     first, last = m.groups()
@@ -218,6 +287,53 @@ def parse_range(value, size):
     if start >= size:
         return UNSATISFIABLE
     return (start, size if last == "" else min(int(last) + 1, size))
+
+
+def parse_ranges(value, size):
+    """The satisfiable ranges in the order asked, UNSATISFIABLE, or None to
+    ignore the header (garbage anywhere in it)."""
+    m = RANGES_RE.match(value)
+    if not m:
+        return None
+    wanted = []
+    for spec in m.group(1).split(","):
+        r = parse_spec(spec, size)
+        if r is None:
+            return None
+        if r != UNSATISFIABLE:
+            wanted.append(r)
+    return wanted or UNSATISFIABLE
+
+
+class Body:
+    """A response body made of segments: ("bytes", data), ("file", start,
+    length) of the file served, ("zeros", length)."""
+
+    def __init__(self, f, segments):
+        self.f, self.segments, self.index, self.offset = f, list(segments), 0, 0
+
+    @staticmethod
+    def seg_len(seg):
+        return len(seg[1]) if seg[0] == "bytes" else seg[-1]
+
+    def read(self, n):
+        out = b""
+        while n > 0 and self.index < len(self.segments):
+            seg = self.segments[self.index]
+            take = min(n, self.seg_len(seg) - self.offset)
+            if seg[0] == "bytes":
+                data = seg[1][self.offset:self.offset + take]
+            elif seg[0] == "zeros":
+                data = bytes(take)
+            else:
+                self.f.seek(seg[1] + self.offset)
+                data = self.f.read(take)
+            out += data
+            n -= len(data)
+            self.offset += len(data)
+            if len(data) < take or self.offset >= self.seg_len(seg):
+                self.index, self.offset = self.index + 1, 0
+        return out
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -299,34 +415,84 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return full
 
+    def wanted_ranges(self, size):
+        """The ranges to answer, UNSATISFIABLE, or None for the whole file."""
+        faults = self.server.state.faults
+        if faults.no_range or not self.range_header:
+            return None
+        wanted = parse_ranges(self.range_header, size)
+        if "," in self.range_header and wanted not in (None, UNSATISFIABLE):
+            if faults.no_multirange:
+                return None
+            if faults.single_range:
+                return wanted[:1]
+            if faults.coalesce:
+                return [(min(a for a, _ in wanted), max(b for _, b in wanted))]
+        return wanted
+
+    def fires(self, name, enabled, times):
+        return enabled and self.server.state.take(name, times)
+
+    def answer(self, wanted, size):
+        """(status, headers, segments) of a 200 or 206 answer, faults applied."""
+        faults = self.server.state.faults
+        if wanted is None:
+            return 200, [("Content-Type", "application/octet-stream")], [("file", 0, size)]
+        shift = faults.wrong_range if self.fires("wrong-range", faults.wrong_range, faults.wrong_range_times) else 0
+        if len(wanted) == 1:
+            (a, b), = wanted
+            headers = [("Content-Type", "application/octet-stream"),
+                       ("Content-Range", f"bytes {a + shift}-{b - 1 + shift}/{size}")]
+            return 206, headers, [("file", a, b - a)]
+        bad = self.fires("bad-boundary", faults.bad_boundary, faults.bad_boundary_times)
+        segments = []
+        for i, (a, b) in enumerate(wanted):
+            head = f"--{BOUNDARY[::-1] if bad and i == 1 else BOUNDARY}\r\n"
+            head += f"Content-Type: application/octet-stream\r\nContent-Range: bytes {a + shift}-{b - 1 + shift}/{size}\r\n"
+            if faults.part_header:
+                head += f"X-Padding: {'x' * faults.part_header}\r\n"
+            segments += [("bytes", f"\r\n{head}\r\n".encode()), ("file", a, b - a)]
+        closing = BOUNDARY[::-1] if bad and len(wanted) == 1 else BOUNDARY
+        segments.append(("bytes", f"\r\n--{closing}--\r\n".encode()))
+        ctype = "multipart/byteranges" + ("" if faults.no_boundary else f"; boundary={BOUNDARY}")
+        return 206, [("Content-Type", ctype)], segments
+
+    def cut_short(self, segments):
+        """short-part: the first part loses its last BYTES, nothing follows."""
+        faults = self.server.state.faults
+        for i, seg in enumerate(segments):
+            if seg[0] == "file":
+                return segments[:i] + [("file", seg[1], max(0, seg[2] - faults.short_part))]
+        return segments
+
     def serve_file(self, path, send_body):
         faults = self.server.state.faults
         size = os.path.getsize(path)
-        start, end, status = 0, size, 200
-        wanted = None if faults.no_range or not self.range_header else parse_range(self.range_header, size)
+        wanted = self.wanted_ranges(size)
         if wanted == UNSATISFIABLE:
             return self.simple(416, send_body, [("Content-Range", f"bytes */{size}")])
-        if wanted is not None:
-            (start, end), status = wanted, 206
-        length = end - start
+        status, headers, segments = self.answer(wanted, size)
+        short = status == 206 and self.fires("short-part", faults.short_part is not None, faults.short_part_times)
+        if short:
+            segments = self.cut_short(segments)
+        length = sum(Body.seg_len(seg) for seg in segments)
         junk = (faults.oversize or 0) if status == 200 else 0
         self.send_response(status)
-        self.send_header("Content-Type", "application/octet-stream")
         declared = length + junk + (faults.short_length or 0) - (faults.long_body or 0)
         self.send_header("Content-Length", str(max(0, declared)))
         if faults.huge_header:
             self.send_header("X-Padding", "x" * faults.huge_header)
         if not faults.no_range:
             self.send_header("Accept-Ranges", "bytes")
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
-        if faults.short_length is not None or faults.long_body_close:
+        for name, value in headers:
+            self.send_header(name, value)
+        if faults.short_length is not None or faults.long_body_close or short:
             self.close_connection = True  # the client must see the body end early
             self.send_header("Connection", "close")
         self.end_headers()
         if not send_body:
             return self.log_request_line(status, 0)
-        self.send_body(path, start, length, status, junk)
+        self.send_body(path, segments + [("zeros", junk)], length, status, junk)
 
     def pick_fault(self, length):
         """Which of stall/reset fires for this body, and after how many bytes."""
@@ -343,7 +509,7 @@ class Handler(BaseHTTPRequestHandler):
                 return "close", faults.close_after
         return None, length
 
-    def send_body(self, path, start, length, status, junk=0):
+    def send_body(self, path, segments, length, status, junk=0):
         state = self.server.state
         fault, limit = self.pick_fault(length)
         if fault is None:
@@ -357,12 +523,9 @@ class Handler(BaseHTTPRequestHandler):
         sent = 0
         try:
             with open(path, "rb") as f:
-                f.seek(start)
+                body = Body(f, segments)
                 while sent < limit and not state.stop.is_set():
-                    n = min(chunk, limit - sent)
-                    data = f.read(n) if sent < length else b""
-                    if len(data) < n and sent + len(data) >= length:
-                        data += bytes(n - len(data))  # oversize: zeros after the file
+                    data = body.read(min(chunk, limit - sent))
                     if not data:
                         break
                     self.wfile.write(data)
@@ -370,7 +533,7 @@ class Handler(BaseHTTPRequestHandler):
                     if rate and state.stop.wait(len(data) / rate):
                         break
                 if held:
-                    self.held_back = f.read(held)
+                    self.held_back = body.read(held)
         except OSError:
             # The client hung up (a client may cut a 200 once it has enough).
             self.close_connection = True

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "../../lib/digest.h"
 #include "../../lib/log.h"
 #include "../../lib/source.h"
 
@@ -971,6 +972,455 @@ static void test_file_errors(void **state)
 	assert_int_equal(c.calls, 2);
 }
 
+/* --------------------------------------------------------- range fetching */
+
+/* Checks each call is the next bytes of the next range (so none is
+ * delivered twice, skipped or out of order) and equal to the file's, and
+ * hashes all that was delivered. */
+struct rcheck {
+	const struct source_range *r;
+	size_t n, idx, calls, fail_at;
+	uint64_t off; /* next offset expected in r[idx] */
+	int bad;
+	struct sha256_ctx *sha;
+};
+
+static int range_sink(void *user, size_t i, uint64_t off, const uint8_t *d, size_t len,
+		      struct error *e)
+{
+	struct rcheck *c = user;
+	if (++c->calls == c->fail_at)
+		return err_set(e, UPD_EXIT_NOSPACE, ENOSPC, "write slot: no space left (test)");
+	if (c->idx < c->n && c->off == c->r[c->idx].length) {
+		c->idx++;
+		c->off = 0;
+	}
+	if (i >= c->n || i != c->idx || off != c->off || len == 0 || off + len > c->r[i].length ||
+	    memcmp(d, data + c->r[i].offset + off, len) != 0)
+		c->bad = 1;
+	sha256_update(c->sha, d, len);
+	c->off += len;
+	return 0;
+}
+
+static int fetch(const struct source_opts *o, const struct source_range *r, size_t n, size_t max,
+		 struct rcheck *c, struct source_stats *st, struct error *e)
+{
+	size_t fail_at = c->fail_at;
+	*c = (struct rcheck){.r = r, .n = n, .fail_at = fail_at, .sha = sha256_new()};
+	assert_non_null(c->sha);
+	err_clear(e);
+	return source_fetch_ranges(o, r, n, max, range_sink, c, st, e);
+}
+
+static uint64_t ranges_total(const struct source_range *r, size_t n)
+{
+	uint64_t t = 0;
+	for (size_t i = 0; i < n; i++)
+		t += r[i].length;
+	return t;
+}
+
+/* Every byte of every range delivered once: the hash of what the sink got
+ * is the hash of the file's bytes in the ranges. */
+static void assert_delivered(struct rcheck *c)
+{
+	uint8_t got[32], want[32];
+	struct sha256_ctx *w = sha256_new();
+	assert_non_null(w);
+	for (size_t i = 0; i < c->n; i++)
+		sha256_update(w, data + c->r[i].offset, c->r[i].length);
+	sha256_final(w, want);
+	sha256_final(c->sha, got);
+	c->sha = NULL;
+	assert_false(c->bad);
+	assert_int_equal(c->idx, c->n - 1);
+	assert_int_equal(c->off, c->r[c->n - 1].length);
+	assert_memory_equal(got, want, sizeof(got));
+}
+
+static void rcheck_done(struct rcheck *c)
+{
+	sha256_free(c->sha);
+	c->sha = NULL;
+}
+
+/* Ranges 1 and 2 are adjacent: asked for as one (5000-75004). */
+#define R5_N 5
+static const struct source_range R5[R5_N] = {
+	{10, 1000}, {5000, 70000}, {75000, 5}, {300000, 400000}, {DATA_LEN - 777, 777}};
+
+static void r5_spec(char *out, size_t n, const char *first)
+{
+	snprintf(out, n, "range=bytes=%s,5000-75004,300000-699999,%zu-%zu status=206", first,
+		 DATA_LEN - 777, DATA_LEN - 1);
+}
+
+/* Fetches R5 from a new server with FAULT ("" for none) and RETRIES.
+ * RC 0: every byte delivered once (checked); else that code, a download
+ * error (exit 4) whose message holds MSG. */
+static struct server *fetch_r5(const char *fault, int retries, int rc, const char *msg,
+			       struct rcheck *c, struct source_stats *st)
+{
+	struct server *s = fault[0] ? START(fault) : START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), retries);
+	struct error e = {0};
+
+	assert_int_equal(fetch(&o, R5, R5_N, 0, c, st, &e), rc);
+	if (rc == 0) {
+		assert_delivered(c);
+		return s;
+	}
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, msg));
+	assert_false(c->bad);
+	rcheck_done(c);
+	return s;
+}
+
+static void test_ranges_one_request(void **state)
+{
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct server *s = fetch_r5("", 0, 0, NULL, &c, &st);
+	char want[128];
+	(void)state;
+
+	assert_int_equal(st.payload, ranges_total(R5, R5_N));
+	assert_true(st.received > st.payload && st.received < st.payload + 1000); /* multipart */
+	assert_int_equal(st.requests, 1);
+	r5_spec(want, sizeof(want), "10-1009");
+	assert_true(log_has(s, want));
+	assert_int_equal(log_count(s, "GET", 1), 1);
+}
+
+static void test_ranges_per_request(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(fetch(&o, R5, R5_N, 2, &c, &st, &e), 0);
+	assert_delivered(&c);
+	assert_int_equal(st.requests, 2);
+	assert_true(log_has(s, "range=bytes=10-1009,5000-75004 status=206"));
+	assert_true(log_has(s, "range=bytes=300000-699999,"));
+	assert_int_equal(fetch(&o, R5, R5_N, 1, &c, &st, &e), 0);
+	assert_delivered(&c);
+	assert_int_equal(st.requests, 4);
+	assert_true(log_has(s, "range=bytes=5000-75004 status=206"));
+	assert_int_equal(log_count(s, "GET", 6), 6);
+}
+
+/* 400 ranges do not fit in one Range header of at most 4000 characters. */
+static void test_ranges_header_bound(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	static struct source_range r[400];
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct error e = {0};
+	(void)state;
+
+	for (size_t i = 0; i < 400; i++)
+		r[i] = (struct source_range){1000000 + i * 5000, 3};
+	assert_int_equal(fetch(&o, r, 400, 1000, &c, &st, &e), 0);
+	assert_delivered(&c);
+	assert_int_equal(st.requests, 2);
+	assert_int_equal(log_count(s, "status=206", 2), 2);
+}
+
+/* Header lines and boundaries split across reads (100-byte writes). */
+static void test_ranges_dripped(void **state)
+{
+	struct server *s = START("drip=2000");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	static const struct source_range r[] = {{3, 50}, {700, 40}, {9000, 60}};
+	struct rcheck c = {0};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(fetch(&o, r, 3, 0, &c, NULL, &e), 0);
+	assert_delivered(&c);
+	assert_true(c.calls >= 3);
+}
+
+static void test_ranges_200(void **state)
+{
+	struct server *s = START("no-range");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 3);
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(fetch(&o, R5, R5_N, 0, &c, &st, &e), -EOPNOTSUPP);
+	assert_int_equal(e.exit, UPD_EXIT_DOWNLOAD);
+	assert_non_null(strstr(e.msg, "server ignores range requests (HTTP 200)"));
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(st.payload, 0);
+	rcheck_done(&c);
+	/* several ranges, then one, both refused; no retry */
+	assert_int_equal(st.requests, 2);
+	assert_int_equal(log_count(s, "status=200", 2), 2);
+	assert_true(log_has(s, "range=bytes=10-1009 status=200"));
+}
+
+static void test_ranges_no_multirange(void **state)
+{
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct server *s = fetch_r5("no-multirange", 0, 0, NULL, &c, &st);
+	(void)state;
+
+	assert_int_equal(st.requests, 5); /* the refused one, then one per range */
+	assert_int_equal(log_count(s, "status=200", 1), 1);
+	assert_int_equal(log_count(s, "status=206", 4), 4);
+	assert_true(st.received < st.payload + 2 * 65536); /* the 200 was cut */
+}
+
+static void test_ranges_single_range_server(void **state)
+{
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct server *s = fetch_r5("single-range", 0, 0, NULL, &c, &st);
+	char want[128];
+	(void)state;
+
+	assert_int_equal(st.requests, 4); /* the first range answered, then one each */
+	r5_spec(want, sizeof(want), "10-1009");
+	assert_true(log_has(s, want));
+	assert_true(log_has(s, "range=bytes=5000-75004 status=206"));
+	assert_true(log_has(s, "range=bytes=300000-699999 status=206"));
+}
+
+/* One part from the first range's start to the last one's end: the bytes
+ * between the ranges are read and dropped. */
+static void test_ranges_coalesced(void **state)
+{
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct server *s = fetch_r5("coalesce", 0, 0, NULL, &c, &st);
+	char want[64];
+	(void)state;
+
+	assert_int_equal(st.requests, 1);
+	assert_int_equal(st.received, DATA_LEN - 10);
+	snprintf(want, sizeof(want), "status=206 sent=%zu", DATA_LEN - 10);
+	assert_true(log_has(s, want));
+}
+
+static void test_ranges_wrong(void **state)
+{
+	struct rcheck c = {0};
+	struct server *s = fetch_r5("wrong-range", 1, -EPROTO,
+				    "server sent bytes 11-1010, asked for 10-1009 after 1 retry", &c, NULL);
+	struct source_opts o = opts(at(s, "/bundle.upd"), 0);
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(c.calls, 0);
+	/* a one-part answer is held to the same rule */
+	assert_int_equal(fetch(&o, R5 + 1, 1, 0, &c, NULL, &e), -EPROTO);
+	assert_non_null(strstr(e.msg, "server sent bytes 5001-75000, asked for 5000-74999"));
+	rcheck_done(&c);
+}
+
+static void test_ranges_wrong_once(void **state)
+{
+	struct rcheck c = {0};
+	struct server *s = fetch_r5("wrong-range=7:times=1", 1, 0, NULL, &c, NULL);
+	(void)state;
+
+	assert_int_equal(log_count(s, "GET", 2), 2);
+}
+
+static void test_ranges_short_part(void **state)
+{
+	struct rcheck c = {0};
+	struct server *s = fetch_r5("short-part=300:times=1", 1, 0, NULL, &c, NULL);
+	char want[128];
+	(void)state;
+
+	/* resumed from the first byte not delivered */
+	r5_spec(want, sizeof(want), "710-1009");
+	assert_true(log_has(s, want));
+	assert_int_equal(log_count(s, "GET", 2), 2);
+}
+
+static void test_ranges_short_part_always(void **state)
+{
+	struct rcheck c = {0};
+	(void)state;
+
+	fetch_r5("short-part=300", 1, -EPROTO,
+		 "server sent 0 of the 300 bytes of part 710-1009 after 1 retry", &c, NULL);
+	assert_int_equal(c.off, 700);
+}
+
+static void test_ranges_bad_boundary(void **state)
+{
+	struct rcheck c = {0};
+	struct server *s = fetch_r5("bad-boundary:times=1", 1, 0, NULL, &c, NULL);
+	(void)state;
+
+	assert_true(log_has(s, "range=bytes=5000-75004,300000-699999,"));
+	assert_int_equal(log_count(s, "GET", 2), 2);
+	fetch_r5("bad-boundary", 1, -EPROTO, "garbled boundary after bytes 5000-75004 after 1 retry",
+		 &c, NULL);
+}
+
+static void test_ranges_no_boundary(void **state)
+{
+	struct rcheck c = {0};
+	(void)state;
+
+	fetch_r5("no-boundary", 0, -EPROTO, "multipart answer without a usable boundary", &c, NULL);
+	assert_int_equal(c.calls, 0);
+}
+
+static void test_ranges_part_header(void **state)
+{
+	struct rcheck c = {0};
+	(void)state;
+
+	fetch_r5("part-header=200", 0, 0, NULL, &c, NULL); /* long, not too long */
+	fetch_r5("part-header=300", 0, -EPROTO, "part header line longer than 255 bytes", &c, NULL);
+	assert_int_equal(c.calls, 0);
+}
+
+/* The first offset in the Range header of the server's Nth request. */
+static uint64_t log_range_start(const struct server *s, int nth)
+{
+	char *log = tu_read_file(s->log, NULL);
+	const char *p = log;
+	for (int i = 0; p && i < nth; i++)
+		if ((p = strstr(p, "range=bytes=")) != NULL)
+			p += strlen("range=bytes=");
+	uint64_t v = p ? strtoull(p, NULL, 10) : 0;
+	free(log);
+	return v;
+}
+
+static void test_ranges_stall_resume(void **state)
+{
+	struct server *s = START("stall-after=200000:times=1");
+	struct source_opts o = opts(at(s, "/bundle.upd"), 1);
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct error e = {0};
+	(void)state;
+
+	o.timeout_s = 1;
+	assert_int_equal(fetch(&o, R5, R5_N, 0, &c, &st, &e), 0);
+	assert_delivered(&c);
+	assert_int_equal(st.payload, ranges_total(R5, R5_N)); /* nothing twice */
+	assert_int_equal(log_count(s, "fault=stall", 1), 1);
+	assert_int_equal(log_count(s, "GET", 2), 2);
+	/* the retry asked from inside range 3, where the stall cut it */
+	uint64_t from = log_range_start(s, 2);
+	assert_true(from > 300000 && from < 700000);
+	assert_int_equal(log_count(s, "range=bytes=10-", 1), 1);
+}
+
+static void test_ranges_beyond_end(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), 2);
+	const struct source_range past[] = {{DATA_LEN + 10, 10}};
+	const struct source_range over[] = {{0, 10}, {DATA_LEN - 5, 10}};
+	struct rcheck c = {0};
+	struct error e = {0};
+	char want[96];
+	(void)state;
+
+	assert_int_equal(fetch(&o, past, 1, 0, &c, NULL, &e), -ENODATA); /* 416 */
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	snprintf(want, sizeof(want), "bundle truncated: got %zu of %zu bytes", DATA_LEN, DATA_LEN + 20);
+	assert_non_null(strstr(e.msg, want));
+	rcheck_done(&c);
+	/* the file's size in Content-Range is short of the last range */
+	assert_int_equal(fetch(&o, over, 2, 0, &c, NULL, &e), -ENODATA);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	snprintf(want, sizeof(want), "bundle truncated: got %zu of %zu bytes", DATA_LEN, DATA_LEN + 5);
+	assert_non_null(strstr(e.msg, want));
+	assert_int_equal(c.calls, 0);
+	rcheck_done(&c);
+	assert_int_equal(log_count(s, "GET", 2), 2); /* not retried */
+}
+
+static void test_ranges_sink_error(void **state)
+{
+	struct server *s = START_PLAIN();
+	struct source_opts o = opts(at(s, "/bundle.upd"), 3);
+	struct rcheck c = {.fail_at = 2};
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(fetch(&o, R5, R5_N, 0, &c, NULL, &e), -ENOSPC);
+	assert_int_equal(e.exit, UPD_EXIT_NOSPACE);
+	assert_int_equal(c.calls, 2);
+	rcheck_done(&c);
+	assert_int_equal(log_count(s, "GET", 1), 1);
+}
+
+static void test_ranges_usage(void **state)
+{
+	struct source_opts o = opts("http://127.0.0.1:1/x.upd", 0);
+	const struct source_range overlap[] = {{0, 10}, {9, 10}};
+	const struct source_range unsorted[] = {{100, 10}, {0, 10}};
+	const struct source_range empty_range[] = {{0, 10}, {20, 0}};
+	const struct source_range wrap[] = {{UINT64_MAX - 5, 10}};
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(fetch(&o, overlap, 2, 0, &c, &st, &e), -EINVAL);
+	assert_int_equal(e.exit, UPD_EXIT_USAGE);
+	assert_non_null(strstr(e.msg, "range 1 (from 9) overlaps or precedes range 0"));
+	rcheck_done(&c);
+	assert_int_equal(fetch(&o, unsorted, 2, 0, &c, &st, &e), -EINVAL);
+	rcheck_done(&c);
+	assert_int_equal(fetch(&o, empty_range, 2, 0, &c, &st, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "range 1 is empty"));
+	rcheck_done(&c);
+	assert_int_equal(fetch(&o, wrap, 1, 0, &c, &st, &e), -EINVAL);
+	rcheck_done(&c);
+	assert_int_equal(st.requests, 0);
+	assert_int_equal(fetch(&o, R5, 0, 0, &c, &st, &e), 0); /* nothing asked */
+	rcheck_done(&c);
+}
+
+static void test_ranges_file(void **state)
+{
+	char loc[2 * PATH_MAX];
+	const struct source_range over[] = {{0, 10}, {DATA_LEN - 5, 10}};
+	struct source_opts o = opts(big, 0);
+	struct rcheck c = {0};
+	struct source_stats st;
+	struct error e = {0};
+	(void)state;
+
+	assert_int_equal(fetch(&o, R5, R5_N, 0, &c, &st, &e), 0);
+	assert_delivered(&c);
+	assert_int_equal(st.payload, ranges_total(R5, R5_N));
+	assert_int_equal(st.requests, 0);
+	snprintf(loc, sizeof(loc), "file://%s", big);
+	o.location = loc;
+	assert_int_equal(fetch(&o, R5, R5_N, 1, &c, &st, &e), 0);
+	assert_delivered(&c);
+	assert_int_equal(fetch(&o, over, 2, 0, &c, &st, &e), -ENODATA);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	assert_false(c.bad);
+	assert_int_equal(st.payload, 15); /* the first range and what the file has */
+	rcheck_done(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1007,6 +1457,26 @@ int main(void)
 		cmocka_unit_test(test_file_path),
 		cmocka_unit_test(test_file_url),
 		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test_teardown(test_ranges_one_request, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_per_request, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_header_bound, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_dripped, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_200, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_no_multirange, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_single_range_server, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_coalesced, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_wrong, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_wrong_once, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_short_part, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_short_part_always, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_bad_boundary, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_no_boundary, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_part_header, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_stall_resume, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_beyond_end, stop_servers),
+		cmocka_unit_test_teardown(test_ranges_sink_error, stop_servers),
+		cmocka_unit_test(test_ranges_usage),
+		cmocka_unit_test(test_ranges_file),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
