@@ -1,6 +1,7 @@
 #ifdef UPDATER_FAULTS
 #include "fault.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,17 +24,40 @@ static void log_hit(const char *name, uint64_t value, int with_value)
 	fclose(f);
 }
 
+/* SIGKILL to every other process of this session: the helpers the updater
+ * starts run in process groups of their own (lib/child.c), so kill(0) would
+ * let a pull process outlive the cut, or, from the pull process, leave the
+ * updater running on after it. Scanned twice: a process forked during the
+ * first scan is found by the second. */
+static void kill_session(void)
+{
+	pid_t sid = getsid(0), self = getpid();
+
+	for (int pass = 0; pass < 2; pass++) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+
+		while (d && (e = readdir(d))) {
+			pid_t p = (pid_t)atoi(e->d_name);
+			if (p > 0 && p != self && getsid(p) == sid)
+				kill(p, SIGKILL);
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
 /* A power cut: no cleanup, no flush, nothing the kernel does not already hold.
- * UPDATER_FAULT_GROUP=1: the whole process group goes (the test starts the
- * updater in a group of its own), so that a helper process, such as a pull
- * running in a child, does not outlive the cut any more than it would a
- * power cut. */
+ * UPDATER_FAULT_GROUP=1: every process of the session goes (the test starts
+ * the updater with setsid, in a session of its own: never set it otherwise),
+ * so that a helper process, such as a pull running in a child, does not
+ * outlive the cut any more than it would a power cut. */
 static void cut(void)
 {
 	const char *group = getenv("UPDATER_FAULT_GROUP");
 
 	if (group && strcmp(group, "1") == 0)
-		kill(0, SIGKILL);
+		kill_session();
 	kill(getpid(), SIGKILL);
 	_exit(137);
 }

@@ -9,9 +9,11 @@
  *                       the tree (mapped, updated atomically): a pull running
  *                       in a child process, forked or exec'd, counts on the
  *                       same counters. Without it the count is per process.
- *   CUT_AT=N            kill(0, SIGKILL) once change N has returned (N >= 1);
- *                       the test starts the program in a process group of
- *                       its own (setsid)
+ *   CUT_AT=N            SIGKILL to the whole session once change N has
+ *                       returned (N >= 1); the test starts the program in a
+ *                       session of its own (setsid). The session, not the
+ *                       process group: the updater starts its helpers in
+ *                       process groups of their own (lib/child.c)
  *   CUT_MATCH="KIND OP" CUT_AT counts only the changes of this kind and
  *                       operation (as CUT_LOG names them): "the 3rd rename
  *                       under /boot" stays the same change when the number
@@ -35,6 +37,7 @@
  * file and links it into place) are.
  * Test code only: built by `make build/tests/libcutter.so`, never installed. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +104,35 @@ static struct counters *map_counters(const char *path)
 		_exit(125);
 	}
 	return m;
+}
+
+/* SIGKILL to every process of this session, then to this one: the power
+ * cut. The session, because a helper the updater starts (the ostree pull
+ * process, a hook) runs in a process group of its own; kill(0) would leave
+ * it running after the "cut", or leave the updater waiting forever for a
+ * child the cut killed. A process of another session that shares the
+ * counters (a daemonized gpg-agent) kills its own session here, and the
+ * updater's next call kills the updater's in gate(). Scanned twice: a
+ * process forked during the first scan is found by the second. */
+static void kill_session(void)
+{
+	pid_t sid = getsid(0), self = getpid();
+
+	for (int pass = 0; pass < 2; pass++) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+
+		while (d && (e = readdir(d))) {
+			pid_t p = (pid_t)atoi(e->d_name);
+			if (p > 0 && p != self && getsid(p) == sid)
+				kill(p, SIGKILL);
+		}
+		if (d)
+			closedir(d);
+	}
+	kill(self, SIGKILL);
+	for (;;)
+		pause();
 }
 
 __attribute__((constructor)) static void cutter_init(void)
@@ -200,12 +232,9 @@ static void changed(const char *op, int dirfd, const char *path)
 		}
 	}
 	if (cut_at && aim == cut_at) {
-		/* The power cut: the whole group (a pull in a child process too),
-		 * no cleanup. This thread goes no further. */
+		/* The power cut: no cleanup. This thread goes no further. */
 		__atomic_store_n(&counter->cut, 1, __ATOMIC_SEQ_CST);
-		kill(0, SIGKILL);
-		for (;;)
-			pause();
+		kill_session();
 	}
 	errno = saved;
 }
@@ -217,8 +246,7 @@ static void changed(const char *op, int dirfd, const char *path)
 static void gate(void)
 {
 	if (cut_at && __atomic_load_n(&counter->cut, __ATOMIC_SEQ_CST))
-		for (;;)
-			pause();
+		kill_session();
 }
 
 static bool creates(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
