@@ -36,7 +36,8 @@ os_fixtures() {
 	cp "$OSF/C1.list" "$OSF/$C1.list"
 	cp "$OSF/pristine/sysroot/boot/loader/uEnv.txt" "$OSF/uenv.old"
 	PC_SLOTS="ostree $ID1" pc_env "$OSF/pristine" >"$OSF/env.old" || exit 1
-	[ "$(cat "$OSF/env.old")" = "ostree 0 0 $OS_BOOTLIMIT 0" ] ||
+	# updater-sim create ran `updater init`: boot_slot names the deployment.
+	[ "$(cat "$OSF/env.old")" = "$ID1 0 0 $OS_BOOTLIMIT 0" ] ||
 		fail "factory environment: $(cat "$OSF/env.old")"
 	os_check_commit "$OSF/pristine" "$C1" "$OSF/pristine/$OS_DEPDIR/$C1.0"
 }
@@ -206,7 +207,7 @@ os_after_cut() {
 	env=$(PC_SLOTS="ostree $ID1 $id" pc_env "$d") || exit 1
 	uenv=$(os_uenv "$d" "$name") || exit 1
 	case "$env:$uenv" in
-	"ostree 0 0 $OS_BOOTLIMIT 0:old" | "$id 1 0 $OS_BOOTLIMIT 0:old" | "$id 1 0 $OS_BOOTLIMIT 0:new") ;;
+	"$ID1 0 0 $OS_BOOTLIMIT 0:old" | "$id 1 0 $OS_BOOTLIMIT 0:old" | "$id 1 0 $OS_BOOTLIMIT 0:new") ;;
 	*) fail "after the cut: environment '$env' with the $uenv uEnv.txt (the new default needs the trial on)" ;;
 	esac
 	[ "$act" = maybe ] || { [ "$act" = yes ] && [ "$uenv" = new ]; } || { [ "$act" = no ] && [ "$uenv" = old ]; } ||
@@ -231,7 +232,7 @@ os_after_cut() {
 		[ "$env" = "$id 1 1 $OS_BOOTLIMIT 0" ] || fail "environment on the trial boot: $env"
 	else
 		case $env in
-		"ostree 0 0 $OS_BOOTLIMIT 0" | "$ID1 0 0 $OS_BOOTLIMIT 0") ;;
+		"$ID1 0 0 $OS_BOOTLIMIT 0") ;;
 		*) fail "environment after the boot of 1.0: $env" ;;
 		esac
 		[ "$(os_uenv "$d" "$name")" = old ] || fail "uEnv.txt is not the old one after the boot of 1.0"

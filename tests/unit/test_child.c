@@ -104,7 +104,14 @@ static void test_grandchild_killed(void **state)
 	pid_t g;
 	(void)state;
 
-	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	/* qemu-user (make cross-check runs these tests under it) does not
+	 * emulate PR_SET_CHILD_SUBREAPER: the test cannot run there. */
+	int r = prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (r != 0 && errno == EINVAL) {
+		print_message("no PR_SET_CHILD_SUBREAPER here (qemu-user?): skipped\n");
+		skip();
+	}
+	assert_int_equal(r, 0);
 	assert_int_equal(pipe(p), 0);
 	start_sh(&c, "sleep 30 & echo $!; exec sleep 30", p[1]);
 	close(p[1]);
