@@ -137,7 +137,7 @@ valgrind: updater updater-fault
 
 # Power cuts (docs/reliability.md): fault-point and random SIGKILL sweeps, and
 # the LD_PRELOAD I/O journal that replays what a cut loses (tests/powercut/).
-.PHONY: powercut powercut-prep
+.PHONY: powercut
 $(BUILD)/tests/libiolog.so: tests/powercut/iolog.c tests/powercut/shim.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation $(CFLAGS) -shared -fPIC -o $@ $< -ldl -lpthread
@@ -146,9 +146,7 @@ $(BUILD)/tests/libcutter.so: tests/powercut/cutter.c tests/powercut/shim.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
-powercut-prep: updater updater-fault $(BUILD)/tests/libiolog.so $(BUILD)/tests/libcutter.so
-
-powercut: powercut-prep
+powercut: updater updater-fault $(BUILD)/tests/libiolog.so $(BUILD)/tests/libcutter.so
 	@tests/powercut/run.sh
 
 # tests/run-check.sh times each stage and runs qemu-check alongside the others on two cores.
