@@ -207,7 +207,7 @@ static int manifest_check_format3(const struct manifest *m, struct error *e)
 			       "within %u..%u", m->frame_size, BUNDLE_FRAME_SIZE_MIN,
 			       BUNDLE_FRAME_SIZE_MAX);
 	if (bundle_index_stored_max(m, &cap) < 0)
-		return err_set(e, UPD_EXIT_VERIFY, EFBIG,
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "manifest: image-size %" PRIu64 " is too large for an index (at most %"
 			       PRIu64 " bytes of image)", m->image_size, (uint64_t)BUNDLE_INDEX_IMAGE_MAX);
 	if (m->index_size == 0 || m->index_size > cap)
