@@ -182,9 +182,12 @@ pc_offsets() {
 # the five contract variables with values the contract allows; prints
 # "boot_slot upgrade_available bootcount bootlimit rollback".
 pc_env() {
-	local cfg=$1/env/fw_env.config out
+	local cfg=$1/env/fw_env.config out env
 	out=$(fw_printenv -c "$cfg" 2>&1) || fail "boot environment does not parse: fw_printenv: $out"
-	awk -F= -v slots="${PC_SLOTS:-A B}" '
+	# (into a variable: the workers of pc_run read the same pristine device at
+	# once, and a scratch file beside it raced, one worker truncating what the
+	# other read)
+	env=$(awk -F= -v slots="${PC_SLOTS:-A B}" '
 		{ v[$1] = substr($0, length($1) + 2) }
 		END {
 			split(slots, s, " "); for (i in s) ok[s[i]] = 1
@@ -195,8 +198,8 @@ pc_env() {
 			split("bootcount bootlimit", f, " ")
 			for (i in f) if (v[f[i]] !~ /^[0-9]+$/ || v[f[i]] + 0 > 999) { print f[i] "=" v[f[i]]; exit 1 }
 			print v["boot_slot"], v["upgrade_available"] + 0, v["bootcount"] + 0, v["bootlimit"] + 0, v["rollback"] + 0
-		}' <<<"$out" >"$1/.pc_env" || fail "boot environment not sane: $(cat "$1/.pc_env")"
-	cat "$1/.pc_env"
+		}' <<<"$out") || fail "boot environment not sane: $env"
+	echo "$env"
 }
 
 # pc_status DEV: `updater status --json` must work and print the documented
@@ -447,7 +450,7 @@ pc_iolog_counts() {
 # environment itself says which copy won) and PC_SAVED (yes: a state save is).
 # After the exit, what the command reported done holds.
 pc_iolog_durable() {
-	local run=$1 k=$2 kind=$3 env_k state_k
+	local run=$1 k=$2 kind=$3 env_k state_k now was
 	read -r env_k state_k <"$WORK/k-$run"
 	PC_ENVW=no PC_SAVED=no
 	if [ "$env_k" != none ]; then
@@ -457,7 +460,9 @@ pc_iolog_durable() {
 			# A torn environment write: its new copy may be complete (the
 			# variables fit in its first half) or not (its header never
 			# reached the medium); the environment says which, U-Boot agrees.
-			[ "$(pc_env "$4")" = "$(pc_env "$5")" ] || PC_ENVW=yes
+			now=$(pc_env "$4") || exit 1
+			was=$(pc_env "$5") || exit 1
+			[ "$now" = "$was" ] || PC_ENVW=yes
 		fi
 		[ "$kind" != end ] || PC_ENVW=yes
 	fi
