@@ -17,6 +17,7 @@ enum {
 	OPT_FORCE = 1 << 1,
 	OPT_ALLOW_DOWNGRADE = 1 << 2,
 	OPT_NO_READBACK = 1 << 3,
+	OPT_FULL = 1 << 4,
 };
 
 static const struct {
@@ -27,6 +28,7 @@ static const struct {
 	{ OPT_FORCE, { "force", no_argument, NULL, 'f' } },
 	{ OPT_ALLOW_DOWNGRADE, { "allow-downgrade", no_argument, NULL, 'd' } },
 	{ OPT_NO_READBACK, { "no-readback", no_argument, NULL, 'r' } },
+	{ OPT_FULL, { "full", no_argument, NULL, 'F' } },
 };
 #define N_CMD_OPTIONS (sizeof(cmd_options) / sizeof(cmd_options[0]))
 
@@ -86,12 +88,13 @@ static const struct command commands[] = {
 	  ENGINE_TRY_LOCK | ENGINE_BOOTENV_OPTIONAL, do_status },
 	{ "check", "[URL|FILE|REF]", "is a newer release available? (reads only its metadata)", "",
 	  0, 1, CMD_ENGINE, ENGINE_TRY_LOCK, do_check },
-	{ "install", "[--allow-downgrade] [--force] [--no-readback] [URL|FILE|REF]",
+	{ "install", "[--allow-downgrade] [--force] [--no-readback] [--full] [URL|FILE|REF]",
 	  "fetch, verify, write the inactive slot, activate it on trial",
 	  "  --allow-downgrade  also an older or the same version (never below the security floor)\n"
 	  "  --force            also a release that failed on this device\n"
-	  "  --no-readback      do not read what was written back from the medium\n",
-	  OPT_ALLOW_DOWNGRADE | OPT_FORCE | OPT_NO_READBACK, 1, CMD_ENGINE, ENGINE_NEED_LOCK,
+	  "  --no-readback      do not read what was written back from the medium\n"
+	  "  --full             dual-bank: stream the whole bundle (no delta from the device)\n",
+	  OPT_ALLOW_DOWNGRADE | OPT_FORCE | OPT_NO_READBACK | OPT_FULL, 1, CMD_ENGINE, ENGINE_NEED_LOCK,
 	  do_install },
 	{ "mark-good", "", "confirm the booted system (ends its trial)", "", 0, 0, CMD_ENGINE,
 	  ENGINE_NEED_LOCK, do_mark_good },
@@ -216,6 +219,7 @@ int command_parse(const struct command *c, int argc, char **argv, struct cmd_arg
 		case 'f': a->force = true, opts->force = true; break;
 		case 'd': opts->allow_downgrade = true; break;
 		case 'r': opts->verify_readback = false; break;
+		case 'F': opts->full_install = true; break;
 		default:
 			return err_set(e, UPD_EXIT_USAGE, EINVAL,
 				       "%s: unknown option '%s' (see updater %s --help)", c->name,

@@ -45,6 +45,7 @@ struct updater_ctx {
 	const struct config *cfg;
 	struct bootctl *boot;     /* NULL only for commands that do not need it */
 	bool verify_readback;     /* read what was written back from the medium */
+	bool full_install;        /* dual-bank: stream the whole bundle, no delta */
 	/* Set by a backend's install(), may stay "": what it moved ("34.9 MiB
 	 * downloaded, ..."), for the install's last log line. */
 	char install_summary[160];

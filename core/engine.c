@@ -117,7 +117,8 @@ int engine_open(struct engine **out, const struct config *cfg, const char *backe
 		}
 	}
 	g->u = (struct updater_ctx){ .cfg = cfg, .boot = g->boot,
-				     .verify_readback = opts->verify_readback };
+				     .verify_readback = opts->verify_readback,
+				     .full_install = opts->full_install };
 	if (rc == 0)
 		rc = g->ops->open(&g->u, &g->priv, e);
 	if (rc == 0)

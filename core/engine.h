@@ -25,6 +25,7 @@ struct engine_opts {
 	bool allow_downgrade; /* older/equal versions; never below the security floor */
 	bool force;           /* install a release that failed on this device */
 	bool verify_readback; /* default true */
+	bool full_install;    /* no delta: stream the whole bundle (install --full) */
 };
 
 /* On failure *out is NULL and there is nothing to close (the constructor

@@ -18,6 +18,7 @@
 #include "../../lib/source.h"
 #include "../../lib/sysinfo.h"
 #include "config_keys.h"
+#include "delta.h"
 #include "image_id.h"
 #include "slot_writer.h"
 
@@ -308,16 +309,15 @@ static void summarize(struct dualbank *d, const struct slot_writer *w)
 		 human(written, c, sizeof(c)));
 }
 
-static int db_install(void *priv, struct system_info *t, struct error *e)
+/* The full stream: every payload byte, decoded in order (format 1 and 2,
+ * install --full, and the fallback when a server ignores ranges). */
+static int install_full(struct dualbank *d, struct system_info *t, struct error *e)
 {
-	struct dualbank *d = priv;
 	const struct manifest *m = &d->head.manifest;
 	struct slot_writer *w = NULL;
 	struct source_opts o;
 	int rc;
 
-	if (d->target_fd < 0 && (rc = open_target(d, t, e)) < 0)
-		return rc;
 	/* The full stream does not read blocks by the index: its memory goes
 	 * back before the stream, so the full install's peak is today's. */
 	bundle_index_free(&d->index);
@@ -334,6 +334,57 @@ static int db_install(void *priv, struct system_info *t, struct error *e)
 		summarize(d, w);
 	slot_writer_free(w);
 	return rc;
+}
+
+static void summarize_delta(struct dualbank *d, const struct delta_counts *c)
+{
+	char a[32], b[32], x[32], w[32];
+
+	snprintf(d->u->install_summary, sizeof(d->u->install_summary),
+		 "delta: %s downloaded, %s already in the slot, %s from the active slot, %s written",
+		 human(c->downloaded, a, sizeof(a)), human(c->reused, b, sizeof(b)),
+		 human(c->copied, x, sizeof(x)), human(c->written, w, sizeof(w)));
+}
+
+/* A format-3 bundle: what the device holds is not downloaded (delta.h). */
+static int install_delta(struct dualbank *d, struct system_info *t, struct error *e)
+{
+	struct system_info active;
+	struct delta_counts c;
+	struct source_opts o;
+	struct error ae = { 0 };
+	bool have_active = db_booted(d, &active, &ae) == 0;
+
+	source_opts(d, &o);
+	struct delta_job j = { .fd = d->target_fd, .name = t->id, .path = t->path,
+			       .active_path = have_active ? active.path : NULL,
+			       .m = &d->head.manifest, .ix = &d->index, .src = &o,
+			       .payload_offset = d->head.payload_offset,
+			       .readback = d->u->verify_readback };
+	int rc = delta_install(&j, &c, e);
+	if (rc == 0)
+		summarize_delta(d, &c);
+	log_debug("delta: %llu requests, %llu bytes received for %llu of payload",
+		  (unsigned long long)c.requests, (unsigned long long)c.received,
+		  (unsigned long long)c.downloaded);
+	return rc;
+}
+
+static int db_install(void *priv, struct system_info *t, struct error *e)
+{
+	struct dualbank *d = priv;
+	int rc;
+
+	if (d->target_fd < 0 && (rc = open_target(d, t, e)) < 0)
+		return rc;
+	if (d->head.manifest.format < 3 || d->u->full_install || !d->index.hashes)
+		return install_full(d, t, e);
+	rc = install_delta(d, t, e);
+	if (rc != -EOPNOTSUPP)
+		return rc;
+	log_warn("%s; streaming the whole bundle instead", e->msg);
+	err_clear(e);
+	return install_full(d, t, e);
 }
 
 static int db_activate(void *priv, const struct system_info *t, struct error *e)

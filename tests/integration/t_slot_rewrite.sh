@@ -1,5 +1,6 @@
-# A block the target slot already holds is not written again
-# (backends/dualbank/slot_writer.c): the same bundle installed twice writes
+# A block the target slot already holds is not written again by the full
+# stream (install --full, backends/dualbank/slot_writer.c; the delta
+# install's equivalent: t_delta_dynamic.sh): the same bundle installed twice writes
 # nothing the second time, and a slot with one block changed gets exactly
 # that block. Proven twice, independently: by the install's own counts (the
 # JSON progress and the last log line) and from outside, by the slot file's
@@ -17,7 +18,7 @@ OLD=946684800 # 2000-01-01: an mtime no write of this test can leave
 # install_json N: `install` of v2.0 with JSON progress (WORK/N.json, the log
 # in WORK/N.err); sets reused and written from the install phase's last line.
 install_json() {
-	"$UPDATER" --config="$D/updater.conf" --progress=json install "$URL/v2.0.upd" \
+	"$UPDATER" --config="$D/updater.conf" --progress=json install --full "$URL/v2.0.upd" \
 		>"$WORK/$1.json" 2>"$WORK/$1.err" || { cat "$WORK/$1.err" >&2; fail "install $1"; }
 	python3 - "$WORK/$1.json" "$IMG_SIZE" "$PAYLOAD" >"$WORK/$1.moved" <<'PY' || fail "install $1: JSON progress"
 import json, sys

@@ -3,6 +3,7 @@
  * hostile index (wrong hash, truncated, wrong counts, frame sizes that do
  * not add up, oversized, a decompression bomb) refused with its cause. */
 #include "testutil.h"
+#include "tu_keys.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -30,19 +31,10 @@ static char *path_in(const char *name)
 static int group_setup(void **state)
 {
 	(void)state;
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	fx.dir = tu_mkdtemp();
 	fx.key = path_in("k.pem");
 	fx.pub = path_in("k.pub.pem");
-	FILE *f = fopen(fx.key, "w"), *g = fopen(fx.pub, "w");
-	int ok = k && f && g && PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) == 1 &&
-		 PEM_write_PUBKEY(g, k) == 1;
-	if (f)
-		fclose(f);
-	if (g)
-		fclose(g);
-	EVP_PKEY_free(k);
-	return ok ? 0 : -1;
+	return tu_ed25519_pair(fx.key, fx.pub);
 }
 
 static int group_teardown(void **state)

@@ -1,0 +1,94 @@
+/* Dynamic delta install (delta.h): the sources in order, then the whole
+ * image verified. */
+#include "delta.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../lib/digest.h"
+#include "../../lib/io.h"
+#include "../../lib/log.h"
+#include "../../lib/progress.h"
+#include "readback.h"
+
+/* Without read-back, the image is hashed as the page cache holds it. */
+static int hash_cached(const struct delta_job *j, uint8_t digest[32], struct error *e)
+{
+	struct sha256_ctx *c = sha256_new();
+	uint8_t *buf = malloc(1u << 20);
+	int rc = 0;
+
+	if (!c || !buf)
+		rc = err_oom(e, NULL);
+	for (uint64_t off = 0; rc == 0 && off < j->m->image_size; off += 1u << 20) {
+		size_t n = j->m->image_size - off < (1u << 20) ? (size_t)(j->m->image_size - off)
+							       : 1u << 20;
+		ssize_t got = io_pread_full(j->fd, buf, n, off);
+		if (got != (ssize_t)n)
+			rc = err_set(e, UPD_EXIT_OTHER, got < 0 ? (int)-got : EIO,
+				     "install %s: read back %s: %s", j->name, j->path,
+				     got < 0 ? strerror((int)-got) : "short read");
+		else
+			sha256_update(c, buf, n);
+	}
+	if (rc == 0)
+		sha256_final(c, digest);
+	else
+		sha256_free(c);
+	free(buf);
+	return rc;
+}
+
+/* Durable, then the whole image against the signed image-sha256: what the
+ * blocks' index hashes checked one by one, checked as one image. */
+static int verify_image(const struct delta_job *j, struct error *e)
+{
+	uint8_t digest[32];
+	struct readback *rb = NULL;
+	int rc;
+
+	if (fsync(j->fd) < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "install %s: fsync %s: %s", j->name,
+			       j->path, strerror(errno));
+	progress_begin("readback", j->m->image_size);
+	if (j->readback) {
+		rc = readback_start(&rb, j->fd, j->path, j->m->image_size, e);
+		if (rc == 0) {
+			readback_advance(rb, j->m->image_size);
+			rc = readback_finish(rb, digest, e);
+		}
+		readback_free(rb);
+	} else {
+		rc = hash_cached(j, digest, e);
+	}
+	rc == 0 ? progress_done() : progress_end();
+	if (rc == 0 && memcmp(digest, j->m->image_sha256, 32) != 0)
+		rc = err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			     "install %s: the image in %s does not match the manifest's image-sha256 "
+			     "after the delta install", j->name, j->path);
+	return rc;
+}
+
+int delta_install(const struct delta_job *j, struct delta_counts *c, struct error *e)
+{
+	struct delta_run r = { .j = j, .c = c };
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (j->ix->block_size == 0 || j->ix->frame_size % j->ix->block_size)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "bundle index: bad block or frame size");
+	r.need = calloc(j->ix->nblocks ? j->ix->nblocks : 1, 1);
+	if (!r.need)
+		return err_oom(e, NULL);
+	rc = delta_from_target(&r, e);
+	if (rc == 0)
+		rc = delta_from_active(&r, e);
+	if (rc == 0)
+		rc = delta_from_network(&r, e);
+	if (rc == 0)
+		rc = verify_image(j, e);
+	free(r.need);
+	return rc;
+}

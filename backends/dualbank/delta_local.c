@@ -1,0 +1,247 @@
+/* The delta install's device sources (delta.h): the target slot in place,
+ * zero blocks, and the active slot by block hash. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../lib/fault.h"
+#include "../../lib/fsutil.h"
+#include "../../lib/io.h"
+#include "../../lib/log.h"
+#include "../../lib/progress.h"
+#include "delta.h"
+#include "image_id.h"
+
+/* Slots are read in chunks of this many bytes (a multiple of the block). */
+#define CHUNK (1u << 20)
+
+uint32_t delta_block_len(const struct delta_run *r, uint64_t i)
+{
+	uint64_t bs = r->j->ix->block_size, off = i * bs, size = r->j->m->image_size;
+	return (uint32_t)(size - off < bs ? size - off : bs);
+}
+
+static void report(const struct delta_run *r, uint64_t done)
+{
+	progress_transfer(r->c->downloaded, r->c->reused + r->c->copied, r->c->written);
+	progress_update(done);
+}
+
+int delta_write_block(struct delta_run *r, uint64_t i, const uint8_t *data, struct error *e)
+{
+	const struct delta_job *j = r->j;
+	uint32_t n = delta_block_len(r, i);
+	int rc = io_pwrite_full(j->fd, data, n, i * j->ix->block_size);
+
+	if (rc < 0)
+		return err_set(e, UPD_EXIT_OTHER, -rc, "install %s: write %s: %s", j->name, j->path,
+			       strerror(-rc));
+	r->c->written += n;
+	/* Monotonic over the three passes: the power-cut sweep's offsets into
+	 * what a delta install writes (tests/powercut/backend-dualbank.sh). */
+	fault_progress("delta-written", r->c->written);
+	return 0;
+}
+
+/* Reads up to CHUNK bytes of fd at off into buf, zero-filling past what the
+ * file holds (a slot shorter than the image reads as zeros there). */
+static int read_chunk(int fd, uint8_t *buf, size_t n, uint64_t off)
+{
+	ssize_t got = io_pread_full(fd, buf, n, off);
+
+	if (got < 0)
+		return (int)got;
+	memset(buf + got, 0, n - (size_t)got);
+	return 0;
+}
+
+static bool is_zero_hash(const struct delta_run *r, uint64_t i, const uint8_t *zero_hash)
+{
+	return memcmp(r->j->ix->hashes + i * BUNDLE_INDEX_HASH_LEN, zero_hash,
+		      BUNDLE_INDEX_HASH_LEN) == 0;
+}
+
+/* One chunk of the target: blocks in place are kept, zero blocks written. */
+static int target_chunk(struct delta_run *r, uint8_t *buf, uint64_t first, uint64_t n,
+			const uint8_t *zero_hash, const uint8_t *zeros, struct error *e)
+{
+	uint32_t bs = r->j->ix->block_size;
+
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t i = first + k;
+		uint8_t *b = buf + k * bs;
+		uint32_t len = delta_block_len(r, i);
+		int rc = 0;
+
+		memset(b + len, 0, bs - len); /* the index hashes a short block padded */
+		if (bundle_index_block_matches(r->j->ix, i, b)) {
+			r->c->reused += len;
+		} else if (is_zero_hash(r, i, zero_hash)) {
+			rc = delta_write_block(r, i, zeros, e);
+			r->c->zeros += len;
+		} else {
+			r->need[i] = 1;
+			r->n_need++;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int delta_from_target(struct delta_run *r, struct error *e)
+{
+	const struct delta_job *j = r->j;
+	uint32_t bs = j->ix->block_size, per = CHUNK / bs;
+	uint8_t zero_hash[BUNDLE_INDEX_HASH_LEN];
+	uint8_t *buf = malloc(CHUNK), *zeros = calloc(1, bs);
+	int rc = 0;
+
+	if (!buf || !zeros) {
+		free(buf), free(zeros);
+		return err_oom(e, NULL);
+	}
+	bundle_index_hash_block(zeros, bs, zero_hash);
+	progress_begin("delta-scan", j->m->image_size);
+	for (uint64_t i = 0; i < j->ix->nblocks && rc == 0; i += per) {
+		uint64_t n = j->ix->nblocks - i < per ? j->ix->nblocks - i : per;
+		/* A target that cannot be read is rewritten: what it held does not matter. */
+		if (read_chunk(j->fd, buf, n * bs, i * bs) < 0)
+			memset(buf, 0xff, n * bs);
+		rc = target_chunk(r, buf, i, n, zero_hash, zeros, e);
+		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
+		report(r, done);
+	}
+	rc == 0 ? progress_done() : progress_end();
+	free(buf), free(zeros);
+	return rc;
+}
+
+/* The blocks still needed, sorted by hash, to be looked up while the
+ * active slot is read once, front to back. */
+struct want {
+	uint8_t hash[BUNDLE_INDEX_HASH_LEN];
+	uint64_t block;
+};
+
+static int want_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, BUNDLE_INDEX_HASH_LEN);
+}
+
+static struct want *wanted(const struct delta_run *r)
+{
+	struct want *w = malloc((r->n_need ? r->n_need : 1) * sizeof(*w));
+	uint64_t n = 0;
+
+	if (!w)
+		return NULL;
+	for (uint64_t i = 0; i < r->j->ix->nblocks; i++)
+		if (r->need[i]) {
+			memcpy(w[n].hash, r->j->ix->hashes + i * BUNDLE_INDEX_HASH_LEN,
+			       BUNDLE_INDEX_HASH_LEN);
+			w[n++].block = i;
+		}
+	qsort(w, n, sizeof(*w), want_cmp);
+	return w;
+}
+
+/* Block data (bs bytes, read from the active slot) fills every needed block
+ * with its hash. A match is a check against the signed index: the data is
+ * what the release says the block holds. */
+static int use_active_block(struct delta_run *r, struct want *w, const uint8_t *data,
+			    struct error *e)
+{
+	struct want key;
+	struct want *hit;
+
+	bundle_index_hash_block(data, r->j->ix->block_size, key.hash);
+	hit = bsearch(&key, w, r->n_need, sizeof(*w), want_cmp);
+	if (!hit)
+		return 0;
+	while (hit > w && want_cmp(hit - 1, &key) == 0)
+		hit--;
+	for (; hit < w + r->n_need && want_cmp(hit, &key) == 0; hit++) {
+		uint64_t i = hit->block;
+		if (!r->need[i])
+			continue;
+		int rc = delta_write_block(r, i, data, e);
+		if (rc < 0)
+			return rc;
+		r->need[i] = 0;
+		r->c->copied += delta_block_len(r, i);
+	}
+	return 0;
+}
+
+/* How much of the active slot holds its image: the file system's length
+ * (the rest of a slot is stale or empty), else the whole slot. */
+static uint64_t active_length(int fd, const char *path)
+{
+	uint64_t size = 0, len = 0;
+	const char *fs = NULL;
+	struct error ignored = { 0 };
+
+	if (file_or_blockdev_size(fd, &size) < 0)
+		return 0;
+	if (image_fs_length(fd, size, &len, &fs, &ignored) == 0)
+		return len;
+	log_debug("active slot %s: no known file system, all %llu bytes are read", path,
+		  (unsigned long long)size);
+	return size;
+}
+
+static int scan_active(struct delta_run *r, int fd, uint64_t len, struct want *w,
+		       struct error *e)
+{
+	uint32_t bs = r->j->ix->block_size;
+	uint8_t *buf = malloc(CHUNK);
+	int rc = 0;
+
+	if (!buf)
+		return err_oom(e, NULL);
+	progress_begin("delta-copy", len);
+	for (uint64_t off = 0; off < len && rc == 0; off += CHUNK) {
+		size_t n = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
+		if (read_chunk(fd, buf, (n + bs - 1) / bs * bs, off) < 0)
+			break; /* an unreadable active slot is only a source less */
+		for (size_t k = 0; k < n && rc == 0; k += bs)
+			rc = use_active_block(r, w, buf + k, e);
+		report(r, off + n);
+	}
+	rc == 0 ? progress_done() : progress_end();
+	free(buf);
+	return rc;
+}
+
+int delta_from_active(struct delta_run *r, struct error *e)
+{
+	struct want *w;
+	uint64_t before = r->n_need;
+	int fd, rc;
+
+	if (!r->j->active_path || r->n_need == 0)
+		return 0;
+	/* Read-only, never more: the running system is never written. */
+	fd = open(r->j->active_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("delta: active slot %s: %s; its blocks are downloaded instead",
+			 r->j->active_path, strerror(errno));
+		return 0;
+	}
+	if (!(w = wanted(r))) {
+		close(fd);
+		return err_oom(e, NULL);
+	}
+	rc = scan_active(r, fd, active_length(fd, r->j->active_path), w, e);
+	free(w);
+	close(fd);
+	r->n_need = 0;
+	for (uint64_t i = 0; i < r->j->ix->nblocks; i++)
+		r->n_need += r->need[i];
+	log_debug("delta: %llu of %llu blocks found in the active slot",
+		  (unsigned long long)(before - r->n_need), (unsigned long long)before);
+	return rc;
+}
