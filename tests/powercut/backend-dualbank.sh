@@ -10,7 +10,9 @@
 # offsets spread over the image (the cut lands at the first report >= it).
 . "$TOP/tests/powercut/dualbank.sh"
 BE_NAME=dualbank
-BE_UPDATES=v2
+# v2: the full stream (install --full), cut at the slot writer's offsets;
+# v2d: the same bundle as a delta install, cut at offsets into what it writes.
+BE_UPDATES="v2 v2d"
 BE_SCENARIOS=$DB_SCENARIOS
 
 be_start() {
@@ -24,7 +26,9 @@ be_start() {
 be_cleanup() { :; }
 be_reset() { pc_reset "$@"; }
 be_device() { db_device "$1"; }
-be_install_cmd() { echo "install $DBF/v2.upd"; }
+be_install_cmd() {
+	case $1 in v2d) echo "install $DBF/v2.upd" ;; *) echo "install $DB_FULL $DBF/v2.upd" ;; esac
+}
 be_activated() { grep -qx env-written "$1/cut.log" && echo yes || echo no; }
 
 # be_cut DEV UNIT CUT CMD...: ./updater-fault CMD on DEV, cut at CUT
@@ -40,7 +44,7 @@ be_cut() {
 # positions cut at are kept (WORK/positions.W).
 be_landed() {
 	pc_cut_landed "${3#fault:}" "$DEV/cut.log" >"$DEV/landed" || exit 1
-	[ ! -s "$DEV/landed" ] || cat "$DEV/landed" >>"$WORK/positions.$1"
+	[ ! -s "$DEV/landed" ] || [ "$2" = v2d ] || cat "$DEV/landed" >>"$WORK/positions.$1"
 }
 
 be_after_cut() { db_after_cut "$1" "$3" "$4"; BE_OUTCOME=$DB_OUTCOME; }
@@ -50,10 +54,11 @@ be_label() { if [ "$3" = install ]; then echo "$BE_OUTCOME"; else echo "$1:$BE_O
 
 # ---- the sweep ----
 
-# be_reference UNIT: a full install under updater-fault: its fault log.
+# be_reference UNIT: a whole install under updater-fault: its fault log.
 be_reference() {
+	[ "$1" = v2d ] && { db_delta_reference; return; }
 	pc_reset "$DBF/pristine" "$WORK/list"
-	be_cut "$WORK/list" v2 "" install "$DBF/v2.upd" ||
+	be_cut "$WORK/list" v2 "" $(be_install_cmd v2) ||
 		fail "a full install under updater-fault failed: $(cat "$WORK/list/cut.out")"
 	cp "$WORK/list/cut.log" "$WORK/full.log"
 	pc_named_points "$WORK/full.log" >"$WORK/named"
@@ -64,15 +69,34 @@ be_reference() {
 	[ "$(tail -n1 "$WORK/reported")" = "$V2_SIZE" ] || fail "the last slot-bytes report is not the image size"
 	echo "  fault points of a full install: $(pc_listing "$WORK/full.log")"
 }
+# The delta install's reference: what it writes (DELTA_WRITTEN bytes, the
+# last delta-written report) is where its cuts go; the named points are the
+# engine's, as the full install's, and are cut there.
+db_delta_reference() {
+	pc_reset "$DBF/pristine" "$WORK/list-d"
+	be_cut "$WORK/list-d" v2d "" $(be_install_cmd v2d) ||
+		fail "a delta install under updater-fault failed: $(cat "$WORK/list-d/cut.out")"
+	cp "$WORK/list-d/cut.log" "$WORK/delta.log"
+	DELTA_WRITTEN=$(pc_progress_values "$WORK/delta.log" delta-written | tail -n 1)
+	# (the image's zero blocks are in place on the factory's empty slot B:
+	# what it writes is the data, some MiB of it)
+	[ "${DELTA_WRITTEN:-0}" -gt 1048576 ] ||
+		fail "the delta install wrote ${DELTA_WRITTEN:-nothing} bytes of a $V2_SIZE-byte image into the factory's slot B"
+	grep -q "delta: .* downloaded" "$WORK/list-d/cut.out" ||
+		fail "the v2d install did not run as a delta: $(tail -n1 "$WORK/list-d/cut.out")"
+	echo "  fault points of a delta install: $(pc_listing "$WORK/delta.log")"
+}
 be_install_points() {
 	pc_sweep_points "$WORK/full.log" slot-bytes "$V2_SIZE" "${PC_OFFSETS:-200}" | sed 's/^/v2|fault:/'
+	pc_offsets "$DELTA_WRITTEN" "${PC_DELTA_OFFSETS:-40}" | sed 's/^/v2d|fault:delta-written@/'
 }
 be_points_ready() { :; }
 be_install_summary() {
 	positions=$(cat "$WORK"/positions.* 2>/dev/null | sort -u | wc -l)
 	n_named=$(wc -l <"$WORK/named")
 	n_bytes=$(grep -c '|fault:slot-bytes@' "$WORK/points")
-	echo "  $n_named transition points, $n_bytes byte offsets ($positions distinct write positions of $n_reported reported), $PC_JOBS workers, $1 s"
+	n_delta=$(grep -c '|fault:delta-written@' "$WORK/points")
+	echo "  $n_named transition points, $n_bytes byte offsets ($positions distinct write positions of $n_reported reported), $n_delta delta offsets, $PC_JOBS workers, $1 s"
 }
 be_scenarios_summary() { :; }
 
@@ -102,7 +126,12 @@ slot A), cut with SIGKILL at:
 
 - $n_named transition points: every hit of every named point of a full install ($(pc_listing "$WORK/full.log" | sed 's/, slot-bytes x[0-9]*//'));
 - $n_bytes byte offsets across the image ($positions distinct write positions: the slot writer reports
-  every 1 MiB, an offset cuts at the first report at or after it).
+  every 1 MiB, an offset cuts at the first report at or after it);
+- $n_delta offsets into what the same update installed as a delta writes ($DELTA_WRITTEN bytes into the
+  factory's slot B: zero blocks and frames; \`delta-written\`, reported after each block written).
+
+The recovery install after each cut is the delta install: it must resume from whatever the cut
+left in slot B.
 
 Result: **$INSTALL_FIG.**
 After the boot: ${INSTALL_BREAKDOWN:-none} (version booted / state).
@@ -119,7 +148,7 @@ EOF
 }
 
 # ---- random kills ----
-# The moments (what SEED reproduces), three kinds in turn:
+# The moments (what SEED reproduces), four kinds in turn:
 #   t:MS        a delay drawn uniformly over the whole install;
 #   b:BYTES:MS  once the updater has written BYTES (drawn uniformly over the
 #               image; its wchar in /proc/PID/io), then a delay of 0..20 ms:
@@ -130,7 +159,9 @@ EOF
 #               window of a few ms that a delay alone rarely hits. The wait
 #               looks every millisecond and forks nothing: when it forked a
 #               sleep every 5 ms (and awk, sleep before the kill), 6 of 16
-#               such runs had finished before their kill (measured here).
+#               such runs had finished before their kill (measured here);
+#   d:MS        the same update installed as a delta (no --full), a delay
+#               drawn uniformly over a whole delta install.
 E_MS=${E_MS:-12}
 
 # rk_device W: a fresh device whose slot B holds other bytes than release
@@ -159,20 +190,28 @@ be_rk_prepare() {
 	BE_SOURCE=$URL/v2.upd
 	rk_device cal
 	c0=$(date +%s%N)
-	"$UPDATER" --config="$DEV/updater.conf" --progress=none install "$SLOW_URL/v2.upd" >"$WORK/cal.out" 2>&1 ||
+	"$UPDATER" --config="$DEV/updater.conf" --progress=none install $DB_FULL "$SLOW_URL/v2.upd" >"$WORK/cal.out" 2>&1 ||
 		fail "the calibration install failed: $(tail -n1 "$WORK/cal.out")"
 	t_ms=$((($(date +%s%N) - c0) / 1000000))
 	rm -rf "$DEV"
-	awk -v seed="$SEED" -v n="$RUNS" -v t="$t_ms" -v size="$V2_SIZE" -v ems="$E_MS" 'BEGIN {
+	rk_device cald
+	c0=$(date +%s%N)
+	"$UPDATER" --config="$DEV/updater.conf" --progress=none install "$SLOW_URL/v2.upd" >"$WORK/cald.out" 2>&1 ||
+		fail "the calibration delta install failed: $(tail -n1 "$WORK/cald.out")"
+	grep -q "delta: .* downloaded" "$WORK/cald.out" || fail "the calibration delta install ran no delta"
+	td_ms=$((($(date +%s%N) - c0) / 1000000))
+	rm -rf "$DEV"
+	awk -v seed="$SEED" -v n="$RUNS" -v t="$t_ms" -v td="$td_ms" -v size="$V2_SIZE" -v ems="$E_MS" 'BEGIN {
 		srand(seed)
 		for (i = 1; i <= n; i++) {
 			r = rand()
-			if (i % 3 == 1) printf "%d:t:%d\n", i, int(r * 1.05 * t)
-			else if (i % 3 == 2) printf "%d:b:%d:%d\n", i, int(r * size), int(rand() * 20)
-			else printf "%d:e:%d\n", i, int(r * ems)
+			if (i % 4 == 1) printf "%d:t:%d\n", i, int(r * 1.05 * t)
+			else if (i % 4 == 2) printf "%d:b:%d:%d\n", i, int(r * size), int(rand() * 20)
+			else if (i % 4 == 3) printf "%d:e:%d\n", i, int(r * ems)
+			else printf "%d:d:%d\n", i, int(r * 1.05 * td)
 		}
 	}' >"$WORK/points"
-	echo "  one install takes $t_ms ms here"
+	echo "  one install takes $t_ms ms here, a delta install $td_ms ms"
 }
 
 # wait_written PID BYTES: until process PID has written BYTES (or ended),
@@ -196,9 +235,12 @@ be_rk_launch() {
 	IFS=: read -r _ mode delay bytes <<<"$2"
 	[ "$mode" != b ] || { local at=$delay; delay=$bytes bytes=$at; }
 	rk_device "$1"
-	"$UPDATER" --config="$DEV/updater.conf" --progress=json install "$SLOW_URL/v2.upd" \
+	local full=$DB_FULL unit=v2
+	[ "$mode" != d ] || full= unit=v2d
+	# shellcheck disable=SC2086 # full: an option or nothing
+	"$UPDATER" --config="$DEV/updater.conf" --progress=json install $full "$SLOW_URL/v2.upd" \
 		>"$DEV/kill.json" 2>"$DEV/kill.err" &
-	PID=$! KILL=$! DELAY=$delay UNIT=v2 MODE=$mode
+	PID=$! KILL=$! DELAY=$delay UNIT=$unit MODE=$mode
 	case $mode in
 	b) wait_written "$PID" "$bytes" ;;
 	e) wait_written "$PID" "$V2_SIZE" ;;
@@ -206,7 +248,7 @@ be_rk_launch() {
 }
 be_rk_done() { :; }
 be_rk_label() { echo "$MODE:$1->$BE_OUTCOME"; }
-RK_LEGEND="KIND:STATE->VERSION/STATE (kill kind t/b/e, the last state the install printed, what ran after the boot)"
+RK_LEGEND="KIND:STATE->VERSION/STATE (kill kind t/b/e/d, the last state the install printed, what ran after the boot)"
 
 be_rk_doc() {
 	cat <<EOF
@@ -215,7 +257,8 @@ $RUNS runs of the real \`updater install\` over HTTP (a server dripping the bund
 ${DRIP_SECONDS} s), each killed with SIGKILL at a random moment (seeded: each run prints its seed,
 \`SEED=\` repeats the draw): $(grep -c ':t:' "$WORK/points") after a delay drawn over the whole install,
 $(grep -c ':b:' "$WORK/points") once a random number of image bytes had been written, $(grep -c ':e:' "$WORK/points") within $E_MS ms after the
-last image byte was written (fsync, read-back, activation). Where the kills of the last run
+last image byte was written (fsync, read-back, activation) of an install with \`--full\`, and
+$(grep -c ':d:' "$WORK/points") after a delay drawn over the whole of a delta install (no \`--full\`). Where the kills of the last run
 landed: \`build/powercut/random-kill-dualbank.last\`.
 EOF
 }
@@ -223,6 +266,7 @@ BE_RK_FIGURE=powercut-random-dualbank
 
 # ---- the I/O journal ----
 be_io_prepare() { :; }
+BE_IO_INSTALLS=install-v2d
 
 # be_io_run DEV JOURNAL 0 CMD...: CMD on DEV under the shim, the slots, the
 # environment and the state directory journaled to JOURNAL (the cuts are

@@ -10,6 +10,11 @@
 # it) and checks that the device ends up running 2.0, committed.
 
 DB_IMAGE_MB=${DB_IMAGE_MB:-32}
+# The cut installs stream the whole bundle (the slot writer, whose slot-bytes
+# reports are the byte offsets cut at); the recovery install after each cut
+# (db_recover) runs the default, the delta install, which must resume from
+# whatever the cut left in slot B (docs/dualbank.md, "Delta install").
+DB_FULL=--full
 DB_SLOT_MB=${DB_SLOT_MB:-40}
 DB_BOOTLIMIT=3
 
@@ -216,7 +221,7 @@ db_scenario_setup() {
 	cancel) u install "$DBF/v2.upd" && echo rollback ;;
 	interrupted)
 		UPDATER_FAULT=slot-bytes@$((V2_SIZE / 2)) "$UPDATER_FAULT_BIN" --config="$d/updater.conf" \
-			--progress=none install "$DBF/v2.upd" >>"$d/setup.out" 2>&1
+			--progress=none install $DB_FULL "$DBF/v2.upd" >>"$d/setup.out" 2>&1
 		boots A
 		echo boot ;;
 	*) fail "no scenario $name" ;;

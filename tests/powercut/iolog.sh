@@ -23,6 +23,8 @@
 # the cut came after the first completed fsync of the environment, a state
 # save exactly when it came after the first fsync of the state directory,
 # and whatever the command reported done when it exited survives.
+# BE_IO_INSTALLS: more installs of the backend, "install-UNIT" (dual-bank:
+# install-v2d, the delta install).
 # Env: PC_JOBS, RUNS_IO="install mark-good ..." (a subset), PC_NO_DOC=1.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/powercut/lib.sh
@@ -39,11 +41,14 @@ UPDATE=${BE_UPDATES%% *}
 # 1. Each command once, journaled; its cut points.
 : >"$WORK/points"
 : >"$WORK/runs"
-for run in ${RUNS_IO:-install $BE_SCENARIOS}; do
+for run in ${RUNS_IO:-install ${BE_IO_INSTALLS:-} $BE_SCENARIOS}; do
 	P=$WORK/pristine-$run IO=$WORK/io-$run
 	if [ "$run" = install ]; then
 		be_reset "$BE_FACTORY" "$P"
 		cmd=$(be_install_cmd "$UPDATE")
+	elif [ "${run#install-}" != "$run" ]; then
+		be_reset "$BE_FACTORY" "$P"
+		cmd=$(be_install_cmd "${run#install-}")
 	else
 		cmd=$(be_scenario_setup "$run" "$P") || exit 1
 	fi
@@ -67,7 +72,7 @@ iolog_point() {
 			fail "the state file did not survive the cut: $(head -c 200 "$DEV/data/updater/state" | tr '\n' ' ')"
 	fi
 	pc_iolog_durable "$run" "$k" "$kind" "$DEV" "$P"
-	if [ "$run" = install ]; then
+	if [ "${run%%-*}" = install ]; then
 		be_io_install_check "$DEV"
 	else
 		be_after_scenario_cut "$DEV" "$run" "$PC_ENVW" "$PC_SAVED" "$P"
