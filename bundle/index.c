@@ -203,14 +203,32 @@ void bundle_index_hash_block(const uint8_t *data, size_t block_size, uint8_t *ou
 	memcpy(out, sha, BUNDLE_INDEX_HASH_LEN);
 }
 
-bool bundle_index_block_matches(const struct bundle_index *ix, uint64_t i, const uint8_t *data)
+void bundle_index_hash_block_with(struct sha256_ctx *c, const uint8_t *data, size_t block_size,
+				  uint8_t *out)
+{
+	uint8_t sha[32];
+
+	sha256_oneshot(c, data, block_size, sha);
+	memcpy(out, sha, BUNDLE_INDEX_HASH_LEN);
+}
+
+bool bundle_index_block_matches_with(struct sha256_ctx *c, const struct bundle_index *ix,
+				     uint64_t i, const uint8_t *data)
 {
 	uint8_t h[BUNDLE_INDEX_HASH_LEN];
 
 	if (i >= ix->nblocks)
 		return false;
-	bundle_index_hash_block(data, ix->block_size, h);
+	if (c)
+		bundle_index_hash_block_with(c, data, ix->block_size, h);
+	else
+		bundle_index_hash_block(data, ix->block_size, h);
 	return memcmp(h, ix->hashes + i * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0;
+}
+
+bool bundle_index_block_matches(const struct bundle_index *ix, uint64_t i, const uint8_t *data)
+{
+	return bundle_index_block_matches_with(NULL, ix, i, data);
 }
 
 uint64_t bundle_index_frame_of(const struct bundle_index *ix, uint64_t i)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../lib/digest.h"
 #include "../lib/error.h"
 #include "../lib/source.h"
 #include "bundle.h"
@@ -64,3 +65,9 @@ bool bundle_index_block_matches(const struct bundle_index *ix, uint64_t i, const
 uint64_t bundle_index_frame_of(const struct bundle_index *ix, uint64_t i);
 /* Hash of one block as the index stores it (out: BUNDLE_INDEX_HASH_LEN bytes). */
 void bundle_index_hash_block(const uint8_t *data, size_t block_size, uint8_t *out);
+/* The same two with a reusable context (sha256_new; lib/digest.h), for the
+ * many blocks of a delta install: no per-block OpenSSL set-up. */
+void bundle_index_hash_block_with(struct sha256_ctx *c, const uint8_t *data, size_t block_size,
+				  uint8_t *out);
+bool bundle_index_block_matches_with(struct sha256_ctx *c, const struct bundle_index *ix,
+				     uint64_t i, const uint8_t *data);

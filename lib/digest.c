@@ -52,6 +52,17 @@ void sha256_final(struct sha256_ctx *c, uint8_t out[32])
 	sha256_free(c);
 }
 
+void sha256_oneshot(struct sha256_ctx *c, const void *data, size_t len, uint8_t out[32])
+{
+	unsigned int n = 0;
+
+	/* A NULL type re-initialises with the digest c already holds. */
+	if (!c || EVP_DigestInit_ex2(c->md, NULL, NULL) != 1 ||
+	    EVP_DigestUpdate(c->md, data, len) != 1 || EVP_DigestFinal_ex(c->md, out, &n) != 1 ||
+	    n != 32)
+		memset(out, 0, 32);
+}
+
 void sha256_free(struct sha256_ctx *c)
 {
 	if (!c)

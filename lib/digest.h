@@ -10,6 +10,11 @@ void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
  * matches no real digest, so comparisons fail closed. */
 void sha256_final(struct sha256_ctx *c, uint8_t out[32]);
 void sha256_free(struct sha256_ctx *c);                   /* without a digest */
+/* The digest of data alone with c (made by sha256_new, whatever it hashed
+ * before), c kept for the next call: for many small buffers, without
+ * OpenSSL's per-digest set-up (a context and an algorithm fetch each). All
+ * zeros should OpenSSL fail. */
+void sha256_oneshot(struct sha256_ctx *c, const void *data, size_t len, uint8_t out[32]);
 void hex_encode(const uint8_t *in, size_t len, char *out); /* out: 2*len+1 */
 /* Decodes the first 2*len characters of in (hex digits, either case) into
  * len bytes: 0, or -EINVAL if any is not a hex digit (a shorter string fails

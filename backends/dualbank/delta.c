@@ -80,8 +80,12 @@ int delta_install(const struct delta_job *j, struct delta_counts *c, struct erro
 	if (j->ix->block_size == 0 || j->ix->frame_size % j->ix->block_size)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "bundle index: bad block or frame size");
 	r.need = calloc(j->ix->nblocks ? j->ix->nblocks : 1, 1);
-	if (!r.need)
+	r.wbuf = malloc(DELTA_WBUF);
+	r.hash = sha256_new();
+	if (!r.need || !r.wbuf || !r.hash) {
+		free(r.need), free(r.wbuf), sha256_free(r.hash);
 		return err_oom(e, NULL);
+	}
 	rc = delta_from_target(&r, e);
 	if (rc == 0)
 		rc = delta_from_active(&r, e);
@@ -89,6 +93,7 @@ int delta_install(const struct delta_job *j, struct delta_counts *c, struct erro
 		rc = delta_from_network(&r, e);
 	if (rc == 0)
 		rc = verify_image(j, e);
-	free(r.need);
+	free(r.need), free(r.wbuf);
+	sha256_free(r.hash);
 	return rc;
 }

@@ -56,12 +56,21 @@ struct delta_run {
 	struct delta_counts *c;
 	uint8_t *need;   /* per block: 1 while it must still come from the network */
 	uint64_t n_need;
+	struct sha256_ctx *hash; /* reused for every block's hash */
+	/* Blocks to write at consecutive offsets go out as one write. */
+	uint8_t *wbuf;
+	uint64_t wfirst; /* the block wbuf starts with */
+	size_t wlen;     /* bytes in wbuf */
 };
 
 /* The image's block i: its length (the last one may be short) and offset. */
 uint32_t delta_block_len(const struct delta_run *r, uint64_t i);
-/* Writes block i (data: delta_block_len bytes whose hash was checked). */
+/* Writes block i (data: delta_block_len bytes whose hash was checked),
+ * joined with the blocks next to it into one write; delta_flush writes what
+ * is pending (each pass ends with it). */
 int delta_write_block(struct delta_run *r, uint64_t i, const uint8_t *data, struct error *e);
+int delta_flush(struct delta_run *r, struct error *e);
+#define DELTA_WBUF (256u << 10)
 /* Sources 1 and 2, then 3 (needs r->need allocated, all 1). */
 int delta_from_target(struct delta_run *r, struct error *e);
 int delta_from_active(struct delta_run *r, struct error *e);

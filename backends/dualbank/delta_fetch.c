@@ -80,7 +80,7 @@ static int frame_done(struct fetch *f, struct error *e)
 		const uint8_t *b = f->out + k * ix->block_size;
 		if (!r->need[i])
 			continue;
-		if (!bundle_index_block_matches(ix, i, b))
+		if (!bundle_index_block_matches_with(r->hash, ix, i, b))
 			return CORRUPT(f, e, "block %" PRIu64 " does not match the signed index", i);
 		int rc = delta_write_block(r, i, b, e);
 		if (rc < 0)
@@ -135,6 +135,8 @@ static int fetch_frames(struct fetch *f, struct error *e)
 	ZSTD_DCtx_setParameter(f->dctx, ZSTD_d_windowLogMax, (int)j->m->zstd_window_log);
 	progress_begin("download", f->total);
 	int rc = source_fetch_ranges(j->src, f->ranges, f->n, 0, on_bytes, f, &f->stats, e);
+	if (rc == 0)
+		rc = delta_flush(f->r, e);
 	rc == 0 ? progress_done() : progress_end();
 	return rc;
 }

@@ -29,19 +29,36 @@ static void report(const struct delta_run *r, uint64_t done)
 	progress_update(done);
 }
 
-int delta_write_block(struct delta_run *r, uint64_t i, const uint8_t *data, struct error *e)
+int delta_flush(struct delta_run *r, struct error *e)
 {
 	const struct delta_job *j = r->j;
-	uint32_t n = delta_block_len(r, i);
-	int rc = io_pwrite_full(j->fd, data, n, i * j->ix->block_size);
+	int rc = r->wlen ? io_pwrite_full(j->fd, r->wbuf, r->wlen, r->wfirst * j->ix->block_size)
+			 : 0;
 
 	if (rc < 0)
 		return err_set(e, UPD_EXIT_OTHER, -rc, "install %s: write %s: %s", j->name, j->path,
 			       strerror(-rc));
-	r->c->written += n;
+	r->c->written += r->wlen;
+	r->wlen = 0;
 	/* Monotonic over the three passes: the power-cut sweep's offsets into
 	 * what a delta install writes (tests/powercut/backend-dualbank.sh). */
 	fault_progress("delta-written", r->c->written);
+	return 0;
+}
+
+int delta_write_block(struct delta_run *r, uint64_t i, const uint8_t *data, struct error *e)
+{
+	uint32_t n = delta_block_len(r, i), bs = r->j->ix->block_size;
+	int rc;
+
+	/* (only the image's last block is short: a run of blocks is contiguous) */
+	if (r->wlen && (i * bs != r->wfirst * bs + r->wlen || r->wlen + n > DELTA_WBUF) &&
+	    (rc = delta_flush(r, e)) < 0)
+		return rc;
+	if (!r->wlen)
+		r->wfirst = i;
+	memcpy(r->wbuf + r->wlen, data, n);
+	r->wlen += n;
 	return 0;
 }
 
@@ -76,7 +93,7 @@ static int target_chunk(struct delta_run *r, uint8_t *buf, uint64_t first, uint6
 		int rc = 0;
 
 		memset(b + len, 0, bs - len); /* the index hashes a short block padded */
-		if (bundle_index_block_matches(r->j->ix, i, b)) {
+		if (bundle_index_block_matches_with(r->hash, r->j->ix, i, b)) {
 			r->c->reused += len;
 		} else if (is_zero_hash(r, i, zero_hash)) {
 			rc = delta_write_block(r, i, zeros, e);
@@ -114,57 +131,70 @@ int delta_from_target(struct delta_run *r, struct error *e)
 		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
 		report(r, done);
 	}
+	if (rc == 0)
+		rc = delta_flush(r, e);
 	rc == 0 ? progress_done() : progress_end();
 	free(buf), free(zeros);
 	return rc;
 }
 
-/* The blocks still needed, sorted by hash, to be looked up while the
- * active slot is read once, front to back. */
-struct want {
-	uint8_t hash[BUNDLE_INDEX_HASH_LEN];
-	uint64_t block;
-};
-
-static int want_cmp(const void *a, const void *b)
+/* The blocks still needed, as block numbers sorted by their hash in the
+ * index (4 bytes per block: the hashes stay in the index), to be looked up
+ * while the active slot is read once, front to back. */
+static int by_hash(const void *a, const void *b, void *ix)
 {
-	return memcmp(a, b, BUNDLE_INDEX_HASH_LEN);
+	const uint8_t *h = ((const struct bundle_index *)ix)->hashes;
+	return memcmp(h + (uint64_t)*(const uint32_t *)a * BUNDLE_INDEX_HASH_LEN,
+		      h + (uint64_t)*(const uint32_t *)b * BUNDLE_INDEX_HASH_LEN,
+		      BUNDLE_INDEX_HASH_LEN);
 }
 
-static struct want *wanted(const struct delta_run *r)
+static uint32_t *wanted(const struct delta_run *r)
 {
-	struct want *w = malloc((r->n_need ? r->n_need : 1) * sizeof(*w));
+	uint32_t *w = malloc((r->n_need ? r->n_need : 1) * sizeof(*w));
 	uint64_t n = 0;
 
 	if (!w)
 		return NULL;
 	for (uint64_t i = 0; i < r->j->ix->nblocks; i++)
-		if (r->need[i]) {
-			memcpy(w[n].hash, r->j->ix->hashes + i * BUNDLE_INDEX_HASH_LEN,
-			       BUNDLE_INDEX_HASH_LEN);
-			w[n++].block = i;
-		}
-	qsort(w, n, sizeof(*w), want_cmp);
+		if (r->need[i])
+			w[n++] = (uint32_t)i; /* BUNDLE_INDEX_IMAGE_MAX: < 2^22 blocks */
+	qsort_r(w, n, sizeof(*w), by_hash, (void *)r->j->ix);
 	return w;
+}
+
+/* The first entry of w (n entries) whose block has hash, or n. */
+static uint64_t lower_bound(const struct bundle_index *ix, const uint32_t *w, uint64_t n,
+			    const uint8_t *hash)
+{
+	uint64_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (memcmp(ix->hashes + (uint64_t)w[mid] * BUNDLE_INDEX_HASH_LEN, hash,
+			   BUNDLE_INDEX_HASH_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* Block data (bs bytes, read from the active slot) fills every needed block
  * with its hash. A match is a check against the signed index: the data is
  * what the release says the block holds. */
-static int use_active_block(struct delta_run *r, struct want *w, const uint8_t *data,
+static int use_active_block(struct delta_run *r, const uint32_t *w, const uint8_t *data,
 			    struct error *e)
 {
-	struct want key;
-	struct want *hit;
+	const struct bundle_index *ix = r->j->ix;
+	uint8_t hash[BUNDLE_INDEX_HASH_LEN];
 
-	bundle_index_hash_block(data, r->j->ix->block_size, key.hash);
-	hit = bsearch(&key, w, r->n_need, sizeof(*w), want_cmp);
-	if (!hit)
-		return 0;
-	while (hit > w && want_cmp(hit - 1, &key) == 0)
-		hit--;
-	for (; hit < w + r->n_need && want_cmp(hit, &key) == 0; hit++) {
-		uint64_t i = hit->block;
+	bundle_index_hash_block_with(r->hash, data, ix->block_size, hash);
+	for (uint64_t k = lower_bound(ix, w, r->n_need, hash);
+	     k < r->n_need && memcmp(ix->hashes + (uint64_t)w[k] * BUNDLE_INDEX_HASH_LEN, hash,
+				     BUNDLE_INDEX_HASH_LEN) == 0;
+	     k++) {
+		uint64_t i = w[k];
 		if (!r->need[i])
 			continue;
 		int rc = delta_write_block(r, i, data, e);
@@ -193,7 +223,7 @@ static uint64_t active_length(int fd, const char *path)
 	return size;
 }
 
-static int scan_active(struct delta_run *r, int fd, uint64_t len, struct want *w,
+static int scan_active(struct delta_run *r, int fd, uint64_t len, const uint32_t *w,
 		       struct error *e)
 {
 	uint32_t bs = r->j->ix->block_size;
@@ -211,6 +241,8 @@ static int scan_active(struct delta_run *r, int fd, uint64_t len, struct want *w
 			rc = use_active_block(r, w, buf + k, e);
 		report(r, off + n);
 	}
+	if (rc == 0)
+		rc = delta_flush(r, e);
 	rc == 0 ? progress_done() : progress_end();
 	free(buf);
 	return rc;
@@ -218,7 +250,7 @@ static int scan_active(struct delta_run *r, int fd, uint64_t len, struct want *w
 
 int delta_from_active(struct delta_run *r, struct error *e)
 {
-	struct want *w;
+	uint32_t *w;
 	uint64_t before = r->n_need;
 	int fd, rc;
 

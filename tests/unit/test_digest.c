@@ -56,6 +56,32 @@ static void test_incremental(void **state)
 	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+/* sha256_oneshot: each call the digest of its data alone, whatever the
+ * context hashed before (an update left pending, earlier one-shots). */
+static void test_oneshot_reuse(void **state)
+{
+	(void)state;
+	struct sha256_ctx *c = sha256_new();
+	uint8_t d[32];
+	char hex[65];
+
+	assert_non_null(c);
+	sha256_update(c, "pending", 7);
+	sha256_oneshot(c, "abc", 3, d);
+	hex_encode(d, 32, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_oneshot(c, "", 0, d);
+	hex_encode(d, 32, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha256_oneshot(c, "abc", 3, d);
+	hex_encode(d, 32, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_free(c);
+	sha256_oneshot(NULL, "abc", 3, d); /* no context: all zeros, fails closed */
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(d[i], 0);
+}
+
 static void test_free_without_final(void **state)
 {
 	(void)state;
@@ -105,7 +131,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors),	   cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_free_without_final), cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_hex_rejects),
+		cmocka_unit_test(test_hex_rejects),	   cmocka_unit_test(test_oneshot_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

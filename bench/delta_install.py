@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""The dual-bank delta install against `install --full` of the same update, in
+the same run (issue 13's time and memory measures): an ext4 image of real
+files (4 KiB blocks) and the next release (every 20th file changed, 2 MiB of
+new files), a bundle of the new one served by tests/lib/httpd.py on
+127.0.0.1, a simulated device (tools/updater-sim) running the old release
+with slot B holding the old release too (as after an earlier update), each
+install on a fresh copy of that device. Reports, per mode, the best and the
+median of BENCH_RUNS wall times (read-back on), the peak anonymous memory
+(RssAnon, sampled every 5 ms) and the bytes downloaded and written (the
+install's last log line). Prints a Markdown block with the hash of the
+sources it measured; `make bench-delta` writes it to build/bench/delta-install.md.
+
+Each mode runs over loopback unlimited, and over a link of DELTA_LINK_MBIT
+Mbit/s (default 100: the server drips the bytes, tests/lib/httpd.py
+--fault drip=...), where the bytes downloaded cost what they would on a
+device's network.
+
+Environment: BENCH_RUNS (default 3), BENCH_DIR (default build/bench),
+DELTA_IMAGE_MB (default 256), DELTA_LINK_MBIT (default 100).
+"""
+import hashlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BENCH = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build", "bench")))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SIZE_MB = int(os.environ.get("DELTA_IMAGE_MB", "256"))
+UPDATER = os.path.join(TOP, "updater")
+SIM = os.path.join(TOP, "tools", "updater-sim")
+LINK_MBIT = float(os.environ.get("DELTA_LINK_MBIT", "100"))
+# Real files (184 MiB; with /usr/lib/gcc 424 MiB, for images of 512 MiB and more).
+CONTENT = ["/usr/lib/python3.11", "/usr/share/doc"] + (["/usr/lib/gcc"] if SIZE_MB >= 512 else [])
+SOURCES = ["backends/dualbank", "lib/source_ranges.c", "bundle/index.c", "bench/delta_install.py"]
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, executable="/bin/bash", **kw)
+
+
+def sources_hash():
+    h = hashlib.sha256()
+    for s in SOURCES:
+        p = os.path.join(TOP, s)
+        files = [p] if os.path.isfile(p) else sorted(
+            os.path.join(d, f) for d, _, fs in os.walk(p) for f in fs)
+        for f in files:
+            h.update(os.path.relpath(f, TOP).encode() + b"\0" + open(f, "rb").read())
+    return h.hexdigest()[:16]
+
+
+def make_tree(version):
+    tree = tempfile.mkdtemp(dir=BENCH)
+    for src in CONTENT:
+        dst = os.path.join(tree, src.lstrip("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copytree(src, dst, symlinks=True)
+    os.makedirs(os.path.join(tree, "etc"), exist_ok=True)
+    with open(os.path.join(tree, "etc", "os-release"), "w") as f:
+        f.write(f'VERSION_ID="{version}"\n')
+    return tree
+
+
+def change_tree(tree):
+    """Every 20th regular file gets a line appended; 2 MiB of new files."""
+    n = 0
+    for d, _, fs in sorted(os.walk(tree)):
+        for f in sorted(fs):
+            p = os.path.join(d, f)
+            if os.path.isfile(p) and not os.path.islink(p):
+                n += 1
+                if n % 20 == 0:
+                    with open(p, "ab") as out:
+                        out.write(b"\n# changed in 2.0\n")
+    new = os.path.join(tree, "usr", "lib", "new-in-2.0")
+    os.makedirs(new)
+    for i in range(8):
+        with open(os.path.join(new, f"blob{i}"), "wb") as out:
+            out.write(os.urandom(256 * 1024))
+
+
+def mkfs(tree, path):
+    sh(f"mkfs.ext4 -q -F -b 4096 -d {tree} {path} {SIZE_MB}M")
+
+
+def fixtures():
+    d = os.path.join(BENCH, f"delta-{SIZE_MB}")
+    if os.path.exists(os.path.join(d, ".done")):
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    tree = make_tree("1.0")
+    mkfs(tree, os.path.join(d, "v1.img"))
+    change_tree(tree)
+    with open(os.path.join(tree, "etc", "os-release"), "w") as f:
+        f.write('VERSION_ID="2.0"\n')
+    mkfs(tree, os.path.join(d, "v2.img"))
+    shutil.rmtree(tree)
+    sh(f'. "{TOP}/tests/lib/common.sh"; make_key release {d}', stdout=subprocess.DEVNULL)
+    os.makedirs(os.path.join(d, "www"))
+    sh(f"{UPDATER} bundle create --image {d}/v2.img --version 2.0 --compatible sim-board "
+       f"--key {d}/release.pem --output {d}/www/v2.upd", stdout=subprocess.DEVNULL)
+    # Made where each run's copy goes (its updater.conf names its own paths),
+    # then kept aside as the pristine device.
+    dev = os.path.join(BENCH, "delta-dev")
+    shutil.rmtree(dev, ignore_errors=True)
+    sh(f"{SIM} create {dev} --backend=dualbank --image {d}/v1.img --key {d}/release.pub.pem "
+       f"--slot-size {SIZE_MB + 16}M --compatible sim-board", stdout=subprocess.DEVNULL)
+    # Slot B: the release before (here the same old image), as after an update.
+    sh(f"dd if={d}/v1.img of={dev}/slots/B.img conv=notrunc,fsync status=none")
+    sh(f"cp -a --sparse=always {dev} {d}/pristine")
+    open(os.path.join(d, ".done"), "w").close()
+    return d
+
+
+def peak_anon(pid, out, stop):
+    peak = 0
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            break
+        time.sleep(0.005)
+    out.append(peak)
+
+
+def start_httpd(root, *args):
+    pf = os.path.join(BENCH, "delta-port")
+    if os.path.exists(pf):
+        os.unlink(pf)
+    p = subprocess.Popen([sys.executable, os.path.join(TOP, "tests", "lib", "httpd.py"), "--root",
+                          root, "--port-file", pf, *args], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(pf) and os.path.getsize(pf):
+            break
+        time.sleep(0.05)
+    return p, f"http://127.0.0.1:{open(pf).read().strip()}"
+
+
+def one(d, url, full):
+    dev = os.path.join(BENCH, "delta-dev")
+    shutil.rmtree(dev, ignore_errors=True)
+    sh(f"cp -a --sparse=always {d}/pristine {dev}")
+    sh("sync; echo 3 > /proc/sys/vm/drop_caches")
+    argv = [UPDATER, f"--config={dev}/updater.conf", "--progress=none", "install"]
+    argv += ["--full"] if full else []
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv + [f"{url}/v2.upd"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    peak, stop = [], threading.Event()
+    th = threading.Thread(target=peak_anon, args=(p.pid, peak, stop))
+    th.start()
+    err = p.communicate()[1]
+    secs = time.monotonic() - t0
+    stop.set()
+    th.join()
+    if p.returncode != 0:
+        raise SystemExit(f"install{' --full' if full else ''} failed: {err.strip()[-300:]}")
+    moved = re.search(r"installed on B \((.*?)\) and boots", err)
+    return secs, peak[0], moved.group(1) if moved else "?"
+
+
+def main():
+    os.makedirs(BENCH, exist_ok=True)
+    d = fixtures()
+    results = []
+    for link in (None, LINK_MBIT):
+        args = ["--fault", f"drip={int(link * 1e6 / 8)}"] if link else []
+        httpd, url = start_httpd(os.path.join(d, "www"), *args)
+        try:
+            res = {True: [], False: []}
+            for _ in range(RUNS):  # interleaved: drift hits both modes alike
+                for full in (True, False):
+                    res[full].append(one(d, url, full))
+        finally:
+            httpd.terminate()
+            httpd.wait()
+        results.append((link, res))
+    v1, v2 = (os.path.getsize(os.path.join(d, f)) for f in ("v1.img", "v2.img"))
+    bundle = os.path.getsize(os.path.join(d, "www", "v2.upd"))
+    lines = [f"Made by `bench/delta_install.py` (sources {sources_hash()}), {RUNS} runs per mode, "
+             f"interleaved; image {v2 >> 20} MiB (ext4, 4 KiB blocks), bundle {bundle / 1048576:.1f} MiB; "
+             "slot B holds the release before; read-back on; page cache dropped before each run.",
+             "", "| link | mode | best s | median s | peak RssAnon KiB | moved (last run) |",
+             "|---|---|---|---|---|---|"]
+    for link, res in results:
+        where = f"{link:g} Mbit/s" if link else "loopback"
+        for full, name in ((True, "install --full"), (False, "install (delta)")):
+            r = res[full]
+            lines.append(f"| {where} | {name} | {min(x[0] for x in r):.2f} | "
+                         f"{statistics.median(x[0] for x in r):.2f} | {max(x[1] for x in r)} | {r[-1][2]} |")
+    lines.append("")
+    for link, res in results:
+        where = f"{link:g} Mbit/s" if link else "loopback"
+        ratio = min(x[0] for x in res[False]) / min(x[0] for x in res[True])
+        anon = max(x[1] for x in res[False]) - max(x[1] for x in res[True])
+        lines.append(f"- {where}: delta / full, best times {ratio:.2f} (target <= 1.0: "
+                     f"{'met' if ratio <= 1.0 else 'NOT met'}); peak RssAnon delta - full {anon} KiB "
+                     f"(target: <= 4096 KiB for a 1 GiB image).")
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(BENCH, "delta-install.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
