@@ -45,6 +45,7 @@ RUNS = {
     "checked-valgrind": "tests/checked/run.sh valgrind with no test named (make valgrind)",
     "qemu-times": "make qemu-check",
     "sizes": "make package-sizes",
+    "delta-install": "python3 bench/delta_install.py",
 }
 
 
