@@ -110,6 +110,17 @@ def fixtures():
     return d
 
 
+def differing_blocks(a, b):
+    """4 KiB blocks in which image b differs from what the slot held (a)."""
+    n = 0
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(4096), fb.read(4096)
+            if not y:
+                return n
+            n += x != y
+
+
 def peak_anon(pid, out, stop):
     peak = 0
     while not stop.is_set():
@@ -190,6 +201,11 @@ def main():
             r = res[full]
             lines.append(f"| {where} | {name} | {min(x[0] for x in r):.2f} | "
                          f"{statistics.median(x[0] for x in r):.2f} | {max(x[1] for x in r)} | {r[-1][2]} |")
+    diff = differing_blocks(os.path.join(d, "v1.img"), os.path.join(d, "v2.img"))
+    written = re.search(r"([0-9.]+) MiB written", results[0][1][False][-1][2])
+    lines += ["", f"The new image differs from slot B's content (the release before) in {diff} blocks of 4 KiB "
+              f"({diff * 4096 / 1048576:.1f} MiB, of {v2 >> 20} MiB); the delta install wrote "
+              f"{written.group(1) if written else '?'} MiB (target: at most 1.1x those blocks)."]
     lines.append("")
     for link, res in results:
         where = f"{link:g} Mbit/s" if link else "loopback"

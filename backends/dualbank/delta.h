@@ -56,6 +56,7 @@ struct delta_run {
 	struct delta_counts *c;
 	uint8_t *need;   /* per block: 1 while it must still come from the network */
 	uint64_t n_need;
+	uint64_t n_found; /* of those, found in the active slot so far */
 	struct sha256_ctx *hash; /* reused for every block's hash */
 	/* Blocks to write at consecutive offsets go out as one write. */
 	uint8_t *wbuf;

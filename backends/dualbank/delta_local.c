@@ -201,6 +201,7 @@ static int use_active_block(struct delta_run *r, const uint32_t *w, const uint8_
 		if (rc < 0)
 			return rc;
 		r->need[i] = 0;
+		r->n_found++;
 		r->c->copied += delta_block_len(r, i);
 	}
 	return 0;
@@ -233,7 +234,8 @@ static int scan_active(struct delta_run *r, int fd, uint64_t len, const uint32_t
 	if (!buf)
 		return err_oom(e, NULL);
 	progress_begin("delta-copy", len);
-	for (uint64_t off = 0; off < len && rc == 0; off += CHUNK) {
+	/* (the rest of the slot is not read once every needed block is found) */
+	for (uint64_t off = 0; off < len && rc == 0 && r->n_found < r->n_need; off += CHUNK) {
 		size_t n = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
 		if (read_chunk(fd, buf, (n + bs - 1) / bs * bs, off) < 0)
 			break; /* an unreadable active slot is only a source less */
