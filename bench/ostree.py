@@ -184,7 +184,7 @@ def bench_mode(delta):
     try:
         rm_device(pristine)
         env = f'OSTREE_GPG_KEYRING="{WORK}/gpg/trusted.gpg"'
-        bash(f'{env} ostree_make_device "{pristine}" "{url}" bench/stable {c1}')
+        bash(f'{env} ostree_make_device "{pristine}" "{repo}" "{url}" bench/stable {c1}')
         res = {k + s: [] for k in TOOLS for s in ("", "_rss", "_bytes")}
         for _ in range(RUNS):
             for tool in TOOLS:

@@ -128,7 +128,8 @@ class Bench:
         # The ostree factory device: release 1 deployed (copied for every sequence).
         self.pristine = os.path.join(WORK, "ostree-factory")
         series_mod.bash_lib(f'OSTREE_GPG_KEYRING="{self.s.gpg_keyring}" ostree_make_device '
-                            f'"{self.pristine}" "{self.url}/repo-delta" {series_mod.REF} '
+                            f'"{self.pristine}" "{self.s.srv}/repo-delta" "{self.url}/repo-delta" '
+                            f'{series_mod.REF} '
                             f'{self.rel[0]["commit"]}')
 
     def _others(self):
