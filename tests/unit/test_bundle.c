@@ -48,13 +48,6 @@ out:
 	return k;
 }
 
-static char *path_in(const char *dir, const char *name)
-{
-	char *p = NULL;
-	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
-	return p;
-}
-
 static int write_keypair(struct keypair *kp, int type, const char *name)
 {
 	char buf[64];
@@ -65,9 +58,9 @@ static int write_keypair(struct keypair *kp, int type, const char *name)
 	if (!kp->pkey)
 		return -1;
 	snprintf(buf, sizeof(buf), "%s.pem", name);
-	kp->priv = path_in(fx.dir, buf);
+	kp->priv = tu_path(fx.dir, buf);
 	snprintf(buf, sizeof(buf), "%s.pub.pem", name);
-	kp->pub = path_in(fx.dir, buf);
+	kp->pub = tu_path(fx.dir, buf);
 	f = fopen(kp->priv, "w");
 	ok = f && PEM_write_PrivateKey(f, kp->pkey, NULL, NULL, 0, NULL, NULL) == 1;
 	if (f)
@@ -687,8 +680,8 @@ static void test_verify_tampered(void **state)
 static void test_verify_key_errors(void **state)
 {
 	(void)state;
-	char *missing = path_in(fx.dir, "no-such-key.pem");
-	char *garbage = path_in(fx.dir, "garbage.pem");
+	char *missing = tu_path(fx.dir, "no-such-key.pem");
+	char *garbage = tu_path(fx.dir, "garbage.pem");
 	struct error e = {0};
 	size_t which;
 
@@ -829,7 +822,7 @@ static void created_free(struct created *c)
 static void create_and_check(size_t n, const struct keypair *kp, int level, int wlog)
 {
 	char *dir = tu_mkdtemp();
-	char *image = path_in(dir, "rootfs.img"), *out = path_in(dir, "update.bundle");
+	char *image = tu_path(dir, "rootfs.img"), *out = tu_path(dir, "update.bundle");
 	uint8_t *img = make_image(n, (unsigned)n);
 	/* Format 1's single stream (format 3: test_bundle_index.c). */
 	struct bundle_create_opts o = {.image = image,
@@ -894,7 +887,7 @@ static void test_create_overwrites(void **state)
 {
 	(void)state;
 	char *dir = tu_mkdtemp();
-	char *image = path_in(dir, "img"), *out = path_in(dir, "b");
+	char *image = tu_path(dir, "img"), *out = tu_path(dir, "b");
 	struct bundle_create_opts o = {.image = image, .version = "1", .compatible = "c",
 				       .key = fx.ed_a.priv, .output = out, .format = 1};
 	struct error e = {0};
@@ -922,10 +915,10 @@ static void test_create_errors(void **state)
 {
 	(void)state;
 	char *dir = tu_mkdtemp();
-	char *image = path_in(dir, "img"), *out = path_in(dir, "out.bundle");
-	char *nodir = path_in(dir, "missing-dir/out.bundle");
-	char *garbage = path_in(dir, "garbage.pem"), *enc = path_in(dir, "enc.pem");
-	char *noimg = path_in(dir, "no-such.img");
+	char *image = tu_path(dir, "img"), *out = tu_path(dir, "out.bundle");
+	char *nodir = tu_path(dir, "missing-dir/out.bundle");
+	char *garbage = tu_path(dir, "garbage.pem"), *enc = tu_path(dir, "enc.pem");
+	char *noimg = tu_path(dir, "no-such.img");
 	FILE *f = fopen(enc, "w");
 
 	assert_non_null(f);
@@ -936,7 +929,7 @@ static void test_create_errors(void **state)
 	assert_int_equal(tu_write_file(image, "data", 4), 0);
 	assert_int_equal(tu_write_file(garbage, "junk", 4), 0);
 	assert_int_equal(mkdir(out, 0755) == 0 ? 0 : -1, 0); /* output is a directory */
-	char *outfile = path_in(dir, "ok.bundle");
+	char *outfile = tu_path(dir, "ok.bundle");
 
 	const struct create_fail cases[] = {
 		{noimg, fx.ed_a.priv, outfile, "1", 0, 0, UPD_EXIT_USAGE, "bundle create: read image "},
@@ -1044,7 +1037,7 @@ static void test_create_security_version(void **state)
 {
 	(void)state;
 	char *dir = tu_mkdtemp();
-	char *image = path_in(dir, "rootfs.img"), *out = path_in(dir, "update.bundle");
+	char *image = tu_path(dir, "rootfs.img"), *out = tu_path(dir, "update.bundle");
 	uint8_t *img = make_image(4096, 3);
 	char *keys[] = {fx.ed_a.pub};
 	struct bundle_create_opts o = {.image = image, .version = "3.0", .compatible = "b",

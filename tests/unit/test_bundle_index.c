@@ -23,9 +23,7 @@ static struct {
 
 static char *path_in(const char *name)
 {
-	char *p = NULL;
-	assert_true(asprintf(&p, "%s/%s", fx.dir, name) > 0);
-	return p;
+	return tu_path(fx.dir, name);
 }
 
 static int group_setup(void **state)

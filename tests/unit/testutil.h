@@ -91,6 +91,14 @@ static inline int tu_teardown(void **state)
 	return 0;
 }
 
+/* "dir/name", malloc'd (the test fails if it cannot be made). */
+static inline char *tu_path(const char *dir, const char *name)
+{
+	char *p = NULL;
+	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+	return p;
+}
+
 /* Writes a whole file; returns 0 or -1. */
 static inline int tu_write_file(const char *path, const char *data, size_t len)
 {
