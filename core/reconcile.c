@@ -137,9 +137,15 @@ int engine_reconcile(struct engine *g, struct error *e)
 	if (bs.rollback)
 		return finish_fallback(g, &bs, next, e);
 	if (state_in_progress(g->st.state)) {
-		/* Cut after the activating env write but before the state write? */
+		/* Cut after the activating env write but before the state write?
+		 * Not if the bootloader has counted a trial yet booted another
+		 * system than the next boot we read: it saw an older default
+		 * (ostree: libostree's /boot/loader swap still only in the ext4
+		 * journal, which U-Boot does not replay; docs/boot.md). Going on
+		 * would spend a trial attempt on a system that never booted. */
 		bool activated = bs.upgrade_available && strcmp(next, g->st.op_target) == 0 &&
-				 target_verified(g, next);
+				 target_verified(g, next) &&
+				 !(bs.bootcount > 0 && strcmp(g->booted.id, next) != 0);
 		if (!activated)
 			return mark_interrupted(g, &bs, next, e);
 	}

@@ -323,6 +323,40 @@ static void test_reconcile_cut_after_activating_write_then_reboot(void **state)
 	assert_reconcile_idempotent(f);
 }
 
+/* The same cut, but the bootloader counted a trial of B and booted A (it
+ * read an older default than Linux does: ostree's /boot/loader swap only in
+ * the ext4 journal). B never booted: the install was interrupted, the next
+ * boot points back at A, no trial attempt is left spent. */
+static void test_reconcile_cut_after_activating_write_bootloader_saw_old(void **state)
+{
+	struct fx *f = *state;
+	struct update_state s;
+
+	start(f);
+	F.cut_after = F.n_saves + 5;
+	assert_true(do_install(f) < 0);
+	assert_state(f, ST_POST_INSTALL);
+	stop(f);
+	env_set(f, "B", 1, 1, 3, 0); /* counted, as U-Boot does */
+	snprintf(F.booted, sizeof(F.booted), "A");
+
+	start(f);
+	reset_calls();
+	reconcile_ok(f);
+	assert_string_equal(F.saves, "failed");
+	assert_string_equal(F.rolled_to, "A");
+	load(f, &s);
+	assert_int_equal(s.state, ST_FAILED);
+	assert_string_equal(s.last_error, "install of version 2.0 to B was interrupted during "
+					  "post-install (power cut or killed); nothing was activated");
+	assert_env(f, "A", 0, 0, 3, 0);
+	assert_reconcile_idempotent(f);
+
+	install_ok(f);
+	assert_state(f, ST_ACTIVATED);
+	assert_env(f, "B", 1, 0, 3, 0);
+}
+
 /* The environment names the install's target on trial, but the target was
  * never verified (the activating write cannot have been ours): interrupted. */
 static void test_reconcile_env_names_unverified_target(void **state)
@@ -432,6 +466,7 @@ int main(void)
 		T(test_reconcile_cut_at_each_step),
 		T(test_reconcile_cut_after_activating_write),
 		T(test_reconcile_cut_after_activating_write_then_reboot),
+		T(test_reconcile_cut_after_activating_write_bootloader_saw_old),
 		T(test_reconcile_env_names_unverified_target),
 		T(test_reconcile_interrupted_install_ends_its_trial),
 		T(test_reconcile_settles_committed),
