@@ -38,7 +38,12 @@
 #define BUNDLE_ZSTD_WINDOW_LOG_MAX 23
 #define BUNDLE_ZSTD_WINDOW_LOG_MIN 10 /* ZSTD_WINDOWLOG_MIN, stable across versions */
 /* The newest manifest format this updater reads (docs/bundle-format.md). */
-#define BUNDLE_FORMAT_MAX 3
+#define BUNDLE_FORMAT_MAX 4
+/* Format 4 (a static delta) decodes each frame with the whole source image as
+ * its prefix, so its window covers source + frame: up to 2^31 (a 2 GiB
+ * source). The device maps the source read-only, so the window costs it no
+ * anonymous memory. Formats 1-3 stay at BUNDLE_ZSTD_WINDOW_LOG_MAX. */
+#define BUNDLE_DELTA_WINDOW_LOG_MAX 31
 /* Format 3: the image's block (the unit a device finds in its own slots)
  * and the bounds of a frame (the unit fetched by a range request). A frame
  * is at most the window cap, so it never needs a larger window. */
@@ -57,11 +62,16 @@ struct manifest {
 	uint8_t payload_sha256[32];
 	int zstd_window_log;
 	uint64_t security_version; /* 0 in format 1 */
-	/* format 3 only (0 before): */
+	/* formats 3 and 4 (0 before): */
 	uint32_t block_size;
 	uint32_t frame_size;
 	uint64_t index_size;
 	uint8_t index_sha256[32];
+	/* format 4 only (0 before): the image the delta applies to, and how many
+	 * bytes its payload decodes to (the data blocks, concatenated). */
+	uint64_t delta_source_size;
+	uint8_t delta_source_sha256[32];
+	uint64_t delta_data_size;
 };
 
 struct bundle_head {

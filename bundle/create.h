@@ -12,7 +12,16 @@ struct bundle_create_opts {
 	uint32_t frame_size; /* format 3: image bytes per zstd frame; 0 = default */
 	int level;      /* zstd level, 0 = default (3) */
 	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX */
+	/* Format 4: a static delta against the image of this bundle (a
+	 * verified format 1-3 bundle); format, frame size and level then
+	 * default to 4, BUNDLE_DELTA_FRAME_SIZE_DEFAULT and
+	 * BUNDLE_DELTA_LEVEL_DEFAULT. */
+	const char *delta_from;
 };
+/* A static delta's frames: the unit a resumed install fetches again, and
+ * the decoding buffer a device holds (one frame). */
+#define BUNDLE_DELTA_FRAME_SIZE_DEFAULT (4u << 20)
+#define BUNDLE_DELTA_LEVEL_DEFAULT 19
 /* The format `bundle create` writes unless told (docs/bundle-format.md). */
 #define BUNDLE_FORMAT_CREATE 3
 /* Format 3's frame size unless told: the measured trade-off between the

@@ -23,10 +23,22 @@
  * 64 MiB decoded (16 GiB of image at 16 bytes per 4 KiB block). */
 #define BUNDLE_INDEX_IMAGE_MAX ((uint64_t)16 << 30)
 
+/* Format 4's ops, one per block of the new image (u32 little-endian). */
+#define BUNDLE_OP_DATA 0u /* the next block of the decoded payload */
+#define BUNDLE_OP_ZERO 1u /* all zeros */
+/* 2 + zigzag(s - i): a copy of the source image's block s into block i;
+ * zigzag(d) = d >= 0 ? 2d : -2d - 1. */
+#define BUNDLE_OP_COPY_BASE 2u
+
 struct bundle_index {
+	int format;             /* 3 or 4 */
 	uint32_t block_size, frame_size;
 	uint64_t nblocks, nframes;
-	uint8_t *hashes;        /* nblocks x BUNDLE_INDEX_HASH_LEN */
+	uint8_t *hashes;        /* format 3: nblocks x BUNDLE_INDEX_HASH_LEN; format 4: NULL */
+	/* format 4 (NULL / 0 in format 3): */
+	uint32_t *ops;          /* nblocks ops, host order, each checked when parsed */
+	uint8_t *frame_hashes;  /* nframes x BUNDLE_INDEX_HASH_LEN: each frame's decoded content */
+	uint64_t ndata;         /* blocks whose op is BUNDLE_OP_DATA */
 	uint64_t *frame_offset; /* nframes + 1: frame i is payload bytes
 				 * [frame_offset[i], frame_offset[i + 1]);
 				 * frame_offset[nframes] = payload-size */
@@ -57,6 +69,15 @@ void bundle_index_free(struct bundle_index *ix);
  * the signed manifest. Download errors as source_stream's. */
 int bundle_index_fetch(const struct source_opts *o, const struct bundle_head *h,
 		       struct bundle_index *ix, struct error *e);
+
+/* Format 4: the source block op (< BUNDLE_OP_COPY_BASE: none) copies into
+ * block i, and op for a copy of source block s into block i. */
+uint64_t bundle_op_source(uint32_t op, uint64_t i);
+uint32_t bundle_op_copy(uint64_t s, uint64_t i);
+/* Format 4: whether a frame's decoded content (len bytes) has the hash the
+ * index gives frame f. */
+bool bundle_index_frame_matches_with(struct sha256_ctx *c, const struct bundle_index *ix,
+				     uint64_t f, const uint8_t *data, size_t len);
 
 /* Whether data (block_size bytes; the image's last block padded with zeros)
  * has the hash the index gives block i (i < nblocks). */
