@@ -13,6 +13,11 @@ of the sources they measured, as build/figures/delta-install*.md
 (tests/lib/figures.py; `make figures` puts them into docs/dualbank.md), for
 the default and for DELTA_IMAGE_MB=1024 BENCH_RUNS=1 DELTA_LINK_MBIT=400.
 
+Three modes: `install --full` (the whole bundle streamed), the dynamic delta
+(the server holds the bundle alone) and the static delta (the server also
+holds `v2.upd.from-HEX`, made by `bundle create --delta-from v1.upd` at
+STATIC_LEVEL, default 19: what a release build would ship).
+
 Each mode runs over loopback unlimited, and over a link of DELTA_LINK_MBIT
 Mbit/s (default 100: the server drips the bytes, tests/lib/httpd.py
 --fault drip=...), where the bytes downloaded cost what they would on a
@@ -21,6 +26,7 @@ device's network.
 Environment: BENCH_RUNS (default 3), BENCH_DIR (default build/bench),
 DELTA_IMAGE_MB (default 256), DELTA_LINK_MBIT (default 100).
 """
+import hashlib
 import os
 import re
 import shutil
@@ -38,6 +44,10 @@ SIZE_MB = int(os.environ.get("DELTA_IMAGE_MB", "256"))
 UPDATER = os.path.join(TOP, "updater")
 SIM = os.path.join(TOP, "tools", "updater-sim")
 LINK_MBIT = float(os.environ.get("DELTA_LINK_MBIT", "100"))
+STATIC_LEVEL = int(os.environ.get("STATIC_LEVEL", "19"))
+FIXTURE_VERSION = 2  # bump when what fixtures() makes changes
+MODES = (("full", "install --full"), ("dynamic", "install (dynamic delta)"),
+         ("static", "install (static delta)"))
 # Real files (184 MiB; with /usr/lib/gcc 424 MiB, for images of 512 MiB and more).
 CONTENT = ["/usr/lib/python3.11", "/usr/share/doc"] + (["/usr/lib/gcc"] if SIZE_MB >= 512 else [])
 
@@ -80,9 +90,18 @@ def mkfs(tree, path):
     sh(f"mkfs.ext4 -q -F -b 4096 -d {tree} {path} {SIZE_MB}M")
 
 
+def image_id(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()[:16]
+
+
 def fixtures():
     d = os.path.join(BENCH, f"delta-{SIZE_MB}")
-    if os.path.exists(os.path.join(d, ".done")):
+    done = os.path.join(d, ".done")
+    if os.path.exists(done) and open(done).read() == f"{FIXTURE_VERSION} {STATIC_LEVEL}":
         return d
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -95,8 +114,15 @@ def fixtures():
     shutil.rmtree(tree)
     sh(f'. "{TOP}/tests/lib/common.sh"; make_key release {d}', stdout=subprocess.DEVNULL)
     os.makedirs(os.path.join(d, "www"))
-    sh(f"{UPDATER} bundle create --image {d}/v2.img --version 2.0 --compatible sim-board "
-       f"--key {d}/release.pem --output {d}/www/v2.upd", stdout=subprocess.DEVNULL)
+    os.makedirs(os.path.join(d, "www-static"))
+    for v in ("1", "2"):
+        sh(f"{UPDATER} bundle create --image {d}/v{v}.img --version {v}.0 --compatible sim-board "
+           f"--key {d}/release.pem --output {d}/www/v{v}.upd", stdout=subprocess.DEVNULL)
+    sh(f"ln {d}/www/v2.upd {d}/www-static/v2.upd")
+    sh(f"{UPDATER} bundle create --delta-from {d}/www/v1.upd --image {d}/v2.img --version 2.0 "
+       f"--compatible sim-board --level {STATIC_LEVEL} --key {d}/release.pem "
+       f"--output {d}/www-static/v2.upd.from-{image_id(os.path.join(d, 'v1.img'))}",
+       stdout=subprocess.DEVNULL)
     # Made where each run's copy goes (its updater.conf names its own paths),
     # then kept aside as the pristine device.
     dev = os.path.join(BENCH, "delta-dev")
@@ -106,7 +132,8 @@ def fixtures():
     # Slot B: the release before (here the same old image), as after an update.
     sh(f"dd if={d}/v1.img of={dev}/slots/B.img conv=notrunc,fsync status=none")
     sh(f"cp -a --sparse=always {dev} {d}/pristine")
-    open(os.path.join(d, ".done"), "w").close()
+    with open(done, "w") as f:
+        f.write(f"{FIXTURE_VERSION} {STATIC_LEVEL}")
     return d
 
 
@@ -149,13 +176,14 @@ def start_httpd(root, *args):
     return p, f"http://127.0.0.1:{open(pf).read().strip()}"
 
 
-def one(d, url, full):
+def one(d, url, mode):
     dev = os.path.join(BENCH, "delta-dev")
     shutil.rmtree(dev, ignore_errors=True)
     sh(f"cp -a --sparse=always {d}/pristine {dev}")
     sh("sync; echo 3 > /proc/sys/vm/drop_caches")
     argv = [UPDATER, f"--config={dev}/updater.conf", "--progress=none", "install"]
-    argv += ["--full"] if full else []
+    argv += ["--full"] if mode == "full" else []
+    url += "/www-static" if mode == "static" else "/www"
     t0 = time.monotonic()
     p = subprocess.Popen(argv + [f"{url}/v2.upd"], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
@@ -167,7 +195,7 @@ def one(d, url, full):
     stop.set()
     th.join()
     if p.returncode != 0:
-        raise SystemExit(f"install{' --full' if full else ''} failed: {err.strip()[-300:]}")
+        raise SystemExit(f"install ({mode}) failed: {err.strip()[-300:]}")
     moved = re.search(r"installed on B \((.*?)\) and boots", err)
     return secs, peak[0], moved.group(1) if moved else "?"
 
@@ -178,43 +206,17 @@ def main():
     results = []
     for link in (None, LINK_MBIT):
         args = ["--fault", f"drip={int(link * 1e6 / 8)}"] if link else []
-        httpd, url = start_httpd(os.path.join(d, "www"), *args)
+        httpd, url = start_httpd(d, *args)
         try:
-            res = {True: [], False: []}
-            for _ in range(RUNS):  # interleaved: drift hits both modes alike
-                for full in (True, False):
-                    res[full].append(one(d, url, full))
+            res = {m: [] for m, _ in MODES}
+            for _ in range(RUNS):  # interleaved: drift hits every mode alike
+                for m, _ in MODES:
+                    res[m].append(one(d, url, m))
         finally:
             httpd.terminate()
             httpd.wait()
         results.append((link, res))
-    v1, v2 = (os.path.getsize(os.path.join(d, f)) for f in ("v1.img", "v2.img"))
-    bundle = os.path.getsize(os.path.join(d, "www", "v2.upd"))
-    lines = [f"Made by `bench/delta_install.py`, {RUNS} runs per mode, "
-             f"interleaved; image {v2 >> 20} MiB (ext4, 4 KiB blocks), bundle {bundle / 1048576:.1f} MiB; "
-             "slot B holds the release before; read-back on; page cache dropped before each run.",
-             "", "| link | mode | best s | median s | peak RssAnon KiB | moved (last run) |",
-             "|---|---|---|---|---|---|"]
-    for link, res in results:
-        where = f"{link:g} Mbit/s" if link else "loopback"
-        for full, name in ((True, "install --full"), (False, "install (delta)")):
-            r = res[full]
-            lines.append(f"| {where} | {name} | {min(x[0] for x in r):.2f} | "
-                         f"{statistics.median(x[0] for x in r):.2f} | {max(x[1] for x in r)} | {r[-1][2]} |")
-    diff = differing_blocks(os.path.join(d, "v1.img"), os.path.join(d, "v2.img"))
-    written = re.search(r"([0-9.]+) MiB written", results[0][1][False][-1][2])
-    lines += ["", f"The new image differs from slot B's content (the release before) in {diff} blocks of 4 KiB "
-              f"({diff * 4096 / 1048576:.1f} MiB, of {v2 >> 20} MiB); the delta install wrote "
-              f"{written.group(1) if written else '?'} MiB (target: at most 1.1x those blocks)."]
-    lines.append("")
-    for link, res in results:
-        where = f"{link:g} Mbit/s" if link else "loopback"
-        ratio = min(x[0] for x in res[False]) / min(x[0] for x in res[True])
-        anon = max(x[1] for x in res[False]) - max(x[1] for x in res[True])
-        lines.append(f"- {where}: delta / full, best times {ratio:.2f} (target <= 1.0: "
-                     f"{'met' if ratio <= 1.0 else 'NOT met'}); peak RssAnon delta - full {anon} KiB "
-                     f"(target: <= 4096 KiB for a 1 GiB image).")
-    text = "\n".join(lines) + "\n"
+    text = report(d, results)
     out = os.path.join(BENCH, f"delta-install-{SIZE_MB}.md")
     with open(out, "w") as f:
         f.write(text)
@@ -224,6 +226,43 @@ def main():
     name = {(256, 3): "delta-install", (1024, 1): "delta-install-1024"}.get((SIZE_MB, RUNS))
     if name:
         sh(f"{sys.executable} {TOP}/tests/lib/figures.py put {name} {out} bench/delta_install.py")
+
+
+def report(d, results):
+    v2 = os.path.getsize(os.path.join(d, "v2.img"))
+    bundle = os.path.getsize(os.path.join(d, "www", "v2.upd"))
+    static = [f for f in os.listdir(os.path.join(d, "www-static")) if ".from-" in f][0]
+    sbytes = os.path.getsize(os.path.join(d, "www-static", static))
+    lines = [f"Made by `bench/delta_install.py`, {RUNS} runs per mode, "
+             f"interleaved; image {v2 >> 20} MiB (ext4, 4 KiB blocks), bundle {bundle / 1048576:.1f} MiB, "
+             f"static delta {sbytes / 1048576:.2f} MiB (zstd level {STATIC_LEVEL}); "
+             "slot B holds the release before; read-back on; page cache dropped before each run.",
+             "", "| link | mode | best s | median s | peak RssAnon KiB | moved (last run) |",
+             "|---|---|---|---|---|---|"]
+    for link, res in results:
+        where = f"{link:g} Mbit/s" if link else "loopback"
+        for m, name in MODES:
+            r = res[m]
+            lines.append(f"| {where} | {name} | {min(x[0] for x in r):.2f} | "
+                         f"{statistics.median(x[0] for x in r):.2f} | {max(x[1] for x in r)} | {r[-1][2]} |")
+    diff = differing_blocks(os.path.join(d, "v1.img"), os.path.join(d, "v2.img"))
+    lines += ["", f"The new image differs from slot B's content (the release before) in {diff} blocks of 4 KiB "
+              f"({diff * 4096 / 1048576:.1f} MiB, of {v2 >> 20} MiB); written by the last loopback run "
+              "(target: at most 1.1x those blocks):"]
+    for m, name in MODES[1:]:
+        w = re.search(r"([0-9.]+) MiB written", results[0][1][m][-1][2])
+        lines.append(f"- {name}: {w.group(1) if w else '?'} MiB")
+    lines.append("")
+    for link, res in results:
+        where = f"{link:g} Mbit/s" if link else "loopback"
+        best_full = min(x[0] for x in res["full"])
+        for m, name in MODES[1:]:
+            ratio = min(x[0] for x in res[m]) / best_full
+            anon = max(x[1] for x in res[m]) - max(x[1] for x in res["full"])
+            lines.append(f"- {where}, {name.split('(')[1].rstrip(')')} / full: best times {ratio:.2f} "
+                         f"(target <= 1.0: {'met' if ratio <= 1.0 else 'NOT met'}); peak RssAnon "
+                         f"minus full's {anon} KiB (target: <= 4096 KiB for a 1 GiB image).")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
