@@ -50,6 +50,9 @@
 #define BUNDLE_BLOCK_SIZE 4096
 #define BUNDLE_FRAME_SIZE_MIN BUNDLE_BLOCK_SIZE
 #define BUNDLE_FRAME_SIZE_MAX (1u << BUNDLE_ZSTD_WINDOW_LOG_MAX)
+/* Format 4: a frame is at most this many decoded bytes (a multiple of
+ * BUNDLE_BLOCK_SIZE): the buffer a device holds to decode one. */
+#define BUNDLE_DELTA_FRAME_SIZE_MAX (16u << 20)
 
 struct manifest {
 	int format;
