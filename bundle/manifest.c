@@ -70,9 +70,9 @@ static int parse_small(enum mkey k, const char *v, size_t n, struct manifest *m,
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "manifest: format %" PRIu64 " is not supported (expected 1..%d)", x,
 			       BUNDLE_FORMAT_MAX);
-	/* Up to format 4's cap here; formats 1-3 are held to theirs once the
-	 * format is known (manifest_check_window), whatever the keys' order. */
-	if (k == K_WINDOW_LOG && (x < BUNDLE_ZSTD_WINDOW_LOG_MIN || x > BUNDLE_DELTA_WINDOW_LOG_MAX))
+	/* Format 4's cap here; the range of the manifest's own format is
+	 * checked once that is known (manifest_check_window), in any key order. */
+	if (k == K_WINDOW_LOG && x > BUNDLE_DELTA_WINDOW_LOG_MAX)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "manifest: zstd-window-log %" PRIu64 " outside %d..%d", x,
 			       BUNDLE_ZSTD_WINDOW_LOG_MIN, BUNDLE_DELTA_WINDOW_LOG_MAX);
@@ -233,11 +233,11 @@ static int manifest_check_format3(const struct manifest *m, struct error *e)
  * window covers its source too (bundle.h). */
 static int manifest_check_window(const struct manifest *m, struct error *e)
 {
-	if (m->format < 4 && m->zstd_window_log > BUNDLE_ZSTD_WINDOW_LOG_MAX)
-		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
-			       "manifest: zstd-window-log %d outside %d..%d (format %d)",
-			       m->zstd_window_log, BUNDLE_ZSTD_WINDOW_LOG_MIN,
-			       BUNDLE_ZSTD_WINDOW_LOG_MAX, m->format);
+	int most = m->format < 4 ? BUNDLE_ZSTD_WINDOW_LOG_MAX : BUNDLE_DELTA_WINDOW_LOG_MAX;
+
+	if (m->zstd_window_log < BUNDLE_ZSTD_WINDOW_LOG_MIN || m->zstd_window_log > most)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: zstd-window-log %d outside %d..%d",
+			       m->zstd_window_log, BUNDLE_ZSTD_WINDOW_LOG_MIN, most);
 	return 0;
 }
 
