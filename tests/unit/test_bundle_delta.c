@@ -6,6 +6,7 @@
 #include "tu_index.h"
 #include "tu_keys.h"
 
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
 #include <errno.h>
 #include <inttypes.h>
 
@@ -101,7 +102,12 @@ static size_t decode_frame(const uint8_t *pay, const struct bundle_index *ix, ui
 			    ix->frame_offset[f + 1] - ix->frame_offset[f], 0};
 	ZSTD_outBuffer o = {out, ix->frame_size, 0};
 	size_t left = 1;
+	ZSTD_frameHeader zh;
 
+	/* Its own window is the frame (a device buffers no more than that): the
+	 * source, as prefix, lies outside it. */
+	assert_int_equal(ZSTD_getFrameHeader(&zh, in.src, in.size), 0);
+	assert_true(zh.windowSize <= ix->frame_size && zh.frameContentSize <= ix->frame_size);
 	assert_false(ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax,
 							 m->zstd_window_log)));
 	assert_false(ZSTD_isError(ZSTD_DCtx_refPrefix(d, old, m->delta_source_size)));
