@@ -19,3 +19,47 @@ static inline int tu_ed25519_pair(const char *key, const char *pub)
 	EVP_PKEY_free(k);
 	return ok ? 0 : -1;
 }
+
+/* A fresh directory holding an Ed25519 key pair (k.pem, k.pub.pem), for the
+ * tests that create bundles; its members are freed, and the directory
+ * removed, by tu_signer_free. */
+struct tu_signer {
+	char *dir, *key, *pub;
+};
+
+static inline int tu_signer_setup(struct tu_signer *s)
+{
+	s->dir = tu_mkdtemp();
+	if (!s->dir)
+		return -1;
+	s->key = tu_path(s->dir, "k.pem");
+	s->pub = tu_path(s->dir, "k.pub.pem");
+	return tu_ed25519_pair(s->key, s->pub);
+}
+
+static inline void tu_signer_free(struct tu_signer *s)
+{
+	tu_rmtree(s->dir); /* frees s->dir */
+	free(s->key), free(s->pub);
+	s->dir = s->key = s->pub = NULL;
+}
+
+/* For a file whose fixture is FX (a static struct tu_signer): path_in(name),
+ * a malloc'd path in its directory, and group_setup / group_teardown for
+ * cmocka_run_group_tests. */
+#define TU_SIGNER_GROUP(fx)                                                     \
+	static char *path_in(const char *name)                                  \
+	{                                                                       \
+		return tu_path((fx).dir, name);                                 \
+	}                                                                       \
+	static int group_setup(void **state)                                    \
+	{                                                                       \
+		(void)state;                                                    \
+		return tu_signer_setup(&(fx));                                  \
+	}                                                                       \
+	static int group_teardown(void **state)                                 \
+	{                                                                       \
+		(void)state;                                                    \
+		tu_signer_free(&(fx));                                          \
+		return 0;                                                       \
+	}
