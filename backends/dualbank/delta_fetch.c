@@ -97,6 +97,8 @@ static int fetch_planned(struct fetch *f, struct error *e)
 	int rc = source_fetch_ranges(j->src, f->ranges, f->n, 0, on_bytes, f, &f->stats, e);
 	if (rc == 0)
 		rc = delta_flush(f->r, e);
+	/* The phase's last line counts the last frame's writes too. */
+	progress_transfer(f->stats.payload, f->r->c->reused + f->r->c->copied, f->r->c->written);
 	rc == 0 ? progress_done() : progress_end();
 	return rc;
 }

@@ -216,6 +216,11 @@ int delta_static_install(const struct delta_job *j, struct delta_counts *c, stru
 		rc = scan(&s, e);
 	if (rc == 0)
 		rc = delta_fetch_frames(&s.r, s.want, frame_done, &s, e);
+	if (rc < 0 && s.r.wlen) {
+		/* What waits to be written was checked: kept for the next attempt. */
+		struct error ignored = { 0 };
+		delta_flush(&s.r, &ignored);
+	}
 	if (rc == 0)
 		rc = delta_verify_image(j, e);
 	sdelta_free(&s);
