@@ -17,11 +17,7 @@ SIZE=$(stat -c %s "$OLD")
 NEW=$WORK/v1.1.img
 # The new release: 4 blocks of new data (one 16 KiB frame: 100..103), block
 # 900 moved from where block 500 was, the rest as before.
-cp "$OLD" "$NEW"
-head -c 16384 /dev/urandom | dd of="$NEW" bs=4096 seek=100 conv=notrunc status=none
-dd if="$OLD" of="$NEW" bs=4096 skip=500 seek=900 count=1 conv=notrunc status=none
-cmp -s <(dd if="$OLD" bs=4096 skip=900 count=1 status=none) \
-	<(dd if="$OLD" bs=4096 skip=500 count=1 status=none) && fail "blocks 500 and 900 of the factory image are equal"
+delta_next_image "$OLD" "$NEW" 16384
 NEW_SHA=$(file_sha "$NEW")
 make_bundle "$NEW" 1.1 "$FIX/release.pem" "$W/v1.1.upd"
 PAYLOAD=$(stat -c %s "$W/v1.1.upd")
@@ -37,14 +33,7 @@ install_json() {
 	shift
 	"$UPDATER" --config="$D/updater.conf" --progress=json install "$@" "$URL/v1.1.upd" \
 		>"$WORK/$n.json" 2>"$WORK/$n.err" || { cat "$WORK/$n.err" >&2; fail "install $n"; }
-	python3 - "$WORK/$n.json" >"$WORK/$n.moved" <<'PY' || fail "install $n: JSON progress"
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
-moved = [l for l in lines if l["type"] == "progress" and "written" in l]
-assert moved, "no progress line says what moved"
-last = moved[-1]
-print(last["downloaded"], last["reused"], last["written"])
-PY
+	json_moved "$WORK/$n.json" >"$WORK/$n.moved" || fail "install $n: JSON progress"
 	read -r downloaded reused written <"$WORK/$n.moved"
 	assert_eq "$(slot_sha "$D" B "$SIZE")" "$NEW_SHA" "slot B after install $n"
 	assert_eq "$(envvar "$D" boot_slot)/$(envvar "$D" upgrade_available)" "B/1" "env after install $n"

@@ -148,6 +148,33 @@ stop_httpd() {
 	HTTPD_PID=
 }
 
+# --- the delta tests ------------------------------------------------------------
+
+# delta_next_image OLD NEW BYTES: the next release's image for the delta
+# tests: OLD with BYTES of new random data from block 100 on and block 900
+# a copy of block 500 (a moved block; the two differ in OLD).
+delta_next_image() {
+	cp "$1" "$2" || fail "copy $1"
+	head -c "$3" /dev/urandom | dd of="$2" bs=4096 seek=100 conv=notrunc status=none
+	dd if="$1" of="$2" bs=4096 skip=500 seek=900 count=1 conv=notrunc status=none
+	cmp -s <(dd if="$1" bs=4096 skip=900 count=1 status=none) \
+		<(dd if="$1" bs=4096 skip=500 count=1 status=none) && fail "blocks 500 and 900 of $1 are equal"
+	return 0
+}
+
+# json_moved FILE: "downloaded reused written" of the last line of an
+# install's JSON progress (--progress=json) that counts them.
+json_moved() {
+	python3 - "$1" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+moved = [l for l in lines if l["type"] == "progress" and "written" in l]
+assert moved, "no progress line says what moved"
+last = moved[-1]
+print(last["downloaded"], last["reused"], last["written"])
+PY
+}
+
 # --- assertions --------------------------------------------------------------
 
 # expect_exit CODE OUTFILE CMD...: runs CMD, stderr+stdout to OUTFILE
@@ -175,6 +202,21 @@ assert_one_error() {
 	[ "$e" = 1 ] || { cat "$1" >&2; fail "expected exactly one error line in $1 (got $e of $n)"; }
 	grep '^updater: ' "$1" | grep -v '^updater: \(info\|warning\|debug\): ' | grep -q -- "$2" ||
 		{ cat "$1" >&2; fail "error line does not mention '$2'"; }
+}
+
+# expect_refused DIR CODE OUT PATTERN CMD...: CMD exits CODE with one error
+# line matching PATTERN (output in OUT) and changes nothing on device DIR:
+# the running slot, the boot environment and the other slot are as before.
+expect_refused() {
+	local d=$1 code=$2 out=$3 pat=$4 other=A before
+	shift 4
+	[ "$(booted_slot "$d")" = A ] && other=B
+	snapshot "$d"
+	before=$(file_sha "$d/slots/$other.img")
+	expect_exit "$code" "$out" "$@"
+	assert_one_error "$out" "$pat"
+	assert_untouched "$d"
+	assert_eq "$(file_sha "$d/slots/$other.img")" "$before" "slot $other after a refused '$*'"
 }
 
 # snapshot DIR / assert_untouched DIR: the running slot's bytes and the boot

@@ -17,32 +17,6 @@
 #include "../../bundle/create.h"
 #include "../../bundle/index.h"
 
-static struct {
-	char *dir, *key, *pub;
-} fx;
-
-static char *path_in(const char *name)
-{
-	return tu_path(fx.dir, name);
-}
-
-static int group_setup(void **state)
-{
-	(void)state;
-	fx.dir = tu_mkdtemp();
-	fx.key = path_in("k.pem");
-	fx.pub = path_in("k.pub.pem");
-	return tu_ed25519_pair(fx.key, fx.pub);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	tu_rmtree(fx.dir);
-	free(fx.key), free(fx.pub); /* tu_rmtree freed fx.dir */
-	return 0;
-}
-
 /* Zero blocks, random blocks and a block repeated: what an image holds. */
 static uint8_t *make_image(size_t n)
 {
@@ -67,9 +41,9 @@ struct bundle {
 static void create(size_t n, int format, uint32_t frame, uint64_t sv, struct bundle *b,
 		   uint8_t **img)
 {
-	char *image = path_in("img"), *out = path_in("b.upd");
+	char *image = tu_in("img"), *out = tu_in("b.upd");
 	struct bundle_create_opts o = {.image = image, .version = "3.1", .compatible = "board",
-				       .key = fx.key, .output = out, .format = format,
+				       .key = tu_signer()->key, .output = out, .format = format,
 				       .frame_size = frame, .security_version = sv};
 	struct error e = {0};
 	size_t need = 0;
@@ -145,7 +119,7 @@ static void roundtrip3(size_t n, uint32_t frame)
 	struct bundle_index ix;
 	struct error e = {0};
 	uint8_t *img;
-	char *keys[] = {fx.pub};
+	char *keys[] = {tu_signer()->pub};
 	size_t which;
 
 	create(n, 0, frame, 5, &b, &img);
@@ -215,11 +189,11 @@ static void test_create_refuses(void **state)
 		{3, 16u << 20, 0, "frame size 16777216 is not a multiple"},
 		{4, 0, 0, "format 4 outside 1..3"},
 	};
-	char *image = path_in("img"), *out = path_in("refused.upd");
+	char *image = tu_in("img"), *out = tu_in("refused.upd");
 	assert_int_equal(tu_write_file(image, "x", 1), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct bundle_create_opts o = {.image = image, .version = "1", .compatible = "b",
-					       .key = fx.key, .output = out, .format = bad[i].format,
+					       .key = tu_signer()->key, .output = out, .format = bad[i].format,
 					       .frame_size = bad[i].frame,
 					       .security_version = bad[i].sv};
 		struct error e = {0};
@@ -241,7 +215,7 @@ static void test_index_fetch(void **state)
 	struct bundle_index ix;
 	struct error e = {0};
 	uint8_t *img;
-	char *cut = path_in("cut.upd"), *whole = path_in("b.upd");
+	char *cut = tu_in("cut.upd"), *whole = tu_in("b.upd");
 	struct source_opts o = {.location = whole};
 
 	create(100000, 0, 4096, 0, &b, &img);
@@ -491,5 +465,5 @@ int main(void)
 		cmocka_unit_test(test_index_bomb),
 		cmocka_unit_test(test_manifest_format3),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, tu_signer_setup, tu_signer_teardown);
 }

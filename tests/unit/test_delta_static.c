@@ -21,45 +21,12 @@
 #define BS 4096u
 #define FRAME 16384u
 
-static struct {
-	char *dir, *key;
-} fx;
-
-static char *path_in(const char *name)
-{
-	return tu_path(fx.dir, name);
-}
-
-static int group_setup(void **state)
-{
-	(void)state;
-	fx.dir = tu_mkdtemp();
-	fx.key = path_in("k.pem");
-	return tu_ed25519_pair(fx.key, NULL);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	tu_rmtree(fx.dir);
-	free(fx.key);
-	return 0;
-}
-
-static void random_bytes(uint8_t *p, size_t n, uint32_t seed)
-{
-	for (size_t i = 0; i < n; i++) {
-		seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
-		p[i] = (uint8_t)seed;
-	}
-}
-
 /* n bytes: random blocks, every third one zeros. */
 static uint8_t *image(size_t n, uint32_t seed)
 {
 	uint8_t *img = calloc(1, n);
 	assert_non_null(img);
-	random_bytes(img, n, seed);
+	tu_fill_random(img, n, seed);
 	for (size_t b = 0; b * BS < n; b += 3)
 		memset(img + b * BS, 0, n - b * BS < BS ? n - b * BS : BS);
 	return img;
@@ -74,20 +41,11 @@ struct fixture {
 	struct source_opts src;
 };
 
-static void put(const char *path, const uint8_t *data, size_t n, size_t size)
-{
-	uint8_t *buf = calloc(1, size);
-	assert_non_null(buf);
-	memcpy(buf, data, n);
-	assert_int_equal(tu_write_file(path, (const char *)buf, size), 0);
-	free(buf);
-}
-
 static void create(const char *img, const char *out, const char *from, int format)
 {
 	struct error e = { 0 };
 	struct bundle_create_opts o = { .image = img, .version = "2", .compatible = "b",
-					.key = fx.key, .output = out, .format = format,
+					.key = tu_signer()->key, .output = out, .format = format,
 					.frame_size = FRAME, .level = 3, .delta_from = from };
 	if (bundle_create(&o, &e) != 0)
 		fail_msg("bundle_create %s: %s", out, e.msg);
@@ -98,24 +56,24 @@ static void create(const char *img, const char *out, const char *from, int forma
  * copy of old's block 9 and block 30 of old's 31; the target is zeros. */
 static void setup(struct fixture *f, size_t n)
 {
-	char *old_img = path_in("old.img"), *new_img = path_in("new.img"), *old_upd = path_in("old.upd");
+	char *old_img = tu_in("old.img"), *new_img = tu_in("new.img"), *old_upd = tu_in("old.upd");
 
 	memset(f, 0, sizeof(*f));
 	f->n = n;
-	f->target = path_in("B.img"), f->active = path_in("A.img"), f->delta = path_in("d.upd");
+	f->target = tu_in("B.img"), f->active = tu_in("A.img"), f->delta = tu_in("d.upd");
 	f->old = image(n, 7);
 	f->new_ = malloc(n);
 	assert_non_null(f->new_);
 	memcpy(f->new_, f->old, n);
-	random_bytes(f->new_ + 10 * BS, 12 * BS, 4242);
+	tu_fill_random(f->new_ + 10 * BS, 12 * BS, 4242);
 	memcpy(f->new_ + 7 * BS, f->old + 9 * BS, BS);
 	memcpy(f->new_ + 30 * BS, f->old + 31 * BS, BS);
-	put(old_img, f->old, n, n);
-	put(new_img, f->new_, n, n);
+	tu_put_file(old_img, f->old, n, n);
+	tu_put_file(new_img, f->new_, n, n);
 	create(old_img, old_upd, NULL, 3);
 	create(new_img, f->delta, old_upd, 4);
-	put(f->active, f->old, n, 2 * n);
-	put(f->target, f->old, 0, n + BS);
+	tu_put_file(f->active, f->old, n, 2 * n);
+	tu_put_file(f->target, f->old, 0, n + BS);
 	free(old_img), free(new_img), free(old_upd);
 }
 
@@ -151,16 +109,6 @@ static int run(struct fixture *f, struct delta_counts *c, struct error *e)
 	return rc;
 }
 
-static void assert_target_is_image(const struct fixture *f)
-{
-	size_t len = 0;
-	char *t = tu_read_file(f->target, &len);
-	assert_non_null(t);
-	assert_true(len >= f->n);
-	assert_memory_equal(t, f->new_, f->n);
-	free(t);
-}
-
 static void damage(const char *path, uint64_t block)
 {
 	int fd = open(path, O_WRONLY);
@@ -187,7 +135,7 @@ static void test_apply(void **state)
 	assert_int_equal(f.h.manifest.format, 4);
 	assert_true(f.sd.ix.ndata >= 12 && f.sd.ix.nframes >= 3);
 	assert_int_equal(run(&f, &c, &e), 0);
-	assert_target_is_image(&f);
+	tu_assert_file_starts(f.target, f.new_, f.n);
 	/* Every frame downloaded, once; copies from the source, zeros in place. */
 	assert_true(c.downloaded == f.h.manifest.payload_size);
 	assert_true(c.copied > 0 && c.reused > 0 && c.zeros == 0);
@@ -215,14 +163,14 @@ static void test_resume(void **state)
 	assert_int_equal(run(&f, &c, &e), 0);
 	damage(f.target, 15);
 	assert_int_equal(run(&f, &c, &e), 0);
-	assert_target_is_image(&f);
+	tu_assert_file_starts(f.target, f.new_, f.n);
 	assert_true(c.downloaded == frame_bytes(&f, 1));
 	assert_true(c.written == BS);
 
 	damage(f.target, 7);
 	damage(f.target, 3);
 	assert_int_equal(run(&f, &c, &e), 0);
-	assert_target_is_image(&f);
+	tu_assert_file_starts(f.target, f.new_, f.n);
 	assert_true(c.downloaded == 0 && c.written == 2 * BS);
 	assert_true(c.copied + c.zeros == 2 * BS);
 	teardown(&f);
@@ -283,5 +231,5 @@ int main(void)
 		cmocka_unit_test(test_stale_source),
 		cmocka_unit_test(test_corrupt_frame),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, tu_signer_setup, tu_signer_teardown);
 }
