@@ -105,11 +105,11 @@ ENGINE_UNIT_BIN := $(foreach b,$(UNIT_BIN) $(SAN_UNIT_BIN),$(if $(findstring /te
 $(ENGINE_UNIT_BIN): TEST_EXTRA = $(ENGINE_TEST_SRC) $(ENGINE_TEST_LDFLAGS)
 $(ENGINE_UNIT_BIN): $(ENGINE_TEST_DEPS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libupdater.a tests/unit/testutil.h tests/unit/tu_keys.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libupdater.a tests/unit/testutil.h tests/unit/tu_keys.h tests/unit/tu_index.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit -Ilib -Icli -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
 
-$(SAN_BUILD)/tests/%: tests/unit/%.c $(SAN_BUILD)/libupdater.a tests/unit/testutil.h tests/unit/tu_keys.h
+$(SAN_BUILD)/tests/%: tests/unit/%.c $(SAN_BUILD)/libupdater.a tests/unit/testutil.h tests/unit/tu_keys.h tests/unit/tu_index.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -Itests/unit -Ilib -Icli -Icore -Iconfig -Ihooks -o $@ $< $(TEST_EXTRA) $(SAN_BUILD)/libupdater.a $(PKG_LIBS) $(TEST_LIBS)
 

@@ -8,16 +8,18 @@
  *         16   manifest: UTF-8 text, "key=value\n" lines
  *              signature over the manifest bytes exactly (Ed25519, or ECDSA/RSA
  *              with SHA-256), DER/raw as OpenSSL's EVP_DigestSign produces it
- *              format 3: the index section, index-size bytes (index.h)
+ *              formats 3 and 4: the index section, index-size bytes (index.h)
  *              payload: a zstd stream of the image, payload-size bytes (format
- *              3: independent frames of frame-size image bytes each)
+ *              3: independent frames of frame-size image bytes each; format 4:
+ *              frames of the delta's data, each against the source as prefix)
  *
  * Manifest keys (all required, unknown keys refused):
  *   format=1, 2 or 3, version=, compatible=, security-version= (formats 2 and
  *   3: required there, refused in format 1, which means security version 0),
  *   compression=zstd, image-size=, image-sha256= (64 hex), payload-size=,
  *   payload-sha256= (64 hex), zstd-window-log= (the window the payload needs);
- *   format 3 only: block-size=4096, frame-size=, index-size=, index-sha256=
+ *   formats 3 and 4: block-size=4096, frame-size=, index-size=, index-sha256=
+ *   format 4 only: delta-source-size=, delta-source-sha256=, delta-data-size=
  * The header is small and comes first, so `check` reads only it (one range
  * request), and nothing is written before its signature verifies. */
 #pragma once
@@ -50,6 +52,9 @@
 #define BUNDLE_BLOCK_SIZE 4096
 #define BUNDLE_FRAME_SIZE_MIN BUNDLE_BLOCK_SIZE
 #define BUNDLE_FRAME_SIZE_MAX (1u << BUNDLE_ZSTD_WINDOW_LOG_MAX)
+/* Format 4: a frame is at most this many decoded bytes (a multiple of
+ * BUNDLE_BLOCK_SIZE): the buffer a device holds to decode one. */
+#define BUNDLE_DELTA_FRAME_SIZE_MAX (16u << 20)
 
 struct manifest {
 	int format;

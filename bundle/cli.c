@@ -32,10 +32,18 @@ static void print_manifest(const struct bundle_head *h)
 	printf("image sha256:   %s\n", hex);
 	printf("payload:        %llu bytes %s (window 2^%d)\n", (unsigned long long)m->payload_size,
 	       m->compression, m->zstd_window_log);
-	/* The kind: every bundle is a full image so far (static deltas come
-	 * later); the image id names static deltas from this image. */
-	printf("kind:           full\n");
+	/* The kind: a full image, or a static delta from the image whose id it
+	 * names; the image id names static deltas from this image. */
 	printf("image id:       %.16s\n", hex);
+	if (m->format == 4) {
+		hex_encode(m->delta_source_sha256, 32, hex);
+		printf("kind:           static delta, applies to image %.16s (%llu bytes)\n", hex,
+		       (unsigned long long)m->delta_source_size);
+		printf("delta data:     %llu bytes (the data blocks, decoded)\n",
+		       (unsigned long long)m->delta_data_size);
+	} else {
+		printf("kind:           full\n");
+	}
 	if (m->format >= 3) {
 		uint64_t nblocks, nframes;
 		bundle_index_counts(m, &nblocks, &nframes);
@@ -89,6 +97,14 @@ static int index_line(const struct source_opts *o, const struct bundle_head *h, 
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
 	}
 	printf("index check:    matches the manifest\n");
+	if (ix.format == 4) {
+		uint64_t zero = 0;
+		for (uint64_t i = 0; i < ix.nblocks; i++)
+			zero += ix.ops[i] == BUNDLE_OP_ZERO;
+		printf("blocks:         %llu data, %llu copied from the source, %llu zero\n",
+		       (unsigned long long)ix.ndata,
+		       (unsigned long long)(ix.nblocks - ix.ndata - zero), (unsigned long long)zero);
+	}
 	bundle_index_free(&ix);
 	return UPD_EXIT_OK;
 }

@@ -42,10 +42,14 @@ int create_io_exit(int errnum)
 static int create_opts_format(struct creator *c, const struct bundle_create_opts *o,
 			      struct error *e)
 {
-	c->format = o->format ? o->format : BUNDLE_FORMAT_CREATE;
+	c->format = o->format ? o->format : o->delta_from ? 4 : BUNDLE_FORMAT_CREATE;
 	if (c->format < 1 || c->format > BUNDLE_FORMAT_MAX)
 		return err_set(e, UPD_EXIT_USAGE, EINVAL, "bundle create: format %d outside 1..%d",
 			       c->format, BUNDLE_FORMAT_MAX);
+	if ((c->format == 4) != (o->delta_from != NULL))
+		return err_set(e, UPD_EXIT_USAGE, EINVAL,
+			       "bundle create: %s", o->delta_from ? "--delta-from makes format 4 "
+			       "(a static delta), not another" : "format 4 needs --delta-from");
 	if (c->format == 1 && o->security_version)
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
 			       "bundle create: format 1 cannot carry a security version (use 2 or 3)");
@@ -53,13 +57,14 @@ static int create_opts_format(struct creator *c, const struct bundle_create_opts
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
 			       "bundle create: a frame size needs format 3 (this one is %d)",
 			       c->format);
-	c->frame_size = o->frame_size ? o->frame_size : BUNDLE_FRAME_SIZE_DEFAULT;
-	if (c->frame_size < BUNDLE_FRAME_SIZE_MIN || c->frame_size > BUNDLE_FRAME_SIZE_MAX ||
+	uint32_t most = c->format == 4 ? BUNDLE_DELTA_FRAME_SIZE_MAX : BUNDLE_FRAME_SIZE_MAX;
+	c->frame_size = o->frame_size ? o->frame_size
+		      : c->format == 4 ? BUNDLE_DELTA_FRAME_SIZE_DEFAULT : BUNDLE_FRAME_SIZE_DEFAULT;
+	if (c->frame_size < BUNDLE_FRAME_SIZE_MIN || c->frame_size > most ||
 	    c->frame_size % BUNDLE_BLOCK_SIZE != 0)
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
 			       "bundle create: frame size %" PRIu32 " is not a multiple of %d within "
-			       "%u..%u", c->frame_size, BUNDLE_BLOCK_SIZE, BUNDLE_FRAME_SIZE_MIN,
-			       BUNDLE_FRAME_SIZE_MAX);
+			       "%u..%u", c->frame_size, BUNDLE_BLOCK_SIZE, BUNDLE_FRAME_SIZE_MIN, most);
 	return 0;
 }
 
@@ -76,7 +81,7 @@ static int create_opts(struct creator *c, const struct bundle_create_opts *o, st
 		       sizeof(c->m.compatible), UPD_EXIT_USAGE, e);
 	if (r < 0)
 		return r;
-	c->level = o->level ? o->level : 3;
+	c->level = o->level ? o->level : o->delta_from ? BUNDLE_DELTA_LEVEL_DEFAULT : 3;
 	if (c->level < ZSTD_minCLevel() || c->level > ZSTD_maxCLevel())
 		return err_set(e, UPD_EXIT_USAGE, EINVAL, "bundle create: zstd level %d outside %d..%d",
 			       c->level, ZSTD_minCLevel(), ZSTD_maxCLevel());
@@ -448,7 +453,8 @@ int bundle_create(const struct bundle_create_opts *o, struct error *e)
 	if (r == 0)
 		r = open_payload_tmp(&c, e);
 	if (r == 0)
-		r = c.format >= 3 ? create_frames(&c, e) : compress_image(&c, e);
+		r = c.format == 4 ? create_delta(&c, e)
+		    : c.format == 3 ? create_frames(&c, e) : compress_image(&c, e);
 	if (r == 0)
 		r = sign_manifest(&c, e);
 	if (r == 0)

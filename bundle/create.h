@@ -8,10 +8,10 @@
 struct bundle_create_opts {
 	const char *image, *version, *compatible, *key, *output;
 	uint64_t security_version; /* 0: none; format 1 cannot carry another */
-	int format;          /* 1, 2 or 3; 0 = 3 (BUNDLE_FORMAT_CREATE) */
-	uint32_t frame_size; /* format 3: image bytes per zstd frame; 0 = default */
+	int format;          /* 1..4; 0 = 3 (BUNDLE_FORMAT_CREATE), or 4 with delta_from */
+	uint32_t frame_size; /* formats 3, 4: bytes per zstd frame; 0 = default */
 	int level;      /* zstd level, 0 = default (3) */
-	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX */
+	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX; format 4 sets its own */
 	/* Format 4: a static delta against the image of this bundle (a
 	 * verified format 1-3 bundle); format, frame size and level then
 	 * default to 4, BUNDLE_DELTA_FRAME_SIZE_DEFAULT and

@@ -28,7 +28,7 @@ int bundle_create_cmd(int argc, char **argv, struct error *e)
 		{ "output", required_argument, NULL, 'o' },  { "level", required_argument, NULL, 'l' },
 		{ "security-version", required_argument, NULL, 's' },
 		{ "format", required_argument, NULL, 'f' }, { "frame-size", required_argument, NULL, 'F' },
-		{ NULL, 0, NULL, 0 },
+		{ "delta-from", required_argument, NULL, 'D' }, { NULL, 0, NULL, 0 },
 	};
 	struct bundle_create_opts o = {0};
 	uint64_t n;
@@ -49,7 +49,7 @@ int bundle_create_cmd(int argc, char **argv, struct error *e)
 			break;
 		case 'f':
 			if (number(optarg, 9, &n) < 0)
-				return usage(e, "create: --format needs 1, 2 or 3");
+				return usage(e, "create: --format needs 1, 2, 3 or 4");
 			o.format = (int)n;
 			break;
 		case 'F':
@@ -57,15 +57,18 @@ int bundle_create_cmd(int argc, char **argv, struct error *e)
 				return usage(e, "create: --frame-size needs a number of bytes");
 			o.frame_size = (uint32_t)n;
 			break;
+		case 'D': o.delta_from = optarg; break;
 		default: return usage(e, "create: unknown option");
 		}
 	}
+	if (o.delta_from && o.format && o.format != 4)
+		return usage(e, "create: --delta-from makes a static delta, format 4 (not --format 3)");
 	if (!o.image || !o.version || !o.compatible || !o.key || !o.output)
 		return usage(e, "create: needs --image, --version, --compatible, --key and --output");
 	if (bundle_create(&o, e) < 0)
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
 	printf("%s: format %d, version %s for '%s', security version %llu\n", o.output,
-	       o.format ? o.format : BUNDLE_FORMAT_CREATE, o.version, o.compatible,
+	       o.format ? o.format : o.delta_from ? 4 : BUNDLE_FORMAT_CREATE, o.version, o.compatible,
 	       (unsigned long long)o.security_version);
 	return UPD_EXIT_OK;
 }

@@ -16,13 +16,7 @@
  * above all); it is small, so the strongest level costs little. */
 #define INDEX_LEVEL 19
 
-struct frames {
-	uint8_t *sizes, *hashes; /* the index's two tables as they grow */
-	size_t nsizes, nhashes, sizes_cap, hashes_cap;
-	struct sha256_ctx *ih, *ph;
-};
-
-static int grow(uint8_t **buf, size_t *cap, size_t need)
+int create_grow(uint8_t **buf, size_t *cap, size_t need)
 {
 	if (need <= *cap)
 		return 0;
@@ -43,7 +37,7 @@ static int hash_blocks(struct frames *f, const uint8_t *data, size_t n)
 {
 	uint8_t block[BUNDLE_BLOCK_SIZE];
 
-	if (grow(&f->hashes, &f->hashes_cap,
+	if (create_grow(&f->hashes, &f->hashes_cap,
 		 f->nhashes + (n / BUNDLE_BLOCK_SIZE + 1) * BUNDLE_INDEX_HASH_LEN) < 0)
 		return -ENOMEM;
 	for (size_t at = 0; at < n; at += BUNDLE_BLOCK_SIZE) {
@@ -59,7 +53,7 @@ static int hash_blocks(struct frames *f, const uint8_t *data, size_t n)
 	return 0;
 }
 
-static int put_frame(struct creator *c, struct frames *f, size_t len, struct error *e)
+int create_put_frame(struct creator *c, struct frames *f, size_t len, struct error *e)
 {
 	int r = io_write_full(c->pay_fd, c->out, len);
 
@@ -69,7 +63,7 @@ static int put_frame(struct creator *c, struct frames *f, size_t len, struct err
 			       strerror(-r));
 	sha256_update(f->ph, c->out, len);
 	c->m.payload_size += len;
-	if (grow(&f->sizes, &f->sizes_cap, f->nsizes + 4) < 0)
+	if (create_grow(&f->sizes, &f->sizes_cap, f->nsizes + 4) < 0)
 		return err_oom(e, NULL);
 	for (int i = 0; i < 4; i++)
 		f->sizes[f->nsizes++] = (uint8_t)(len >> (8 * i));
@@ -95,16 +89,15 @@ static int cut_frames(struct creator *c, struct frames *f, ZSTD_CCtx *z, struct 
 		if (ZSTD_isError(len))
 			return err_set(e, UPD_EXIT_OTHER, EIO, "bundle create: compress %s: %s",
 				       c->o->image, ZSTD_getErrorName(len));
-		int r = put_frame(c, f, len, e);
+		int r = create_put_frame(c, f, len, e);
 		if (r < 0 || (size_t)n < c->frame_size)
 			return r;
 	}
 }
 
-/* The index section: the frame sizes, then the block hashes, one frame. */
-static int make_index(struct creator *c, struct frames *f, struct error *e)
+int create_index(struct creator *c, const struct frames *f, struct error *e)
 {
-	size_t raw_len = f->nsizes + f->nhashes;
+	size_t raw_len = f->nsizes + f->nhashes + f->nops;
 	uint8_t *raw = malloc(raw_len ? raw_len : 1);
 	size_t cap = ZSTD_compressBound(raw_len);
 
@@ -116,6 +109,8 @@ static int make_index(struct creator *c, struct frames *f, struct error *e)
 	memcpy(raw, f->sizes, f->nsizes);
 	if (f->nhashes)
 		memcpy(raw + f->nsizes, f->hashes, f->nhashes);
+	if (f->nops)
+		memcpy(raw + f->nsizes + f->nhashes, f->ops, f->nops);
 	size_t n = ZSTD_compress(c->index, cap, raw, raw_len, INDEX_LEVEL);
 	free(raw);
 	if (ZSTD_isError(n))
@@ -128,6 +123,22 @@ static int make_index(struct creator *c, struct frames *f, struct error *e)
 	sha256_update(x, c->index, n);
 	sha256_final(x, c->m.index_sha256);
 	return 0;
+}
+
+int create_frames_end(struct creator *c, struct frames *f, int r)
+{
+	if (r == 0) {
+		sha256_final(f->ih, c->m.image_sha256);
+		sha256_final(f->ph, c->m.payload_sha256);
+		f->ih = f->ph = NULL;
+	}
+	sha256_free(f->ih);
+	sha256_free(f->ph);
+	free(f->sizes);
+	free(f->hashes);
+	free(f->ops);
+	memset(f, 0, sizeof(*f));
+	return r;
 }
 
 static int zstd_frames_setup(ZSTD_CCtx *z, struct creator *c, struct error *e)
@@ -165,16 +176,7 @@ int create_frames(struct creator *c, struct error *e)
 			    "bundle create: image %s is larger than format 3's %llu bytes "
 			    "(use --format 2)", c->o->image, (unsigned long long)BUNDLE_INDEX_IMAGE_MAX);
 	if (r == 0)
-		r = make_index(c, &f, e);
-	if (r == 0) {
-		sha256_final(f.ih, c->m.image_sha256);
-		sha256_final(f.ph, c->m.payload_sha256);
-		f.ih = f.ph = NULL;
-	}
-	sha256_free(f.ih);
-	sha256_free(f.ph);
-	free(f.sizes);
-	free(f.hashes);
+		r = create_index(c, &f, e);
 	ZSTD_freeCCtx(z);
-	return r;
+	return create_frames_end(c, &f, r);
 }

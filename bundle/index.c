@@ -1,4 +1,5 @@
-/* Format 3's block index: bounds, parsing and look-ups (index.h). */
+/* The index of formats 3 (block hashes) and 4 (a static delta's ops and
+ * frame hashes): bounds, parsing and look-ups (index.h). */
 #include "index.h"
 
 #include <errno.h>
@@ -16,10 +17,14 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
 	return a / b + (a % b != 0);
 }
 
+/* Format 3: the image in frames, at least one (an empty image is one empty
+ * frame). Format 4: the decoded data in frames, none when there is none. */
 static uint64_t frames_of(const struct manifest *m)
 {
+	if (m->format == 4)
+		return ceil_div(m->delta_data_size, m->frame_size);
 	uint64_t n = ceil_div(m->image_size, m->frame_size);
-	return n ? n : 1; /* an empty image is one empty frame */
+	return n ? n : 1;
 }
 
 void bundle_index_counts(const struct manifest *m, uint64_t *nblocks, uint64_t *nframes)
@@ -30,10 +35,17 @@ void bundle_index_counts(const struct manifest *m, uint64_t *nblocks, uint64_t *
 
 int bundle_index_raw_size(const struct manifest *m, uint64_t *raw)
 {
-	/* Checked first: the products below cannot overflow under this bound. */
-	if (m->image_size > BUNDLE_INDEX_IMAGE_MAX || m->block_size == 0 || m->frame_size == 0)
+	/* Checked first: the products below cannot overflow under this bound
+	 * (format 4's data is checked against image-size by the manifest
+	 * parser; checked here too for callers that fill a manifest). */
+	if (m->image_size > BUNDLE_INDEX_IMAGE_MAX || m->block_size == 0 || m->frame_size == 0 ||
+	    (m->format == 4 && m->delta_data_size > m->image_size))
 		return -EFBIG;
-	*raw = 4 * frames_of(m) + BUNDLE_INDEX_HASH_LEN * ceil_div(m->image_size, m->block_size);
+	uint64_t nblocks = ceil_div(m->image_size, m->block_size);
+	if (m->format == 4)
+		*raw = (4 + BUNDLE_INDEX_HASH_LEN) * frames_of(m) + 4 * nblocks;
+	else
+		*raw = 4 * frames_of(m) + BUNDLE_INDEX_HASH_LEN * nblocks;
 	return 0;
 }
 
@@ -52,6 +64,8 @@ void bundle_index_free(struct bundle_index *ix)
 	if (!ix)
 		return;
 	free(ix->hashes);
+	free(ix->ops);
+	free(ix->frame_hashes);
 	free(ix->frame_offset);
 	memset(ix, 0, sizeof(*ix));
 }
@@ -148,11 +162,67 @@ static int frame_table(const uint8_t *raw, const struct manifest *m, struct bund
 	return 0;
 }
 
+/* Bytes the image's block i holds: block-size, or less for a short last one. */
+static uint64_t block_len(const struct manifest *m, uint64_t i)
+{
+	uint64_t at = i * m->block_size;
+	return m->image_size - at < m->block_size ? m->image_size - at : m->block_size;
+}
+
+/* Format 4's ops: each copy from a whole block of the source, the data
+ * blocks exactly delta-data-size bytes. */
+static int check_ops(const struct manifest *m, struct bundle_index *ix, struct error *e)
+{
+	uint64_t src_blocks = m->delta_source_size / m->block_size, data = 0;
+
+	for (uint64_t i = 0; i < ix->nblocks; i++) {
+		uint32_t op = ix->ops[i];
+		if (op == BUNDLE_OP_DATA) {
+			ix->ndata++;
+			data += block_len(m, i);
+			continue;
+		}
+		uint64_t s = bundle_op_source(op, i);
+		if (op != BUNDLE_OP_ZERO && s >= src_blocks)
+			return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+				       "bundle index: block %" PRIu64 " copies a block outside the "
+				       "source's %" PRIu64 " whole blocks (op %" PRIu32 ")", i,
+				       src_blocks, op);
+	}
+	if (data != m->delta_data_size)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "bundle index: the data blocks hold %" PRIu64
+			       " bytes, the manifest's delta-data-size says %" PRIu64, data,
+			       m->delta_data_size);
+	return 0;
+}
+
+/* Format 4: after the frame sizes, the frame hashes then the ops, each into
+ * its own buffer (the decoded one is freed by the caller). */
+static int fill_delta(const uint8_t *raw, const struct manifest *m, struct bundle_index *ix,
+		      struct error *e)
+{
+	size_t nh = (size_t)ix->nframes * BUNDLE_INDEX_HASH_LEN;
+	const uint8_t *p = raw + 4 * ix->nframes + nh;
+
+	ix->frame_hashes = malloc(nh ? nh : 1);
+	ix->ops = malloc(ix->nblocks ? ix->nblocks * sizeof(*ix->ops) : 1);
+	if (!ix->frame_hashes || !ix->ops)
+		return err_oom(e, NULL);
+	if (nh)
+		memcpy(ix->frame_hashes, raw + 4 * ix->nframes, nh);
+	for (uint64_t i = 0; i < ix->nblocks; i++)
+		ix->ops[i] = get_le32(p + 4 * i);
+	return check_ops(m, ix, e);
+}
+
 static int fill(uint8_t *raw, const struct manifest *m, struct bundle_index *ix, struct error *e)
 {
 	int r = frame_table(raw, m, ix, e);
 
-	if (r < 0)
+	if (r == 0 && m->format == 4)
+		r = fill_delta(raw, m, ix, e);
+	if (r < 0 || m->format == 4)
 		return r;
 	/* The hashes are the tail of the decoded buffer: moved to its start and
 	 * the buffer shrunk, so the index costs its own size and no more. */
@@ -181,13 +251,14 @@ int bundle_index_parse(const uint8_t *buf, size_t len, const struct manifest *m,
 		r = decode(buf, len, raw_size, &raw, e);
 	if (r < 0)
 		return r;
-	*ix = (struct bundle_index){ .block_size = m->block_size, .frame_size = m->frame_size };
+	*ix = (struct bundle_index){ .format = m->format, .block_size = m->block_size,
+				     .frame_size = m->frame_size };
 	bundle_index_counts(m, &ix->nblocks, &ix->nframes);
 	r = fill(raw, m, ix, e);
-	if (r < 0) {
-		free(raw);
+	if (r < 0 || m->format == 4)
+		free(raw); /* format 3 keeps it as its hashes */
+	if (r < 0)
 		bundle_index_free(ix);
-	}
 	return r;
 }
 
@@ -217,7 +288,7 @@ bool bundle_index_block_matches_with(struct sha256_ctx *c, const struct bundle_i
 {
 	uint8_t h[BUNDLE_INDEX_HASH_LEN];
 
-	if (i >= ix->nblocks)
+	if (i >= ix->nblocks || !ix->hashes) /* format 4 has no block hashes */
 		return false;
 	if (c)
 		bundle_index_hash_block_with(c, data, ix->block_size, h);
@@ -229,6 +300,40 @@ bool bundle_index_block_matches_with(struct sha256_ctx *c, const struct bundle_i
 bool bundle_index_block_matches(const struct bundle_index *ix, uint64_t i, const uint8_t *data)
 {
 	return bundle_index_block_matches_with(NULL, ix, i, data);
+}
+
+uint64_t bundle_op_source(uint32_t op, uint64_t i)
+{
+	if (op < BUNDLE_OP_COPY_BASE)
+		return UINT64_MAX;
+	uint64_t z = op - BUNDLE_OP_COPY_BASE;
+	/* zigzag: even z is d = z / 2 >= 0, odd z is d = -(z + 1) / 2 */
+	if (!(z & 1))
+		return i + z / 2; /* i < 2^52, z < 2^32: no overflow */
+	uint64_t back = (z + 1) / 2;
+	return back > i ? UINT64_MAX : i - back;
+}
+
+uint32_t bundle_op_copy(uint64_t s, uint64_t i)
+{
+	uint64_t z = s >= i ? 2 * (s - i) : 2 * (i - s) - 1;
+	/* Blocks of images within BUNDLE_INDEX_IMAGE_MAX (2^22 of them) fit. */
+	return z > UINT32_MAX - BUNDLE_OP_COPY_BASE ? BUNDLE_OP_DATA
+						    : (uint32_t)(z + BUNDLE_OP_COPY_BASE);
+}
+
+bool bundle_index_frame_matches_with(struct sha256_ctx *c, const struct bundle_index *ix,
+				     uint64_t f, const uint8_t *data, size_t len)
+{
+	uint8_t h[BUNDLE_INDEX_HASH_LEN];
+
+	if (!ix->frame_hashes || f >= ix->nframes)
+		return false;
+	if (c)
+		bundle_index_hash_block_with(c, data, len, h);
+	else
+		bundle_index_hash_block(data, len, h);
+	return memcmp(h, ix->frame_hashes + f * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0;
 }
 
 uint64_t bundle_index_frame_of(const struct bundle_index *ix, uint64_t i)

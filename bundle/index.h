@@ -7,7 +7,13 @@
  * padded with zeros to block-size) and nframes = ceil(image-size /
  * frame-size), at least 1 (an empty image is one empty frame).
  * Memory: the parsed index is 16 bytes per block plus 8 per frame, about
- * 4.5 MiB for a 1 GiB image (16 KiB frames); BUNDLE_INDEX_IMAGE_MAX bounds it. */
+ * 4.5 MiB for a 1 GiB image (16 KiB frames); BUNDLE_INDEX_IMAGE_MAX bounds it.
+ * Format 4 (a static delta) stores instead
+ *   nframes x u32: each frame's compressed size (nframes = ceil(delta-data-size
+ *                  / frame-size), 0 without data)
+ *   nframes x 16 bytes: SHA-256 of each frame's decoded content, truncated
+ *   nblocks x u32: an op per block of the new image (below)
+ * parsed into ops (4 bytes per block) and frame hashes. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,13 +50,13 @@ struct bundle_index {
 				 * frame_offset[nframes] = payload-size */
 };
 
-/* The decoded index's size for m (format 3), and the most its stored section
+/* The decoded index's size for m (format 3 or 4), and the most its stored section
  * may take (the zstd bound of that); -EFBIG when m's image exceeds
  * BUNDLE_INDEX_IMAGE_MAX. */
 int bundle_index_raw_size(const struct manifest *m, uint64_t *raw);
 int bundle_index_stored_max(const struct manifest *m, uint64_t *max);
 
-/* nblocks and nframes of m's index (format 3, as the manifest parser bounds it). */
+/* nblocks and nframes of m's index (formats 3 and 4, as the manifest parser bounds it). */
 void bundle_index_counts(const struct manifest *m, uint64_t *nblocks, uint64_t *nframes);
 
 /* Parses the index section (buf, len: exactly as stored) of the bundle whose
@@ -58,7 +64,9 @@ void bundle_index_counts(const struct manifest *m, uint64_t *nblocks, uint64_t *
  * against index-sha256 before decoding anything, then that it decodes to
  * exactly the size m implies (never allocating more: a decompression bomb
  * fails) and that the frame sizes are non-zero, within zstd's bound of
- * frame-size and sum to payload-size. Errors: UPD_EXIT_VERIFY (-EBADMSG)
+ * frame-size and sum to payload-size; format 4: every copy reads a whole
+ * block of the source (s < delta-source-size / 4096, rounded down) and the
+ * data blocks hold delta-data-size bytes. Errors: UPD_EXIT_VERIFY (-EBADMSG)
  * naming the cause, or out of memory. On failure *ix holds nothing to free. */
 int bundle_index_parse(const uint8_t *buf, size_t len, const struct manifest *m,
 		       struct bundle_index *ix, struct error *e);

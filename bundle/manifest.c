@@ -23,11 +23,14 @@ enum mkey {
 	K_PAYLOAD_SIZE,
 	K_PAYLOAD_SHA,
 	K_WINDOW_LOG,
-	K_SECURITY, /* formats 2 and 3 */
-	K_BLOCK_SIZE, /* format 3 only, from here on */
+	K_SECURITY, /* formats 2 and later */
+	K_BLOCK_SIZE, /* formats 3 and 4, from here on */
 	K_FRAME_SIZE,
 	K_INDEX_SIZE,
 	K_INDEX_SHA,
+	K_DELTA_SOURCE_SIZE, /* format 4 only, from here on */
+	K_DELTA_SOURCE_SHA,
+	K_DELTA_DATA_SIZE,
 	K_COUNT
 };
 
@@ -35,6 +38,7 @@ static const char *const key_names[K_COUNT] = {
 	"format",	"version",	"compatible",	  "compression",     "image-size",
 	"image-sha256", "payload-size", "payload-sha256", "zstd-window-log",
 	"security-version", "block-size", "frame-size", "index-size", "index-sha256",
+	"delta-source-size", "delta-source-sha256", "delta-data-size",
 };
 
 static int parse_u64(const char *key, const char *v, size_t n, uint64_t *out, struct error *e)
@@ -66,10 +70,12 @@ static int parse_small(enum mkey k, const char *v, size_t n, struct manifest *m,
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "manifest: format %" PRIu64 " is not supported (expected 1..%d)", x,
 			       BUNDLE_FORMAT_MAX);
-	if (k == K_WINDOW_LOG && (x < BUNDLE_ZSTD_WINDOW_LOG_MIN || x > BUNDLE_ZSTD_WINDOW_LOG_MAX))
+	/* Format 4's cap here; the range of the manifest's own format is
+	 * checked once that is known (manifest_check_window), in any key order. */
+	if (k == K_WINDOW_LOG && x > BUNDLE_DELTA_WINDOW_LOG_MAX)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "manifest: zstd-window-log %" PRIu64 " outside %d..%d", x,
-			       BUNDLE_ZSTD_WINDOW_LOG_MIN, BUNDLE_ZSTD_WINDOW_LOG_MAX);
+			       BUNDLE_ZSTD_WINDOW_LOG_MIN, BUNDLE_DELTA_WINDOW_LOG_MAX);
 	if (k == K_FORMAT)
 		m->format = (int)x;
 	else
@@ -136,6 +142,12 @@ static int parse_value(enum mkey k, const char *v, size_t n, struct manifest *m,
 		return parse_u64("index-size", v, n, &m->index_size, e);
 	case K_INDEX_SHA:
 		return parse_sha("index-sha256", v, n, m->index_sha256, e);
+	case K_DELTA_SOURCE_SIZE:
+		return parse_u64("delta-source-size", v, n, &m->delta_source_size, e);
+	case K_DELTA_SOURCE_SHA:
+		return parse_sha("delta-source-sha256", v, n, m->delta_source_sha256, e);
+	case K_DELTA_DATA_SIZE:
+		return parse_u64("delta-data-size", v, n, &m->delta_data_size, e);
 	case K_COUNT:
 		break;
 	}
@@ -188,7 +200,7 @@ static int parse_line(const char *line, size_t n, size_t lineno, unsigned *seen,
 /* The format that introduced key k. */
 static int key_since(int k)
 {
-	return k >= K_BLOCK_SIZE ? 3 : k == K_SECURITY ? 2 : 1;
+	return k >= K_DELTA_SOURCE_SIZE ? 4 : k >= K_BLOCK_SIZE ? 3 : k == K_SECURITY ? 2 : 1;
 }
 
 /* Format 3's sizes, checked where the manifest is read so that no reader
@@ -196,16 +208,16 @@ static int key_since(int k)
 static int manifest_check_format3(const struct manifest *m, struct error *e)
 {
 	uint64_t cap = 0;
+	uint32_t most = m->format == 4 ? BUNDLE_DELTA_FRAME_SIZE_MAX : BUNDLE_FRAME_SIZE_MAX;
 
 	if (m->block_size != BUNDLE_BLOCK_SIZE)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: block-size %" PRIu32
 			       " is not supported (only %d)", m->block_size, BUNDLE_BLOCK_SIZE);
-	if (m->frame_size < BUNDLE_FRAME_SIZE_MIN || m->frame_size > BUNDLE_FRAME_SIZE_MAX ||
+	if (m->frame_size < BUNDLE_FRAME_SIZE_MIN || m->frame_size > most ||
 	    m->frame_size % m->block_size != 0)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "manifest: frame-size %" PRIu32 " is not a multiple of block-size "
-			       "within %u..%u", m->frame_size, BUNDLE_FRAME_SIZE_MIN,
-			       BUNDLE_FRAME_SIZE_MAX);
+			       "within %u..%u", m->frame_size, BUNDLE_FRAME_SIZE_MIN, most);
 	if (bundle_index_stored_max(m, &cap) < 0)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "manifest: image-size %" PRIu64 " is too large for an index (at most %"
@@ -214,6 +226,39 @@ static int manifest_check_format3(const struct manifest *m, struct error *e)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "manifest: index-size %" PRIu64 " outside 1..%" PRIu64
 			       " (the bound for its image-size)", m->index_size, cap);
+	return 0;
+}
+
+/* Formats 1-3 decode with at most BUNDLE_ZSTD_WINDOW_LOG_MAX; format 4's
+ * window covers its source too (bundle.h). */
+static int manifest_check_window(const struct manifest *m, struct error *e)
+{
+	int most = m->format < 4 ? BUNDLE_ZSTD_WINDOW_LOG_MAX : BUNDLE_DELTA_WINDOW_LOG_MAX;
+
+	if (m->zstd_window_log < BUNDLE_ZSTD_WINDOW_LOG_MIN || m->zstd_window_log > most)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: zstd-window-log %d outside %d..%d",
+			       m->zstd_window_log, BUNDLE_ZSTD_WINDOW_LOG_MIN, most);
+	return 0;
+}
+
+/* Format 4: a source to apply to, data no larger than the image, and a
+ * window that holds the whole source and a frame (each frame is decoded
+ * with the source as its prefix). */
+static int manifest_check_format4(const struct manifest *m, struct error *e)
+{
+	if (m->delta_source_size == 0)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "manifest: delta-source-size is 0 (a static delta needs a source)");
+	if (m->delta_data_size > m->image_size)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "manifest: delta-data-size %" PRIu64 " exceeds image-size %" PRIu64,
+			       m->delta_data_size, m->image_size);
+	if (m->delta_source_size > ((uint64_t)1 << m->zstd_window_log) ||
+	    ((uint64_t)1 << m->zstd_window_log) - m->delta_source_size < m->frame_size)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "manifest: zstd-window-log %d does not hold delta-source-size %" PRIu64
+			       " and frame-size %" PRIu32, m->zstd_window_log, m->delta_source_size,
+			       m->frame_size);
 	return 0;
 }
 
@@ -244,7 +289,10 @@ static int manifest_parse_lines(const char *text, size_t len, struct manifest *m
 			return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 				       "manifest: %s needs format %d (this one says %d)", key_names[k],
 				       key_since(k), m->format);
-	return m->format >= 3 ? manifest_check_format3(m, e) : 0;
+	int r = manifest_check_window(m, e);
+	if (r == 0 && m->format == 4)
+		r = manifest_check_format4(m, e);
+	return r == 0 && m->format >= 3 ? manifest_check_format3(m, e) : r;
 }
 
 int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *e)
@@ -258,7 +306,7 @@ int manifest_parse(const char *text, size_t len, struct manifest *m, struct erro
 
 char *manifest_format(const struct manifest *m)
 {
-	char ih[65], ph[65], xh[65], sv[48] = "", x[192] = "", *s = NULL;
+	char ih[65], ph[65], xh[65], dh[65], sv[48] = "", x[320] = "", *s = NULL;
 
 	hex_encode(m->image_sha256, 32, ih);
 	hex_encode(m->payload_sha256, 32, ph);
@@ -270,6 +318,13 @@ char *manifest_format(const struct manifest *m)
 			 "block-size=%" PRIu32 "\nframe-size=%" PRIu32 "\nindex-size=%" PRIu64
 			 "\nindex-sha256=%s\n",
 			 m->block_size, m->frame_size, m->index_size, xh);
+	}
+	if (m->format >= 4) {
+		size_t at = strlen(x);
+		hex_encode(m->delta_source_sha256, 32, dh);
+		snprintf(x + at, sizeof(x) - at,
+			 "delta-source-size=%" PRIu64 "\ndelta-source-sha256=%s\ndelta-data-size=%"
+			 PRIu64 "\n", m->delta_source_size, dh, m->delta_data_size);
 	}
 	/* Precisions bound the reads even if a caller filled a field to the brim. */
 	if (asprintf(&s,

@@ -7,8 +7,9 @@
 #                     signed, an empty image, an unsigned one, one with trailing bytes
 #   OUT/bundle_head   their heads (fixed header, manifest, signature)
 #   OUT/manifest      their manifests
-#   OUT/bundle_index  the index sections of the format-3 ones, each after the
-#                     10 bytes fuzz_bundle_index.c reads the manifest's sizes from
+#   OUT/bundle_index  the index sections of the format-3 and 4 ones, each after
+#                     the 10 (18) bytes fuzz_bundle_index.c reads the manifest's
+#                     sizes from
 #   OUT/config        the shipped example config, with and without its optional
 #                     settings, and the simulated device's config
 # Images are small on purpose: a seed's size bounds what libFuzzer tries.
@@ -43,6 +44,14 @@ mk text 3.0 ed text-ed-sv --security-version 7
 mk random 2.2 ed random-ed-frames --frame-size 4096 # a frame per block
 mk text 1.9 ed text-ed-f1 --format 1
 mk text 2.9 ed text-ed-f2 --format 2 --security-version 7
+# A static delta (format 4) from text-ed's image; made under the name devices
+# ask for (no warning), kept as a .upd like the others.
+{ cat "$I/text.img"; echo "one more line"; } >"$I/text2.img"
+hex=$(grep -a -o 'image-sha256=[0-9a-f]*' "$B/text-ed.upd" | head -n 1 | cut -c14-29)
+"$UPDATER" bundle create --image "$I/text2.img" --version 2.1 --compatible sim-board \
+	--key "$K/ed.pem" --output "$B/text-ed-delta.upd.from-$hex" --delta-from "$B/text-ed.upd" \
+	--frame-size 65536 --security-version 7 >/dev/null
+mv "$B/text-ed-delta.upd.from-$hex" "$B/text-ed-delta.upd"
 python3 "$TOP/tests/lib/tamper.py" unsign "$B/text-ed.upd" "$B/text-unsigned.upd"
 { cat "$B/random-ec.upd"; printf 'trailing bytes'; } >"$B/random-ec-trailing.upd"
 
@@ -60,7 +69,11 @@ for name in sorted(os.listdir(src)):
     if "index-size" in keys:
         at, n = 16 + mlen + slen, int(keys["index-size"])
         prefix = struct.pack("<IIBB", int(keys["image-size"]), int(keys["payload-size"]),
-                             (int(keys["frame-size"]) // 4096) % 256, 0)
+                             (int(keys["frame-size"]) // 4096) % 256,
+                             4 if keys["format"] == "4" else 0)
+        if keys["format"] == "4":
+            prefix += struct.pack("<II", int(keys["delta-data-size"]),
+                                  int(keys["delta-source-size"]))
         open(os.path.join(out, "bundle_index", base), "wb").write(prefix + data[at:at + n])
 PY
 

@@ -3,6 +3,7 @@
  * hostile index (wrong hash, truncated, wrong counts, frame sizes that do
  * not add up, oversized, a decompression bomb) refused with its cause. */
 #include "testutil.h"
+#include "tu_index.h"
 #include "tu_keys.h"
 
 #include <errno.h>
@@ -16,6 +17,9 @@
 #include "../../bundle/bundle.h"
 #include "../../bundle/create.h"
 #include "../../bundle/index.h"
+
+static struct tu_signer fx;
+TU_SIGNER_GROUP(fx)
 
 /* Zero blocks, random blocks and a block repeated: what an image holds. */
 static uint8_t *make_image(size_t n)
@@ -41,9 +45,9 @@ struct bundle {
 static void create(size_t n, int format, uint32_t frame, uint64_t sv, struct bundle *b,
 		   uint8_t **img)
 {
-	char *image = tu_in("img"), *out = tu_in("b.upd");
+	char *image = path_in("img"), *out = path_in("b.upd");
 	struct bundle_create_opts o = {.image = image, .version = "3.1", .compatible = "board",
-				       .key = tu_signer()->key, .output = out, .format = format,
+				       .key = fx.key, .output = out, .format = format,
 				       .frame_size = frame, .security_version = sv};
 	struct error e = {0};
 	size_t need = 0;
@@ -119,7 +123,7 @@ static void roundtrip3(size_t n, uint32_t frame)
 	struct bundle_index ix;
 	struct error e = {0};
 	uint8_t *img;
-	char *keys[] = {tu_signer()->pub};
+	char *keys[] = {fx.pub};
 	size_t which;
 
 	create(n, 0, frame, 5, &b, &img);
@@ -187,13 +191,14 @@ static void test_create_refuses(void **state)
 		{1, 4096, 0, "a frame size needs format 3"},
 		{3, 5000, 0, "frame size 5000 is not a multiple of 4096"},
 		{3, 16u << 20, 0, "frame size 16777216 is not a multiple"},
-		{4, 0, 0, "format 4 outside 1..3"},
+		{5, 0, 0, "format 5 outside 1..4"},
+		{4, 0, 0, "format 4 needs --delta-from"},
 	};
-	char *image = tu_in("img"), *out = tu_in("refused.upd");
+	char *image = path_in("img"), *out = path_in("refused.upd");
 	assert_int_equal(tu_write_file(image, "x", 1), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct bundle_create_opts o = {.image = image, .version = "1", .compatible = "b",
-					       .key = tu_signer()->key, .output = out, .format = bad[i].format,
+					       .key = fx.key, .output = out, .format = bad[i].format,
 					       .frame_size = bad[i].frame,
 					       .security_version = bad[i].sv};
 		struct error e = {0};
@@ -215,7 +220,7 @@ static void test_index_fetch(void **state)
 	struct bundle_index ix;
 	struct error e = {0};
 	uint8_t *img;
-	char *cut = tu_in("cut.upd"), *whole = tu_in("b.upd");
+	char *cut = path_in("cut.upd"), *whole = path_in("b.upd");
 	struct source_opts o = {.location = whole};
 
 	create(100000, 0, 4096, 0, &b, &img);
@@ -248,10 +253,7 @@ struct fake {
 
 static void fake_seal(struct fake *f)
 {
-	f->stored_len = ZSTD_compress(f->stored, sizeof(f->stored), f->raw, f->raw_len, 3);
-	assert_false(ZSTD_isError(f->stored_len));
-	f->m.index_size = f->stored_len;
-	SHA256(f->stored, f->stored_len, f->m.index_sha256);
+	f->stored_len = tu_index_seal(f->raw, f->raw_len, f->stored, sizeof(f->stored), &f->m);
 }
 
 /* 9 blocks (36000 bytes) in 3 frames of 16 KiB, of 100, 200 and 50 bytes. */
@@ -272,15 +274,7 @@ static void fake_init(struct fake *f)
 
 static void expect_refused(const struct fake *f, size_t len, const char *msg)
 {
-	struct bundle_index ix;
-	struct error e = {0};
-
-	memset(&ix, 0x5a, sizeof(ix));
-	int r = bundle_index_parse(f->stored, len, &f->m, &ix, &e);
-	if (r != -EBADMSG || e.exit != UPD_EXIT_VERIFY || !strstr(e.msg, msg))
-		fail_msg("want %s, got %d: %s", msg, r, e.msg);
-	assert_null(ix.hashes);
-	assert_null(ix.frame_offset);
+	tu_index_refused(f->stored, len, &f->m, msg);
 }
 
 static void set_size(struct fake *f, int frame, uint32_t v)
@@ -465,5 +459,5 @@ int main(void)
 		cmocka_unit_test(test_index_bomb),
 		cmocka_unit_test(test_manifest_format3),
 	};
-	return cmocka_run_group_tests(tests, tu_signer_setup, tu_signer_teardown);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -17,6 +17,9 @@
 #define BS 4096u
 #define FRAME 16384u
 
+static struct tu_signer fx;
+TU_SIGNER_GROUP(fx)
+
 /* The old image: random blocks, every fourth one zeros. */
 static uint8_t *old_image(size_t n)
 {
@@ -43,18 +46,18 @@ static void setup(struct setup *s, size_t n, const uint8_t *new_)
 {
 	struct error e = { 0 };
 	size_t need = 0, len = 0;
-	char *img = tu_in("new.img");
+	char *img = path_in("new.img");
 
 	memset(s, 0, sizeof(*s));
 	s->n = n;
-	s->bundle = tu_in("b.upd"), s->target = tu_in("B.img"), s->active = tu_in("A.img");
+	s->bundle = path_in("b.upd"), s->target = path_in("B.img"), s->active = path_in("A.img");
 	s->old = old_image(n);
 	s->new_ = malloc(n);
 	assert_non_null(s->new_);
 	memcpy(s->new_, new_, n);
 	tu_put_file(img, s->new_, n, n);
 	struct bundle_create_opts o = { .image = img, .version = "2", .compatible = "b",
-					.key = tu_signer()->key, .output = s->bundle, .format = 3,
+					.key = fx.key, .output = s->bundle, .format = 3,
 					.frame_size = FRAME };
 	if (bundle_create(&o, &e) != 0)
 		fail_msg("bundle_create: %s", e.msg);
@@ -203,5 +206,5 @@ int main(void)
 		cmocka_unit_test(test_damaged_active),
 		cmocka_unit_test(test_corrupt_frame),
 	};
-	return cmocka_run_group_tests(tests, tu_signer_setup, tu_signer_teardown);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -21,6 +21,9 @@
 #define BS 4096u
 #define FRAME 16384u
 
+static struct tu_signer fx;
+TU_SIGNER_GROUP(fx)
+
 /* n bytes: random blocks, every third one zeros. */
 static uint8_t *image(size_t n, uint32_t seed)
 {
@@ -45,7 +48,7 @@ static void create(const char *img, const char *out, const char *from, int forma
 {
 	struct error e = { 0 };
 	struct bundle_create_opts o = { .image = img, .version = "2", .compatible = "b",
-					.key = tu_signer()->key, .output = out, .format = format,
+					.key = fx.key, .output = out, .format = format,
 					.frame_size = FRAME, .level = 3, .delta_from = from };
 	if (bundle_create(&o, &e) != 0)
 		fail_msg("bundle_create %s: %s", out, e.msg);
@@ -56,11 +59,11 @@ static void create(const char *img, const char *out, const char *from, int forma
  * copy of old's block 9 and block 30 of old's 31; the target is zeros. */
 static void setup(struct fixture *f, size_t n)
 {
-	char *old_img = tu_in("old.img"), *new_img = tu_in("new.img"), *old_upd = tu_in("old.upd");
+	char *old_img = path_in("old.img"), *new_img = path_in("new.img"), *old_upd = path_in("old.upd");
 
 	memset(f, 0, sizeof(*f));
 	f->n = n;
-	f->target = tu_in("B.img"), f->active = tu_in("A.img"), f->delta = tu_in("d.upd");
+	f->target = path_in("B.img"), f->active = path_in("A.img"), f->delta = path_in("d.upd");
 	f->old = image(n, 7);
 	f->new_ = malloc(n);
 	assert_non_null(f->new_);
@@ -231,5 +234,5 @@ int main(void)
 		cmocka_unit_test(test_stale_source),
 		cmocka_unit_test(test_corrupt_frame),
 	};
-	return cmocka_run_group_tests(tests, tu_signer_setup, tu_signer_teardown);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -4,8 +4,6 @@
 #include <openssl/pem.h>
 #include <stdio.h>
 
-#include "testutil.h"
-
 /* Writes a new private key to key and, unless pub is NULL, its public key
  * to pub. 0, or -1 when OpenSSL or a file fails. */
 static inline int tu_ed25519_pair(const char *key, const char *pub)
@@ -22,40 +20,46 @@ static inline int tu_ed25519_pair(const char *key, const char *pub)
 	return ok ? 0 : -1;
 }
 
-/* A group of tests that sign bundles: a fresh directory holding an Ed25519
- * key pair (key: k.pem, pub: k.pub.pem), made by tu_signer_setup and
- * removed by tu_signer_teardown (cmocka group fixtures); tu_in(name) is a
- * path in that directory (malloc'd). */
+/* A fresh directory holding an Ed25519 key pair (k.pem, k.pub.pem), for the
+ * tests that create bundles; its members are freed, and the directory
+ * removed, by tu_signer_free. */
 struct tu_signer {
 	char *dir, *key, *pub;
 };
 
-static inline struct tu_signer *tu_signer(void)
+static inline int tu_signer_setup(struct tu_signer *s)
 {
-	static struct tu_signer s;
-	return &s;
-}
-
-static inline char *tu_in(const char *name)
-{
-	return tu_path(tu_signer()->dir, name);
-}
-
-static inline int tu_signer_setup(void **state)
-{
-	struct tu_signer *s = tu_signer();
-	(void)state;
 	s->dir = tu_mkdtemp();
-	s->key = tu_in("k.pem");
-	s->pub = tu_in("k.pub.pem");
+	if (!s->dir)
+		return -1;
+	s->key = tu_path(s->dir, "k.pem");
+	s->pub = tu_path(s->dir, "k.pub.pem");
 	return tu_ed25519_pair(s->key, s->pub);
 }
 
-static inline int tu_signer_teardown(void **state)
+static inline void tu_signer_free(struct tu_signer *s)
 {
-	struct tu_signer *s = tu_signer();
-	(void)state;
-	tu_rmtree(s->dir); /* (frees dir) */
+	tu_rmtree(s->dir); /* frees s->dir */
 	free(s->key), free(s->pub);
-	return 0;
+	s->dir = s->key = s->pub = NULL;
 }
+
+/* For a file whose fixture is FX (a static struct tu_signer): path_in(name),
+ * a malloc'd path in its directory, and group_setup / group_teardown for
+ * cmocka_run_group_tests. */
+#define TU_SIGNER_GROUP(fx)                                                     \
+	static char *path_in(const char *name)                                  \
+	{                                                                       \
+		return tu_path((fx).dir, name);                                 \
+	}                                                                       \
+	static int group_setup(void **state)                                    \
+	{                                                                       \
+		(void)state;                                                    \
+		return tu_signer_setup(&(fx));                                  \
+	}                                                                       \
+	static int group_teardown(void **state)                                 \
+	{                                                                       \
+		(void)state;                                                    \
+		tu_signer_free(&(fx));                                          \
+		return 0;                                                       \
+	}
