@@ -6,7 +6,8 @@
 # index or payload is fetched. Also: a second run moves nothing, a damaged
 # block of the target is all that is fetched and written again, a delta for
 # another source image under the device's name is ignored with a warning (the
-# dynamic delta instead), as are a corrupt frame and no delta at all (404),
+# dynamic delta instead), as are a corrupt frame and no delta at all (404), a
+# server that ignores ranges gets the whole bundle streamed after warnings,
 # --full asks for none, and a delta installed by name on a device that does
 # not hold its source is exit 3 with nothing changed (--full with one: exit 2).
 . "$TOP/tests/lib/common.sh"
@@ -98,6 +99,19 @@ install_log corrupt
 assert_grep "warning: static delta .*corrupt static delta: frame 0 .*; installing without it" "$WORK/corrupt.err"
 assert_grep "(delta: .* downloaded" "$WORK/corrupt.err"
 [ "$(sent /v1.1.upd)" -lt $(($(stat -c %s "$W/v1.1.upd") / 2)) ] || fail "the dynamic delta after a corrupt frame sent $(sent /v1.1.upd) bytes"
+
+# 4b. A server that ignores ranges: the static delta's frames cannot be
+#    fetched (a warning), nor the dynamic delta's: the whole bundle streamed.
+cancel
+cp "$WORK/good.delta" "$W/$DELTA"
+dd if=/dev/zero of="$D/slots/B.img" bs=4096 seek=100 count=16 conv=notrunc status=none
+stop_httpd
+start_httpd "$W" --fault no-range --log "$LOG"
+install_log norange
+assert_grep "warning: static delta .*; installing without it" "$WORK/norange.err"
+assert_grep "warning: .*streaming the whole bundle instead" "$WORK/norange.err"
+stop_httpd
+start_httpd "$W" --log "$LOG"
 
 # 5. A delta for another source image (v2.0's) under the device's name:
 #    ignored with a warning, nothing written from it; the dynamic delta.
