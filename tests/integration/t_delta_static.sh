@@ -13,15 +13,10 @@
 . "$TOP/tests/lib/common.sh"
 set -u
 dualbank_test_device
-OLD=$D/factory.img
-SIZE=$(stat -c %s "$OLD")
-NEW=$WORK/v1.1.img
 # The new release: 64 KiB of new data at block 100 (one 64 KiB frame of the
 # delta), block 900 a copy of block 500, the rest as before.
-delta_next_image "$OLD" "$NEW" 65536
-NEW_SHA=$(file_sha "$NEW")
+delta_test_release 65536
 make_bundle "$OLD" 1.0 "$FIX/release.pem" "$WORK/v1.0.upd"
-make_bundle "$NEW" 1.1 "$FIX/release.pem" "$W/v1.1.upd"
 # make_delta FROM_BUNDLE OUT [IMAGE VERSION]: a static delta, level 3.
 make_delta() {
 	"$UPDATER" bundle create --image "${3:-$NEW}" --version "${4:-1.1}" --compatible sim-board \
@@ -37,34 +32,12 @@ LOG=$WORK/httpd.log
 start_httpd "$W" --log "$LOG"
 snapshot "$D"
 
-# install_log NAME [ARGS...]: install of v1.1, log WORK/NAME.err; slot B is
-# the image and boots next on trial, slot A untouched.
-install_log() {
-	local n=$1
-	shift
-	: >"$LOG"
-	"$UPDATER" --config="$D/updater.conf" --progress="${PROGRESS:-none}" install "$@" \
-		"$URL/v1.1.upd" >"$WORK/$n.json" 2>"$WORK/$n.err" || { cat "$WORK/$n.err" >&2; fail "install $n"; }
-	assert_eq "$(slot_sha "$D" B "$SIZE")" "$NEW_SHA" "slot B after install $n"
-	assert_eq "$(envvar "$D" boot_slot)/$(envvar "$D" upgrade_available)" "B/1" "env after install $n"
-	assert_untouched_slot
-}
-# install_json NAME [ARGS...] (as in t_delta_dynamic.sh): install_log with
-# JSON progress; sets downloaded reused written from its last line that
-# counts them.
-install_json() {
-	local n=$1
-	PROGRESS=json install_log "$@"
-	json_moved "$WORK/$n.json" >"$WORK/$n.moved" || fail "install $n: JSON progress"
-	read -r downloaded reused written <"$WORK/$n.moved"
-}
-assert_untouched_slot() { assert_eq "$(file_sha "$D/slots/A.img")" "$(cat "$D/snap.slot")" "running slot A"; }
 sent() { awk -v p="$1" '$2 == p { for (i = 1; i <= NF; i++) if ($i ~ /^sent=/) s += substr($i, 6) } END { print s + 0 }' "$LOG"; }
 cancel() { upd "$D" rollback >/dev/null 2>&1 || fail "cancel the pending update"; }
 
 # 1. The static delta: the full bundle's head only (its release, for the
 #    policy), then the delta; its frame and its copies make the image.
-install_json static
+delta_install static
 assert_grep "static delta: [0-9.]* KiB downloaded, .* from the active slot, .* written" "$WORK/static.err"
 [ "$downloaded" -gt 0 ] && [ "$downloaded" -le "$DSIZE" ] || fail "static delta: $downloaded bytes downloaded (the delta is $DSIZE bytes)"
 assert_eq "$(grep -c "GET /v1.1.upd " "$LOG")" 1 "requests of the full bundle (its head only)"
@@ -75,7 +48,7 @@ echo "static delta: $downloaded bytes downloaded, $(sent /v1.1.upd) + $(sent "/$
 
 # 2. Again (as a resumed install finds it): nothing downloaded or written.
 cancel
-install_json again
+delta_install again
 assert_eq "$downloaded/$written" "0/0" "second install: bytes downloaded/written"
 assert_eq "$reused" "$SIZE" "second install: bytes found in place"
 
@@ -84,7 +57,7 @@ assert_eq "$reused" "$SIZE" "second install: bytes found in place"
 cancel
 head -c 4096 /dev/urandom | dd of="$D/slots/B.img" bs=4096 seek=103 conv=notrunc status=none
 head -c 4096 /dev/urandom | dd of="$D/slots/B.img" bs=4096 seek=900 conv=notrunc status=none
-install_json resume
+delta_install resume
 [ "$downloaded" -gt 0 ] && [ "$downloaded" -le "$DSIZE" ] || fail "resume: $downloaded bytes downloaded"
 assert_eq "$written" 8192 "resume: bytes written"
 assert_eq "$(grep -c "GET /$DELTA range=bytes=[0-9]*-[0-9]* " "$LOG")" 3 "resume: requests of the delta (head, index, one frame)"
@@ -95,7 +68,7 @@ cancel
 cp "$W/$DELTA" "$WORK/good.delta"
 python3 "$TOP/tests/lib/tamper.py" flip "$WORK/good.delta" "$W/$DELTA" 100 || fail "tamper"
 dd if=/dev/zero of="$D/slots/B.img" bs=4096 seek=100 count=16 conv=notrunc status=none
-install_log corrupt
+PROGRESS=none delta_install corrupt
 assert_grep "warning: static delta .*corrupt static delta: frame 0 .*; installing without it" "$WORK/corrupt.err"
 assert_grep "(delta: .* downloaded" "$WORK/corrupt.err"
 [ "$(sent /v1.1.upd)" -lt $(($(stat -c %s "$W/v1.1.upd") / 2)) ] || fail "the dynamic delta after a corrupt frame sent $(sent /v1.1.upd) bytes"
@@ -107,7 +80,7 @@ cp "$WORK/good.delta" "$W/$DELTA"
 dd if=/dev/zero of="$D/slots/B.img" bs=4096 seek=100 count=16 conv=notrunc status=none
 stop_httpd
 start_httpd "$W" --fault no-range --log "$LOG"
-install_log norange
+PROGRESS=none delta_install norange
 assert_grep "warning: static delta .*; installing without it" "$WORK/norange.err"
 assert_grep "warning: .*streaming the whole bundle instead" "$WORK/norange.err"
 stop_httpd
@@ -117,21 +90,21 @@ start_httpd "$W" --log "$LOG"
 #    ignored with a warning, nothing written from it; the dynamic delta.
 cancel
 make_delta "$FIX/v2.0.upd" "$W/$DELTA"
-install_log other
+PROGRESS=none delta_install other
 assert_grep "warning: static delta .*does not hold its source image; installing without it" "$WORK/other.err"
 assert_grep "(delta: " "$WORK/other.err"
 
 # 6. No delta (404): an info line, the dynamic delta.
 cancel
 rm "$W/$DELTA"
-install_log none
+PROGRESS=none delta_install none
 assert_grep "info: no static delta for image ${ID:0:16}" "$WORK/none.err"
 assert_grep "(delta: " "$WORK/none.err"
 
 # 7. --full asks for no static delta.
 cancel
 cp "$WORK/good.delta" "$W/$DELTA"
-install_log full --full
+PROGRESS=none delta_install full --full
 grep -q '\.from-' "$LOG" && fail "--full asked for a static delta: $(cat "$LOG")"
 
 # 8. A delta by name: alone. Onto a device that does not hold its source

@@ -162,6 +162,39 @@ delta_next_image() {
 	return 0
 }
 
+# delta_test_release BYTES: the start of the delta tests, after
+# dualbank_test_device: OLD (the factory image) and its SIZE, NEW (made by
+# delta_next_image with BYTES of new data) and NEW_SHA, and W/v1.1.upd,
+# release 1.1 of NEW.
+delta_test_release() {
+	OLD=$D/factory.img
+	SIZE=$(stat -c %s "$OLD")
+	NEW=$WORK/v1.1.img
+	delta_next_image "$OLD" "$NEW" "$1"
+	NEW_SHA=$(file_sha "$NEW")
+	make_bundle "$NEW" 1.1 "$FIX/release.pem" "$W/v1.1.upd"
+}
+
+# delta_install NAME [ARGS...]: for the delta tests (after delta_test_release,
+# with URL, LOG and a snapshot of D): the install of URL/v1.1.upd (ARGS
+# before it; LOG emptied first), progress (PROGRESS, default json) in
+# WORK/NAME.json, log in WORK/NAME.err; slot B must then hold NEW and boot
+# next on trial, slot A untouched. With JSON progress it sets downloaded,
+# reused and written from the last line that counts them.
+delta_install() {
+	local n=$1 p=${PROGRESS:-json}
+	shift
+	: >"$LOG"
+	"$UPDATER" --config="$D/updater.conf" --progress="$p" install "$@" "$URL/v1.1.upd" \
+		>"$WORK/$n.json" 2>"$WORK/$n.err" || { cat "$WORK/$n.err" >&2; fail "install $n"; }
+	assert_eq "$(slot_sha "$D" B "$SIZE")" "$NEW_SHA" "slot B after install $n"
+	assert_eq "$(envvar "$D" boot_slot)/$(envvar "$D" upgrade_available)" "B/1" "env after install $n"
+	assert_eq "$(file_sha "$D/slots/A.img")" "$(cat "$D/snap.slot")" "running slot A after install $n"
+	[ "$p" = json ] || return 0
+	json_moved "$WORK/$n.json" >"$WORK/$n.moved" || fail "install $n: JSON progress"
+	read -r downloaded reused written <"$WORK/$n.moved"
+}
+
 # json_moved FILE: "downloaded reused written" of the last line of an
 # install's JSON progress (--progress=json) that counts them.
 json_moved() {

@@ -23,12 +23,7 @@ TU_SIGNER_GROUP(fx)
 /* The old image: random blocks, every fourth one zeros. */
 static uint8_t *old_image(size_t n)
 {
-	uint8_t *img = calloc(1, n);
-	assert_non_null(img);
-	tu_fill_random(img, n, 99);
-	for (size_t b = 0; b * BS < n; b += 4)
-		memset(img + b * BS, 0, n - b * BS < BS ? n - b * BS : BS);
-	return img;
+	return tu_image(n, 99, BS, 4);
 }
 
 struct setup {

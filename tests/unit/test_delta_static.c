@@ -27,12 +27,7 @@ TU_SIGNER_GROUP(fx)
 /* n bytes: random blocks, every third one zeros. */
 static uint8_t *image(size_t n, uint32_t seed)
 {
-	uint8_t *img = calloc(1, n);
-	assert_non_null(img);
-	tu_fill_random(img, n, seed);
-	for (size_t b = 0; b * BS < n; b += 3)
-		memset(img + b * BS, 0, n - b * BS < BS ? n - b * BS : BS);
-	return img;
+	return tu_image(n, seed, BS, 3);
 }
 
 struct fixture {

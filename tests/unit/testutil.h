@@ -164,6 +164,18 @@ static inline void tu_fill_random(uint8_t *p, size_t n, uint32_t seed)
 	}
 }
 
+/* n bytes (malloc'd) as an image holds them: blocks of block bytes, random
+ * (tu_fill_random from seed) but every every-th block, from block 0, zeros. */
+static inline uint8_t *tu_image(size_t n, uint32_t seed, size_t block, size_t every)
+{
+	uint8_t *img = calloc(1, n ? n : 1);
+	assert_non_null(img);
+	tu_fill_random(img, n, seed);
+	for (size_t b = 0; b * block < n; b += every)
+		memset(img + b * block, 0, n - b * block < block ? n - b * block : block);
+	return img;
+}
+
 /* A file of size bytes: data (n bytes), then zeros (a slot holding an image). */
 static inline void tu_put_file(const char *path, const uint8_t *data, size_t n, size_t size)
 {
