@@ -46,6 +46,11 @@ struct updater_ctx {
 	struct bootctl *boot;     /* NULL only for commands that do not need it */
 	bool verify_readback;     /* read what was written back from the medium */
 	bool full_install;        /* dual-bank: stream the whole bundle, no delta */
+	/* Set by the core's install steps before verify() (install only, not
+	 * with full_install): the booted system's image id (booted_image, 64
+	 * hex digits), "" when not known. Dual-bank names its static delta
+	 * by it. */
+	char booted_image[65];
 	/* Set by a backend's install(), may stay "": what it moved ("34.9 MiB
 	 * downloaded, ..."), for the install's last log line. */
 	char install_summary[160];

@@ -90,6 +90,20 @@ static int write_and_verify(struct engine *g, const struct release *rel,
 	return engine_save(g, ST_POST_INSTALL, e);
 }
 
+/* The booted image's id, for a backend that fetches a delta for it: where
+ * it cannot be told, the install goes on without (a debug line says why). */
+static void find_booted_image(struct engine *g)
+{
+	struct error ie = {0};
+
+	g->u.booted_image[0] = '\0';
+	if (g->u.full_install || engine_booted_image(g, g->u.booted_image, &ie) == 0)
+		return;
+	g->u.booted_image[0] = '\0';
+	if (ie.msg[0])
+		log_debug("the booted image's id: %s", ie.msg);
+}
+
 static int install_steps(struct engine *g, const char *source, struct system_info *target,
 			 struct error *e)
 {
@@ -105,6 +119,7 @@ static int install_steps(struct engine *g, const char *source, struct system_inf
 		return rc;
 	if (g->ops->download && (rc = g->ops->download(g->priv, e)) < 0)
 		return rc;
+	find_booted_image(g);
 	if ((rc = engine_save(g, ST_VERIFY, e)) < 0 || (rc = g->ops->verify(g->priv, target, e)) < 0)
 		return rc;
 	log_info("installing version %s to %s (%s)", rel.version, target->id, target->path);

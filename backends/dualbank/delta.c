@@ -43,7 +43,7 @@ static int hash_cached(const struct delta_job *j, uint8_t digest[32], struct err
 
 /* Durable, then the whole image against the signed image-sha256: what the
  * blocks' index hashes checked one by one, checked as one image. */
-static int verify_image(const struct delta_job *j, struct error *e)
+int delta_verify_image(const struct delta_job *j, struct error *e)
 {
 	uint8_t digest[32];
 	struct readback *rb = NULL;
@@ -92,7 +92,7 @@ int delta_install(const struct delta_job *j, struct delta_counts *c, struct erro
 	if (rc == 0)
 		rc = delta_from_network(&r, e);
 	if (rc == 0)
-		rc = verify_image(j, e);
+		rc = delta_verify_image(j, e);
 	free(r.need), free(r.wbuf);
 	sha256_free(r.hash);
 	return rc;

@@ -30,6 +30,11 @@ struct delta_job {
 	const struct source_opts *src; /* the bundle */
 	uint64_t payload_offset;       /* of the payload in the bundle */
 	bool readback;
+	/* A static delta (format 4): the image its copies and frames refer to,
+	 * the active slot's first source_size bytes, mapped read-only and
+	 * verified against the manifest's delta-source-sha256. */
+	const uint8_t *source;
+	uint64_t source_size;
 };
 
 struct delta_counts {
@@ -48,6 +53,17 @@ struct delta_counts {
  * verified block by block and kept (the full stream finds it in place).
  * Other errors as a full install's. */
 int delta_install(const struct delta_job *j, struct delta_counts *c, struct error *e);
+
+/* A static delta's install (delta_static.c, docs/dualbank.md "Static
+ * delta"): j->m and j->ix are the delta's (format 4), j->src the delta's
+ * file, j->source the verified source image. Every block is compared with
+ * the target's and written only when it differs; a frame is fetched only
+ * when the target does not hold its data blocks, and checked against its
+ * hash before any of it is written. 0 when the image in the slot is
+ * verified. -EOPNOTSUPP when the server ignores range requests, exit class
+ * UPD_EXIT_VERIFY for a corrupt frame: what was written is correct and
+ * kept, the caller may fall back to the dynamic delta. */
+int delta_static_install(const struct delta_job *j, struct delta_counts *c, struct error *e);
 
 /* ---- the parts of delta_install (delta_local.c, delta_fetch.c) ---- */
 
@@ -77,3 +93,20 @@ int delta_from_target(struct delta_run *r, struct error *e);
 int delta_from_active(struct delta_run *r, struct error *e);
 /* Source 4: the frames holding the blocks still needed. */
 int delta_from_network(struct delta_run *r, struct error *e);
+/* Frame f's compressed length. */
+uint64_t delta_frame_len(const struct bundle_index *ix, uint64_t f);
+/* Gets the payload frames f with want[f] set (r->j->src, ranges of adjacent
+ * frames joined), each complete frame's compressed bytes handed to done in
+ * order; then flushes r's writes. Counts downloaded, received and requests
+ * in r->c; the progress phase "download". */
+typedef int (*delta_frame_fn)(struct delta_run *r, void *user, uint64_t frame, const uint8_t *in,
+			      size_t len, struct error *e);
+int delta_fetch_frames(struct delta_run *r, const uint8_t *want, delta_frame_fn done, void *user,
+		       struct error *e);
+/* Durable (fsync), then the whole image (read back from the medium unless
+ * j->readback is off) against j->m's image-sha256. */
+int delta_verify_image(const struct delta_job *j, struct error *e);
+/* Reads n bytes of fd at off into buf, zero-filled past the file's end. */
+int delta_read_chunk(int fd, uint8_t *buf, size_t n, uint64_t off);
+/* The progress of a pass over done bytes, with what moved. */
+void delta_report(const struct delta_run *r, uint64_t done);

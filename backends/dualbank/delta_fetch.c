@@ -1,6 +1,7 @@
-/* The delta install's last source (delta.h): the payload frames that hold
- * the blocks no device source had, fetched with range requests, each frame
- * decoded alone and each needed block of it checked against the index. */
+/* The delta installs' network source (delta.h): whole payload frames fetched
+ * with range requests, adjacent frames joined; for the dynamic delta, the
+ * frames that hold the blocks no device source had, each decoded alone and
+ * each needed block of it checked against the index. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,80 +13,43 @@
 
 struct fetch {
 	struct delta_run *r;
+	delta_frame_fn done;
+	void *user;
 	struct source_range *ranges;
 	uint64_t *first_frame; /* per range: its first frame */
 	size_t n;
 	uint64_t total;        /* payload bytes of all ranges */
-	ZSTD_DCtx *dctx;
-	uint8_t *in, *out;     /* one compressed frame, one decoded frame */
+	uint8_t *in;           /* one compressed frame */
 	size_t in_len;         /* bytes of the current frame so far */
 	uint64_t frame;        /* the frame being received */
 	struct source_stats stats;
 };
 
-static uint64_t frame_len(const struct bundle_index *ix, uint64_t f)
+uint64_t delta_frame_len(const struct bundle_index *ix, uint64_t f)
 {
 	return ix->frame_offset[f + 1] - ix->frame_offset[f];
 }
 
-/* The frames with a needed block, adjacent ones joined into one range. */
-static int plan_ranges(struct fetch *f, struct error *e)
+/* The frames wanted, adjacent ones joined into one range. */
+static int plan_ranges(struct fetch *f, const uint8_t *want, struct error *e)
 {
 	const struct bundle_index *ix = f->r->j->ix;
-	uint64_t per = ix->frame_size / ix->block_size, last = UINT64_MAX;
 
-	f->ranges = malloc(ix->nframes * sizeof(*f->ranges));
-	f->first_frame = malloc(ix->nframes * sizeof(*f->first_frame));
+	f->ranges = malloc((ix->nframes ? ix->nframes : 1) * sizeof(*f->ranges));
+	f->first_frame = malloc((ix->nframes ? ix->nframes : 1) * sizeof(*f->first_frame));
 	if (!f->ranges || !f->first_frame)
 		return err_oom(e, NULL);
-	for (uint64_t i = 0; i < ix->nblocks; i++) {
-		uint64_t fr = i / per;
-		if (!f->r->need[i] || fr == last)
+	for (uint64_t fr = 0; fr < ix->nframes; fr++) {
+		if (!want[fr])
 			continue;
-		if (f->n && last + 1 == fr) {
-			f->ranges[f->n - 1].length += frame_len(ix, fr);
+		if (fr > 0 && want[fr - 1] && f->n) {
+			f->ranges[f->n - 1].length += delta_frame_len(ix, fr);
 		} else {
 			f->ranges[f->n] = (struct source_range){
-				f->r->j->payload_offset + ix->frame_offset[fr], frame_len(ix, fr) };
+				f->r->j->payload_offset + ix->frame_offset[fr], delta_frame_len(ix, fr) };
 			f->first_frame[f->n++] = fr;
 		}
-		f->total += frame_len(ix, fr);
-		last = fr;
-	}
-	return 0;
-}
-
-#define CORRUPT(f, e, fmt, ...)                                                         \
-	err_set(e, UPD_EXIT_VERIFY, EBADMSG, "install %s: corrupt payload: frame %" PRIu64 " " fmt, \
-		(f)->r->j->name, (f)->frame, __VA_ARGS__)
-
-/* A complete frame: decoded alone into exactly its share of the image, then
- * each of its needed blocks checked and written. */
-static int frame_done(struct fetch *f, struct error *e)
-{
-	struct delta_run *r = f->r;
-	const struct bundle_index *ix = r->j->ix;
-	uint64_t start = f->frame * ix->frame_size, size = r->j->m->image_size;
-	uint64_t want = size - start < ix->frame_size ? size - start : ix->frame_size;
-	size_t got = ZSTD_decompressDCtx(f->dctx, f->out, ix->frame_size, f->in, f->in_len);
-
-	if (ZSTD_isError(got))
-		return CORRUPT(f, e, "does not decode: %s", ZSTD_getErrorName(got));
-	if (got != want)
-		return CORRUPT(f, e, "decodes to %zu bytes, not its %" PRIu64 " bytes of the image",
-			       got, want);
-	memset(f->out + got, 0, ix->frame_size - got); /* a short last block hashes padded */
-	for (uint64_t k = 0; k * ix->block_size < got; k++) {
-		uint64_t i = start / ix->block_size + k;
-		const uint8_t *b = f->out + k * ix->block_size;
-		if (!r->need[i])
-			continue;
-		if (!bundle_index_block_matches_with(r->hash, ix, i, b))
-			return CORRUPT(f, e, "block %" PRIu64 " does not match the signed index", i);
-		int rc = delta_write_block(r, i, b, e);
-		if (rc < 0)
-			return rc;
-		r->need[i] = 0;
+		f->total += delta_frame_len(ix, fr);
 	}
 	return 0;
 }
@@ -101,12 +65,12 @@ static int on_bytes(void *user, size_t ri, uint64_t at, const uint8_t *data, siz
 		f->in_len = 0;
 	}
 	while (len > 0) {
-		size_t room = (size_t)(frame_len(ix, f->frame) - f->in_len);
+		size_t room = (size_t)(delta_frame_len(ix, f->frame) - f->in_len);
 		size_t n = len < room ? len : room;
 		memcpy(f->in + f->in_len, data, n);
 		f->in_len += n, data += n, len -= n;
-		if (f->in_len == frame_len(ix, f->frame)) {
-			int rc = frame_done(f, e);
+		if (f->in_len == delta_frame_len(ix, f->frame)) {
+			int rc = f->done(f->r, f->user, f->frame, f->in, f->in_len, e);
 			if (rc < 0)
 				return rc;
 			f->frame++, f->in_len = 0;
@@ -118,43 +82,108 @@ static int on_bytes(void *user, size_t ri, uint64_t at, const uint8_t *data, siz
 	return 0;
 }
 
-static int fetch_frames(struct fetch *f, struct error *e)
+static int fetch_planned(struct fetch *f, struct error *e)
 {
 	const struct delta_job *j = f->r->j;
 	uint64_t most = 0;
 
 	for (uint64_t i = 0; i < j->ix->nframes; i++)
-		if (frame_len(j->ix, i) > most)
-			most = frame_len(j->ix, i);
-	f->in = malloc(most);
-	f->out = malloc(j->ix->frame_size);
-	f->dctx = ZSTD_createDCtx();
-	if (!f->in || !f->out || !f->dctx)
+		if (delta_frame_len(j->ix, i) > most)
+			most = delta_frame_len(j->ix, i);
+	f->in = malloc(most ? most : 1);
+	if (!f->in)
 		return err_oom(e, NULL);
-	/* The window the manifest signs bounds the decoder, as in the full stream. */
-	ZSTD_DCtx_setParameter(f->dctx, ZSTD_d_windowLogMax, (int)j->m->zstd_window_log);
 	progress_begin("download", f->total);
 	int rc = source_fetch_ranges(j->src, f->ranges, f->n, 0, on_bytes, f, &f->stats, e);
 	if (rc == 0)
 		rc = delta_flush(f->r, e);
+	/* The phase's last line counts the last frame's writes too. */
+	progress_transfer(f->stats.payload, f->r->c->reused + f->r->c->copied, f->r->c->written);
 	rc == 0 ? progress_done() : progress_end();
 	return rc;
 }
 
+int delta_fetch_frames(struct delta_run *r, const uint8_t *want, delta_frame_fn done, void *user,
+		       struct error *e)
+{
+	struct fetch f = { .r = r, .done = done, .user = user };
+	int rc = plan_ranges(&f, want, e);
+
+	if (rc == 0 && f.n > 0)
+		rc = fetch_planned(&f, e);
+	r->c->downloaded = f.stats.payload;
+	r->c->received = f.stats.received;
+	r->c->requests = f.stats.requests;
+	free(f.in), free(f.ranges), free(f.first_frame);
+	return rc;
+}
+
+/* ---- the dynamic delta's frames ---- */
+
+struct dynamic {
+	ZSTD_DCtx *dctx;
+	uint8_t *out; /* one decoded frame */
+};
+
+#define CORRUPT(r, fr, e, fmt, ...)                                                          \
+	err_set(e, UPD_EXIT_VERIFY, EBADMSG, "install %s: corrupt payload: frame %" PRIu64 " " fmt, \
+		(r)->j->name, fr, __VA_ARGS__)
+
+/* A complete frame: decoded alone into exactly its share of the image, then
+ * each of its needed blocks checked and written. */
+static int frame_done(struct delta_run *r, void *user, uint64_t fr, const uint8_t *in,
+		      size_t in_len, struct error *e)
+{
+	struct dynamic *dy = user;
+	const struct bundle_index *ix = r->j->ix;
+	uint64_t start = fr * ix->frame_size, size = r->j->m->image_size;
+	uint64_t want = size - start < ix->frame_size ? size - start : ix->frame_size;
+	size_t got = ZSTD_decompressDCtx(dy->dctx, dy->out, ix->frame_size, in, in_len);
+
+	if (ZSTD_isError(got))
+		return CORRUPT(r, fr, e, "does not decode: %s", ZSTD_getErrorName(got));
+	if (got != want)
+		return CORRUPT(r, fr, e, "decodes to %zu bytes, not its %" PRIu64 " bytes of the image",
+			       got, want);
+	memset(dy->out + got, 0, ix->frame_size - got); /* a short last block hashes padded */
+	for (uint64_t k = 0; k * ix->block_size < got; k++) {
+		uint64_t i = start / ix->block_size + k;
+		const uint8_t *b = dy->out + k * ix->block_size;
+		if (!r->need[i])
+			continue;
+		if (!bundle_index_block_matches_with(r->hash, ix, i, b))
+			return CORRUPT(r, fr, e, "block %" PRIu64 " does not match the signed index", i);
+		int rc = delta_write_block(r, i, b, e);
+		if (rc < 0)
+			return rc;
+		r->need[i] = 0;
+	}
+	return 0;
+}
+
 int delta_from_network(struct delta_run *r, struct error *e)
 {
-	struct fetch f = { .r = r };
+	const struct bundle_index *ix = r->j->ix;
+	uint64_t per = ix->frame_size / ix->block_size;
+	struct dynamic dy = { 0 };
+	uint8_t *want;
 	int rc;
 
 	if (r->n_need == 0)
 		return 0;
-	rc = plan_ranges(&f, e);
-	if (rc == 0)
-		rc = fetch_frames(&f, e);
-	r->c->downloaded = f.stats.payload;
-	r->c->received = f.stats.received;
-	r->c->requests = f.stats.requests;
-	ZSTD_freeDCtx(f.dctx);
-	free(f.in), free(f.out), free(f.ranges), free(f.first_frame);
+	want = calloc(ix->nframes ? ix->nframes : 1, 1);
+	dy.out = malloc(ix->frame_size);
+	dy.dctx = ZSTD_createDCtx();
+	if (!want || !dy.out || !dy.dctx) {
+		rc = err_oom(e, NULL);
+	} else {
+		for (uint64_t i = 0; i < ix->nblocks; i++)
+			want[i / per] |= r->need[i];
+		/* The window the manifest signs bounds the decoder, as in the full stream. */
+		ZSTD_DCtx_setParameter(dy.dctx, ZSTD_d_windowLogMax, (int)r->j->m->zstd_window_log);
+		rc = delta_fetch_frames(r, want, frame_done, &dy, e);
+	}
+	ZSTD_freeDCtx(dy.dctx);
+	free(dy.out), free(want);
 	return rc;
 }

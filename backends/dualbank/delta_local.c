@@ -23,7 +23,7 @@ uint32_t delta_block_len(const struct delta_run *r, uint64_t i)
 	return (uint32_t)(size - off < bs ? size - off : bs);
 }
 
-static void report(const struct delta_run *r, uint64_t done)
+void delta_report(const struct delta_run *r, uint64_t done)
 {
 	progress_transfer(r->c->downloaded, r->c->reused + r->c->copied, r->c->written);
 	progress_update(done);
@@ -64,7 +64,7 @@ int delta_write_block(struct delta_run *r, uint64_t i, const uint8_t *data, stru
 
 /* Reads up to CHUNK bytes of fd at off into buf, zero-filling past what the
  * file holds (a slot shorter than the image reads as zeros there). */
-static int read_chunk(int fd, uint8_t *buf, size_t n, uint64_t off)
+int delta_read_chunk(int fd, uint8_t *buf, size_t n, uint64_t off)
 {
 	ssize_t got = io_pread_full(fd, buf, n, off);
 
@@ -125,11 +125,11 @@ int delta_from_target(struct delta_run *r, struct error *e)
 	for (uint64_t i = 0; i < j->ix->nblocks && rc == 0; i += per) {
 		uint64_t n = j->ix->nblocks - i < per ? j->ix->nblocks - i : per;
 		/* A target that cannot be read is rewritten: what it held does not matter. */
-		if (read_chunk(j->fd, buf, n * bs, i * bs) < 0)
+		if (delta_read_chunk(j->fd, buf, n * bs, i * bs) < 0)
 			memset(buf, 0xff, n * bs);
 		rc = target_chunk(r, buf, i, n, zero_hash, zeros, e);
 		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
-		report(r, done);
+		delta_report(r, done);
 	}
 	if (rc == 0)
 		rc = delta_flush(r, e);
@@ -237,11 +237,11 @@ static int scan_active(struct delta_run *r, int fd, uint64_t len, const uint32_t
 	/* (the rest of the slot is not read once every needed block is found) */
 	for (uint64_t off = 0; off < len && rc == 0 && r->n_found < r->n_need; off += CHUNK) {
 		size_t n = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
-		if (read_chunk(fd, buf, (n + bs - 1) / bs * bs, off) < 0)
+		if (delta_read_chunk(fd, buf, (n + bs - 1) / bs * bs, off) < 0)
 			break; /* an unreadable active slot is only a source less */
 		for (size_t k = 0; k < n && rc == 0; k += bs)
 			rc = use_active_block(r, w, buf + k, e);
-		report(r, off + n);
+		delta_report(r, off + n);
 	}
 	if (rc == 0)
 		rc = delta_flush(r, e);

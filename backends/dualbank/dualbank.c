@@ -17,21 +17,9 @@
 #include "../../lib/progress.h"
 #include "../../lib/source.h"
 #include "../../lib/sysinfo.h"
-#include "config_keys.h"
-#include "delta.h"
+#include "dualbank_priv.h"
 #include "image_id.h"
-#include "slot_writer.h"
 
-struct dualbank {
-	struct updater_ctx *u;
-	const struct config *cfg;
-	const struct dualbank_config *dc; /* cfg's dualbank section */
-	struct bundle_head head;  /* of the bundle fetched last */
-	bool have_head;
-	struct bundle_index index; /* format 3: read and checked by verify() */
-	char source[4096];
-	int target_fd;            /* opened for writing by verify() */
-};
 
 static const char *slot_path(const struct dualbank *d, const char *id)
 {
@@ -81,12 +69,13 @@ static void db_close(void *priv)
 	if (d->have_head)
 		bundle_head_free(&d->head);
 	bundle_index_free(&d->index);
+	static_delta_close(&d->sd);
 	if (d->target_fd >= 0)
 		close(d->target_fd);
 	free(d);
 }
 
-static int db_booted(void *priv, struct system_info *out, struct error *e)
+int db_booted(void *priv, struct system_info *out, struct error *e)
 {
 	struct dualbank *d = priv;
 	int rc = cmdline_get(d->cfg->cmdline, "updater.slot", out->id, sizeof(out->id), e);
@@ -160,34 +149,27 @@ static void fill_release(const struct bundle_head *h, struct release *r)
 	r->download_size = m->payload_size;
 }
 
-static void source_opts(const struct dualbank *d, struct source_opts *o)
+void db_source_opts(const struct dualbank *d, const char *location, struct source_opts *o)
 {
-	*o = (struct source_opts){ .location = d->source, .timeout_s = d->cfg->server.timeout,
+	*o = (struct source_opts){ .location = location, .timeout_s = d->cfg->server.timeout,
 				   .retries = d->cfg->server.retries, .ca = d->cfg->server.ca,
 				   .cert = d->cfg->server.cert, .key = d->cfg->server.key };
 }
 
-static int parse_head(struct dualbank *d, const uint8_t *buf, size_t len, uint64_t total,
-		      struct error *e)
+/* A static delta by name (NAME.upd.from-HEX, or any format-4 bundle)
+ * installs only as a delta: install --full cannot use it. */
+static int refuse_full_delta(const char *source, struct error *e)
 {
-	size_t need = 0;
-	int rc = bundle_head_parse(buf, len, &d->head, &need, e);
-
-	if (rc == -EAGAIN)
-		return err_set(e, UPD_EXIT_VERIFY, ENODATA,
-			       "bundle truncated: %zu bytes, its header needs %zu", len, need);
-	if (rc < 0)
-		return rc;
-	d->have_head = true;
-	return bundle_check_size(&d->head, total, e);
+	return err_set(e, UPD_EXIT_USAGE, EINVAL,
+		       "install --full: %s is a static delta, which installs only as a delta: give "
+		       "the full bundle (without --full, a static delta for this device is used when "
+		       "there is one)", source);
 }
 
 static int db_fetch(void *priv, const char *source, struct release *out, struct error *e)
 {
 	struct dualbank *d = priv;
 	struct source_opts o;
-	uint64_t total = UINT64_MAX;
-	size_t len = 0;
 	int rc;
 
 	if (d->have_head) {
@@ -195,27 +177,28 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 		d->have_head = false;
 	}
 	bundle_index_free(&d->index);
+	static_delta_close(&d->sd);
 	if (!source)
 		source = d->cfg->server.url;
 	if (!source)
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
 			       "no update source: give a URL or file, or set server.url in %s",
 			       d->cfg->path);
+	if (d->u->full_install && static_delta_named(source))
+		return refuse_full_delta(source, e);
 	snprintf(d->source, sizeof(d->source), "%s", source);
-	source_opts(d, &o);
-	uint8_t *buf = malloc(BUNDLE_HEAD_MAX);
-	if (!buf)
-		return err_oom(e, NULL);
-	rc = source_read_head(&o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
-	if (rc == 0)
-		rc = parse_head(d, buf, len, total, e);
-	free(buf);
+	db_source_opts(d, d->source, &o);
+	rc = db_head_read(&o, &d->head, e);
 	if (rc < 0) {
 		/* The downloader's messages name the location already. */
 		if (!strstr(e->msg, source))
 			err_prefix(e, "fetch %s", source);
 		return rc;
 	}
+	d->have_head = true;
+	d->delta_by_name = d->head.manifest.format == 4;
+	if (d->delta_by_name && d->u->full_install)
+		return refuse_full_delta(source, e);
 	fill_release(&d->head, out);
 	snprintf(out->origin, sizeof(out->origin), "%s", source);
 	log_debug("bundle %s: version %s for '%s', image %llu bytes", source,
@@ -223,7 +206,7 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 	return 0;
 }
 
-static int open_target(struct dualbank *d, const struct system_info *t, struct error *e)
+int db_open_target(struct dualbank *d, const struct system_info *t, struct error *e)
 {
 	uint64_t size = 0;
 	int rc;
@@ -250,15 +233,15 @@ static int open_target(struct dualbank *d, const struct system_info *t, struct e
 /* Format 3's index is read once the manifest that signs it is verified and
  * the image is known to fit the slot (which bounds the index), and before
  * anything is written: a bundle whose index does not match is refused. */
-static int verify_index(struct dualbank *d, struct error *e)
+int db_verify_index(struct dualbank *d, struct error *e)
 {
 	struct source_opts o;
 	int rc;
 
 	bundle_index_free(&d->index);
-	if (d->head.manifest.format < 3)
+	if (d->head.manifest.format != 3)
 		return 0;
-	source_opts(d, &o);
+	db_source_opts(d, d->source, &o);
 	rc = bundle_index_fetch(&o, &d->head, &d->index, e);
 	if (rc < 0 && !strstr(e->msg, d->source))
 		err_prefix(e, "verify %s", d->source);
@@ -276,115 +259,14 @@ static int db_verify(void *priv, const struct system_info *target, struct error 
 		return rc;
 	}
 	log_debug("signature verified with %s", d->dc->public_keys[which]);
-	rc = open_target(d, target, e);
-	if (rc == 0)
-		rc = verify_index(d, e);
+	rc = db_open_target(d, target, e);
+	if (rc == 0 && d->delta_by_name)
+		return db_verify_named_delta(d, e);
+	/* The static delta for the booted image first: when it is usable, the
+	 * full bundle's index is not needed (unless it fails later). */
+	if (rc == 0 && !db_static_delta_find(d))
+		rc = db_verify_index(d, e);
 	return rc;
-}
-
-/* n bytes for people: "120.1 MiB", "4.0 KiB", "0 bytes" (a small count must
- * not read as nothing). */
-static const char *human(uint64_t n, char *buf, size_t size)
-{
-	if (n >= (1u << 20))
-		snprintf(buf, size, "%.1f MiB", (double)n / 1048576.0);
-	else if (n >= 1024)
-		snprintf(buf, size, "%.1f KiB", (double)n / 1024.0);
-	else
-		snprintf(buf, size, "%llu bytes", (unsigned long long)n);
-	return buf;
-}
-
-/* What an install moved, for the engine's last line: "34.9 MiB downloaded,
- * 120.1 MiB already in the slot, 8.9 MiB written". */
-static void summarize(struct dualbank *d, const struct slot_writer *w)
-{
-	uint64_t reused, written;
-	char a[32], b[32], c[32];
-
-	slot_writer_counts(w, &reused, &written);
-	snprintf(d->u->install_summary, sizeof(d->u->install_summary),
-		 "%s downloaded, %s already in the slot, %s written",
-		 human(d->head.manifest.payload_size, a, sizeof(a)), human(reused, b, sizeof(b)),
-		 human(written, c, sizeof(c)));
-}
-
-/* The full stream: every payload byte, decoded in order (format 1 and 2,
- * install --full, and the fallback when a server ignores ranges). */
-static int install_full(struct dualbank *d, struct system_info *t, struct error *e)
-{
-	const struct manifest *m = &d->head.manifest;
-	struct slot_writer *w = NULL;
-	struct source_opts o;
-	int rc;
-
-	/* The full stream does not read blocks by the index: its memory goes
-	 * back before the stream, so the full install's peak is today's. */
-	bundle_index_free(&d->index);
-	source_opts(d, &o);
-	rc = slot_writer_new(&w, d->target_fd, t->id, t->path, m, d->u->verify_readback, e);
-	if (rc < 0)
-		return rc;
-	progress_begin("install", m->payload_size);
-	rc = source_stream(&o, d->head.payload_offset, m->payload_size, slot_writer_feed, w, e);
-	if (rc == 0)
-		rc = slot_writer_finish(w, e);
-	progress_end();
-	if (rc == 0)
-		summarize(d, w);
-	slot_writer_free(w);
-	return rc;
-}
-
-static void summarize_delta(struct dualbank *d, const struct delta_counts *c)
-{
-	char a[32], b[32], x[32], w[32];
-
-	snprintf(d->u->install_summary, sizeof(d->u->install_summary),
-		 "delta: %s downloaded, %s already in the slot, %s from the active slot, %s written",
-		 human(c->downloaded, a, sizeof(a)), human(c->reused, b, sizeof(b)),
-		 human(c->copied, x, sizeof(x)), human(c->written, w, sizeof(w)));
-}
-
-/* A format-3 bundle: what the device holds is not downloaded (delta.h). */
-static int install_delta(struct dualbank *d, struct system_info *t, struct error *e)
-{
-	struct system_info active;
-	struct delta_counts c;
-	struct source_opts o;
-	struct error ae = { 0 };
-	bool have_active = db_booted(d, &active, &ae) == 0;
-
-	source_opts(d, &o);
-	struct delta_job j = { .fd = d->target_fd, .name = t->id, .path = t->path,
-			       .active_path = have_active ? active.path : NULL,
-			       .m = &d->head.manifest, .ix = &d->index, .src = &o,
-			       .payload_offset = d->head.payload_offset,
-			       .readback = d->u->verify_readback };
-	int rc = delta_install(&j, &c, e);
-	if (rc == 0)
-		summarize_delta(d, &c);
-	log_debug("delta: %llu requests, %llu bytes received for %llu of payload",
-		  (unsigned long long)c.requests, (unsigned long long)c.received,
-		  (unsigned long long)c.downloaded);
-	return rc;
-}
-
-static int db_install(void *priv, struct system_info *t, struct error *e)
-{
-	struct dualbank *d = priv;
-	int rc;
-
-	if (d->target_fd < 0 && (rc = open_target(d, t, e)) < 0)
-		return rc;
-	if (d->head.manifest.format < 3 || d->u->full_install || !d->index.hashes)
-		return install_full(d, t, e);
-	rc = install_delta(d, t, e);
-	if (rc != -EOPNOTSUPP)
-		return rc;
-	log_warn("%s; streaming the whole bundle instead", e->msg);
-	err_clear(e);
-	return install_full(d, t, e);
 }
 
 static int db_activate(void *priv, const struct system_info *t, struct error *e)

@@ -12,44 +12,14 @@
 . "$TOP/tests/lib/common.sh"
 set -u
 dualbank_test_device
-OLD=$D/factory.img
-SIZE=$(stat -c %s "$OLD")
-NEW=$WORK/v1.1.img
 # The new release: 4 blocks of new data (one 16 KiB frame: 100..103), block
 # 900 moved from where block 500 was, the rest as before.
-cp "$OLD" "$NEW"
-head -c 16384 /dev/urandom | dd of="$NEW" bs=4096 seek=100 conv=notrunc status=none
-dd if="$OLD" of="$NEW" bs=4096 skip=500 seek=900 count=1 conv=notrunc status=none
-cmp -s <(dd if="$OLD" bs=4096 skip=900 count=1 status=none) \
-	<(dd if="$OLD" bs=4096 skip=500 count=1 status=none) && fail "blocks 500 and 900 of the factory image are equal"
-NEW_SHA=$(file_sha "$NEW")
-make_bundle "$NEW" 1.1 "$FIX/release.pem" "$W/v1.1.upd"
+delta_test_release 16384
 PAYLOAD=$(stat -c %s "$W/v1.1.upd")
 LOG=$WORK/httpd.log
 start_httpd "$W" --log "$LOG"
 snapshot "$D"
 
-# install_json NAME [ARGS...]: install of v1.1 with JSON progress into
-# WORK/NAME.json, log WORK/NAME.err; sets downloaded reused written from the
-# last line that counts them.
-install_json() {
-	local n=$1
-	shift
-	"$UPDATER" --config="$D/updater.conf" --progress=json install "$@" "$URL/v1.1.upd" \
-		>"$WORK/$n.json" 2>"$WORK/$n.err" || { cat "$WORK/$n.err" >&2; fail "install $n"; }
-	python3 - "$WORK/$n.json" >"$WORK/$n.moved" <<'PY' || fail "install $n: JSON progress"
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
-moved = [l for l in lines if l["type"] == "progress" and "written" in l]
-assert moved, "no progress line says what moved"
-last = moved[-1]
-print(last["downloaded"], last["reused"], last["written"])
-PY
-	read -r downloaded reused written <"$WORK/$n.moved"
-	assert_eq "$(slot_sha "$D" B "$SIZE")" "$NEW_SHA" "slot B after install $n"
-	assert_eq "$(envvar "$D" boot_slot)/$(envvar "$D" upgrade_available)" "B/1" "env after install $n"
-	assert_eq "$(file_sha "$D/slots/A.img")" "$(cat "$D/snap.slot")" "running slot A after install $n"
-}
 sent() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^sent=/) s += substr($i, 6) } END { print s + 0 }' "$LOG"; }
 cancel() { upd "$D" rollback >/dev/null 2>&1 || fail "cancel the pending update"; }
 # empty_b: slot B's image area back to zeros (as the factory left it).
@@ -57,7 +27,7 @@ empty_b() { dd if=/dev/zero of="$D/slots/B.img" bs=4096 count=$(((SIZE + 4095) /
 
 # 1. Onto the factory's empty slot B: only the changed frame comes over the
 #    network; the moved block and the rest come from slot A.
-install_json first
+delta_install first
 [ "$downloaded" -gt 0 ] && [ "$downloaded" -le 32768 ] ||
 	fail "first delta install downloaded $downloaded bytes (the one changed frame is at most 16 KiB + framing)"
 assert_grep "delta: [0-9.]* KiB downloaded, .* from the active slot, .* written" "$WORK/first.err"
@@ -69,7 +39,7 @@ grep -q '"phase":"download"' "$WORK/first.json" || fail "no download phase in th
 # 2. Again (as a resumed install finds it): nothing downloaded or written.
 cancel
 : >"$LOG"
-install_json again
+delta_install again
 assert_eq "$downloaded/$written" "0/0" "second install: bytes downloaded/written"
 assert_eq "$reused" "$SIZE" "second install: bytes found in place"
 
@@ -84,7 +54,7 @@ start_httpd "$W" --fault single-range --log "$LOG"
 empty_b
 head -c 4096 /dev/urandom | dd of="$D/slots/A.img" bs=4096 seek=500 conv=notrunc status=none
 snapshot "$D"
-install_json damaged
+delta_install damaged
 [ "$downloaded" -gt 16384 ] || fail "with block 500 of slot A damaged, only $downloaded bytes were downloaded"
 [ "$(grep -c 'GET /v1.1.upd range=bytes=[0-9-]*,' "$LOG")" -ge 1 ] || fail "no multi-range request: $(cat "$LOG")"
 
@@ -93,7 +63,7 @@ cancel
 empty_b
 stop_httpd
 start_httpd "$W" --fault no-range --log "$LOG"
-install_json norange
+delta_install norange
 assert_grep "warning: .*streaming the whole bundle instead" "$WORK/norange.err"
 
 # 5. Corrupt frames (every frame's bytes altered under a valid signature):
@@ -119,7 +89,7 @@ assert_untouched "$D"
 
 # 6. --full: the whole bundle streamed (the slot writer's install phase).
 empty_b
-install_json full --full
+delta_install full --full
 grep -q '"phase":"install"' "$WORK/full.json" || fail "--full did not stream the bundle"
 grep -q '"phase":"delta-scan"' "$WORK/full.json" && fail "--full ran the delta scan"
 [ "$downloaded" -gt $((PAYLOAD / 2)) ] || fail "--full downloaded only $downloaded bytes"

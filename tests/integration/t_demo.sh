@@ -56,7 +56,7 @@ PY
 
 # --- what the steps report: slot, version, the U-Boot side --------------------------
 u='http://127\.0\.0\.1:[0-9]+'
-grep -A3 -E "^\\$ updater --config=$DEMO/dualbank/device/updater.conf install $u/rootfs-2\\.0\\.upd\$" "$O" |
+grep -A4 -E "^\\$ updater --config=$DEMO/dualbank/device/updater.conf install $u/rootfs-2\\.0\\.upd\$" "$O" |
 	grep -qx '  -> slot B written: version 2.0, boots next on trial; state idle -> activated. U-Boot: boot_slot A->B, upgrade_available 0->1' ||
 	fail "the dual-bank install of 2.0 does not report slot B, 2.0 and the U-Boot change"
 assert_grep '^  -> booted slot B: version 3.0; state activated -> trial. U-Boot: bootcount 0->1$' "$O"

@@ -148,6 +148,66 @@ stop_httpd() {
 	HTTPD_PID=
 }
 
+# --- the delta tests ------------------------------------------------------------
+
+# delta_next_image OLD NEW BYTES: the next release's image for the delta
+# tests: OLD with BYTES of new random data from block 100 on and block 900
+# a copy of block 500 (a moved block; the two differ in OLD).
+delta_next_image() {
+	cp "$1" "$2" || fail "copy $1"
+	head -c "$3" /dev/urandom | dd of="$2" bs=4096 seek=100 conv=notrunc status=none
+	dd if="$1" of="$2" bs=4096 skip=500 seek=900 count=1 conv=notrunc status=none
+	cmp -s <(dd if="$1" bs=4096 skip=900 count=1 status=none) \
+		<(dd if="$1" bs=4096 skip=500 count=1 status=none) && fail "blocks 500 and 900 of $1 are equal"
+	return 0
+}
+
+# delta_test_release BYTES: the start of the delta tests, after
+# dualbank_test_device: OLD (the factory image) and its SIZE, NEW (made by
+# delta_next_image with BYTES of new data) and NEW_SHA, and W/v1.1.upd,
+# release 1.1 of NEW.
+delta_test_release() {
+	OLD=$D/factory.img
+	SIZE=$(stat -c %s "$OLD")
+	NEW=$WORK/v1.1.img
+	delta_next_image "$OLD" "$NEW" "$1"
+	NEW_SHA=$(file_sha "$NEW")
+	make_bundle "$NEW" 1.1 "$FIX/release.pem" "$W/v1.1.upd"
+}
+
+# delta_install NAME [ARGS...]: for the delta tests (after delta_test_release,
+# with URL, LOG and a snapshot of D): the install of URL/v1.1.upd (ARGS
+# before it; LOG emptied first), progress (PROGRESS, default json) in
+# WORK/NAME.json, log in WORK/NAME.err; slot B must then hold NEW and boot
+# next on trial, slot A untouched. With JSON progress it sets downloaded,
+# reused and written from the last line that counts them.
+delta_install() {
+	local n=$1 p=${PROGRESS:-json}
+	shift
+	: >"$LOG"
+	"$UPDATER" --config="$D/updater.conf" --progress="$p" install "$@" "$URL/v1.1.upd" \
+		>"$WORK/$n.json" 2>"$WORK/$n.err" || { cat "$WORK/$n.err" >&2; fail "install $n"; }
+	assert_eq "$(slot_sha "$D" B "$SIZE")" "$NEW_SHA" "slot B after install $n"
+	assert_eq "$(envvar "$D" boot_slot)/$(envvar "$D" upgrade_available)" "B/1" "env after install $n"
+	assert_eq "$(file_sha "$D/slots/A.img")" "$(cat "$D/snap.slot")" "running slot A after install $n"
+	[ "$p" = json ] || return 0
+	json_moved "$WORK/$n.json" >"$WORK/$n.moved" || fail "install $n: JSON progress"
+	read -r downloaded reused written <"$WORK/$n.moved"
+}
+
+# json_moved FILE: "downloaded reused written" of the last line of an
+# install's JSON progress (--progress=json) that counts them.
+json_moved() {
+	python3 - "$1" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+moved = [l for l in lines if l["type"] == "progress" and "written" in l]
+assert moved, "no progress line says what moved"
+last = moved[-1]
+print(last["downloaded"], last["reused"], last["written"])
+PY
+}
+
 # --- assertions --------------------------------------------------------------
 
 # expect_exit CODE OUTFILE CMD...: runs CMD, stderr+stdout to OUTFILE
@@ -175,6 +235,21 @@ assert_one_error() {
 	[ "$e" = 1 ] || { cat "$1" >&2; fail "expected exactly one error line in $1 (got $e of $n)"; }
 	grep '^updater: ' "$1" | grep -v '^updater: \(info\|warning\|debug\): ' | grep -q -- "$2" ||
 		{ cat "$1" >&2; fail "error line does not mention '$2'"; }
+}
+
+# expect_refused DIR CODE OUT PATTERN CMD...: CMD exits CODE with one error
+# line matching PATTERN (output in OUT) and changes nothing on device DIR:
+# the running slot, the boot environment and the other slot are as before.
+expect_refused() {
+	local d=$1 code=$2 out=$3 pat=$4 other=A before
+	shift 4
+	[ "$(booted_slot "$d")" = A ] && other=B
+	snapshot "$d"
+	before=$(file_sha "$d/slots/$other.img")
+	expect_exit "$code" "$out" "$@"
+	assert_one_error "$out" "$pat"
+	assert_untouched "$d"
+	assert_eq "$(file_sha "$d/slots/$other.img")" "$before" "slot $other after a refused '$*'"
 }
 
 # snapshot DIR / assert_untouched DIR: the running slot's bytes and the boot

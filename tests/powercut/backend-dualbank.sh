@@ -11,8 +11,10 @@
 . "$TOP/tests/powercut/dualbank.sh"
 BE_NAME=dualbank
 # v2: the full stream (install --full), cut at the slot writer's offsets;
-# v2d: the same bundle as a delta install, cut at offsets into what it writes.
-BE_UPDATES="v2 v2d"
+# v2d: the same bundle as a delta install, cut at offsets into what it writes;
+# v2s: the same release from a static delta (s/v2.upd with the delta for the
+# factory image next to it), cut at offsets into what it writes.
+BE_UPDATES="v2 v2d v2s"
 BE_SCENARIOS=$DB_SCENARIOS
 
 be_start() {
@@ -27,7 +29,11 @@ be_cleanup() { :; }
 be_reset() { pc_reset "$@"; }
 be_device() { db_device "$1"; }
 be_install_cmd() {
-	case $1 in v2d) echo "install $DBF/v2.upd" ;; *) echo "install $DB_FULL $DBF/v2.upd" ;; esac
+	case $1 in
+	v2d) echo "install $DBF/v2.upd" ;;
+	v2s) echo "install $DBF/s/v2.upd" ;;
+	*) echo "install $DB_FULL $DBF/v2.upd" ;;
+	esac
 }
 be_activated() { grep -qx env-written "$1/cut.log" && echo yes || echo no; }
 
@@ -44,11 +50,20 @@ be_cut() {
 # positions cut at are kept (WORK/positions.W).
 be_landed() {
 	pc_cut_landed "${3#fault:}" "$DEV/cut.log" >"$DEV/landed" || exit 1
-	[ ! -s "$DEV/landed" ] || [ "$2" = v2d ] || cat "$DEV/landed" >>"$WORK/positions.$1"
+	[ ! -s "$DEV/landed" ] || [ "$2" != v2 ] || cat "$DEV/landed" >>"$WORK/positions.$1"
 }
 
 be_after_cut() { db_after_cut "$1" "$3" "$4"; BE_OUTCOME=$DB_OUTCOME; }
-be_recover() { db_recover "$1" "${BE_SOURCE:-$DBF/v2.upd}"; }
+# be_recover DEV UNIT: the recovery install is of the cut one's kind: after a
+# cut static delta the static delta (BE_STATIC_SOURCE), else the delta
+# install of the full bundle (BE_SOURCE).
+be_recover() {
+	if [ "${2:-}" = v2s ]; then
+		db_recover "$1" "${BE_STATIC_SOURCE:-$DBF/s/v2.upd}"
+	else
+		db_recover "$1" "${BE_SOURCE:-$DBF/v2.upd}"
+	fi
+}
 # be_label UNIT CUT PART: the outcome label (the install's has no unit: one update).
 be_label() { if [ "$3" = install ]; then echo "$BE_OUTCOME"; else echo "$1:$BE_OUTCOME"; fi; }
 
@@ -56,7 +71,10 @@ be_label() { if [ "$3" = install ]; then echo "$BE_OUTCOME"; else echo "$1:$BE_O
 
 # be_reference UNIT: a whole install under updater-fault: its fault log.
 be_reference() {
-	[ "$1" = v2d ] && { db_delta_reference; return; }
+	case $1 in
+	v2d) db_delta_reference v2d delta; DELTA_WRITTEN=$DB_WRITTEN; return ;;
+	v2s) db_delta_reference v2s "static delta"; STATIC_WRITTEN=$DB_WRITTEN; return ;;
+	esac
 	pc_reset "$DBF/pristine" "$WORK/list"
 	be_cut "$WORK/list" v2 "" $(be_install_cmd v2) ||
 		fail "a full install under updater-fault failed: $(cat "$WORK/list/cut.out")"
@@ -69,34 +87,37 @@ be_reference() {
 	[ "$(tail -n1 "$WORK/reported")" = "$V2_SIZE" ] || fail "the last slot-bytes report is not the image size"
 	echo "  fault points of a full install: $(pc_listing "$WORK/full.log")"
 }
-# The delta install's reference: what it writes (DELTA_WRITTEN bytes, the
-# last delta-written report) is where its cuts go; the named points are the
-# engine's, as the full install's, and are cut there.
+# A delta install's reference (UNIT v2d or v2s, KIND how its last line
+# says it ran): what it writes (DB_WRITTEN bytes, the last delta-written
+# report) is where its cuts go; the named points are the engine's, as the
+# full install's, and are cut there.
 db_delta_reference() {
-	pc_reset "$DBF/pristine" "$WORK/list-d"
-	be_cut "$WORK/list-d" v2d "" $(be_install_cmd v2d) ||
-		fail "a delta install under updater-fault failed: $(cat "$WORK/list-d/cut.out")"
-	cp "$WORK/list-d/cut.log" "$WORK/delta.log"
-	DELTA_WRITTEN=$(pc_progress_values "$WORK/delta.log" delta-written | tail -n 1)
+	pc_reset "$DBF/pristine" "$WORK/list-$1"
+	be_cut "$WORK/list-$1" "$1" "" $(be_install_cmd "$1") ||
+		fail "a $2 install under updater-fault failed: $(cat "$WORK/list-$1/cut.out")"
+	cp "$WORK/list-$1/cut.log" "$WORK/$1.log"
+	DB_WRITTEN=$(pc_progress_values "$WORK/$1.log" delta-written | tail -n 1)
 	# (the image's zero blocks are in place on the factory's empty slot B:
 	# what it writes is the data, some MiB of it)
-	[ "${DELTA_WRITTEN:-0}" -gt 1048576 ] ||
-		fail "the delta install wrote ${DELTA_WRITTEN:-nothing} bytes of a $V2_SIZE-byte image into the factory's slot B"
-	grep -q "delta: .* downloaded" "$WORK/list-d/cut.out" ||
-		fail "the v2d install did not run as a delta: $(tail -n1 "$WORK/list-d/cut.out")"
-	echo "  fault points of a delta install: $(pc_listing "$WORK/delta.log")"
+	[ "${DB_WRITTEN:-0}" -gt 1048576 ] ||
+		fail "the $2 install wrote ${DB_WRITTEN:-nothing} bytes of a $V2_SIZE-byte image into the factory's slot B"
+	grep -q "($2: .* downloaded" "$WORK/list-$1/cut.out" ||
+		fail "the $1 install did not run as a $2: $(tail -n1 "$WORK/list-$1/cut.out")"
+	echo "  fault points of a $2 install: $(pc_listing "$WORK/$1.log")"
 }
 be_install_points() {
 	pc_sweep_points "$WORK/full.log" slot-bytes "$V2_SIZE" "${PC_OFFSETS:-200}" | sed 's/^/v2|fault:/'
 	pc_offsets "$DELTA_WRITTEN" "${PC_DELTA_OFFSETS:-40}" | sed 's/^/v2d|fault:delta-written@/'
+	pc_offsets "$STATIC_WRITTEN" "${PC_STATIC_OFFSETS:-30}" | sed 's/^/v2s|fault:delta-written@/'
 }
 be_points_ready() { :; }
 be_install_summary() {
 	positions=$(cat "$WORK"/positions.* 2>/dev/null | sort -u | wc -l)
 	n_named=$(wc -l <"$WORK/named")
 	n_bytes=$(grep -c '|fault:slot-bytes@' "$WORK/points")
-	n_delta=$(grep -c '|fault:delta-written@' "$WORK/points")
-	echo "  $n_named transition points, $n_bytes byte offsets ($positions distinct write positions of $n_reported reported), $n_delta delta offsets, $PC_JOBS workers, $1 s"
+	n_delta=$(grep -c '^v2d|fault:delta-written@' "$WORK/points")
+	n_static=$(grep -c '^v2s|fault:delta-written@' "$WORK/points")
+	echo "  $n_named transition points, $n_bytes byte offsets ($positions distinct write positions of $n_reported reported), $n_delta delta offsets, $n_static static-delta offsets, $PC_JOBS workers, $1 s"
 }
 be_scenarios_summary() { :; }
 
@@ -128,10 +149,12 @@ slot A), cut with SIGKILL at:
 - $n_bytes byte offsets across the image ($positions distinct write positions: the slot writer reports
   every 1 MiB, an offset cuts at the first report at or after it);
 - $n_delta offsets into what the same update installed as a delta writes ($DELTA_WRITTEN bytes into the
-  factory's slot B: zero blocks and frames; \`delta-written\`, reported after each block written).
+  factory's slot B: zero blocks and frames; \`delta-written\`, reported after each block written);
+- $n_static offsets into what the same release installed from a static delta for the factory image
+  writes ($STATIC_WRITTEN bytes: copies from slot A and data frames).
 
-The recovery install after each cut is the delta install: it must resume from whatever the cut
-left in slot B.
+The recovery install after each cut is the delta install (after a static delta's cut, the static
+delta): it must resume from whatever the cut left in slot B.
 
 Result: **$INSTALL_FIG.**
 After the boot: ${INSTALL_BREAKDOWN:-none} (version booted / state).
@@ -161,7 +184,10 @@ EOF
 #               sleep every 5 ms (and awk, sleep before the kill), 6 of 16
 #               such runs had finished before their kill (measured here);
 #   d:MS        the same update installed as a delta (no --full), a delay
-#               drawn uniformly over a whole delta install.
+#               drawn uniformly over a whole delta install;
+#   s:MS        the same release installed from its static delta for the
+#               factory image (s/v2.upd), a delay drawn uniformly over a
+#               whole static-delta install.
 E_MS=${E_MS:-12}
 
 # rk_device W: a fresh device whose slot B holds other bytes than release
@@ -182,12 +208,13 @@ be_rk_prepare() {
 	local size rate c0 t_ms
 	mkdir -p "$WORK/www"
 	cp "$DBF/v2.upd" "$WORK/www/"
+	cp -r "$DBF/s" "$WORK/www/"
 	size=$(stat -c %s "$WORK/www/v2.upd")
 	rate=$(awk -v s="$size" -v t="$DRIP_SECONDS" 'BEGIN { printf "%d", s / t }')
 	pc_server "$WORK/www" --fault "drip=$rate"
 	SLOW_URL=$URL
 	pc_server "$WORK/www"
-	BE_SOURCE=$URL/v2.upd
+	BE_SOURCE=$URL/v2.upd BE_STATIC_SOURCE=$URL/s/v2.upd
 	rk_device cal
 	c0=$(date +%s%N)
 	"$UPDATER" --config="$DEV/updater.conf" --progress=none install $DB_FULL "$SLOW_URL/v2.upd" >"$WORK/cal.out" 2>&1 ||
@@ -201,17 +228,33 @@ be_rk_prepare() {
 	grep -q "delta: .* downloaded" "$WORK/cald.out" || fail "the calibration delta install ran no delta"
 	td_ms=$((($(date +%s%N) - c0) / 1000000))
 	rm -rf "$DEV"
-	awk -v seed="$SEED" -v n="$RUNS" -v t="$t_ms" -v td="$td_ms" -v size="$V2_SIZE" -v ems="$E_MS" 'BEGIN {
+	ts_ms=$(rk_calibrate_static) || exit 1
+	awk -v seed="$SEED" -v n="$RUNS" -v t="$t_ms" -v td="$td_ms" -v ts="$ts_ms" -v size="$V2_SIZE" \
+		-v ems="$E_MS" 'BEGIN {
 		srand(seed)
 		for (i = 1; i <= n; i++) {
 			r = rand()
-			if (i % 4 == 1) printf "%d:t:%d\n", i, int(r * 1.05 * t)
-			else if (i % 4 == 2) printf "%d:b:%d:%d\n", i, int(r * size), int(rand() * 20)
-			else if (i % 4 == 3) printf "%d:e:%d\n", i, int(r * ems)
-			else printf "%d:d:%d\n", i, int(r * 1.05 * td)
+			if (i % 5 == 1) printf "%d:t:%d\n", i, int(r * 1.05 * t)
+			else if (i % 5 == 2) printf "%d:b:%d:%d\n", i, int(r * size), int(rand() * 20)
+			else if (i % 5 == 3) printf "%d:e:%d\n", i, int(r * ems)
+			else if (i % 5 == 4) printf "%d:d:%d\n", i, int(r * 1.05 * td)
+			else printf "%d:s:%d\n", i, int(r * 1.05 * ts)
 		}
 	}' >"$WORK/points"
-	echo "  one install takes $t_ms ms here, a delta install $td_ms ms"
+	echo "  one install takes $t_ms ms here, a delta install $td_ms ms, a static-delta install $ts_ms ms"
+}
+
+# rk_calibrate_static: how long a static-delta install from the dripping
+# server takes here (ms).
+rk_calibrate_static() {
+	local c0
+	rk_device cals
+	c0=$(date +%s%N)
+	"$UPDATER" --config="$DEV/updater.conf" --progress=none install "$SLOW_URL/s/v2.upd" >"$WORK/cals.out" 2>&1 ||
+		fail "the calibration static-delta install failed: $(tail -n1 "$WORK/cals.out")"
+	grep -q "(static delta: .* downloaded" "$WORK/cals.out" || fail "the calibration static-delta install ran no static delta"
+	echo $((($(date +%s%N) - c0) / 1000000))
+	rm -rf "$DEV"
 }
 
 # wait_written PID BYTES: until process PID has written BYTES (or ended),
@@ -235,10 +278,11 @@ be_rk_launch() {
 	IFS=: read -r _ mode delay bytes <<<"$2"
 	[ "$mode" != b ] || { local at=$delay; delay=$bytes bytes=$at; }
 	rk_device "$1"
-	local full=$DB_FULL unit=v2
+	local full=$DB_FULL unit=v2 src=$SLOW_URL/v2.upd
 	[ "$mode" != d ] || full= unit=v2d
+	[ "$mode" != s ] || full= unit=v2s src=$SLOW_URL/s/v2.upd
 	# shellcheck disable=SC2086 # full: an option or nothing
-	"$UPDATER" --config="$DEV/updater.conf" --progress=json install $full "$SLOW_URL/v2.upd" \
+	"$UPDATER" --config="$DEV/updater.conf" --progress=json install $full "$src" \
 		>"$DEV/kill.json" 2>"$DEV/kill.err" &
 	PID=$! KILL=$! DELAY=$delay UNIT=$unit MODE=$mode
 	case $mode in
@@ -248,7 +292,7 @@ be_rk_launch() {
 }
 be_rk_done() { :; }
 be_rk_label() { echo "$MODE:$1->$BE_OUTCOME"; }
-RK_LEGEND="KIND:STATE->VERSION/STATE (kill kind t/b/e/d, the last state the install printed, what ran after the boot)"
+RK_LEGEND="KIND:STATE->VERSION/STATE (kill kind t/b/e/d/s, the last state the install printed, what ran after the boot)"
 
 be_rk_doc() {
 	cat <<EOF
@@ -258,7 +302,8 @@ ${DRIP_SECONDS} s), each killed with SIGKILL at a random moment (seeded: each ru
 \`SEED=\` repeats the draw): $(grep -c ':t:' "$WORK/points") after a delay drawn over the whole install,
 $(grep -c ':b:' "$WORK/points") once a random number of image bytes had been written, $(grep -c ':e:' "$WORK/points") within $E_MS ms after the
 last image byte was written (fsync, read-back, activation) of an install with \`--full\`, and
-$(grep -c ':d:' "$WORK/points") after a delay drawn over the whole of a delta install (no \`--full\`). Where the kills of the last run
+$(grep -c ':d:' "$WORK/points") after a delay drawn over the whole of a delta install (no \`--full\`), $(grep -c ':s:' "$WORK/points") over the whole of
+an install from a static delta for the factory image. Where the kills of the last run
 landed: \`build/powercut/random-kill-dualbank.last\`.
 EOF
 }
@@ -266,7 +311,7 @@ BE_RK_FIGURE=powercut-random-dualbank
 
 # ---- the I/O journal ----
 be_io_prepare() { :; }
-BE_IO_INSTALLS=install-v2d
+BE_IO_INSTALLS="install-v2d install-v2s"
 
 # be_io_run DEV JOURNAL 0 CMD...: CMD on DEV under the shim, the slots, the
 # environment and the state directory journaled to JOURNAL (the cuts are
@@ -290,9 +335,11 @@ be_io_cut() {
 }
 # (the factory device has a state file: it must survive every cut)
 be_io_has_state() { return 0; }
+# (run: iolog_point's, the journaled command: after a static delta's cut the
+# recovery is the static delta)
 be_io_install_check() {
 	db_after_cut "$1" "$PC_ENVW" "$PC_SAVED"
-	db_recover "$1" "$DBF/v2.upd"
+	be_recover "$1" "${run#install-}"
 	BE_OUTCOME=$DB_OUTCOME
 }
 

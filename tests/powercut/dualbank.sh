@@ -18,10 +18,12 @@ DB_FULL=--full
 DB_SLOT_MB=${DB_SLOT_MB:-40}
 DB_BOOTLIMIT=3
 
-# db_fixtures: sets DBF, a directory in $WORK holding keys, v2.img, v2.upd and
-# the factory device "pristine" (copied from build/powercut/, where they are
-# made again whenever the updater binary or these scripts change); sets
-# V1_SIZE (the factory image's size), V2_SIZE, V2_SHA and A_MTIME.
+# db_fixtures: sets DBF, a directory in $WORK holding keys, v2.img, v2.upd,
+# s/ (v2.upd again, and next to it the static delta from the factory image,
+# v2.upd.from-HEX: an install of s/v2.upd uses it) and the factory device
+# "pristine" (copied from build/powercut/, where they are made again
+# whenever the updater binary or these scripts change); sets V1_SIZE (the
+# factory image's size), V2_SIZE, V2_SHA and A_MTIME.
 db_fixtures() {
 	local cache=${DB_FIXTURES:-$TOP/build/powercut/dualbank-$DB_IMAGE_MB} key env
 	key=$(cat "$UPDATER" "$TOP/tests/lib/common.sh" "$TOP/tests/powercut/dualbank.sh" |
@@ -36,12 +38,13 @@ db_fixtures() {
 		mkdir -p "$cache/pristine/keys"
 		cp "$cache/release.pem" "$cache/release.pub.pem" "$cache/pristine/keys/"
 		make_device "$cache/pristine" "$DB_SLOT_MB"
+		db_static_fixture "$cache"
 		echo "$key" >"$cache/.key"
 	fi
 	# A private copy: another run may remake the cache meanwhile.
 	DBF=$WORK/fixtures
 	mkdir -p "$DBF"
-	cp -a --sparse=always "$cache/v2.img" "$cache/v2.upd" "$DBF/"
+	cp -a --sparse=always "$cache/v2.img" "$cache/v2.upd" "$cache/s" "$DBF/"
 	pc_reset "$cache/pristine" "$DBF/pristine"
 	pc_unlock_fixtures
 	V1_SIZE=$(stat -c %s "$DBF/pristine/factory.img")
@@ -50,6 +53,21 @@ db_fixtures() {
 	A_MTIME=$(stat -c %y "$DBF/pristine/slots/A.img")
 	env=$(pc_env "$DBF/pristine")
 	[ "$env" = "A 0 0 $DB_BOOTLIMIT 0" ] || fail "factory boot environment: $env"
+}
+
+# db_static_fixture DIR: DIR/s holds v2.upd and the static delta of release
+# 2.0 from the factory image (DIR/pristine/factory.img, made into a bundle
+# for bundle create --delta-from), named for the factory image's id; 1 MiB
+# frames (what a resumed install fetches again), level 3 (time).
+db_static_fixture() {
+	local id
+	make_bundle "$1/pristine/factory.img" 1.0 "$1/release.pem" "$1/v1.upd"
+	mkdir -p "$1/s"
+	cp "$1/v2.upd" "$1/s/"
+	id=$(file_sha "$1/pristine/factory.img")
+	"$UPDATER" bundle create --image "$1/v2.img" --version 2.0 --compatible sim-board \
+		--key "$1/release.pem" --output "$1/s/v2.upd.from-${id:0:16}" --delta-from "$1/v1.upd" \
+		--level 3 --frame-size 1048576 >/dev/null || fail "bundle create --delta-from (the v2s fixture)"
 }
 
 # db_device WORKER: a fresh copy of the factory device for this worker.

@@ -17,48 +17,13 @@
 #define BS 4096u
 #define FRAME 16384u
 
-static struct {
-	char *dir, *key;
-} fx;
-
-static char *path_in(const char *name)
-{
-	return tu_path(fx.dir, name);
-}
-
-static int group_setup(void **state)
-{
-	(void)state;
-	fx.dir = tu_mkdtemp();
-	fx.key = path_in("k.pem");
-	return tu_ed25519_pair(fx.key, NULL);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	tu_rmtree(fx.dir);
-	free(fx.key);
-	return 0;
-}
-
-static void fill_random(uint8_t *p, size_t n, uint32_t seed)
-{
-	for (size_t i = 0; i < n; i++) {
-		seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
-		p[i] = (uint8_t)seed;
-	}
-}
+static struct tu_signer fx;
+TU_SIGNER_GROUP(fx)
 
 /* The old image: random blocks, every fourth one zeros. */
 static uint8_t *old_image(size_t n)
 {
-	uint8_t *img = calloc(1, n);
-	assert_non_null(img);
-	fill_random(img, n, 99);
-	for (size_t b = 0; b * BS < n; b += 4)
-		memset(img + b * BS, 0, n - b * BS < BS ? n - b * BS : BS);
-	return img;
+	return tu_image(n, 99, BS, 4);
 }
 
 struct setup {
@@ -69,15 +34,6 @@ struct setup {
 	struct bundle_index ix;
 	struct source_opts src;
 };
-
-static void write_file(const char *path, const uint8_t *data, size_t n, size_t pad_to)
-{
-	uint8_t *buf = calloc(1, pad_to);
-	assert_non_null(buf);
-	memcpy(buf, data, n);
-	assert_int_equal(tu_write_file(path, (const char *)buf, pad_to), 0);
-	free(buf);
-}
 
 /* A bundle of new_ (format 3, 16 KiB frames) read back: head and index;
  * the active slot holds old, twice the image's size; the target, zeros. */
@@ -94,7 +50,7 @@ static void setup(struct setup *s, size_t n, const uint8_t *new_)
 	s->new_ = malloc(n);
 	assert_non_null(s->new_);
 	memcpy(s->new_, new_, n);
-	write_file(img, s->new_, n, n);
+	tu_put_file(img, s->new_, n, n);
 	struct bundle_create_opts o = { .image = img, .version = "2", .compatible = "b",
 					.key = fx.key, .output = s->bundle, .format = 3,
 					.frame_size = FRAME };
@@ -105,9 +61,9 @@ static void setup(struct setup *s, size_t n, const uint8_t *new_)
 	free(file);
 	s->src = (struct source_opts){ .location = s->bundle };
 	assert_int_equal(bundle_index_fetch(&s->src, &s->h, &s->ix, &e), 0);
-	write_file(s->active, s->old, n, 2 * n);
+	tu_put_file(s->active, s->old, n, 2 * n);
 	uint8_t *zeros = calloc(1, n + BS);
-	write_file(s->target, zeros, 0, n + BS);
+	tu_put_file(s->target, zeros, 0, n + BS);
 	free(zeros), free(img);
 }
 
@@ -131,16 +87,6 @@ static int run(struct setup *s, bool use_active, struct delta_counts *c, struct 
 	return rc;
 }
 
-static void assert_target_is_image(const struct setup *s)
-{
-	size_t len = 0;
-	char *t = tu_read_file(s->target, &len);
-	assert_non_null(t);
-	assert_true(len >= s->n);
-	assert_memory_equal(t, s->new_, s->n);
-	free(t);
-}
-
 /* old with blocks [first, first + count) replaced by new random data, and
  * block 7 holding what old's block 9 held (a moved block). */
 static uint8_t *changed(const uint8_t *old, size_t n, size_t first, size_t count)
@@ -148,7 +94,7 @@ static uint8_t *changed(const uint8_t *old, size_t n, size_t first, size_t count
 	uint8_t *img = malloc(n);
 	assert_non_null(img);
 	memcpy(img, old, n);
-	fill_random(img + first * BS, count * BS, 4242);
+	tu_fill_random(img + first * BS, count * BS, 4242);
 	memcpy(img + 7 * BS, old + 9 * BS, BS);
 	return img;
 }
@@ -164,7 +110,7 @@ static void test_sources(void **state)
 
 	setup(&s, n, img);
 	assert_int_equal(run(&s, true, &c, &e), 0);
-	assert_target_is_image(&s);
+	tu_assert_file_starts(s.target, s.new_, s.n);
 	/* Blocks 20..23 are frame 5: the one frame downloaded. */
 	assert_true(c.downloaded == s.ix.frame_offset[6] - s.ix.frame_offset[5]);
 	/* Zero blocks were in place (the target is zeros); block 7 and every other
@@ -192,7 +138,7 @@ static void test_network_only(void **state)
 
 	setup(&s, n, img);
 	assert_int_equal(run(&s, false, &c, &e), 0);
-	assert_target_is_image(&s);
+	tu_assert_file_starts(s.target, s.new_, s.n);
 	assert_true(c.copied == 0 && c.downloaded == s.h.manifest.payload_size);
 	teardown(&s);
 	free(img);
@@ -214,7 +160,7 @@ static void test_damaged_active(void **state)
 	assert_true(fd >= 0 && pwrite(fd, "damage", 6, 9 * BS + 100) == 6);
 	close(fd);
 	assert_int_equal(run(&s, true, &c, &e), 0);
-	assert_target_is_image(&s);
+	tu_assert_file_starts(s.target, s.new_, s.n);
 	uint64_t f12 = s.ix.frame_offset[3] - s.ix.frame_offset[1]; /* blocks 4..11 */
 	uint64_t f7 = s.ix.frame_offset[8] - s.ix.frame_offset[7];  /* blocks 28..31 */
 	assert_true(c.downloaded == f12 + f7);

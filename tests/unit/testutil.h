@@ -154,3 +154,45 @@ static inline void tu_blank_file(const char *path, off_t size)
 	assert_int_equal(ftruncate(fd, size), 0);
 	close(fd);
 }
+
+/* n pseudo-random bytes (xorshift32 from seed): the same for the same seed. */
+static inline void tu_fill_random(uint8_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
+		p[i] = (uint8_t)seed;
+	}
+}
+
+/* n bytes (malloc'd) as an image holds them: blocks of block bytes, random
+ * (tu_fill_random from seed) but every every-th block, from block 0, zeros. */
+static inline uint8_t *tu_image(size_t n, uint32_t seed, size_t block, size_t every)
+{
+	uint8_t *img = calloc(1, n ? n : 1);
+	assert_non_null(img);
+	tu_fill_random(img, n, seed);
+	for (size_t b = 0; b * block < n; b += every)
+		memset(img + b * block, 0, n - b * block < block ? n - b * block : block);
+	return img;
+}
+
+/* A file of size bytes: data (n bytes), then zeros (a slot holding an image). */
+static inline void tu_put_file(const char *path, const uint8_t *data, size_t n, size_t size)
+{
+	char *buf = calloc(1, size ? size : 1);
+	assert_non_null(buf);
+	memcpy(buf, data, n);
+	assert_int_equal(tu_write_file(path, buf, size), 0);
+	free(buf);
+}
+
+/* The file's first n bytes are data (a slot holding an image). */
+static inline void tu_assert_file_starts(const char *path, const uint8_t *data, size_t n)
+{
+	size_t len = 0;
+	char *t = tu_read_file(path, &len);
+	assert_non_null(t);
+	assert_true(len >= n);
+	assert_memory_equal(t, data, n);
+	free(t);
+}

@@ -1,0 +1,228 @@
+/* A static delta's install (delta.h, docs/dualbank.md "Static delta"): one
+ * pass over the target (zero and copied blocks compared and written where
+ * they differ, each frame's data blocks hashed against the frame's hash),
+ * then the frames the target does not hold, fetched with range requests and
+ * decoded with the source image as their prefix, then the whole image
+ * verified. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "../../lib/digest.h"
+#include "../../lib/io.h"
+#include "../../lib/progress.h"
+#include "delta.h"
+
+#define CHUNK (1u << 20) /* the target is read in chunks of this many bytes */
+
+struct sdelta {
+	struct delta_run r;
+	uint64_t per;     /* data blocks per frame */
+	uint8_t *want;    /* per frame: 1 while the target does not hold it */
+	uint32_t *first;  /* per frame: the image block of its first data block */
+	uint8_t *frame;   /* one frame: the target's data blocks, or a decoded frame */
+	size_t fill;      /* bytes of the scan's current frame in frame */
+	uint64_t ndata;   /* data blocks the scan has seen */
+	uint8_t *zeros, *blk; /* one block each */
+	ZSTD_DCtx *dctx;
+};
+
+#define CORRUPT(r, e, fmt, ...)                                                             \
+	err_set(e, UPD_EXIT_VERIFY, EBADMSG, "install %s: corrupt static delta: " fmt, (r)->j->name, \
+		__VA_ARGS__)
+
+/* Frame f's decoded length: its share of the data blocks. */
+static uint64_t frame_data_len(const struct sdelta *s, uint64_t f)
+{
+	uint64_t fs = s->r.j->ix->frame_size, size = s->r.j->m->delta_data_size;
+	return size - f * fs < fs ? size - f * fs : fs;
+}
+
+/* A data block of the target, in image order: gathered into its frame,
+ * whose hash says whether the target holds the frame's data already. */
+static int scan_data(struct sdelta *s, uint64_t i, const uint8_t *have, uint32_t len,
+		     struct error *e)
+{
+	const struct bundle_index *ix = s->r.j->ix;
+	uint64_t f = s->ndata / s->per;
+
+	if (f >= ix->nframes || s->fill + len > frame_data_len(s, f))
+		return CORRUPT(&s->r, e, "block %" PRIu64 " is data beyond the payload's %" PRIu64
+			       " bytes", i, s->r.j->m->delta_data_size);
+	if (s->ndata % s->per == 0)
+		s->first[f] = (uint32_t)i; /* BUNDLE_INDEX_IMAGE_MAX: < 2^22 blocks */
+	memcpy(s->frame + s->fill, have, len);
+	s->fill += len;
+	s->ndata++;
+	if (s->fill < frame_data_len(s, f))
+		return 0;
+	if (bundle_index_frame_matches_with(s->r.hash, ix, f, s->frame, s->fill))
+		s->r.c->reused += s->fill;
+	else
+		s->want[f] = 1;
+	s->fill = 0;
+	return 0;
+}
+
+/* Block i of the target (have): a zero or copied block is written where it
+ * differs from what it must hold, a data block goes to its frame's check. */
+static int scan_block(struct sdelta *s, uint64_t i, const uint8_t *have, struct error *e)
+{
+	const struct delta_job *j = s->r.j;
+	uint32_t op = j->ix->ops[i], len = delta_block_len(&s->r, i), bs = j->ix->block_size;
+	const uint8_t *want = s->zeros;
+
+	if (op == BUNDLE_OP_DATA)
+		return scan_data(s, i, have, len, e);
+	if (op != BUNDLE_OP_ZERO) {
+		uint64_t src = bundle_op_source(op, i);
+		if (src >= j->source_size / bs)
+			return CORRUPT(&s->r, e, "block %" PRIu64 " copies source block %" PRIu64
+				       ", beyond the source's %" PRIu64 " bytes", i, src, j->source_size);
+		want = j->source + src * bs;
+	}
+	if (memcmp(have, want, len) == 0) {
+		s->r.c->reused += len;
+		return 0;
+	}
+	if (op == BUNDLE_OP_ZERO)
+		s->r.c->zeros += len;
+	else
+		s->r.c->copied += len;
+	return delta_write_block(&s->r, i, want, e);
+}
+
+static int scan(struct sdelta *s, struct error *e)
+{
+	const struct delta_job *j = s->r.j;
+	uint32_t bs = j->ix->block_size, per = CHUNK / bs;
+	uint8_t *buf = malloc(CHUNK);
+	int rc = 0;
+
+	if (!buf)
+		return err_oom(e, NULL);
+	progress_begin("delta-scan", j->m->image_size);
+	for (uint64_t i = 0; i < j->ix->nblocks && rc == 0; i += per) {
+		uint64_t n = j->ix->nblocks - i < per ? j->ix->nblocks - i : per;
+		/* A target that cannot be read is rewritten: what it held does not matter. */
+		if (delta_read_chunk(j->fd, buf, n * bs, i * bs) < 0)
+			memset(buf, 0xff, n * bs);
+		for (uint64_t k = 0; k < n && rc == 0; k++)
+			rc = scan_block(s, i + k, buf + k * bs, e);
+		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
+		delta_report(&s->r, done);
+	}
+	if (rc == 0 && (s->ndata != j->ix->ndata || s->fill != 0))
+		rc = CORRUPT(&s->r, e, "%" PRIu64 " data blocks, the index counts %" PRIu64, s->ndata,
+			     j->ix->ndata);
+	if (rc == 0)
+		rc = delta_flush(&s->r, e);
+	rc == 0 ? progress_done() : progress_end();
+	free(buf);
+	return rc;
+}
+
+/* Frame f's data blocks (checked) written where the target differs. */
+static int write_frame(struct sdelta *s, uint64_t f, struct error *e)
+{
+	const struct delta_job *j = s->r.j;
+	uint64_t i = s->first[f], off = 0, len = frame_data_len(s, f);
+
+	while (off < len) {
+		while (i < j->ix->nblocks && j->ix->ops[i] != BUNDLE_OP_DATA)
+			i++;
+		if (i >= j->ix->nblocks)
+			return CORRUPT(&s->r, e, "frame %" PRIu64 " has more data than data blocks", f);
+		uint32_t n = delta_block_len(&s->r, i);
+		ssize_t got = io_pread_full(j->fd, s->blk, n, i * j->ix->block_size);
+		int rc = 0;
+		if (got == (ssize_t)n && memcmp(s->blk, s->frame + off, n) == 0)
+			s->r.c->reused += n;
+		else
+			rc = delta_write_block(&s->r, i, s->frame + off, e);
+		if (rc < 0)
+			return rc;
+		off += n, i++;
+	}
+	return 0;
+}
+
+/* A complete frame: decoded with the source as its prefix into one frame
+ * buffer, checked against its hash, then written. */
+static int frame_done(struct delta_run *r, void *user, uint64_t f, const uint8_t *in, size_t len,
+		      struct error *e)
+{
+	struct sdelta *s = user;
+	uint64_t want = frame_data_len(s, f);
+	size_t got = ZSTD_DCtx_refPrefix(s->dctx, r->j->source, (size_t)r->j->source_size);
+
+	if (!ZSTD_isError(got))
+		got = ZSTD_decompressDCtx(s->dctx, s->frame, r->j->ix->frame_size, in, len);
+	if (ZSTD_isError(got))
+		return CORRUPT(r, e, "frame %" PRIu64 " does not decode: %s", f,
+			       ZSTD_getErrorName(got));
+	if (got != want)
+		return CORRUPT(r, e, "frame %" PRIu64 " decodes to %zu bytes, not %" PRIu64, f, got,
+			       want);
+	if (!bundle_index_frame_matches_with(r->hash, r->j->ix, f, s->frame, got))
+		return CORRUPT(r, e, "frame %" PRIu64 " does not match the signed index", f);
+	return write_frame(s, f, e);
+}
+
+static void sdelta_free(struct sdelta *s)
+{
+	free(s->r.wbuf), free(s->want), free(s->first), free(s->frame), free(s->zeros), free(s->blk);
+	sha256_free(s->r.hash);
+	ZSTD_freeDCtx(s->dctx);
+}
+
+static int sdelta_alloc(struct sdelta *s, struct error *e)
+{
+	const struct bundle_index *ix = s->r.j->ix;
+	uint64_t nf = ix->nframes ? ix->nframes : 1;
+
+	s->r.wbuf = malloc(DELTA_WBUF);
+	s->r.hash = sha256_new();
+	s->want = calloc(nf, 1);
+	s->first = calloc(nf, sizeof(*s->first));
+	s->frame = malloc(ix->frame_size);
+	s->zeros = calloc(1, ix->block_size);
+	s->blk = malloc(ix->block_size);
+	s->dctx = ZSTD_createDCtx();
+	if (!s->r.wbuf || !s->r.hash || !s->want || !s->first || !s->frame || !s->zeros ||
+	    !s->blk || !s->dctx)
+		return err_oom(e, NULL);
+	/* The window the manifest signs bounds the decoder (the source and a frame). */
+	ZSTD_DCtx_setParameter(s->dctx, ZSTD_d_windowLogMax, s->r.j->m->zstd_window_log);
+	return 0;
+}
+
+int delta_static_install(const struct delta_job *j, struct delta_counts *c, struct error *e)
+{
+	struct sdelta s = { .r = { .j = j, .c = c } };
+	const struct bundle_index *ix = j->ix;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (ix->format != 4 || !ix->ops || ix->block_size == 0 || ix->frame_size == 0 ||
+	    ix->frame_size % ix->block_size || !j->source)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "install %s: not a static delta's index", j->name);
+	s.per = ix->frame_size / ix->block_size;
+	rc = sdelta_alloc(&s, e);
+	if (rc == 0)
+		rc = scan(&s, e);
+	if (rc == 0)
+		rc = delta_fetch_frames(&s.r, s.want, frame_done, &s, e);
+	if (rc < 0 && s.r.wlen) {
+		/* What waits to be written was checked: kept for the next attempt. */
+		struct error ignored = { 0 };
+		delta_flush(&s.r, &ignored);
+	}
+	if (rc == 0)
+		rc = delta_verify_image(j, e);
+	sdelta_free(&s);
+	return rc;
+}

@@ -1,0 +1,176 @@
+/* Static deltas: finding and checking one before anything is written
+ * (static_delta.h). */
+#include "static_delta.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../../lib/digest.h"
+#include "../../lib/fsutil.h"
+#include "../../lib/log.h"
+
+bool static_delta_named(const char *location)
+{
+	size_t n = strlen(location), tail = strlen(".from-") + STATIC_DELTA_ID_LEN;
+
+	if (n < tail || strncmp(location + n - tail, ".from-", strlen(".from-")) != 0)
+		return false;
+	for (size_t k = n - STATIC_DELTA_ID_LEN; k < n; k++)
+		if (!isxdigit((unsigned char)location[k]))
+			return false;
+	return true;
+}
+
+int db_head_read(const struct source_opts *o, struct bundle_head *h, struct error *e)
+{
+	uint64_t total = UINT64_MAX;
+	size_t len = 0, need = 0;
+	uint8_t *buf = malloc(BUNDLE_HEAD_MAX);
+	int rc;
+
+	if (!buf)
+		return err_oom(e, NULL);
+	rc = source_read_head(o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
+	if (rc == 0)
+		rc = bundle_head_parse(buf, len, h, &need, e);
+	free(buf);
+	if (rc == -EAGAIN)
+		return err_set(e, UPD_EXIT_VERIFY, ENODATA,
+			       "bundle truncated: %zu bytes, its header needs %zu", len, need);
+	if (rc == 0 && (rc = bundle_check_size(h, total, e)) < 0)
+		bundle_head_free(h);
+	return rc;
+}
+
+/* A delta makes exactly the full bundle's release, or it is not used. */
+static int same_release(const struct manifest *d, const struct manifest *f, struct error *e)
+{
+	const char *differs = strcmp(d->version, f->version) ? "version"
+			      : strcmp(d->compatible, f->compatible) ? "compatible"
+			      : d->security_version != f->security_version ? "security-version"
+			      : d->image_size != f->image_size ? "image-size"
+			      : memcmp(d->image_sha256, f->image_sha256, 32) ? "image-sha256"
+									     : NULL;
+	if (differs)
+		return err_set(e, UPD_EXIT_VERIFY, EINVAL,
+			       "its %s differs from the full bundle's (another release)", differs);
+	return 0;
+}
+
+/* The source: the active slot's first delta-source-size bytes, mapped
+ * read-only (the slot is never opened for writing) and hashed. */
+static int map_source(struct static_delta *s, const char *active_path, struct error *e)
+{
+	const struct manifest *m = &s->h->manifest;
+	uint64_t size = 0;
+	uint8_t sha[32];
+	int fd = active_path ? open(active_path, O_RDONLY | O_CLOEXEC) : -1;
+
+	if (fd < 0)
+		return err_set(e, UPD_EXIT_VERIFY, ESTALE, "the active slot %s: %s",
+			       active_path ? active_path : "(unknown)", strerror(errno));
+	if (file_or_blockdev_size(fd, &size) < 0 || size < m->delta_source_size ||
+	    m->delta_source_size == 0 || m->delta_source_size > SIZE_MAX) {
+		close(fd);
+		return err_set(e, UPD_EXIT_VERIFY, ESTALE,
+			       "the active slot %s is smaller than its source image (%llu bytes)",
+			       active_path, (unsigned long long)m->delta_source_size);
+	}
+	void *p = mmap(NULL, (size_t)m->delta_source_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return err_set(e, UPD_EXIT_OTHER, errno, "map the active slot %s: %s", active_path,
+			       strerror(errno));
+	s->map = p;
+	s->map_len = m->delta_source_size;
+	madvise(p, s->map_len, MADV_SEQUENTIAL);
+	struct sha256_ctx *c = sha256_new();
+	if (!c)
+		return err_oom(e, NULL);
+	sha256_update(c, s->map, (size_t)s->map_len);
+	sha256_final(c, sha);
+	madvise(p, s->map_len, MADV_NORMAL);
+	if (memcmp(sha, m->delta_source_sha256, 32) != 0)
+		return err_set(e, UPD_EXIT_VERIFY, ESTALE,
+			       "the active slot %s does not hold its source image", active_path);
+	return 0;
+}
+
+/* The checks common to both ways in: format, index, source. */
+static int check_delta(struct static_delta *s, const struct source_opts *o,
+		       const char *active_path, struct error *e)
+{
+	int rc;
+
+	if (s->h->manifest.format != 4)
+		return err_set(e, UPD_EXIT_VERIFY, EINVAL, "format %d, not a static delta (4)",
+			       s->h->manifest.format);
+	rc = bundle_index_fetch(o, s->h, &s->ix, e);
+	if (rc == 0)
+		rc = map_source(s, active_path, e);
+	if (rc == 0)
+		s->usable = true;
+	return rc;
+}
+
+int static_delta_find(struct static_delta *s, const struct source_opts *o,
+		      const struct manifest *full, const char *booted_image, char *const *keys,
+		      size_t nkeys, const char *active_path, struct error *e)
+{
+	struct source_opts so = *o;
+	size_t which = 0;
+	int rc;
+
+	static_delta_close(s);
+	if ((size_t)snprintf(s->location, sizeof(s->location), "%s.from-%.*s", o->location,
+			     STATIC_DELTA_ID_LEN, booted_image) >= sizeof(s->location))
+		return err_set(e, UPD_EXIT_USAGE, ENAMETOOLONG, "%s: name too long", o->location);
+	so.location = s->location;
+	rc = db_head_read(&so, &s->own, e);
+	if (rc < 0)
+		return rc;
+	s->have_own = true;
+	s->h = &s->own;
+	rc = bundle_verify_signature(s->h, keys, nkeys, &which, e);
+	if (rc == 0)
+		rc = same_release(&s->h->manifest, full, e);
+	if (rc == 0)
+		rc = check_delta(s, &so, active_path, e);
+	if (rc < 0)
+		static_delta_close(s);
+	return rc;
+}
+
+int static_delta_named_check(struct static_delta *s, const struct source_opts *o,
+			     const struct bundle_head *h, const char *active_path, struct error *e)
+{
+	int rc;
+
+	static_delta_close(s);
+	snprintf(s->location, sizeof(s->location), "%s", o->location);
+	s->h = h;
+	rc = check_delta(s, o, active_path, e);
+	if (rc < 0)
+		static_delta_close(s);
+	return rc;
+}
+
+void static_delta_close(struct static_delta *s)
+{
+	if (s->map)
+		munmap(s->map, (size_t)s->map_len);
+	bundle_index_free(&s->ix);
+	if (s->have_own)
+		bundle_head_free(&s->own);
+	s->map = NULL;
+	s->map_len = 0;
+	s->have_own = false;
+	s->usable = false;
+	s->h = NULL;
+}

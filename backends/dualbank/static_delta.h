@@ -1,0 +1,54 @@
+/* Static deltas (format 4, docs/dualbank.md "Static delta"): finding the one
+ * for the booted image next to a full bundle (NAME.upd.from-HEX), and the
+ * checks before anything is written: signed by a configured key, format 4,
+ * exactly the full bundle's release, an index that parses, and a source the
+ * active slot holds (mapped read-only and hashed). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../bundle/bundle.h"
+#include "../../bundle/index.h"
+#include "../../lib/error.h"
+#include "../../lib/source.h"
+
+/* The hex digits of the booted image's SHA-256 that name a static delta. */
+#define STATIC_DELTA_ID_LEN 16
+
+struct static_delta {
+	bool usable;              /* every check passed: apply it */
+	char location[4096];      /* the delta's URL or path */
+	struct bundle_head own;   /* the delta's head, when fetched here */
+	bool have_own;
+	const struct bundle_head *h; /* own, or the caller's (a delta by name) */
+	struct bundle_index ix;
+	uint8_t *map;             /* the active slot's first delta-source-size bytes, read-only */
+	uint64_t map_len;
+};
+
+/* Whether location names a static delta: it ends in ".from-" and
+ * STATIC_DELTA_ID_LEN hex digits. */
+bool static_delta_named(const char *location);
+
+/* For the full bundle at o->location (its head verified, manifest full) and
+ * the booted image (64 hex digits): fetches location.from-HEX's head and
+ * checks it, its index and the active slot at active_path; s->usable on
+ * success. -ENOENT when there is no such file (e set); other errors name
+ * the cause (-ESTALE: the active slot does not hold the source). */
+int static_delta_find(struct static_delta *s, const struct source_opts *o,
+		      const struct manifest *full, const char *booted_image, char *const *keys,
+		      size_t nkeys, const char *active_path, struct error *e);
+
+/* A delta by name: h (at o->location) is its head, its signature verified:
+ * checks its format, its index and the active slot. */
+int static_delta_named_check(struct static_delta *s, const struct source_opts *o,
+			     const struct bundle_head *h, const char *active_path, struct error *e);
+
+/* Unmaps the source and frees the head and index. */
+void static_delta_close(struct static_delta *s);
+
+/* Reads and parses the head of the bundle at o->location (one range
+ * request) and checks it against the bundle's size. Errors as
+ * source_read_head's (-ENOENT: no such file) and bundle_head_parse's. */
+int db_head_read(const struct source_opts *o, struct bundle_head *h, struct error *e);

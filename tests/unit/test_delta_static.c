@@ -1,0 +1,233 @@
+/* The dual-bank static delta (backends/dualbank/delta_static.c and
+ * static_delta.c) on file-backed slots, the delta read from a file (the
+ * range fetcher's pread path): made by bundle_create with delta_from, it
+ * turns a target of zeros into the new image byte for byte; a second run
+ * moves nothing; a lost data block costs its one frame and one write, a lost
+ * copied block one write and no download; an active slot that no longer
+ * holds the source is -ESTALE; a corrupt frame is refused before any of it
+ * is written. */
+#include "testutil.h"
+#include "tu_keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../backends/dualbank/delta.h"
+#include "../../backends/dualbank/static_delta.h"
+#include "../../bundle/create.h"
+
+#define BS 4096u
+#define FRAME 16384u
+
+static struct tu_signer fx;
+TU_SIGNER_GROUP(fx)
+
+/* n bytes: random blocks, every third one zeros. */
+static uint8_t *image(size_t n, uint32_t seed)
+{
+	return tu_image(n, seed, BS, 3);
+}
+
+struct fixture {
+	char *target, *active, *delta;
+	uint8_t *old, *new_;
+	size_t n;
+	struct bundle_head h;
+	struct static_delta sd;
+	struct source_opts src;
+};
+
+static void create(const char *img, const char *out, const char *from, int format)
+{
+	struct error e = { 0 };
+	struct bundle_create_opts o = { .image = img, .version = "2", .compatible = "b",
+					.key = fx.key, .output = out, .format = format,
+					.frame_size = FRAME, .level = 3, .delta_from = from };
+	if (bundle_create(&o, &e) != 0)
+		fail_msg("bundle_create %s: %s", out, e.msg);
+}
+
+/* old (the active slot's image, in a slot twice its size) and new: new is
+ * old with blocks 10..21 new data (three frames of the delta), block 7 a
+ * copy of old's block 9 and block 30 of old's 31; the target is zeros. */
+static void setup(struct fixture *f, size_t n)
+{
+	char *old_img = path_in("old.img"), *new_img = path_in("new.img"), *old_upd = path_in("old.upd");
+
+	memset(f, 0, sizeof(*f));
+	f->n = n;
+	f->target = path_in("B.img"), f->active = path_in("A.img"), f->delta = path_in("d.upd");
+	f->old = image(n, 7);
+	f->new_ = malloc(n);
+	assert_non_null(f->new_);
+	memcpy(f->new_, f->old, n);
+	tu_fill_random(f->new_ + 10 * BS, 12 * BS, 4242);
+	memcpy(f->new_ + 7 * BS, f->old + 9 * BS, BS);
+	memcpy(f->new_ + 30 * BS, f->old + 31 * BS, BS);
+	tu_put_file(old_img, f->old, n, n);
+	tu_put_file(new_img, f->new_, n, n);
+	create(old_img, old_upd, NULL, 3);
+	create(new_img, f->delta, old_upd, 4);
+	tu_put_file(f->active, f->old, n, 2 * n);
+	tu_put_file(f->target, f->old, 0, n + BS);
+	free(old_img), free(new_img), free(old_upd);
+}
+
+/* The delta's head and index, the source mapped: the device's checks. */
+static int check(struct fixture *f, struct error *e)
+{
+	size_t need = 0, len = 0;
+	uint8_t *file = (uint8_t *)tu_read_file(f->delta, &len);
+
+	bundle_head_free(&f->h);
+	assert_int_equal(bundle_head_parse(file, len, &f->h, &need, e), 0);
+	free(file);
+	f->src = (struct source_opts){ .location = f->delta };
+	return static_delta_named_check(&f->sd, &f->src, &f->h, f->active, e);
+}
+
+static void teardown(struct fixture *f)
+{
+	static_delta_close(&f->sd);
+	bundle_head_free(&f->h);
+	free(f->target), free(f->active), free(f->delta), free(f->old), free(f->new_);
+}
+
+static int run(struct fixture *f, struct delta_counts *c, struct error *e)
+{
+	int fd = open(f->target, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct delta_job j = { .fd = fd, .name = "B", .path = f->target, .m = &f->h.manifest,
+			       .ix = &f->sd.ix, .src = &f->src, .payload_offset = f->h.payload_offset,
+			       .readback = true, .source = f->sd.map, .source_size = f->sd.map_len };
+	int rc = delta_static_install(&j, c, e);
+	close(fd);
+	return rc;
+}
+
+static void damage(const char *path, uint64_t block)
+{
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0 && pwrite(fd, "damage", 6, (off_t)(block * BS + 100)) == 6);
+	close(fd);
+}
+
+static uint64_t frame_bytes(const struct fixture *f, uint64_t fr)
+{
+	return f->sd.ix.frame_offset[fr + 1] - f->sd.ix.frame_offset[fr];
+}
+
+/* Onto zeros: the image; then again: nothing moves. */
+static void test_apply(void **state)
+{
+	(void)state;
+	const size_t n = 40 * BS + 1000; /* a partial last block */
+	struct fixture f;
+	struct delta_counts c;
+	struct error e = { 0 };
+
+	setup(&f, n);
+	assert_int_equal(check(&f, &e), 0);
+	assert_int_equal(f.h.manifest.format, 4);
+	assert_true(f.sd.ix.ndata >= 12 && f.sd.ix.nframes >= 3);
+	assert_int_equal(run(&f, &c, &e), 0);
+	tu_assert_file_starts(f.target, f.new_, f.n);
+	/* Every frame downloaded, once; copies from the source, zeros in place. */
+	assert_true(c.downloaded == f.h.manifest.payload_size);
+	assert_true(c.copied > 0 && c.reused > 0 && c.zeros == 0);
+	assert_true(c.reused + c.copied + f.h.manifest.delta_data_size == n);
+	assert_true(c.written == c.copied + f.h.manifest.delta_data_size);
+
+	assert_int_equal(run(&f, &c, &e), 0);
+	assert_true(c.downloaded == 0 && c.written == 0 && c.copied == 0 && c.reused == n);
+	teardown(&f);
+}
+
+/* Lost blocks of an installed image: a data block (block 15, frame 1)
+ * costs that frame and one block's write; a copied block (7) and a zero
+ * block (3) one write each, no download. */
+static void test_resume(void **state)
+{
+	(void)state;
+	const size_t n = 40 * BS;
+	struct fixture f;
+	struct delta_counts c;
+	struct error e = { 0 };
+
+	setup(&f, n);
+	assert_int_equal(check(&f, &e), 0);
+	assert_int_equal(run(&f, &c, &e), 0);
+	damage(f.target, 15);
+	assert_int_equal(run(&f, &c, &e), 0);
+	tu_assert_file_starts(f.target, f.new_, f.n);
+	assert_true(c.downloaded == frame_bytes(&f, 1));
+	assert_true(c.written == BS);
+
+	damage(f.target, 7);
+	damage(f.target, 3);
+	assert_int_equal(run(&f, &c, &e), 0);
+	tu_assert_file_starts(f.target, f.new_, f.n);
+	assert_true(c.downloaded == 0 && c.written == 2 * BS);
+	assert_true(c.copied + c.zeros == 2 * BS);
+	teardown(&f);
+}
+
+/* An active slot that no longer holds the source: -ESTALE, a verify error. */
+static void test_stale_source(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct error e = { 0 };
+
+	setup(&f, 32 * BS);
+	damage(f.active, 5);
+	assert_int_equal(check(&f, &e), -ESTALE);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(e.msg, "does not hold its source image"));
+	assert_false(f.sd.usable);
+	teardown(&f);
+}
+
+/* Frame 1 altered under the signed index: refused, and none of its blocks
+ * (14..17) written; frame 0's (10..13), checked before it, are kept. */
+static void test_corrupt_frame(void **state)
+{
+	(void)state;
+	const size_t n = 32 * BS;
+	struct fixture f;
+	struct delta_counts c;
+	struct error e = { 0 };
+	uint8_t byte = 0, zeros[4 * BS] = { 0 }, got[4 * BS];
+
+	setup(&f, n);
+	assert_int_equal(check(&f, &e), 0);
+	int fd = open(f.delta, O_RDWR);
+	uint64_t at = f.h.payload_offset + f.sd.ix.frame_offset[1] + frame_bytes(&f, 1) / 2;
+	assert_true(fd >= 0 && pread(fd, &byte, 1, (off_t)at) == 1);
+	byte ^= 0x55;
+	assert_true(pwrite(fd, &byte, 1, (off_t)at) == 1);
+	close(fd);
+	assert_int_equal(run(&f, &c, &e), -EBADMSG);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(e.msg, "corrupt static delta: frame 1 "));
+	fd = open(f.target, O_RDONLY);
+	assert_true(fd >= 0 && pread(fd, got, sizeof(got), 14 * BS) == (ssize_t)sizeof(got));
+	assert_memory_equal(got, zeros, sizeof(got));
+	assert_true(pread(fd, got, sizeof(got), 10 * BS) == (ssize_t)sizeof(got));
+	assert_memory_equal(got, f.new_ + 10 * BS, sizeof(got));
+	close(fd);
+	teardown(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_apply),
+		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_stale_source),
+		cmocka_unit_test(test_corrupt_frame),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
