@@ -34,9 +34,10 @@ int engine_check_offered(struct engine *g, const struct release *rel, struct err
 /* install.c: records the failure as the last error and persists state
  * `failed`, keeping the original error in e (a failing save is only logged). */
 int engine_fail(struct engine *g, int rc, struct error *e);
-/* install.c, after the reconciliation: the target, refused while busy, what
- * was staged dropped; the operation's fields set for the next save. */
-int engine_begin(struct engine *g, struct system_info *target, struct error *e);
+/* install.c, after the reconciliation: the target, refused while busy (cmd
+ * names the command in the message), what was staged dropped; the
+ * operation's fields set for the next save. */
+int engine_begin(struct engine *g, const char *cmd, struct system_info *target, struct error *e);
 /* install.c: fetch, policy, download, verify (install's and stage's steps
  * before anything is written); *out the verified release. */
 int engine_fetch_verified(struct engine *g, const char *source, struct system_info *target,

@@ -17,7 +17,8 @@ int engine_fail(struct engine *g, int rc, struct error *e)
 	return rc;
 }
 
-static int refuse_if_busy(struct engine *g, const struct system_info *target, struct error *e)
+static int refuse_if_busy(struct engine *g, const char *cmd, const struct system_info *target,
+			  struct error *e)
 {
 	struct bootstate bs;
 	char next[32];
@@ -29,17 +30,17 @@ static int refuse_if_busy(struct engine *g, const struct system_info *target, st
 		return rc;
 	if (bs.upgrade_available && strcmp(g->booted.id, next) == 0)
 		return err_set(e, UPD_EXIT_BUSY, EBUSY,
-			       "install: the booted system (%s, version %s) is on trial: run "
+			       "%s: the booted system (%s, version %s) is on trial: run "
 			       "'updater mark-good' or 'updater rollback' first (the other slot is "
 			       "its fallback)",
-			       g->booted.id, g->booted.version);
+			       cmd, g->booted.id, g->booted.version);
 	/* Writing the system that boots next would leave a half-written system
 	 * as the default if power were cut. */
 	if (strcmp(next, target->id) == 0)
 		return err_set(e, UPD_EXIT_BUSY, EBUSY,
-			       "install: %s is set to boot next (version %s pending): reboot into it, "
+			       "%s: %s is set to boot next (version %s pending): reboot into it, "
 			       "or 'updater rollback' to cancel it",
-			       target->id, g->st.op_version[0] ? g->st.op_version : "?");
+			       cmd, target->id, g->st.op_version[0] ? g->st.op_version : "?");
 	return 0;
 }
 
@@ -147,12 +148,12 @@ static int install_steps(struct engine *g, const char *source, struct system_inf
 	return rc < 0 ? rc : engine_write_release(g, &rel, target, e);
 }
 
-int engine_begin(struct engine *g, struct system_info *target, struct error *e)
+int engine_begin(struct engine *g, const char *cmd, struct system_info *target, struct error *e)
 {
 	int rc;
 
-	if ((rc = g->ops->target(g->priv, target, e)) < 0 || (rc = refuse_if_busy(g, target, e)) < 0 ||
-	    (rc = engine_drop_staged(g, e)) < 0)
+	if ((rc = g->ops->target(g->priv, target, e)) < 0 ||
+	    (rc = refuse_if_busy(g, cmd, target, e)) < 0 || (rc = engine_drop_staged(g, e)) < 0)
 		return rc;
 	engine_record_booted_good(g);
 	snprintf(g->st.op_target, sizeof(g->st.op_target), "%s", target->id);
@@ -167,7 +168,7 @@ int engine_install(struct engine *g, const char *source, struct error *e)
 	struct system_info target = {0};
 	int rc;
 
-	if ((rc = engine_reconcile(g, e)) < 0 || (rc = engine_begin(g, &target, e)) < 0)
+	if ((rc = engine_reconcile(g, e)) < 0 || (rc = engine_begin(g, "install", &target, e)) < 0)
 		return rc;
 	rc = engine_save(g, ST_FETCH, e);
 	if (rc == 0)

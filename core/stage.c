@@ -120,7 +120,7 @@ int engine_stage(struct engine *g, const char *source, struct error *e)
 			       "stage: version %s on %s is installed and boots next: reboot into it, "
 			       "or 'updater rollback' to cancel it",
 			       g->st.op_version, g->st.op_target);
-	if ((rc = engine_begin(g, &target, e)) < 0)
+	if ((rc = engine_begin(g, "stage", &target, e)) < 0)
 		return rc;
 	if ((rc = engine_save(g, ST_FETCH, e)) == 0 &&
 	    (rc = engine_fetch_verified(g, source, &target, &rel, e)) == 0 &&

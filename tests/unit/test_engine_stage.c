@@ -305,6 +305,21 @@ static void test_stage_refused_while_pending(void **state)
 	assert_int_equal(env_apply_staged(f), 0);
 }
 
+/* ... and while the booted system is on trial, saying so as stage. */
+static void test_stage_refused_on_trial(void **state)
+{
+	struct fx *f = *state;
+
+	on_trial(f);
+	start(f);
+	assert_int_equal(do_stage(f), -EBUSY);
+	assert_int_equal(f->e.exit, UPD_EXIT_BUSY);
+	assert_msg_has(f->e.msg, "stage: the booted system (B, version 2.0) is on trial");
+	assert_state(f, ST_TRIAL);
+	assert_int_equal(env_apply_staged(f), 0);
+	assert_int_equal(F.n_stage, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +334,7 @@ int main(void)
 		T(test_stale_request_and_replacing),
 		T(test_status_shows_staged),
 		T(test_stage_refused_while_pending),
+		T(test_stage_refused_on_trial),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
