@@ -291,33 +291,28 @@ static void test_status_shows_staged(void **state)
 	assert_int_equal(st.boot.apply_staged, 0);
 }
 
-/* stage refuses while an installed update waits for its reboot. */
-static void test_stage_refused_while_pending(void **state)
+/* stage refused with exit 7 and MSG, nothing staged, the state as it was. */
+static void refused_busy(struct fx *f, const char *msg, enum upd_state st)
+{
+	start(f);
+	assert_int_equal(do_stage(f), -EBUSY);
+	assert_int_equal(f->e.exit, UPD_EXIT_BUSY);
+	assert_msg_has(f->e.msg, msg);
+	assert_state(f, st);
+	assert_int_equal(env_apply_staged(f), 0);
+	assert_int_equal(F.n_stage, 0);
+}
+
+/* stage refuses while an installed update waits for its reboot, and while
+ * the booted system is on trial (saying so as stage). */
+static void test_stage_refused_while_busy(void **state)
 {
 	struct fx *f = *state;
 
 	activated(f);
-	start(f);
-	assert_int_equal(do_stage(f), -EBUSY);
-	assert_int_equal(f->e.exit, UPD_EXIT_BUSY);
-	assert_msg_has(f->e.msg, "boots next");
-	assert_state(f, ST_ACTIVATED);
-	assert_int_equal(env_apply_staged(f), 0);
-}
-
-/* ... and while the booted system is on trial, saying so as stage. */
-static void test_stage_refused_on_trial(void **state)
-{
-	struct fx *f = *state;
-
-	on_trial(f);
-	start(f);
-	assert_int_equal(do_stage(f), -EBUSY);
-	assert_int_equal(f->e.exit, UPD_EXIT_BUSY);
-	assert_msg_has(f->e.msg, "stage: the booted system (B, version 2.0) is on trial");
-	assert_state(f, ST_TRIAL);
-	assert_int_equal(env_apply_staged(f), 0);
-	assert_int_equal(F.n_stage, 0);
+	refused_busy(f, "boots next", ST_ACTIVATED);
+	boot(f);
+	refused_busy(f, "stage: the booted system (B, version 2.0) is on trial", ST_TRIAL);
 }
 
 int main(void)
@@ -333,8 +328,7 @@ int main(void)
 		T(test_stage_cut_before_request),
 		T(test_stale_request_and_replacing),
 		T(test_status_shows_staged),
-		T(test_stage_refused_while_pending),
-		T(test_stage_refused_on_trial),
+		T(test_stage_refused_while_busy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
