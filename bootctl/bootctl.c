@@ -1,5 +1,5 @@
 /* The boot-control verbs (bootctl.h), written once on top of a bootloader's
- * storage of the contract. Every verb is one write of all five variables: a
+ * storage of the contract. Every verb is one write of all the contract's variables: a
  * redundant environment switches them in one step (docs/boot-contract.md). */
 #include "bootctl.h"
 
@@ -101,8 +101,9 @@ int bootctl_finish_fallback(struct bootctl *bc, const char *id, struct error *e)
 	return bootctl_set_next(bc, id, false, e);
 }
 
-/* Trial off on what is stored now; id NULL keeps boot_slot. */
-static int end_trial(struct bootctl *bc, const char *id, struct error *e)
+/* Trial off on what is stored now; id NULL keeps boot_slot; staged < 0
+ * keeps apply_staged. */
+static int end_trial(struct bootctl *bc, const char *id, int staged, struct error *e)
 {
 	struct bootstate bs;
 	int rc = bootctl_read(bc, &bs, e);
@@ -112,17 +113,34 @@ static int end_trial(struct bootctl *bc, const char *id, struct error *e)
 	bs.bootcount = 0;
 	if (id)
 		snprintf(bs.boot_slot, sizeof(bs.boot_slot), "%s", id);
+	if (staged >= 0)
+		bs.apply_staged = staged;
 	return bootctl_write(bc, &bs, e);
 }
 
 int bootctl_mark_good(struct bootctl *bc, struct error *e)
 {
-	return end_trial(bc, NULL, e);
+	return end_trial(bc, NULL, -1, e);
 }
 
 int bootctl_point_at(struct bootctl *bc, const char *id, struct error *e)
 {
-	return end_trial(bc, id, e);
+	return end_trial(bc, id, -1, e);
+}
+
+int bootctl_restage(struct bootctl *bc, const char *id, struct error *e)
+{
+	return end_trial(bc, id, 1, e);
+}
+
+int bootctl_set_staged(struct bootctl *bc, bool staged, struct error *e)
+{
+	struct bootstate bs;
+	int rc = bootctl_read(bc, &bs, e);
+	if (rc < 0)
+		return rc;
+	bs.apply_staged = staged ? 1 : 0;
+	return bootctl_write(bc, &bs, e);
 }
 
 int bootctl_init(const struct bootctl_ops *ops, const char *location, const struct bootstate *st,

@@ -20,7 +20,8 @@
 #include "../lib/error.h"
 
 /* The contract's variables: boot_slot, upgrade_available, bootcount,
- * bootlimit, rollback. All are always present with a value. */
+ * bootlimit, rollback, always present with a value; and apply_staged,
+ * optional (absent reads as 0: an environment from before it). */
 struct bootstate {
 	char boot_slot[32];    /* "A" | "B" (dual-bank); "" is stored, but U-Boot's env
 				  import deletes empty variables: see docs/boot-contract.md */
@@ -28,6 +29,8 @@ struct bootstate {
 	int bootcount;         /* boots spent on trial (U-Boot adds 1 per boot) */
 	int bootlimit;         /* attempts before U-Boot falls back */
 	int rollback;          /* U-Boot set it: booting the fallback */
+	int apply_staged;      /* 1: the ramdisk runs `updater apply-staged` before it
+				  mounts the root (a release is staged) */
 };
 
 /* A bootloader's storage of the contract. location is what the config names
@@ -79,7 +82,9 @@ char *bootctl_get(struct bootctl *bc, const char *name);
 int bootctl_next(struct bootctl *bc, char *id, size_t size, struct error *e);
 
 /* Boots id next, on trial (activate) or not (rollback, cancel): the trial
- * counters start afresh, rollback cleared, bootlimit as configured. */
+ * counters start afresh, rollback and apply_staged cleared, bootlimit as
+ * configured. apply-staged's activation is this write: the trial starts and
+ * the ramdisk's request ends in one store. */
 int bootctl_set_next(struct bootctl *bc, const char *id, bool trial, struct error *e);
 /* After the bootloader fell back (rollback=1): the running system id is the
  * default again, no trial. */
@@ -89,6 +94,13 @@ int bootctl_mark_good(struct bootctl *bc, struct error *e);
 /* Points the contract at id with no trial, keeping its bootlimit: ends a
  * trial started for nothing (an interrupted install). */
 int bootctl_point_at(struct bootctl *bc, const char *id, struct error *e);
+/* Asks the ramdisk to apply the staged release at the next boot (staged) or
+ * withdraws the request; the rest of the boot state is kept. */
+int bootctl_set_staged(struct bootctl *bc, bool staged, struct error *e);
+/* An apply-staged cut after its trial-starting write but before the new
+ * system became the next boot: id (the running system) again with no trial,
+ * and apply_staged=1, in one store: the next boot applies it again. */
+int bootctl_restage(struct bootctl *bc, const char *id, struct error *e);
 
 /* Raw write of a whole state (tests, and implementations of the verbs). */
 int bootctl_write(struct bootctl *bc, const struct bootstate *st, struct error *e);

@@ -184,6 +184,9 @@ static int validate_state(const struct bootstate *st, struct error *e)
 {
 	if (!memchr(st->boot_slot, '\0', sizeof(st->boot_slot)))
 		return err_set(e, UPD_EXIT_OTHER, EINVAL, "boot environment: boot_slot is too long");
+	if (st->apply_staged != 0 && st->apply_staged != 1)
+		return err_set(e, UPD_EXIT_OTHER, EINVAL, "boot environment: apply_staged=%d is not 0 or 1",
+			       st->apply_staged);
 	for (int i = 0; i < 4; i++) {
 		int v = *num_field((struct bootstate *)st, i);
 		if (v < 0 || v > NUM_MAX)
@@ -224,6 +227,13 @@ static int parse_state(const struct snapshot *s, const char *desc, struct bootst
 				       "'updater init' to write the boot state",
 				       desc, numeric_vars[i], v, NUM_MAX);
 	}
+	/* Optional: an environment written before it existed asks for nothing. */
+	if ((v = snap_get(s, "apply_staged")) && strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+		return err_set(e, UPD_EXIT_OTHER, EBADMSG,
+			       "boot environment %s: apply_staged=\"%.40s\" is not 0 or 1; run "
+			       "'updater init' to write the boot state",
+			       desc, v);
+	st.apply_staged = v && strcmp(v, "1") == 0;
 	*out = st;
 	return 0;
 }
@@ -232,7 +242,8 @@ static bool state_equal(const struct bootstate *a, const struct bootstate *b)
 {
 	return strcmp(a->boot_slot, b->boot_slot) == 0 &&
 	       a->upgrade_available == b->upgrade_available && a->bootcount == b->bootcount &&
-	       a->bootlimit == b->bootlimit && a->rollback == b->rollback;
+	       a->bootlimit == b->bootlimit && a->rollback == b->rollback &&
+	       a->apply_staged == b->apply_staged;
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -262,6 +273,8 @@ static int set_state(struct uboot_ctx *ctx, const char *desc, const struct boots
 		snprintf(num, sizeof(num), "%d", *num_field((struct bootstate *)st, i));
 		rc = set_var(ctx, desc, numeric_vars[i], num, e);
 	}
+	if (rc == 0)
+		rc = set_var(ctx, desc, "apply_staged", st->apply_staged ? "1" : "0", e);
 	return rc;
 }
 
@@ -360,8 +373,9 @@ static int read_back(const char *config, const struct bootstate *want, struct sn
 	if (rc == 0 && (rc = parse_state(s, c.desc, &got, e)) == 0 && !state_equal(&got, want))
 		rc = err_set(e, UPD_EXIT_OTHER, EIO, "boot environment %s: values written did not "
 			     "read back (boot_slot=%s upgrade_available=%d bootcount=%d bootlimit=%d "
-			     "rollback=%d)", c.desc, got.boot_slot, got.upgrade_available,
-			     got.bootcount, got.bootlimit, got.rollback);
+			     "rollback=%d apply_staged=%d)", c.desc, got.boot_slot,
+			     got.upgrade_available, got.bootcount, got.bootlimit, got.rollback,
+			     got.apply_staged);
 	if (rc < 0) {
 		err_prefix(e, "after writing the boot environment");
 		snap_free(s);
@@ -458,7 +472,8 @@ static int bootenv_write(void *priv, const struct bootstate *st, struct error *e
 	return 0;
 }
 
-/* All five contract variables, each with an allowed value. Anything less (a
+/* The five required contract variables (and apply_staged if present), each
+ * with an allowed value. Anything less (a
  * U-Boot default environment that sets bootlimit but not boot_slot is common)
  * is no boot state: every command refuses it, so init must be able to mend it
  * without --force. */

@@ -57,14 +57,20 @@ static void print_text(const struct engine_status *s)
 		       s->pending.version);
 	else
 		printf(LABEL "none\n", "pending:");
+	if (s->has_staged) {
+		char since[32];
+		state_time_iso(s->staged_since, since, sizeof(since));
+		printf(LABEL "version %s (%s) since %s; the next boot applies it\n", "staged:",
+		       s->staged_version, s->staged_source, since);
+	}
 	if (on_trial(s))
 		printf(LABEL "boot attempt %d of %d; 'updater mark-good' confirms it\n", "trial:",
 		       s->boot.bootcount, s->boot.bootlimit);
 	if (s->boot_ok)
 		printf(LABEL "boot_slot=%s upgrade_available=%d bootcount=%d bootlimit=%d "
-		       "rollback=%d\n",
+		       "rollback=%d apply_staged=%d\n",
 		       "boot env:", s->boot.boot_slot, s->boot.upgrade_available, s->boot.bootcount,
-		       s->boot.bootlimit, s->boot.rollback);
+		       s->boot.bootlimit, s->boot.rollback, s->boot.apply_staged);
 	else
 		printf(LABEL "unreadable: %s\n", "boot env:", s->boot_error);
 	print_records(s->records);
@@ -77,6 +83,23 @@ static void print_system(const char *key, const struct system_info *si)
 	printf(",\"version\":");
 	json_string(stdout, si->version[0] ? si->version : NULL);
 	printf("}");
+}
+
+/* "staged": what the next boot applies, or null. */
+static void print_staged(const struct engine_status *s)
+{
+	char since[32];
+
+	if (!s->has_staged) {
+		printf(",\"staged\":null");
+		return;
+	}
+	state_time_iso(s->staged_since, since, sizeof(since));
+	printf(",\"staged\":{\"version\":");
+	json_string(stdout, s->staged_version);
+	printf(",\"source\":");
+	json_string(stdout, s->staged_source);
+	printf(",\"since\":\"%s\"}", since);
 }
 
 /* image: the booted image's id, "" when it could not be read, NULL when the
@@ -97,13 +120,15 @@ static void print_json(const struct engine_status *s, const char *image)
 		printf(","), print_system("pending", &s->pending);
 	else
 		printf(",\"pending\":null");
+	print_staged(s);
 	printf(",\"trial\":%s", on_trial(s) ? "true" : "false");
 	if (s->boot_ok) {
 		printf(",\"boot_env\":{\"boot_slot\":");
 		json_string(stdout, s->boot.boot_slot);
-		printf(",\"upgrade_available\":%d,\"bootcount\":%d,\"bootlimit\":%d,\"rollback\":%d}",
+		printf(",\"upgrade_available\":%d,\"bootcount\":%d,\"bootlimit\":%d,\"rollback\":%d,"
+		       "\"apply_staged\":%d}",
 		       s->boot.upgrade_available, s->boot.bootcount, s->boot.bootlimit,
-		       s->boot.rollback);
+		       s->boot.rollback, s->boot.apply_staged);
 	} else {
 		printf(",\"boot_env\":null,\"boot_env_error\":");
 		json_string(stdout, s->boot_error);

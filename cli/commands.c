@@ -62,6 +62,17 @@ static int do_install(struct engine *g, const struct cmd_args *a, struct error *
 	return engine_install(g, a->source, e);
 }
 
+static int do_stage(struct engine *g, const struct cmd_args *a, struct error *e)
+{
+	return engine_stage(g, a->source, e);
+}
+
+static int do_apply_staged(struct engine *g, const struct cmd_args *a, struct error *e)
+{
+	(void)a;
+	return engine_apply_staged(g, e);
+}
+
 static int do_mark_good(struct engine *g, const struct cmd_args *a, struct error *e)
 {
 	(void)a;
@@ -96,9 +107,14 @@ static const struct command commands[] = {
 	  "  --full             dual-bank: stream the whole bundle (no delta from the device)\n",
 	  OPT_ALLOW_DOWNGRADE | OPT_FORCE | OPT_NO_READBACK | OPT_FULL, 1, CMD_ENGINE, ENGINE_NEED_LOCK,
 	  do_install },
+	{ "stage", "[URL|FILE|COMMIT]",
+	  "fetch and verify a release and keep it; the next boot applies it (ostree)", "", 0, 1,
+	  CMD_ENGINE, ENGINE_NEED_LOCK, do_stage },
+	{ "apply-staged", "", "apply the staged release, on trial (the ramdisk runs it at boot)", "",
+	  0, 0, CMD_ENGINE, ENGINE_NEED_LOCK, do_apply_staged },
 	{ "mark-good", "", "confirm the booted system (ends its trial)", "", 0, 0, CMD_ENGINE,
 	  ENGINE_NEED_LOCK, do_mark_good },
-	{ "rollback", "", "boot the other, confirmed system next (or cancel a pending update)", "",
+	{ "rollback", "", "boot the other, confirmed system next (or cancel a pending or staged update)", "",
 	  0, 0, CMD_ENGINE, ENGINE_NEED_LOCK, do_rollback },
 	{ "boot", "", "reconcile the state with the boot state (run once per boot)", "", 0, 0,
 	  CMD_ENGINE, ENGINE_NEED_LOCK, do_boot },

@@ -107,6 +107,19 @@ struct backend_ops {
 	 * backend has no such id (status then shows none). */
 	int (*booted_image)(void *priv, const struct system_info *booted,
 			    const struct target_record *rec, char hex[65], struct error *e);
+	/* Keeps the release fetched and verified last for apply-staged (ostree: a
+	 * ref on the commit, which no prune removes) and writes into token what
+	 * finds it again (the state file records it). NULL: the backend cannot
+	 * stage; `stage` exits 2. */
+	int (*stage)(void *priv, char *token, size_t size, struct error *e);
+	/* apply-staged, before anything is written: checks what stage kept under
+	 * token again, as fetch and download would have (what changed since is
+	 * refused, exit 3), and makes it the release fetched last for verify,
+	 * install and activate. A backend with stage has it. */
+	int (*load_staged)(void *priv, const char *token, struct release *out, struct error *e);
+	/* Drops what stage kept (applied, refused or cancelled); nothing kept is
+	 * no error. May be NULL. */
+	int (*unstage)(void *priv, struct error *e);
 	/* Called after mark-good (ostree prunes old deployments). May be NULL. */
 	int (*confirm)(void *priv, struct error *e);
 	/* Whether the system id still exists (ostree: a deployment not yet
@@ -125,6 +138,8 @@ const char *backend_list(void);
 /* '|'-separated names of every backend of the project, compiled in or not
  * (the usage's --backend=). */
 const char *backend_all_names(void);
+/* Comma-separated names of the backends compiled in that can stage. */
+const char *backend_stage_list(void);
 /* The backend used when neither --backend nor the config names one: dualbank,
  * or the first one compiled in when the build has no dualbank. */
 const char *backend_default(void);

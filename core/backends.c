@@ -89,6 +89,19 @@ const char *backend_list(void)
 	return list;
 }
 
+const char *backend_stage_list(void)
+{
+	static char list[64];
+	size_t n = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < N_BACKENDS && n < sizeof(list); i++)
+		if (backends[i]->stage)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? "," : "",
+					      backends[i]->name);
+	return n ? list : "none in this build";
+}
+
 const char *backend_default(void)
 {
 	return backends[0]->name; /* dualbank when compiled in: it comes first */

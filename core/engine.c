@@ -175,6 +175,12 @@ int engine_status(struct engine *g, struct engine_status *out, struct error *e)
 		snprintf(out->pending.id, sizeof(out->pending.id), "%s", g->st.op_target);
 		snprintf(out->pending.version, sizeof(out->pending.version), "%s", g->st.op_version);
 	}
+	if (g->st.state == ST_STAGED) {
+		out->has_staged = true;
+		snprintf(out->staged_version, sizeof(out->staged_version), "%s", g->st.op_version);
+		snprintf(out->staged_source, sizeof(out->staged_source), "%s", g->st.op_source);
+		out->staged_since = g->st.updated;
+	}
 	out->boot_ok = g->boot && bootctl_read(g->boot, &out->boot, &be) == 0;
 	if (!out->boot_ok)
 		snprintf(out->boot_error, sizeof(out->boot_error), "%s", g->boot ? be.msg : g->env_error);

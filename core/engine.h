@@ -42,6 +42,17 @@ int engine_install(struct engine *g, const char *source, struct error *e);
 /* 0: a newer release is available (*rel filled); UPD_EXIT_UPTODATE in e->exit
  * with rc 1 when up to date or already pending; <0 on errors. */
 int engine_check(struct engine *g, const char *source, struct release *rel, struct error *e);
+/* `stage`: install's steps up to, not including, the write; the backend
+ * keeps the release, the state becomes `staged` and the boot state asks the
+ * ramdisk to apply it (apply_staged=1). A backend without a stage op: exit 2.
+ * Replaces a release staged before. */
+int engine_stage(struct engine *g, const char *source, struct error *e);
+/* `apply-staged` (the ramdisk, before it mounts the root): the staged release
+ * checked again, then install's steps from the write on; the activating
+ * boot-state write also withdraws the request. Nothing staged: 0. Run again
+ * after a cut, it completes. A refusal or failure: state `failed`, the
+ * request withdrawn, the device boots what it had. */
+int engine_apply_staged(struct engine *g, struct error *e);
 int engine_mark_good(struct engine *g, struct error *e);
 int engine_rollback(struct engine *g, struct error *e);
 
@@ -52,6 +63,10 @@ struct engine_status {
 	struct system_info booted;
 	bool has_pending;
 	struct system_info pending;  /* activated, not yet booted */
+	bool has_staged;             /* state staged: the next boot applies it */
+	char staged_version[64];
+	char staged_source[192];     /* the backend's token (ostree: commit and ref) */
+	int64_t staged_since;        /* unix time of the state's last save */
 	bool boot_ok;                /* boot environment readable */
 	struct bootstate boot;
 	char boot_error[256];

@@ -8,9 +8,7 @@
 #include "../hooks/hooks.h"
 #include "../lib/log.h"
 
-/* Records the failure as the last error and persists state `failed`, keeping
- * the original error in e (a failing save is only logged). */
-static int fail(struct engine *g, int rc, struct error *e)
+int engine_fail(struct engine *g, int rc, struct error *e)
 {
 	struct error e2 = {0};
 	snprintf(g->st.last_error, sizeof(g->st.last_error), "%s", e->msg);
@@ -19,7 +17,8 @@ static int fail(struct engine *g, int rc, struct error *e)
 	return rc;
 }
 
-static int refuse_if_busy(struct engine *g, const struct system_info *target, struct error *e)
+static int refuse_if_busy(struct engine *g, const char *cmd, const struct system_info *target,
+			  struct error *e)
 {
 	struct bootstate bs;
 	char next[32];
@@ -31,17 +30,17 @@ static int refuse_if_busy(struct engine *g, const struct system_info *target, st
 		return rc;
 	if (bs.upgrade_available && strcmp(g->booted.id, next) == 0)
 		return err_set(e, UPD_EXIT_BUSY, EBUSY,
-			       "install: the booted system (%s, version %s) is on trial: run "
+			       "%s: the booted system (%s, version %s) is on trial: run "
 			       "'updater mark-good' or 'updater rollback' first (the other slot is "
 			       "its fallback)",
-			       g->booted.id, g->booted.version);
+			       cmd, g->booted.id, g->booted.version);
 	/* Writing the system that boots next would leave a half-written system
 	 * as the default if power were cut. */
 	if (strcmp(next, target->id) == 0)
 		return err_set(e, UPD_EXIT_BUSY, EBUSY,
-			       "install: %s is set to boot next (version %s pending): reboot into it, "
+			       "%s: %s is set to boot next (version %s pending): reboot into it, "
 			       "or 'updater rollback' to cancel it",
-			       target->id, g->st.op_version[0] ? g->st.op_version : "?");
+			       cmd, target->id, g->st.op_version[0] ? g->st.op_version : "?");
 	return 0;
 }
 
@@ -104,8 +103,8 @@ static void find_booted_image(struct engine *g)
 		log_debug("the booted image's id: %s", ie.msg);
 }
 
-static int install_steps(struct engine *g, const char *source, struct system_info *target,
-			 struct error *e)
+int engine_fetch_verified(struct engine *g, const char *source, struct system_info *target,
+			  struct release *out, struct error *e)
 {
 	struct release rel = {0};
 	int rc;
@@ -122,6 +121,16 @@ static int install_steps(struct engine *g, const char *source, struct system_inf
 	find_booted_image(g);
 	if ((rc = engine_save(g, ST_VERIFY, e)) < 0 || (rc = g->ops->verify(g->priv, target, e)) < 0)
 		return rc;
+	*out = rel;
+	return 0;
+}
+
+int engine_write_release(struct engine *g, const struct release *r, struct system_info *target,
+			 struct error *e)
+{
+	struct release rel = *r;
+	int rc;
+
 	log_info("installing version %s to %s (%s)", rel.version, target->id, target->path);
 	if ((rc = engine_save(g, ST_PRE_INSTALL, e)) < 0 ||
 	    (rc = run_hooks(g, "pre-install", &rel, target, e)) < 0)
@@ -145,23 +154,41 @@ static int install_steps(struct engine *g, const char *source, struct system_inf
 	return rc;
 }
 
+static int install_steps(struct engine *g, const char *source, struct system_info *target,
+			 struct error *e)
+{
+	struct release rel = {0};
+	int rc = engine_fetch_verified(g, source, target, &rel, e);
+
+	return rc < 0 ? rc : engine_write_release(g, &rel, target, e);
+}
+
+int engine_begin(struct engine *g, const char *cmd, struct system_info *target, struct error *e)
+{
+	int rc;
+
+	if ((rc = g->ops->target(g->priv, target, e)) < 0 ||
+	    (rc = refuse_if_busy(g, cmd, target, e)) < 0 || (rc = engine_drop_staged(g, e)) < 0)
+		return rc;
+	engine_record_booted_good(g);
+	snprintf(g->st.op_target, sizeof(g->st.op_target), "%s", target->id);
+	snprintf(g->st.op_from, sizeof(g->st.op_from), "%s", g->booted.id);
+	g->st.op_version[0] = '\0';
+	g->st.last_error[0] = '\0';
+	return 0;
+}
+
 int engine_install(struct engine *g, const char *source, struct error *e)
 {
 	struct system_info target = {0};
 	int rc;
 
-	if ((rc = engine_reconcile(g, e)) < 0 || (rc = g->ops->target(g->priv, &target, e)) < 0 ||
-	    (rc = refuse_if_busy(g, &target, e)) < 0)
+	if ((rc = engine_reconcile(g, e)) < 0 || (rc = engine_begin(g, "install", &target, e)) < 0)
 		return rc;
-	engine_record_booted_good(g);
-	snprintf(g->st.op_target, sizeof(g->st.op_target), "%s", target.id);
-	snprintf(g->st.op_from, sizeof(g->st.op_from), "%s", g->booted.id);
-	g->st.op_version[0] = '\0';
-	g->st.last_error[0] = '\0';
 	rc = engine_save(g, ST_FETCH, e);
 	if (rc == 0)
 		rc = install_steps(g, source, &target, e);
-	return rc < 0 ? fail(g, rc, e) : 0;
+	return rc < 0 ? engine_fail(g, rc, e) : 0;
 }
 
 int engine_check(struct engine *g, const char *source, struct release *rel, struct error *e)

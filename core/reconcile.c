@@ -136,6 +136,8 @@ int engine_reconcile(struct engine *g, struct error *e)
 		return rc;
 	if (bs.rollback)
 		return finish_fallback(g, &bs, next, e);
+	if ((rc = engine_reconcile_staged(g, &bs, next, e)) != 0)
+		return rc < 0 ? rc : 0;
 	if (state_in_progress(g->st.state)) {
 		/* Cut after the activating env write but before the state write?
 		 * Not if the bootloader has counted a trial yet booted another

@@ -18,7 +18,7 @@
 
 static const char *const state_names[ST__COUNT] = {
 	"idle", "fetch", "verify", "pre-install", "install", "post-install",
-	"activated", "trial", "committed", "failed", "rolled-back",
+	"activated", "trial", "committed", "failed", "rolled-back", "staged",
 };
 static const char *const status_names[TS__COUNT] = {
 	"empty", "incomplete", "verified", "good", "bad",
@@ -190,6 +190,8 @@ static int set_key(struct update_state *s, const char *key, const char *v, bool 
 		copy_value(s->op_target, sizeof(s->op_target), v);
 	} else if (strcmp(key, "op_from") == 0) {
 		copy_value(s->op_from, sizeof(s->op_from), v);
+	} else if (strcmp(key, "op_source") == 0) {
+		copy_value(s->op_source, sizeof(s->op_source), v);
 	} else if (strcmp(key, "last_error") == 0) {
 		copy_value(s->last_error, sizeof(s->last_error), v);
 	} else if (strcmp(key, "updated") == 0) {
@@ -328,6 +330,10 @@ static void put_state(FILE *f, const struct update_state *s)
 	put(f, "op_version", s->op_version);
 	put(f, "op_target", s->op_target);
 	put(f, "op_from", s->op_from);
+	/* Only while set: an older updater (the fallback's) refuses keys it does
+	 * not know, and a device with nothing staged must stay readable to it. */
+	if (s->op_source[0])
+		put(f, "op_source", s->op_source);
 	put(f, "last_error", s->last_error);
 	fprintf(f, "updated=%" PRId64 "\n", s->updated);
 	for (int i = 0; i < s->n_targets; i++) {

@@ -21,6 +21,9 @@ enum upd_state {
 	ST_COMMITTED,
 	ST_FAILED,     /* failed before activation: nothing changed */
 	ST_ROLLED_BACK,
+	/* `stage` verified a release and the backend keeps it; the boot state
+	 * asks the ramdisk to apply it (apply_staged=1). */
+	ST_STAGED,
 	ST__COUNT
 };
 
@@ -65,6 +68,10 @@ struct update_state {
 	char op_version[64]; /* the update in progress / last one */
 	char op_target[32];
 	char op_from[32];    /* the system that ran the install */
+	/* What the backend keeps for apply-staged (its stage op's token: an ostree
+	 * commit and its ref), while it keeps it: set by `stage`, cleared once
+	 * the backend dropped it (applied, refused, cancelled). */
+	char op_source[192];
 	char last_error[512];
 	int64_t updated;     /* unix time of the last save */
 	/* Why the last trial failed (fallback or rollback during the trial): kept

@@ -69,6 +69,8 @@ int engine_rollback(struct engine *g, struct error *e)
 
 	if ((rc = engine_reconcile(g, e)) < 0)
 		return rc;
+	if (g->st.state == ST_STAGED)
+		return engine_cancel_staged(g, e);
 	cancel = g->st.state == ST_ACTIVATED;
 	trial = g->st.state == ST_TRIAL;
 	if (cancel) {

@@ -161,7 +161,7 @@ static int store_commit(struct ostree_backend *b, const char *csum, GVariant *v,
 /* A commit object already in the repository is trusted only if it hashes to
  * its name: one left damaged (a power cut of an older version, a bad disk)
  * is removed and fetched again. */
-static bool stored_commit_ok(struct ostree_backend *b, const char *csum, GVariant **out)
+bool ob_stored_commit_ok(struct ostree_backend *b, const char *csum, GVariant **out)
 {
 	g_autoptr(GVariant) v = NULL;
 
@@ -188,7 +188,7 @@ static int get_commit(struct ostree_backend *b, const char *csum, GVariant **out
 
 	if (!ostree_repo_has_object(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, &have, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "read the repository");
-	if ((*stored = have && stored_commit_ok(b, csum, out)))
+	if ((*stored = have && ob_stored_commit_ok(b, csum, out)))
 		return 0;
 	if (have) {
 		log_warn("commit %.12s in the repository is damaged: fetching it again", csum);

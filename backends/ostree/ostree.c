@@ -261,7 +261,7 @@ static int ob_download(void *priv, struct error *e)
 	return rc;
 }
 
-static bool commit_complete(struct ostree_backend *b)
+bool ob_commit_complete(struct ostree_backend *b)
 {
 	OstreeRepoCommitState state = 0;
 	return ostree_repo_load_commit(b->repo, b->checksum, NULL, &state, NULL) &&
@@ -332,7 +332,7 @@ static int ob_verify(void *priv, const struct system_info *target, struct error 
 	(void)target;
 
 	/* `check` verifies metadata only; the content is there after a pull. */
-	if (rc == 0 && commit_complete(b))
+	if (rc == 0 && ob_commit_complete(b))
 		rc = check_space(b, e);
 	return rc;
 }
@@ -351,7 +351,7 @@ static int ob_target(void *priv, struct system_info *out, struct error *e)
  * from the booted one) are read and hashed again before they are deployed:
  * a corrupt object must not reach a bootable deployment. Objects the booted
  * commit shares were checked when they came, and are what runs now. */
-static int fsck_new_objects(struct ostree_backend *b, struct error *e)
+int ob_fsck_new_objects(struct ostree_backend *b, struct error *e)
 {
 	g_autoptr(GHashTable) reachable = NULL, old = NULL;
 	OstreeDeployment *booted = NULL;
@@ -407,11 +407,17 @@ static int ob_install(void *priv, struct system_info *target, struct error *e)
 	struct ostree_backend *b = priv;
 	int rc;
 
+	GError *gerr = NULL;
+
 	if ((rc = ob_lock(b, e)) < 0)
 		return rc;
+	/* apply-staged run again after a cut: the deployment the cut run wrote
+	 * (in no boot entry) goes first, or every cut would leave one more. */
+	if (b->applying_staged && !ostree_sysroot_prepare_cleanup(b->sysroot, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "remove an interrupted deployment");
 	/* The ostree form of dual-bank's read-back (--no-readback skips both):
 	 * libostree checked each object as it wrote it; this reads them again. */
-	if (b->u->verify_readback && (rc = fsck_new_objects(b, e)) < 0)
+	if (b->u->verify_readback && !b->staged_checked && (rc = ob_fsck_new_objects(b, e)) < 0)
 		return rc;
 	fault_point("deploy");
 	if ((rc = deploy(b, e)) < 0)
@@ -539,6 +545,9 @@ const struct backend_ops ostree_backend = {
 	.finish_fallback = ob_finish_fallback,
 	.rollback = ob_rollback,
 	.align_boot = ob_align_boot,
+	.stage = ob_stage,
+	.load_staged = ob_load_staged,
+	.unstage = ob_unstage,
 	.confirm = ob_confirm,
 	.has_system = ob_has_system,
 	.helper = ob_helper,

@@ -22,6 +22,9 @@ struct ostree_backend {
 	/* The booted deployment's id, once found (deployments.c). */
 	char booted_id[32];
 	bool warned_unverified;
+	/* apply-staged: the release came from the repository (stage.c), its
+	 * new objects already read again (staged_checked). */
+	bool applying_staged, staged_checked;
 	/* The commit and detached metadata whose signatures this process found
 	 * valid while the content was pulled (trust.c). */
 	GVariant *verified_commit, *verified_meta;
@@ -61,6 +64,20 @@ int ob_check_ref_binding(const char *csum, GVariant *commit, const char *ref, st
  * signed metadata (of b->checksum), refused (exit 3) when malformed. */
 int ob_release_meta(const struct ostree_backend *b, GVariant *commit, struct release *out,
 		    struct error *e);
+
+/* ostree.c: the release fetched last is whole in the repository; its objects
+ * the booted commit does not share read and hashed again (exit 3). */
+bool ob_commit_complete(struct ostree_backend *b);
+int ob_fsck_new_objects(struct ostree_backend *b, struct error *e);
+
+/* commit_fetch.c: the commit object csum in the repository, if it hashes to
+ * its name. */
+bool ob_stored_commit_ok(struct ostree_backend *b, const char *csum, GVariant **out);
+
+/* stage.c: the backend's stage, load_staged and unstage (core/backend.h). */
+int ob_stage(void *priv, char *token, size_t size, struct error *e);
+int ob_load_staged(void *priv, const char *token, struct release *out, struct error *e);
+int ob_unstage(void *priv, struct error *e);
 
 /* deployments.c */
 void ob_deployment_id(OstreeDeployment *d, char *out, size_t size);

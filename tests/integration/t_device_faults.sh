@@ -52,7 +52,7 @@ assert_one_error "$WORK/init" "force"
 assert_untouched "$D"
 
 # An incomplete or invalid boot state is no boot state: every command asks for
-# 'updater init', and init writes all five variables without --force, keeping
+# 'updater init', and init writes all the variables without --force, keeping
 # U-Boot's own (docs/boot-contract.md). U-Boot's default environment often sets
 # bootlimit and not boot_slot; a boot_slot no slot has; a bad number.
 FWC="$D/env/fw_env.config"

@@ -59,7 +59,9 @@ assert_eq "$(slot_sha "$D" A "$(stat -c %s "$FIX/v1.0.img")")" "$(file_sha "$FIX
 assert_eq "$(booted_slot "$D")" A "booted slot after create"
 assert_eq "$(version_of "$D")" 1.0 "os-release after create"
 assert_eq "$(env5 "$D")" A/0/0/3/0 "environment after create (updater init)"
-[ "$(fw_printenv -c "$D/env/fw_env.config" 2>/dev/null | wc -l)" = 5 ] || fail "init wrote more than the contract"
+# (the five variables and apply_staged=0: docs/boot-contract.md)
+[ "$(fw_printenv -c "$D/env/fw_env.config" 2>/dev/null | wc -l)" = 6 ] || fail "init wrote more than the contract"
+assert_eq "$(fw_printenv -c "$D/env/fw_env.config" -n apply_staged 2>/dev/null)" 0 "apply_staged after init"
 grep -c '0x4000$' "$D/env/fw_env.config" | grep -qx 2 || fail "fw_env.config: not two copies"
 assert_eq "$(state_of "$D")" idle "status after create"
 expect_exit 1 "$WORK/bad" "$SIM" create "$D" --backend=dualbank --image "$FIX/v1.0.img" --key "$FIX/release.pub.pem"

@@ -225,6 +225,9 @@ os_after_cut() {
 	os_check_commit "$d" "${booted%.*}" "$dep"
 	os_entry_files "$d"
 	echo booted-complete
+	# The ramdisk runs apply-staged again before the root is mounted.
+	[ "$name" != apply-staged ] || ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none \
+		apply-staged >"$d/apply.out" 2>&1 || fail "apply-staged after the cut: $(tail -n1 "$d/apply.out")"
 	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none boot >"$d/boot.out" 2>&1 ||
 		fail "updater boot after the cut: $(tail -n1 "$d/boot.out")"
 	env=$(PC_SLOTS="ostree $ID1 $id" pc_env "$d") || exit 1
@@ -343,7 +346,10 @@ os_run() {
 #   interrupted     an install of 3.0 cut after its environment write,
 #                   before the default switched, 1.0 booted again; `boot`
 #                   records it and points the environment back at 1.0
-OS_SCENARIOS="mark-good fallback rollback rollback-trial cancel interrupted"
+#   apply-staged    3.0 staged (`stage`: pulled, kept, apply_staged=1);
+#                   `apply-staged`, which the ramdisk runs at the next boot
+#                   again after a cut, and which must then complete
+OS_SCENARIOS="mark-good fallback rollback rollback-trial cancel interrupted apply-staged"
 
 # os_ids: the values boot_slot may take in the scenarios (PC_SLOTS).
 os_ids() { echo "ostree $ID1 ${C2:0:12}.0 ${C3:0:12}.0 ${C3:0:12}.1"; }
@@ -380,6 +386,7 @@ os_scenario_setup() {
 	rollback) u install "$C3" && boots "$C3" && u mark-good && boots "$C3" && echo rollback ;;
 	rollback-trial) u install "$C3" && boots "$C3" && echo rollback ;;
 	cancel) u install "$C3" && echo rollback ;;
+	apply-staged) u stage "$C3" && echo apply-staged ;;
 	interrupted)
 		os_run "$d" fault:set-default:1 install "$C3"
 		[ $? = 137 ] || fail "setting up $name: the install was not cut: $(tail -n1 "$d/cut.out")"
@@ -435,7 +442,7 @@ os_version() {
 # what the table below says. Sets OS_OUTCOME.
 os_after_scenario_cut() {
 	local d=$1 name=$2 envw=$3 sw=$4 saved=$5 ref=$6 env uenv booted ver st bslot bver pend lerr
-	local id1=$ID1 id3=${C3:0:12}.0 want_ver want_st want_env running
+	local id1=$ID1 id3=${C3:0:12}.0 want_ver want_st want_env want_pend=- running
 	running=$(cat "$d.booted")
 	os_untouched "$d" "after the cut" "$running"
 	env=$(PC_SLOTS=$(os_ids) pc_env "$d") || exit 1
@@ -470,6 +477,9 @@ os_after_scenario_cut() {
 		os_entry_files "$d"
 	fi
 	echo booted-complete
+	# The ramdisk runs apply-staged again before the root is mounted.
+	[ "$name" != apply-staged ] || ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none \
+		apply-staged >"$d/apply.out" 2>&1 || fail "apply-staged after the cut: $(tail -n1 "$d/apply.out")"
 	ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none boot >"$d/boot.out" 2>&1 ||
 		fail "updater boot after the cut: $(tail -n1 "$d/boot.out")"
 	# What the boot must find, by what the command had done (see each
@@ -488,6 +498,11 @@ os_after_scenario_cut() {
 	cancel:no:no) want_ver=3.0 want_st=trial want_env="$id3 1 1" ;;
 	cancel:*:yes) want_ver=1.0 want_st=rolled-back want_env="$id1 0 0" ;;
 	interrupted:*) want_ver=1.0 want_st=failed want_env="$id1 0 0" ;;
+	# Cut before its new deployment became the default: 1.0 boots (on the
+	# harmless trial its activating write started, if it had), and the next
+	# apply-staged does it all again, 3.0 pending. After: 3.0 on trial.
+	apply-staged:*:no) want_ver=1.0 want_st=activated want_env="$id3 1 0" want_pend=$id3 ;;
+	apply-staged:yes:yes) want_ver=3.0 want_st=trial want_env="$id3 1 1" ;;
 	*) fail "$name: no expectation for env written $envw, list switched $sw" ;;
 	esac
 	[ "$ver" = "$want_ver" ] || fail "the boot ran $booted ($ver), expected $want_ver"
@@ -495,11 +510,16 @@ os_after_scenario_cut() {
 	[ "$env" = "$want_env $OS_BOOTLIMIT 0" ] || fail "environment after the boot: $env, expected $want_env $OS_BOOTLIMIT 0"
 	pc_status "$d" >"$d/status" || exit 1
 	read -r st bslot bver pend lerr <"$d/status"
-	[ "$bslot $bver $pend" = "${booted:0:12}.${booted##*.} $ver -" ] ||
+	[ "$bslot $bver $pend" = "${booted:0:12}.${booted##*.} $ver $want_pend" ] ||
 		fail "status says booted $bslot $bver (pending $pend), the boot ran $booted ($ver)"
 	[ "$st" = "$want_st" ] || fail "state after the boot is $st, expected $want_st"
 	[ "$name" != fallback ] || grep -qx "$id3 bad 3.0" "$d/status" || fail "$id3 not recorded bad after the fallback"
 	[ "$name" != interrupted ] || case $lerr in *interrupted*) ;; *) fail "state failed, last_error is not 'interrupted': $lerr" ;; esac
+	if [ "$name" = apply-staged ]; then
+		[ "$(envvar "$d" apply_staged)" = 0 ] || fail "apply_staged is $(envvar "$d" apply_staged) after the apply completed"
+		[ ! -e "$d/sysroot/ostree/repo/refs/heads/updater/staged" ] || fail "the staged ref is still there"
+		[ "$(ostree_deployments "$d")" = 2 ] || fail "$(ostree_deployments "$d") deployments after the apply, not 2"
+	fi
 	os_untouched "$d" "after the boot" "$running"
 	OS_OUTCOME=$ver/$st
 }
@@ -513,6 +533,11 @@ os_recover_any() {
 	case "$(ostree_booted "$d"):$st" in
 	"$C3".*:trial) OS_NEW=yes os_recover "$d" v3 "$C3" 3.0 ;;
 	"$C3".*:committed) os_recover_check "$d" "$C3" 3.0 ;;
+	"$C1.0":activated)
+		ostree_sim_boot "$d" >/dev/null || exit 1
+		ostree_nofreeze "$UPDATER" --config="$d/updater.conf" --progress=none boot >"$d/boot.out" 2>&1 ||
+			fail "updater boot on 3.0: $(tail -n1 "$d/boot.out")"
+		OS_NEW=yes os_recover "$d" v3 "$C3" 3.0 ;;
 	"$C1.0":failed | "$C1.0":rolled-back)
 		os_untouched_listing "$d/$OS_DEPDIR/$C1.0" >"$d.booted.ref"
 		# After a fallback (or a rollback during the trial) 3.0 failed on this

@@ -275,6 +275,13 @@ void env_set(struct fx *f, const char *slot, int ua, int bc, int bl, int rb)
 		fail_msg("writing the boot environment: %s", e.msg);
 }
 
+int env_apply_staged(struct fx *f)
+{
+	struct bootstate bs;
+	env_read(f, &bs);
+	return bs.apply_staged;
+}
+
 void assert_env(struct fx *f, const char *slot, int ua, int bc, int bl, int rb)
 {
 	struct bootstate bs;

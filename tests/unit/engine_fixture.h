@@ -41,6 +41,12 @@ struct fake {
 	bool cut_in_install;      /* power cut while the slot is written */
 	int cut_after;            /* power cut once this many saves (in total) reached storage */
 	bool cut;                 /* the power is off: saves fail and reach nothing */
+	/* stage/apply-staged: the backend's writes stop at a cut too (activate,
+	 * unstage); a cut right after activate's environment write, or in
+	 * unstage; load_staged finds the kept release changed; no stage op. */
+	bool cut_stops_backend, cut_after_activate, cut_in_unstage, fail_load_staged, no_stage;
+	bool staged_held;         /* what stage keeps, until unstage */
+	int n_activate, n_stage, n_unstage, n_load_staged;
 	/* record */
 	char calls[512];          /* "target fetch verify install activate ..." */
 	char saves[512];          /* state names as read back from the file after each save */
@@ -104,6 +110,8 @@ void assert_kv(const char *text, const char *key, const char *want);
 char *state_text_no_time(struct fx *f);
 void env_set(struct fx *f, const char *slot, int ua, int bc, int bl, int rb);
 void assert_env(struct fx *f, const char *slot, int ua, int bc, int bl, int rb);
+/* The boot state's apply_staged. */
+int env_apply_staged(struct fx *f);
 char *env_bytes(struct fx *f);
 void assert_env_bytes(struct fx *f, const char *before);
 void uboot(struct fx *f);

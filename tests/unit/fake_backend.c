@@ -58,6 +58,15 @@ static int fk_next_boot(void *priv, char *id, size_t size, struct error *e)
 	return 0;
 }
 
+/* The scripted release, as fetch and load_staged return it. */
+static void offer(struct release *out)
+{
+	*out = F.rel;
+	/* Another version is another manifest: another identity. */
+	if (!out->identity[0])
+		snprintf(out->identity, sizeof(out->identity), "manifest-of-%s", out->version);
+}
+
 static int fk_fetch(void *priv, const char *source, struct release *out, struct error *e)
 {
 	(void)priv;
@@ -70,11 +79,8 @@ static int fk_fetch(void *priv, const char *source, struct release *out, struct 
 		return F.fetch_error[0]
 			       ? err_set(e, UPD_EXIT_DOWNLOAD, ENOENT, "%s", F.fetch_error)
 			       : err_set(e, UPD_EXIT_DOWNLOAD, EIO, "download %s: HTTP 503 (fake)", source);
-	*out = F.rel;
+	offer(out);
 	snprintf(out->origin, sizeof(out->origin), "%s", source);
-	/* Another version is another manifest: another identity. */
-	if (!out->identity[0])
-		snprintf(out->identity, sizeof(out->identity), "manifest-of-%s", out->version);
 	return 0;
 }
 
@@ -151,9 +157,51 @@ static int fk_activate(void *priv, const struct system_info *target, struct erro
 		 ua ? ua : "?");
 	free(slot);
 	free(ua);
-	if (F.fail_activate)
+	if (F.fail_activate || (F.cut && F.cut_stops_backend))
 		return err_set(e, UPD_EXIT_OTHER, EIO, "boot environment: cannot write (fake)");
-	return bootctl_set_next(u->boot, target->id, true, e);
+	F.n_activate++;
+	int rc = bootctl_set_next(u->boot, target->id, true, e);
+	if (rc == 0 && F.cut_after_activate) {
+		F.cut = true;
+		return err_set(e, UPD_EXIT_OTHER, EIO, "power cut after the activating write (fake)");
+	}
+	return rc;
+}
+
+static int fk_stage(void *priv, char *token, size_t size, struct error *e)
+{
+	(void)priv, (void)e;
+	note("stage");
+	F.n_stage++;
+	F.staged_held = true;
+	snprintf(token, size, "fake-kept %s", F.rel.version);
+	return 0;
+}
+
+static int fk_load_staged(void *priv, const char *token, struct release *out, struct error *e)
+{
+	char want[80];
+	(void)priv;
+	note("load_staged");
+	F.n_load_staged++;
+	snprintf(want, sizeof(want), "fake-kept %s", F.rel.version);
+	if (F.fail_load_staged || !F.staged_held || strcmp(token, want) != 0)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "staged release changed after staging (fake)");
+	offer(out);
+	return 0;
+}
+
+static int fk_unstage(void *priv, struct error *e)
+{
+	(void)priv;
+	note("unstage");
+	if (F.cut_in_unstage || (F.cut && F.cut_stops_backend)) {
+		F.cut = true;
+		return err_set(e, UPD_EXIT_OTHER, EIO, "power cut in unstage (fake)");
+	}
+	F.n_unstage++;
+	F.staged_held = false;
+	return 0;
 }
 
 static int fk_finish_fallback(void *priv, const struct system_info *booted, struct error *e)
@@ -200,8 +248,12 @@ static const struct backend_ops fake_ops = {
 	.activate = fk_activate,
 	.finish_fallback = fk_finish_fallback,
 	.rollback = fk_rollback,
+	.stage = fk_stage,
+	.load_staged = fk_load_staged,
+	.unstage = fk_unstage,
 	.confirm = fk_confirm,
 };
+
 
 const struct backend_ops *__real_backend_find(const char *name);
 const struct backend_ops *__wrap_backend_find(const char *name);
@@ -210,7 +262,18 @@ int __wrap_state_save(const char *dir, struct update_state *s, struct error *e);
 
 const struct backend_ops *__wrap_backend_find(const char *name)
 {
-	return strcmp(name, "fake") == 0 ? &fake_ops : __real_backend_find(name);
+	/* Like dual-bank: no stage op. */
+	static struct backend_ops nostage;
+
+	if (strcmp(name, "fake") != 0)
+		return __real_backend_find(name);
+	if (!F.no_stage)
+		return &fake_ops;
+	nostage = fake_ops;
+	nostage.stage = NULL;
+	nostage.load_staged = NULL;
+	nostage.unstage = NULL;
+	return &nostage;
 }
 
 int __wrap_state_save(const char *dir, struct update_state *s, struct error *e)

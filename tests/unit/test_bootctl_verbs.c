@@ -193,6 +193,85 @@ static void test_open_failure_leaves_null(void **state)
 	assert_non_null(strstr(f->e.msg, f->env));
 }
 
+/* The apply_staged of a fresh process's read. */
+static int staged_now(struct fx *f)
+{
+	struct bootctl *again = NULL;
+	struct bootstate got = { 0 };
+	assert_int_equal(bootctl_open(&again, &bootctl_uboot, f->cfg, &f->e), 0);
+	assert_int_equal(bootctl_read(again, &got, &f->e), 0);
+	bootctl_close(again);
+	return got.apply_staged;
+}
+
+/* init writes apply_staged=0; set_staged sets and clears it and keeps the
+ * rest; the activating set_next clears it in the same store as it starts
+ * the trial; mark_good and point_at keep it; restage points back, no
+ * trial, and asks again. */
+static void test_apply_staged_verbs(void **state)
+{
+	struct fx *f = *state;
+	char *v;
+
+	given(f, "A", 0, 0, 3, 0);
+	assert_non_null(v = bootctl_get(f->bc, "apply_staged"));
+	assert_string_equal(v, "0");
+	free(v);
+	assert_int_equal(bootctl_set_staged(f->bc, true, &f->e), 0);
+	expect(f, "A", 0, 0, 3, 0);
+	assert_int_equal(staged_now(f), 1);
+	assert_int_equal(bootctl_mark_good(f->bc, &f->e), 0);
+	assert_int_equal(staged_now(f), 1);
+	assert_int_equal(bootctl_set_next(f->bc, "B", true, &f->e), 0);
+	expect(f, "B", 1, 0, 3, 0);
+	assert_int_equal(staged_now(f), 0);
+	assert_int_equal(bootctl_restage(f->bc, "A", &f->e), 0);
+	expect(f, "A", 0, 0, 3, 0);
+	assert_int_equal(staged_now(f), 1);
+	assert_int_equal(bootctl_point_at(f->bc, "A", &f->e), 0);
+	assert_int_equal(staged_now(f), 1);
+	assert_int_equal(bootctl_set_staged(f->bc, false, &f->e), 0);
+	expect(f, "A", 0, 0, 3, 0);
+	assert_int_equal(staged_now(f), 0);
+}
+
+/* Written with an env tool: absent reads as 0 (an environment from before
+ * the variable), 0 and 1 as such, anything else is refused by name. */
+static void test_apply_staged_values(void **state)
+{
+	struct fx *f = *state;
+	const char *bad[] = { "2", "yes", "", "01", " 1" };
+	struct bootstate st;
+
+	char cmd[PATH_MAX + 128];
+
+	given(f, "A", 0, 0, 3, 0);
+	snprintf(cmd, sizeof(cmd), "fw_setenv -c '%s' apply_staged >/dev/null 2>&1", f->cfg);
+	assert_int_equal(system(cmd), 0);
+	bootctl_close(f->bc);
+	f->bc = NULL;
+	assert_int_equal(bootctl_open(&f->bc, &bootctl_uboot, f->cfg, &f->e), 0);
+	assert_null(bootctl_get(f->bc, "apply_staged"));
+	assert_int_equal(bootctl_read(f->bc, &st, &f->e), 0);
+	assert_int_equal(st.apply_staged, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "fw_setenv -c '%s' apply_staged '%s' >/dev/null 2>&1",
+			 f->cfg, bad[i]);
+		assert_int_equal(system(cmd), 0);
+		err_clear(&f->e);
+		struct bootctl *again = NULL;
+		assert_int_equal(bootctl_open(&again, &bootctl_uboot, f->cfg, &f->e), 0);
+		int rc = bootctl_read(again, &st, &f->e);
+		bootctl_close(again);
+		assert_int_equal(rc, -EBADMSG);
+		assert_non_null(strstr(f->e.msg, "apply_staged=\""));
+		assert_non_null(strstr(f->e.msg, "not 0 or 1"));
+	}
+	st = mkstate("A", 0, 0, 3, 0);
+	st.apply_staged = 2;
+	assert_int_equal(bootctl_write(f->bc, &st, &f->e), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +286,8 @@ int main(void)
 		T(test_verb_refuses_bad_bootlimit),
 		T(test_open_config),
 		T(test_open_failure_leaves_null),
+		T(test_apply_staged_verbs),
+		T(test_apply_staged_values),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -154,6 +154,7 @@ static void assert_same_state(const struct update_state *a, const struct update_
 	assert_string_equal(a->op_version, b->op_version);
 	assert_string_equal(a->op_target, b->op_target);
 	assert_string_equal(a->op_from, b->op_from);
+	assert_string_equal(a->op_source, b->op_source);
 	assert_string_equal(a->last_error, b->last_error);
 	assert_int_equal(a->updated, b->updated);
 	assert_int_equal(a->n_targets, b->n_targets);
@@ -178,11 +179,11 @@ static void test_names(void **state)
 {
 	static const char *const states[] = { "idle", "fetch", "verify", "pre-install",
 					      "install", "post-install", "activated", "trial",
-					      "committed", "failed", "rolled-back" };
+					      "committed", "failed", "rolled-back", "staged" };
 	static const char *const statuses[] = { "empty", "incomplete", "verified", "good", "bad" };
 	(void)state;
 
-	assert_int_equal(ST__COUNT, 11);
+	assert_int_equal(ST__COUNT, 12);
 	for (int i = 0; i < ST__COUNT; i++) {
 		assert_string_equal(state_name((enum upd_state)i), states[i]);
 		assert_int_equal(state_in_progress((enum upd_state)i), i >= ST_FETCH && i <= ST_POST_INSTALL);
@@ -234,6 +235,7 @@ static void test_round_trip_every_field(void **state)
 	/* '=' and '#' inside a value, and non-ASCII UTF-8, survive. */
 	snprintf(s.last_error, sizeof(s.last_error),
 		 "download http://h/x.upd?a=1#frag: HTTP 503 — Service Unavailable");
+	snprintf(s.op_source, sizeof(s.op_source), "%s origin:stable", digest_b);
 	set_target(&s, "A", TS_GOOD, "1.0", digest_a, 0);
 	set_target(&s, "B", TS_VERIFIED, "2.1.0-rc1+git.7=x", digest_b, UINT64_MAX);
 	set_target(&s, "deploy-0", TS_BAD, "3", "", 123456789012345ULL);
