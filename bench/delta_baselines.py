@@ -460,6 +460,20 @@ def compute_all(s):
             pass
 
 
+def put_static_figure(data):
+    """docs/dualbank.md's "static-series" block: the static delta's lines,
+    recorded with the sources they measured (tests/lib/figures.py)."""
+    out = os.path.join(BENCH, "static-series.md")
+    with open(out, "w") as f:
+        f.write("\n".join(static_lines(data["pairs"])[2:]) + "\n\nMade by `python3 "
+                "bench/delta_baselines.py` on the release series of docs/benchmark.md (images "
+                "made with mke2fs's default 1 KiB blocks), " + time.strftime("%Y-%m-%d") + ".\n")
+    sh(f'{sys.executable} "{TOP}/tests/lib/figures.py" put static-series "{out}" '
+       "bench/delta_baselines.py bench/series.py")
+
+
 if __name__ == "__main__":
-    json.dump(compute_all(series_mod.Series(BENCH).build()), sys.stdout, indent=1)
+    result = compute_all(series_mod.Series(BENCH).build())
+    put_static_figure(result)
+    json.dump(result, sys.stdout, indent=1)
     print()

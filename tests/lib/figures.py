@@ -46,6 +46,7 @@ RUNS = {
     "qemu-times": "make qemu-check",
     "sizes": "make package-sizes",
     "delta-install": "python3 bench/delta_install.py",
+    "static-series": "python3 bench/delta_baselines.py",
 }
 
 
