@@ -47,6 +47,12 @@ int engine_fetch_verified(struct engine *g, const char *source, struct system_in
 int engine_write_release(struct engine *g, const struct release *rel, struct system_info *target,
 			 struct error *e);
 
+/* reconcile.c: an install or apply-staged in progress whose activating write
+ * went through: next is its target, on trial, verified, and the bootloader
+ * did not count a trial while booting another system (an older default read
+ * from a disk whose journal was not replayed). */
+bool engine_activation_landed(struct engine *g, const struct bootstate *bs, const char *next);
+
 /* stage.c: what stage and apply-staged leave behind while reconciling: an
  * apply cut short goes back to `staged` (or carries on as activated), a
  * staged state whose request the boot state lacks gets it, a request or a

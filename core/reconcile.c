@@ -74,6 +74,18 @@ static bool target_verified(struct engine *g, const char *id)
 	return t && (t->status == TS_VERIFIED || t->status == TS_GOOD);
 }
 
+/* Cut after the activating env write but before the state write? Not if the
+ * bootloader has counted a trial yet booted another system than the next
+ * boot we read: it saw an older default (ostree: libostree's /boot/loader
+ * swap still only in the ext4 journal, which U-Boot does not replay;
+ * docs/boot.md). Going on would spend a trial attempt on a system that never
+ * booted. */
+bool engine_activation_landed(struct engine *g, const struct bootstate *bs, const char *next)
+{
+	return bs->upgrade_available && strcmp(next, g->st.op_target) == 0 &&
+	       target_verified(g, next) && !(bs->bootcount > 0 && strcmp(g->booted.id, next) != 0);
+}
+
 static int note_trial(struct engine *g, const struct bootstate *bs, const char *next,
 		      struct error *e)
 {
@@ -138,19 +150,8 @@ int engine_reconcile(struct engine *g, struct error *e)
 		return finish_fallback(g, &bs, next, e);
 	if ((rc = engine_reconcile_staged(g, &bs, next, e)) != 0)
 		return rc < 0 ? rc : 0;
-	if (state_in_progress(g->st.state)) {
-		/* Cut after the activating env write but before the state write?
-		 * Not if the bootloader has counted a trial yet booted another
-		 * system than the next boot we read: it saw an older default
-		 * (ostree: libostree's /boot/loader swap still only in the ext4
-		 * journal, which U-Boot does not replay; docs/boot.md). Going on
-		 * would spend a trial attempt on a system that never booted. */
-		bool activated = bs.upgrade_available && strcmp(next, g->st.op_target) == 0 &&
-				 target_verified(g, next) &&
-				 !(bs.bootcount > 0 && strcmp(g->booted.id, next) != 0);
-		if (!activated)
-			return mark_interrupted(g, &bs, next, e);
-	}
+	if (state_in_progress(g->st.state) && !engine_activation_landed(g, &bs, next))
+		return mark_interrupted(g, &bs, next, e);
 	/* A backend whose next boot is not boot_slot alone may have to bring the
 	 * two back in line first (backend.h, align_boot). */
 	if (g->ops->align_boot &&

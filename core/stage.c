@@ -42,24 +42,18 @@ int engine_drop_staged(struct engine *g, struct error *e)
 	return rc;
 }
 
-static bool verified(struct engine *g, const char *id)
-{
-	const struct target_record *t = state_target_find(&g->st, id);
-	return t && (t->status == TS_VERIFIED || t->status == TS_GOOD);
-}
-
 /* apply-staged died during an install step. If its activating write went
  * through and the new system boots next, the engine carries on as after an
- * install's (0). Anything short of that goes back to `staged` with the
- * request on and no trial: the next boot's apply-staged does it again (the
- * backend removes what the cut run left half written). */
+ * install's (0; engine_activation_landed: not when the bootloader counted a
+ * trial yet booted the old system). Anything short of that goes back to
+ * `staged` with the request on and no trial: the next boot's apply-staged
+ * does it again (the backend removes what the cut run left half written). */
 static int resume_apply(struct engine *g, struct bootstate *bs, const char *next, struct error *e)
 {
 	struct target_record *t = state_target(&g->st, g->st.op_target, false);
 	int rc;
 
-	if (bs->upgrade_available && strcmp(bs->boot_slot, g->st.op_target) == 0 &&
-	    strcmp(next, g->st.op_target) == 0 && verified(g, next))
+	if (strcmp(bs->boot_slot, g->st.op_target) == 0 && engine_activation_landed(g, bs, next))
 		return 0;
 	log_warn("apply-staged of version %s was interrupted during %s (power cut or killed); "
 		 "the next apply-staged starts it again",

@@ -115,6 +115,39 @@ static void test_apply_cut_at_each_point(void **state)
 	}
 }
 
+/* Cut right after the activating write, and the bootloader counted a trial
+ * of B yet booted A (it read an older default: ostree's /boot/loader swap
+ * only in the ext4 journal). B never booted: back to `staged`, the request
+ * on, no trial; the ramdisk's next apply-staged does it again. */
+static void test_apply_cut_bootloader_saw_old(void **state)
+{
+	struct fx *f = *state;
+
+	staged(f);
+	start(f);
+	F.cut_stops_backend = true;
+	F.cut_after_activate = true;
+	(void)do_apply(f);
+	F.cut_after_activate = false;
+	stop(f);
+	env_set(f, "B", 1, 1, 3, 0); /* counted, as U-Boot does */
+	snprintf(F.booted, sizeof(F.booted), "A");
+	start(f);
+	reconcile_ok(f);
+	assert_state(f, ST_STAGED);
+	assert_env(f, "A", 0, 0, 3, 0);
+	assert_int_equal(env_apply_staged(f), 1);
+	assert_reconcile_idempotent(f);
+	apply_ok(f); /* the next boot's ramdisk: activated again */
+	assert_state(f, ST_ACTIVATED);
+	assert_env(f, "B", 1, 0, 3, 0);
+	assert_int_equal(env_apply_staged(f), 0);
+	assert_int_equal(F.n_activate, 2);
+	boot(f);
+	assert_string_equal(F.booted, "B");
+	assert_state(f, ST_TRIAL);
+}
+
 /* The next boot is only the reconciliation (`updater boot`, no ramdisk):
  * an apply cut before its activation waits for the ramdisk, staged. */
 static void test_apply_cut_then_plain_boot(void **state)
@@ -321,6 +354,7 @@ int main(void)
 		T(test_stage_then_apply),
 		T(test_apply_cut_at_each_point),
 		T(test_apply_cut_then_plain_boot),
+		T(test_apply_cut_bootloader_saw_old),
 		T(test_stage_without_stage_op),
 		T(test_rollback_cancels_staged),
 		T(test_stage_refused_by_policy),
