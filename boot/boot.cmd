@@ -178,6 +178,12 @@ fi
 
 # ---- boot ------------------------------------------------------------------
 ub_args="console=ttyS0 rootwait=10 panic=1 printk.time=1"
+# A staged update waits (apply_staged=1, docs/boot-contract.md): the
+# ramdisk runs `updater apply-staged` when its command line says so.
+if test ${ub_ok} = 1 && test "${apply_staged}" = 1; then
+	echo "bootscript: apply_staged=1: the ramdisk applies the staged update"
+	ub_args="${ub_args} updater.apply_staged=1"
+fi
 if test ${ub_ostree} = 1; then
 	# libostree's entries: kernel_image/ramdisk_image/bootargs for the default
 	# deployment, *2 for the rollback one. Imported after the save, so they
