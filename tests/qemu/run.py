@@ -17,6 +17,11 @@ runs one step per boot. The scenarios (docs/boot.md):
              before the cut, v1 (the same slot or deployment) when not even
              `post-install` had; and a repeated install (or v2's mark-good)
              then succeeds
+  ostree-staged-apply  v1 stages v2 (`updater stage`); at the next boot U-Boot
+             passes updater.apply_staged=1, the ramdisk runs the deployment's
+             `updater apply-staged` and reboots; v2 boots on trial, mark-good.
+             Boots with nothing staged run no apply-staged. A staged commit
+             whose ref was removed: apply-staged exits 3, v1 boots on, failed
   save-cut   QEMU killed while U-Boot's script saves a trial boot's count: the
              disk keeps the old count or the new one, the next boot counts on
              from it (dual-bank only: the script's code is the same for both)
@@ -299,6 +304,70 @@ def scenario_update(be, timing):
     st = statuses(b)[-1]
     expect(st["state"] == "committed" and not st["trial"] and env_of(st) == (new, 0, 0, 0), b,
            f"committed boot: {st}")
+
+
+def ramdisk_applied(b):
+    """The ramdisk's apply-staged lines of the boot."""
+    return [t for t in b.find("ramdisk: [") if "apply-staged" in t or "apply_staged=1:" in t]
+
+
+def staged(be, d, actions):
+    """Boot v1 and stage v2 (then the further actions): returns v1's id."""
+    b = d.boot(be.v2, ["stage"] + actions)
+    expect_up(b, "1.0", be.old_id)
+    old = booted_id(b)
+    expect(not ramdisk_applied(b) and not b.find("bootscript: apply_staged=1"), b,
+           f"nothing staged, yet: {ramdisk_applied(b)}")
+    expect(rc_of(b, "stage") == 0, b, f"stage rc={rc_of(b, 'stage')}")
+    st = statuses(b)[-1]
+    expect(st["state"] == "staged" and (st.get("staged") or {}).get("version") == "2.0" and
+           env_of(st) == (old, 0, 0, 0) and st["boot_env"].get("apply_staged") == 1, b,
+           f"after stage: {st}")
+    return old
+
+
+def staged_apply_refused(be):
+    """The staged commit's ref is gone: apply-staged refuses (exit 3), the
+    ramdisk boots v1 on, the state says failed, the request is withdrawn."""
+    d = be.device("staged-apply-refused")
+    old = staged(be, d, ["break-staged"])
+    b = d.boot(be.v2, ["status"])
+    expect(any("failed (exit 3): booting the current deployment" in t for t in ramdisk_applied(b)), b,
+           f"the ramdisk did not report apply-staged's refusal: {ramdisk_applied(b)}")
+    expect_up(b, "1.0", old)
+    st = statuses(b)[-1]
+    expect(st["state"] == "failed" and not st.get("staged") and env_of(st) == (old, 0, 0, 0) and
+           st["boot_env"].get("apply_staged") == 0, b, f"after the refused apply: {st}")
+
+
+def scenario_staged_apply(be, timing):
+    d = be.device("staged-apply")
+    old = staged(be, d, [])
+    b = d.boot(be.v2, ["status"], timeout=300)  # the ramdisk applies, then reboots
+    expect(b.find("bootscript: apply_staged=1"), b, "U-Boot did not pass updater.apply_staged=1")
+    lines = ramdisk_applied(b)
+    expect(any("running the deployment's updater apply-staged" in t for t in lines), b,
+           f"the ramdisk did not run apply-staged: {lines}")
+    expect(any("new boot entries: rebooting into the update" in t for t in lines), b,
+           f"the ramdisk did not reboot into the update: {lines}")
+    expect(not up(b), b, f"the guest came up instead of the reboot: {up(b)}")
+    new = deployed_id(b)
+    expect(new and new != old, b, f"apply-staged deployed {new} (running {old})")
+    t0 = b.first_time("running the deployment's updater apply-staged")
+    timing[be.name + ".apply_staged_s"] = b.first_time("rebooting into the update") - t0
+
+    b = d.boot(be.v2, ["mark-good"])
+    expect(b.find("bootscript: trial boot 1 of 3"), b, "U-Boot did not count trial boot 1")
+    expect(not ramdisk_applied(b), b, f"apply-staged ran again: {ramdisk_applied(b)}")
+    expect_up(b, "2.0", new)
+    st = statuses(b)
+    expect(st[0]["state"] == "trial" and env_of(st[0]) == (new, 1, 1, 0) and
+           not st[0].get("staged") and st[0]["boot_env"].get("apply_staged") == 0, b,
+           f"on trial: {st[0]}")
+    expect(rc_of(b, "mark-good") == 0, b, "mark-good failed")
+    expect(st[-1]["state"] == "committed" and env_of(st[-1]) == (new, 0, 0, 0), b,
+           f"after mark-good: {st[-1]}")
+    staged_apply_refused(be)
 
 
 def scenario_rollback(be, timing):
@@ -693,7 +762,8 @@ def main():
     ap.add_argument("--dir", default="build/qemu")
     ap.add_argument("--jobs", type=int, default=2, help="QEMUs at once in the power-cut sweeps")
     ap.add_argument("--backend", action="append", help="dualbank, ostree (default: both when built)")
-    ap.add_argument("--only", action="append", help="update, rollback, environment, power-cut, save-cut")
+    ap.add_argument("--only", action="append",
+                    help="update, rollback, environment, power-cut, save-cut, ostree-staged-apply")
     args = ap.parse_args()
     top = os.path.abspath(args.dir)
     backends = args.backend or ["dualbank"] + (["ostree"] if os.path.exists(f"{top}/ostree/disk.img") else [])
@@ -723,9 +793,12 @@ def main():
                        ("rollback", lambda: scenario_rollback(be, timing)),
                        ("environment", lambda: scenario_env(be, timing)),
                        ("power-cut", lambda: scenario_power_cut(be, timing, args.jobs)),
-                       ("save-cut", lambda: scenario_save_cut(be, timing, args.jobs))):
+                       ("save-cut", lambda: scenario_save_cut(be, timing, args.jobs)),
+                       ("ostree-staged-apply", lambda: scenario_staged_apply(be, timing))):
             if args.only and sc not in args.only:
                 continue
+            if sc == "ostree-staged-apply" and name != "ostree":
+                continue  # the ramdisk applies staged updates for ostree only
             if sc == "environment" and name != "dualbank":
                 # with ostree the default entry is libostree's, not the environment's
                 continue
@@ -733,7 +806,7 @@ def main():
                 # the same script and environment code for both backends
                 continue
             t = time.monotonic()
-            label = f"{name}: {sc}"
+            label = sc if sc.startswith(name + "-") else f"{name}: {sc}"
             try:
                 fn()
                 passed += 1
