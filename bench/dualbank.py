@@ -96,12 +96,31 @@ def reset_device(dev):
 
 
 STATES = []      # quiesce.settle() of every timed run, for the report
+SLOT = None      # the slot file every tool writes (set by prepare())
+FILL = 0xA5      # the byte of every slot block before a timed run
+
+
+def scramble(slot):
+    """Every block of the slot made unlike any block of the image. The
+    updater writes only the 4 KiB blocks that differ from what the slot holds;
+    a slot that already held the image (as it did here before 2026-12-04) let
+    it write nothing while the pipeline, SWUpdate and RAUC wrote all of it,
+    and whether those pages were still cached decided its time."""
+    block = bytes([FILL]) * (1 << 20)
+    fd = os.open(slot, os.O_WRONLY)
+    try:
+        for off in range(0, os.fstat(fd).st_size, len(block)):
+            os.pwrite(fd, block, off)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def warm(path):
-    """The same start for every timed run (bench/quiesce.py): nothing dirty
-    left by the previous one, the page cache dropped, then this run's source
-    read back in."""
+    """The same start for every timed run (bench/quiesce.py): the slot
+    scrambled, nothing dirty left, the page cache dropped, then this run's
+    source read back in."""
+    scramble(SLOT)
     STATES.append(quiesce.settle())
     quiesce.warm(path)
 
@@ -136,15 +155,16 @@ def prepare():
     dev = os.path.join(BENCH, "device")
     shutil.rmtree(dev, ignore_errors=True)
     common(f"make_device {dev} 16")
-    slot = os.path.join(BENCH, "slot.img")
+    global SLOT
+    slot = SLOT = os.path.join(BENCH, "slot.img")
     if not os.path.exists(slot) or os.path.getsize(slot) < 600 << 20:
         sh(f"rm -f {slot}; fallocate -l 600M {slot} || truncate -s 600M {slot}")
     sh(f"sed -i 's|B = \"slots/B.img\"|B = \"{slot}\"|' {dev}/updater.conf")
     make_image(f"{BENCH}/img512.img", 512, CONTENT_512)
     make_image(f"{BENCH}/img16.img", 16, CONTENT_16)
-    # Every timed run finds the slot holding the image and its blocks
-    # allocated: the first run no longer pays for the allocation alone.
-    sh(f"dd if={BENCH}/img512.img of={slot} bs=1M conv=fsync,notrunc status=none")
+    # Every timed run finds the slot's blocks allocated (the first run no
+    # longer pays for the allocation alone) and unlike the image (scramble()).
+    scramble(slot)
     # Bundles are signed by this run's device key: remake them each run.
     for n in ("512", "16"):
         for f in (f"{BENCH}/b{n}.upd", f"{BENCH}/payload{n}.zst"):
@@ -362,8 +382,10 @@ def write_report(res, others, elapsed, load):
         f"{RUNS} runs, with min-max; every row is measured in the same loop, one after the "
         "other, the order rotated from run to run (bench/quiesce.py); before each timed "
         "command the bench syncs, drops the clean page cache, waits for the dirty pages to be "
-        "written back, then reads that command's source into the page cache; the slot holds "
-        "the image (blocks allocated) before every run. The timed phase runs at nice "
+        "written back, then reads that command's source into the page cache; before every run "
+        f"each block of the slot holds the byte 0x{FILL:02X} (allocated, and unlike any block of "
+        "the image, so that every tool writes all of it: the updater writes only the blocks "
+        "that differ). The timed phase runs at nice "
         f"{quiesce.PRIORITY}" + ("" if os.geteuid() == 0 else " (not here: not root)") + ", the "
         "server and the tools too, so that other work at a lower priority disturbs it less. "
         + quiesce.summary(STATES) + ".",

@@ -347,45 +347,6 @@ static int ob_target(void *priv, struct system_info *out, struct error *e)
 	return 0;
 }
 
-/* The objects this install added (reachable from the new commit but not
- * from the booted one) are read and hashed again before they are deployed:
- * a corrupt object must not reach a bootable deployment. Objects the booted
- * commit shares were checked when they came, and are what runs now. */
-int ob_fsck_new_objects(struct ostree_backend *b, struct error *e)
-{
-	g_autoptr(GHashTable) reachable = NULL, old = NULL;
-	OstreeDeployment *booted = NULL;
-	struct error ignore = {0};
-	GError *gerr = NULL;
-	GHashTableIter it;
-	gpointer key;
-	guint64 n = 0;
-
-	if (!ostree_repo_traverse_commit(b->repo, b->checksum, 0, &reachable, NULL, &gerr))
-		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "traverse the commit");
-	if (ob_booted(b, &booted, &ignore) == 0) {
-		ostree_repo_traverse_commit(b->repo, ostree_deployment_get_csum(booted), 0, &old, NULL,
-					    NULL);
-		g_object_unref(booted);
-	}
-	progress_begin_objects("verify", g_hash_table_size(reachable));
-	g_hash_table_iter_init(&it, reachable);
-	while (g_hash_table_iter_next(&it, &key, NULL)) {
-		const char *csum;
-		OstreeObjectType type;
-		progress_update(++n);
-		if (old && g_hash_table_contains(old, key))
-			continue;
-		ostree_object_name_deserialize(key, &csum, &type);
-		if (!ostree_repo_fsck_object(b->repo, type, csum, NULL, &gerr)) {
-			progress_end();
-			return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "verify the pulled objects");
-		}
-	}
-	progress_done();
-	return 0;
-}
-
 static int deploy(struct ostree_backend *b, struct error *e)
 {
 	g_autoptr(GKeyFile) origin = ostree_sysroot_origin_new_from_refspec(b->sysroot, b->refspec);
@@ -402,10 +363,28 @@ static int deploy(struct ostree_backend *b, struct error *e)
 	return 0;
 }
 
+/* The read-back found a damaged object: the deployment just checked out
+ * (in no boot entry yet) goes, and the read-back's error is the install's. */
+static int refuse_deployed(struct ostree_backend *b, int rc, const struct error *why,
+			   struct error *e)
+{
+	GError *gerr = NULL;
+
+	g_clear_object(&b->new_dep);
+	if (!ostree_sysroot_prepare_cleanup(b->sysroot, NULL, &gerr)) {
+		log_warn("remove the refused deployment: %s", gerr->message);
+		g_error_free(gerr);
+	}
+	*e = *why;
+	return rc;
+}
+
 static int ob_install(void *priv, struct system_info *target, struct error *e)
 {
 	struct ostree_backend *b = priv;
-	int rc;
+	struct ob_readback *check = NULL;
+	struct error check_err = {0};
+	int rc, rc_check;
 
 	GError *gerr = NULL;
 
@@ -416,11 +395,15 @@ static int ob_install(void *priv, struct system_info *target, struct error *e)
 	if (b->applying_staged && !ostree_sysroot_prepare_cleanup(b->sysroot, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "remove an interrupted deployment");
 	/* The ostree form of dual-bank's read-back (--no-readback skips both):
-	 * libostree checked each object as it wrote it; this reads them again. */
-	if (b->u->verify_readback && !b->staged_checked && (rc = ob_fsck_new_objects(b, e)) < 0)
+	 * libostree checked each object as it wrote it; this reads them again,
+	 * on a thread while the deployment is checked out (readback.c). */
+	if (b->u->verify_readback && !b->staged_checked && (rc = ob_readback_start(b, &check, e)) < 0)
 		return rc;
 	fault_point("deploy");
-	if ((rc = deploy(b, e)) < 0)
+	rc = deploy(b, e);
+	if (check && (rc_check = ob_readback_finish(check, &check_err)) < 0)
+		return refuse_deployed(b, rc_check, &check_err, e);
+	if (rc < 0)
 		return rc;
 	fault_point("deployed");
 	ob_describe(b, b->new_dep, target);

@@ -65,10 +65,16 @@ int ob_check_ref_binding(const char *csum, GVariant *commit, const char *ref, st
 int ob_release_meta(const struct ostree_backend *b, GVariant *commit, struct release *out,
 		    struct error *e);
 
-/* ostree.c: the release fetched last is whole in the repository; its objects
- * the booted commit does not share read and hashed again (exit 3). */
+/* ostree.c: the release fetched last is whole in the repository. */
 bool ob_commit_complete(struct ostree_backend *b);
+/* readback.c: the objects of the release fetched last that the booted commit
+ * does not share, read and hashed again (exit 3): at once (fsck_new_objects),
+ * or on a thread from start until finish joins it. On failure of start *out
+ * is NULL and there is nothing to finish; finish frees the check. */
+struct ob_readback;
 int ob_fsck_new_objects(struct ostree_backend *b, struct error *e);
+int ob_readback_start(struct ostree_backend *b, struct ob_readback **out, struct error *e);
+int ob_readback_finish(struct ob_readback *r, struct error *e);
 
 /* commit_fetch.c: the commit object csum in the repository, if it hashes to
  * its name. */
