@@ -106,6 +106,12 @@ static const char *active_path(struct dualbank *d, struct system_info *active)
 	return db_booted(d, active, &ae) == 0 ? active->path : NULL;
 }
 
+/* What booted_image hashed of the active slot in this run, if it did. */
+static const struct source_digest *booted_hashed(const struct dualbank *d)
+{
+	return d->have_booted_hashed ? &d->booted_hashed : NULL;
+}
+
 bool db_static_delta_find(struct dualbank *d)
 {
 	const char *id = d->u->booted_image;
@@ -122,7 +128,7 @@ bool db_static_delta_find(struct dualbank *d)
 	}
 	db_source_opts(d, d->source, &o);
 	rc = static_delta_find(&d->sd, &o, &d->head.manifest, id, d->dc->public_keys,
-			       d->dc->n_public_keys, active_path(d, &active), &se);
+			       d->dc->n_public_keys, active_path(d, &active), booted_hashed(d), &se);
 	if (rc == -ENOENT)
 		log_info("no static delta for image %.*s", STATIC_DELTA_ID_LEN, id);
 	else if (rc < 0)
@@ -140,7 +146,8 @@ int db_verify_named_delta(struct dualbank *d, struct error *e)
 	int rc;
 
 	db_source_opts(d, d->source, &o);
-	rc = static_delta_named_check(&d->sd, &o, &d->head, active_path(d, &active), e);
+	rc = static_delta_named_check(&d->sd, &o, &d->head, active_path(d, &active),
+				      booted_hashed(d), e);
 	if (rc < 0)
 		err_prefix(e, "verify %s", d->source);
 	return rc;

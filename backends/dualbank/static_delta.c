@@ -64,8 +64,10 @@ static int same_release(const struct manifest *d, const struct manifest *f, stru
 }
 
 /* The source: the active slot's first delta-source-size bytes, mapped
- * read-only (the slot is never opened for writing) and hashed. */
-static int map_source(struct static_delta *s, const char *active_path, struct error *e)
+ * read-only (the slot is never opened for writing) and hashed, unless this
+ * process hashed exactly those bytes already (known). */
+static int map_source(struct static_delta *s, const char *active_path,
+		      const struct source_digest *known, struct error *e)
 {
 	const struct manifest *m = &s->h->manifest;
 	uint64_t size = 0;
@@ -89,6 +91,11 @@ static int map_source(struct static_delta *s, const char *active_path, struct er
 			       strerror(errno));
 	s->map = p;
 	s->map_len = m->delta_source_size;
+	if (known && known->len == m->delta_source_size &&
+	    memcmp(known->sha256, m->delta_source_sha256, 32) == 0) {
+		log_debug("the active slot's image was hashed once in this run: its source");
+		return 0;
+	}
 	madvise(p, s->map_len, MADV_SEQUENTIAL);
 	struct sha256_ctx *c = sha256_new();
 	if (!c)
@@ -104,7 +111,7 @@ static int map_source(struct static_delta *s, const char *active_path, struct er
 
 /* The checks common to both ways in: format, index, source. */
 static int check_delta(struct static_delta *s, const struct source_opts *o,
-		       const char *active_path, struct error *e)
+		       const char *active_path, const struct source_digest *known, struct error *e)
 {
 	int rc;
 
@@ -113,7 +120,7 @@ static int check_delta(struct static_delta *s, const struct source_opts *o,
 			       s->h->manifest.format);
 	rc = bundle_index_fetch(o, s->h, &s->ix, e);
 	if (rc == 0)
-		rc = map_source(s, active_path, e);
+		rc = map_source(s, active_path, known, e);
 	if (rc == 0)
 		s->usable = true;
 	return rc;
@@ -121,7 +128,8 @@ static int check_delta(struct static_delta *s, const struct source_opts *o,
 
 int static_delta_find(struct static_delta *s, const struct source_opts *o,
 		      const struct manifest *full, const char *booted_image, char *const *keys,
-		      size_t nkeys, const char *active_path, struct error *e)
+		      size_t nkeys, const char *active_path, const struct source_digest *known,
+		      struct error *e)
 {
 	struct source_opts so = *o;
 	size_t which = 0;
@@ -141,21 +149,22 @@ int static_delta_find(struct static_delta *s, const struct source_opts *o,
 	if (rc == 0)
 		rc = same_release(&s->h->manifest, full, e);
 	if (rc == 0)
-		rc = check_delta(s, &so, active_path, e);
+		rc = check_delta(s, &so, active_path, known, e);
 	if (rc < 0)
 		static_delta_close(s);
 	return rc;
 }
 
 int static_delta_named_check(struct static_delta *s, const struct source_opts *o,
-			     const struct bundle_head *h, const char *active_path, struct error *e)
+			     const struct bundle_head *h, const char *active_path,
+			     const struct source_digest *known, struct error *e)
 {
 	int rc;
 
 	static_delta_close(s);
 	snprintf(s->location, sizeof(s->location), "%s", o->location);
 	s->h = h;
-	rc = check_delta(s, o, active_path, e);
+	rc = check_delta(s, o, active_path, known, e);
 	if (rc < 0)
 		static_delta_close(s);
 	return rc;

@@ -16,6 +16,14 @@
 /* The hex digits of the booted image's SHA-256 that name a static delta. */
 #define STATIC_DELTA_ID_LEN 16
 
+/* The active slot's first len bytes hashed already by this process (the
+ * booted image's id of a slot the updater did not write): a source of
+ * exactly that size and hash is not read and hashed a second time. */
+struct source_digest {
+	uint8_t sha256[32];
+	uint64_t len;
+};
+
 struct static_delta {
 	bool usable;              /* every check passed: apply it */
 	char location[4096];      /* the delta's URL or path */
@@ -33,17 +41,19 @@ bool static_delta_named(const char *location);
 
 /* For the full bundle at o->location (its head verified, manifest full) and
  * the booted image (64 hex digits): fetches location.from-HEX's head and
- * checks it, its index and the active slot at active_path; s->usable on
- * success. -ENOENT when there is no such file (e set); other errors name
+ * checks it, its index and the active slot at active_path (known: NULL, or
+ * what this process hashed of it already); s->usable on success. -ENOENT when there is no such file (e set); other errors name
  * the cause (-ESTALE: the active slot does not hold the source). */
 int static_delta_find(struct static_delta *s, const struct source_opts *o,
 		      const struct manifest *full, const char *booted_image, char *const *keys,
-		      size_t nkeys, const char *active_path, struct error *e);
+		      size_t nkeys, const char *active_path, const struct source_digest *known,
+		      struct error *e);
 
 /* A delta by name: h (at o->location) is its head, its signature verified:
  * checks its format, its index and the active slot. */
 int static_delta_named_check(struct static_delta *s, const struct source_opts *o,
-			     const struct bundle_head *h, const char *active_path, struct error *e);
+			     const struct bundle_head *h, const char *active_path,
+			     const struct source_digest *known, struct error *e);
 
 /* Unmaps the source and frees the head and index. */
 void static_delta_close(struct static_delta *s);

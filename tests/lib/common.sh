@@ -181,11 +181,13 @@ delta_test_release() {
 # WORK/NAME.json, log in WORK/NAME.err; slot B must then hold NEW and boot
 # next on trial, slot A untouched. With JSON progress it sets downloaded,
 # reused and written from the last line that counts them.
+# UPD_OPTS: global options before the command (e.g. -v).
 delta_install() {
 	local n=$1 p=${PROGRESS:-json}
 	shift
 	: >"$LOG"
-	"$UPDATER" --config="$D/updater.conf" --progress="$p" install "$@" "$URL/v1.1.upd" \
+	# shellcheck disable=SC2086 # UPD_OPTS: global options (-v), split
+	"$UPDATER" --config="$D/updater.conf" ${UPD_OPTS:-} --progress="$p" install "$@" "$URL/v1.1.upd" \
 		>"$WORK/$n.json" 2>"$WORK/$n.err" || { cat "$WORK/$n.err" >&2; fail "install $n"; }
 	assert_eq "$(slot_sha "$D" B "$SIZE")" "$NEW_SHA" "slot B after install $n"
 	assert_eq "$(envvar "$D" boot_slot)/$(envvar "$D" upgrade_available)" "B/1" "env after install $n"

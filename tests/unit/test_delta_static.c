@@ -85,7 +85,7 @@ static int check(struct fixture *f, struct error *e)
 	assert_int_equal(bundle_head_parse(file, len, &f->h, &need, e), 0);
 	free(file);
 	f->src = (struct source_opts){ .location = f->delta };
-	return static_delta_named_check(&f->sd, &f->src, &f->h, f->active, e);
+	return static_delta_named_check(&f->sd, &f->src, &f->h, f->active, NULL, e);
 }
 
 static void teardown(struct fixture *f)
