@@ -196,3 +196,24 @@ static inline void tu_assert_file_starts(const char *path, const uint8_t *data, 
 	assert_memory_equal(t, data, n);
 	free(t);
 }
+
+/* Flips the bits of the file's byte at offset at (a corruption the signed
+ * digests must catch). */
+static inline void tu_flip_byte(const char *path, uint64_t at)
+{
+	uint8_t byte = 0;
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0 && pread(fd, &byte, 1, (off_t)at) == 1);
+	byte ^= 0x55;
+	assert_true(pwrite(fd, &byte, 1, (off_t)at) == 1);
+	close(fd);
+}
+
+/* Writes "damage" over the file's six bytes from offset at (a slot block
+ * that no longer holds what it held). */
+static inline void tu_damage(const char *path, uint64_t at)
+{
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0 && pwrite(fd, "damage", 6, (off_t)at) == 6);
+	close(fd);
+}
