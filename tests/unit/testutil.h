@@ -217,3 +217,44 @@ static inline void tu_damage(const char *path, uint64_t at)
 	assert_true(fd >= 0 && pwrite(fd, "damage", 6, (off_t)at) == 6);
 	close(fd);
 }
+
+/* stderr (the log) going to a file in dir from tu_stderr_begin until
+ * tu_stderr_end puts it back and returns what was logged (malloc'd). */
+struct tu_stderr {
+	int saved;
+	char *path;
+};
+
+static inline void tu_stderr_begin(struct tu_stderr *c, const char *dir)
+{
+	c->path = tu_path(dir, "stderr.log");
+	int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	fflush(stderr);
+	c->saved = dup(2);
+	assert_true(fd >= 0 && c->saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+}
+
+static inline char *tu_stderr_end(struct tu_stderr *c)
+{
+	fflush(stderr);
+	assert_int_equal(dup2(c->saved, 2), 2);
+	close(c->saved);
+	char *out = tu_read_file(c->path, NULL);
+	assert_non_null(out);
+	free(c->path);
+	return out;
+}
+
+/* The file holds exactly want. */
+static inline void tu_assert_file_text(const char *path, const char *want)
+{
+	char *got = tu_read_file(path, NULL);
+
+	if (!got)
+		fail_msg("%s cannot be read", path);
+	assert_string_equal(got, want);
+	free(got);
+}
