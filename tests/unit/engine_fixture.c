@@ -204,6 +204,18 @@ void assert_state(struct fx *f, enum upd_state want)
 		fail_msg("state is %s, expected %s", state_name(s.state), state_name(want));
 }
 
+void install_activates(struct fx *f)
+{
+	install_ok(f);
+	assert_state(f, ST_ACTIVATED);
+}
+
+void mark_good_commits(struct fx *f)
+{
+	mark_good_ok(f);
+	assert_state(f, ST_COMMITTED);
+}
+
 void assert_record(struct update_state *s, const char *id, enum target_status want)
 {
 	const struct target_record *t = rec(s, id);

@@ -105,6 +105,10 @@ void assert_msg_has(const char *msg, const char *needle);
 void load(struct fx *f, struct update_state *s);
 const struct target_record *rec(struct update_state *s, const char *id);
 void assert_state(struct fx *f, enum upd_state want);
+/* install_ok, and the state is activated (the target boots next). */
+void install_activates(struct fx *f);
+/* mark_good_ok, and the state is committed. */
+void mark_good_commits(struct fx *f);
 void assert_record(struct update_state *s, const char *id, enum target_status want);
 void assert_kv(const char *text, const char *key, const char *want);
 char *state_text_no_time(struct fx *f);

@@ -360,8 +360,7 @@ static void test_policy_compatible(void **state)
 	/* ...unless the backend's config explicitly accepts unbound releases. */
 	F.rel.compatible_optional = true;
 	start(f);
-	install_ok(f);
-	assert_state(f, ST_ACTIVATED);
+	install_activates(f);
 }
 
 static void test_policy_versions(void **state)
@@ -393,8 +392,7 @@ static void test_policy_versions(void **state)
 	factory_device(f);
 	snprintf(F.rel.version, sizeof(F.rel.version), "1.0");
 	start_opts(f, true);
-	install_ok(f);
-	assert_state(f, ST_ACTIVATED);
+	install_activates(f);
 }
 
 /* No record, no VERSION_ID: nothing to compare with. Refused (exit 3, naming
