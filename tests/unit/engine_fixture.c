@@ -181,6 +181,13 @@ void assert_msg_has(const char *msg, const char *needle)
 		fail_msg("message \"%s\" lacks \"%s\"", msg, needle);
 }
 
+void assert_fails_with(struct fx *f, int rc, int want, int exit_class, const char *needle)
+{
+	assert_int_equal(rc, want);
+	assert_int_equal(f->e.exit, exit_class);
+	assert_msg_has(f->e.msg, needle);
+}
+
 /* ---- state helpers ------------------------------------------------------ */
 
 void load(struct fx *f, struct update_state *s)

@@ -126,8 +126,9 @@ static const struct verb_case mark_good = { "B", 1, 2, 4, 0, 9, MARK_GOOD, NULL,
 static const struct verb_case point_at = { "B", 1, 1, 4, 0, 9, POINT_AT, "A", false,
 					   0, "A", 0, 0, 4, 0 };
 /* A value outside the contract is refused and nothing is written. */
-static const struct verb_case verb_refuses_bad_bootlimit = { "A", 0, 0, 3, 0, 1000, SET_NEXT, "B", true,
-							     -EINVAL, "A", 0, 0, 3, 0 };
+static const struct verb_case verb_refuses_bad_bootlimit = { "A", 0, 0, 3, 0, 1000, SET_NEXT,
+							     "B", true, -EINVAL,
+							     "A", 0, 0, 3, 0 };
 
 static int run_verb(struct fx *f, const struct verb_case *c)
 {

@@ -169,5 +169,6 @@ static void test_corrupt_frame(void **state)
 	teardown(&s);
 }
 
-TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_sources), cmocka_unit_test(test_network_only),
-	cmocka_unit_test(test_damaged_active), cmocka_unit_test(test_corrupt_frame))
+TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_sources),
+	cmocka_unit_test(test_network_only), cmocka_unit_test(test_damaged_active),
+	cmocka_unit_test(test_corrupt_frame))

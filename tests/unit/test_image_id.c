@@ -119,7 +119,9 @@ static const struct mkfs_case ext4_4k_blocks = {
 static const struct mkfs_case ext4_4k_blocks_64bit = {
 	"mkfs.ext4", "e2fsprogs", "mkfs.ext4 -q -F -b 4096 -O 64bit %s -d %s 5M", "ext4"
 };
-static const struct mkfs_case erofs = { "mkfs.erofs", "erofs-utils", "mkfs.erofs --quiet %s %s", "erofs" };
+static const struct mkfs_case erofs = {
+	"mkfs.erofs", "erofs-utils", "mkfs.erofs --quiet %s %s", "erofs"
+};
 
 /* The image of the test's mkfs_case: its id is the image's. */
 static void id_is_image(void **state)
@@ -217,5 +219,5 @@ static void no_file_system_hashes_the_whole_slot(void **state)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tu_teardown)
 #define MKFS(c) { #c, id_is_image, setup, tu_teardown, (void *)&c }
 TU_MAIN(NULL, NULL, MKFS(ext4_1k_blocks), MKFS(ext4_1k_blocks_64bit), MKFS(ext4_4k_blocks),
-	MKFS(ext4_4k_blocks_64bit), T(squashfs), MKFS(erofs), T(a_corrupt_superblock_hashes_the_whole_slot),
-	T(no_file_system_hashes_the_whole_slot))
+	MKFS(ext4_4k_blocks_64bit), T(squashfs), MKFS(erofs),
+	T(a_corrupt_superblock_hashes_the_whole_slot), T(no_file_system_hashes_the_whole_slot))

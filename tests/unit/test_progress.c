@@ -125,5 +125,5 @@ static void test_last_line(void **state)
 }
 
 #define CASE(c) { "test_" #c, test_last_line, NULL, NULL, (void *)&c }
-TU_MAIN(NULL, NULL, CASE(install_says_what_it_moved), CASE(download_is_done), CASE(verify_counts_objects),
-	CASE(cut_is_not_complete))
+TU_MAIN(NULL, NULL, CASE(install_says_what_it_moved), CASE(download_is_done),
+	CASE(verify_counts_objects), CASE(cut_is_not_complete))
