@@ -181,6 +181,13 @@ void assert_msg_has(const char *msg, const char *needle)
 		fail_msg("message \"%s\" lacks \"%s\"", msg, needle);
 }
 
+void assert_fails_with(struct fx *f, int rc, int want, int exit_class, const char *needle)
+{
+	assert_int_equal(rc, want);
+	assert_int_equal(f->e.exit, exit_class);
+	assert_msg_has(f->e.msg, needle);
+}
+
 /* ---- state helpers ------------------------------------------------------ */
 
 void load(struct fx *f, struct update_state *s)
@@ -202,6 +209,18 @@ void assert_state(struct fx *f, enum upd_state want)
 	load(f, &s);
 	if (s.state != want)
 		fail_msg("state is %s, expected %s", state_name(s.state), state_name(want));
+}
+
+void install_activates(struct fx *f)
+{
+	install_ok(f);
+	assert_state(f, ST_ACTIVATED);
+}
+
+void mark_good_commits(struct fx *f)
+{
+	mark_good_ok(f);
+	assert_state(f, ST_COMMITTED);
 }
 
 void assert_record(struct update_state *s, const char *id, enum target_status want)

@@ -102,9 +102,16 @@ int do_check(struct fx *f, struct release *rel);
  * UPD_EXIT_UPTODATE, the message MSG. */
 void assert_up_to_date(struct fx *f, const char *msg);
 void assert_msg_has(const char *msg, const char *needle);
+/* A step returned rc: it must be want (a negative errno), with f->e of exit
+ * class exit_class and a message holding needle. */
+void assert_fails_with(struct fx *f, int rc, int want, int exit_class, const char *needle);
 void load(struct fx *f, struct update_state *s);
 const struct target_record *rec(struct update_state *s, const char *id);
 void assert_state(struct fx *f, enum upd_state want);
+/* install_ok, and the state is activated (the target boots next). */
+void install_activates(struct fx *f);
+/* mark_good_ok, and the state is committed. */
+void mark_good_commits(struct fx *f);
 void assert_record(struct update_state *s, const char *id, enum target_status want);
 void assert_kv(const char *text, const char *key, const char *want);
 char *state_text_no_time(struct fx *f);

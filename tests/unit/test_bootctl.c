@@ -174,6 +174,20 @@ static void expect_state(const char *cfg, const struct bootstate *want)
 	assert_state(&got, want);
 }
 
+/* The environment's variable name holds want. */
+static void expect_var(const char *cfg, const char *name, const char *want)
+{
+	struct bootctl *env = NULL;
+	struct error e = { 0 };
+
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, cfg, &e), 0);
+	char *v = bootctl_get(env, name);
+	if (!v || strcmp(v, want) != 0)
+		fail_msg("%s is \"%s\", not \"%s\"", name, v ? v : "(unset)", want);
+	free(v);
+	bootctl_close(env);
+}
+
 static void assert_msg_has(const struct error *e, const char *needle)
 {
 	if (!strstr(e->msg, needle))
@@ -201,17 +215,25 @@ static char *run(const char *fmt, const char *arg, int *status)
 	return out;
 }
 
+/* Opening the environment fails with want (a negative errno), the error in
+ * *e, and leaves nothing to close. */
+static void open_refused(struct fx *f, int want, struct error *e)
+{
+	struct bootctl *env = (struct bootctl *)1;
+
+	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, e), want);
+	assert_null(env);
+}
+
 /* ---- opening ------------------------------------------------------------ */
 
 static void test_open_blank_is_ebadmsg(void **state)
 {
 	struct fx *f = *state;
-	struct bootctl *env = (struct bootctl *)1;
 	struct error e = { 0 };
 
 	single(f);
-	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EBADMSG);
-	assert_null(env);
+	open_refused(f, -EBADMSG, &e);
 	assert_int_equal(e.exit, UPD_EXIT_OTHER);
 	assert_msg_has(&e, f->env);
 	assert_msg_has(&e, "bad CRC");
@@ -223,13 +245,12 @@ static void test_open_garbage_is_ebadmsg(void **state)
 	struct fx *f = *state;
 	char junk[ENV_SIZE];
 	struct error e = { 0 };
-	struct bootctl *env = NULL;
 
 	single(f);
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (char)(i * 7 + 13);
 	assert_int_equal(tu_write_file(f->env, junk, sizeof(junk)), 0);
-	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EBADMSG);
+	open_refused(f, -EBADMSG, &e);
 	assert_msg_has(&e, f->env);
 }
 
@@ -237,12 +258,10 @@ static void test_open_missing_env_is_enoent(void **state)
 {
 	struct fx *f = *state;
 	struct error e = { 0 };
-	struct bootctl *env = NULL;
 
 	single(f);
 	assert_int_equal(unlink(f->env), 0);
-	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -ENOENT);
-	assert_null(env);
+	open_refused(f, -ENOENT, &e);
 	assert_int_equal(e.exit, UPD_EXIT_OTHER);
 	assert_msg_has(&e, f->env);
 	assert_msg_has(&e, "No such file or directory");
@@ -252,9 +271,8 @@ static void test_open_missing_config_is_enoent(void **state)
 {
 	struct fx *f = *state;
 	struct error e = { 0 };
-	struct bootctl *env = NULL;
 
-	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -ENOENT);
+	open_refused(f, -ENOENT, &e);
 	assert_int_equal(e.exit, UPD_EXIT_OTHER);
 	assert_msg_has(&e, "boot environment: ");
 	assert_msg_has(&e, f->cfg);
@@ -264,11 +282,10 @@ static void test_open_short_file(void **state)
 {
 	struct fx *f = *state;
 	struct error e = { 0 };
-	struct bootctl *env = NULL;
 
 	single(f);
 	tu_blank_file(f->env, 0); /* `touch`ed, never sized */
-	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EIO);
+	open_refused(f, -EIO, &e);
 	assert_msg_has(&e, "truncate -s 16384");
 	err_clear(&e);
 	struct bootstate st = mkstate("A", 0, 0, 3, 0);
@@ -281,9 +298,8 @@ static void test_open_short_file(void **state)
 static void expect_bad_config(struct fx *f, const char *text, const char *needle)
 {
 	struct error e = { 0 };
-	struct bootctl *env = NULL;
 	tu_write_text(f->cfg, text);
-	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EINVAL);
+	open_refused(f, -EINVAL, &e);
 	assert_int_equal(e.exit, UPD_EXIT_USAGE);
 	assert_msg_has(&e, needle);
 }
@@ -334,7 +350,6 @@ static void test_init_refused_without_force(void **state)
 	struct fx *f = *state;
 	struct bootstate first = mkstate("A", 0, 0, 3, 0), second = mkstate("B", 0, 0, 4, 0);
 	struct error e = { 0 };
-	struct bootctl *env = NULL;
 
 	single(f);
 	put_env(f->env, 0, -1,
@@ -354,12 +369,7 @@ static void test_init_refused_without_force(void **state)
 
 	init_ok(f->cfg, &second, true);
 	expect_state(f->cfg, &second);
-	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
-	char *cmd = bootctl_get(env, "bootcmd");
-	assert_non_null(cmd);
-	assert_string_equal(cmd, "run distro_bootcmd"); /* kept by --force */
-	free(cmd);
-	bootctl_close(env);
+	expect_var(f->cfg, "bootcmd", "run distro_bootcmd"); /* kept by --force */
 }
 
 /* A partial or invalid contract is no boot state (every command refuses it):
@@ -368,8 +378,6 @@ static void test_init_completes_partial_contract(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate st = mkstate("A", 0, 0, 3, 0);
-	struct bootctl *env = NULL;
-	struct error e = { 0 };
 	const char *const partial[][4] = {
 		{ "bootcmd=run distro_bootcmd", "bootlimit=3", NULL },   /* U-Boot's default env */
 		{ "bootcmd=run distro_bootcmd", "bootcount=1", NULL },
@@ -381,12 +389,7 @@ static void test_init_completes_partial_contract(void **state)
 		put_env(f->env, 0, -1, (const char **)partial[i]);
 		init_ok(f->cfg, &st, false);
 		expect_state(f->cfg, &st);
-		assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
-		char *cmd = bootctl_get(env, "bootcmd");
-		assert_non_null(cmd);
-		assert_string_equal(cmd, "run distro_bootcmd");
-		free(cmd);
-		bootctl_close(env);
+		expect_var(f->cfg, "bootcmd", "run distro_bootcmd");
 	}
 }
 
@@ -396,17 +399,11 @@ static void test_init_keeps_foreign_variables(void **state)
 {
 	struct fx *f = *state;
 	struct bootstate st = mkstate("A", 0, 0, 3, 0);
-	struct bootctl *env = NULL;
-	struct error e = { 0 };
 
 	single(f);
 	put_env(f->env, 0, -1, (const char *[]){ "baudrate=115200", "bootdelay=2", NULL });
 	init_ok(f->cfg, &st, false);
-	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
-	char *v = bootctl_get(env, "baudrate");
-	assert_string_equal(v, "115200");
-	free(v);
-	bootctl_close(env);
+	expect_var(f->cfg, "baudrate", "115200");
 	expect_state(f->cfg, &st);
 }
 
@@ -721,11 +718,10 @@ static void test_uboot_flags_attribute(void **state)
 static void test_redundant_blank(void **state)
 {
 	struct fx *f = *state;
-	struct bootctl *env = NULL;
 	struct error e = { 0 };
 
 	redundant(f);
-	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), -EBADMSG);
+	open_refused(f, -EBADMSG, &e);
 	assert_msg_has(&e, "no valid copy of 2");
 }
 
@@ -822,13 +818,15 @@ static void test_redundant_flags_wrap(void **state)
 
 /* ---- interoperability with fw_printenv / fw_setenv ---------------------- */
 
-static void check_tools(struct fx *f)
+/* The environment laid out by layout (single or redundant), as the tools see it. */
+static void check_tools(struct fx *f, void (*layout)(struct fx *f))
 {
 	struct bootstate base = mkstate("A", 0, 0, 3, 0), trial = mkstate("B", 1, 0, 4, 0), got;
 	struct bootctl *env = NULL;
 	struct error e = { 0 };
 	int status;
 
+	layout(f);
 	init_ok(f->cfg, &base, false);
 	assert_int_equal(bootctl_open(&env, &bootctl_uboot, f->cfg, &e), 0);
 	assert_int_equal(bootctl_write(env, &trial, &e), 0);
@@ -856,16 +854,12 @@ static void check_tools(struct fx *f)
 
 static void test_tools_single(void **state)
 {
-	struct fx *f = *state;
-	single(f);
-	check_tools(f);
+	check_tools(*state, single);
 }
 
 static void test_tools_redundant(void **state)
 {
-	struct fx *f = *state;
-	redundant(f);
-	check_tools(f);
+	check_tools(*state, redundant);
 }
 
 int main(void)

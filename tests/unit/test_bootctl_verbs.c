@@ -11,12 +11,15 @@
 
 #define ENV_SIZE 0x4000
 
+struct verb_case;
+
 struct fx {
 	char *dir;
 	char cfg[PATH_MAX];
 	char env[PATH_MAX];
 	struct bootctl *bc;
 	struct error e;
+	const struct verb_case *verb; /* the test's initial state, if any */
 };
 
 static int setup(void **state)
@@ -26,6 +29,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
+	f->verb = *state;
 	snprintf(f->cfg, sizeof(f->cfg), "%s/fw_env.config", f->dir);
 	snprintf(f->env, sizeof(f->env), "%s/uboot.env", f->dir);
 	tu_blank_file(f->env, (off_t)2 * ENV_SIZE);
@@ -64,13 +68,20 @@ static void given(struct fx *f, const char *slot, int ua, int bc, int bl, int rb
 }
 
 /* What a fresh process reads. */
-static void expect(struct fx *f, const char *slot, int ua, int bc, int bl, int rb)
+static struct bootstate fresh_read(struct fx *f)
 {
 	struct bootctl *again = NULL;
 	struct bootstate got = { 0 };
 	assert_int_equal(bootctl_open(&again, &bootctl_uboot, f->cfg, &f->e), 0);
 	assert_int_equal(bootctl_read(again, &got, &f->e), 0);
 	bootctl_close(again);
+	return got;
+}
+
+static void expect(struct fx *f, const char *slot, int ua, int bc, int bl, int rb)
+{
+	struct bootstate got = fresh_read(f);
+
 	assert_string_equal(got.boot_slot, slot);
 	assert_int_equal(got.upgrade_available, ua);
 	assert_int_equal(got.bootcount, bc);
@@ -78,64 +89,74 @@ static void expect(struct fx *f, const char *slot, int ua, int bc, int bl, int r
 	assert_int_equal(got.rollback, rb);
 }
 
+/* A verb on a given boot state: the state (slot, upgrade_available,
+ * bootcount, bootlimit, rollback) before, the configured bootlimit set first
+ * (0: not set), the verb and its slot (and trial), its return code, and what
+ * a fresh process reads after. */
+enum verb { SET_NEXT, FINISH_FALLBACK, MARK_GOOD, POINT_AT };
+
+struct verb_case {
+	const char *slot;
+	int ua, bc, bl, rb, bootlimit;
+	enum verb verb;
+	const char *to;
+	bool trial;
+	int rc;
+	const char *want_slot;
+	int want_ua, want_bc, want_bl, want_rb;
+};
+
 /* activate: the trial starts afresh with the configured bootlimit. */
-static void test_set_next_on_trial(void **state)
-{
-	struct fx *f = *state;
-	given(f, "A", 0, 2, 3, 1);
-	bootctl_set_bootlimit(f->bc, 5);
-	assert_int_equal(bootctl_set_next(f->bc, "B", true, &f->e), 0);
-	expect(f, "B", 1, 0, 5, 0);
-}
-
+static const struct verb_case set_next_on_trial = { "A", 0, 2, 3, 1, 5, SET_NEXT, "B", true,
+						    0, "B", 1, 0, 5, 0 };
 /* rollback, cancel: no trial. */
-static void test_set_next_not_on_trial(void **state)
-{
-	struct fx *f = *state;
-	given(f, "B", 1, 1, 3, 0);
-	bootctl_set_bootlimit(f->bc, 4);
-	assert_int_equal(bootctl_set_next(f->bc, "A", false, &f->e), 0);
-	expect(f, "A", 0, 0, 4, 0);
-}
-
+static const struct verb_case set_next_not_on_trial = { "B", 1, 1, 3, 0, 4, SET_NEXT, "A", false,
+							0, "A", 0, 0, 4, 0 };
 /* Without bootctl_set_bootlimit() a trial gets the default 3 attempts. */
-static void test_default_bootlimit(void **state)
-{
-	struct fx *f = *state;
-	given(f, "A", 0, 0, 7, 0);
-	assert_int_equal(bootctl_set_next(f->bc, "B", true, &f->e), 0);
-	expect(f, "B", 1, 0, 3, 0);
-}
-
+static const struct verb_case default_bootlimit = { "A", 0, 0, 7, 0, 0, SET_NEXT, "B", true,
+						    0, "B", 1, 0, 3, 0 };
 /* U-Boot fell back to A: rollback and the trial are cleared. */
-static void test_finish_fallback(void **state)
-{
-	struct fx *f = *state;
-	given(f, "B", 1, 4, 3, 1);
-	bootctl_set_bootlimit(f->bc, 3);
-	assert_int_equal(bootctl_finish_fallback(f->bc, "A", &f->e), 0);
-	expect(f, "A", 0, 0, 3, 0);
-}
-
+static const struct verb_case finish_fallback = { "B", 1, 4, 3, 1, 3, FINISH_FALLBACK, "A", false,
+						  0, "A", 0, 0, 3, 0 };
 /* mark-good keeps boot_slot and the stored bootlimit; only the trial ends. */
-static void test_mark_good(void **state)
-{
-	struct fx *f = *state;
-	given(f, "B", 1, 2, 4, 0);
-	bootctl_set_bootlimit(f->bc, 9);
-	assert_int_equal(bootctl_mark_good(f->bc, &f->e), 0);
-	expect(f, "B", 0, 0, 4, 0);
-}
-
+static const struct verb_case mark_good = { "B", 1, 2, 4, 0, 9, MARK_GOOD, NULL, false,
+					    0, "B", 0, 0, 4, 0 };
 /* An interrupted install's trial ends, pointing at the running system; the
  * stored bootlimit (and rollback) stay as they are. */
-static void test_point_at(void **state)
+static const struct verb_case point_at = { "B", 1, 1, 4, 0, 9, POINT_AT, "A", false,
+					   0, "A", 0, 0, 4, 0 };
+/* A value outside the contract is refused and nothing is written. */
+static const struct verb_case verb_refuses_bad_bootlimit = { "A", 0, 0, 3, 0, 1000, SET_NEXT,
+							     "B", true, -EINVAL,
+							     "A", 0, 0, 3, 0 };
+
+static int run_verb(struct fx *f, const struct verb_case *c)
+{
+	switch (c->verb) {
+	case SET_NEXT:
+		return bootctl_set_next(f->bc, c->to, c->trial, &f->e);
+	case FINISH_FALLBACK:
+		return bootctl_finish_fallback(f->bc, c->to, &f->e);
+	case MARK_GOOD:
+		return bootctl_mark_good(f->bc, &f->e);
+	case POINT_AT:
+		return bootctl_point_at(f->bc, c->to, &f->e);
+	}
+	fail_msg("verb %d", (int)c->verb);
+	return -1;
+}
+
+/* The test's verb_case. */
+static void test_verb(void **state)
 {
 	struct fx *f = *state;
-	given(f, "B", 1, 1, 4, 0);
-	bootctl_set_bootlimit(f->bc, 9);
-	assert_int_equal(bootctl_point_at(f->bc, "A", &f->e), 0);
-	expect(f, "A", 0, 0, 4, 0);
+	const struct verb_case *c = f->verb;
+
+	given(f, c->slot, c->ua, c->bc, c->bl, c->rb);
+	if (c->bootlimit)
+		bootctl_set_bootlimit(f->bc, c->bootlimit);
+	assert_int_equal(run_verb(f, c), c->rc);
+	expect(f, c->want_slot, c->want_ua, c->want_bc, c->want_bl, c->want_rb);
 }
 
 /* The handle sees its own writes: next and read after a verb. */
@@ -156,16 +177,6 @@ static void test_next_follows_writes(void **state)
 	assert_string_equal(v, "B");
 	free(v);
 	assert_null(bootctl_get(NULL, "boot_slot"));
-}
-
-/* A value outside the contract is refused and nothing is written. */
-static void test_verb_refuses_bad_bootlimit(void **state)
-{
-	struct fx *f = *state;
-	given(f, "A", 0, 0, 3, 0);
-	bootctl_set_bootlimit(f->bc, 1000);
-	assert_int_equal(bootctl_set_next(f->bc, "B", true, &f->e), -EINVAL);
-	expect(f, "A", 0, 0, 3, 0);
 }
 
 /* The config's bootenv.fw_env_config names the U-Boot environment. */
@@ -196,12 +207,7 @@ static void test_open_failure_leaves_null(void **state)
 /* The apply_staged of a fresh process's read. */
 static int staged_now(struct fx *f)
 {
-	struct bootctl *again = NULL;
-	struct bootstate got = { 0 };
-	assert_int_equal(bootctl_open(&again, &bootctl_uboot, f->cfg, &f->e), 0);
-	assert_int_equal(bootctl_read(again, &got, &f->e), 0);
-	bootctl_close(again);
-	return got.apply_staged;
+	return fresh_read(f).apply_staged;
 }
 
 /* init writes apply_staged=0; set_staged sets and clears it and keeps the
@@ -272,23 +278,9 @@ static void test_apply_staged_values(void **state)
 	assert_int_equal(bootctl_write(f->bc, &st, &f->e), -EINVAL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_set_next_on_trial),
-		T(test_set_next_not_on_trial),
-		T(test_default_bootlimit),
-		T(test_finish_fallback),
-		T(test_mark_good),
-		T(test_point_at),
-		T(test_next_follows_writes),
-		T(test_verb_refuses_bad_bootlimit),
-		T(test_open_config),
-		T(test_open_failure_leaves_null),
-		T(test_apply_staged_verbs),
-		T(test_apply_staged_values),
-#undef T
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+#define VERB(c) { "test_" #c, test_verb, setup, teardown, (void *)&c }
+TU_MAIN(NULL, NULL, VERB(set_next_on_trial), VERB(set_next_not_on_trial), VERB(default_bootlimit),
+	VERB(finish_fallback), VERB(mark_good), VERB(point_at), T(test_next_follows_writes),
+	VERB(verb_refuses_bad_bootlimit), T(test_open_config), T(test_open_failure_leaves_null),
+	T(test_apply_staged_verbs), T(test_apply_staged_values))

@@ -303,6 +303,31 @@ static void test_index_parse_good(void **state)
 	bundle_index_free(NULL);
 }
 
+/* Frame sizes whose offsets do not increase (an empty frame), run past the
+ * payload or fall short of it, or are larger than any frame of 16 KiB
+ * compresses to: each refused with its message. */
+static void expect_frame_sizes_refused(void)
+{
+	static const struct {
+		int frame;
+		uint32_t size;
+		const char *msg;
+	} bad[] = {
+		{ 1, 0, "frame 1 has 0 compressed bytes" },
+		{ 1, 250, "frame 2 ends at 400, past the payload's 350 bytes" },
+		{ 2, 20, "frames end at 320, the payload has 350 bytes" },
+		{ 0, UINT32_MAX, "frame 0 has 4294967295 compressed bytes, outside 1.." },
+	};
+	struct fake f;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fake_init(&f);
+		set_size(&f, bad[i].frame, bad[i].size);
+		fake_seal(&f);
+		expect_refused(&f, f.stored_len, bad[i].msg);
+	}
+}
+
 static void test_index_hostile(void **state)
 {
 	(void)state;
@@ -325,23 +350,7 @@ static void test_index_hostile(void **state)
 	f.m.image_size = 36864 + 1; /* 10 blocks */
 	fake_seal(&f);
 	expect_refused(&f, f.stored_len, "the manifest implies 172");
-	/* offsets not increasing (an empty frame), past the payload, short of it */
-	fake_init(&f);
-	set_size(&f, 1, 0);
-	fake_seal(&f);
-	expect_refused(&f, f.stored_len, "frame 1 has 0 compressed bytes");
-	fake_init(&f);
-	set_size(&f, 1, 250);
-	fake_seal(&f);
-	expect_refused(&f, f.stored_len, "frame 2 ends at 400, past the payload's 350 bytes");
-	fake_init(&f);
-	set_size(&f, 2, 20);
-	fake_seal(&f);
-	expect_refused(&f, f.stored_len, "frames end at 320, the payload has 350 bytes");
-	fake_init(&f);
-	set_size(&f, 0, UINT32_MAX); /* larger than any frame of 16 KiB compresses to */
-	fake_seal(&f);
-	expect_refused(&f, f.stored_len, "frame 0 has 4294967295 compressed bytes, outside 1..");
+	expect_frame_sizes_refused();
 	/* not one zstd frame: garbage, two frames */
 	fake_init(&f);
 	memset(f.stored, 'A', f.stored_len);

@@ -33,6 +33,14 @@ static void assert_no_zombie(pid_t pid)
 	assert_int_equal(errno, ECHILD);
 }
 
+/* The child died of signal sig, and nothing is left to reap. */
+static void assert_killed_by(const struct child *c, int sig)
+{
+	assert_true(WIFSIGNALED(c->status));
+	assert_int_equal(WTERMSIG(c->status), sig);
+	assert_no_zombie(c->pid);
+}
+
 static void test_exit_status(void **state)
 {
 	struct child c;
@@ -52,9 +60,7 @@ static void test_signal_death(void **state)
 
 	start_sh(&c, "kill -USR1 $$; sleep 5", -1);
 	assert_true(child_wait(&c, 10000, NULL, NULL));
-	assert_true(WIFSIGNALED(c.status));
-	assert_int_equal(WTERMSIG(c.status), SIGUSR1);
-	assert_no_zombie(c.pid);
+	assert_killed_by(&c, SIGUSR1);
 }
 
 /* The wait gives up at its deadline; the stop is SIGTERM, well within the
@@ -70,11 +76,9 @@ static void test_timeout_kills(void **state)
 	assert_false(child_wait(&c, 200, NULL, NULL));
 	assert_true(child_now_ms() - t0 >= 200);
 	child_stop(&c, 5000, NULL, NULL);
-	assert_true(c.exited);
-	assert_true(WIFSIGNALED(c.status));
-	assert_int_equal(WTERMSIG(c.status), SIGTERM);
 	assert_true(child_now_ms() - t0 < 4000);
-	assert_no_zombie(c.pid);
+	assert_true(c.exited);
+	assert_killed_by(&c, SIGTERM);
 }
 
 /* A child that ignores SIGTERM gets SIGKILL once the grace period is over. */
@@ -89,9 +93,7 @@ static void test_sigkill_after_grace(void **state)
 	t0 = child_now_ms();
 	child_stop(&c, 300, NULL, NULL);
 	assert_true(child_now_ms() - t0 >= 300);
-	assert_true(WIFSIGNALED(c.status));
-	assert_int_equal(WTERMSIG(c.status), SIGKILL);
-	assert_no_zombie(c.pid);
+	assert_killed_by(&c, SIGKILL);
 }
 
 /* A process the child started (in its group) dies too. We are the

@@ -499,22 +499,11 @@ static void test_bad_value_bootlimit(void **state)
 /* Loads f's config with stderr (the log) going to a file; returns what was logged. */
 static char *load_logged(struct fx *f, int *rc)
 {
-	char *log = join(f->dir, "stderr.log");
-	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600), saved = dup(2);
-	char *out;
+	struct tu_stderr c;
 
-	assert_true(fd >= 0 && saved >= 0);
-	fflush(stderr);
-	assert_int_equal(dup2(fd, 2), 2);
+	tu_stderr_begin(&c, f->dir);
 	*rc = load(f);
-	fflush(stderr);
-	assert_int_equal(dup2(saved, 2), 2);
-	close(fd);
-	close(saved);
-	out = tu_read_file(log, NULL);
-	free(log);
-	assert_non_null(out);
-	return out;
+	return tu_stderr_end(&c);
 }
 
 static void test_bootlimit_new_key(void **state)

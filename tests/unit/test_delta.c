@@ -33,11 +33,27 @@ struct setup {
 	struct bundle_head h;
 	struct bundle_index ix;
 	struct source_opts src;
+	struct delta_counts c; /* the last run's */
+	struct error e;
 };
 
-/* A bundle of new_ (format 3, 16 KiB frames) read back: head and index;
- * the active slot holds old, twice the image's size; the target, zeros. */
-static void setup(struct setup *s, size_t n, const uint8_t *new_)
+/* old with blocks [first, first + count) replaced by new random data, and
+ * block 7 holding what old's block 9 held (a moved block). */
+static uint8_t *changed(const uint8_t *old, size_t n, size_t first, size_t count)
+{
+	uint8_t *img = malloc(n);
+	assert_non_null(img);
+	memcpy(img, old, n);
+	tu_fill_random(img + first * BS, count * BS, 4242);
+	memcpy(img + 7 * BS, old + 9 * BS, BS);
+	return img;
+}
+
+/* A bundle of the new image (format 3, 16 KiB frames) read back: head and
+ * index. The new image is the old one changed(first, count), or with count
+ * 0 the old one itself. The active slot holds old, twice the image's size;
+ * the target, zeros. */
+static void setup(struct setup *s, size_t n, size_t first, size_t count)
 {
 	struct error e = { 0 };
 	size_t need = 0, len = 0;
@@ -47,9 +63,7 @@ static void setup(struct setup *s, size_t n, const uint8_t *new_)
 	s->n = n;
 	s->bundle = path_in("b.upd"), s->target = path_in("B.img"), s->active = path_in("A.img");
 	s->old = old_image(n);
-	s->new_ = malloc(n);
-	assert_non_null(s->new_);
-	memcpy(s->new_, new_, n);
+	s->new_ = count ? changed(s->old, n, first, count) : old_image(n);
 	tu_put_file(img, s->new_, n, n);
 	struct bundle_create_opts o = { .image = img, .version = "2", .compatible = "b",
 					.key = fx.key, .output = s->bundle, .format = 3,
@@ -74,7 +88,8 @@ static void teardown(struct setup *s)
 	free(s->bundle), free(s->target), free(s->active), free(s->old), free(s->new_);
 }
 
-static int run(struct setup *s, bool use_active, struct delta_counts *c, struct error *e)
+/* delta_install onto the target, its counts and error in s->c and s->e. */
+static int run(struct setup *s, bool use_active)
 {
 	int fd = open(s->target, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -82,124 +97,78 @@ static int run(struct setup *s, bool use_active, struct delta_counts *c, struct 
 			       .active_path = use_active ? s->active : NULL, .m = &s->h.manifest,
 			       .ix = &s->ix, .src = &s->src,
 			       .payload_offset = s->h.payload_offset, .readback = true };
-	int rc = delta_install(&j, c, e);
+	int rc = delta_install(&j, &s->c, &s->e);
 	close(fd);
 	return rc;
 }
 
-/* old with blocks [first, first + count) replaced by new random data, and
- * block 7 holding what old's block 9 held (a moved block). */
-static uint8_t *changed(const uint8_t *old, size_t n, size_t first, size_t count)
-{
-	uint8_t *img = malloc(n);
-	assert_non_null(img);
-	memcpy(img, old, n);
-	tu_fill_random(img + first * BS, count * BS, 4242);
-	memcpy(img + 7 * BS, old + 9 * BS, BS);
-	return img;
-}
-
 static void test_sources(void **state)
 {
-	(void)state;
 	const size_t n = 64 * BS + 1000; /* a partial last block */
 	struct setup s;
-	struct delta_counts c;
-	struct error e = { 0 };
-	uint8_t *old = old_image(n), *img = changed(old, n, 20, 4);
 
-	setup(&s, n, img);
-	assert_int_equal(run(&s, true, &c, &e), 0);
+	(void)state;
+	setup(&s, n, 20, 4);
+	assert_int_equal(run(&s, true), 0);
 	tu_assert_file_starts(s.target, s.new_, s.n);
 	/* Blocks 20..23 are frame 5: the one frame downloaded. */
-	assert_true(c.downloaded == s.ix.frame_offset[6] - s.ix.frame_offset[5]);
+	assert_true(s.c.downloaded == s.ix.frame_offset[6] - s.ix.frame_offset[5]);
 	/* Zero blocks were in place (the target is zeros); block 7 and every other
 	 * non-zero block came from the active slot. */
-	assert_true(c.copied > 0 && c.reused > 0);
-	assert_true(c.reused + c.copied + c.zeros + 4 * BS == n);
-	assert_true(c.written == c.copied + 4 * BS);
+	assert_true(s.c.copied > 0 && s.c.reused > 0);
+	assert_true(s.c.reused + s.c.copied + s.c.zeros + 4 * BS == n);
+	assert_true(s.c.written == s.c.copied + 4 * BS);
 
 	/* Run again: all in place, nothing downloaded or written. */
-	assert_int_equal(run(&s, true, &c, &e), 0);
-	assert_true(c.downloaded == 0 && c.written == 0 && c.copied == 0 && c.reused == n);
+	assert_int_equal(run(&s, true), 0);
+	assert_true(s.c.downloaded == 0 && s.c.written == 0 && s.c.copied == 0 && s.c.reused == n);
 	teardown(&s);
-	free(old), free(img);
 }
 
 /* No active slot: every non-zero block from the network, the image exact. */
 static void test_network_only(void **state)
 {
-	(void)state;
-	const size_t n = 40 * BS;
 	struct setup s;
-	struct delta_counts c;
-	struct error e = { 0 };
-	uint8_t *img = old_image(n);
 
-	setup(&s, n, img);
-	assert_int_equal(run(&s, false, &c, &e), 0);
+	(void)state;
+	setup(&s, 40 * BS, 0, 0);
+	assert_int_equal(run(&s, false), 0);
 	tu_assert_file_starts(s.target, s.new_, s.n);
-	assert_true(c.copied == 0 && c.downloaded == s.h.manifest.payload_size);
+	assert_true(s.c.copied == 0 && s.c.downloaded == s.h.manifest.payload_size);
 	teardown(&s);
-	free(img);
 }
 
 /* The active slot's block 9 damaged: the frames of blocks 7 and 9 (whose
  * data only that block held) are downloaded. */
 static void test_damaged_active(void **state)
 {
-	(void)state;
-	const size_t n = 32 * BS;
 	struct setup s;
-	struct delta_counts c;
-	struct error e = { 0 };
-	uint8_t *old = old_image(n), *img = changed(old, n, 28, 4);
 
-	setup(&s, n, img);
-	int fd = open(s.active, O_WRONLY);
-	assert_true(fd >= 0 && pwrite(fd, "damage", 6, 9 * BS + 100) == 6);
-	close(fd);
-	assert_int_equal(run(&s, true, &c, &e), 0);
+	(void)state;
+	setup(&s, 32 * BS, 28, 4);
+	tu_damage(s.active, 9 * BS + 100);
+	assert_int_equal(run(&s, true), 0);
 	tu_assert_file_starts(s.target, s.new_, s.n);
 	uint64_t f12 = s.ix.frame_offset[3] - s.ix.frame_offset[1]; /* blocks 4..11 */
 	uint64_t f7 = s.ix.frame_offset[8] - s.ix.frame_offset[7];  /* blocks 28..31 */
-	assert_true(c.downloaded == f12 + f7);
+	assert_true(s.c.downloaded == f12 + f7);
 	teardown(&s);
-	free(old), free(img);
 }
 
 /* A frame altered under the signed index: refused, naming the frame. */
 static void test_corrupt_frame(void **state)
 {
-	(void)state;
-	const size_t n = 16 * BS;
 	struct setup s;
-	struct delta_counts c;
-	struct error e = { 0 };
-	uint8_t *old = old_image(n), *img = changed(old, n, 12, 4);
 
-	setup(&s, n, img);
-	int fd = open(s.bundle, O_RDWR);
-	uint64_t at = s.h.payload_offset + s.ix.frame_offset[3] + 20;
-	uint8_t byte = 0;
-	assert_true(fd >= 0 && pread(fd, &byte, 1, (off_t)at) == 1);
-	byte ^= 0x55;
-	assert_true(pwrite(fd, &byte, 1, (off_t)at) == 1);
-	close(fd);
-	assert_int_equal(run(&s, true, &c, &e), -EBADMSG);
-	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
-	assert_non_null(strstr(e.msg, "corrupt payload: frame 3"));
+	(void)state;
+	setup(&s, 16 * BS, 12, 4);
+	tu_flip_byte(s.bundle, s.h.payload_offset + s.ix.frame_offset[3] + 20);
+	assert_int_equal(run(&s, true), -EBADMSG);
+	assert_int_equal(s.e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(s.e.msg, "corrupt payload: frame 3"));
 	teardown(&s);
-	free(old), free(img);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sources),
-		cmocka_unit_test(test_network_only),
-		cmocka_unit_test(test_damaged_active),
-		cmocka_unit_test(test_corrupt_frame),
-	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
-}
+TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_sources),
+	cmocka_unit_test(test_network_only), cmocka_unit_test(test_damaged_active),
+	cmocka_unit_test(test_corrupt_frame))

@@ -37,6 +37,8 @@ struct fixture {
 	struct bundle_head h;
 	struct static_delta sd;
 	struct source_opts src;
+	struct delta_counts c; /* the last run's */
+	struct error e;        /* the last check's or run's */
 };
 
 static void create(const char *img, const char *out, const char *from, int format)
@@ -76,8 +78,9 @@ static void setup(struct fixture *f, size_t n)
 }
 
 /* The delta's head and index, the source mapped: the device's checks. */
-static int check(struct fixture *f, struct error *e)
+static int check(struct fixture *f)
 {
+	struct error *e = &f->e;
 	size_t need = 0, len = 0;
 	uint8_t *file = (uint8_t *)tu_read_file(f->delta, &len);
 
@@ -95,23 +98,22 @@ static void teardown(struct fixture *f)
 	free(f->target), free(f->active), free(f->delta), free(f->old), free(f->new_);
 }
 
-static int run(struct fixture *f, struct delta_counts *c, struct error *e)
+/* delta_static_install onto the target, its counts and error in f->c and f->e. */
+static int run(struct fixture *f)
 {
 	int fd = open(f->target, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
 	struct delta_job j = { .fd = fd, .name = "B", .path = f->target, .m = &f->h.manifest,
 			       .ix = &f->sd.ix, .src = &f->src, .payload_offset = f->h.payload_offset,
 			       .readback = true, .source = f->sd.map, .source_size = f->sd.map_len };
-	int rc = delta_static_install(&j, c, e);
+	int rc = delta_static_install(&j, &f->c, &f->e);
 	close(fd);
 	return rc;
 }
 
 static void damage(const char *path, uint64_t block)
 {
-	int fd = open(path, O_WRONLY);
-	assert_true(fd >= 0 && pwrite(fd, "damage", 6, (off_t)(block * BS + 100)) == 6);
-	close(fd);
+	tu_damage(path, block * BS + 100);
 }
 
 static uint64_t frame_bytes(const struct fixture *f, uint64_t fr)
@@ -122,26 +124,24 @@ static uint64_t frame_bytes(const struct fixture *f, uint64_t fr)
 /* Onto zeros: the image; then again: nothing moves. */
 static void test_apply(void **state)
 {
-	(void)state;
 	const size_t n = 40 * BS + 1000; /* a partial last block */
 	struct fixture f;
-	struct delta_counts c;
-	struct error e = { 0 };
 
+	(void)state;
 	setup(&f, n);
-	assert_int_equal(check(&f, &e), 0);
+	assert_int_equal(check(&f), 0);
 	assert_int_equal(f.h.manifest.format, 4);
 	assert_true(f.sd.ix.ndata >= 12 && f.sd.ix.nframes >= 3);
-	assert_int_equal(run(&f, &c, &e), 0);
+	assert_int_equal(run(&f), 0);
 	tu_assert_file_starts(f.target, f.new_, f.n);
 	/* Every frame downloaded, once; copies from the source, zeros in place. */
-	assert_true(c.downloaded == f.h.manifest.payload_size);
-	assert_true(c.copied > 0 && c.reused > 0 && c.zeros == 0);
-	assert_true(c.reused + c.copied + f.h.manifest.delta_data_size == n);
-	assert_true(c.written == c.copied + f.h.manifest.delta_data_size);
+	assert_true(f.c.downloaded == f.h.manifest.payload_size);
+	assert_true(f.c.copied > 0 && f.c.reused > 0 && f.c.zeros == 0);
+	assert_true(f.c.reused + f.c.copied + f.h.manifest.delta_data_size == n);
+	assert_true(f.c.written == f.c.copied + f.h.manifest.delta_data_size);
 
-	assert_int_equal(run(&f, &c, &e), 0);
-	assert_true(c.downloaded == 0 && c.written == 0 && c.copied == 0 && c.reused == n);
+	assert_int_equal(run(&f), 0);
+	assert_true(f.c.downloaded == 0 && f.c.written == 0 && f.c.copied == 0 && f.c.reused == n);
 	teardown(&f);
 }
 
@@ -150,42 +150,38 @@ static void test_apply(void **state)
  * block (3) one write each, no download. */
 static void test_resume(void **state)
 {
-	(void)state;
-	const size_t n = 40 * BS;
 	struct fixture f;
-	struct delta_counts c;
-	struct error e = { 0 };
 
-	setup(&f, n);
-	assert_int_equal(check(&f, &e), 0);
-	assert_int_equal(run(&f, &c, &e), 0);
+	(void)state;
+	setup(&f, 40 * BS);
+	assert_int_equal(check(&f), 0);
+	assert_int_equal(run(&f), 0);
 	damage(f.target, 15);
-	assert_int_equal(run(&f, &c, &e), 0);
+	assert_int_equal(run(&f), 0);
 	tu_assert_file_starts(f.target, f.new_, f.n);
-	assert_true(c.downloaded == frame_bytes(&f, 1));
-	assert_true(c.written == BS);
+	assert_true(f.c.downloaded == frame_bytes(&f, 1));
+	assert_true(f.c.written == BS);
 
 	damage(f.target, 7);
 	damage(f.target, 3);
-	assert_int_equal(run(&f, &c, &e), 0);
+	assert_int_equal(run(&f), 0);
 	tu_assert_file_starts(f.target, f.new_, f.n);
-	assert_true(c.downloaded == 0 && c.written == 2 * BS);
-	assert_true(c.copied + c.zeros == 2 * BS);
+	assert_true(f.c.downloaded == 0 && f.c.written == 2 * BS);
+	assert_true(f.c.copied + f.c.zeros == 2 * BS);
 	teardown(&f);
 }
 
 /* An active slot that no longer holds the source: -ESTALE, a verify error. */
 static void test_stale_source(void **state)
 {
-	(void)state;
 	struct fixture f;
-	struct error e = { 0 };
 
+	(void)state;
 	setup(&f, 32 * BS);
 	damage(f.active, 5);
-	assert_int_equal(check(&f, &e), -ESTALE);
-	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
-	assert_non_null(strstr(e.msg, "does not hold its source image"));
+	assert_int_equal(check(&f), -ESTALE);
+	assert_int_equal(f.e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(f.e.msg, "does not hold its source image"));
 	assert_false(f.sd.usable);
 	teardown(&f);
 }
@@ -194,25 +190,17 @@ static void test_stale_source(void **state)
  * (14..17) written; frame 0's (10..13), checked before it, are kept. */
 static void test_corrupt_frame(void **state)
 {
-	(void)state;
-	const size_t n = 32 * BS;
 	struct fixture f;
-	struct delta_counts c;
-	struct error e = { 0 };
-	uint8_t byte = 0, zeros[4 * BS] = { 0 }, got[4 * BS];
+	uint8_t zeros[4 * BS] = { 0 }, got[4 * BS];
 
-	setup(&f, n);
-	assert_int_equal(check(&f, &e), 0);
-	int fd = open(f.delta, O_RDWR);
-	uint64_t at = f.h.payload_offset + f.sd.ix.frame_offset[1] + frame_bytes(&f, 1) / 2;
-	assert_true(fd >= 0 && pread(fd, &byte, 1, (off_t)at) == 1);
-	byte ^= 0x55;
-	assert_true(pwrite(fd, &byte, 1, (off_t)at) == 1);
-	close(fd);
-	assert_int_equal(run(&f, &c, &e), -EBADMSG);
-	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
-	assert_non_null(strstr(e.msg, "corrupt static delta: frame 1 "));
-	fd = open(f.target, O_RDONLY);
+	(void)state;
+	setup(&f, 32 * BS);
+	assert_int_equal(check(&f), 0);
+	tu_flip_byte(f.delta, f.h.payload_offset + f.sd.ix.frame_offset[1] + frame_bytes(&f, 1) / 2);
+	assert_int_equal(run(&f), -EBADMSG);
+	assert_int_equal(f.e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(f.e.msg, "corrupt static delta: frame 1 "));
+	int fd = open(f.target, O_RDONLY);
 	assert_true(fd >= 0 && pread(fd, got, sizeof(got), 14 * BS) == (ssize_t)sizeof(got));
 	assert_memory_equal(got, zeros, sizeof(got));
 	assert_true(pread(fd, got, sizeof(got), 10 * BS) == (ssize_t)sizeof(got));
@@ -221,13 +209,5 @@ static void test_corrupt_frame(void **state)
 	teardown(&f);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_apply),
-		cmocka_unit_test(test_resume),
-		cmocka_unit_test(test_stale_source),
-		cmocka_unit_test(test_corrupt_frame),
-	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
-}
+TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_apply), cmocka_unit_test(test_resume),
+	cmocka_unit_test(test_stale_source), cmocka_unit_test(test_corrupt_frame))

@@ -189,8 +189,7 @@ static void test_rollback_cancels_pending(void **state)
 	assert_string_equal(F.booted, "A");
 	assert_state(f, ST_ROLLED_BACK);
 	/* B no longer boots next: a new install may write it. */
-	install_ok(f);
-	assert_state(f, ST_ACTIVATED);
+	install_activates(f);
 }
 
 /* ---- check -------------------------------------------------------------- */
@@ -283,9 +282,8 @@ static void test_open_errors(void **state)
 	stop(f);
 	g = NULL;
 	err_clear(&f->e);
-	assert_int_equal(engine_open(&g, &f->cfg, "dualbank", ENGINE_NEED_LOCK, &o, &f->e), -EINVAL);
-	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
-	assert_msg_has(f->e.msg, "belongs to backend 'fake'");
+	assert_fails_with(f, engine_open(&g, &f->cfg, "dualbank", ENGINE_NEED_LOCK, &o, &f->e),
+			  -EINVAL, UPD_EXIT_USAGE, "belongs to backend 'fake'");
 	engine_close(g);
 }
 
@@ -347,9 +345,8 @@ static void test_init(void **state)
 	assert_string_equal(rec(&s, "A")->version, "1.0");
 
 	err_clear(&f->e);
-	assert_int_equal(engine_init(&f->cfg, "fake", false, &f->e), -EEXIST);
-	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
-	assert_msg_has(f->e.msg, "already initialised");
+	assert_fails_with(f, engine_init(&f->cfg, "fake", false, &f->e), -EEXIST, UPD_EXIT_USAGE,
+			  "already initialised");
 }
 
 /* ---- state_dir: never created, must be ours ----------------------------- */

@@ -16,8 +16,7 @@ static void confirm_release(struct fx *f, const char *v, uint64_t sv)
 	install_ok(f);
 	boot(f);
 	assert_string_equal(F.booted, target);
-	mark_good_ok(f);
-	assert_state(f, ST_COMMITTED);
+	mark_good_commits(f);
 }
 
 /* RC is a refusal: -EPERM, exit class EXIT_CODE, the message MSG exactly. */
@@ -101,8 +100,7 @@ static void test_floor_refuses_install(void **state)
 	/* At the floor is fine. */
 	F.rel.security_version = 5;
 	start(f);
-	install_ok(f);
-	assert_state(f, ST_ACTIVATED);
+	install_activates(f);
 }
 
 /* A rollback or a fallback never lowers the floor, and a rollback to a system
@@ -204,8 +202,7 @@ static void test_downgrade_vs_highest_confirmed(void **state)
 	/* --allow-downgrade does install 2.0 */
 	snprintf(F.rel.version, sizeof(F.rel.version), "2.0");
 	start_opts(f, true);
-	install_ok(f);
-	assert_state(f, ST_ACTIVATED);
+	install_activates(f);
 }
 
 /* A state file from before the high-water mark: a good record counts. */

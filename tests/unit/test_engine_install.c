@@ -275,9 +275,7 @@ static void test_install_post_install_hook_fails(void **state)
 
 	/* and rollback will not boot it */
 	start(f);
-	assert_int_equal(do_rollback(f), -EPERM);
-	assert_int_equal(f->e.exit, UPD_EXIT_BUSY);
-	assert_msg_has(f->e.msg, "(bad)");
+	assert_fails_with(f, do_rollback(f), -EPERM, UPD_EXIT_BUSY, "(bad)");
 }
 
 /* A backend whose target gets its name from the install (an ostree
@@ -360,8 +358,7 @@ static void test_policy_compatible(void **state)
 	/* ...unless the backend's config explicitly accepts unbound releases. */
 	F.rel.compatible_optional = true;
 	start(f);
-	install_ok(f);
-	assert_state(f, ST_ACTIVATED);
+	install_activates(f);
 }
 
 static void test_policy_versions(void **state)
@@ -393,8 +390,7 @@ static void test_policy_versions(void **state)
 	factory_device(f);
 	snprintf(F.rel.version, sizeof(F.rel.version), "1.0");
 	start_opts(f, true);
-	install_ok(f);
-	assert_state(f, ST_ACTIVATED);
+	install_activates(f);
 }
 
 /* No record, no VERSION_ID: nothing to compare with. Refused (exit 3, naming
@@ -416,9 +412,7 @@ static void test_policy_unknown_booted_version(void **state)
 	expect_policy_refusal(f, want);
 	snprintf(F.rel.version, sizeof(F.rel.version), "99.0"); /* whatever the version */
 	reset_calls();
-	assert_int_equal(do_install(f), -EPERM);
-	assert_int_equal(f->e.exit, UPD_EXIT_VERIFY);
-	assert_msg_has(f->e.msg, "version_file");
+	assert_fails_with(f, do_install(f), -EPERM, UPD_EXIT_VERIFY, "version_file");
 
 	snprintf(F.rel.version, sizeof(F.rel.version), "0.1");
 	start_opts(f, true);

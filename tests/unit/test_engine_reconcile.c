@@ -228,8 +228,7 @@ static void test_reconcile_interrupted_install(void **state)
 	/* Never bootable: rollback refuses it; a new install rewrites it. */
 	assert_int_equal(do_rollback(f), -EPERM);
 	assert_msg_has(f->e.msg, "(incomplete)");
-	install_ok(f);
-	assert_state(f, ST_ACTIVATED);
+	install_activates(f);
 	free(env0);
 }
 
@@ -303,8 +302,7 @@ static void test_reconcile_cut_after_activating_write(void **state)
 	boot(f);
 	assert_string_equal(F.booted, "B");
 	assert_state(f, ST_TRIAL);
-	mark_good_ok(f);
-	assert_state(f, ST_COMMITTED);
+	mark_good_commits(f);
 }
 
 /* The same cut, but the power came back with the device booting B: the
@@ -352,8 +350,7 @@ static void test_reconcile_cut_after_activating_write_bootloader_saw_old(void **
 	assert_env(f, "A", 0, 0, 3, 0);
 	assert_reconcile_idempotent(f);
 
-	install_ok(f);
-	assert_state(f, ST_ACTIVATED);
+	install_activates(f);
 	assert_env(f, "B", 1, 0, 3, 0);
 }
 

@@ -126,13 +126,7 @@ static void test_regression_cut_rollback_during_trial_commits(void **state)
 	assert_true(rec(&s, "B")->status != TS_GOOD);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		T(test_regression_newline_in_error_bricks_state),
-		T(test_regression_cut_in_post_install_leaves_target_bootable),
-		T(test_regression_reconcile_unverified_trial_not_idempotent),
-		T(test_regression_cut_rollback_during_trial_commits),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TU_MAIN(NULL, NULL, T(test_regression_newline_in_error_bricks_state),
+	T(test_regression_cut_in_post_install_leaves_target_bootable),
+	T(test_regression_reconcile_unverified_trial_not_idempotent),
+	T(test_regression_cut_rollback_during_trial_commits))

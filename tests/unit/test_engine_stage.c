@@ -60,8 +60,7 @@ static void test_stage_then_apply(void **state)
 	assert_record(&s, "B", TS_VERIFIED);
 	boot(f);
 	assert_state(f, ST_TRIAL);
-	mark_good_ok(f);
-	assert_state(f, ST_COMMITTED);
+	mark_good_commits(f);
 	start(f);
 	apply_ok(f); /* nothing staged any more */
 	assert_int_equal(F.n_activate, 1);
@@ -86,8 +85,7 @@ static void next_boot_completes(struct fx *f, const char *what)
 	if (s.state == ST_ACTIVATED)
 		boot(f);
 	assert_state(f, ST_TRIAL);
-	mark_good_ok(f);
-	assert_state(f, ST_COMMITTED);
+	mark_good_commits(f);
 }
 
 static void test_apply_cut_at_each_point(void **state)
@@ -176,9 +174,8 @@ static void test_stage_without_stage_op(void **state)
 
 	F.no_stage = true;
 	start(f);
-	assert_int_equal(do_stage(f), -ENOTSUP);
-	assert_int_equal(f->e.exit, UPD_EXIT_USAGE);
-	assert_msg_has(f->e.msg, "stage: the fake backend cannot stage an update (backends that can: ");
+	assert_fails_with(f, do_stage(f), -ENOTSUP, UPD_EXIT_USAGE,
+			  "stage: the fake backend cannot stage an update (backends that can: ");
 	assert_string_equal(F.calls, "");
 	assert_env_bytes(f, env0);
 	free(env0);
@@ -328,9 +325,7 @@ static void test_status_shows_staged(void **state)
 static void refused_busy(struct fx *f, const char *msg, enum upd_state st)
 {
 	start(f);
-	assert_int_equal(do_stage(f), -EBUSY);
-	assert_int_equal(f->e.exit, UPD_EXIT_BUSY);
-	assert_msg_has(f->e.msg, msg);
+	assert_fails_with(f, do_stage(f), -EBUSY, UPD_EXIT_BUSY, msg);
 	assert_state(f, st);
 	assert_int_equal(env_apply_staged(f), 0);
 	assert_int_equal(F.n_stage, 0);

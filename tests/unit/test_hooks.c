@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -11,19 +12,12 @@
 #include "../../hooks/hooks.h"
 
 struct fx {
-	char *root;  /* temporary directory */
-	char *hooks; /* <root>/hooks: the hooks.dir */
-	char *pre;   /* <root>/hooks/pre-install.d */
-	char *order; /* <root>/order: hooks append their name here */
+	char *dir;             /* temporary directory (tu_fixture_new) */
+	char hooks[PATH_MAX];  /* <dir>/hooks: the hooks.dir */
+	char pre[PATH_MAX];    /* <dir>/hooks/pre-install.d */
+	char order[PATH_MAX];  /* <dir>/order: hooks append their name here */
 	struct error e;
 };
-
-static char *join(const char *a, const char *b)
-{
-	char *p = NULL;
-	assert_true(asprintf(&p, "%s/%s", a, b) >= 0);
-	return p;
-}
 
 /* mkdir then chmod: the umask must not decide whether hooks are refused. */
 static void mkdir_mode(const char *path, mode_t mode)
@@ -34,37 +28,23 @@ static void mkdir_mode(const char *path, mode_t mode)
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f = tu_fixture_new(sizeof(*f));
 
-	if (!f || !(f->root = tu_mkdtemp())) {
-		free(f);
+	if (!f)
 		return -1;
-	}
-	f->hooks = join(f->root, "hooks");
-	f->pre = join(f->hooks, "pre-install.d");
-	f->order = join(f->root, "order");
+	snprintf(f->hooks, sizeof(f->hooks), "%s/hooks", f->dir);
+	snprintf(f->pre, sizeof(f->pre), "%s/pre-install.d", f->hooks);
+	snprintf(f->order, sizeof(f->order), "%s/order", f->dir);
 	mkdir_mode(f->hooks, 0755);
 	mkdir_mode(f->pre, 0755);
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	free(f->hooks);
-	free(f->pre);
-	free(f->order);
-	tu_rmtree(f->root);
-	free(f);
-	return 0;
-}
-
 /* Writes <pre-install.d>/<name> with the given body after a #!/bin/sh line. */
 static void add_hook(struct fx *f, const char *name, mode_t mode, const char *body)
 {
-	char *path = join(f->pre, name), *text = NULL;
+	char *path = tu_path(f->pre, name), *text = NULL;
 
 	assert_true(asprintf(&text, "#!/bin/sh\n%s", body) >= 0);
 	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
@@ -83,10 +63,13 @@ static void add_order_hook(struct fx *f, const char *name, mode_t mode, const ch
 	free(body);
 }
 
-static char *read_order(struct fx *f)
+/* The hooks that ran, in order: want ("" for none). */
+static void assert_order(struct fx *f, const char *want)
 {
-	char *s = tu_read_file(f->order, NULL);
-	return s ? s : strdup("");
+	char *got = tu_read_file(f->order, NULL); /* none yet: no file */
+
+	assert_string_equal(got ? got : "", want);
+	free(got);
 }
 
 static int run(struct fx *f, int timeout_s)
@@ -157,7 +140,6 @@ static pid_t read_pid(const char *path)
 static void test_name_order(void **state)
 {
 	struct fx *f = *state;
-	char *got;
 
 	/* strcmp order: digits < upper case < lower case, and "3" after "20". */
 	add_order_hook(f, "a-low", 0755, "");
@@ -167,15 +149,13 @@ static void test_name_order(void **state)
 	add_order_hook(f, "10-a", 0755, "");
 	assert_int_equal(run(f, 10), 0);
 	assert_false(err_isset(&f->e));
-	got = read_order(f);
-	assert_string_equal(got, "10-a\n20-b\n3-c\nB-up\na-low\n");
-	free(got);
+	assert_order(f, "10-a\n20-b\n3-c\nB-up\na-low\n");
 }
 
 static void test_environment(void **state)
 {
 	struct fx *f = *state;
-	char *out = join(f->root, "env"), *body = NULL, *got;
+	char *out = tu_path(f->dir, "env"), *body = NULL;
 
 	/* A stale value in our own environment must be replaced, not duplicated. */
 	setenv("UPDATER_SLOT", "stale", 1);
@@ -189,17 +169,12 @@ static void test_environment(void **state)
 	assert_int_equal(run(f, 10), 0);
 	unsetenv("UPDATER_SLOT");
 	unsetenv("TEST_HOOKS_INHERITED");
-	got = tu_read_file(out, NULL);
-	assert_non_null(got);
-	assert_string_equal(got, "dualbank|2.0|B|/dev/mmcblk0p3|pre-install|yes|1\n");
-	free(got);
+	tu_assert_file_text(out, "dualbank|2.0|B|/dev/mmcblk0p3|pre-install|yes|1\n");
 
 	/* Without an env every variable is still set (empty), so set -u works. */
 	err_clear(&f->e);
 	assert_int_equal(hooks_run(f->hooks, "pre-install", NULL, 10, &f->e), 0);
-	got = tu_read_file(out, NULL);
-	assert_string_equal(got, "||||pre-install||1\n");
-	free(got);
+	tu_assert_file_text(out, "||||pre-install||1\n");
 	free(body);
 	free(out);
 }
@@ -207,15 +182,12 @@ static void test_environment(void **state)
 static void test_failure_stops(void **state)
 {
 	struct fx *f = *state;
-	char *got;
 
 	add_order_hook(f, "10-ok", 0755, "");
 	add_order_hook(f, "20-fail", 0755, "exit 3\n");
 	add_order_hook(f, "30-after", 0755, "");
 	expect_failure(f, run(f, 10), UPD_EXIT_HOOK, "pre-install hook 20-fail: exited with status 3");
-	got = read_order(f);
-	assert_string_equal(got, "10-ok\n20-fail\n");
-	free(got);
+	assert_order(f, "10-ok\n20-fail\n");
 }
 
 static void test_killed_by_signal(void **state)
@@ -231,7 +203,7 @@ static void test_killed_by_signal(void **state)
 static void test_timeout(void **state)
 {
 	struct fx *f = *state;
-	char *pidfile = join(f->root, "bg.pid"), *marker = join(f->root, "term"), *body = NULL;
+	char *pidfile = tu_path(f->dir, "bg.pid"), *marker = tu_path(f->dir, "term"), *body = NULL;
 	char *got;
 	double t0, dt;
 
@@ -262,7 +234,7 @@ static void test_timeout(void **state)
 static void test_timeout_sigkill(void **state)
 {
 	struct fx *f = *state;
-	char *pidfile = join(f->root, "bg.pid"), *body = NULL;
+	char *pidfile = tu_path(f->dir, "bg.pid"), *body = NULL;
 	double t0, dt;
 
 	/* The background sleep inherits the ignored SIGTERM. */
@@ -282,7 +254,7 @@ static void test_timeout_sigkill(void **state)
 static void test_daemon_keeps_pipe(void **state)
 {
 	struct fx *f = *state;
-	char *pidfile = join(f->root, "daemon.pid"), *body = NULL;
+	char *pidfile = tu_path(f->dir, "daemon.pid"), *body = NULL;
 	double t0, dt;
 	pid_t pid;
 
@@ -293,9 +265,7 @@ static void test_daemon_keeps_pipe(void **state)
 	assert_int_equal(run(f, 20), 0);
 	dt = now_s() - t0;
 	assert_true(dt < 3.0);
-	char *got = read_order(f);
-	assert_string_equal(got, "20-next\n");
-	free(got);
+	assert_order(f, "20-next\n");
 	pid = read_pid(pidfile);
 	assert_false(proc_gone(pid)); /* left alone after a successful hook */
 	kill(pid, SIGKILL);
@@ -307,7 +277,7 @@ static void test_daemon_keeps_pipe(void **state)
 static void test_missing_dirs(void **state)
 {
 	struct fx *f = *state;
-	char *nothere = join(f->root, "nothere");
+	char *nothere = tu_path(f->dir, "nothere");
 
 	err_clear(&f->e);
 	assert_int_equal(hooks_run(NULL, "pre-install", NULL, 5, &f->e), 0);
@@ -341,7 +311,7 @@ static void need_root(void)
 static void test_foreign_owner_hook(void **state)
 {
 	struct fx *f = *state;
-	char *path = join(f->pre, "20-theirs"), *want = NULL;
+	char *path = tu_path(f->pre, "20-theirs"), *want = NULL;
 
 	need_root();
 	add_order_hook(f, "10-first", 0755, "");
@@ -374,10 +344,10 @@ static void test_foreign_owner_dirs(void **state)
 	assert_contains(f->e.msg, "owned by uid 65534");
 	assert_int_equal(chown(f->hooks, 0, 0), 0);
 	/* ...and any directory above them. */
-	assert_int_equal(chown(f->root, NOBODY, NOBODY), 0);
+	assert_int_equal(chown(f->dir, NOBODY, NOBODY), 0);
 	assert_int_equal(run(f, 10), -EPERM);
-	assert_contains(f->e.msg, f->root);
-	assert_int_equal(chown(f->root, 0, 0), 0);
+	assert_contains(f->e.msg, f->dir);
+	assert_int_equal(chown(f->dir, 0, 0), 0);
 	assert_null(tu_read_file(f->order, NULL));
 	assert_int_equal(run(f, 10), 0);
 }
@@ -398,8 +368,8 @@ static void write_script(const char *path, const char *body)
 static void test_symlinked_hook(void **state)
 {
 	struct fx *f = *state;
-	char *open_dir = join(f->root, "open"), *target = join(open_dir, "hook");
-	char *bad_target = join(f->root, "bad-hook"), *link = join(f->pre, "10-link");
+	char *open_dir = tu_path(f->dir, "open"), *target = tu_path(open_dir, "hook");
+	char *bad_target = tu_path(f->dir, "bad-hook"), *link = tu_path(f->pre, "10-link");
 	char *want = NULL;
 
 	write_script(bad_target, "echo bad >> /dev/null\n");
@@ -433,8 +403,8 @@ static void test_symlinked_hook(void **state)
 static void test_sticky_dir_and_binary(void **state)
 {
 	struct fx *f = *state;
-	char *sticky = join(f->root, "sticky"), *target = join(sticky, "hook");
-	char *link = join(f->pre, "10-link"), *bin = join(f->pre, "20-true"), *got;
+	char *sticky = tu_path(f->dir, "sticky"), *target = tu_path(sticky, "hook");
+	char *link = tu_path(f->pre, "10-link"), *bin = tu_path(f->pre, "20-true");
 
 	need_root(); /* the sticky directory must be root's */
 	mkdir_mode(sticky, 01777);
@@ -444,9 +414,7 @@ static void test_sticky_dir_and_binary(void **state)
 	setenv("ORDER", f->order, 1);
 	assert_int_equal(run(f, 10), 0);
 	unsetenv("ORDER");
-	got = read_order(f);
-	assert_string_equal(got, "10-link\n");
-	free(got);
+	assert_order(f, "10-link\n");
 	free(sticky);
 	free(target);
 	free(link);
@@ -459,7 +427,7 @@ static void test_sticky_dir_and_binary(void **state)
 static void test_runs_checked_file(void **state)
 {
 	struct fx *f = *state;
-	char *tail = NULL, *got;
+	char *tail = NULL;
 
 	assert_true(asprintf(&tail, "printf '#!/bin/sh\\necho replaced >> %s\\n' > '%s/new'\n"
 			     "chmod 0755 '%s/new'\nmv '%s/new' '%s/20-second'\n",
@@ -467,9 +435,7 @@ static void test_runs_checked_file(void **state)
 	add_order_hook(f, "10-first", 0755, tail);
 	add_order_hook(f, "20-second", 0755, "");
 	assert_int_equal(run(f, 10), 0);
-	got = read_order(f);
-	assert_string_equal(got, "10-first\n20-second\n");
-	free(got);
+	assert_order(f, "10-first\n20-second\n");
 	free(tail);
 }
 
@@ -517,7 +483,7 @@ static void test_group_writable_dir(void **state)
 static void test_skips(void **state)
 {
 	struct fx *f = *state;
-	char *sub = join(f->pre, "30-dir"), *got;
+	char *sub = tu_path(f->pre, "30-dir");
 
 	add_order_hook(f, "10-noexec", 0644, "");
 	add_order_hook(f, ".20-hidden", 0755, "");
@@ -525,37 +491,14 @@ static void test_skips(void **state)
 	add_order_hook(f, "50-noexec-writable", 0666, ""); /* never run, so not refused */
 	mkdir_mode(sub, 0755);
 	assert_int_equal(run(f, 10), 0);
-	got = read_order(f);
-	assert_string_equal(got, "40-ok\n");
-	free(got);
+	assert_order(f, "40-ok\n");
 	free(sub);
-}
-
-/* Runs the hooks with stderr (our log) captured into a string. */
-static char *run_captured(struct fx *f, int *rc)
-{
-	char *logf = join(f->root, "log"), *out;
-	int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600), saved;
-
-	assert_true(fd >= 0);
-	fflush(stderr);
-	saved = dup(2);
-	assert_true(saved >= 0);
-	assert_int_equal(dup2(fd, 2), 2);
-	close(fd);
-	*rc = run(f, 10);
-	fflush(stderr);
-	assert_int_equal(dup2(saved, 2), 2);
-	close(saved);
-	out = tu_read_file(logf, NULL);
-	assert_non_null(out);
-	free(logf);
-	return out;
 }
 
 static void test_output_logged(void **state)
 {
 	struct fx *f = *state;
+	struct tu_stderr c;
 	char *log;
 	int rc;
 
@@ -563,7 +506,9 @@ static void test_output_logged(void **state)
 	add_hook(f, "10-talk", 0755,
 		 "echo 'hello world'\necho 'to stderr' >&2\necho first; echo second\n"
 		 "printf 'no newline'\n");
-	log = run_captured(f, &rc);
+	tu_stderr_begin(&c, f->dir); /* the log */
+	rc = run(f, 10);
+	log = tu_stderr_end(&c);
 	assert_int_equal(rc, 0);
 	assert_contains(log, "hook 10-talk: hello world\n");
 	assert_contains(log, "hook 10-talk: to stderr\n");
@@ -577,7 +522,7 @@ static void test_output_logged(void **state)
 static void test_exec_failure(void **state)
 {
 	struct fx *f = *state;
-	char *path = join(f->pre, "10-noshebang");
+	char *path = tu_path(f->pre, "10-noshebang");
 
 	assert_int_equal(tu_write_file(path, "echo hi\n", 8), 0);
 	assert_int_equal(chmod(path, 0755), 0);
@@ -591,7 +536,7 @@ static void test_exec_failure(void **state)
 static void test_isolation(void **state)
 {
 	struct fx *f = *state;
-	char *out = join(f->root, "iso"), *body = NULL, *got, *want = NULL;
+	char *out = tu_path(f->dir, "iso"), *body = NULL, *got, *want = NULL;
 	int leak = open("/dev/null", O_RDONLY); /* deliberately not O_CLOEXEC */
 	int saved_in = dup(0), p[2];
 
@@ -636,7 +581,7 @@ static int copy_example(struct fx *f, const char *phase, const char *name)
 	assert_true(asprintf(&dir, "%s/%s.d", f->hooks, phase) >= 0);
 	if (stat(dir, &st) < 0)
 		mkdir_mode(dir, 0755);
-	dst = join(dir, name);
+	dst = tu_path(dir, name);
 	assert_int_equal(tu_write_file(dst, text, strlen(text)), 0);
 	assert_int_equal(chmod(dst, 0755), 0);
 	free(dst);
@@ -651,12 +596,12 @@ static void test_examples(void **state)
 	struct fx *f = *state;
 	struct hook_env env = {.backend = "dualbank", .version = "2.0", .slot = "B",
 			       .target = "/dev/mmcblk0p3"};
-	char *history = join(f->root, "history"), *got;
+	char *history = tu_path(f->dir, "history"), *got;
 
 	if (copy_example(f, "pre-install", "10-check-data-space") < 0 ||
 	    copy_example(f, "post-install", "50-record-install") < 0)
 		skip(); /* run from the source tree root, as make does */
-	setenv("DATA_DIR", f->root, 1);
+	setenv("DATA_DIR", f->dir, 1);
 	setenv("HISTORY", history, 1);
 	setenv("MIN_FREE_KB", "1", 1);
 	assert_int_equal(hooks_run(f->hooks, "pre-install", &env, 10, &f->e), 0);
@@ -675,7 +620,7 @@ static void test_examples(void **state)
 	free(history);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tu_teardown)
 
 int main(void)
 {

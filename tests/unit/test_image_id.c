@@ -12,15 +12,23 @@
 #include "../../backends/dualbank/image_id.h"
 #include "../../lib/digest.h"
 
+/* An image made by a mkfs tool: its command line (see mkfs()), and the file
+ * system image_id must name. */
+struct mkfs_case {
+	const char *tool, *pkg, *cmdline, *fs;
+};
+
 struct fixture {
 	char *dir;
 	char tree[600], img[600], slot[600];
+	const struct mkfs_case *mkfs; /* the test's initial state, if any */
 };
 
 static int setup(void **state)
 {
 	struct fixture *f = tu_fixture_new(sizeof(*f));
 	assert_non_null(f);
+	f->mkfs = *state;
 	snprintf(f->tree, sizeof(f->tree), "%s/tree", f->dir);
 	snprintf(f->img, sizeof(f->img), "%s/fs.img", f->dir);
 	snprintf(f->slot, sizeof(f->slot), "%s/slot.img", f->dir);
@@ -99,32 +107,29 @@ static void assert_id_is_image(struct fixture *f, const char *want_fs)
 	assert_string_equal(hex, want);
 }
 
-static void ext4_1k_blocks(void **state)
-{
-	struct fixture *f = *state;
-	mkfs(f, "mkfs.ext4", "e2fsprogs", "mkfs.ext4 -q -F -b 1024 -O ^64bit %s -d %s 3M");
-	assert_id_is_image(f, "ext4");
-}
+static const struct mkfs_case ext4_1k_blocks = {
+	"mkfs.ext4", "e2fsprogs", "mkfs.ext4 -q -F -b 1024 -O ^64bit %s -d %s 3M", "ext4"
+};
+static const struct mkfs_case ext4_1k_blocks_64bit = {
+	"mkfs.ext4", "e2fsprogs", "mkfs.ext4 -q -F -b 1024 -O 64bit %s -d %s 3M", "ext4"
+};
+static const struct mkfs_case ext4_4k_blocks = {
+	"mkfs.ext4", "e2fsprogs", "mkfs.ext4 -q -F -b 4096 -O ^64bit %s -d %s 5M", "ext4"
+};
+static const struct mkfs_case ext4_4k_blocks_64bit = {
+	"mkfs.ext4", "e2fsprogs", "mkfs.ext4 -q -F -b 4096 -O 64bit %s -d %s 5M", "ext4"
+};
+static const struct mkfs_case erofs = {
+	"mkfs.erofs", "erofs-utils", "mkfs.erofs --quiet %s %s", "erofs"
+};
 
-static void ext4_1k_blocks_64bit(void **state)
+/* The image of the test's mkfs_case: its id is the image's. */
+static void id_is_image(void **state)
 {
 	struct fixture *f = *state;
-	mkfs(f, "mkfs.ext4", "e2fsprogs", "mkfs.ext4 -q -F -b 1024 -O 64bit %s -d %s 3M");
-	assert_id_is_image(f, "ext4");
-}
 
-static void ext4_4k_blocks(void **state)
-{
-	struct fixture *f = *state;
-	mkfs(f, "mkfs.ext4", "e2fsprogs", "mkfs.ext4 -q -F -b 4096 -O ^64bit %s -d %s 5M");
-	assert_id_is_image(f, "ext4");
-}
-
-static void ext4_4k_blocks_64bit(void **state)
-{
-	struct fixture *f = *state;
-	mkfs(f, "mkfs.ext4", "e2fsprogs", "mkfs.ext4 -q -F -b 4096 -O 64bit %s -d %s 5M");
-	assert_id_is_image(f, "ext4");
+	mkfs(f, f->mkfs->tool, f->mkfs->pkg, f->mkfs->cmdline);
+	assert_id_is_image(f, f->mkfs->fs);
 }
 
 /* mksquashfs takes the tree first: the command names the image twice. */
@@ -138,13 +143,6 @@ static void squashfs(void **state)
 	mkfs(f, "mksquashfs", "squashfs-tools", cmd);
 	assert_int_equal(file_size(f->img) % 4096, 0); /* what the id relies on */
 	assert_id_is_image(f, "squashfs");
-}
-
-static void erofs(void **state)
-{
-	struct fixture *f = *state;
-	mkfs(f, "mkfs.erofs", "erofs-utils", "mkfs.erofs --quiet %s %s");
-	assert_id_is_image(f, "erofs");
 }
 
 /* The whole slot's sha256sum, length and no file system. */
@@ -218,11 +216,8 @@ static void no_file_system_hashes_the_whole_slot(void **state)
 	assert_id_is_whole_slot(f);
 }
 
-TU_MAIN(NULL, NULL, cmocka_unit_test_setup_teardown(ext4_1k_blocks, setup, tu_teardown),
-	cmocka_unit_test_setup_teardown(ext4_1k_blocks_64bit, setup, tu_teardown),
-	cmocka_unit_test_setup_teardown(ext4_4k_blocks, setup, tu_teardown),
-	cmocka_unit_test_setup_teardown(ext4_4k_blocks_64bit, setup, tu_teardown),
-	cmocka_unit_test_setup_teardown(squashfs, setup, tu_teardown),
-	cmocka_unit_test_setup_teardown(erofs, setup, tu_teardown),
-	cmocka_unit_test_setup_teardown(a_corrupt_superblock_hashes_the_whole_slot, setup, tu_teardown),
-	cmocka_unit_test_setup_teardown(no_file_system_hashes_the_whole_slot, setup, tu_teardown))
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tu_teardown)
+#define MKFS(c) { #c, id_is_image, setup, tu_teardown, (void *)&c }
+TU_MAIN(NULL, NULL, MKFS(ext4_1k_blocks), MKFS(ext4_1k_blocks_64bit), MKFS(ext4_4k_blocks),
+	MKFS(ext4_4k_blocks_64bit), T(squashfs), MKFS(erofs),
+	T(a_corrupt_superblock_hashes_the_whole_slot), T(no_file_system_hashes_the_whole_slot))

@@ -75,43 +75,55 @@ static void install_moved(void)
 	progress_end();
 }
 
-static void test_download_done(void **state)
-{
-	(void)state;
-	const char *l = last_line(download_done);
-	assert_non_null(strstr(l, "{\"type\":\"progress\",\"phase\":\"download\",\"unit\":\"bytes\","
-				  "\"done\":7000,\"total\":7000,\"rate\":"));
-	assert_non_null(strstr(l, ",\"objects\":12,\"objects_total\":12,\"final\":true}\n"));
-}
+/* A phase run and what the last line it writes holds, or must not. */
+struct last_line_case {
+	void (*run)(void);
+	const char *has[2];
+	const char *lacks;
+};
 
-static void test_verify_counts_objects(void **state)
-{
-	(void)state;
-	const char *l = last_line(verify_done);
-	assert_non_null(strstr(l, "\"phase\":\"verify\",\"unit\":\"objects\",\"done\":4,\"total\":4,"));
-	assert_non_null(strstr(l, "\"final\":true}"));
-}
+static const struct last_line_case download_is_done = {
+	download_done,
+	{ "{\"type\":\"progress\",\"phase\":\"download\",\"unit\":\"bytes\","
+	  "\"done\":7000,\"total\":7000,\"rate\":",
+	  ",\"objects\":12,\"objects_total\":12,\"final\":true}\n" },
+	NULL,
+};
 
-static void test_cut_is_not_complete(void **state)
-{
-	(void)state;
-	const char *l = last_line(download_cut);
-	assert_non_null(strstr(l, "\"done\":5000,\"total\":0,"));
-	assert_non_null(strstr(l, "\"objects\":3,\"objects_total\":10,\"final\":true}"));
-}
+/* Only a phase that writes a slot carries the transfer counts. */
+static const struct last_line_case verify_counts_objects = {
+	verify_done,
+	{ "\"phase\":\"verify\",\"unit\":\"objects\",\"done\":4,\"total\":4,", "\"final\":true}" },
+	"\"written\"",
+};
+
+static const struct last_line_case cut_is_not_complete = {
+	download_cut,
+	{ "\"done\":5000,\"total\":0,", "\"objects\":3,\"objects_total\":10,\"final\":true}" },
+	NULL,
+};
 
 /* A phase that writes a slot says what it downloaded, found already there
  * and wrote; its last line carries the last counts given. */
-static void test_install_says_what_it_moved(void **state)
+static const struct last_line_case install_says_what_it_moved = {
+	install_moved,
+	{ "\"phase\":\"install\",\"unit\":\"bytes\",\"done\":9000,\"total\":9000,",
+	  ",\"downloaded\":9000,\"reused\":16384,\"written\":4113,\"final\":true}" },
+	NULL,
+};
+
+static void test_last_line(void **state)
 {
-	(void)state;
-	const char *l = last_line(install_moved);
-	assert_non_null(strstr(l, "\"phase\":\"install\",\"unit\":\"bytes\",\"done\":9000,\"total\":9000,"));
-	assert_non_null(strstr(l, ",\"downloaded\":9000,\"reused\":16384,\"written\":4113,\"final\":true}"));
-	/* Other phases do not carry them. */
-	l = last_line(verify_done);
-	assert_null(strstr(l, "\"written\""));
+	const struct last_line_case *c = *state;
+	const char *l = last_line(c->run);
+
+	for (size_t i = 0; i < sizeof(c->has) / sizeof(c->has[0]); i++)
+		if (!strstr(l, c->has[i]))
+			fail_msg("last line \"%s\" lacks \"%s\"", l, c->has[i]);
+	if (c->lacks && strstr(l, c->lacks))
+		fail_msg("last line \"%s\" has \"%s\"", l, c->lacks);
 }
 
-TU_MAIN(NULL, NULL, cmocka_unit_test(test_install_says_what_it_moved), cmocka_unit_test(test_download_done), cmocka_unit_test(test_verify_counts_objects),
-	cmocka_unit_test(test_cut_is_not_complete))
+#define CASE(c) { "test_" #c, test_last_line, NULL, NULL, (void *)&c }
+TU_MAIN(NULL, NULL, CASE(install_says_what_it_moved), CASE(download_is_done),
+	CASE(verify_counts_objects), CASE(cut_is_not_complete))

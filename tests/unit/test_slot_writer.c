@@ -395,6 +395,14 @@ static void a_medium_that_changed_a_byte_fails_the_readback(void **state)
 	assert_int_equal(write_slot(f, f->slot, NULL, 100003, &e), 0);
 }
 
+/* The read-back failed with err: named in the message, an OTHER-class error. */
+static void assert_readback_failed(const struct error *e, int err)
+{
+	assert_int_equal(e->exit, UPD_EXIT_OTHER);
+	assert_non_null(strstr(e->msg, "read back "));
+	assert_non_null(strstr(e->msg, strerror(err)));
+}
+
 /* The medium ends before the image does when read back: an error naming the
  * path, not a hash of fewer bytes. */
 static void a_medium_shorter_when_read_back_fails(void **state)
@@ -406,9 +414,7 @@ static void a_medium_shorter_when_read_back_fails(void **state)
 	make_file(f->slot, 4 * MiB, 0xee);
 	assert_int_equal(tu_write_file(f->decoy, (const char *)f->image, 2 * MiB), 0);
 	assert_true(write_slot(f, f->slot, f->decoy, 65536, &e) < 0);
-	assert_int_equal(e.exit, UPD_EXIT_OTHER);
-	assert_non_null(strstr(e.msg, "read back "));
-	assert_non_null(strstr(e.msg, strerror(ENODATA)));
+	assert_readback_failed(&e, ENODATA);
 }
 
 /* A slot the read-back cannot open: the writer refuses to start. */
@@ -426,9 +432,7 @@ static void an_unreadable_slot_stops_the_writer_at_start(void **state)
 	assert_true(slot_writer_new(&w, fd, "B", f->decoy, &f->m, true, &e) < 0);
 	close(fd);
 	assert_null(w);
-	assert_int_equal(e.exit, UPD_EXIT_OTHER);
-	assert_non_null(strstr(e.msg, "read back "));
-	assert_non_null(strstr(e.msg, strerror(ENOENT)));
+	assert_readback_failed(&e, ENOENT);
 }
 
 /* The read-back alone: its digest is the SHA-256 of the file's first total
@@ -479,29 +483,13 @@ static void readback_start_failing_leaves_nothing(void **state)
 	assert_non_null(strstr(e.msg, "read back "));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(writes_the_image_without_readback, setup, teardown),
-		cmocka_unit_test_setup_teardown(writes_and_reads_back_a_large_image, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_slot_holding_the_image_is_not_written, setup, teardown),
-		cmocka_unit_test_setup_teardown(only_the_block_that_differs_is_written, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_unaligned_tail_is_compared_alone, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_unreadable_slot_is_written_whole, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_image_of_exactly_the_slot_size_fits, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_full_medium_is_no_space, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_image_larger_than_the_slot_fails, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_payload_larger_than_its_manifest_is_corrupt, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(a_truncated_payload_is_corrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_image_hash_mismatch_is_corrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_medium_that_changed_a_byte_fails_the_readback, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(a_medium_shorter_when_read_back_fails, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_unreadable_slot_stops_the_writer_at_start, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(readback_hashes_what_the_file_holds, setup, teardown),
-		cmocka_unit_test_setup_teardown(readback_start_failing_leaves_nothing, setup, teardown),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+TU_MAIN(NULL, NULL, T(writes_the_image_without_readback), T(writes_and_reads_back_a_large_image),
+	T(a_slot_holding_the_image_is_not_written), T(only_the_block_that_differs_is_written),
+	T(an_unaligned_tail_is_compared_alone), T(an_unreadable_slot_is_written_whole),
+	T(an_image_of_exactly_the_slot_size_fits), T(a_full_medium_is_no_space),
+	T(an_image_larger_than_the_slot_fails), T(a_payload_larger_than_its_manifest_is_corrupt),
+	T(a_truncated_payload_is_corrupt), T(an_image_hash_mismatch_is_corrupt),
+	T(a_medium_that_changed_a_byte_fails_the_readback), T(a_medium_shorter_when_read_back_fails),
+	T(an_unreadable_slot_stops_the_writer_at_start), T(readback_hashes_what_the_file_holds),
+	T(readback_start_failing_leaves_nothing))

@@ -621,10 +621,7 @@ static char *make_victim(struct fx *f)
 
 static void assert_victim_intact(char *victim)
 {
-	char *text = tu_read_file(victim, NULL);
-	assert_non_null(text);
-	assert_string_equal(text, "precious\n");
-	free(text);
+	tu_assert_file_text(victim, "precious\n");
 	unlink(victim);
 	free(victim);
 }

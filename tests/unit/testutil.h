@@ -196,3 +196,65 @@ static inline void tu_assert_file_starts(const char *path, const uint8_t *data, 
 	assert_memory_equal(t, data, n);
 	free(t);
 }
+
+/* Flips the bits of the file's byte at offset at (a corruption the signed
+ * digests must catch). */
+static inline void tu_flip_byte(const char *path, uint64_t at)
+{
+	uint8_t byte = 0;
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0 && pread(fd, &byte, 1, (off_t)at) == 1);
+	byte ^= 0x55;
+	assert_true(pwrite(fd, &byte, 1, (off_t)at) == 1);
+	close(fd);
+}
+
+/* Writes "damage" over the file's six bytes from offset at (a slot block
+ * that no longer holds what it held). */
+static inline void tu_damage(const char *path, uint64_t at)
+{
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0 && pwrite(fd, "damage", 6, (off_t)at) == 6);
+	close(fd);
+}
+
+/* stderr (the log) going to a file in dir from tu_stderr_begin until
+ * tu_stderr_end puts it back and returns what was logged (malloc'd). */
+struct tu_stderr {
+	int saved;
+	char *path;
+};
+
+static inline void tu_stderr_begin(struct tu_stderr *c, const char *dir)
+{
+	c->path = tu_path(dir, "stderr.log");
+	int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	fflush(stderr);
+	c->saved = dup(2);
+	assert_true(fd >= 0 && c->saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+}
+
+static inline char *tu_stderr_end(struct tu_stderr *c)
+{
+	fflush(stderr);
+	assert_int_equal(dup2(c->saved, 2), 2);
+	close(c->saved);
+	char *out = tu_read_file(c->path, NULL);
+	assert_non_null(out);
+	free(c->path);
+	return out;
+}
+
+/* The file holds exactly want. */
+static inline void tu_assert_file_text(const char *path, const char *want)
+{
+	char *got = tu_read_file(path, NULL);
+
+	if (!got)
+		fail_msg("%s cannot be read", path);
+	assert_string_equal(got, want);
+	free(got);
+}
