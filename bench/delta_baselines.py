@@ -180,14 +180,20 @@ def ostree_plain(s, old_commit, new_commit, tmpdir):
 
 def static_delta(s, o, n):
     """`updater bundle create --delta-from OLD.upd` for o -> n at its defaults
-    (level 19, 4 MiB frames), written next to n's bundle as devices ask for it;
-    cached by the images and the sources of bundle creation."""
+    (level 19, 4 MiB frames); cached by the images and the sources of bundle
+    creation. Not written next to n's bundle, where devices would ask for it:
+    bench/report.py serves that folder, and its dual-bank installs would then
+    take the static delta in a run after this one and the dynamic delta in a
+    first run (a run's figures depended on what an earlier run left)."""
     src = hashlib.sha256()
     for f in sorted(os.listdir(os.path.join(TOP, "bundle"))):
         with open(os.path.join(TOP, "bundle", f), "rb") as fh:
             src.update(fh.read())
     so, sn = file_sha(o["image"]), file_sha(n["image"])
-    out = f"{n['bundle']}.from-{so[:16]}"
+    apart = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(n["bundle"]))),
+                         "static-deltas")
+    os.makedirs(apart, exist_ok=True)
+    out = os.path.join(apart, f"{os.path.basename(n['bundle'])}.from-{so[:16]}")
     key = hashlib.sha256(f"{so} {sn} {src.hexdigest()}".encode()).hexdigest()[:16]
 
     def compute():
