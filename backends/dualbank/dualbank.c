@@ -310,7 +310,6 @@ static int db_booted_image(void *priv, const struct system_info *booted,
 		return rc;
 	memcpy(d->booted_hashed.sha256, sha, 32);
 	d->booted_hashed.len = len;
-	d->have_booted_hashed = true;
 	log_debug("booted slot %s: %s image of %llu bytes", booted->id, fs ? fs : "whole-slot",
 		  (unsigned long long)len);
 	hex_encode(sha, 32, hex);

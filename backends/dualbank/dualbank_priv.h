@@ -27,9 +27,9 @@ struct dualbank {
 	 * delta by name (static_delta.h); sd.usable says which. */
 	struct static_delta sd;
 	/* The booted slot's image as booted_image hashed it in this run (a slot
-	 * this updater did not write): the static delta's source check uses it. */
+	 * this updater did not write): the static delta's source check uses it.
+	 * len 0: not hashed in this run. */
 	struct source_digest booted_hashed;
-	bool have_booted_hashed;
 };
 
 /* The bundle's location with the config's transfer settings. */

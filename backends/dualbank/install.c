@@ -109,7 +109,7 @@ static const char *active_path(struct dualbank *d, struct system_info *active)
 /* What booted_image hashed of the active slot in this run, if it did. */
 static const struct source_digest *booted_hashed(const struct dualbank *d)
 {
-	return d->have_booted_hashed ? &d->booted_hashed : NULL;
+	return d->booted_hashed.len ? &d->booted_hashed : NULL;
 }
 
 bool db_static_delta_find(struct dualbank *d)

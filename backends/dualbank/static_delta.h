@@ -42,8 +42,9 @@ bool static_delta_named(const char *location);
 /* For the full bundle at o->location (its head verified, manifest full) and
  * the booted image (64 hex digits): fetches location.from-HEX's head and
  * checks it, its index and the active slot at active_path (known: NULL, or
- * what this process hashed of it already); s->usable on success. -ENOENT when there is no such file (e set); other errors name
- * the cause (-ESTALE: the active slot does not hold the source). */
+ * what this process hashed of it already); s->usable on success. -ENOENT
+ * when there is no such file (e set); other errors name the cause (-ESTALE:
+ * the active slot does not hold the source). */
 int static_delta_find(struct static_delta *s, const struct source_opts *o,
 		      const struct manifest *full, const char *booted_image, char *const *keys,
 		      size_t nkeys, const char *active_path, const struct source_digest *known,

@@ -4,11 +4,13 @@
  * object must not reach a bootable deployment; objects the booted commit
  * shares were checked when they came, and are what runs now.
  *
- * The check runs on a thread while libostree checks the deployment out: the
- * two overlap on a second core, and the deployment is not in the boot list
- * until activate() runs, which the install reaches only after the check
- * passed (ob_readback_finish joins it first). A failed check removes the
- * unlisted deployment, so nothing of the refused release can boot. */
+ * The check, and the two commit walks that find what to check, run on a
+ * thread while libostree checks the deployment out: they overlap on a second
+ * core (in bench/ostree.py the walks alone took about as long as the
+ * checkout). The deployment is not in the boot list until activate() runs,
+ * which the install reaches only after the check passed (ob_readback_finish
+ * joins it first). A failed check removes the unlisted deployment, so nothing
+ * of the refused release can boot. */
 #include <string.h>
 
 #include "../../lib/log.h"
@@ -17,33 +19,32 @@
 
 struct ob_readback {
 	OstreeRepo *repo;     /* its own: the sysroot's is busy deploying */
+	char *commit;         /* the new commit */
+	char *booted;         /* the booted deployment's commit, or NULL */
 	GPtrArray *objects;   /* serialized object names to check */
 	GThread *thread;
 	struct error e;
 	int rc;
 };
 
-/* The new commit's objects that the booted commit does not reach. */
-static int new_objects(struct ostree_backend *b, GPtrArray *out, struct error *e)
+/* The new commit's objects that the booted commit does not reach (old NULL:
+ * none is booted, or it cannot be read: every object is checked). */
+static int new_objects(struct ob_readback *r, struct error *e)
 {
 	g_autoptr(GHashTable) reachable = NULL, old = NULL;
-	OstreeDeployment *booted = NULL;
-	struct error ignore = {0};
 	GError *gerr = NULL;
 	GHashTableIter it;
 	gpointer key;
 
-	if (!ostree_repo_traverse_commit(b->repo, b->checksum, 0, &reachable, NULL, &gerr))
+	if (!ostree_repo_traverse_commit(r->repo, r->commit, 0, &reachable, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "traverse the commit");
-	if (ob_booted(b, &booted, &ignore) == 0) {
-		ostree_repo_traverse_commit(b->repo, ostree_deployment_get_csum(booted), 0, &old, NULL,
-					    NULL);
-		g_object_unref(booted);
-	}
+	if (r->booted)
+		ostree_repo_traverse_commit(r->repo, r->booted, 0, &old, NULL, NULL);
 	g_hash_table_iter_init(&it, reachable);
 	while (g_hash_table_iter_next(&it, &key, NULL))
 		if (!old || !g_hash_table_contains(old, key))
-			g_ptr_array_add(out, g_variant_ref(key));
+			g_ptr_array_add(r->objects, g_variant_ref(key));
+	log_debug("read-back: %u objects the booted commit does not share", r->objects->len);
 	return 0;
 }
 
@@ -53,6 +54,8 @@ static gpointer check_objects(gpointer p)
 	struct ob_readback *r = p;
 	GError *gerr = NULL;
 
+	if ((r->rc = new_objects(r, &r->e)) < 0)
+		return NULL;
 	progress_begin_objects("verify", r->objects->len);
 	for (guint i = 0; i < r->objects->len; i++) {
 		const char *csum;
@@ -75,27 +78,30 @@ static void readback_free(struct ob_readback *r)
 	if (r->repo)
 		g_object_unref(r->repo);
 	g_ptr_array_unref(r->objects);
+	g_free(r->commit);
+	g_free(r->booted);
 	g_free(r);
 }
 
 int ob_readback_start(struct ostree_backend *b, struct ob_readback **out, struct error *e)
 {
 	struct ob_readback *r = g_new0(struct ob_readback, 1);
+	OstreeDeployment *booted = NULL;
+	struct error ignore = {0};
 	GError *gerr = NULL;
-	int rc;
 
 	*out = NULL;
 	r->objects = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
-	if ((rc = new_objects(b, r->objects, e)) < 0) {
-		readback_free(r);
-		return rc;
+	r->commit = g_strdup(b->checksum);
+	if (ob_booted(b, &booted, &ignore) == 0) {
+		r->booted = g_strdup(ostree_deployment_get_csum(booted));
+		g_object_unref(booted);
 	}
 	r->repo = ostree_repo_new(ostree_repo_get_path(b->repo));
 	if (!ostree_repo_open(r->repo, NULL, &gerr)) {
 		readback_free(r);
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "open the repository for the read-back");
 	}
-	log_debug("read-back: %u objects the booted commit does not share", r->objects->len);
 	r->thread = g_thread_new("updater-readback", check_objects, r);
 	*out = r;
 	return 0;
