@@ -359,8 +359,8 @@ def versus(label, value, figures):
 
 
 def write_report(res, others, elapsed, load):
-    base = statistics.median(res["base"])
-    rb, norb = statistics.median(res["rb"]), statistics.median(res["norb"])
+    base = quiesce.best(res["base"])
+    rb, norb = quiesce.best(res["rb"]), quiesce.best(res["norb"])
     rss512, rss16 = statistics.median(res["rss512"]), statistics.median(res["rss16"])
     payload = os.path.getsize(f"{BENCH}/payload512.zst")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
@@ -379,7 +379,8 @@ def write_report(res, others, elapsed, load):
         f"bundle payload {payload / 1048576:.1f} MiB (zstd level 3, window 2^23). "
         "Served by tests/lib/httpd.py on 127.0.0.1; slot: a 600 MiB file on the build "
         "disk, the same file for every tool. Each figure is the median of "
-        f"{RUNS} runs, with min-max; every row is measured in the same loop, one after the "
+        f"{RUNS} runs, with min-max; a time ratio is that of the fastest runs (bench/"
+        "quiesce.py, best()); every row is measured in the same loop, one after the "
         "other, the order rotated from run to run (bench/quiesce.py); before each timed "
         "command the bench syncs, drops the clean page cache, waits for the dirty pages to be "
         "written back, then reads that command's source into the page cache; before every run "
@@ -390,7 +391,7 @@ def write_report(res, others, elapsed, load):
         "server and the tools too, so that other work at a lower priority disturbs it less. "
         + quiesce.summary(STATES) + ".",
         "",
-        "Per run (order of the tools; load average when it began; ratios to that run's "
+        "Per run (order of the tools; load average when it began; time ratios to that run's "
         "pipeline): " + "; ".join(
             f"run {i + 1} ({res['order'][i]}; load {res['load'][i]:.2f}): read-back "
             f"{res['rb'][i] / res['base'][i]:.2f}x, --no-readback {res['norb'][i] / res['base'][i]:.2f}x"
@@ -406,7 +407,7 @@ def write_report(res, others, elapsed, load):
         name = "SWUpdate" if tool == "swupdate" else "RAUC"
         rs = R[key]
         if rs:
-            t = med(rs, "seconds")
+            t = quiesce.best([r["seconds"] for r in rs])
             rss = f"{med(rs, 'rss_kib'):.0f}"
             if tool == "rauc":
                 rss += (f" (service; anonymous {med(rs, 'anon_kib'):.0f}; "
@@ -478,9 +479,10 @@ def report_others(others, base, rb, norb):
             work = [r["done"] + r["flush"] for r in R[k]]
             lines.append(f"| {names[k]} | {fmt([r['done'] for r in R[k]])} | "
                          f"{fmt([r['flush'] for r in R[k]])} | {fmt(work)} | "
-                         f"{statistics.median(work) / base:.2f} | {fmt([r['seconds'] for r in R[k]])} |")
+                         f"{quiesce.best(work) / base:.2f} | {fmt([r['seconds'] for r in R[k]])} |")
         lines.append("")
-    lines += ["Is the updater (over HTTP) faster? Medians; \"faster\" and \"slower\" need a "
+    lines += ["Is the updater (over HTTP) faster? Fastest runs (bench/quiesce.py, best()); "
+              "\"faster\" and \"slower\" need a "
               "difference of 5 % or more; the factor is the other's time over the updater's.", ""]
     for k, _, _ in OTHERS:
         label = LABELS[k]
@@ -488,12 +490,12 @@ def report_others(others, base, rb, norb):
             lines.append(f"- {label}: not measured (see above).")
             continue
         if k.startswith("swu"):
-            figs = [("its exit", med(R[k], "seconds")),
+            figs = [("its exit", quiesce.best([r["seconds"] for r in R[k]])),
                     ("its success message + fsync",
-                     statistics.median(r["done"] + r["flush"] for r in R[k]))]
+                     quiesce.best([r["done"] + r["flush"] for r in R[k]]))]
             head = f"exit {figs[0][1]:.2f} s, success message + fsync {figs[1][1]:.2f} s"
         else:
-            figs = [("`rauc install`", med(R[k], "seconds"))]
+            figs = [("`rauc install`", quiesce.best([r["seconds"] for r in R[k]]))]
             head = f"{figs[0][1]:.2f} s"
         lines.append(f"- {label} ({head}): " + versus("updater with read-back", rb, figs)
                      + "; " + versus("updater without read-back", norb, figs) + ".")

@@ -17,6 +17,9 @@ import sys
 import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quiesce  # noqa: E402  (bench/quiesce.py)
+
 BENCH = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build", "bench")))
 WORK = os.path.join(BENCH, "ostree")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -186,14 +189,12 @@ def bench_mode(delta):
         env = f'OSTREE_GPG_KEYRING="{WORK}/gpg/trusted.gpg"'
         bash(f'{env} ostree_make_device "{pristine}" "{repo}" "{url}" bench/stable {c1}')
         res = {k + s: [] for k in TOOLS for s in ("", "_rss", "_bytes")}
-        for _ in range(RUNS):
-            for tool in TOOLS:
-                fresh_device(pristine, dev)
-                open(log, "w").close()
-                t, rss = run_ostree_cli(dev, url) if tool == "cli" else run_updater(dev, tool == "upd")
-                res[tool].append(t)
-                res[tool + "_rss"].append(rss)
-                res[tool + "_bytes"].append(log_bytes(log))
+        res["order"] = []
+        for i in range(RUNS):
+            order = quiesce.rotate(list(TOOLS), i)
+            res["order"].append(" ".join(order))
+            for tool in order:
+                timed_run(res, tool, pristine, dev, url, log)
         delta_size = 0
         if delta:
             d = os.path.join(repo, bash(f"ostree_delta_path {c1} {c2}", capture=True))
@@ -204,6 +205,22 @@ def bench_mode(delta):
         srv.wait()
         rm_device(dev)
         rm_device(pristine)
+
+
+STATES = []      # quiesce.settle() of every timed run, for the report
+
+
+def timed_run(res, tool, pristine, dev, url, log):
+    """One install from the same start (bench/quiesce.py): the device copy
+    made and written home before the clock starts, so that no tool's fsyncs
+    pay for the copy's dirty pages."""
+    fresh_device(pristine, dev)
+    open(log, "w").close()
+    STATES.append(quiesce.settle())
+    t, rss = run_ostree_cli(dev, url) if tool == "cli" else run_updater(dev, tool == "upd")
+    res[tool].append(t)
+    res[tool + "_rss"].append(rss)
+    res[tool + "_bytes"].append(log_bytes(log))
 
 
 def med(xs):
@@ -222,7 +239,8 @@ def main():
     t0 = time.monotonic()
     results = {}
     for delta in (False, True):
-        results[delta] = bench_mode(delta)
+        with quiesce.Priority():    # the server and the tools inherit it
+            results[delta] = bench_mode(delta)
         r = results[delta][0]
         print(f"ostree bench ({'delta' if delta else 'objects'}): updater {med(r['upd']):.2f} s, "
               f"--no-readback {med(r['updnr']):.2f} s, ostree CLI {med(r['cli']):.2f} s", file=sys.stderr)
@@ -248,7 +266,13 @@ def write_report(results, elapsed):
         "the install added are read and hashed again, deploy, trial), with `updater install "
         "--no-readback` (the same without the read-back), and with the `ostree` command (`ostree pull` + "
         "`ostree admin deploy`, GPG check on; like libostree inside the updater, it checks each object "
-        f"only as it writes it). Median of {RUNS} runs, min-max in brackets.",
+        f"only as it writes it). Median of {RUNS} runs, min-max in brackets. In each run the "
+        "three tools run one after the other, the order rotated from run to run; before each "
+        "timed run the device copy is written home and the clean page cache dropped "
+        "(bench/quiesce.py); the timed runs have nice " + str(quiesce.PRIORITY)
+        + ("" if os.geteuid() == 0 else " (not here: not root)") + ". " + quiesce.summary(STATES)
+        + ". A time ratio to the ostree command is that of the two tools' fastest runs "
+        "(bench/quiesce.py, best()); a peak RSS ratio, that of the medians.",
         "",
         "| server | tool | seconds | peak RSS KiB | bytes downloaded |",
         "|---|---|---|---|---|",
@@ -259,12 +283,18 @@ def write_report(results, elapsed):
         for tool in TOOLS:
             lines.append(f"| {name} | {TOOL_NAMES[tool]} | {fmt(r[tool])} | {med(r[tool + '_rss']):.0f} | "
                          f"{med(r[tool + '_bytes']):.0f} |")
+    lines += ["", "Per run (order of the tools; time ratios to the ostree command in that run):", ""]
+    for delta in (False, True):
+        r = results[delta][0]
+        runs = "; ".join(f"{o}: {a / c:.2f} / {b / c:.2f}" for o, a, b, c in
+                         zip(r["order"], r["upd"], r["updnr"], r["cli"]))
+        lines.append(f"- {'static delta' if delta else 'objects only'} (updater / --no-readback): {runs}")
     lines += ["", "Targets:", ""]
     for delta in (False, True):
         r, dsize = results[delta]
         name = "with a static delta" if delta else "without a delta"
         for tool in ("upd", "updnr"):
-            tr = med(r[tool]) / med(r["cli"])
+            tr = quiesce.best(r[tool]) / quiesce.best(r["cli"])
             rr = med(r[tool + "_rss"]) / med(r["cli_rss"])
             lines.append(f"- {name}, {TOOL_NAMES[tool]}: time ratio to the ostree command {tr:.2f} "
                          f"(target <= 1.05: {ok(tr <= 1.05)}); peak RSS ratio {rr:.2f} "
