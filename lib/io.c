@@ -71,3 +71,8 @@ int io_fsync_at(int dirfd, const char *path, int flags)
 		close(fd);
 	return rc;
 }
+
+void io_prefetch(int fd, uint64_t off, uint64_t len)
+{
+	(void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+}

@@ -10,6 +10,10 @@
 ssize_t io_read_full(int fd, void *buf, size_t n);
 /* The same from offset off (pread: the file position does not move). */
 ssize_t io_pread_full(int fd, void *buf, size_t n, uint64_t off);
+/* Asks the kernel to start reading [off, off + len) of fd now (a hint, no
+ * error): a loop that reads a file chunk by chunk and then works on each
+ * chunk has the next one read from the medium while it works on this one. */
+void io_prefetch(int fd, uint64_t off, uint64_t len);
 
 /* Writes all n bytes: 0, or -errno (-ENOSPC when write(2) moves nothing). */
 int io_write_full(int fd, const void *buf, size_t n);

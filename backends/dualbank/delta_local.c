@@ -122,11 +122,13 @@ int delta_from_target(struct delta_run *r, struct error *e)
 	}
 	bundle_index_hash_block(zeros, bs, zero_hash);
 	progress_begin("delta-scan", j->m->image_size);
+	io_prefetch(j->fd, 0, 8 * CHUNK);
 	for (uint64_t i = 0; i < j->ix->nblocks && rc == 0; i += per) {
 		uint64_t n = j->ix->nblocks - i < per ? j->ix->nblocks - i : per;
 		/* A target that cannot be read is rewritten: what it held does not matter. */
 		if (delta_read_chunk(j->fd, buf, n * bs, i * bs) < 0)
 			memset(buf, 0xff, n * bs);
+		io_prefetch(j->fd, i * bs + 8 * CHUNK, CHUNK);
 		rc = target_chunk(r, buf, i, n, zero_hash, zeros, e);
 		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
 		delta_report(r, done);
@@ -234,11 +236,13 @@ static int scan_active(struct delta_run *r, int fd, uint64_t len, const uint32_t
 	if (!buf)
 		return err_oom(e, NULL);
 	progress_begin("delta-copy", len);
+	io_prefetch(fd, 0, 8 * CHUNK);
 	/* (the rest of the slot is not read once every needed block is found) */
 	for (uint64_t off = 0; off < len && rc == 0 && r->n_found < r->n_need; off += CHUNK) {
 		size_t n = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
 		if (delta_read_chunk(fd, buf, (n + bs - 1) / bs * bs, off) < 0)
 			break; /* an unreadable active slot is only a source less */
+		io_prefetch(fd, off + 8 * CHUNK, CHUNK);
 		for (size_t k = 0; k < n && rc == 0; k += bs)
 			rc = use_active_block(r, w, buf + k, e);
 		delta_report(r, off + n);

@@ -116,9 +116,11 @@ static int hash_range(int fd, uint64_t len, uint8_t sha256[32])
 	uint8_t *buf = malloc(HASH_CHUNK);
 	int rc = c && buf ? 0 : -ENOMEM;
 
+	io_prefetch(fd, 0, 8 * HASH_CHUNK);
 	for (uint64_t off = 0; rc == 0 && off < len;) {
 		size_t want = len - off < HASH_CHUNK ? (size_t)(len - off) : HASH_CHUNK;
 		ssize_t n = io_pread_full(fd, buf, want, off);
+		io_prefetch(fd, off + 8 * HASH_CHUNK, HASH_CHUNK);
 		if (n < 0 || (size_t)n != want)
 			rc = n < 0 ? (int)n : -ENODATA;
 		else
