@@ -190,10 +190,8 @@ def static_delta(s, o, n):
         with open(os.path.join(TOP, "bundle", f), "rb") as fh:
             src.update(fh.read())
     so, sn = file_sha(o["image"]), file_sha(n["image"])
-    apart = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(n["bundle"]))),
-                         "static-deltas")
-    os.makedirs(apart, exist_ok=True)
-    out = os.path.join(apart, f"{os.path.basename(n['bundle'])}.from-{so[:16]}")
+    out = static_delta_path(o, n, so)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     key = hashlib.sha256(f"{so} {sn} {src.hexdigest()}".encode()).hexdigest()[:16]
 
     def compute():
@@ -205,6 +203,15 @@ def static_delta(s, o, n):
         return {"static_delta": os.path.getsize(out), "static_create_seconds":
                 round(time.monotonic() - t0, 1)}
     return cached(f"static-{key}", compute)
+
+
+def static_delta_path(o, n, so=None):
+    """Where static_delta() keeps the delta o -> n: NAME.upd.from-HEX, in a
+    folder of the series that is not served."""
+    so = so or file_sha(o["image"])
+    apart = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(n["bundle"]))),
+                         "static-deltas")
+    return os.path.join(apart, f"{os.path.basename(n['bundle'])}.from-{so[:16]}")
 
 
 def pair(s, o, n):

@@ -125,12 +125,32 @@ class Bench:
         self.url = f"http://127.0.0.1:{open(pf).read().strip()}"
         self.target = os.path.join(WORK, "target")   # -> the slot being written
         self._others()
+        self._static_site()
         # The ostree factory device: release 1 deployed (copied for every sequence).
         self.pristine = os.path.join(WORK, "ostree-factory")
         series_mod.bash_lib(f'OSTREE_GPG_KEYRING="{self.s.gpg_keyring}" ostree_make_device '
                             f'"{self.pristine}" "{self.s.srv}/repo-delta" "{self.url}/repo-delta" '
                             f'{series_mod.REF} '
                             f'{self.rel[0]["commit"]}')
+
+    def _static_site(self):
+        """/static/: each release's bundle beside its static delta from the
+        release before it (bench/delta_baselines.py makes them, cached), so
+        that a default install from there takes the static delta; /bundles/
+        has none, so a default install from there takes the dynamic delta."""
+        site = os.path.join(self.s.srv, "static")
+        shutil.rmtree(site, ignore_errors=True)
+        os.makedirs(site)
+        for o, n in zip(self.rel, self.rel[1:]):
+            try:
+                delta_baselines.static_delta(self.s, o, n)
+            except RuntimeError as e:
+                self.errors["db_static"] = f"making the static delta failed: {e}"
+                return
+            path = delta_baselines.static_delta_path(o, n)
+            # Links, not symlinks: the server serves no path that leaves its root.
+            for f in (n["bundle"], path):
+                os.link(f, os.path.join(site, os.path.basename(f)))
 
     def _others(self):
         """SWUpdate and RAUC artifacts per release (cached next to the series)."""
@@ -274,19 +294,22 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
                         shell=True, loops=[T])
             self.r.add("pipeline", v, **self._m(m))
 
-        def updater(key, extra):
+        def updater(key, extra, folder="bundles"):
             shutil.rmtree(f"{d}/data/updater", ignore_errors=True)
             os.mkdir(f"{d}/data/updater", 0o755)  # the updater never creates state_dir
             flash.run([UPDATER, f"--config={d}/updater.conf", "-q", "init", "--force"])
             self._ready(T, prior, r["bundle"])
             self.httplog.mark()
             m = measure([UPDATER, f"--config={d}/updater.conf", "-q", "--progress=none", "install"]
-                        + extra + [f"{self.url}/bundles/{v}.upd"], loops=[T])
+                        + extra + [f"{self.url}/{folder}/{v}.upd"], loops=[T])
             got, reqs = self.httplog.since()
             self.r.add(key, v, downloaded=got, requests=reqs, **self._m(m))
         steps = [raw, pipeline, lambda: self._db_swupdate(r, T, prior),
                  lambda: self._db_rauc(r, T, prior),
-                 lambda: updater("db_norb", ["--no-readback"])]
+                 lambda: updater("db_norb", ["--no-readback"]),
+                 lambda: updater("db_full", ["--full"])]
+        if "db_static" not in self.errors:
+            steps.append(lambda: updater("db_static", [], "static"))
         # The read-back install stays last: the device boots what it installed.
         for fn in quiesce.rotate(steps, self.run_index) + [lambda: updater("db", [])]:
             fn()

@@ -18,8 +18,10 @@ DOCS = os.path.join(TOP, "docs")
 LABEL = {
     "dd": "`dd` of the raw image (`bs=1M conv=fsync`)",
     "pipeline": "`zstd -dc payload \\| dd conv=fsync` (no download, hash or verification)",
-    "db": "updater, dual-bank (read-back on, default)",
-    "db_norb": "updater, dual-bank, `--no-readback`",
+    "db": "updater, dual-bank (read-back on; default install: dynamic delta)",
+    "db_norb": "updater, dual-bank, `--no-readback` (dynamic delta)",
+    "db_full": "updater, dual-bank, `--full` (the whole bundle streamed)",
+    "db_static": "updater, dual-bank, static delta from the release before on the server",
     "swupdate": "SWUpdate `-d` over HTTP (.swu, raw handler, zstd)",
     "rauc": "RAUC `rauc install URL` (plain bundle)",
     "updater_delta": "updater, ostree, server with static deltas",
@@ -240,8 +242,12 @@ class Writer:
                 f"- **Dual-bank**: slots A and B are two loop devices of {info['slot_size'] / MiB:.0f} "
                 f"MiB (the largest image + {info['headroom'] * 100:.0f} %). For each update, into "
                 "the inactive slot, one after the other: `dd` of the raw image, the bare `zstd -dc | "
-                "dd` pipeline, SWUpdate and RAUC where they work, `updater install --no-readback` "
-                "(this order rotated from run to run), then `updater install` (read-back on), "
+                "dd` pipeline, SWUpdate and RAUC where they work, `updater install --no-readback`, "
+                "`updater install --full` (the whole bundle streamed), `updater install` from a "
+                "folder of the server that also holds the static delta from the previous release "
+                "(`NAME.upd.from-HEX`, made by bench/delta_baselines.py) "
+                "(this order rotated from run to run), then `updater install` (read-back on, "
+                "from a folder without static deltas: the dynamic delta), "
                 "which the device then boots. Before each of them the slot is given back the "
                 "content it had before the update (discarded, then the release it held written "
                 "again, untimed), the bench syncs, drops the clean page cache, waits for the "
@@ -321,14 +327,17 @@ class Writer:
         s = self.b.s
         L = ["## Bytes downloaded per update", "",
              "MiB, from the test server's log.", "",
-             "| update | dual-bank bundle (updater) | SWUpdate .swu | RAUC bundle | ostree "
+             "| update | dual-bank, `--full` | dual-bank, dynamic delta (default) | dual-bank, "
+             "static delta | SWUpdate .swu | RAUC bundle | ostree "
              "objects (updater) | ostree static delta (updater) | static delta on the server | "
              "`ostree pull`, objects only | `ostree pull`, with deltas |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
         prev = self.rel[0]["version"]
         for v in self.upd:
             dsz = s.deltas.get(f"{prev}-{v}")
-            L.append(f"| to {v} | {rng(self.r.get('db', v, 'downloaded'), MiB, '{:.2f}')} | "
+            L.append(f"| to {v} | {rng(self.r.get('db_full', v, 'downloaded'), MiB, '{:.2f}')} | "
+                     f"{rng(self.r.get('db', v, 'downloaded'), MiB, '{:.2f}')} | "
+                     f"{rng(self.r.get('db_static', v, 'downloaded'), MiB, '{:.2f}')} | "
                      f"{rng(self.r.get('swupdate', v, 'downloaded'), MiB, '{:.2f}')} | "
                      f"{rng(self.r.get('rauc', v, 'downloaded'), MiB, '{:.2f}')} | "
                      f"{rng(self.r.get('updater_plain', v, 'downloaded'), MiB, '{:.2f}')} | "
@@ -349,7 +358,7 @@ class Writer:
              "metadata; `mark-good` (the prune) is shown apart.", "",
              "| tool | " + " | ".join(f"to {v}" for v in self.upd) + " |",
              "|---|" + "---|" * len(self.upd)]
-        for key in ("dd", "pipeline", "db_norb", "db", "swupdate", "rauc", "updater_delta",
+        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "swupdate", "rauc", "updater_delta",
                     "updater_plain", "cli_delta", "cli_plain"):
             if key not in self.r.res:
                 continue
@@ -372,7 +381,7 @@ class Writer:
              "| tool | " + " | ".join(f"to {v}: s" for v in self.upd) + " | " +
              " | ".join(f"to {v}: RSS" for v in self.upd) + " |",
              "|---|" + "---|" * (2 * len(self.upd))]
-        for key in ("dd", "pipeline", "db_norb", "db", "swupdate", "rauc", "updater_delta",
+        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "swupdate", "rauc", "updater_delta",
                     "cli_delta", "updater_plain", "cli_plain"):
             if key not in self.r.res:
                 continue
@@ -411,6 +420,7 @@ class Writer:
                      f"conv=fsync` pipeline: " + "; ".join(parts) + ".")
         L.append("  On the 512 MiB image of [docs/benchmark-dualbank.md](benchmark-dualbank.md), "
                  "with SWUpdate and RAUC on the same image: " + dualbank_doc_ratios() + ".")
+        L += self.delta_targets(ok)
         rs = {v: self.r.med("db", v, "rss_kib") for v in self.upd}
         small = min(self.rel[1:], key=lambda r: r["image_bytes"])["version"]
         big = max(self.rel[1:], key=lambda r: r["image_bytes"])["version"]
@@ -455,6 +465,42 @@ class Writer:
                  "one pair of releases (a feature release of real files, bench/ostree.py): "
                  + ostree_doc_targets())
         L.append("")
+        return L
+
+    def delta_targets(self, ok):
+        """Issue 13's measures of done, from this run's dual-bank columns and
+        bench/delta_baselines.py's figures for the same pairs."""
+        pairs = {p["to"]: p for p in (self.info.get("delta") or {}).get("pairs", [])}
+        L = []
+        for key, what in (("db", "dynamic delta (the default install)"), ("db_static", "static delta")):
+            parts = []
+            for v in self.upd:
+                q = self.ratio(key, "db_full", v, "seconds")
+                if q is not None:
+                    parts.append(f"to {v}: {q:.2f} ({ok(q <= 1.0)})")
+            if parts:
+                L.append(f"- Dual-bank {what}: install time <= `install --full`'s in the same run "
+                         "(read-back on, fastest runs): " + "; ".join(parts) + ".")
+        dyn, sta = [], []
+        for v in self.upd:
+            p, got, gs = (pairs.get(v), self.r.med("db", v, "downloaded"),
+                          self.r.med("db_static", v, "downloaded"))
+            if p and got is not None:
+                lim = delta_baselines.dyn_target(p)
+                dyn.append(f"to {v}: {got / MiB:.2f} MiB, limit {lim / MiB:.2f} ({ok(got <= lim)})")
+            if p and gs is not None:
+                osd = p.get("ostree_static_delta")
+                sta.append(f"to {v}: {gs / MiB:.2f} MiB, {gs / p['patch_from']:.2f}x `zstd "
+                           f"--patch-from` ({ok(gs <= p['patch_from'])})"
+                           + (f", {gs / osd:.2f}x the ostree static delta" if osd else ""))
+        if dyn:
+            L.append("- Dual-bank dynamic delta: bytes downloaded <= 1.1x the plain ostree object "
+                     "pull and <= 0.75x zchunk's `zck_delta_size` (the smaller; Dual-bank delta "
+                     "section below): " + "; ".join(dyn) + ".")
+        if sta:
+            L.append("- Dual-bank static delta: bytes downloaded (the delta file and the full "
+                     "bundle's head) <= `zstd -19 --long=31 --patch-from` of the raw images; "
+                     "aim within 1.5x the ostree static delta: " + "; ".join(sta) + ".")
         return L
 
     def size(self, v):
