@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import quiesce  # noqa: E402  (bench/quiesce.py)
 import rauc  # noqa: E402  (bench/rauc.py)
 import swupdate  # noqa: E402  (bench/swupdate.py)
+import runner  # noqa: E402
 from runner import ToolError  # noqa: E402
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -77,16 +78,16 @@ def extract_payload(bundle, out):
 
 def measure(argv, shell=False):
     """(seconds, peak RSS in KiB) of one command."""
+    wrapped, rss_file = runner.rss_wrapped(argv, shell)
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, shell=shell, executable="/bin/bash" if shell else None,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.Popen(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, _ = os.wait4(p.pid, 0)
     dt = time.monotonic() - t0
     err = p.stderr.read().decode()
     p.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"bench: {argv} failed: {err}")
-    return dt, ru.ru_maxrss
+    return dt, runner.read_rss(rss_file)
 
 
 def reset_device(dev):
@@ -531,8 +532,10 @@ def report_others(others, base, rb, norb):
         "- Both run as root here, like the updater; RAUC's time is that of `rauc install`, "
         "the D-Bus client, while its service (already running, its start not counted) does "
         "the work; SWUpdate is started for each install, as `swupdate -i`/`-d` is.",
-        "- Peak RSS: for the updater and SWUpdate, ru_maxrss of the process (for SWUpdate the "
-        "largest of its processes: `-d` forks a downloader); for RAUC, the VmHWM of `rauc "
+        "- Peak RSS: for the updater and SWUpdate, ru_maxrss of the process as GNU time "
+        "reports it (for SWUpdate the largest of its processes: `-d` forks a downloader; GNU "
+        "time because wait4 on a child of the Python harness never reports less than the "
+        "harness's own peak, bench/runner.py); for RAUC, the VmHWM of `rauc "
         "service` during the install (reset before each one). RAUC maps the whole plain "
         "bundle into memory to check its signature, so its VmHWM includes the bundle's "
         "file-backed pages; its anonymous memory, sampled every 20 ms, is given too.",

@@ -11,6 +11,8 @@ import subprocess
 import threading
 import time
 
+from runner import read_rss, rss_wrapped
+
 
 class BenchError(Exception):
     pass
@@ -124,9 +126,11 @@ def measure(argv, loops=(), fs=None, env=None, shell=False, cwd=None):
     before = [l.sectors_written() for l in loops]
     peak = [fs.used() if fs else 0]
     last_io = [None]
+    # Under GNU time (runner.rss_wrapped): its /proc/PID/io, read once it
+    # has reaped the command, holds the command's figures too.
+    wrapped, rss_file = rss_wrapped(argv, shell)
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, env=env, shell=shell, cwd=cwd,
-                         executable="/bin/bash" if shell else None,
+    p = subprocess.Popen(wrapped, env=env, cwd=cwd,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     done = threading.Event()
@@ -155,8 +159,9 @@ def measure(argv, loops=(), fs=None, env=None, shell=False, cwd=None):
     io = read_io(p.pid) or last_io[0] or {}
     if fs:
         peak[0] = max(peak[0], fs.used())
-    _, status, ru = os.wait4(p.pid, 0)
+    _, status, _ = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
+    rss = read_rss(rss_file)
     # A daemon it left behind (a gpg-agent) may hold stderr open: do not wait for it.
     th[0].join(timeout=5)
     if not th[0].is_alive():
@@ -168,7 +173,7 @@ def measure(argv, loops=(), fs=None, env=None, shell=False, cwd=None):
     for l in loops:
         l.sync()
     dev = sum((l.sectors_written() - b) * 512 for l, b in zip(loops, before))
-    return {"seconds": dt, "rss_kib": ru.ru_maxrss, "write_bytes": io.get("write_bytes", 0),
+    return {"seconds": dt, "rss_kib": rss, "write_bytes": io.get("write_bytes", 0),
             "cancelled_write_bytes": io.get("cancelled_write_bytes", 0), "dev_bytes": dev,
             "peak_used": (peak[0] - fs.empty_used) if fs else None, "stderr": text}
 

@@ -19,6 +19,7 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import quiesce  # noqa: E402  (bench/quiesce.py)
+import runner  # noqa: E402  (bench/runner.py)
 
 BENCH = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build", "bench")))
 WORK = os.path.join(BENCH, "ostree")
@@ -40,15 +41,16 @@ def bash(cmd, capture=False):
 
 def measure(argv, env=None):
     """(seconds, peak RSS KiB) of one command; exits on failure."""
+    wrapped, rss_file = runner.rss_wrapped(argv)
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.Popen(wrapped, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, _ = os.wait4(p.pid, 0)
     dt = time.monotonic() - t0
     err = p.stderr.read().decode()
     p.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"bench: {' '.join(argv)} failed: {err[-2000:]}")
-    return dt, ru.ru_maxrss
+    return dt, runner.read_rss(rss_file)
 
 
 def make_trees():

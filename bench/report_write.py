@@ -276,8 +276,10 @@ class Writer:
                 "of the file system or device): for ostree these include ext4's journal and "
                 "metadata, for dual-bank the slot only. For SWUpdate and RAUC only the device "
                 "figure is measured.",
-                "- **Time and peak RSS**: wall time of the command, ru_maxrss from wait4 (the "
-                "largest of the process and its reaped children); for the `ostree` baseline the "
+                "- **Time and peak RSS**: wall time of the command, ru_maxrss as GNU time "
+                "reports it (the largest of the process and its reaped children; GNU time "
+                "because wait4 on a child of the Python harness never reports less than the "
+                "harness's own peak, bench/runner.py); for the `ostree` baseline the "
                 "sum of the pull and the deploy times and the larger of their RSS. libostree's "
                 "deploys run without CAP_SYS_ADMIN (`setpriv`, as tests/lib/ostree.sh's "
                 "ostree_nofreeze) so that they sync instead of freezing the file system.",

@@ -3,8 +3,37 @@ run a command with its wall time, the time of a marker line in its output and
 its peak RSS; time an fsync; read a package's version."""
 import os
 import subprocess
+import tempfile
 import threading
 import time
+
+TIME = "/usr/bin/time"   # GNU time (Debian's package `time`)
+
+
+def rss_wrapped(argv, shell=False):
+    """argv (a list, or a shell command with shell=True) run under GNU time,
+    which writes the command's own peak RSS (KiB) into a file: returns the
+    argv to run and that file's path (read_rss()). Why: ru_maxrss from wait4
+    on a child of this Python process is never below this process's own peak
+    RSS, because Linux carries the forking process's high-water mark across
+    fork and exec; a 1 MiB `true` started by a 75 MiB harness reads 75 MiB.
+    GNU time is a small process of its own, so the command it starts starts
+    from its few hundred KiB."""
+    fd, path = tempfile.mkstemp(prefix="bench-rss-")
+    os.close(fd)
+    cmd = ["/bin/bash", "-c", argv] if shell else list(argv)
+    return [TIME, "-f", "%M", "-o", path, "--"] + cmd, path
+
+
+def read_rss(path):
+    """The peak RSS (KiB) GNU time wrote into path (its last line; a line
+    before it says how the command ended), or 0; removes the file."""
+    try:
+        with open(path) as f:
+            lines = f.read().split()
+        return int(lines[-1]) if lines and lines[-1].isdigit() else 0
+    finally:
+        os.unlink(path)
 
 
 class ToolError(Exception):
@@ -21,11 +50,12 @@ def run_timed(argv, env=None, marker=None, on_marker=None, timeout=600):
     Returns a dict: seconds (start to exit), marker_seconds (start to the
     first output line containing `marker`, or None), marker_result (what
     on_marker() returned, called as soon as that line is read, while the
-    command still runs), rss_kib (ru_maxrss from wait4: the largest of the
-    process and the children it reaped), output.
+    command still runs), rss_kib (GNU time's figure: ru_maxrss of the
+    command, the largest of the process and the children it reaped), output.
     Raises ToolError when the command fails or runs longer than timeout."""
+    wrapped, rss_file = rss_wrapped(argv)
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    p = subprocess.Popen(wrapped, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
     timer = threading.Timer(timeout, p.kill)
     timer.start()
@@ -44,6 +74,7 @@ def run_timed(argv, env=None, marker=None, on_marker=None, timeout=600):
         timer.cancel()
         p.stdout.close()
     p.returncode = os.waitstatus_to_exitcode(status)
+    rss = read_rss(rss_file)
     text = "".join(out)
     if p.returncode != 0:
         what = "killed after %d s" % timeout if p.returncode < 0 else "exit %d" % p.returncode
@@ -51,7 +82,7 @@ def run_timed(argv, env=None, marker=None, on_marker=None, timeout=600):
     if marker and t_marker is None:
         raise ToolError(f"`{' '.join(argv)}` exited 0 but never printed {marker!r}:\n{tail(text)}")
     return {"seconds": dt, "marker_seconds": t_marker, "marker_result": marker_result,
-            "rss_kib": ru.ru_maxrss, "output": text}
+            "rss_kib": rss, "output": text}
 
 
 def fsync_seconds(path):

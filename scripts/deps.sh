@@ -5,7 +5,8 @@
 # against: SWUpdate, and RAUC with squashfs-tools (rauc bundle) and dbus-daemon
 # (a private bus for `rauc service`). The .swu cpio archive is written by
 # bench/swupdate.py itself. zchunk (zck, zck_delta_size) gives one of the
-# targets of the dual-bank delta (bench/delta_baselines.py). `make check` and
+# targets of the dual-bank delta (bench/delta_baselines.py). GNU time (time)
+# reports each timed command's peak RSS (bench/runner.py). `make check` and
 # `make demo` need none of them.
 # libclang-rt-dev holds clang's libFuzzer and sanitizer runtimes (`make fuzz`);
 # clang only recommends it, and recommends are not installed here.
@@ -24,7 +25,7 @@ qemu-system-x86 u-boot-qemu busybox-static cpio fdisk kmod fuse2fs fuse squashfs
 CROSS_ARCH=""
 case "${1:-}" in
 "") ;;
-bench) PKGS="$PKGS swupdate rauc squashfs-tools dbus-daemon gnuplot-nox zchunk" ;;
+bench) PKGS="$PKGS swupdate rauc squashfs-tools dbus-daemon gnuplot-nox zchunk time" ;;
 cross)
 	CROSS_ARCH=arm64
 	PKGS="crossbuild-essential-arm64 qemu-user-static pkgconf:arm64
