@@ -22,7 +22,7 @@ needed "$UPDATER" | grep -q '^libostree-1' || fail "the full build does not link
 needed "$DB" | grep -E 'ostree|glib|gio|gobject' && fail "WITH_OSTREE=0 links libostree or GLib"
 ldd "$DB" | grep -E 'ostree|glib|gio-2|gobject' && fail "WITH_OSTREE=0 pulls in libostree or GLib"
 # The code: no dual-bank object in the ostree-only build, and no ostree one in the other.
-# (readback_*: backends/dualbank/readback.c; the ostree backend's own read-back
+# (readback_*: backends/image/readback.c; the ostree backend's own read-back
 # is ob_readback_*.)
 nm "$OS" | grep -qiE 'dualbank|slot_writer| [a-z] readback_' && fail "WITH_DUALBANK=0 contains dual-bank code"
 nm "$DB" | grep -qi 'ostree_backend\|ostree_sysroot' && fail "WITH_OSTREE=0 contains ostree code"
