@@ -120,6 +120,10 @@ struct backend_ops {
 	/* Drops what stage kept (applied, refused or cancelled); nothing kept is
 	 * no error. May be NULL. */
 	int (*unstage)(void *priv, struct error *e);
+	/* Whether `install` may write now, on the running system booted: 0, or
+	 * the refusal (single-copy: its one root only from recovery mode; else
+	 * `stage`, applied by the ramdisk). May be NULL: always. */
+	int (*can_install)(void *priv, const struct system_info *booted, struct error *e);
 	/* Called after mark-good (ostree prunes old deployments). May be NULL. */
 	int (*confirm)(void *priv, struct error *e);
 	/* Whether the system id still exists (ostree: a deployment not yet

@@ -78,15 +78,12 @@ static void db_close(void *priv)
 
 int db_booted(void *priv, struct system_info *out, struct error *e)
 {
+	static const char *const slots[] = { "A", "B", NULL };
 	struct dualbank *d = priv;
-	int rc = cmdline_get(d->cfg->cmdline, "updater.slot", out->id, sizeof(out->id), e);
-	if (rc < 0) {
-		err_prefix(e, "booted slot");
+	int rc = cmdline_system(d->cfg->cmdline, "booted slot", slots, "A or B", out->id,
+				sizeof(out->id), e);
+	if (rc < 0)
 		return rc;
-	}
-	if (!valid_slot(out->id))
-		return err_set(e, UPD_EXIT_OTHER, EINVAL, "booted slot: %s: updater.slot=%s is not A or B",
-			       d->cfg->cmdline, out->id);
 	snprintf(out->path, sizeof(out->path), "%s", slot_path(d, out->id));
 	return 0;
 }
