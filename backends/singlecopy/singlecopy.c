@@ -229,7 +229,7 @@ static int sc_finish_fallback(void *priv, const struct system_info *booted, stru
 		 "is staged and applied");
 	if ((rc = bootctl_finish_fallback(d->u->boot, SC_RECOVERY, e)) < 0)
 		return rc;
-	return sc_remove(d, SC_BUNDLE, e);
+	return sc_drop_kept(d, e);
 }
 
 static int sc_can_install(void *priv, const struct system_info *booted, struct error *e)
@@ -246,7 +246,7 @@ static int sc_can_install(void *priv, const struct system_info *booted, struct e
 static int sc_confirm(void *priv, struct error *e)
 {
 	struct singlecopy *d = priv;
-	int rc = sc_remove(d, SC_BUNDLE, e);
+	int rc = sc_drop_kept(d, e);
 
 	return rc < 0 ? rc : sc_remove(d, SC_REWRITE, e);
 }

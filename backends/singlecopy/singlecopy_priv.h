@@ -44,6 +44,8 @@ int sc_download(void *priv, struct error *e);
 int sc_stage(void *priv, char *token, size_t size, struct error *e);
 int sc_load_staged(void *priv, const char *token, struct release *out, struct error *e);
 int sc_unstage(void *priv, struct error *e);
+/* Removes the kept bundle (staged, or the copy of an install in recovery mode). */
+int sc_drop_kept(struct singlecopy *d, struct error *e);
 /* Removes state_dir's file name, if there (and fsyncs the directory). */
 int sc_remove(struct singlecopy *d, const char *name, struct error *e);
 

@@ -175,12 +175,16 @@ int sc_load_staged(void *priv, const char *token, struct release *out, struct er
 int sc_unstage(void *priv, struct error *e)
 {
 	struct singlecopy *d = priv;
-	int rc;
 
 	if (d->activated) {
 		log_debug("the applied bundle is kept until the new system is confirmed");
 		return 0;
 	}
-	rc = sc_remove(d, SC_BUNDLE, e);
+	return sc_drop_kept(d, e);
+}
+
+int sc_drop_kept(struct singlecopy *d, struct error *e)
+{
+	int rc = sc_remove(d, SC_BUNDLE, e);
 	return rc < 0 ? rc : sc_remove(d, SC_BUNDLE_TMP, e);
 }
