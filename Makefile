@@ -358,9 +358,9 @@ cross-check:
 		$(CROSS_BUILD)/bin/updater $(UNIT_SRC:tests/unit/%.c=$(CROSS_BUILD)/tests/%)
 	@readelf -h $(CROSS_BUILD)/bin/updater | grep -q AArch64 || { echo "cross-check: not arm64"; exit 1; }
 	@TEST_RUNNER="$(CROSS_RUN)" tests/run-unit.sh $(UNIT_SRC:tests/unit/%.c=$(CROSS_BUILD)/tests/%)
-	@$(CROSS_RUN) $(CROSS_BUILD)/bin/updater --version | grep 'backends: dualbank,ostree'
+	@$(CROSS_RUN) $(CROSS_BUILD)/bin/updater --version | grep 'backends: dualbank,ostree,singlecopy'
 	@# CC alone names the target too (its triplet's pkg-config): the dual-bank-only build.
-	@$(MAKE) --no-print-directory CC=$(CROSS_TRIPLET)-gcc WITH_OSTREE=0 BUILD=$(CROSS_BUILD)-cc \
+	@$(MAKE) --no-print-directory CC=$(CROSS_TRIPLET)-gcc WITH_OSTREE=0 WITH_SINGLECOPY=0 BUILD=$(CROSS_BUILD)-cc \
 		$(CROSS_BUILD)-cc/bin/updater
 	@$(CROSS_RUN) $(CROSS_BUILD)-cc/bin/updater --version | grep 'backends: dualbank)'
 
