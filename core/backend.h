@@ -17,6 +17,9 @@ struct system_info {
 	char version[64];  /* "" when the backend cannot tell; the core then asks
 			    * its records and the version_file */
 	char path[512];    /* device, file or directory that holds it */
+	/* A recovery system (single-copy's ramdisk recovery mode), not a release:
+	 * `rollback` may always boot it (no record, no security version). */
+	bool recovery;
 };
 
 /* What a source offers, as read from its metadata (bundle manifest, commit). */

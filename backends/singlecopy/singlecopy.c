@@ -121,21 +121,32 @@ static int sc_target(void *priv, struct system_info *out, struct error *e)
 	return 0;
 }
 
-/* One system: nothing to roll back to, and a root written already cannot be
- * un-written. A trial that does not confirm ends in recovery mode. */
+/* One root: what a rollback boots is recovery mode (a trial rejected by the
+ * health checks, or a person), never an older root. */
 static int sc_previous(void *priv, struct system_info *out, struct error *e)
 {
 	(void)priv;
-	(void)out;
-	return err_set(e, UPD_EXIT_BUSY, EPERM,
-		       "rollback: the singlecopy backend keeps one root and no older system to "
-		       "boot; an unconfirmed trial ends in recovery mode after bootlimit boots");
+	(void)e;
+	*out = (struct system_info){ .recovery = true };
+	snprintf(out->id, sizeof(out->id), SC_RECOVERY);
+	return 0;
 }
 
+/* To recovery mode: the root's release (failed, or rejected) is not booted
+ * again and its kept bundle goes. Never to the root itself: cancelling an
+ * applied update would boot the new root without a trial. */
 static int sc_rollback(void *priv, const struct system_info *to, struct error *e)
 {
-	(void)to;
-	return sc_previous(priv, NULL, e);
+	struct singlecopy *d = priv;
+	int rc;
+
+	if (strcmp(to->id, SC_RECOVERY) != 0)
+		return err_set(e, UPD_EXIT_BUSY, EPERM,
+			       "rollback: the root already holds the new release; the singlecopy "
+			       "backend cannot un-write it: reboot into its trial");
+	if ((rc = bootctl_set_next(d->u->boot, SC_RECOVERY, false, e)) < 0)
+		return rc;
+	return sc_drop_kept(d, e);
 }
 
 static int sc_fetch(void *priv, const char *source, struct release *out, struct error *e)

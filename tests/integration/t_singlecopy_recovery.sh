@@ -76,4 +76,21 @@ s = json.load(open(sys.argv[1]))
 assert s["state"] == "committed" and s["booted"]["version"] == "3.1", s
 PY
 ls "$S" | grep -q '^singlecopy\.' && fail "files left in state_dir: $(ls "$S")"
+
+# --- a trial rejected by `rollback` (the health service's path): recovery mode
+make_bundle "$FIX/v3.0.img" 3.2 "$FIX/release.pem" "$WORK/v3.2.upd"
+expect_exit 0 "$WORK/stage32.out" upd "$D" stage "$WORK/v3.2.upd"
+expect_exit 0 "$WORK/apply32.out" upd "$D" apply-staged
+assert_eq "$(sc_boot "$D")" root "the trial boot of 3.2"
+expect_exit 0 "$WORK/rb32.out" upd "$D" rollback
+assert_eq "$(envvar "$D" boot_slot)/$(envvar "$D" upgrade_available)" recovery/0 "env after rollback in the trial"
+assert_eq "$(sc_boot "$D")" recovery "the boot after the rejected trial"
+upd "$D" status --json >"$WORK/s32.json"
+python3 - "$WORK/s32.json" <<'PY' || fail "status after the rejected trial"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["state"] == "rolled-back" and s["booted"]["slot"] == "recovery", s
+assert "3.2" in [f["version"] for f in s["failed_releases"]], s
+PY
+ls "$S" | grep -q '^singlecopy\.' && fail "files left in state_dir: $(ls "$S")"
 exit 0
