@@ -123,6 +123,7 @@ static int fk_target(void *priv, struct system_info *out, struct error *e)
 static int fk_previous(void *priv, struct system_info *out, struct error *e)
 {
 	(void)priv, (void)e;
+	out->recovery = F.previous_recovery;
 	return fk_other("previous", out);
 }
 
