@@ -227,7 +227,7 @@ if test ${ub_singlecopy} = 1; then
 	# mode, which stays there (docs/singlecopy.md); no valid boot state boots
 	# the factory root.
 	if test ${ub_fallback} = 1 || test "${ub_slot}" = recovery; then
-		ub_scargs="updater.slot=recovery updater.recovery=1"
+		ub_scargs="updater.slot=recovery"
 		ub_entry=recovery
 	else
 		ub_scargs="root=/dev/vda2 ro updater.slot=root"

@@ -41,7 +41,7 @@ sc_boot() {
 		fi
 	fi
 	if [ "$sys" = recovery ]; then
-		echo "updater.slot=recovery updater.recovery=1" >"$d/cmdline"
+		echo "updater.slot=recovery" >"$d/cmdline"
 	else
 		echo "root=/dev/vda2 ro updater.slot=root" >"$d/cmdline"
 	fi
