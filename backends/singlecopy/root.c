@@ -116,14 +116,17 @@ int sc_install(void *priv, struct system_info *t, struct error *e)
 	if ((rc = open_root(d, t->path, &fd, e)) < 0)
 		return rc;
 	if ((rc = begin_rewrite(d, e)) == 0) {
-		log_info("rewriting the root %s (%s marks it until the new system boots)", t->path,
+		log_info("rewriting the root %s (%s marks it until it is read back)", t->path,
 			 SC_REWRITE);
 		image_source_opts(d->cfg, d->source, &o);
 		rc = image_write_full(fd, t->id, t->path, &d->head, &o, d->u->verify_readback,
 				      &reused, &written, e);
 	}
 	close(fd);
-	if (rc == 0)
-		summarize(d, reused, written);
-	return rc;
+	if (rc < 0)
+		return rc;
+	summarize(d, reused, written);
+	/* Whole and read back: no longer being rewritten. The boot state still
+	 * names recovery mode until the activation; a cut before it rewrites. */
+	return sc_remove(d, SC_REWRITE, e);
 }

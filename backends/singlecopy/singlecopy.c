@@ -215,9 +215,8 @@ static int sc_verify(void *priv, const struct system_info *target, struct error 
 	return rc;
 }
 
-/* The new root boots next, on trial (and the request ends, one store); the
- * root is whole again, so the rewrite marker goes. The kept bundle stays
- * until the new system is confirmed (sc_confirm). */
+/* The new root boots next, on trial (and the request ends, one store). The
+ * kept bundle stays until the new system is confirmed (sc_confirm). */
 static int sc_activate(void *priv, const struct system_info *t, struct error *e)
 {
 	struct singlecopy *d = priv;
@@ -225,7 +224,7 @@ static int sc_activate(void *priv, const struct system_info *t, struct error *e)
 
 	if (rc == 0)
 		d->activated = true;
-	return rc < 0 ? rc : sc_remove(d, SC_REWRITE, e);
+	return rc;
 }
 
 /* U-Boot gave up on the trial: the root holds a release that failed, so the
