@@ -8,7 +8,6 @@
 . "$TOP/tests/lib/singlecopy.sh"
 set -u
 singlecopy_test_device
-S=$D/data/updater
 
 # stage refused: another key's signature, another board. Nothing is kept,
 # nothing is asked of the ramdisk.

@@ -7,9 +7,7 @@
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/singlecopy.sh"
 set -u
-[ -x "$TOP/updater-fault" ] || fail "updater-fault is not built (make updater-fault)"
-singlecopy_test_device
-S=$D/data/updater
+singlecopy_test_device --fault
 imgs=("$FIX/v2.0.img" "$FIX/v3.0.img")
 n=1
 while :; do

@@ -7,9 +7,7 @@
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/singlecopy.sh"
 set -u
-[ -x "$TOP/updater-fault" ] || fail "updater-fault is not built (make updater-fault)"
-singlecopy_test_device
-S=$D/data/updater
+singlecopy_test_device --fault
 
 # --- a cut at 2 MiB into the root, then the next boot completes the write ---
 expect_exit 0 "$WORK/stage.out" upd "$D" stage "$FIX/v2.0.upd"

@@ -4,12 +4,18 @@
 # to backend singlecopy, booted from the root, its boot state written by
 # `updater init`.
 
-# singlecopy_test_device [FILE...]: the fixtures, D=$WORK/dev running 1.0
-# from its root, ROOT its root file, W=$WORK/www holding the named fixture
-# files; an HTTP server a test starts there goes at exit.
+# singlecopy_test_device [--fault] [FILE...]: the fixtures, D=$WORK/dev
+# running 1.0 from its root, ROOT its root file, S its state_dir, W=$WORK/www
+# holding the named fixture files; an HTTP server a test starts there goes at
+# exit. --fault: the test cuts with ./updater-fault, which must be built.
 singlecopy_test_device() {
+	if [ "${1:-}" = --fault ]; then
+		shift
+		[ -x "$TOP/updater-fault" ] || fail "updater-fault is not built (make updater-fault)"
+	fi
 	dualbank_test_device "$@"
 	ROOT=$D/slots/A.img
+	S=$D/data/updater
 	sed -i 's/^backend = "dualbank";/backend = "singlecopy";/' "$D/updater.conf"
 	printf 'singlecopy = {\n  root = "slots/A.img";\n  public_key = "keys/release.pub.pem";\n};\n' \
 		>>"$D/updater.conf"
