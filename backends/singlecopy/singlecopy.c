@@ -92,10 +92,12 @@ static int sc_booted(void *priv, struct system_info *out, struct error *e)
 
 	if (rc < 0)
 		return rc;
-	if (strcmp(out->id, SC_ROOT) == 0)
+	if (strcmp(out->id, SC_ROOT) == 0) {
 		snprintf(out->path, sizeof(out->path), "%s", d->sc->root);
-	else
+	} else {
 		snprintf(out->version, sizeof(out->version), "0");
+		out->recovery = true;
+	}
 	return 0;
 }
 

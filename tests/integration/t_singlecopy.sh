@@ -63,6 +63,7 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["backend"] == "singlecopy" and s["state"] == "committed", s
 assert s["booted"]["slot"] == "root" and s["booted"]["version"] == "2.0", s
+assert s["recovery_mode"] is False, s
 PY
 
 # A mounted root is never written (a loop device: needs root and losetup).

@@ -23,6 +23,7 @@ assert_eq "$(sc_boot "$D")" recovery "the boot after the cut"
 upd "$D" status >"$WORK/st-cut" 2>&1
 assert_grep "interrupted" "$WORK/st-cut"
 assert_grep "booted: *recovery" "$WORK/st-cut"
+assert_grep "^recovery: *this is the recovery mode" "$WORK/st-cut"
 assert_grep "staged: *version 2.0" "$WORK/st-cut"
 expect_exit 0 "$WORK/again.out" upd "$D" apply-staged
 root_holds "$D" "$FIX/v2.0.img" || fail "the root does not hold 2.0 after the second apply-staged"
@@ -50,7 +51,7 @@ python3 - "$WORK/rec.json" <<'PY' || fail "status in recovery mode"
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["state"] == "rolled-back", s
-assert s["booted"]["slot"] == "recovery", s
+assert s["booted"]["slot"] == "recovery" and s["recovery_mode"] is True, s
 assert "3.0" in s["trial_failure"], s
 assert [f["version"] for f in s["failed_releases"]] == ["3.0"], s
 PY
