@@ -174,9 +174,8 @@ static int sc_fetch(void *priv, const char *source, struct release *out, struct 
 	return 0;
 }
 
-/* The signature, and that the image fits the root. */
-static int check_release(struct singlecopy *d, const struct system_info *target,
-			 struct error *e)
+/* The signature, and that the image fits the root at root_path. */
+int sc_check_release(struct singlecopy *d, const char *root_path, struct error *e)
 {
 	uint64_t size = 0;
 	size_t which = 0;
@@ -188,18 +187,17 @@ static int check_release(struct singlecopy *d, const struct system_info *target,
 		err_prefix(e, "verify %s", d->source);
 		return rc;
 	}
-	if ((fd = open(target->path, O_RDONLY | O_CLOEXEC)) < 0)
-		return err_set(e, UPD_EXIT_OTHER, errno, "root %s: %s", target->path,
-			       strerror(errno));
+	if ((fd = open(root_path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "root %s: %s", root_path, strerror(errno));
 	rc = file_or_blockdev_size(fd, &size);
 	close(fd);
 	if (rc < 0)
-		return err_set(e, UPD_EXIT_OTHER, -rc, "root %s: size: %s", target->path,
+		return err_set(e, UPD_EXIT_OTHER, -rc, "root %s: size: %s", root_path,
 			       strerror(-rc));
 	if (d->head.manifest.image_size > size)
 		return err_set(e, UPD_EXIT_NOSPACE, EFBIG,
 			       "image of %llu bytes does not fit the root %s (%llu bytes)",
-			       (unsigned long long)d->head.manifest.image_size, target->path,
+			       (unsigned long long)d->head.manifest.image_size, root_path,
 			       (unsigned long long)size);
 	return 0;
 }
@@ -210,7 +208,7 @@ static int sc_verify(void *priv, const struct system_info *target, struct error 
 {
 	struct singlecopy *d = priv;
 	struct error re = {0};
-	int rc = check_release(d, target, e);
+	int rc = sc_check_release(d, target->path, e);
 
 	if (rc < 0 && d->kept && !d->staged_loaded && sc_remove(d, SC_BUNDLE_TMP, &re) < 0)
 		log_warn("%s", re.msg);

@@ -38,6 +38,8 @@ void sc_path(const struct singlecopy *d, const char *name, char *out, size_t siz
 void sc_head_drop(struct singlecopy *d);
 /* Reads the head of the bundle at location into d->head. */
 int sc_head_read(struct singlecopy *d, const char *location, struct error *e);
+/* The head's signature, and that its image fits the root at root_path. */
+int sc_check_release(struct singlecopy *d, const char *root_path, struct error *e);
 
 /* ---- stage.c ---- */
 int sc_download(void *priv, struct error *e);

@@ -83,7 +83,9 @@ static int check_payload(struct singlecopy *d, struct error *e)
 
 /* stage's download: the bundle fetched last, copied into state_dir; from
  * here on d->head is the kept copy's, which must carry the very manifest the
- * policy was run on. verify then checks its signature. */
+ * policy was run on. Its signature is checked first (no byte of a payload
+ * is downloaded for a release that is not verified), and verify checks the
+ * copy's again. */
 int sc_download(void *priv, struct error *e)
 {
 	struct singlecopy *d = priv;
@@ -91,6 +93,8 @@ int sc_download(void *priv, struct error *e)
 	struct release was = {0}, now = {0};
 	int rc;
 
+	if ((rc = sc_check_release(d, d->sc->root, e)) < 0)
+		return rc;
 	sc_path(d, SC_BUNDLE_TMP, path, sizeof(path));
 	image_release_fill(&d->head, &was);
 	log_info("keeping %s in %s", d->source, path);

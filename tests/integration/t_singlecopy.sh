@@ -24,6 +24,18 @@ done
 assert_grep "signature" "$WORK/badsig.out"
 assert_grep "other-board" "$WORK/board.out"
 
+# Over HTTP, the wrongly signed bundle's payload is never downloaded: the
+# signature is checked on its head first (the server sends the head only).
+mkdir -p "$WORK/www" && cp "$WORK/badsig.upd" "$WORK/www/"
+start_httpd "$WORK/www" --log "$WORK/httpd.log"
+expect_exit 3 "$WORK/badsig-http.out" upd "$D" stage "$URL/badsig.upd"
+assert_grep "signature" "$WORK/badsig-http.out"
+sent=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^sent=/) s += substr($i, 6) } END { print s + 0 }' "$WORK/httpd.log")
+size=$(stat -c %s "$WORK/badsig.upd")
+[ "$sent" -lt $((size / 4)) ] || fail "a wrongly signed bundle was downloaded: $sent of $size bytes sent"
+ls "$S" | grep -q '^singlecopy\.bundle' && fail "the refused HTTP stage kept a bundle: $(ls "$S")"
+stop_httpd
+
 # install on the running root: refused before anything (exit 2)
 expect_exit 2 "$WORK/inst.out" upd "$D" install "$FIX/v2.0.upd"
 assert_grep "updater stage" "$WORK/inst.out"
