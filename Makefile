@@ -14,11 +14,15 @@ PYTHON ?= python3
 # Backends compiled in: `make WITH_OSTREE=0` builds without libostree and GLib.
 WITH_DUALBANK ?= 1
 WITH_OSTREE ?= 1
-# The bundle format (bundle/) and libzstd are the dual-bank backend's: a build
-# without it compiles and links neither.
-PKGS := libcurl libconfig $(if $(filter 1,$(WITH_DUALBANK)),libzstd) libubootenv libcrypto \
+WITH_SINGLECOPY ?= 1
+# The bundle format (bundle/), the image writer (backends/image/) and libzstd
+# are the dual-bank and single-copy backends': a build with neither compiles
+# and links none of them.
+WITH_BUNDLE := $(if $(filter 1,$(WITH_DUALBANK) $(WITH_SINGLECOPY)),1,0)
+PKGS := libcurl libconfig $(if $(filter 1,$(WITH_BUNDLE)),libzstd) libubootenv libcrypto \
 	$(if $(filter 1,$(WITH_OSTREE)),ostree-1)
-BACKEND_DEFS := $(if $(filter 1,$(WITH_DUALBANK)),-DWITH_DUALBANK) $(if $(filter 1,$(WITH_OSTREE)),-DWITH_OSTREE)
+BACKEND_DEFS := $(if $(filter 1,$(WITH_DUALBANK)),-DWITH_DUALBANK) $(if $(filter 1,$(WITH_OSTREE)),-DWITH_OSTREE) \
+	$(if $(filter 1,$(WITH_SINGLECOPY)),-DWITH_SINGLECOPY)
 TEST_PKGS := cmocka
 
 # A machine without the -dev packages stops here with one line naming what is
@@ -47,7 +51,9 @@ ALL_CFLAGS = $(WARN) $(BACKEND_DEFS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
 
 # Everything but main.c goes into a static library the tests link against.
 LIB_SRC := $(sort $(wildcard lib/*.c cli/*.c core/*.c config/*.c hooks/*.c bootctl/*.c) \
-	$(if $(filter 1,$(WITH_DUALBANK)),$(wildcard bundle/*.c backends/dualbank/*.c)) \
+	$(if $(filter 1,$(WITH_BUNDLE)),$(wildcard bundle/*.c backends/image/*.c)) \
+	$(if $(filter 1,$(WITH_DUALBANK)),$(wildcard backends/dualbank/*.c)) \
+	$(if $(filter 1,$(WITH_SINGLECOPY)),$(wildcard backends/singlecopy/*.c)) \
 	$(if $(filter 1,$(WITH_OSTREE)),$(wildcard backends/ostree/*.c)))
 LIB_SRC := $(filter-out cli/main.c,$(LIB_SRC))
 HDRS := $(wildcard lib/*.h cli/*.h core/*.h bootctl/*.h bundle/*.h backends/*.h backends/*/*.h config/*.h hooks/*.h)
@@ -352,9 +358,9 @@ cross-check:
 		$(CROSS_BUILD)/bin/updater $(UNIT_SRC:tests/unit/%.c=$(CROSS_BUILD)/tests/%)
 	@readelf -h $(CROSS_BUILD)/bin/updater | grep -q AArch64 || { echo "cross-check: not arm64"; exit 1; }
 	@TEST_RUNNER="$(CROSS_RUN)" tests/run-unit.sh $(UNIT_SRC:tests/unit/%.c=$(CROSS_BUILD)/tests/%)
-	@$(CROSS_RUN) $(CROSS_BUILD)/bin/updater --version | grep 'backends: dualbank,ostree'
+	@$(CROSS_RUN) $(CROSS_BUILD)/bin/updater --version | grep 'backends: dualbank,ostree,singlecopy'
 	@# CC alone names the target too (its triplet's pkg-config): the dual-bank-only build.
-	@$(MAKE) --no-print-directory CC=$(CROSS_TRIPLET)-gcc WITH_OSTREE=0 BUILD=$(CROSS_BUILD)-cc \
+	@$(MAKE) --no-print-directory CC=$(CROSS_TRIPLET)-gcc WITH_OSTREE=0 WITH_SINGLECOPY=0 BUILD=$(CROSS_BUILD)-cc \
 		$(CROSS_BUILD)-cc/bin/updater
 	@$(CROSS_RUN) $(CROSS_BUILD)-cc/bin/updater --version | grep 'backends: dualbank)'
 

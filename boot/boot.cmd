@@ -20,13 +20,16 @@
 #   0x6800000 export: `env export` clears CONFIG_ENV_SIZE bytes there, far more
 #             than -s asks for, so nothing of ours may live above it
 #   0x6100000 ostree's uEnv.txt (loaded after the save)
-# Partitions: dual-bank 1 boot, 2 slot A, 3 slot B, 4 data; ostree 1 sysroot.
-# The backend is told by the disk: libostree's /boot/loader/uEnv.txt on
-# partition 1 means ostree.
+# Partitions: dual-bank 1 boot, 2 slot A, 3 slot B, 4 data; ostree 1 sysroot;
+# single-copy 1 boot (kernel and ramdisk, never written by an update), 2 root,
+# 3 data. The backend is told by the disk: libostree's /boot/loader/uEnv.txt on
+# partition 1 means ostree, a file /updater-singlecopy there single-copy.
 
 echo "bootscript: start (updater boot.cmd)"
 ub_ostree=0
 if test -e virtio 0:1 /boot/loader/uEnv.txt; then ub_ostree=1; fi
+ub_singlecopy=0
+if test -e virtio 0:1 /updater-singlecopy; then ub_singlecopy=1; fi
 
 # ---- read both copies ----------------------------------------------------
 if virtio read 0x6000000 0x40 0x20 && virtio read 0x6010000 0x60 0x20; then
@@ -93,6 +96,11 @@ if test ${ub_env} = 1; then
 	# dual-bank: A or B; ostree: a deployment id, never empty
 	if test "${boot_slot}" = A || test "${boot_slot}" = B; then ub_ok=1; fi
 	if test ${ub_ostree} = 1 && test -n "${boot_slot}"; then ub_ok=1; fi
+	# single-copy: root, or recovery (the ramdisk's recovery mode)
+	if test ${ub_singlecopy} = 1; then
+		ub_ok=0
+		if test "${boot_slot}" = root || test "${boot_slot}" = recovery; then ub_ok=1; fi
+	fi
 	if test -z "${upgrade_available}" || test -z "${bootcount}" || test -z "${bootlimit}" || test -z "${rollback}"; then
 		ub_ok=0
 	fi
@@ -211,6 +219,27 @@ if test ${ub_ostree} = 1; then
 		fi
 	fi
 	echo "bootscript: the ostree deployment did not boot: resetting (the boot counter decides)"
+	reset
+fi
+if test ${ub_singlecopy} = 1; then
+	# One root: no other system to fall back to. A failed trial (and a root
+	# being rewritten: boot_slot=recovery) boots the ramdisk in recovery
+	# mode, which stays there (docs/singlecopy.md); no valid boot state boots
+	# the factory root.
+	if test ${ub_fallback} = 1 || test "${ub_slot}" = recovery; then
+		ub_scargs="updater.slot=recovery"
+		ub_entry=recovery
+	else
+		ub_scargs="root=/dev/vda2 ro updater.slot=root"
+		ub_entry=root
+	fi
+	echo "bootscript: single-copy: booting the ${ub_entry} system"
+	if ext4load virtio 0:1 0x1000000 /vmlinuz && ext4load virtio 0:1 0x8000000 /initrd.img; then
+		setenv bootargs "${ub_scargs} ${ub_args}"
+		echo "bootscript: starting the kernel (${ub_entry})"
+		zboot 0x1000000 0 0x8000000 ${filesize}
+	fi
+	echo "bootscript: the single-copy kernel did not boot: resetting (the boot counter decides)"
 	reset
 fi
 if test ${ub_fallback} = 1; then

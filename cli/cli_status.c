@@ -52,6 +52,9 @@ static void print_text(const struct engine_status *s)
 	       s->busy ? " (another updater is running; this view may lag)" : "");
 	printf(LABEL "%s (version %s)\n", "booted:", s->booted.id,
 	       s->booted.version[0] ? s->booted.version : "unknown");
+	if (s->booted.recovery)
+		printf(LABEL "this is the recovery mode: 'updater install URL|FILE' (or 'updater "
+		       "stage', then 'updater apply-staged') installs a release\n", "recovery:");
 	if (s->has_pending)
 		printf(LABEL "%s (version %s), boots next on trial\n", "pending:", s->pending.id,
 		       s->pending.version);
@@ -121,7 +124,8 @@ static void print_json(const struct engine_status *s, const char *image)
 	else
 		printf(",\"pending\":null");
 	print_staged(s);
-	printf(",\"trial\":%s", on_trial(s) ? "true" : "false");
+	printf(",\"trial\":%s,\"recovery_mode\":%s", on_trial(s) ? "true" : "false",
+	       s->booted.recovery ? "true" : "false");
 	if (s->boot_ok) {
 		printf(",\"boot_env\":{\"boot_slot\":");
 		json_string(stdout, s->boot.boot_slot);

@@ -17,6 +17,9 @@ struct system_info {
 	char version[64];  /* "" when the backend cannot tell; the core then asks
 			    * its records and the version_file */
 	char path[512];    /* device, file or directory that holds it */
+	/* A recovery system (single-copy's ramdisk recovery mode), not a release:
+	 * `rollback` may always boot it (no record, no security version). */
+	bool recovery;
 };
 
 /* What a source offers, as read from its metadata (bundle manifest, commit). */
@@ -120,6 +123,10 @@ struct backend_ops {
 	/* Drops what stage kept (applied, refused or cancelled); nothing kept is
 	 * no error. May be NULL. */
 	int (*unstage)(void *priv, struct error *e);
+	/* Whether `install` may write now, on the running system booted: 0, or
+	 * the refusal (single-copy: its one root only from recovery mode; else
+	 * `stage`, applied by the ramdisk). May be NULL: always. */
+	int (*can_install)(void *priv, const struct system_info *booted, struct error *e);
 	/* Called after mark-good (ostree prunes old deployments). May be NULL. */
 	int (*confirm)(void *priv, struct error *e);
 	/* Whether the system id still exists (ostree: a deployment not yet

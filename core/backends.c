@@ -7,8 +7,8 @@
 #include "../config/config_keys.h"
 #include "backend.h"
 
-#if !defined(WITH_DUALBANK) && !defined(WITH_OSTREE)
-#error "no backend compiled in: build with WITH_DUALBANK=1 and/or WITH_OSTREE=1"
+#if !defined(WITH_DUALBANK) && !defined(WITH_OSTREE) && !defined(WITH_SINGLECOPY)
+#error "no backend compiled in: build with WITH_DUALBANK=1, WITH_OSTREE=1 and/or WITH_SINGLECOPY=1"
 #endif
 
 #ifdef WITH_DUALBANK
@@ -19,6 +19,10 @@ extern const struct config_section dualbank_section;
 extern const struct backend_ops ostree_backend;
 extern const struct config_section ostree_section;
 #endif
+#ifdef WITH_SINGLECOPY
+extern const struct backend_ops singlecopy_backend;
+extern const struct config_section singlecopy_section;
+#endif
 
 static const struct backend_ops *const backends[] = {
 #ifdef WITH_DUALBANK
@@ -26,6 +30,9 @@ static const struct backend_ops *const backends[] = {
 #endif
 #ifdef WITH_OSTREE
 	&ostree_backend,
+#endif
+#ifdef WITH_SINGLECOPY
+	&singlecopy_backend,
 #endif
 };
 
@@ -37,6 +44,9 @@ static const struct config_section *const sections[] = {
 #ifdef WITH_OSTREE
 	&ostree_section,
 #endif
+#ifdef WITH_SINGLECOPY
+	&singlecopy_section,
+#endif
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -46,7 +56,7 @@ _Static_assert(N_BACKENDS <= CONFIG_MAX_SECTIONS, "raise CONFIG_MAX_SECTIONS (co
 
 /* Every backend the project has, compiled in or not: a name from here that
  * backend_find() does not know was left out of this build, not mistyped. */
-static const char *const all_names[] = { "dualbank", "ostree" };
+static const char *const all_names[] = { "dualbank", "ostree", "singlecopy" };
 
 #define N_ALL (sizeof(all_names) / sizeof(all_names[0]))
 

@@ -35,8 +35,10 @@ static int refuse_if_busy(struct engine *g, const char *cmd, const struct system
 			       "its fallback)",
 			       cmd, g->booted.id, g->booted.version);
 	/* Writing the system that boots next would leave a half-written system
-	 * as the default if power were cut. */
-	if (strcmp(next, target->id) == 0)
+	 * as the default if power were cut. Not when it is the running system
+	 * itself (single-copy's one root): that is no pending update, and its
+	 * backend points the next boot away before it writes. */
+	if (strcmp(next, target->id) == 0 && strcmp(target->id, g->booted.id) != 0)
 		return err_set(e, UPD_EXIT_BUSY, EBUSY,
 			       "%s: %s is set to boot next (version %s pending): reboot into it, "
 			       "or 'updater rollback' to cancel it",
@@ -183,7 +185,9 @@ int engine_install(struct engine *g, const char *source, struct error *e)
 	struct system_info target = {0};
 	int rc;
 
-	if ((rc = engine_reconcile(g, e)) < 0 || (rc = engine_begin(g, "install", &target, e)) < 0)
+	if ((rc = engine_reconcile(g, e)) < 0 ||
+	    (g->ops->can_install && (rc = g->ops->can_install(g->priv, &g->booted, e)) < 0) ||
+	    (rc = engine_begin(g, "install", &target, e)) < 0)
 		return rc;
 	rc = engine_save(g, ST_FETCH, e);
 	if (rc == 0)

@@ -42,6 +42,9 @@ static int rollback_to(struct engine *g, struct system_info *to, struct error *e
 {
 	struct target_record *t = state_target(&g->st, to->id, false);
 
+	if (to->recovery)
+		return g->ops->rollback(g->priv, to, e);
+
 	if (t && t->status == TS_VERIFIED)
 		return err_set(e, UPD_EXIT_BUSY, EPERM,
 			       "rollback: %s holds version %s, installed but never confirmed (a "

@@ -31,6 +31,22 @@ int cmdline_get(const char *path, const char *key, char *out, size_t size, struc
 	return rc;
 }
 
+int cmdline_system(const char *path, const char *what, const char *const *ids,
+		   const char *expected, char *out, size_t size, struct error *e)
+{
+	int rc = cmdline_get(path, "updater.slot", out, size, e);
+
+	if (rc < 0) {
+		err_prefix(e, "%s", what);
+		return rc;
+	}
+	for (; *ids; ids++)
+		if (strcmp(out, *ids) == 0)
+			return 0;
+	return err_set(e, UPD_EXIT_OTHER, EINVAL, "%s: %s: updater.slot=%s is not %s", what, path,
+		       out, expected);
+}
+
 static void unquote(char *v)
 {
 	size_t n = strlen(v);

@@ -63,14 +63,14 @@ for arch in x86-64 arm64; do
 		b=build/sizes/$arch-$variant
 		with=1
 		[ "$variant" = full ] || with=0
-		$MAKE -s --no-print-directory -j2 CROSS_COMPILE="$cross" WITH_OSTREE=$with BUILD=$b "$b/bin/updater" >&2
+		$MAKE -s --no-print-directory -j2 CROSS_COMPILE="$cross" WITH_OSTREE=$with WITH_SINGLECOPY=$with BUILD=$b "$b/bin/updater" >&2
 		"${cross}strip" -o "$out.bin" "$b/bin/updater"
 		size=$(stat -c %s "$out.bin")
 		direct=$(needed "$b/bin/updater" | sed 's/\.so.*//' | paste -sd' ')
 		all=$(closure "$b/bin/updater" "$(libdirs "$triplet")")
 		n=$(echo "$all" | wc -l)
 		total=$(echo "$all" | awk '{ s += $2 } END { print s }')
-		name="$arch, $([ "$variant" = full ] && echo "dualbank + ostree" || echo "dualbank only (WITH_OSTREE=0)")"
+		name="$arch, $([ "$variant" = full ] && echo "dualbank + ostree + singlecopy" || echo "dualbank only (WITH_OSTREE=0)")"
 		echo "| $name | $(kib "$size") | $(needed "$b/bin/updater" | wc -l): $direct | $n | $(mib "$total") |" >>"$out"
 		largest=$(echo "$all" | sort -k2,2nr | head -3 |
 			awk '{ sub(/\.so.*/, "", $1); printf "%s%s %.1f MiB", (NR > 1 ? ", " : ""), $1, $2 / 1048576 }')

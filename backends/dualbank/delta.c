@@ -11,7 +11,7 @@
 #include "../../lib/io.h"
 #include "../../lib/log.h"
 #include "../../lib/progress.h"
-#include "readback.h"
+#include "../image/readback.h"
 
 /* Without read-back, the image is hashed as the page cache holds it. */
 static int hash_cached(const struct delta_job *j, uint8_t digest[32], struct error *e)

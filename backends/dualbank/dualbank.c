@@ -17,6 +17,7 @@
 #include "../../lib/progress.h"
 #include "../../lib/source.h"
 #include "../../lib/sysinfo.h"
+#include "../image/bundle_image.h"
 #include "dualbank_priv.h"
 #include "image_id.h"
 
@@ -77,15 +78,12 @@ static void db_close(void *priv)
 
 int db_booted(void *priv, struct system_info *out, struct error *e)
 {
+	static const char *const slots[] = { "A", "B", NULL };
 	struct dualbank *d = priv;
-	int rc = cmdline_get(d->cfg->cmdline, "updater.slot", out->id, sizeof(out->id), e);
-	if (rc < 0) {
-		err_prefix(e, "booted slot");
+	int rc = cmdline_system(d->cfg->cmdline, "booted slot", slots, "A or B", out->id,
+				sizeof(out->id), e);
+	if (rc < 0)
 		return rc;
-	}
-	if (!valid_slot(out->id))
-		return err_set(e, UPD_EXIT_OTHER, EINVAL, "booted slot: %s: updater.slot=%s is not A or B",
-			       d->cfg->cmdline, out->id);
 	snprintf(out->path, sizeof(out->path), "%s", slot_path(d, out->id));
 	return 0;
 }
@@ -128,32 +126,9 @@ static int db_target(void *priv, struct system_info *out, struct error *e)
 	return 0;
 }
 
-static void fill_release(const struct bundle_head *h, struct release *r)
-{
-	const struct manifest *m = &h->manifest;
-	struct sha256_ctx *c = sha256_new();
-	uint8_t id[32] = {0};
-
-	/* The identity of a bundle is its signed manifest, byte for byte: it
-	 * names the image (its sha256) and everything the policy looks at. */
-	if (c) {
-		sha256_update(c, h->manifest_text, h->manifest_len);
-		sha256_final(c, id);
-	}
-	hex_encode(id, 32, r->identity);
-	r->security_version = m->security_version;
-	snprintf(r->version, sizeof(r->version), "%s", m->version);
-	snprintf(r->compatible, sizeof(r->compatible), "%s", m->compatible);
-	hex_encode(m->image_sha256, 32, r->digest);
-	r->install_size = m->image_size;
-	r->download_size = m->payload_size;
-}
-
 void db_source_opts(const struct dualbank *d, const char *location, struct source_opts *o)
 {
-	*o = (struct source_opts){ .location = location, .timeout_s = d->cfg->server.timeout,
-				   .retries = d->cfg->server.retries, .ca = d->cfg->server.ca,
-				   .cert = d->cfg->server.cert, .key = d->cfg->server.key };
+	image_source_opts(d->cfg, location, o);
 }
 
 /* A static delta by name (NAME.upd.from-HEX, or any format-4 bundle)
@@ -188,7 +163,7 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 		return refuse_full_delta(source, e);
 	snprintf(d->source, sizeof(d->source), "%s", source);
 	db_source_opts(d, d->source, &o);
-	rc = db_head_read(&o, &d->head, e);
+	rc = image_head_read(&o, &d->head, e);
 	if (rc < 0) {
 		/* The downloader's messages name the location already. */
 		if (!strstr(e->msg, source))
@@ -199,7 +174,7 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 	d->delta_by_name = d->head.manifest.format == 4;
 	if (d->delta_by_name && d->u->full_install)
 		return refuse_full_delta(source, e);
-	fill_release(&d->head, out);
+	image_release_fill(&d->head, out);
 	snprintf(out->origin, sizeof(out->origin), "%s", source);
 	log_debug("bundle %s: version %s for '%s', image %llu bytes", source,
 		  out->version, out->compatible, (unsigned long long)out->install_size);

@@ -1,15 +1,15 @@
 /* The dual-bank install paths, in the order db_install tries them: the
  * static delta for the booted image (static_delta.h, delta_static.c), the
- * dynamic delta (delta.c), the full stream (slot_writer.c). */
+ * dynamic delta (delta.c), the full stream (../image/slot_writer.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../../lib/log.h"
+#include "../image/bundle_image.h"
 #include "../../lib/progress.h"
 #include "delta.h"
 #include "dualbank_priv.h"
-#include "slot_writer.h"
 
 /* n bytes for people: "120.1 MiB", "4.0 KiB", "0 bytes" (a small count must
  * not read as nothing). */
@@ -26,12 +26,10 @@ static const char *human(uint64_t n, char *buf, size_t size)
 
 /* What an install moved, for the engine's last line: "34.9 MiB downloaded,
  * 120.1 MiB already in the slot, 8.9 MiB written". */
-static void summarize(struct dualbank *d, const struct slot_writer *w)
+static void summarize(struct dualbank *d, uint64_t reused, uint64_t written)
 {
-	uint64_t reused, written;
 	char a[32], b[32], c[32];
 
-	slot_writer_counts(w, &reused, &written);
 	snprintf(d->u->install_summary, sizeof(d->u->install_summary),
 		 "%s downloaded, %s already in the slot, %s written",
 		 human(d->head.manifest.payload_size, a, sizeof(a)), human(reused, b, sizeof(b)),
@@ -42,8 +40,7 @@ static void summarize(struct dualbank *d, const struct slot_writer *w)
  * install --full, and the fallback when a server ignores ranges). */
 static int install_full(struct dualbank *d, struct system_info *t, struct error *e)
 {
-	const struct manifest *m = &d->head.manifest;
-	struct slot_writer *w = NULL;
+	uint64_t reused = 0, written = 0;
 	struct source_opts o;
 	int rc;
 
@@ -51,17 +48,10 @@ static int install_full(struct dualbank *d, struct system_info *t, struct error 
 	 * back before the stream, so the full install's peak is today's. */
 	bundle_index_free(&d->index);
 	db_source_opts(d, d->source, &o);
-	rc = slot_writer_new(&w, d->target_fd, t->id, t->path, m, d->u->verify_readback, e);
-	if (rc < 0)
-		return rc;
-	progress_begin("install", m->payload_size);
-	rc = source_stream(&o, d->head.payload_offset, m->payload_size, slot_writer_feed, w, e);
+	rc = image_write_full(d->target_fd, t->id, t->path, &d->head, &o, d->u->verify_readback,
+			      &reused, &written, e);
 	if (rc == 0)
-		rc = slot_writer_finish(w, e);
-	progress_end();
-	if (rc == 0)
-		summarize(d, w);
-	slot_writer_free(w);
+		summarize(d, reused, written);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "../../lib/digest.h"
 #include "../../lib/fsutil.h"
 #include "../../lib/log.h"
+#include "../image/bundle_image.h"
 
 bool static_delta_named(const char *location)
 {
@@ -25,27 +26,6 @@ bool static_delta_named(const char *location)
 		if (!isxdigit((unsigned char)location[k]))
 			return false;
 	return true;
-}
-
-int db_head_read(const struct source_opts *o, struct bundle_head *h, struct error *e)
-{
-	uint64_t total = UINT64_MAX;
-	size_t len = 0, need = 0;
-	uint8_t *buf = malloc(BUNDLE_HEAD_MAX);
-	int rc;
-
-	if (!buf)
-		return err_oom(e, NULL);
-	rc = source_read_head(o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
-	if (rc == 0)
-		rc = bundle_head_parse(buf, len, h, &need, e);
-	free(buf);
-	if (rc == -EAGAIN)
-		return err_set(e, UPD_EXIT_VERIFY, ENODATA,
-			       "bundle truncated: %zu bytes, its header needs %zu", len, need);
-	if (rc == 0 && (rc = bundle_check_size(h, total, e)) < 0)
-		bundle_head_free(h);
-	return rc;
 }
 
 /* A delta makes exactly the full bundle's release, or it is not used. */
@@ -140,7 +120,7 @@ int static_delta_find(struct static_delta *s, const struct source_opts *o,
 			     STATIC_DELTA_ID_LEN, booted_image) >= sizeof(s->location))
 		return err_set(e, UPD_EXIT_USAGE, ENAMETOOLONG, "%s: name too long", o->location);
 	so.location = s->location;
-	rc = db_head_read(&so, &s->own, e);
+	rc = image_head_read(&so, &s->own, e);
 	if (rc < 0)
 		return rc;
 	s->have_own = true;

@@ -59,7 +59,3 @@ int static_delta_named_check(struct static_delta *s, const struct source_opts *o
 /* Unmaps the source and frees the head and index. */
 void static_delta_close(struct static_delta *s);
 
-/* Reads and parses the head of the bundle at o->location (one range
- * request) and checks it against the bundle's size. Errors as
- * source_read_head's (-ENOENT: no such file) and bundle_head_parse's. */
-int db_head_read(const struct source_opts *o, struct bundle_head *h, struct error *e);

@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "../../backends/dualbank/slot_writer.h"
+#include "../../backends/image/slot_writer.h"
 #include "../../bundle/bundle.h"
 #include "../../bundle/index.h"
 #include "../../lib/digest.h"

@@ -82,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(c.server.timeout >= 1 && c.server.retries >= 0 && c.hooks.timeout >= 1);
 	/* bootenv.bootlimit, or the deprecated dualbank/ostree.bootlimit. */
 	FUZZ_CHECK(c.bootenv.bootlimit >= 1 && c.bootenv.bootlimit <= 99);
-	FUZZ_CHECK(!c.backend || !strcmp(c.backend, "dualbank") || !strcmp(c.backend, "ostree"));
+	FUZZ_CHECK(!c.backend || !strcmp(c.backend, "dualbank") || !strcmp(c.backend, "ostree") ||
+		   !strcmp(c.backend, "singlecopy"));
 	config_free(&c);
 	return 0;
 }

@@ -116,7 +116,7 @@ refused_apply corrupted-object "Corrupted"
 fixtures
 DB=$(new_device db)
 expect_exit 2 "$WORK/db-stage" upd "$DB" stage
-assert_one_error "$WORK/db-stage" "stage: the dualbank backend cannot stage an update (backends that can: ostree)"
+assert_one_error "$WORK/db-stage" "stage: the dualbank backend cannot stage an update (backends that can: ostree,singlecopy)"
 expect_exit 0 "$WORK/db-apply" upd "$DB" apply-staged
 assert_grep "nothing is staged" "$WORK/db-apply"
 echo "ok"

@@ -1,5 +1,5 @@
 # A block the target slot already holds is not written again by the full
-# stream (install --full, backends/dualbank/slot_writer.c; the delta
+# stream (install --full, backends/image/slot_writer.c; the delta
 # install's equivalent: t_delta_dynamic.sh): the same bundle installed twice writes
 # nothing the second time, and a slot with one block changed gets exactly
 # that block. Proven twice, independently: by the install's own counts (the

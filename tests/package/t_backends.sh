@@ -5,14 +5,14 @@
 . "$TOP/tests/package/lib.sh"
 
 B=build/package
-pmake -j2 WITH_OSTREE=0 BUILD=$B/dualbank-only $B/dualbank-only/bin/updater >"$WORK/b1.log" 2>&1 ||
+pmake -j2 WITH_OSTREE=0 WITH_SINGLECOPY=0 BUILD=$B/dualbank-only $B/dualbank-only/bin/updater >"$WORK/b1.log" 2>&1 ||
 	{ tail -20 "$WORK/b1.log"; fail "WITH_OSTREE=0 build"; }
-pmake -j2 WITH_DUALBANK=0 BUILD=$B/ostree-only $B/ostree-only/bin/updater >"$WORK/b2.log" 2>&1 ||
+pmake -j2 WITH_DUALBANK=0 WITH_SINGLECOPY=0 BUILD=$B/ostree-only $B/ostree-only/bin/updater >"$WORK/b2.log" 2>&1 ||
 	{ tail -20 "$WORK/b2.log"; fail "WITH_DUALBANK=0 build"; }
 DB=$TOP/$B/dualbank-only/bin/updater
 OS=$TOP/$B/ostree-only/bin/updater
 
-"$UPDATER" --version | grep -qx 'updater .* (backends: dualbank,ostree)' || fail "full: $("$UPDATER" --version)"
+"$UPDATER" --version | grep -qx 'updater .* (backends: dualbank,ostree,singlecopy)' || fail "full: $("$UPDATER" --version)"
 "$DB" --version | grep -qx 'updater .* (backends: dualbank)' || fail "WITH_OSTREE=0: $("$DB" --version)"
 "$OS" --version | grep -qx 'updater .* (backends: ostree)' || fail "WITH_DUALBANK=0: $("$OS" --version)"
 
@@ -22,7 +22,7 @@ needed "$UPDATER" | grep -q '^libostree-1' || fail "the full build does not link
 needed "$DB" | grep -E 'ostree|glib|gio|gobject' && fail "WITH_OSTREE=0 links libostree or GLib"
 ldd "$DB" | grep -E 'ostree|glib|gio-2|gobject' && fail "WITH_OSTREE=0 pulls in libostree or GLib"
 # The code: no dual-bank object in the ostree-only build, and no ostree one in the other.
-# (readback_*: backends/dualbank/readback.c; the ostree backend's own read-back
+# (readback_*: backends/image/readback.c; the ostree backend's own read-back
 # is ob_readback_*.)
 nm "$OS" | grep -qiE 'dualbank|slot_writer| [a-z] readback_' && fail "WITH_DUALBANK=0 contains dual-bank code"
 nm "$DB" | grep -qi 'ostree_backend\|ostree_sysroot' && fail "WITH_OSTREE=0 contains ostree code"
@@ -35,7 +35,7 @@ expect_exit 2 "$WORK/b3" "$OS" bundle info /nonexistent
 assert_one_error "$WORK/b3" "bundle info: not in this build (bundles are the dualbank backend's"
 
 # No backend at all: refused at build time.
-pmake WITH_OSTREE=0 WITH_DUALBANK=0 BUILD=$B/none $B/none/core/backends.o >"$WORK/none.log" 2>&1 &&
+pmake WITH_OSTREE=0 WITH_DUALBANK=0 WITH_SINGLECOPY=0 BUILD=$B/none $B/none/core/backends.o >"$WORK/none.log" 2>&1 &&
 	fail "a build without any backend succeeded"
 assert_grep "no backend compiled in" "$WORK/none.log"
 

@@ -19,8 +19,9 @@ out=$(PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= pmake WITH_OSTREE=0 BUILD=
 printf '%s\n' "$out" | grep -q 'missing pkg-config modules: libcurl libconfig libzstd libubootenv libcrypto cmocka:' ||
 	fail "make unit: $out"
 
-# Nor does a build without the dual-bank backend ask for libzstd (the bundle format's).
-out=$(PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= pmake WITH_DUALBANK=0 BUILD=$B $B/cli/main.o 2>&1) &&
+# Nor does a build without the dual-bank and single-copy backends ask for
+# libzstd (the bundle format's).
+out=$(PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= pmake WITH_DUALBANK=0 WITH_SINGLECOPY=0 BUILD=$B $B/cli/main.o 2>&1) &&
 	fail "the WITH_DUALBANK=0 build succeeded without any pkg-config module"
 printf '%s\n' "$out" | grep -q 'missing pkg-config modules: libcurl libconfig libubootenv libcrypto ostree-1: run .make deps.' ||
 	fail "WITH_DUALBANK=0: $out"

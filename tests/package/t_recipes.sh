@@ -108,7 +108,7 @@ jq() { python3 -c "import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]];
 # shellcheck disable=SC2046
 check_make_vars updater_git.bb $(jq "$WORK/bb.json" make_vars)
 for f in $(jq "$WORK/bb.json" packageconfig_flags); do
-	[ "$f" = dualbank ] || [ "$f" = ostree ] || fail "PACKAGECONFIG[$f]: not a backend of the Makefile"
+	[ "$f" = dualbank ] || [ "$f" = ostree ] || [ "$f" = singlecopy ] || fail "PACKAGECONFIG[$f]: not a backend of the Makefile"
 done
 grep -q 'WITH_DUALBANK=1' "$WORK/bb0.sh" && grep -q 'WITH_OSTREE=0' "$WORK/bb0.sh" ||
 	fail "default PACKAGECONFIG should build dual-bank only"

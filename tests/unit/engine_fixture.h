@@ -46,6 +46,8 @@ struct fake {
 	 * unstage; load_staged finds the kept release changed; no stage op. */
 	bool cut_stops_backend, cut_after_activate, cut_in_unstage, fail_load_staged, no_stage;
 	bool staged_held;         /* what stage keeps, until unstage */
+	bool previous_recovery;   /* previous() names a recovery system (single-copy's) */
+	bool one_system;          /* target() is the booted system itself (single-copy's root) */
 	int n_activate, n_stage, n_unstage, n_load_staged;
 	/* record */
 	char calls[512];          /* "target fetch verify install activate ..." */

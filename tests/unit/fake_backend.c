@@ -117,12 +117,18 @@ static int fk_other(const char *call, struct system_info *out)
 static int fk_target(void *priv, struct system_info *out, struct error *e)
 {
 	(void)priv, (void)e;
-	return fk_other("target", out);
+	if (!F.one_system)
+		return fk_other("target", out);
+	note("target");
+	snprintf(out->id, sizeof(out->id), "%s", F.booted);
+	snprintf(out->path, sizeof(out->path), "/dev/fake-%s", out->id);
+	return 0;
 }
 
 static int fk_previous(void *priv, struct system_info *out, struct error *e)
 {
 	(void)priv, (void)e;
+	out->recovery = F.previous_recovery;
 	return fk_other("previous", out);
 }
 

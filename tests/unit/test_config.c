@@ -590,7 +590,7 @@ static void test_bad_value_backend(void **state)
 	struct fx *f = *state;
 
 	write_conf(f, "u.conf", "compatible = \"x\";\nbackend = \"raid\";\nstate_dir = \"/s\";\n");
-	expect_error_at(f, 2, "backend: must be \"dualbank\" or \"ostree\"");
+	expect_error_at(f, 2, "backend: must be \"dualbank\", \"ostree\" or \"singlecopy\"");
 }
 
 static void test_empty_string(void **state)

@@ -111,6 +111,33 @@ static void test_rollback_refused(void **state)
 	assert_state(f, ST_ROLLED_BACK);
 }
 
+/* A recovery system (single-copy's recovery mode) holds no release: the
+ * engine lets rollback boot it with no record of it, during a trial too. */
+static void test_rollback_to_recovery(void **state)
+{
+	struct fx *f = *state;
+	struct update_state s;
+
+	F.previous_recovery = true;
+	start(f);
+	reset_calls();
+	assert_int_equal(do_rollback(f), 0); /* factory device: B has no record */
+	assert_string_equal(F.calls, "previous rollback");
+	assert_string_equal(F.rolled_to, "B");
+	assert_env(f, "B", 0, 0, 3, 0);
+
+	factory_device(f);
+	F.previous_recovery = true;
+	on_trial(f);
+	reset_calls();
+	assert_int_equal(do_rollback(f), 0);
+	assert_string_equal(F.rolled_to, "A");
+	load(f, &s);
+	assert_int_equal(s.state, ST_ROLLED_BACK);
+	assert_record(&s, "B", TS_BAD); /* rejected on trial: recorded failed */
+	assert_int_equal(s.n_failed, 1);
+}
+
 static void test_rollback_to_good(void **state)
 {
 	struct fx *f = *state;
@@ -453,7 +480,7 @@ int main(void)
 		T(test_mark_good_on_trial),
 		T(test_mark_good_not_on_trial),
 		T(test_rollback_refused),
-		T(test_rollback_to_good),
+		T(test_rollback_to_good), T(test_rollback_to_recovery),
 		T(test_rollback_during_trial),
 		T(test_rollback_cancels_pending),
 		T(test_check_newer),

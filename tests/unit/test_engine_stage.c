@@ -167,6 +167,22 @@ static void test_apply_cut_then_plain_boot(void **state)
 	assert_int_equal(F.n_activate, 1);
 }
 
+/* One system (single-copy): the target is the running system, which boots
+ * next as always; that is no pending update, so stage is not refused as
+ * busy, and apply-staged starts the trial on it. */
+static void test_stage_one_system(void **state)
+{
+	struct fx *f = *state;
+
+	F.one_system = true;
+	staged(f);
+	start(f);
+	apply_ok(f);
+	assert_string_equal(F.install_target, "A");
+	assert_env(f, "A", 1, 0, 3, 0);
+	assert_int_equal(env_apply_staged(f), 0);
+}
+
 static void test_stage_without_stage_op(void **state)
 {
 	struct fx *f = *state;
@@ -350,6 +366,7 @@ int main(void)
 		T(test_apply_cut_at_each_point),
 		T(test_apply_cut_then_plain_boot),
 		T(test_apply_cut_bootloader_saw_old),
+		T(test_stage_one_system),
 		T(test_stage_without_stage_op),
 		T(test_rollback_cancels_staged),
 		T(test_stage_refused_by_policy),

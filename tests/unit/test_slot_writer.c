@@ -1,4 +1,4 @@
-/* The dual-bank slot writer (backends/dualbank/slot_writer.c) and its
+/* The dual-bank slot writer (backends/image/slot_writer.c) and its
  * read-back (readback.c) against real files standing in for slots: zstd
  * payload in, image bytes on the "medium", the manifest's sizes and hashes
  * checked, the read-back hashing what the file holds. No mocks: a short
@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
-#include "../../backends/dualbank/readback.h"
-#include "../../backends/dualbank/slot_writer.h"
+#include "../../backends/image/readback.h"
+#include "../../backends/image/slot_writer.h"
 #include "../../lib/digest.h"
 #include "../../lib/progress.h"
 

@@ -16,10 +16,12 @@ inherit pkgconfig systemd
 
 DEPENDS = "curl libconfig zstd libubootenv openssl"
 
-# One PACKAGECONFIG per backend: the Makefile's WITH_DUALBANK / WITH_OSTREE.
+# One PACKAGECONFIG per backend: the Makefile's WITH_DUALBANK / WITH_OSTREE /
+# WITH_SINGLECOPY.
 PACKAGECONFIG ??= "dualbank"
 PACKAGECONFIG[dualbank] = "WITH_DUALBANK=1,WITH_DUALBANK=0"
 PACKAGECONFIG[ostree] = "WITH_OSTREE=1,WITH_OSTREE=0,ostree"
+PACKAGECONFIG[singlecopy] = "WITH_SINGLECOPY=1,WITH_SINGLECOPY=0"
 
 # The project's Makefile (docs/packaging.md) builds and installs everything.
 # -Wno-error: a newer compiler's new warnings must not break the build.
