@@ -8,7 +8,7 @@ process's /proc/PID/io write_bytes and the loop device's sectors written),
 install time and peak RSS. Writes docs/benchmark.md and docs/benchmark-*.png
 (gnuplot).
 
-Needs root (loop devices, mount). Environment: BENCH_RUNS (default 3),
+Needs root (loop devices, mount). Environment: BENCH_RUNS (default 5),
 BENCH_DIR (default build/bench). Run: `make bench`, or alone
 `python3 bench/report.py` after `make updater`.
 """
@@ -35,7 +35,7 @@ from runner import ToolError  # noqa: E402
 TOP = series_mod.TOP
 BENCH = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build", "bench")))
 WORK = os.path.join(BENCH, "series-work")
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 UPDATER = os.path.join(TOP, "updater")
 DOCS = os.path.join(TOP, "docs")
 REPORT = os.path.join(DOCS, "benchmark.md")
