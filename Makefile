@@ -252,7 +252,7 @@ ramdisk: $(RAMDISK)
 $(KERNEL_DIR)/version:
 	@ramdisk/kernel.sh $(KERNEL_DIR)
 
-$(RAMDISK): ramdisk/init ramdisk/mkramdisk.sh $(KERNEL_DIR)/version
+$(RAMDISK): ramdisk/init ramdisk/updater.sh ramdisk/mkramdisk.sh $(KERNEL_DIR)/version
 	@ramdisk/mkramdisk.sh $(KERNEL_DIR) $@
 
 $(BOOTSCR): boot/boot.cmd
@@ -277,6 +277,7 @@ qemu-check: deps qemu-prep
 	@mkdir -p build/qemu
 	@flock build/qemu/.lock sh -c 'tests/qemu/build.sh build/qemu $(QEMU_DUALBANK_UPDATER) && \
 		tests/qemu/build-ostree.sh build/qemu/ostree ./updater && \
+		tests/qemu/build-singlecopy.sh build/qemu/singlecopy $(QEMU_DUALBANK_UPDATER) && \
 		$(PYTHON) tests/qemu/run.py --dir build/qemu'
 
 # --- install, packaging, arm64 (docs/packaging.md) ----------------------------
@@ -293,7 +294,7 @@ INSTALL_SIM ?= 1
 UNITS := updater-boot.service updater-health.service updater-check.service updater-check.timer
 LIBEXEC_SCRIPTS := health check-install
 HOOK_DIRS := $(addprefix $(DESTDIR)$(SYSCONFDIR)/updater/hooks/,pre-install.d post-install.d health.d)
-SHARE_FILES := $(wildcard boot/boot.cmd ramdisk/mkramdisk.sh ramdisk/init)
+SHARE_FILES := $(wildcard boot/boot.cmd ramdisk/mkramdisk.sh ramdisk/init ramdisk/updater.sh)
 EXAMPLE_HOOKS := $(wildcard hooks/examples/*.d/*)
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'

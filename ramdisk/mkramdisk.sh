@@ -4,6 +4,11 @@
 # needs for its root disk (virtio-blk), in dependency order as resolved by
 # modprobe against KERNEL_DIR (made by kernel.sh). RAMDISK_MODULES overrides
 # the module list; RAMDISK_COMPRESS=gzip picks gzip.
+# The single-copy ramdisk (docs/singlecopy.md) also carries an updater:
+# RAMDISK_UPDATER=BIN (a WITH_OSTREE=0 build) with the shared libraries ldd
+# lists, ramdisk/updater.sh, and /etc/updater-ramdisk.conf from RAMDISK_BOOT,
+# RAMDISK_DATA (the boot and data partitions), RAMDISK_MEDIA
+# (cmdline|always|never, default cmdline) and RAMDISK_ARGS (global options).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 kdir=$(cd "$1" && pwd)
@@ -41,6 +46,21 @@ for m in $mods; do
 	done
 done
 echo "$ver" >"$tree/etc/kernel-version"
+
+if [ -n "${RAMDISK_UPDATER:-}" ]; then
+	[ -n "${RAMDISK_BOOT:-}" ] && [ -n "${RAMDISK_DATA:-}" ] ||
+		{ echo "mkramdisk: RAMDISK_UPDATER needs RAMDISK_BOOT and RAMDISK_DATA" >&2; exit 2; }
+	mkdir -p "$tree/usr/bin" "$tree/lib/updater" "$tree/boot" "$tree/data" "$tree/media" "$tree/tmp"
+	install -m 0755 "$RAMDISK_UPDATER" "$tree/usr/bin/updater"
+	ln -s ../usr/bin/updater "$tree/bin/updater"
+	ldd "$RAMDISK_UPDATER" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
+		mkdir -p "$tree$(dirname "$lib")"
+		cp -L "$lib" "$tree$lib"
+	done
+	install -m 0644 "$here/updater.sh" "$tree/lib/updater/ramdisk.sh"
+	printf 'boot=%s\ndata=%s\nmedia=%s\nargs=%s\n' "$RAMDISK_BOOT" "$RAMDISK_DATA" \
+		"${RAMDISK_MEDIA:-cmdline}" "${RAMDISK_ARGS:-}" >"$tree/etc/updater-ramdisk.conf"
+fi
 
 mkdir -p "$(dirname "$out")"
 case "${RAMDISK_COMPRESS:-zstd}" in

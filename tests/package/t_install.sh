@@ -23,7 +23,7 @@ expect=$WORK/expect
 	echo usr/share/man/man1/updater.1
 	echo usr/share/man/man5/updater.conf.5
 	# boot/ and ramdisk/ come from other work: installed when present.
-	for f in boot/boot.cmd ramdisk/mkramdisk.sh ramdisk/init; do
+	for f in boot/boot.cmd ramdisk/mkramdisk.sh ramdisk/init ramdisk/updater.sh; do
 		[ ! -f "$TOP/$f" ] || echo "usr/share/updater/$f"
 	done
 	(cd "$TOP/hooks/examples" && find . -type f | sed 's|^\./|usr/share/doc/updater/examples/hooks/|')

@@ -18,6 +18,7 @@ RAMDISK=$TOP/build/ramdisk/initramfs.img
 BOOTSCR=$TOP/build/boot/boot.scr
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+. "$TOP/tests/qemu/guest-tree.sh"
 
 # Disk layout (MiB): the environment copies live before the first partition.
 ENV0=0x8000 ENV1=0xc000 ENVSIZE=0x4000
@@ -39,18 +40,8 @@ fi
 make_rootfs() {
 	local version=$1 img=$2 broken=${3:-} tree
 	tree=$(mktemp -d)
-	mkdir -p "$tree"/{bin,sbin,usr/bin,usr/sbin,etc/updater,proc,sys,dev,run,tmp,data,mnt/update,var/lock,boot,lib64}
-	cp /bin/busybox "$tree/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -s busybox "$tree/bin/$a"
-	done
-	install -m 0755 "$TOP/tests/qemu/guest-init" "$tree/sbin/init"
-	install -m 0755 "$GUEST_UPDATER" "$tree/usr/bin/updater"
-	# the shared libraries, where ldd finds them on the host
-	ldd "$GUEST_UPDATER" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
-		mkdir -p "$tree$(dirname "$lib")"
-		cp -L "$lib" "$tree$lib"
-	done
+	guest_tree "$tree" "$GUEST_UPDATER"
+	mkdir -p "$tree/boot"
 	# the kernel and initramfs travel with the slot: they update together
 	cp "$KDIR/vmlinuz" "$tree/boot/vmlinuz"
 	cp "$RAMDISK" "$tree/boot/initrd.img"

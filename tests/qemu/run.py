@@ -43,6 +43,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simtwin  # noqa: E402
+import singlecopy  # noqa: E402
 import vm  # noqa: E402
 
 
@@ -69,9 +70,11 @@ class Device:
         # twin_of: the QEMU build directory, whose images an updater-sim twin uses
         self.twin = simtwin.SimTwin(PROJECT, twin_of, os.path.join(self.dir, "twin")) if twin_of else None
 
-    def update_disk(self, bundle, actions):
-        """The second disk: the bundle as update.upd, and the steps for this boot."""
-        key = os.path.basename(bundle) + "-" + "_".join(a.replace(":", "-") for a in actions)
+    def update_disk(self, bundle, actions, label=None):
+        """The second disk: the bundle as update.upd, and the steps for this boot;
+        label: its file system's label (UPDATER: a recovery medium)."""
+        key = os.path.basename(bundle) + "-" + "_".join(a.replace(":", "-") for a in actions) + \
+            ("-" + label if label else "")
         img = os.path.join(self.top, "updisk-" + key + ".img")
         with LOCK:
             if not os.path.exists(img):
@@ -85,14 +88,15 @@ class Device:
                 with open(os.path.join(tree, "action"), "w") as f:
                     f.write(" ".join(actions) + "\n")
                 size_mb = du_mb(bundle) + 8
-                subprocess.run(["mkfs.ext4", "-q", "-F", "-d", tree, img + ".tmp", f"{size_mb}M"],
+                subprocess.run(["mkfs.ext4", "-q", "-F"] + (["-L", label] if label else []) +
+                               ["-d", tree, img + ".tmp", f"{size_mb}M"],
                                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 os.rename(img + ".tmp", img)
                 shutil.rmtree(tree)
         return img
 
-    def boot(self, bundle, actions, kill_at=None, timeout=150):
-        upd = self.update_disk(bundle, actions)
+    def boot(self, bundle, actions, kill_at=None, timeout=150, label=None):
+        upd = self.update_disk(bundle, actions, label)
         for attempt in (1, 2):
             self.n += 1
             log = os.path.join(self.dir, f"boot{self.n:02d}.log")
@@ -742,6 +746,7 @@ def figures_text(timing, total):
                      ("power-cut", "2-3 boots a cut, 2 QEMUs at once"), ("save-cut", "2 QEMUs at once")):
         out.append("| %s (%s) | %s | %s |" % (sc, what, cell(timing.get(f"dualbank: {sc} wall_s"), "%.0f s"),
                                          cell(timing.get(f"ostree: {sc} wall_s"), "%.0f s")))
+    out += singlecopy.figures_lines(timing)
     out += ["", "The scenarios took %d min %d s in all (the images are built before them)." % (
         total // 60, total % 60)]
     return "\n".join(out) + "\n"
@@ -757,16 +762,38 @@ def put_figures(top, timing, total):
                     path, "tests/qemu", "boot", "ramdisk"], check=False)
 
 
+def run_scenario(label, fn, timing):
+    """Runs one scenario, prints its PASS or FAIL line: True when it passed."""
+    t = time.monotonic()
+    ok = False
+    try:
+        fn()
+        ok = True
+        print(f"PASS: {label} ({time.monotonic() - t:.0f}s)", flush=True)
+    except Infra as e:
+        print(f"FAIL: {label} ({time.monotonic() - t:.0f}s): infrastructure: {e}", flush=True)
+    except Fail as e:
+        print(f"FAIL: {label} ({time.monotonic() - t:.0f}s): {e}", flush=True)
+    except Exception as e:  # noqa: BLE001 - a harness bug or an unexpected console
+        print(f"FAIL: {label} ({time.monotonic() - t:.0f}s): harness error {e!r}", flush=True)
+    timing[f"{label} wall_s"] = round(time.monotonic() - t, 1)
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default="build/qemu")
     ap.add_argument("--jobs", type=int, default=2, help="QEMUs at once in the power-cut sweeps")
-    ap.add_argument("--backend", action="append", help="dualbank, ostree (default: both when built)")
+    ap.add_argument("--backend", action="append",
+                    help="dualbank, ostree, singlecopy (default: all that are built)")
     ap.add_argument("--only", action="append",
-                    help="update, rollback, environment, power-cut, save-cut, ostree-staged-apply")
+                    help="update, rollback, environment, power-cut, save-cut, ostree-staged-apply, "
+                         + ", ".join(singlecopy.NAMES))
     args = ap.parse_args()
     top = os.path.abspath(args.dir)
-    backends = args.backend or ["dualbank"] + (["ostree"] if os.path.exists(f"{top}/ostree/disk.img") else [])
+    all_backends = args.backend or ["dualbank"] + [b for b in ("ostree", "singlecopy")
+                                                   if os.path.exists(f"{top}/{b}/disk.img")]
+    backends = [b for b in all_backends if b != "singlecopy"]  # the scenarios of this file
     shutil.rmtree(os.path.join(top, "runs"), ignore_errors=True)
     os.makedirs(os.path.join(top, "runs"))
     timing = {}
@@ -805,22 +832,14 @@ def main():
             if sc == "save-cut" and name != "dualbank":
                 # the same script and environment code for both backends
                 continue
-            t = time.monotonic()
-            label = sc if sc.startswith(name + "-") else f"{name}: {sc}"
-            try:
-                fn()
-                passed += 1
-                print(f"PASS: {label} ({time.monotonic() - t:.0f}s)", flush=True)
-            except Infra as e:
-                failed += 1
-                print(f"FAIL: {label} ({time.monotonic() - t:.0f}s): infrastructure: {e}", flush=True)
-            except Fail as e:
-                failed += 1
-                print(f"FAIL: {label} ({time.monotonic() - t:.0f}s): {e}", flush=True)
-            except Exception as e:  # noqa: BLE001 - a harness bug or an unexpected console
-                failed += 1
-                print(f"FAIL: {label} ({time.monotonic() - t:.0f}s): harness error {e!r}", flush=True)
-            timing[f"{label} wall_s"] = round(time.monotonic() - t, 1)
+            ok = run_scenario(sc if sc.startswith(name + "-") else f"{name}: {sc}", fn, timing)
+            passed, failed = passed + ok, failed + (not ok)
+    if "singlecopy" in all_backends and not (args.only and args.only == ["ramdisk"]):
+        for sc, fn in singlecopy.scenarios(sys.modules[__name__], top, timing, args.jobs):
+            if args.only and sc not in args.only:
+                continue
+            ok = run_scenario(sc, fn, timing)
+            passed, failed = passed + ok, failed + (not ok)
     for name in backends:
         bt = boot_times([b for b in ALL_BOOTS if f"/runs/{name}/" in b.log])
         timing[name + ".boot"] = bt

@@ -1,0 +1,234 @@
+# ramdisk/updater.sh: the single-copy ramdisk's updater steps (docs/singlecopy.md,
+# "The ramdisk"), sourced by /init when mkramdisk.sh put an updater into the
+# ramdisk (RAMDISK_UPDATER). Busybox sh; uses /init's log, fatal, $slot,
+# $apply and $media_arg.
+#
+# /etc/updater-ramdisk.conf (key=value, written at build time; never sourced):
+#   boot=DEV    the boot partition, mounted read-only on /boot: it holds the
+#               updater's config (/boot/updater/updater.conf) and keys, which
+#               are never read from the root being rewritten
+#   data=DEV    the data partition, mounted on /data: state_dir
+#   media=cmdline|always|never  when a medium labelled UPDATER is looked at on
+#               a normal boot: with updater.recovery=1 on the kernel command
+#               line (cmdline), at every boot (always), never. Recovery mode
+#               always looks.
+#   args=...    global options for every updater run (e.g. -v --progress=json)
+#
+# The updater runs only when there is something to do: updater.apply_staged=1,
+# recovery mode (updater.slot=recovery), or a medium asked for. A normal boot
+# with nothing staged mounts nothing and runs nothing.
+
+# shellcheck disable=SC2154 # slot, apply, media_arg and wait are /init's
+rd_boot='' rd_data='' rd_media=cmdline rd_args=
+while IFS='=' read -r k v; do
+	case "$k" in
+	boot) rd_boot=$v ;;
+	data) rd_data=$v ;;
+	media) rd_media=$v ;;
+	args) rd_args=$v ;;
+	'' | \#*) ;;
+	*) log "updater-ramdisk.conf: unknown key '$k' ignored" ;;
+	esac
+done </etc/updater-ramdisk.conf
+
+# shellcheck disable=SC2086 # rd_args is a word list on purpose
+upd() { updater --config=/boot/updater/updater.conf $rd_args "$@"; }
+
+rd_wait_dev() { # DEV WHAT
+	n=0
+	while [ ! -b "$1" ]; do
+		if [ "$n" -ge $((wait * 100)) ]; then
+			log "the $2 device $1 did not appear within ${wait}s"
+			return 1
+		fi
+		usleep 10000
+		n=$((n + 1))
+	done
+}
+
+# Mounts what the updater needs; on failure says why and returns 1 (never
+# fatal: a reboot would come back here, a loop U-Boot does not count).
+rd_mounted=
+rd_mount() {
+	[ -n "$rd_mounted" ] && return 0
+	if [ -z "$rd_boot" ] || [ -z "$rd_data" ]; then
+		log "updater-ramdisk.conf names no boot= or data= device"
+		return 1
+	fi
+	rd_wait_dev "$rd_boot" boot && rd_wait_dev "$rd_data" data || return 1
+	mkdir -p /boot /data /tmp /media
+	mount -t tmpfs -o mode=1777,nosuid,nodev tmp /tmp || { log "cannot mount /tmp"; return 1; }
+	if ! mount -o ro,nodev,nosuid "$rd_boot" /boot; then
+		log "cannot mount the boot partition $rd_boot"
+		umount /tmp
+		return 1
+	fi
+	if ! mount -o rw,nodev,nosuid "$rd_data" /data; then
+		log "cannot mount the data partition $rd_data"
+		umount /boot /tmp
+		return 1
+	fi
+	rd_mounted=1
+	[ -f /boot/updater/updater.conf ] && return 0
+	log "$rd_boot has no /updater/updater.conf"
+	rd_umount
+	return 1
+}
+
+rd_umount() {
+	[ -n "$rd_mounted" ] || return 0
+	sync
+	umount /data || log "cannot unmount /data"
+	umount /boot /tmp
+	rd_mounted=
+}
+
+# The boot state from `updater status --json`: "boot_slot=S upgrade_available=N
+# bootcount=N" (empty values when it cannot be read).
+rd_env() {
+	upd --progress=none status --json 2>/dev/null | sed -n \
+		's/.*"boot_slot":"\([^"]*\)","upgrade_available":\([0-9]*\),"bootcount":\([0-9]*\).*/boot_slot=\1 upgrade_available=\2 bootcount=\3/p'
+}
+
+rd_reboot() {
+	log "$1: rebooting"
+	rd_umount
+	reboot -f
+	sleep 5
+	echo b >/proc/sysrq-trigger
+}
+
+# apply-staged; reboots when it activated the update (U-Boot then counts the
+# new root's first trial boot).
+rd_apply() {
+	log "apply_staged=1: running updater apply-staged"
+	upd apply-staged
+	rc=$?
+	env=$(rd_env)
+	# A trial U-Boot has not counted yet (upgrade_available=1, bootcount=0): the
+	# activation; the new root boots only through U-Boot, which counts it.
+	case "$env" in
+	*' upgrade_available=1 bootcount=0')
+		rd_reboot "updater apply-staged: exit $rc, the new root is on trial ($env)" ;;
+	esac
+	log "updater apply-staged: exit $rc ($env)"
+}
+
+# rd_newest FILE...: the bundles, newest version first (versions compared
+# field by field, numbers as numbers; the updater's policy decides in the end).
+rd_newest() {
+	for f in "$@"; do
+		v=$(upd --progress=none bundle info "$f" 2>/dev/null | sed -n 's/^version: *//p' | head -n 1)
+		[ -n "$v" ] && echo "$v $f"
+	done | awk '
+	function cmp(a, b,   x, y, n, m, i) {
+		n = split(a, x, "."); m = split(b, y, ".")
+		for (i = 1; i <= n || i <= m; i++) {
+			if (x[i] + 0 != y[i] + 0) return x[i] + 0 < y[i] + 0 ? -1 : 1
+			if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1
+		}
+		return 0
+	}
+	{ v[NR] = $1; f[NR] = $2 }
+	END {
+		for (i = 1; i <= NR; i++) for (j = i + 1; j <= NR; j++)
+			if (cmp(v[i], v[j]) < 0) { t = v[i]; v[i] = v[j]; v[j] = t; t = f[i]; f[i] = f[j]; f[j] = t }
+		for (i = 1; i <= NR; i++) print f[i]
+	}'
+}
+
+# Recovery from a medium labelled UPDATER: stage its newest bundle that the
+# updater accepts (`check`, then stage's checks: signature, board, floor, no
+# downgrade, not a failed release), apply it, reboot into it. Nothing
+# accepted: boot on.
+rd_media() {
+	dev=$(findfs LABEL=UPDATER 2>/dev/null)
+	if [ -z "$dev" ]; then
+		log "no medium labelled UPDATER"
+		return 0
+	fi
+	mount -o ro,nodev,nosuid,noexec "$dev" /media || { log "cannot mount the UPDATER medium $dev: ignored"; return 0; }
+	set -- /media/*.upd
+	if [ ! -f "$1" ]; then
+		log "the UPDATER medium $dev holds no *.upd bundle"
+		umount /media
+		return 0
+	fi
+	list=$(rd_newest "$@")
+	old_ifs=$IFS
+	IFS='
+'
+	for b in $list; do
+		IFS=$old_ifs
+		# check: the signed manifest only, and no state change for a bundle
+		# that is not newer (a medium left in must not fail every boot)
+		upd check "$b"
+		rc=$?
+		if [ "$rc" -eq 10 ]; then
+			log "UPDATER medium: $b is not newer than this device's release: skipped"
+			continue
+		fi
+		if [ "$rc" -eq 0 ]; then
+			log "UPDATER medium: staging $b"
+			upd stage "$b"
+			rc=$?
+		fi
+		if [ "$rc" -eq 0 ]; then
+			umount /media
+			rd_apply
+			return 0
+		fi
+		log "UPDATER medium: $b refused (exit $rc): the device keeps what it has"
+	done
+	IFS=$old_ifs
+	umount /media
+}
+
+rd_recovery_mode() {
+	log "recovery mode: the root is not a system to boot (docs/singlecopy.md)"
+	upd boot
+	st=$(upd --progress=none status --json 2>/dev/null | tr -d '\n')
+	log "status $st"
+	rd_media
+	upd --progress=none status
+	rd_recovery_shell
+}
+
+rd_recovery_shell() {
+	log "recovery mode: waiting: install a release with 'updater --config=/boot/updater/updater.conf install URL|FILE' or from a medium labelled UPDATER, then reboot"
+	export PS1='recovery# '
+	while :; do
+		setsid cttyhack sh
+		sleep 1
+	done
+}
+
+# Called by /init with the modules loaded, before it looks at root=.
+updater_steps() {
+	case "$slot" in
+	root | recovery) ;;
+	*) return 0 ;;
+	esac
+	want_media=
+	case "$rd_media" in
+	always) want_media=1 ;;
+	cmdline) [ -n "$media_arg" ] && want_media=1 ;;
+	esac
+	[ -n "$apply" ] || [ "$slot" = recovery ] || [ -n "$want_media" ] || return 0
+	if ! rd_mount; then
+		# The root is whole whenever the boot state names it (docs/singlecopy.md):
+		# boot it; recovery mode without its partitions can only offer a shell.
+		[ "$slot" = recovery ] || { log "the updater cannot run: booting the root"; return 0; }
+		rd_recovery_shell
+	fi
+	[ -n "$apply" ] && rd_apply
+	[ "$slot" = recovery ] && rd_recovery_mode
+	[ -n "$want_media" ] && rd_media
+	# A failed apply may have left the root partial: then the boot state names
+	# recovery mode, and U-Boot must boot that rather than this root.
+	# (An unreadable boot state: U-Boot booted the factory root; boot it.)
+	case "$(rd_env)" in
+	boot_slot=recovery*) rd_reboot "the boot state names recovery mode, not the root" ;;
+	esac
+	rd_umount
+}
