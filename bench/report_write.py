@@ -271,9 +271,10 @@ class Writer:
                 "timed pass, other `keep` values in passes of their own.",
                 singlecopy.method(self),
                 "- **Flash needed**: dual-bank, the two slots; single-copy, the root and the data "
-                "partition's used space after `stage` (the kept bundle). ostree: the file system's used "
-                "space (statvfs, above the empty file system: data, directories, inodes of the "
-                "repository, the deployments and /boot, hard links counted once) sampled every 10 ms "
+                "partition's used space after `stage` (the kept bundle). ostree: the file "
+                "system's used space (statvfs, above the empty file system: data, directories, "
+                "inodes of the repository, the deployments and /boot, hard links counted once) "
+                "sampled every 10 ms "
                 "during the install (the peak, which includes the downloaded delta parts while they "
                 "are applied), and read again after the install and after `mark-good`. A `du -B1` "
                 "of the repository, the deployments and /boot after `mark-good` gives the split.",
@@ -299,15 +300,17 @@ class Writer:
         slot = info["slot_size"]
         L = ["## Flash needed", "",
              "MiB. Dual-bank: always its two slots. Single-copy: its root, plus the data "
-             "partition's use after `stage` (the kept bundle, until `mark-good`). ostree (updater, static deltas): the peak "
-             "during each update, the use right after it, and after the device booted it and "
-             "`mark-good` pruned.", "",
-             "| update | dual-bank (2 slots) | single-copy: root + staged | ostree keep=2: peak during the update | after the "
-             "install | after mark-good | split after mark-good: repository / deployments / boot |",
+             "partition's use after `stage` (the kept bundle, until `mark-good`). ostree "
+             "(updater, static deltas): the peak during each update, the use right after it, "
+             "and after the device booted it and `mark-good` pruned.", "",
+             "| update | dual-bank (2 slots) | single-copy: root + staged | ostree keep=2: peak "
+             "during the update | after the install | after mark-good | split after mark-good: "
+             "repository / deployments / boot |",
              "|---|---|---|---|---|---|---|"]
         k = "updater_delta"
         v0 = self.rel[0]["version"]
-        L.append(f"| factory {v0} | {2 * slot / MiB:.0f} | {singlecopy.flash_cell(self)} | | | {rng(self.after(k, v0), MiB)} | "
+        L.append(f"| factory {v0} | {2 * slot / MiB:.0f} | {singlecopy.flash_cell(self)} | | | "
+                 f"{rng(self.after(k, v0), MiB)} | "
                  f"{rng(self.r.get(k, v0, 'du_repo'), MiB)} / {rng(self.r.get(k, v0, 'du_deploy'), MiB)}"
                  f" / {rng(self.r.get(k, v0, 'du_boot'), MiB)} |")
         for v in self.upd:
@@ -323,10 +326,10 @@ class Writer:
                   f"{self.r.med(k, self.last, 'used') / MiB:.1f} MiB."]
         L += ["", "Flash needed against the number of releases kept (ostree: `ostree.keep`; the "
               "peak is the largest during any update of the series, and the use after the last "
-              "update is confirmed). Dual-bank keeps two; n slots would keep n. Single-copy keeps one "
-              "(the root and the staging space).", "",
-              "| releases kept | dual-bank, MiB | single-copy, MiB | ostree: peak during the series, MiB | ostree: "
-              "after the last mark-good, MiB | objects only server: peak, MiB |",
+              "update is confirmed). Dual-bank keeps two; n slots would keep n. Single-copy "
+              "keeps one (the root and the staging space).", "",
+              "| releases kept | dual-bank, MiB | single-copy, MiB | ostree: peak during the series, "
+              "MiB | ostree: after the last mark-good, MiB | objects only server: peak, MiB |",
               "|---|---|---|---|---|---|"]
         for kk in sorted(set(info["keeps"])):
             key = self.keep_key(kk)
@@ -342,8 +345,8 @@ class Writer:
         s = self.b.s
         L = ["## Bytes downloaded per update", "",
              "MiB, from the test server's log.", "",
-             "| update | dual-bank, `--full` | single-copy `stage` | dual-bank, dynamic delta (default) | dual-bank, "
-             "static delta | SWUpdate .swu | RAUC bundle | ostree "
+             "| update | dual-bank, `--full` | single-copy `stage` | dual-bank, dynamic delta "
+             "(default) | dual-bank, static delta | SWUpdate .swu | RAUC bundle | ostree "
              "objects (updater) | ostree static delta (updater) | static delta on the server | "
              "`ostree pull`, objects only | `ostree pull`, with deltas |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -374,8 +377,8 @@ class Writer:
              "metadata; `mark-good` (the prune) is shown apart.", "",
              "| tool | " + " | ".join(f"to {v}" for v in self.upd) + " |",
              "|---|" + "---|" * len(self.upd)]
-        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "sc_stage", "sc_apply", "swupdate",
-                    "rauc", "updater_delta", "updater_plain", "cli_delta", "cli_plain"):
+        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "sc_stage", "sc_apply",
+                    "swupdate", "rauc", "updater_delta", "updater_plain", "cli_delta", "cli_plain"):
             if key not in self.r.res:
                 continue
             cells = []
@@ -397,8 +400,8 @@ class Writer:
              "| tool | " + " | ".join(f"to {v}: s" for v in self.upd) + " | " +
              " | ".join(f"to {v}: RSS" for v in self.upd) + " |",
              "|---|" + "---|" * (2 * len(self.upd))]
-        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "sc_stage", "sc_apply", "swupdate",
-                    "rauc", "updater_delta", "cli_delta", "updater_plain", "cli_plain"):
+        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "sc_stage", "sc_apply",
+                    "swupdate", "rauc", "updater_delta", "cli_delta", "updater_plain", "cli_plain"):
             if key not in self.r.res:
                 continue
             t = [rng(self.r.get(key, v, "seconds"), 1, "{:.2f}") for v in self.upd]

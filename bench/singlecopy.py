@@ -187,7 +187,7 @@ def flash_cell(w, v=None):
 
 
 def kept_cell(w, k):
-    return f"{need(w)[2] / MiB:.0f}" if k == 1 else ""
+    return f"{need(w)[2] / MiB:.0f} (root + staging)" if k == 1 else ""
 
 
 def download_cell(w, v):
@@ -195,23 +195,26 @@ def download_cell(w, v):
 
 
 def section(w):
-    """The downtime, and a pointer to what is lost (docs/singlecopy.md says it)."""
+    """The downtime, against baselines of the same run, and a pointer to what
+    is lost (docs/singlecopy.md says it; not repeated here)."""
     if "sc_apply" not in w.r.res:
         return []
-    best = lambda v, k: quiesce.best(w.r.get(k, v, "seconds"))
-    parts = []
-    for v in w.upd:
-        q = w.ratio("sc_apply", "pipeline", v, "seconds")
-        parts.append(f"{best(v, 'sc_apply'):.2f} s to {v}"
-                     + (f" ({q:.2f}x the bare `zstd -dc | dd conv=fsync` pipeline's)" if q else ""))
+    best = lambda k, v: f"{quiesce.best(w.r.get(k, v, 'seconds')):.2f} s"
+    ratios = lambda b: ", ".join(f"{w.ratio('sc_apply', b, v, 'seconds') or 0:.2f}x" for v in w.upd)
     return ["## Single-copy: the downtime, and what is lost", "",
-            "Single-copy downloads and writes what dual-bank's `--full` does, in two steps. "
-            "`stage` runs while the system works ("
-            + ", ".join(f"{best(v, 'sc_stage'):.2f} s to {v}" for v in w.upd) + ", fastest run). "
-            "`apply-staged` runs in the ramdisk at boot, before the root is mounted: the device "
-            "does nothing else for " + "; ".join(parts) + " (fastest runs; the pipeline neither "
-            "verifies nor reads back), and it boots twice (into the ramdisk, then, after the "
-            "activation, into the new root on trial) where dual-bank reboots once.", "",
+            "Single-copy downloads the whole bundle, as dual-bank's `--full` does, and writes it "
+            "twice: whole to the data partition while the system runs (`stage`: "
+            + ", ".join(f"{best('sc_stage', v)} to {v}" for v in w.upd) + "), then its image to "
+            "the root in the ramdisk at boot, before the root is mounted (`apply-staged`). The "
+            "device does nothing else during the apply: "
+            + ", ".join(f"{best('sc_apply', v)} to {v}" for v in w.upd) + " here, "
+            f"{ratios('pipeline')} the bare `zstd -dc | dd conv=fsync` pipeline's time for the "
+            f"same image (which neither verifies nor reads back) and {ratios('db_full')} dual-bank "
+            "`install --full`'s, which writes the image while the system runs (each the fastest of "
+            "this report's runs; the root holds the release before, the dual-bank slot the one before "
+            "that). "
+            "An update boots twice (into the ramdisk, then, after the activation, into the new "
+            "root on trial) where dual-bank reboots once.", "",
             "What is lost against dual-bank: there is no fallback to an older system (a release "
             "that does not confirm itself leaves the device in recovery mode until another is "
             "installed), the downtime above, full images only, and the staging space: "
