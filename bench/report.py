@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""make bench, the flash report: dual-bank and ostree on the same release
-series (bench/series.py: four root filesystems from real Debian
+"""make bench, the flash report: dual-bank, ostree and single-copy on the same
+release series (bench/series.py: four root filesystems from real Debian
 packages), on the same simulated hardware (loop devices over sparse files on
 the build disk). For every update of the series and every tool: flash
 needed, bytes downloaded (the test server's log), bytes written (the
@@ -27,6 +27,7 @@ import flash  # noqa: E402
 import quiesce  # noqa: E402
 import rauc  # noqa: E402
 import series as series_mod  # noqa: E402
+import singlecopy  # noqa: E402
 import swupdate  # noqa: E402
 from flash import HttpLog, Loop, du, measure  # noqa: E402
 import report_write  # noqa: E402
@@ -421,6 +422,7 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
 
     def run(self):
         steps = [("dual-bank", self.dualbank),
+                 ("single-copy", lambda: singlecopy.run(self, WORK, UPDATER)),
                  ("ostree updater, static deltas", lambda: self.ostree("updater", "delta")),
                  ("ostree command, static deltas", lambda: self.ostree("cli", "delta")),
                  ("ostree updater, objects only", lambda: self.ostree("updater", "plain")),

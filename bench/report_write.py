@@ -9,6 +9,7 @@ import tempfile
 
 import delta_baselines
 import quiesce
+import singlecopy
 from report_docs import dualbank_doc_ratios, ostree_doc_targets, other_docs_seconds
 
 MiB = 1048576.0
@@ -22,6 +23,10 @@ LABEL = {
     "db_norb": "updater, dual-bank, `--no-readback` (dynamic delta)",
     "db_full": "updater, dual-bank, `--full` (the whole bundle streamed)",
     "db_static": "updater, dual-bank, static delta from the release before on the server",
+    "sc_stage": "updater, single-copy: `stage` (running system: download, verify, keep the bundle; "
+                "device: the data partition)",
+    "sc_apply": "updater, single-copy: `apply-staged` (at boot: the root rewritten and read back; "
+                "device: the root)",
     "swupdate": "SWUpdate `-d` over HTTP (.swu, raw handler, zstd)",
     "rauc": "RAUC `rauc install URL` (plain bundle)",
     "updater_delta": "updater, ostree, server with static deltas",
@@ -99,7 +104,7 @@ class Writer:
         b, info = self.b, self.info
         slot = info["slot_size"]
         largest = max(self.rel, key=lambda r: r["image_bytes"])
-        L += ["# Flash usage: ostree vs dual-bank on the same release series", ""]
+        L += ["# Flash usage: dual-bank, ostree and single-copy on the same release series", ""]
         L += [f"Written by `make bench` (bench/report.py) on {info['started']}; the run took "
               f"{info['elapsed'] / 60:.1f} min ({info['setup']:.0f} s of it setting up: building the "
               f"series when it is not cached yet — it took {b.s.build_seconds:.0f} s the first time "
@@ -125,6 +130,7 @@ class Writer:
         L += self.download_table()
         L += self.written_table()
         L += self.time_tables()
+        L += singlecopy.section(self)
         L += self.targets()
         L += delta_baselines.section(self.info.get("delta"), self.info.get("delta_seconds"))
         L += self.notes()
@@ -188,6 +194,7 @@ class Writer:
                      f"{a1 / MiB:.0f} MiB with one to {a4 / MiB:.0f} MiB with {k4}); with "
                      "dual-bank each extra release would need another whole slot of "
                      f"{slot / MiB:.0f} MiB.")
+        L += singlecopy.answer(self, db_need)
         L += ["", "![Flash needed vs releases kept](benchmark-flash.png)", "",
               "![Bytes downloaded per update](benchmark-download.png)", "",
               "![Bytes written to the flash per update](benchmark-written.png)", "",
@@ -262,9 +269,12 @@ class Writer:
                 "deploy` on its own copy. Both against a server with static deltas between "
                 "consecutive releases, and one with objects only. `keep = 2` is measured in the "
                 "timed pass, other `keep` values in passes of their own.",
-                "- **Flash needed**: dual-bank, the two slots. ostree: the file system's used "
-                "space (statvfs, above the empty file system: data, directories, inodes of the "
-                "repository, the deployments and /boot, hard links counted once) sampled every 10 ms "
+                singlecopy.method(self),
+                "- **Flash needed**: dual-bank, the two slots; single-copy, the root and the data "
+                "partition's used space after `stage` (the kept bundle). ostree: the file "
+                "system's used space (statvfs, above the empty file system: data, directories, "
+                "inodes of the repository, the deployments and /boot, hard links counted once) "
+                "sampled every 10 ms "
                 "during the install (the peak, which includes the downloaded delta parts while they "
                 "are applied), and read again after the install and after `mark-good`. A `du -B1` "
                 "of the repository, the deployments and /boot after `mark-good` gives the split.",
@@ -289,19 +299,23 @@ class Writer:
         info = self.info
         slot = info["slot_size"]
         L = ["## Flash needed", "",
-             "MiB. Dual-bank: always its two slots. ostree (updater, static deltas): the peak "
-             "during each update, the use right after it, and after the device booted it and "
-             "`mark-good` pruned.", "",
-             "| update | dual-bank (2 slots) | ostree keep=2: peak during the update | after the "
-             "install | after mark-good | split after mark-good: repository / deployments / boot |",
-             "|---|---|---|---|---|---|"]
+             "MiB. Dual-bank: always its two slots. Single-copy: its root, plus the data "
+             "partition's use after `stage` (the kept bundle, until `mark-good`). ostree "
+             "(updater, static deltas): the peak during each update, the use right after it, "
+             "and after the device booted it and `mark-good` pruned.", "",
+             "| update | dual-bank (2 slots) | single-copy: root + staged | ostree keep=2: peak "
+             "during the update | after the install | after mark-good | split after mark-good: "
+             "repository / deployments / boot |",
+             "|---|---|---|---|---|---|---|"]
         k = "updater_delta"
         v0 = self.rel[0]["version"]
-        L.append(f"| factory {v0} | {2 * slot / MiB:.0f} | | | {rng(self.after(k, v0), MiB)} | "
+        L.append(f"| factory {v0} | {2 * slot / MiB:.0f} | {singlecopy.flash_cell(self)} | | | "
+                 f"{rng(self.after(k, v0), MiB)} | "
                  f"{rng(self.r.get(k, v0, 'du_repo'), MiB)} / {rng(self.r.get(k, v0, 'du_deploy'), MiB)}"
                  f" / {rng(self.r.get(k, v0, 'du_boot'), MiB)} |")
         for v in self.upd:
-            L.append(f"| to {v} | {2 * slot / MiB:.0f} | {rng(self.r.get(k, v, 'peak_used'), MiB)} | "
+            L.append(f"| to {v} | {2 * slot / MiB:.0f} | {singlecopy.flash_cell(self, v)} | "
+                     f"{rng(self.r.get(k, v, 'peak_used'), MiB)} | "
                      f"{rng(self.r.get(k, v, 'used_install'), MiB)} | {rng(self.after(k, v), MiB)} | "
                      f"{rng(self.r.get(k, v, 'du_repo'), MiB)} / "
                      f"{rng(self.r.get(k, v, 'du_deploy'), MiB)} / {rng(self.r.get(k, v, 'du_boot'), MiB)} |")
@@ -312,15 +326,17 @@ class Writer:
                   f"{self.r.med(k, self.last, 'used') / MiB:.1f} MiB."]
         L += ["", "Flash needed against the number of releases kept (ostree: `ostree.keep`; the "
               "peak is the largest during any update of the series, and the use after the last "
-              "update is confirmed). Dual-bank keeps two; n slots would keep n.", "",
-              "| releases kept | dual-bank, MiB | ostree: peak during the series, MiB | ostree: "
-              "after the last mark-good, MiB | objects only server: peak, MiB |",
-              "|---|---|---|---|---|"]
+              "update is confirmed). Dual-bank keeps two; n slots would keep n. Single-copy "
+              "keeps one (the root and the staging space).", "",
+              "| releases kept | dual-bank, MiB | single-copy, MiB | ostree: peak during the series, "
+              "MiB | ostree: after the last mark-good, MiB | objects only server: peak, MiB |",
+              "|---|---|---|---|---|---|"]
         for kk in sorted(set(info["keeps"])):
             key = self.keep_key(kk)
             plain = rng(self.ostree_peak("updater_plain"), MiB) if kk == 2 else ""
             dbv = f"{kk * slot / MiB:.0f}" + ("" if kk == 2 else " (n slots: not what dual-bank does)" if kk > 2 else " (cannot update)")
-            L.append(f"| {kk} | {dbv} | {rng(self.ostree_peak(key), MiB)} | {rng(self.after(key), MiB)} "
+            L.append(f"| {kk} | {dbv} | {singlecopy.kept_cell(self, kk)} | "
+                     f"{rng(self.ostree_peak(key), MiB)} | {rng(self.after(key), MiB)} "
                      f"| {plain} |")
         L.append("")
         return L
@@ -329,15 +345,16 @@ class Writer:
         s = self.b.s
         L = ["## Bytes downloaded per update", "",
              "MiB, from the test server's log.", "",
-             "| update | dual-bank, `--full` | dual-bank, dynamic delta (default) | dual-bank, "
-             "static delta | SWUpdate .swu | RAUC bundle | ostree "
+             "| update | dual-bank, `--full` | single-copy `stage` | dual-bank, dynamic delta "
+             "(default) | dual-bank, static delta | SWUpdate .swu | RAUC bundle | ostree "
              "objects (updater) | ostree static delta (updater) | static delta on the server | "
              "`ostree pull`, objects only | `ostree pull`, with deltas |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         prev = self.rel[0]["version"]
         for v in self.upd:
             dsz = s.deltas.get(f"{prev}-{v}")
             L.append(f"| to {v} | {rng(self.r.get('db_full', v, 'downloaded'), MiB, '{:.2f}')} | "
+                     f"{singlecopy.download_cell(self, v)} | "
                      f"{rng(self.r.get('db', v, 'downloaded'), MiB, '{:.2f}')} | "
                      f"{rng(self.r.get('db_static', v, 'downloaded'), MiB, '{:.2f}')} | "
                      f"{rng(self.r.get('swupdate', v, 'downloaded'), MiB, '{:.2f}')} | "
@@ -360,8 +377,8 @@ class Writer:
              "metadata; `mark-good` (the prune) is shown apart.", "",
              "| tool | " + " | ".join(f"to {v}" for v in self.upd) + " |",
              "|---|" + "---|" * len(self.upd)]
-        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "swupdate", "rauc", "updater_delta",
-                    "updater_plain", "cli_delta", "cli_plain"):
+        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "sc_stage", "sc_apply",
+                    "swupdate", "rauc", "updater_delta", "updater_plain", "cli_delta", "cli_plain"):
             if key not in self.r.res:
                 continue
             cells = []
@@ -383,8 +400,8 @@ class Writer:
              "| tool | " + " | ".join(f"to {v}: s" for v in self.upd) + " | " +
              " | ".join(f"to {v}: RSS" for v in self.upd) + " |",
              "|---|" + "---|" * (2 * len(self.upd))]
-        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "swupdate", "rauc", "updater_delta",
-                    "cli_delta", "updater_plain", "cli_plain"):
+        for key in ("dd", "pipeline", "db_full", "db_norb", "db", "db_static", "sc_stage", "sc_apply",
+                    "swupdate", "rauc", "updater_delta", "cli_delta", "updater_plain", "cli_plain"):
             if key not in self.r.res:
                 continue
             t = [rng(self.r.get(key, v, "seconds"), 1, "{:.2f}") for v in self.upd]
@@ -526,8 +543,9 @@ class Writer:
               "check, the fsck of the new objects and two boot-state writes; the `ostree` "
               "command's includes the prune that `ostree admin deploy` runs (the updater prunes at "
               "`mark-good`, shown apart under \"Bytes written\").",
-              "- The dual-bank figures count the slot only; both backends also keep a few KiB "
-              "of state (state_dir) and the U-Boot environment, left out.", ""]
+              "- The dual-bank figures count the slot only, single-copy's its root and the data "
+              "partition (state_dir); every backend also keeps a few KiB of state (state_dir) and "
+              "the U-Boot environment, left out of dual-bank's and ostree's.", ""]
         return L
 
     # --- plots -----------------------------------------------------------------------------
@@ -545,12 +563,14 @@ class Writer:
                              ("ostree pull with deltas (CLI)", "cli_delta", "downloaded")], log=True)
             self._plot_bars(tmp, "written", "Bytes written to the flash device per update (log scale)",
                             "MiB", [("dual-bank updater", "db", "dev_bytes"),
+                                    ("single-copy apply-staged (root)", "sc_apply", "dev_bytes"),
                                     ("dd raw image", "dd", "dev_bytes"),
                                     ("ostree updater, deltas", "updater_delta", "dev_bytes"),
                                     ("ostree pull + deploy, deltas", "cli_delta", "dev_bytes")],
                             log=True)
             self._plot_bars(tmp, "time", "Install time per update", "seconds",
                             [("dual-bank updater", "db", "seconds"),
+                             ("single-copy apply-staged (at boot)", "sc_apply", "seconds"),
                              ("zstd | dd pipeline", "pipeline", "seconds"),
                              ("ostree updater, deltas", "updater_delta", "seconds"),
                              ("ostree pull + deploy, deltas", "cli_delta", "seconds")], scale=1)
@@ -584,6 +604,9 @@ class Writer:
         with open(dbd, "w") as f:
             for k in range(2, kmax + 1):
                 f.write(f"{k} {k * slot / MiB:.2f}\n")
+        scd = os.path.join(tmp, "sc.dat")
+        with open(scd, "w") as f:
+            f.write(f"1 {singlecopy.need(self)[2] / MiB:.2f}\n")
         self._gnuplot(self._term("flash") + f"""
 set title 'Flash needed vs releases kept (series {self.rel[0]['version']}-{self.last}; median, min-max of {self.info['runs']} runs)'
 set xlabel 'releases kept on the device (ostree: ostree.keep)'
@@ -593,7 +616,8 @@ set xtics 1
 set yrange [0:*]
 plot '{dbd}' using 1:2 with linespoints lw 2 pt 5 dt 2 title 'dual-bank: slots x (largest image + {self.info['headroom'] * 100:.0f}%) (2 = A/B)', \\
      '{data}' using 1:2:3:4 with yerrorlines lw 2 pt 7 title 'ostree: peak during an update', \\
-     '{data}' using 1:5:6:7 with yerrorlines lw 2 pt 9 title 'ostree: after the last update is confirmed and pruned'
+     '{data}' using 1:5:6:7 with yerrorlines lw 2 pt 9 title 'ostree: after the last update is confirmed and pruned', \\
+     '{scd}' using 1:2 with points pt 13 ps 2 title 'single-copy: root + staged bundle (keeps one)'
 """)
 
     def _plot_bars(self, tmp, name, title, unit, series, log=False, scale=MiB):
