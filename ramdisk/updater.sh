@@ -1,7 +1,8 @@
-# ramdisk/updater.sh: the single-copy ramdisk's updater steps (docs/singlecopy.md,
-# "The ramdisk"), sourced by /init when mkramdisk.sh put an updater into the
-# ramdisk (RAMDISK_UPDATER). Busybox sh; uses /init's log, fatal, $slot,
-# $apply and $media_arg.
+# ramdisk/updater.sh: the steps of a ramdisk with an updater inside
+# (mkramdisk.sh RAMDISK_UPDATER=), sourced by /init. Single-copy
+# (docs/singlecopy.md, "The ramdisk"): apply-staged, recovery mode, a medium;
+# dual-bank: a medium only (docs/boot.md). Busybox sh; uses /init's log,
+# fatal, $slot, $apply, $media_arg and $wait.
 #
 # /etc/updater-ramdisk.conf (key=value, written at build time; never sourced):
 #   boot=DEV    the boot partition, mounted read-only on /boot: it holds the
@@ -92,26 +93,46 @@ rd_env() {
 
 rd_reboot() {
 	log "$1: rebooting"
+	umount /media 2>/dev/null
 	rd_umount
 	reboot -f
 	sleep 5
 	echo b >/proc/sysrq-trigger
 }
 
-# apply-staged; reboots when it activated the update (U-Boot then counts the
-# new root's first trial boot).
+# A trial U-Boot has not counted yet (upgrade_available=1, bootcount=0) is an
+# activation: reboot, so the new system boots only through U-Boot's count.
+# Else says what the boot state is.
+rd_activated() {
+	env=$(rd_env)
+	case "$env" in
+	*' upgrade_available=1 bootcount=0') rd_reboot "the new system is on trial ($env)" ;;
+	esac
+	log "no update activated ($env)"
+}
+
 rd_apply() {
 	log "apply_staged=1: running updater apply-staged"
 	upd apply-staged
-	rc=$?
-	env=$(rd_env)
-	# A trial U-Boot has not counted yet (upgrade_available=1, bootcount=0): the
-	# activation; the new root boots only through U-Boot, which counts it.
-	case "$env" in
-	*' upgrade_available=1 bootcount=0')
-		rd_reboot "updater apply-staged: exit $rc, the new root is on trial ($env)" ;;
+	log "updater apply-staged: exit $?"
+}
+
+# A bundle from a medium: dual-bank installs it into the other slot,
+# single-copy stages and applies it; an activation reboots. Returns the
+# updater's exit code.
+rd_install() {
+	case "$slot" in
+	A | B)
+		log "UPDATER medium: installing $1"
+		upd install "$1" || return
+		;;
+	*)
+		log "UPDATER medium: staging $1"
+		upd stage "$1" || return
+		rd_apply
+		;;
 	esac
-	log "updater apply-staged: exit $rc ($env)"
+	rd_activated
 }
 
 # rd_newest FILE...: the bundles, newest version first (versions compared
@@ -169,13 +190,11 @@ rd_media() {
 			continue
 		fi
 		if [ "$rc" -eq 0 ]; then
-			log "UPDATER medium: staging $b"
-			upd stage "$b"
+			rd_install "$b"
 			rc=$?
 		fi
 		if [ "$rc" -eq 0 ]; then
 			umount /media
-			rd_apply
 			return 0
 		fi
 		log "UPDATER medium: $b refused (exit $rc): the device keeps what it has"
@@ -203,17 +222,32 @@ rd_recovery_shell() {
 	done
 }
 
-# Called by /init with the modules loaded, before it looks at root=.
+rd_want_media() {
+	case "$rd_media" in
+	always) return 0 ;;
+	cmdline) [ -n "$media_arg" ] ;;
+	*) return 1 ;;
+	esac
+}
+
+# Dual-bank, called by /init with the booted slot mounted read-only on
+# /newroot (the ramdisk's config takes the version from there): a medium, when
+# asked for, installs into the other slot, then a reboot.
+updater_slot_media() {
+	rd_want_media || return 0
+	rd_mount || { log "the updater cannot run: booting slot $slot"; return 0; }
+	rd_media
+	rd_umount
+}
+
+# Single-copy, called by /init with the modules loaded, before it looks at root=.
 updater_steps() {
 	case "$slot" in
 	root | recovery) ;;
 	*) return 0 ;;
 	esac
 	want_media=
-	case "$rd_media" in
-	always) want_media=1 ;;
-	cmdline) [ -n "$media_arg" ] && want_media=1 ;;
-	esac
+	rd_want_media && want_media=1
 	[ -n "$apply" ] || [ "$slot" = recovery ] || [ -n "$want_media" ] || return 0
 	if ! rd_mount; then
 		# The root is whole whenever the boot state names it (docs/singlecopy.md):
@@ -221,7 +255,7 @@ updater_steps() {
 		[ "$slot" = recovery ] || { log "the updater cannot run: booting the root"; return 0; }
 		rd_recovery_shell
 	fi
-	[ -n "$apply" ] && rd_apply
+	[ -n "$apply" ] && rd_apply && rd_activated
 	[ "$slot" = recovery ] && rd_recovery_mode
 	[ -n "$want_media" ] && rd_media
 	# A failed apply may have left the root partial: then the boot state names

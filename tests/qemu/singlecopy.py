@@ -1,4 +1,5 @@
-"""The single-copy scenarios (docs/singlecopy.md) under QEMU: U-Boot's
+"""The scenarios of a ramdisk with an updater inside: single-copy
+(docs/singlecopy.md) and dual-bank's recovery from a medium, under QEMU: U-Boot's
 boot/boot.cmd on a single-copy disk (tests/qemu/build-singlecopy.sh), the
 single-copy ramdisk (ramdisk/updater.sh, an updater inside) and the root's
 tests/qemu/guest-init. run.py runs them with its Device and checks (module h).
@@ -22,6 +23,10 @@ tests/qemu/guest-init. run.py runs them with its Device and checks (module h).
                           does not trust is refused and v1 boots on; with a good
                           bundle it is installed at boot; with the same bundle
                           still there the next boot boots v2 (not newer: refused)
+  dualbank: recovery-media  the same with dual-bank (build.sh's disk-media.img: v1's
+                          ramdisk carries the updater): the untrusted bundle refused,
+                          the good one installed into slot B from the ramdisk, B boots
+                          on trial and confirms
   singlecopy-boot-cost    not a pass/fail: boots with nothing staged, the
                           single-copy ramdisk against the same ramdisk without its
                           updater steps and the ramdisk without an updater
@@ -30,7 +35,7 @@ import json
 import os
 
 NAMES = ("singlecopy-apply", "singlecopy-powercut", "singlecopy-bad-release", "recovery-media",
-         "singlecopy-boot-cost")
+         "dualbank: recovery-media", "singlecopy-boot-cost")
 
 
 class SC:
@@ -80,7 +85,7 @@ def applied_and_rebooted(h, b):
     """The ramdisk ran apply-staged, which activated the update, and rebooted."""
     h.expect(rd_has(b, "apply_staged=1: running updater apply-staged"), b,
              f"the ramdisk did not run apply-staged: {rd(b)}")
-    h.expect(rd_has(b, "the new root is on trial") and rd_has(b, "rebooting"), b,
+    h.expect(rd_has(b, "the new system is on trial") and rd_has(b, "rebooting"), b,
              f"the ramdisk did not reboot into the new root: {rd(b)}")
     h.expect(not h.up(b), b, f"a root came up in the boot that applied: {h.up(b)}")
 
@@ -104,7 +109,7 @@ def scenario_apply(h, sc, timing):
     h.expect(b.find("bootscript: apply_staged=1"), b, "U-Boot did not pass updater.apply_staged=1")
     applied_and_rebooted(h, b)
     t0 = b.first_time("running updater apply-staged")
-    timing["singlecopy.apply_staged_s"] = b.first_time("the new root is on trial") - t0
+    timing["singlecopy.apply_staged_s"] = b.first_time("the new system is on trial") - t0
     timing["singlecopy.apply_boot_wall_s"] = b.wall
     b = d.boot(sc.v2, ["mark-good"])
     on_trial_then_good(h, b)
@@ -146,7 +151,7 @@ CUTS = [("apply-start", "running updater apply-staged", 0.0),
         ("readback", progress_at("readback", 0.01), 0.0),
         ("post-install", "-> post-install", 0.0),
         ("activated", "-> activated", 0.0),
-        ("reboot", "the new root is on trial", 0.0)]
+        ("reboot", "the new system is on trial", 0.0)]
 
 
 def one_cut(h, sc, base, i, name, needle, delay):
@@ -249,6 +254,31 @@ def scenario_media(h, sc, timing):
              f"the refused medium changed the committed state: {st}")
 
 
+def scenario_media_dualbank(h, top, timing):
+    runs = os.path.join(top, "runs", "dualbank-media")
+    d = h.Device(runs, "media", os.path.join(top, "disk-media.img"))
+    b = d.boot(os.path.join(top, "v2.0-untrusted.upd"), ["status"], label="UPDATER")
+    h.expect(rd_has(b, "UPDATER medium: /media/update.upd refused (exit 3)") and
+             not rd_has(b, "installing"), b, f"the untrusted bundle was not refused with exit 3: {rd(b)}")
+    h.expect([t for _, t in b.lines if t.startswith("updater: ") and "signature does not match" in t], b,
+             "the refusal does not name the signature")
+    h.expect_up(b, "1.0", "A")
+    st = h.statuses(b)[0]
+    h.expect(st["state"] == "idle" and h.env_of(st) == ("A", 0, 0, 0), b, f"after the refused medium: {st}")
+    v2 = os.path.join(top, "v2.0.upd")
+    b = d.boot(v2, ["status"], label="UPDATER")
+    h.expect(rd_has(b, "UPDATER medium: installing /media/update.upd"), b, f"no install from the medium: {rd(b)}")
+    h.expect(rd_has(b, "the new system is on trial") and not h.up(b), b,
+             f"the ramdisk did not reboot into the new slot: {rd(b)}")
+    b = d.boot(v2, ["mark-good"], label="UPDATER")
+    h.expect(b.find("bootscript: trial boot 1 of 3"), b, "U-Boot did not count trial boot 1")
+    h.expect_up(b, "2.0", "B")
+    st = h.statuses(b)
+    h.expect(st[0]["state"] == "trial" and h.env_of(st[0]) == ("B", 1, 1, 0), b, f"on trial: {st[0]}")
+    h.expect(h.rc_of(b, "mark-good") == 0 and st[-1]["state"] == "committed" and
+             h.env_of(st[-1]) == ("B", 0, 0, 0), b, f"after mark-good: {st[-1]}")
+
+
 # --- what the check costs a boot with nothing staged ----------------------------------
 
 def ramdisk_times(h, b):
@@ -307,6 +337,7 @@ def scenarios(h, top, timing, jobs):
             ("singlecopy-powercut", lambda: scenario_powercut(h, sc, timing, jobs)),
             ("singlecopy-bad-release", lambda: scenario_bad_release(h, sc, timing)),
             ("recovery-media", lambda: scenario_media(h, sc, timing)),
+            ("dualbank: recovery-media", lambda: scenario_media_dualbank(h, top, timing)),
             ("singlecopy-boot-cost", lambda: boot_cost(h, sc, timing))]
 
 
@@ -337,6 +368,7 @@ def figures_lines(timing):
     for name, what in (("singlecopy-apply", "4 boots"),
                        ("singlecopy-powercut", "14 cuts, 3 boots each, 2 QEMUs at once"),
                        ("singlecopy-bad-release", "9 boots"), ("recovery-media", "5 boots"),
+                       ("dualbank: recovery-media", "3 boots"),
                        ("singlecopy-boot-cost", "15 boots")):
         w = timing.get(f"{name} wall_s")
         out.append("- %s (%s): %s" % (name, what, "–" if w is None else "%.0f s" % w))
