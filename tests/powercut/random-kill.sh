@@ -93,7 +93,7 @@ if [ "$RUNS" -ge 50 ] && [ -z "${PC_NO_DOC:-}" ]; then
 $(be_rk_doc)
 
 Result: **$PC_KILLED runs killed while the updater ran, $PC_KILLED_COMPLETE boots found a complete system, $PC_FAILED failures.**
-Runs that finished (\`updater install\` exited 0) before their kill came, checked the same way but
+Runs that finished (\`${BE_RK_CMD:-updater install}\` exited 0) before their kill came, checked the same way but
 not counted as kills: $PC_FINISHED of the $PC_N.
 EOF2
 	pc_figure "$BE_RK_FIGURE" "$WORK/doc"
