@@ -255,6 +255,7 @@ be_io_has_state() { return 0; }
 # PC_ENVW is the first), then the checks. Uses iolog_point's run, k, kind.
 # (Taking the second fsync of uboot.env, the first write's own second one,
 # for the activation failed 9 of 30 cuts: the model can tell them apart.)
+# shellcheck disable=SC2154 # run, k, kind: iolog_point's
 be_io_install_check() {
 	local act_k act=no
 	# (each environment write is a run of fsyncs of uboot.env, 3 here: the
@@ -291,3 +292,4 @@ After each, the next boot's apply-staged, the trial boot and \`mark-good\`.
 EOF
 }
 BE_IO_FIGURE=powercut-iolog-singlecopy
+BE_IO_LEGEND="command:system the next boot started:what the root held after the cut, +apply: the ramdisk's apply-staged ran again"

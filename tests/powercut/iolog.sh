@@ -90,7 +90,7 @@ if [ -z "${RUNS_IO:-}" ] && [ -z "${PC_NO_DOC:-}" ]; then
 $(be_io_doc)
 
 Result: **$PC_N points cut, $PC_COMPLETE boots found a complete system, $PC_FAILED failures.**
-After the boot: ${PC_BREAKDOWN:-none} (command: version booted / state).
+After the boot: ${PC_BREAKDOWN:-none} (${BE_IO_LEGEND:-command: version booted / state}).
 EOF2
 	pc_figure "$BE_IO_FIGURE" "$WORK/doc"
 fi

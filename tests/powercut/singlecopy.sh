@@ -98,7 +98,8 @@ sc_root() {
 #      contract values (boot_slot root or recovery);
 #  (b) the boot state names the root only while it is whole: root with no
 #      trial only over 1.0 (untouched), root on trial only over 2.0;
-#      otherwise recovery mode; never a rollback;
+#      otherwise recovery mode; never a rollback; a root that is neither
+#      release has the rewrite marker beside it;
 #  (c) the activation is in force exactly when ACTIVATED says, and
 #      apply_staged=1 exactly while it is not;
 #  (d) not activated: the boot boot.cmd plays (sc_boot: no trial on,
@@ -121,6 +122,9 @@ sc_after_cut() {
 	root:0:0:1.0 | root:1:0:2.0 | recovery:0:0:*) ;;
 	*) fail "the boot state after the cut is '$env' with the root holding $root" ;;
 	esac
+	# a root that is neither release is being rewritten, and says so
+	[ "$root" != incomplete ] || [ -e "$d/data/updater/singlecopy.rewrite" ] ||
+		fail "the root holds neither release and there is no rewrite marker"
 	case "$act:$slot:$ua" in
 	yes:root:1 | no:root:0 | no:recovery:0 | maybe:*) ;;
 	*) fail "activating write returned: $act, but the boot state is '$env'" ;;
