@@ -1,7 +1,7 @@
 #!/bin/bash
 # Power cuts that lose what the kernel had not written (part of `make
-# powercut`), for either backend: tests/powercut/iolog.sh BACKEND (dualbank
-# or ostree; tests/powercut/backend-BACKEND.sh: what is journaled, how a cut
+# powercut`), for any backend: tests/powercut/iolog.sh BACKEND (dualbank,
+# ostree or singlecopy; tests/powercut/backend-BACKEND.sh: what is journaled, how a cut
 # device is rebuilt, the checks).
 #
 # A SIGKILL loses nothing the kernel already holds, so the kill sweeps cannot
@@ -28,7 +28,7 @@
 # Env: PC_JOBS, RUNS_IO="install mark-good ..." (a subset), PC_NO_DOC=1.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/powercut/lib.sh
-pc_backend "${1:-}" "dualbank|ostree"
+pc_backend "${1:-}" "dualbank|ostree|singlecopy"
 set -u
 IOLOG_LIB=${IOLOG_LIB:-$TOP/build/tests/libiolog.so}
 [ -f "$IOLOG_LIB" ] || fail "no $IOLOG_LIB: run 'make build/tests/libiolog.so'"
@@ -90,7 +90,7 @@ if [ -z "${RUNS_IO:-}" ] && [ -z "${PC_NO_DOC:-}" ]; then
 $(be_io_doc)
 
 Result: **$PC_N points cut, $PC_COMPLETE boots found a complete system, $PC_FAILED failures.**
-After the boot: ${PC_BREAKDOWN:-none} (command: version booted / state).
+After the boot: ${PC_BREAKDOWN:-none} (${BE_IO_LEGEND:-command: version booted / state}).
 EOF2
 	pc_figure "$BE_IO_FIGURE" "$WORK/doc"
 fi

@@ -11,9 +11,9 @@
 # The drivers (sweep.sh, random-kill.sh, iolog.sh) take the backend as their
 # argument; tests/powercut/backend-BACKEND.sh supplies the device, the cut
 # targets, how a cut is made and which checks follow (the be_* functions),
-# on top of its checks (dualbank.sh, ostree.sh). Everything here is shared,
-# including pc_env: the boot-state contract in docs/boot-contract.md is the
-# same five variables for both backends, with PC_SLOTS naming the values
+# on top of its checks (dualbank.sh, ostree.sh, singlecopy.sh). Everything
+# here is shared, including pc_env: the boot-state contract in
+# docs/boot-contract.md is the same five variables for every backend, with PC_SLOTS naming the values
 # boot_slot may take.
 
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -24,9 +24,9 @@ PC_JOBS=${PC_JOBS:-$(nproc 2>/dev/null || echo 2)}
 [ "$PC_JOBS" -ge 1 ] 2>/dev/null || PC_JOBS=2
 [ "$PC_JOBS" -le 8 ] || PC_JOBS=8
 
-# pc_backend BACKEND USAGE: the drivers' backend (BACKEND, dualbank or
-# ostree): tests/powercut/backend-BACKEND.sh sourced (at the top level: its
-# variables are global).
+# pc_backend BACKEND USAGE: the drivers' backend (BACKEND, dualbank,
+# ostree or singlecopy): tests/powercut/backend-BACKEND.sh sourced (at the
+# top level: its variables are global).
 pc_backend() {
 	[ -f "$TOP/tests/powercut/backend-$1.sh" ] || fail "usage: $0 $2"
 	BACKEND=$1

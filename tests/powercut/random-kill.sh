@@ -1,6 +1,6 @@
 #!/bin/bash
-# kill -9 at random moments (part of `make powercut`), for either backend:
-# tests/powercut/random-kill.sh BACKEND (dualbank or ostree;
+# kill -9 at random moments (part of `make powercut`), for any backend:
+# tests/powercut/random-kill.sh BACKEND (dualbank, ostree or singlecopy;
 # tests/powercut/backend-BACKEND.sh: the update, the server, the moments).
 #
 # RUNS (default 50) times: a fresh factory device, the real ./updater
@@ -26,7 +26,7 @@
 # the backend's (E_MS, C_MS).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/powercut/lib.sh
-pc_backend "${1:-}" "dualbank|ostree"
+pc_backend "${1:-}" "dualbank|ostree|singlecopy"
 set -u
 # Most of a run is waiting for the kill: twice as many workers as CPUs.
 PC_JOBS=${RK_JOBS:-$((PC_JOBS * 2))}
@@ -93,7 +93,7 @@ if [ "$RUNS" -ge 50 ] && [ -z "${PC_NO_DOC:-}" ]; then
 $(be_rk_doc)
 
 Result: **$PC_KILLED runs killed while the updater ran, $PC_KILLED_COMPLETE boots found a complete system, $PC_FAILED failures.**
-Runs that finished (\`updater install\` exited 0) before their kill came, checked the same way but
+Runs that finished (\`${BE_RK_CMD:-updater install}\` exited 0) before their kill came, checked the same way but
 not counted as kills: $PC_FINISHED of the $PC_N.
 EOF2
 	pc_figure "$BE_RK_FIGURE" "$WORK/doc"

@@ -1,7 +1,7 @@
 #!/bin/bash
-# Power-cut sweep at the fault points (part of `make powercut`), for either
+# Power-cut sweep at the fault points (part of `make powercut`), for any
 # backend: tests/powercut/sweep.sh BACKEND [PART]
-#   BACKEND  dualbank or ostree (tests/powercut/backend-BACKEND.sh: the
+#   BACKEND  dualbank, ostree or singlecopy (tests/powercut/backend-BACKEND.sh: the
 #            device, the update, the cut targets and the checks)
 #   PART     install, scenarios, or both (the default)
 #
@@ -38,7 +38,7 @@
 # backend's (its file).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/powercut/lib.sh
-pc_backend "${1:-}" "dualbank|ostree [install|scenarios|both]"
+pc_backend "${1:-}" "dualbank|ostree|singlecopy [install|scenarios|both]"
 set -u
 PART=${2:-both}
 case $PART in install | scenarios | both) ;; *) fail "no part $PART: install, scenarios or both" ;; esac
