@@ -170,6 +170,35 @@ upd "$D" mark-good || fail "mark-good 4.0"
 assert_eq "$(state_of "$D")" committed "status after mark-good of 4.0"
 assert_eq "$(cat "$D"/boot/* | sha256sum)" "$boot_sha" "an update wrote the boot directory"
 
+# --- an apply that fails after naming recovery mode: the ramdisk does not boot the root -----
+# (a stand-in updater whose apply-staged fails as a write error would: the
+# boot state names recovery mode, the root may be partial)
+cat >"$WORK/failing-updater" <<EOF
+#!/bin/bash
+for a; do
+	[ "\$a" != apply-staged ] || { fw_setenv -c "$D/env/fw_env.config" boot_slot recovery; echo "apply-staged failed" >&2; exit 1; }
+done
+exec "$UPDATER" "\$@"
+EOF
+chmod +x "$WORK/failing-updater"
+make_rootfs_image "$WORK/v5.0.img" 5.0 8
+make_bundle "$WORK/v5.0.img" 5.0 "$FIX/release.pem" "$WORK/v5.0.upd"
+"$SIM" updater "$D" --progress=none -q stage "$WORK/v5.0.upd" || fail "stage 5.0"
+UPDATER=$WORK/failing-updater expect_exit 0 "$WORK/failed-apply" "$SIM" reboot "$D"
+assert_grep '^ramdisk: updater apply-staged: exit 1$' "$WORK/failed-apply"
+assert_grep '^ramdisk: no update activated (boot_slot=recovery upgrade_available=0 bootcount=0)$' "$WORK/failed-apply"
+assert_grep '^ramdisk: the boot state names recovery mode, not the root: rebooting$' "$WORK/failed-apply"
+assert_grep '^U-Boot: single-copy: booting recovery mode' "$WORK/failed-apply"
+! grep -q '^booted: root' "$WORK/failed-apply" || fail "the root booted after a failed apply"
+assert_eq "$(slot_of "$D")" recovery "booted system after a failed apply"
+# the next boot (recovery mode, apply_staged=1) applies it and reboots into the trial
+expect_exit 0 "$WORK/reboot" "$SIM" reboot "$D"
+assert_grep '^U-Boot: boot_slot=recovery, no trial' "$WORK/reboot"
+assert_grep '^ramdisk: updater apply-staged: exit 0$' "$WORK/reboot"
+assert_grep '^booted: root, release 5.0$' "$WORK/reboot"
+assert_eq "$(env6 "$D")" root/1/1/3/0/0 "environment after the apply from recovery mode"
+upd "$D" mark-good || fail "mark-good 5.0"
+
 # --- no valid boot state: the factory root ------------------------------------------------
 dd if=/dev/zero of="$D/env/uboot.env" bs=1 count=64 seek=8 conv=notrunc status=none
 dd if=/dev/zero of="$D/env/uboot.env" bs=1 count=64 seek=$((0x4000 + 8)) conv=notrunc status=none
