@@ -2,8 +2,10 @@
 # an image; a staged release applied by the simulated ramdisk, which reboots
 # at once into the trial U-Boot counts; mark-good; a release that never
 # confirms ends in recovery mode past bootlimit and stays there (no boot
-# loop); a good release installed from recovery mode boots on trial; create
-# refuses the options of another backend. Images, keys and bundles come from
+# loop); a good release installed from recovery mode boots on trial; an
+# apply that fails after naming recovery mode is not followed by a boot of the
+# root; no valid boot state boots the factory root without apply-staged;
+# create refuses the options of another backend. Images, keys and bundles come from
 # tests/lib/common.sh; the device only from the tool.
 . "$TOP/tests/lib/common.sh"
 set -u
@@ -84,7 +86,7 @@ expect_exit 0 "$WORK/stage" "$SIM" updater "$D" --progress=none stage "$FIX/v2.0
 assert_eq "$(env6 "$D")" root/0/0/3/0/1 "environment after stage"
 root_holds "$D" "$FIX/v1.0.img" || fail "stage wrote the root"
 expect_exit 0 "$WORK/show" "$SIM" show "$D"
-assert_grep '^next power-on: .*; boots the root; the ramdisk runs updater apply-staged first (apply_staged=1)$' "$WORK/show"
+assert_grep '^next power-on: .*; boots the root; the ramdisk runs updater apply-staged first (apply_staged=1)' "$WORK/show"
 expect_exit 0 "$WORK/reboot" "$SIM" reboot "$D"
 assert_grep '^U-Boot: apply_staged=1: the ramdisk applies the staged update' "$WORK/reboot"
 assert_grep '^ramdisk: apply_staged=1: running updater apply-staged$' "$WORK/reboot"
@@ -192,6 +194,8 @@ assert_grep '^U-Boot: single-copy: booting recovery mode' "$WORK/failed-apply"
 ! grep -q '^booted: root' "$WORK/failed-apply" || fail "the root booted after a failed apply"
 assert_eq "$(slot_of "$D")" recovery "booted system after a failed apply"
 # the next boot (recovery mode, apply_staged=1) applies it and reboots into the trial
+expect_exit 0 "$WORK/show" "$SIM" show "$D"
+assert_grep '^next power-on: boot_slot=recovery, no trial: .*; boots recovery mode (updater.slot=recovery); the ramdisk runs updater apply-staged first' "$WORK/show"
 expect_exit 0 "$WORK/reboot" "$SIM" reboot "$D"
 assert_grep '^U-Boot: boot_slot=recovery, no trial' "$WORK/reboot"
 assert_grep '^ramdisk: updater apply-staged: exit 0$' "$WORK/reboot"
@@ -200,6 +204,16 @@ assert_eq "$(env6 "$D")" root/1/1/3/0/0 "environment after the apply from recove
 upd "$D" mark-good || fail "mark-good 5.0"
 
 # --- no valid boot state: the factory root ------------------------------------------------
+# boot_slot=A is no single-copy boot state: the factory root, and U-Boot does not
+# pass apply_staged=1 on (boot/boot.cmd: only with a valid boot state).
+printf '%s\n' boot_slot=A apply_staged=1 >"$WORK/env.script"
+fw_setenv -c "$D/env/fw_env.config" -s "$WORK/env.script" || fail "fw_setenv"
+sha_before=$(file_sha "$D/env/uboot.env")
+"$SIM" reboot --no-boot-service "$D" >"$WORK/boot.out" 2>&1 || { cat "$WORK/boot.out" >&2; fail "reboot (boot_slot=A)"; }
+assert_grep '^U-Boot: no valid boot state: booting the factory system' "$WORK/boot.out"
+! grep -q 'apply' "$WORK/boot.out" || fail "apply_staged=1 passed on without a valid boot state"
+assert_eq "$(cat "$D/cmdline")" "root=/dev/vda2 ro updater.slot=root console=ttyS0 rootwait=10 panic=1 printk.time=1" "command line (boot_slot=A)"
+assert_eq "$(file_sha "$D/env/uboot.env")" "$sha_before" "U-Boot wrote an environment without a boot state"
 dd if=/dev/zero of="$D/env/uboot.env" bs=1 count=64 seek=8 conv=notrunc status=none
 dd if=/dev/zero of="$D/env/uboot.env" bs=1 count=64 seek=$((0x4000 + 8)) conv=notrunc status=none
 expect_exit 0 "$WORK/show" "$SIM" show "$D"
