@@ -55,8 +55,27 @@ static void print_manifest(const struct bundle_head *h)
 	}
 }
 
+/* By name, as the headers of the backends are not ours: the keys of the
+ * backend that installs bundles here (--backend, else the config's), the
+ * dual-bank backend's when that one has none (an ostree device checking a
+ * bundle for another). */
+static char *const *bundle_keys(const struct config *cfg, const char *backend, size_t *n)
+{
+	char key[64];
+	char *const *keys = NULL;
+
+	if (!backend)
+		backend = cfg->backend;
+	*n = 0;
+	if (backend && snprintf(key, sizeof(key), "%s.public_key", backend) < (int)sizeof(key))
+		keys = config_get_paths(cfg, key, n);
+	if (!keys || *n == 0)
+		keys = config_get_paths(cfg, "dualbank.public_key", n);
+	return keys;
+}
+
 static int signature_line(const struct bundle_head *h, const char *config_path,
-			  struct error *e)
+			  const char *backend, struct error *e)
 {
 	struct config cfg;
 	struct error ce = {0};
@@ -73,8 +92,7 @@ static int signature_line(const struct bundle_head *h, const char *config_path,
 		config_free(&cfg);
 		return UPD_EXIT_USAGE;
 	}
-	/* By name: the keys are the dual-bank backend's, whose header is not ours. */
-	keys = config_get_paths(&cfg, "dualbank.public_key", &n_keys);
+	keys = bundle_keys(&cfg, backend, &n_keys);
 	rc = bundle_verify_signature(h, keys, n_keys, &which, e);
 	if (rc == 0)
 		printf("signature:      valid (key %s)\n", keys[which]);
@@ -109,7 +127,8 @@ static int index_line(const struct source_opts *o, const struct bundle_head *h, 
 	return UPD_EXIT_OK;
 }
 
-static int bundle_info_cmd(int argc, char **argv, const char *config_path, struct error *e)
+static int bundle_info_cmd(int argc, char **argv, const char *config_path, const char *backend,
+			   struct error *e)
 {
 	struct source_opts o = { .timeout_s = 30, .retries = 2 };
 	struct bundle_head h = {0};
@@ -139,18 +158,19 @@ static int bundle_info_cmd(int argc, char **argv, const char *config_path, struc
 	print_manifest(&h);
 	rc = index_line(&o, &h, e);
 	if (rc == UPD_EXIT_OK)
-		rc = signature_line(&h, config_path, e);
+		rc = signature_line(&h, config_path, backend, e);
 	bundle_head_free(&h);
 	return rc;
 }
 
-int bundle_cli(int argc, char **argv, const char *config_path, struct error *e)
+int bundle_cli(int argc, char **argv, const char *config_path, const char *backend,
+	       struct error *e)
 {
 	if (argc < 2)
 		return usage(e, "create|info: missing");
 	if (strcmp(argv[1], "create") == 0)
 		return bundle_create_cmd(argc - 1, argv + 1, e);
 	if (strcmp(argv[1], "info") == 0)
-		return bundle_info_cmd(argc - 1, argv + 1, config_path, e);
+		return bundle_info_cmd(argc - 1, argv + 1, config_path, backend, e);
 	return usage(e, "create|info: expected");
 }

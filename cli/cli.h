@@ -23,7 +23,7 @@ int cli_status(struct engine *g, bool json, struct error *e);
 static inline int cli_bundle(int argc, char **argv, const struct cli_global *gl,
 			     struct error *e)
 {
-	return bundle_cli(argc, argv, gl->config_path, e);
+	return bundle_cli(argc, argv, gl->config_path, gl->backend, e);
 }
 #else
 static inline int cli_bundle(int argc, char **argv, const struct cli_global *gl,

@@ -24,6 +24,25 @@ char *ob_repo_url(const struct ostree_backend *b, const char *path)
 	return g_strconcat(b->url, g_str_has_suffix(b->url, "/") ? "" : "/", path, NULL);
 }
 
+bool ob_is_repo_source(const char *source)
+{
+	return source && (source[0] == '/' || strstr(source, "://"));
+}
+
+int ob_set_source_url(struct ostree_backend *b, const char *source, struct error *e)
+{
+	if (source[0] == '/') {
+		g_autofree char *config = g_build_filename(source, "config", NULL);
+		if (access(config, R_OK) != 0)
+			return err_set(e, UPD_EXIT_USAGE, errno, "%s: no ostree repository here (%s: %s)",
+				       source, config, strerror(errno));
+	}
+	g_free(b->source_url);
+	b->source_url = source[0] == '/' ? g_strconcat("file://", source, NULL) : g_strdup(source);
+	b->url = b->source_url;
+	return 0;
+}
+
 struct source_opts ob_source_opts(const struct ostree_backend *b, const char *url)
 {
 	const struct config *c = b->cfg;

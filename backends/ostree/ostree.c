@@ -170,6 +170,7 @@ void ob_free(struct ostree_backend *b)
 	g_clear_pointer(&b->verified_meta, g_variant_unref);
 	g_clear_object(&b->repo);
 	g_clear_object(&b->sysroot);
+	g_free(b->source_url);
 	free(b);
 }
 
@@ -212,10 +213,15 @@ static int ob_fetch(void *priv, const char *source, struct release *out, struct 
 	GError *gerr = NULL;
 	int rc;
 
-	if (source && ostree_validate_checksum_string(source, NULL))
+	if (ob_is_repo_source(source)) {
+		if ((rc = ob_set_source_url(b, source, e)) < 0)
+			return rc;
+		log_info("the release is %s in the repository %s (not ostree.url)", ref, b->url);
+	} else if (source && ostree_validate_checksum_string(source, NULL)) {
 		commit = source;
-	else if (source)
+	} else if (source) {
 		ref = source;
+	}
 	snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, ref);
 	/* Here, not at open: said by the commands that fetch (check,
 	 * install), once, and not by status, boot or mark-good. */

@@ -14,6 +14,10 @@ struct ostree_backend {
 	OstreeRepo *repo;
 	bool locked;
 	const char *remote, *osname, *url;
+	/* A repository named on the command line (check/install/stage SOURCE:
+	 * a medium, a mirror): url points here for the run, the remote keeps
+	 * ostree.url (commit_fetch.c). */
+	char *source_url;
 	/* The release fetched last. */
 	char refspec[512];     /* remote:ref */
 	char checksum[65];
@@ -112,6 +116,12 @@ int ob_pull_commit_meta(struct ostree_backend *b, const char *ref, const char *c
 int ob_set_remote_ref(struct ostree_backend *b, const char *ref, const char *csum,
 		      struct error *e);
 char *ob_repo_url(const struct ostree_backend *b, const char *path);
+/* A SOURCE of check/install/stage that names a repository (a URL or an
+ * absolute path), not a ref or a commit. */
+bool ob_is_repo_source(const char *source);
+/* b->url becomes that repository for this run (a path as a file:// URL; exit
+ * 2 when the path holds no repository). */
+int ob_set_source_url(struct ostree_backend *b, const char *source, struct error *e);
 struct source_opts ob_source_opts(const struct ostree_backend *b, const char *url);
 
 /* pull.c, run in the pull process: the content from a static delta from FROM

@@ -48,6 +48,10 @@ static GVariant *pull_options(struct ostree_backend *b, const char *ref, const c
 			      g_variant_new_variant(g_variant_new_boolean(TRUE)));
 	g_variant_builder_add(&o, "{s@v}", "n-network-retries",
 			      g_variant_new_variant(g_variant_new_uint32((guint32)b->cfg->server.retries)));
+	/* A repository named on the command line; the remote keeps ostree.url. */
+	if (b->source_url)
+		g_variant_builder_add(&o, "{s@v}", "override-url",
+				      g_variant_new_variant(g_variant_new_string(b->source_url)));
 	return g_variant_ref_sink(g_variant_builder_end(&o));
 }
 

@@ -63,14 +63,22 @@ static void report_error(int fd, const struct error *e)
 
 static const char *arg_or_null(const char *a) { return strcmp(a, "-") == 0 ? NULL : a; }
 
-/* argv after FD LEVEL CONFIG: "meta REF COMMIT|-" or "content FROM|- TO REFSPEC" */
+/* argv after FD LEVEL CONFIG: "meta REF COMMIT|- [URL]" or "content FROM|- TO
+ * REFSPEC [URL]"; URL: a repository named on the command line. */
 static int child_run(struct ostree_backend *b, int argc, char **argv, struct error *e)
 {
-	if (argc == 3 && strcmp(argv[0], "meta") == 0) {
+	bool meta = argc >= 1 && strcmp(argv[0], "meta") == 0;
+	int n = meta ? 3 : 4;
+
+	if (argc == n + 1) {
+		b->source_url = g_strdup(argv[n]);
+		b->url = b->source_url;
+	}
+	if (meta && (argc == 3 || argc == 4)) {
 		snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, argv[1]);
 		return ob_pull_commit_meta(b, argv[1], arg_or_null(argv[2]), e);
 	}
-	if (argc == 4 && strcmp(argv[0], "content") == 0 && strchr(argv[3], ':')) {
+	if ((argc == 4 || argc == 5) && strcmp(argv[0], "content") == 0 && strchr(argv[3], ':')) {
 		snprintf(b->checksum, sizeof(b->checksum), "%s", argv[2]);
 		snprintf(b->refspec, sizeof(b->refspec), "%s", argv[3]);
 		return ob_pull_content(b, arg_or_null(argv[1]), e);
@@ -321,7 +329,7 @@ static void start_cleanup(struct ostree_backend *b)
 
 int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit, struct error *e)
 {
-	const char *args[] = { "meta", ref, commit ? commit : "-", NULL };
+	const char *args[] = { "meta", ref, commit ? commit : "-", b->source_url, NULL };
 	char what[600];
 
 	ob_meta_what(b, ref, what, sizeof(what));
@@ -331,7 +339,7 @@ int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit,
 int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e)
 {
 	const char *args[] = { "content", from_checksum ? from_checksum : "-", b->checksum,
-			       b->refspec, NULL };
+			       b->refspec, b->source_url, NULL };
 
 	int rc = run_child(b, args, true, start_sig_check, "pull", e);
 

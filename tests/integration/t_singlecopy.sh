@@ -3,7 +3,7 @@
 # back and starts the trial, mark-good confirms it; refused stages keep
 # nothing; a bundle changed after staging is refused before anything is
 # written; install on the running root is refused; a mounted root is never
-# written.
+# written; bundle info checks with singlecopy.public_key.
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/singlecopy.sh"
 set -u
@@ -39,6 +39,17 @@ stop_httpd
 # install on the running root: refused before anything (exit 2)
 expect_exit 2 "$WORK/inst.out" upd "$D" install "$FIX/v2.0.upd"
 assert_grep "updater stage" "$WORK/inst.out"
+
+# bundle info checks with the keys of the device's backend: on a config with
+# no dual-bank section, singlecopy.public_key (valid), and INVALID for a
+# bundle of another key.
+awk '/^dualbank = \{/ { skip = 1 } !skip { print } skip && /^\};/ { skip = 0 }' "$D/updater.conf" >"$D/sc-only.conf"
+! grep -q '^dualbank' "$D/sc-only.conf" && grep -q '^singlecopy = {' "$D/sc-only.conf" ||
+	fail "sc-only.conf: $(cat "$D/sc-only.conf")"
+expect_exit 0 "$WORK/info.out" "$UPDATER" --config="$D/sc-only.conf" bundle info "$FIX/v2.0.upd"
+assert_grep "signature:      valid (key .*keys/release.pub.pem)" "$WORK/info.out"
+expect_exit 3 "$WORK/info-bad.out" "$UPDATER" --config="$D/sc-only.conf" bundle info "$WORK/badsig.upd"
+assert_grep "signature:      INVALID" "$WORK/info-bad.out"
 
 # stage, then a bundle changed after staging: refused by apply-staged
 # (exit 3), the root untouched, the request withdrawn, the bundle dropped.

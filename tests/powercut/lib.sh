@@ -334,12 +334,27 @@ pc_state_records() {
 	' "$1"
 }
 
+# pc_sample POINTS_FILE: with PC_SAMPLE=K (K > 1; `make check`), only every
+# Kth point is kept, from PC_SAMPLE_OFFSET (default: the commit's hash mod K,
+# so that successive commits cut different points; printed, to repeat a
+# run). The full lists run in `make powercut`, which writes the figures.
+pc_sample() {
+	local k=${PC_SAMPLE:-1} off n
+	[ "$k" -gt 1 ] 2>/dev/null || return 0
+	off=${PC_SAMPLE_OFFSET:-$(($(printf '%d' "0x$(git -C "$TOP" rev-parse --short=7 HEAD 2>/dev/null || echo 0)") % k))}
+	n=$(wc -l <"$1" | tr -d ' ')
+	awk -v k="$k" -v off="$off" '(NR - 1) % k == off' "$1" >"$1.sample" && mv "$1.sample" "$1" ||
+		fail "pc_sample: $1"
+	echo "sampled: $(wc -l <"$1" | tr -d ' ') of $n points (PC_SAMPLE=$k PC_SAMPLE_OFFSET=$off)"
+}
+
 # pc_run FUNC POINTS_FILE: runs FUNC WORKER POINT for each line of POINTS_FILE
 # on PC_JOBS workers (worker W owns device $WORK/dev.W). Writes
 # $WORK/results ("ok POINT LABEL [complete]" / "fail POINT MESSAGE") and keeps
 # the log of each failure as $WORK/fail.N.log.
 pc_run() {
 	local func=$1 points=$2 w pids=()
+	pc_sample "$points"
 	for ((w = 0; w < PC_JOBS; w++)); do
 		pc_worker "$func" "$points" "$w" >"$WORK/results.$w" &
 		pids+=($!)
@@ -406,6 +421,10 @@ pc_kill_counts() {
 # build/figures/NAME.md (tests/lib/figures.py; `make figures` puts them into
 # the page: the tests never write docs/).
 pc_figure() {
+	if [ "${PC_SAMPLE:-1}" -gt 1 ] 2>/dev/null; then
+		echo "figures: $1 not written (a sample: PC_SAMPLE=$PC_SAMPLE)"
+		return 0
+	fi
 	"$PYTHON" "$TOP/tests/lib/figures.py" put "$1" "$2" tests/powercut tests/lib ||
 		echo "warning: could not write the figures of $1" >&2
 }
