@@ -159,7 +159,9 @@ ostree --repo="$sys/ostree/repo" remote add --set=gpg-verify=true \
 	--set=gpgkeypath=/etc/updater/ostree.gpg origin file:///mnt/update/repo "$REF"
 ostree --repo="$sys/ostree/repo" pull-local "$OUT/repo" "$REF" >/dev/null
 ostree --repo="$sys/ostree/repo" refs --create="origin:$REF" "$v1"
-nofreeze ostree admin deploy --sysroot="$sys" --os="$OS" "origin:$REF" >/dev/null
+# updater.recovery=1: the ramdisk installs from a medium labelled UPDATER
+# (ramdisk/init; later deployments inherit the karg)
+nofreeze ostree admin deploy --sysroot="$sys" --os="$OS" --karg=updater.recovery=1 "origin:$REF" >/dev/null
 cp "$BOOTSCR" "$sys/boot/boot.scr"
 mkdir -p "$sys/ostree/deploy/$OS/var/lib/updater"
 

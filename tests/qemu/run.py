@@ -81,8 +81,10 @@ class Device:
                 tree = img + ".d"
                 shutil.rmtree(tree, ignore_errors=True)
                 os.makedirs(tree)
-                if os.path.isdir(bundle):  # an ostree repository
-                    subprocess.run(["cp", "-al", os.path.join(bundle, "repo"), tree], check=True)
+                if os.path.isdir(bundle):  # an ostree repository (a medium's: under ostree/)
+                    dest = os.path.join(tree, "ostree") if label else tree
+                    os.makedirs(dest, exist_ok=True)
+                    subprocess.run(["cp", "-al", os.path.join(bundle, "repo"), dest], check=True)
                 else:
                     os.link(bundle, os.path.join(tree, "update.upd"))
                 with open(os.path.join(tree, "action"), "w") as f:
@@ -372,6 +374,46 @@ def scenario_staged_apply(be, timing):
     expect(st[-1]["state"] == "committed" and env_of(st[-1]) == (new, 0, 0, 0), b,
            f"after mark-good: {st[-1]}")
     staged_apply_refused(be)
+
+
+def medium_lines(b):
+    """The ramdisk's lines about the UPDATER medium."""
+    return [t for t in b.find("ramdisk: [") if "UPDATER medium" in t]
+
+
+def scenario_recovery_media(be, timing):
+    """ostree from a medium: the factory deployment's kargs carry
+    updater.recovery=1, so the ramdisk installs the configured ref from a
+    file system labelled UPDATER (ostree/repo). An untrusted medium is refused
+    and v1 boots untouched; the good one is installed and the ramdisk reboots
+    into it on trial; left in, it is skipped as not newer."""
+    d = be.device("recovery-media")
+    b = d.boot(be.v2badsig, ["status"], label="UPDATER")
+    expect(any("refused (exit 3)" in t for t in medium_lines(b)), b,
+           f"the untrusted medium was not refused with exit 3: {medium_lines(b)}")
+    expect(any("public key not found" in t for _, t in b.lines), b, "no 'public key not found'")
+    expect_up(b, "1.0", be.old_id)
+    old = booted_id(b)
+    st = statuses(b)[-1]
+    expect(st["state"] == "idle" and env_of(st) == (old, 0, 0, 0), b, f"after the refused medium: {st}")
+
+    b = d.boot(be.v2, ["status"], label="UPDATER", timeout=300)
+    expect(any("new boot entries: rebooting into the update" in t for t in medium_lines(b)), b,
+           f"the ramdisk did not install from the medium and reboot: {medium_lines(b)}")
+    expect(not up(b), b, f"the guest came up instead of the reboot: {up(b)}")
+    new = deployed_id(b)
+    expect(new and new != old, b, f"the medium's install deployed {new} (running {old})")
+    t0 = b.first_time("UPDATER medium: installing")
+    timing[be.name + ".medium_install_s"] = b.first_time("rebooting into the update") - t0
+
+    b = d.boot(be.v2, ["mark-good"], label="UPDATER")
+    expect(b.find("bootscript: trial boot 1 of 3"), b, "U-Boot did not count trial boot 1")
+    expect(any("not newer" in t for t in medium_lines(b)), b,
+           f"the medium left in was not skipped as not newer: {medium_lines(b)}")
+    expect_up(b, "2.0", new)
+    st = statuses(b)
+    expect(rc_of(b, "mark-good") == 0 and st[-1]["state"] == "committed" and
+           env_of(st[-1]) == (new, 0, 0, 0), b, f"after mark-good: {st[-1]}")
 
 
 def scenario_rollback(be, timing):
@@ -821,9 +863,12 @@ def main():
                        ("environment", lambda: scenario_env(be, timing)),
                        ("power-cut", lambda: scenario_power_cut(be, timing, args.jobs)),
                        ("save-cut", lambda: scenario_save_cut(be, timing, args.jobs)),
-                       ("ostree-staged-apply", lambda: scenario_staged_apply(be, timing))):
+                       ("ostree-staged-apply", lambda: scenario_staged_apply(be, timing)),
+                       ("recovery-media", lambda: scenario_recovery_media(be, timing))):
             if args.only and sc not in args.only:
                 continue
+            if sc == "recovery-media" and name != "ostree":
+                continue  # dual-bank's: singlecopy.py (its ramdisk carries an updater)
             if sc == "ostree-staged-apply" and name != "ostree":
                 continue  # the ramdisk applies staged updates for ostree only
             if sc == "environment" and name != "dualbank":
