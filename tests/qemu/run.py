@@ -346,6 +346,19 @@ def staged_apply_refused(be):
            st["boot_env"].get("apply_staged") == 0, b, f"after the refused apply: {st}")
 
 
+def rebooted_into_new(b, lines, old, start, key, timing):
+    """The ramdisk deployed a new deployment (returned) and rebooted into it
+    (lines: its lines of the step) without the guest coming up; timing[key]:
+    from the step's start line to the reboot line."""
+    expect(any("new boot entries: rebooting into the update" in t for t in lines), b,
+           f"the ramdisk did not reboot into the update: {lines}")
+    expect(not up(b), b, f"the guest came up instead of the reboot: {up(b)}")
+    new = deployed_id(b)
+    expect(new and new != old, b, f"the ramdisk deployed {new} (running {old})")
+    timing[key] = b.first_time("rebooting into the update") - b.first_time(start)
+    return new
+
+
 def scenario_staged_apply(be, timing):
     d = be.device("staged-apply")
     old = staged(be, d, [])
@@ -354,13 +367,8 @@ def scenario_staged_apply(be, timing):
     lines = ramdisk_applied(b)
     expect(any("running the deployment's updater apply-staged" in t for t in lines), b,
            f"the ramdisk did not run apply-staged: {lines}")
-    expect(any("new boot entries: rebooting into the update" in t for t in lines), b,
-           f"the ramdisk did not reboot into the update: {lines}")
-    expect(not up(b), b, f"the guest came up instead of the reboot: {up(b)}")
-    new = deployed_id(b)
-    expect(new and new != old, b, f"apply-staged deployed {new} (running {old})")
-    t0 = b.first_time("running the deployment's updater apply-staged")
-    timing[be.name + ".apply_staged_s"] = b.first_time("rebooting into the update") - t0
+    new = rebooted_into_new(b, lines, old, "running the deployment's updater apply-staged",
+                            be.name + ".apply_staged_s", timing)
 
     b = d.boot(be.v2, ["mark-good"])
     expect(b.find("bootscript: trial boot 1 of 3"), b, "U-Boot did not count trial boot 1")
@@ -398,13 +406,8 @@ def scenario_recovery_media(be, timing):
     expect(st["state"] == "idle" and env_of(st) == (old, 0, 0, 0), b, f"after the refused medium: {st}")
 
     b = d.boot(be.v2, ["status"], label="UPDATER", timeout=300)
-    expect(any("new boot entries: rebooting into the update" in t for t in medium_lines(b)), b,
-           f"the ramdisk did not install from the medium and reboot: {medium_lines(b)}")
-    expect(not up(b), b, f"the guest came up instead of the reboot: {up(b)}")
-    new = deployed_id(b)
-    expect(new and new != old, b, f"the medium's install deployed {new} (running {old})")
-    t0 = b.first_time("UPDATER medium: installing")
-    timing[be.name + ".medium_install_s"] = b.first_time("rebooting into the update") - t0
+    new = rebooted_into_new(b, medium_lines(b), old, "UPDATER medium: installing",
+                            be.name + ".medium_install_s", timing)
 
     b = d.boot(be.v2, ["mark-good"], label="UPDATER")
     expect(b.find("bootscript: trial boot 1 of 3"), b, "U-Boot did not count trial boot 1")
