@@ -87,8 +87,15 @@ rd_umount() {
 # The boot state from `updater status --json`: "boot_slot=S upgrade_available=N
 # bootcount=N" (empty values when it cannot be read).
 rd_env() {
-	upd --progress=none status --json 2>/dev/null | sed -n \
-		's/.*"boot_slot":"\([^"]*\)","upgrade_available":\([0-9]*\),"bootcount":\([0-9]*\).*/boot_slot=\1 upgrade_available=\2 bootcount=\3/p'
+	json=$(upd --progress=none status --json 2>/dev/null)
+	[ -n "$json" ] || return 0
+	echo "boot_slot=$(rd_key boot_slot) upgrade_available=$(rd_key upgrade_available) bootcount=$(rd_key bootcount)"
+}
+
+# rd_key KEY: the value of KEY (a string or a number) in $json, each key on
+# its own: the order of status --json's keys is not part of its contract.
+rd_key() {
+	printf '%s\n' "$json" | sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"
 }
 
 rd_reboot() {
