@@ -163,8 +163,9 @@ powercut: updater updater-fault $(BUILD)/tests/libiolog.so $(BUILD)/tests/libcut
 # `make check`'s power cuts: every driver and backend as in `make powercut`,
 # on every PC_SAMPLE-th point of each sweep's and journal's list (the offset
 # turns with the commit: successive commits cut different points) and
-# PC_RUNS random kills per backend; writes no figures. The whole suite took 38 min here and pushed CI past its limit;
-# run `make powercut` before a release and when a write path changes.
+# PC_RUNS random kills per backend; writes no figures. The whole suite took
+# 38 min here and pushed CI past its limit; run `make powercut` before a
+# release and when a write path changes.
 PC_SAMPLE ?= 4
 PC_RUNS ?= 10
 .PHONY: powercut-sample
