@@ -153,12 +153,8 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 	}
 	bundle_index_free(&d->index);
 	static_delta_close(&d->sd);
-	if (!source)
-		source = d->cfg->server.url;
-	if (!source)
-		return err_set(e, UPD_EXIT_USAGE, EINVAL,
-			       "no update source: give a URL or file, or set server.url in %s",
-			       d->cfg->path);
+	if ((rc = image_source_default(d->cfg, &source, e)) < 0)
+		return rc;
 	if (d->u->full_install && static_delta_named(source))
 		return refuse_full_delta(source, e);
 	snprintf(d->source, sizeof(d->source), "%s", source);

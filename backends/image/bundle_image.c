@@ -58,6 +58,17 @@ void image_source_opts(const struct config *cfg, const char *location, struct so
 				   .cert = cfg->server.cert, .key = cfg->server.key };
 }
 
+int image_source_default(const struct config *cfg, const char **source, struct error *e)
+{
+	if (!*source)
+		*source = cfg->server.url;
+	if (!*source)
+		return err_set(e, UPD_EXIT_USAGE, EINVAL,
+			       "no update source: give a URL or file, or set server.url in %s",
+			       cfg->path);
+	return 0;
+}
+
 int image_write_full(int fd, const char *name, const char *path, const struct bundle_head *h,
 		     const struct source_opts *o, bool readback, uint64_t *reused,
 		     uint64_t *written, struct error *e)

@@ -22,6 +22,9 @@ void image_release_fill(const struct bundle_head *h, struct release *r);
 /* location with the config's transfer settings (server.timeout, retries, TLS). */
 void image_source_opts(const struct config *cfg, const char *location, struct source_opts *o);
 
+/* *source, or server.url when it is NULL; neither: exit 2 (usage). */
+int image_source_default(const struct config *cfg, const char **source, struct error *e);
+
 /* The full stream: every payload byte of the bundle (head h, at o) decoded
  * in order into fd (the partition, opened O_RDWR; name and path for
  * messages), hashed, fsync'd and, with readback, read back from the medium.

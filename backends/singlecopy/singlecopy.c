@@ -156,12 +156,8 @@ static int sc_fetch(void *priv, const char *source, struct release *out, struct 
 	struct singlecopy *d = priv;
 	int rc;
 
-	if (!source)
-		source = d->cfg->server.url;
-	if (!source)
-		return err_set(e, UPD_EXIT_USAGE, EINVAL,
-			       "no update source: give a URL or file, or set server.url in %s",
-			       d->cfg->path);
+	if ((rc = image_source_default(d->cfg, &source, e)) < 0)
+		return rc;
 	if ((rc = sc_head_read(d, source, e)) < 0)
 		return rc;
 	/* Deltas written in place over their own source come later. */
