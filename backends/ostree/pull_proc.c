@@ -69,11 +69,10 @@ static int child_run(struct ostree_backend *b, int argc, char **argv, struct err
 {
 	bool meta = argc >= 1 && strcmp(argv[0], "meta") == 0;
 	int n = meta ? 3 : 4;
+	int rc;
 
-	if (argc == n + 1) {
-		b->source_url = g_strdup(argv[n]);
-		b->url = b->source_url;
-	}
+	if (argc == n + 1 && (rc = ob_set_source_url(b, argv[n], e)) < 0)
+		return rc;
 	if (meta && (argc == 3 || argc == 4)) {
 		snprintf(b->refspec, sizeof(b->refspec), "%s:%s", b->remote, argv[1]);
 		return ob_pull_commit_meta(b, argv[1], arg_or_null(argv[2]), e);
