@@ -81,6 +81,7 @@ iolog_point() {
 	echo "outcome: $run:$BE_OUTCOME"
 }
 
+pc_sample "$WORK/points"
 pc_run iolog_point "$WORK/points"
 pc_report "$BACKEND power-cut model (unsynced writes lost)"
 secs=$(awk "BEGIN { printf \"%.0f\", $(date +%s.%N) - $t0 }")

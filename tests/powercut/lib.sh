@@ -354,7 +354,6 @@ pc_sample() {
 # the log of each failure as $WORK/fail.N.log.
 pc_run() {
 	local func=$1 points=$2 w pids=()
-	pc_sample "$points"
 	for ((w = 0; w < PC_JOBS; w++)); do
 		pc_worker "$func" "$points" "$w" >"$WORK/results.$w" &
 		pids+=($!)

@@ -32,9 +32,8 @@ set -u
 PC_JOBS=${RK_JOBS:-$((PC_JOBS * 2))}
 SEED=${SEED:-$(od -An -N3 -tu4 /dev/urandom | tr -d ' ')}
 RUNS=${RUNS:-50}
-# The moments are drawn already: RUNS sets how many (make check: 10), and
-# PC_SAMPLE (the sweeps' sample) does not thin them further.
-PC_SAMPLE=1
+# The moments are drawn at random: RUNS sets how many (make check: 10); the
+# sweeps' PC_SAMPLE does not apply to them.
 DRIP_SECONDS=${DRIP_SECONDS:-1}
 echo "random-kill-$BACKEND: seed $SEED (SEED=$SEED reproduces the draw), $RUNS runs"
 t0=$(date +%s.%N)

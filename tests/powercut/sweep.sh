@@ -78,6 +78,7 @@ if [ "$PART" != scenarios ]; then
 	be_install_points >"$WORK/points"
 	pc_only_points "$WORK/points" $BE_UPDATES
 	be_points_ready "$WORK/points"
+	pc_sample "$WORK/points"
 	pc_run install_point "$WORK/points"
 	pc_report "$BE_NAME power-cut sweep"
 	be_install_summary "$(awk "BEGIN { printf \"%.0f\", $(date +%s.%N) - $t0 }")"
@@ -116,6 +117,7 @@ if [ "$PART" != install ]; then
 	pc_only_points "$WORK/points2" ${SCENARIOS-$BE_SCENARIOS}
 	be_points_ready "$WORK/points2"
 	if [ -s "$WORK/points2" ]; then
+		pc_sample "$WORK/points2"
 		pc_run scenario_point "$WORK/points2"
 		pc_report "$BE_NAME power-cut sweep, other commands"
 		be_scenarios_summary "$(awk "BEGIN { printf \"%.0f\", $(date +%s.%N) - $t0 }")"
