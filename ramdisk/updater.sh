@@ -2,7 +2,7 @@
 # (mkramdisk.sh RAMDISK_UPDATER=), sourced by /init. Single-copy
 # (docs/singlecopy.md, "The ramdisk"): apply-staged, recovery mode, a medium;
 # dual-bank: a medium only (docs/boot.md). Busybox sh; uses /init's log,
-# fatal, $slot, $apply, $media_arg and $wait.
+# fatal, medium_find, medium_mount, $slot, $apply, $media_arg and $wait.
 #
 # /etc/updater-ramdisk.conf (key=value, written at build time; never sourced):
 #   boot=DEV    the boot partition, mounted read-only on /boot: it holds the
@@ -170,12 +170,7 @@ rd_newest() {
 # downgrade, not a failed release), apply it, reboot into it. Nothing
 # accepted: boot on.
 rd_media() {
-	dev=$(findfs LABEL=UPDATER 2>/dev/null)
-	if [ -z "$dev" ]; then
-		log "no medium labelled UPDATER"
-		return 0
-	fi
-	mount -o ro,nodev,nosuid,noexec "$dev" /media || { log "cannot mount the UPDATER medium $dev: ignored"; return 0; }
+	medium_find && medium_mount /media || return 0
 	set -- /media/*.upd
 	if [ ! -f "$1" ]; then
 		log "the UPDATER medium $dev holds no *.upd bundle"
