@@ -825,6 +825,13 @@ def run_scenario(label, fn, timing):
     return ok
 
 
+def wanted(short, label, only):
+    """--only NAME: a scenario's printed name, or its short name unless
+    another scenario is printed under that name (`recovery-media` is
+    single-copy's; ostree's is `ostree: recovery-media`)."""
+    return label in only or short in only and short not in singlecopy.NAMES
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default="build/qemu")
@@ -832,7 +839,9 @@ def main():
     ap.add_argument("--backend", action="append",
                     help="dualbank, ostree, singlecopy (default: all that are built)")
     ap.add_argument("--only", action="append",
-                    help="update, rollback, environment, power-cut, save-cut, ostree-staged-apply, "
+                    help="a scenario's printed name (\"ostree: recovery-media\"), or its short "
+                         "name where no other scenario is printed under it: update, rollback, "
+                         "environment, power-cut, save-cut, ostree-staged-apply, "
                          + ", ".join(singlecopy.NAMES))
     args = ap.parse_args()
     top = os.path.abspath(args.dir)
@@ -868,7 +877,8 @@ def main():
                        ("save-cut", lambda: scenario_save_cut(be, timing, args.jobs)),
                        ("ostree-staged-apply", lambda: scenario_staged_apply(be, timing)),
                        ("recovery-media", lambda: scenario_recovery_media(be, timing))):
-            if args.only and sc not in args.only:
+            label = sc if sc.startswith(name + "-") else f"{name}: {sc}"
+            if args.only and not wanted(sc, label, args.only):
                 continue
             if sc == "recovery-media" and name != "ostree":
                 continue  # dual-bank's: singlecopy.py (its ramdisk carries an updater)
@@ -880,7 +890,7 @@ def main():
             if sc == "save-cut" and name != "dualbank":
                 # the same script and environment code for both backends
                 continue
-            ok = run_scenario(sc if sc.startswith(name + "-") else f"{name}: {sc}", fn, timing)
+            ok = run_scenario(label, fn, timing)
             passed, failed = passed + ok, failed + (not ok)
     if "singlecopy" in all_backends and not (args.only and args.only == ["ramdisk"]):
         for sc, fn in singlecopy.scenarios(sys.modules[__name__], top, timing, args.jobs):
