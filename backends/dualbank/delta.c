@@ -12,6 +12,7 @@
 #include "../../lib/log.h"
 #include "../../lib/progress.h"
 #include "../image/readback.h"
+#include "block_hasher.h"
 
 /* Without read-back, the image is hashed as the page cache holds it. */
 static int hash_cached(const struct delta_job *j, uint8_t digest[32], struct error *e)
@@ -77,13 +78,16 @@ int delta_install(const struct delta_job *j, struct delta_counts *c, struct erro
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if (j->ix->block_size == 0 || j->ix->frame_size % j->ix->block_size)
-		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "bundle index: bad block or frame size");
+	if (j->ix->block_size == 0 || j->ix->frame_size % j->ix->block_size ||
+	    DELTA_CHUNK % j->ix->block_size || !j->ix->hashes)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "bundle index: bad block or frame size, or no block hashes");
 	r.need = calloc(j->ix->nblocks ? j->ix->nblocks : 1, 1);
 	r.wbuf = malloc(DELTA_WBUF);
 	r.hash = sha256_new();
-	if (!r.need || !r.wbuf || !r.hash) {
-		free(r.need), free(r.wbuf), sha256_free(r.hash);
+	r.hashes = malloc(DELTA_CHUNK / j->ix->block_size * BUNDLE_INDEX_HASH_LEN);
+	if (!r.need || !r.wbuf || !r.hash || !r.hashes || block_hasher_new(&r.hasher) < 0) {
+		free(r.need), free(r.wbuf), sha256_free(r.hash), free(r.hashes);
 		return err_oom(e, NULL);
 	}
 	rc = delta_from_target(&r, e);
@@ -93,7 +97,8 @@ int delta_install(const struct delta_job *j, struct delta_counts *c, struct erro
 		rc = delta_from_network(&r, e);
 	if (rc == 0)
 		rc = delta_verify_image(j, e);
-	free(r.need), free(r.wbuf);
+	free(r.need), free(r.wbuf), free(r.hashes);
 	sha256_free(r.hash);
+	block_hasher_free(r.hasher);
 	return rc;
 }

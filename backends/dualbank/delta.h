@@ -74,6 +74,10 @@ struct delta_run {
 	uint64_t n_need;
 	uint64_t n_found; /* of those, found in the active slot so far */
 	struct sha256_ctx *hash; /* reused for every block's hash */
+	/* The scans of the slots hash a chunk's blocks on two threads into
+	 * hashes (DELTA_CHUNK / block size entries). */
+	struct block_hasher *hasher;
+	uint8_t *hashes;
 	/* Blocks to write at consecutive offsets go out as one write. */
 	uint8_t *wbuf;
 	uint64_t wfirst; /* the block wbuf starts with */
@@ -88,6 +92,8 @@ uint32_t delta_block_len(const struct delta_run *r, uint64_t i);
 int delta_write_block(struct delta_run *r, uint64_t i, const uint8_t *data, struct error *e);
 int delta_flush(struct delta_run *r, struct error *e);
 #define DELTA_WBUF (256u << 10)
+/* Slots are read in chunks of this many bytes (a multiple of the block). */
+#define DELTA_CHUNK (1u << 20)
 /* Sources 1 and 2, then 3 (needs r->need allocated, all 1). */
 int delta_from_target(struct delta_run *r, struct error *e);
 int delta_from_active(struct delta_run *r, struct error *e);

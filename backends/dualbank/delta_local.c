@@ -11,11 +11,11 @@
 #include "../../lib/io.h"
 #include "../../lib/log.h"
 #include "../../lib/progress.h"
+#include "block_hasher.h"
 #include "delta.h"
 #include "image_id.h"
 
-/* Slots are read in chunks of this many bytes (a multiple of the block). */
-#define CHUNK (1u << 20)
+#define CHUNK DELTA_CHUNK
 
 uint32_t delta_block_len(const struct delta_run *r, uint64_t i)
 {
@@ -84,16 +84,18 @@ static bool is_zero_hash(const struct delta_run *r, uint64_t i, const uint8_t *z
 static int target_chunk(struct delta_run *r, uint8_t *buf, uint64_t first, uint64_t n,
 			const uint8_t *zero_hash, const uint8_t *zeros, struct error *e)
 {
-	uint32_t bs = r->j->ix->block_size;
+	const struct bundle_index *ix = r->j->ix;
+	uint32_t bs = ix->block_size, last = delta_block_len(r, first + n - 1);
 
+	memset(buf + (n - 1) * bs + last, 0, bs - last); /* the index hashes a short block padded */
+	block_hasher_run(r->hasher, buf, n, bs, r->hashes);
 	for (uint64_t k = 0; k < n; k++) {
 		uint64_t i = first + k;
-		uint8_t *b = buf + k * bs;
 		uint32_t len = delta_block_len(r, i);
 		int rc = 0;
 
-		memset(b + len, 0, bs - len); /* the index hashes a short block padded */
-		if (bundle_index_block_matches_with(r->hash, r->j->ix, i, b)) {
+		if (memcmp(r->hashes + k * BUNDLE_INDEX_HASH_LEN,
+			   ix->hashes + i * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0) {
 			r->c->reused += len;
 		} else if (is_zero_hash(r, i, zero_hash)) {
 			rc = delta_write_block(r, i, zeros, e);
@@ -182,16 +184,14 @@ static uint64_t lower_bound(const struct bundle_index *ix, const uint32_t *w, ui
 	return lo;
 }
 
-/* Block data (bs bytes, read from the active slot) fills every needed block
- * with its hash. A match is a check against the signed index: the data is
- * what the release says the block holds. */
+/* Block data (bs bytes, read from the active slot; hash: its index hash)
+ * fills every needed block with that hash. A match is a check against the
+ * signed index: the data is what the release says the block holds. */
 static int use_active_block(struct delta_run *r, const uint32_t *w, const uint8_t *data,
-			    struct error *e)
+			    const uint8_t *hash, struct error *e)
 {
 	const struct bundle_index *ix = r->j->ix;
-	uint8_t hash[BUNDLE_INDEX_HASH_LEN];
 
-	bundle_index_hash_block_with(r->hash, data, ix->block_size, hash);
 	for (uint64_t k = lower_bound(ix, w, r->n_need, hash);
 	     k < r->n_need && memcmp(ix->hashes + (uint64_t)w[k] * BUNDLE_INDEX_HASH_LEN, hash,
 				     BUNDLE_INDEX_HASH_LEN) == 0;
@@ -243,8 +243,10 @@ static int scan_active(struct delta_run *r, int fd, uint64_t len, const uint32_t
 		if (delta_read_chunk(fd, buf, (n + bs - 1) / bs * bs, off) < 0)
 			break; /* an unreadable active slot is only a source less */
 		io_prefetch(fd, off + 8 * CHUNK, CHUNK);
+		block_hasher_run(r->hasher, buf, (n + bs - 1) / bs, bs, r->hashes);
 		for (size_t k = 0; k < n && rc == 0; k += bs)
-			rc = use_active_block(r, w, buf + k, e);
+			rc = use_active_block(r, w, buf + k, r->hashes + k / bs * BUNDLE_INDEX_HASH_LEN,
+					      e);
 		delta_report(r, off + n);
 	}
 	if (rc == 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../backends/dualbank/block_hasher.h"
 #include "../../backends/dualbank/delta.h"
 #include "../../bundle/create.h"
 
@@ -169,6 +170,37 @@ static void test_corrupt_frame(void **state)
 	teardown(&s);
 }
 
-TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_sources),
+/* The two-thread block hasher gives each block the index hash the one-thread
+ * bundle_index_hash_block gives it, for runs below and above the split and
+ * of odd lengths (the second thread's share then differs from the first's). */
+static void test_block_hasher(void **state)
+{
+	(void)state;
+	static const uint64_t runs[] = { 0, 1, 15, 16, 17, 255, 256 };
+	uint8_t *img = old_image(256 * BS), *got = malloc(256 * BUNDLE_INDEX_HASH_LEN);
+	struct block_hasher *h = NULL;
+
+	assert_non_null(got);
+	assert_int_equal(block_hasher_new(&h), 0);
+	for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+		uint64_t n = runs[r], off = 256 - n;
+		memset(got, 0xee, 256 * BUNDLE_INDEX_HASH_LEN);
+		block_hasher_run(h, img + off * BS, n, BS, got);
+		for (uint64_t k = 0; k < n; k++) {
+			uint8_t want[BUNDLE_INDEX_HASH_LEN];
+			bundle_index_hash_block(img + (off + k) * BS, BS, want);
+			assert_memory_equal(got + k * BUNDLE_INDEX_HASH_LEN, want, sizeof(want));
+		}
+		/* nothing past the n hashes is written */
+		if (n < 256)
+			assert_int_equal(got[n * BUNDLE_INDEX_HASH_LEN], 0xee);
+	}
+	block_hasher_free(h);
+	free(got);
+	free(img);
+}
+
+TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_block_hasher),
+	cmocka_unit_test(test_sources),
 	cmocka_unit_test(test_network_only), cmocka_unit_test(test_damaged_active),
 	cmocka_unit_test(test_corrupt_frame))
