@@ -249,8 +249,8 @@ demo: deps
 bench:
 	@./scripts/deps.sh bench
 	@$(MAKE) --no-print-directory updater
-	@BENCH_RUNS=$${BENCH_RUNS:-5} python3 bench/dualbank.py
-	@BENCH_RUNS=$${BENCH_RUNS:-5} python3 bench/ostree.py
+	@BENCH_RUNS=$${BENCH_RUNS:-15} python3 bench/dualbank.py
+	@BENCH_RUNS=$${BENCH_RUNS:-15} python3 bench/ostree.py
 	@BENCH_RUNS=$${BENCH_RUNS:-5} python3 bench/report.py
 
 # --- real boots under QEMU (docs/boot.md) ------------------------------------

@@ -6,7 +6,9 @@ factory device, with and without a static delta on the server. Reports time,
 peak RSS and bytes downloaded (from the test server's log). Writes
 docs/benchmark-ostree.md.
 
-Environment: BENCH_RUNS (default 5), BENCH_DIR (default build/bench).
+Environment: BENCH_RUNS (default 15), BENCH_MEDIUM (ram, the default, or disk:
+bench/quiesce.py), BENCH_DIR (default /dev/shm/updater-bench, or build/bench
+with BENCH_MEDIUM=disk).
 """
 import os
 import platform
@@ -21,9 +23,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import quiesce  # noqa: E402  (bench/quiesce.py)
 import runner  # noqa: E402  (bench/runner.py)
 
-BENCH = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build", "bench")))
+BENCH = quiesce.bench_dir(TOP)
+HISTORY = os.path.join(TOP, "build", "bench-history", f"ostree-{quiesce.medium()}.json")
 WORK = os.path.join(BENCH, "ostree")
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 UPDATER = os.path.join(TOP, "updater")
 REPORT = os.path.join(TOP, "docs", "benchmark-ostree.md")
 # Release 1: real files; release 2 changes some of them and adds a few, as a
@@ -210,6 +213,7 @@ def bench_mode(delta):
 
 
 STATES = []      # quiesce.settle() of every timed run, for the report
+KEY = None       # the hash of the sources measured (set by main())
 
 
 def timed_run(res, tool, pristine, dev, url, log):
@@ -238,6 +242,8 @@ def main():
         sys.exit("bench: needs the ostree command and a built ./updater")
     os.makedirs(WORK, exist_ok=True)
     ensure_gpg()
+    global KEY
+    KEY = quiesce.sources_key(TOP)   # at the start: what this run measures
     t0 = time.monotonic()
     results = {}
     for delta in (False, True):
@@ -253,13 +259,24 @@ def write_report(results, elapsed):
     ok = lambda c: "met" if c else "NOT met"
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "?")
+    ratios = {}
+    for delta in (False, True):
+        r = results[delta][0]
+        for tool in ("upd", "updnr"):
+            name = f"{'delta' if delta else 'objects'} {TOOL_NAMES[tool]}"
+            ratios[name + " time"] = quiesce.best(r[tool]) / quiesce.best(r["cli"])
+            ratios[name + " RSS"] = med(r[tool + "_rss"]) / med(r["cli_rss"])
+    prev, spread = quiesce.agreement(HISTORY, KEY, ratios)
     ver = subprocess.run(["ostree", "--version"], stdout=subprocess.PIPE).stdout.decode().split("\n")[1].strip()
     lines = [
         "# OSTree install benchmark",
         "",
         f"Written by `make bench` (bench/ostree.py) on {time.strftime('%Y-%m-%d %H:%M')}; took "
         f"{elapsed:.0f} s. Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}; "
-        f"libostree {ver}.",
+        f"libostree {ver}. Sources measured: {KEY} (the product's C sources and bench/, "
+        "tests/lib/figures.py). The repositories and devices are " + quiesce.medium_text() + ".",
+        "",
+        quiesce.agreement_text(prev, spread, ratios),
         "",
         "Release 1.0: a deployable tree with real files (" + ", ".join(CONTENT) + "); release 2.0 "
         "changes every 20th file, the kernel, and adds 8 MiB of new files. Each run starts from a "
@@ -273,7 +290,7 @@ def write_report(results, elapsed):
         "timed run the device copy is written home and the clean page cache dropped "
         "(bench/quiesce.py); the timed runs have nice " + str(quiesce.PRIORITY)
         + ("" if os.geteuid() == 0 else " (not here: not root)") + ". " + quiesce.summary(STATES)
-        + ". A time ratio to the ostree command is that of the two tools' fastest runs "
+        + ". A time ratio to the ostree command is that of the mean of the two tools' fastest third of the runs "
         "(bench/quiesce.py, best()); a peak RSS ratio, that of the medians.",
         "",
         "| server | tool | seconds | peak RSS KiB | bytes downloaded |",

@@ -13,6 +13,7 @@ shared machine may keep dirtying pages, so the wait is bounded and the figure
 is kept for the report.
 """
 import os
+import subprocess
 import time
 
 
@@ -77,12 +78,18 @@ def rotate(steps, i):
 
 
 def best(xs):
-    """A tool's time in the ratios the targets judge: its fastest timed run.
+    """A tool's time in the ratios the targets judge: the mean of its fastest
+    third of timed runs (its fastest run when there are fewer than three).
     Other work on the machine, writeback and a shared virtual disk only ever
-    make a run slower, so the fastest of a tool's runs is the one least moved
-    by them, and two runs of the benchmark agree on it far better than on the
-    median (the tables keep the median and the range)."""
-    return min(xs)
+    make a run slower, so the fastest runs are the ones least moved by them;
+    but on this shared machine even a pure decode (`zstd -dc` of the same
+    file, 8 times) takes 1.69 to 1.96 s, so the single fastest run is itself
+    a draw, and two runs of `make bench` with 5 runs each disagreed by up to
+    21 % on a ratio. Averaging the fastest third of 15 runs (make bench's
+    default) keeps the floor and smooths the draw (the tables keep the median
+    and the range)."""
+    fast = sorted(xs)[:max(1, len(xs) // 3)]
+    return sum(fast) / len(fast)
 
 
 def summary(states):
@@ -128,3 +135,108 @@ class Priority:
         if self.raised:
             os.setpriority(os.PRIO_PROCESS, 0, self.old)
         return False
+
+
+# --- where the timed runs read and write (BENCH_MEDIUM) ----------------------
+# Two runs of `make bench` on the same machine and code disagreed by up to 30 %
+# (issue 12: 0.82x against 1.07x for the same install) while the order of the
+# tools, the page cache and the writeback of the previous tool's data were
+# already controlled (settle() above). Within one run the same command's time
+# moved by 50 %: the build disk is a virtual disk shared with other machines,
+# and every fsync waits on their I/O too. With BENCH_MEDIUM=ram (the default)
+# the slot is a loop device over a file in RAM and every other file of the
+# bench (bundles, repositories, state) is on tmpfs: the figures are then the
+# tools' own cost, without a medium's, the same on every run. That is the
+# hardest case for an updater's overhead (a slow flash hides it behind its
+# write time), and it is what the targets judge. BENCH_MEDIUM=disk keeps the
+# slot and the files on the build disk (as before 2026-12-05), for a figure
+# that includes this machine's disk.
+
+def medium():
+    m = os.environ.get("BENCH_MEDIUM", "ram")
+    if m not in ("ram", "disk"):
+        raise SystemExit(f"bench: BENCH_MEDIUM={m}: ram or disk")
+    return m
+
+
+def bench_dir(top):
+    """BENCH_DIR, else build/bench (disk) or /dev/shm/updater-bench (ram)."""
+    if os.environ.get("BENCH_DIR"):
+        return os.path.abspath(os.environ["BENCH_DIR"])
+    if medium() == "ram":
+        return "/dev/shm/updater-bench"
+    return os.path.join(top, "build", "bench")
+
+
+def medium_text():
+    if medium() == "ram":
+        return ("in RAM (BENCH_MEDIUM=ram): every file of the bench on tmpfs, a dual-bank slot "
+                "a loop device over a file there, so that the figures are the tools' own cost "
+                "without a medium's (bench/quiesce.py says why)")
+    return "on the build disk (BENCH_MEDIUM=disk): a virtual disk shared with other machines"
+
+
+class LoopSlot:
+    """A block device over a file in dir, like the eMMC partition of a device:
+    its own page cache, fsync and O_DIRECT behave as on one (on tmpfs itself
+    fsync does nothing and O_DIRECT is not a medium)."""
+
+    def __init__(self, directory, size_mib):
+        self.file = os.path.join(directory, "slot-backing.img")
+        with open(self.file, "wb") as f:
+            os.posix_fallocate(f.fileno(), 0, size_mib << 20)
+        self.dev = subprocess.run(["losetup", "--find", "--show", self.file], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+
+    def close(self):
+        subprocess.run(["losetup", "-d", self.dev], check=False)
+        os.unlink(self.file)
+
+
+# --- two runs agree? ----------------------------------------------------------
+
+def agreement(history_file, key, ratios):
+    """Records this run's ratios (name -> value) under key (the measured
+    sources' hash) in history_file, and returns (previous, spread): the last
+    earlier run of the same key and, for each ratio, how far the two runs lie
+    apart (|a - b| / min(a, b)); (None, None) for the first run."""
+    import json
+    try:
+        with open(history_file) as f:
+            hist = json.load(f)
+    except (OSError, ValueError):
+        hist = []
+    prev = next((h for h in reversed(hist) if h["key"] == key), None)
+    hist.append({"key": key, "when": time.strftime("%Y-%m-%d %H:%M"), "ratios": ratios})
+    os.makedirs(os.path.dirname(history_file), exist_ok=True)
+    with open(history_file + ".tmp", "w") as f:
+        json.dump(hist[-20:], f, indent=1)
+    os.replace(history_file + ".tmp", history_file)
+    if not prev:
+        return None, None
+    spread = {k: abs(v - prev["ratios"][k]) / min(v, prev["ratios"][k])
+              for k, v in ratios.items() if prev["ratios"].get(k)}
+    return prev, spread
+
+
+def agreement_text(prev, spread, ratios, limit=0.10):
+    if not prev:
+        return ("Reproducibility: the first run of these sources on this machine; the next "
+                "`make bench` compares itself with it (build/bench-history/).")
+    worst = max(spread.values()) if spread else 0
+    rows = ", ".join(f"{k} {prev['ratios'][k]:.2f} then {ratios[k]:.2f} "
+                     f"({spread[k] * 100:.1f} %)" for k in spread)
+    return (f"Reproducibility: this run against the previous run of the same sources "
+            f"({prev['when']}): {rows}; the largest difference {worst * 100:.1f} % (target: "
+            f"within {limit * 100:.0f} %: {'met' if worst <= limit else 'NOT met'}).")
+
+
+def sources_key(top):
+    """The hash of what a benchmark measures: the product's C sources and
+    bench/ (tests/lib/figures.py's source_hash), recorded on its page."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "figures", os.path.join(top, "tests", "lib", "figures.py"))
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    return figures.source_hash(["bench"])

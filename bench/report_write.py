@@ -417,7 +417,7 @@ class Writer:
         return L
 
     def ratio(self, a, b, v, metric):
-        """Times: the fastest runs' ratio (bench/quiesce.py, best()); others: the medians'."""
+        """Times: the ratio of the fastest third of the runs (bench/quiesce.py, best()); others: the medians'."""
         if metric == "seconds":
             xs, ys = self.r.get(a, v, metric), self.r.get(b, v, metric)
             x, y = (quiesce.best(xs) if xs else None), (quiesce.best(ys) if ys else None)
@@ -427,7 +427,7 @@ class Writer:
 
     def targets(self):
         ok = lambda c: "met" if c else "**NOT met**"
-        L = ["## Targets", "", "Time ratios: the fastest run of each (bench/quiesce.py, best()); other "
+        L = ["## Targets", "", "Time ratios: the mean of the fastest third of the runs of each (bench/quiesce.py, best()); other "
              "ratios: of medians. Each update of the series.", ""]
         for key, lim, what in (("db", 2.0, "read-back on"), ("db_norb", 1.3, "read-back off")):
             parts = []
@@ -499,7 +499,7 @@ class Writer:
                     parts.append(f"to {v}: {q:.2f} ({ok(q <= 1.0)})")
             if parts:
                 L.append(f"- Dual-bank {what}: install time <= `install --full`'s in the same run "
-                         "(read-back on, fastest runs): " + "; ".join(parts) + ".")
+                         "(read-back on, the fastest third of the runs): " + "; ".join(parts) + ".")
         dyn, sta = [], []
         for v in self.upd:
             p, got, gs = (pairs.get(v), self.r.med("db", v, "downloaded"),
