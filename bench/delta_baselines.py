@@ -17,10 +17,11 @@ For each pair OLD -> NEW of consecutive releases:
       NEW's commit into a repository holding OLD's, from the series' objects-only
       server (tests/lib/httpd.py --log), i.e. the ostree backend's plain pull.
 And (f) the layout question: the same release's tree made into an ext4 image
-twice with `mkfs.ext4 -d`, as bench/series.py does (random UUID and hash
-seed) and with every build input fixed (-U, -E hash_seed=, E2FSPROGS_FAKE_TIME
-and SOURCE_DATE_EPOCH, the tree's timestamps clamped): how many blocks differ,
-and (a)/(b) of the first pair with both builds.
+twice with `mkfs.ext4 -d` in each way of bench/series.py's IMAGE_BUILDS:
+mke2fs's defaults (random UUID and hash seed, 1 KiB blocks), every build input
+fixed (-U, -E hash_seed=, E2FSPROGS_FAKE_TIME and SOURCE_DATE_EPOCH, the
+tree's timestamps clamped), and that with 4 KiB blocks (how the series itself
+is built): how many blocks differ, and (a)/(b) of the first pair each way.
 
 Expensive results are cached under build/bench/delta-baselines/, keyed by the
 SHA-256 of the images (and of the method). Needs zstd, zck (Debian package
@@ -53,7 +54,7 @@ LAYOUT_METHOD = 2     # the same for the layout builds
 BLOCK = 4096
 ZERO = hashlib.sha256(bytes(BLOCK)).digest()
 MiB = 1048576.0
-EPOCH = 1700000000    # the fixed time of the "stable" builds
+EPOCH = series_mod.EPOCH  # the fixed time of the "stable" builds
 
 
 def log(msg):
@@ -254,34 +255,14 @@ def build_tree(s, rel, tree):
     s._os_release(tree, rel["version"])
 
 
-MODES = {
-    "default": "as bench/series.py does (random UUID, hash seed, times; mke2fs picks 1 KiB "
-               "blocks below 512 MiB)",
-    "stable": "every input fixed (UUID and hash seed the same for every release, times)",
-    "stable4k": "every input fixed, and `-b 4096`",
-}
+MODES = series_mod.IMAGE_BUILDS
 
 
 def mkfs(rel, tree, out, mode):
-    """bench/series.py's mkfs.ext4 command; stable: every input of the build
-    fixed; stable4k: that and 4 KiB file system blocks."""
+    """The release's image built the way mode says (bench/series.py)."""
     files = int(sh(f'find "{tree}" | wc -l'))
-    size_mb = rel["image_bytes"] >> 20
-    env, extra = dict(os.environ), ""
-    if mode != "default":
-        # One UUID and hash seed for the product, not per release: with
-        # metadata_csum every checksummed block depends on the UUID.
-        uuid = hashlib.sha256(b"updater bench rootfs").hexdigest()
-        uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:32]}"
-        extra = f"-U {uuid} -E hash_seed={uuid},root_owner=0:0"
-        env.update(E2FSPROGS_FAKE_TIME=str(EPOCH), SOURCE_DATE_EPOCH=str(EPOCH))
-        sh(f'find "{tree}" -exec touch -h -d @{EPOCH} {{}} +')
-        if mode == "stable4k":
-            extra += " -b 4096"
-    else:
-        extra = "-E root_owner=0:0"
-    sh(f'mkfs.ext4 -q -F -L rootfs-{rel["version"]} -N {files * 3 // 2 + 1024} {extra} '
-       f'-d "{tree}" "{out}" {size_mb}M', env=env)
+    series_mod.mkfs_image(rel["version"], tree, out, rel["image_bytes"] >> 20,
+                          files * 3 // 2 + 1024, mode)
 
 
 def layout(s):
@@ -409,11 +390,12 @@ def layout_lines(lo, first):
     L = ["### How the image's layout changes these figures", "",
          f"The trees of {lo['from']} and {lo['to']} unpacked again from the same packages "
          f"({lo['to']} twice), each made into ext4 images with bench/series.py's `mkfs.ext4 -d` "
-         "command in three ways: as the series does; with every input of the build fixed (`-U` "
+         "command in three ways: with mke2fs's defaults (how the series was built until "
+         "2026-12-05); with every input of the build fixed (`-U` "
          "and `-E hash_seed=` one value for every release, `E2FSPROGS_FAKE_TIME` and "
          "`SOURCE_DATE_EPOCH`, every timestamp of the tree set to one time with `touch -h`); and "
-         "that plus `-b 4096` (mke2fs chooses 1 KiB blocks for a file system below 512 MiB, "
-         f"the series' case: block size {bs['default']} bytes, so a file's data starts at any "
+         "that plus `-b 4096`, how the series is built now (mke2fs chooses 1 KiB blocks for a "
+         f"file system below 512 MiB: block size {bs['default']} bytes, so a file's data starts at any "
          "1 KiB boundary and few 4 KiB image blocks hold the same bytes in two images).", "",
          f"| build | {lo['to']} built twice: 4 KiB blocks that differ | {lo['from']} -> "
          f"{lo['to']}: (a) blocks that differ at the same offset | (b) blocks found nowhere in "
@@ -450,8 +432,9 @@ def layout_lines(lo, first):
           "releases needs an allocator that starts from the previous image's block map "
           "(Android's e2fsdroid with a base_fs file). A dynamic delta's download (b) looks blocks "
           "up by content wherever they are, so it does not depend on the offsets, only on the "
-          "alignment. The series itself is still built as before (the first row), so that the "
-          "figures above stay comparable with the earlier reports.", ""]
+          "alignment. The series itself is built the last way (since 2026-12-05; the reports "
+          "before that date used the first, where the dynamic delta had to fetch the blocks "
+          "that 1 KiB alignment made differ).", ""]
     return L
 
 
@@ -480,7 +463,7 @@ def put_static_figure(data):
     with open(out, "w") as f:
         f.write("\n".join(static_lines(data["pairs"])[2:]) + "\n\nMade by `python3 "
                 "bench/delta_baselines.py` on the release series of docs/benchmark.md (images "
-                "made with mke2fs's default 1 KiB blocks), " + time.strftime("%Y-%m-%d") + ".\n")
+                "built with every input fixed and 4 KiB blocks, bench/series.py), " + time.strftime("%Y-%m-%d") + ".\n")
     sh(f'{sys.executable} "{TOP}/tests/lib/figures.py" put static-series "{out}" '
        "bench/delta_baselines.py bench/series.py")
 

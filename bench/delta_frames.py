@@ -3,8 +3,8 @@
 "Rationale"): frame size, hash length and whether the index is compressed.
 
 For each image of the release series (bench/series.py; built by `make bench`)
-a 4 KiB-block variant is made first (the series' images have 1 KiB ext4
-blocks, so their 4 KiB blocks would not line up with files): the image is
+a 4 KiB-block variant is made first (the series' images had 1 KiB ext4
+blocks until 2026-12-05, so their 4 KiB blocks did not line up with files): the image is
 loop-mounted read-only, its tree copied, and `mkfs.ext4 -b 4096 -d` run on it
 with a fixed UUID, hash seed and time, the same size and inode count. Root is
 needed for the mount; the images are kept under build/meas/ (cached).

@@ -28,16 +28,21 @@ def run(cmd, **kw):
 
 class Loop:
     """A loop device over a sparse file; optionally an ext4 file system on it
-    mounted at `mount`. Its stat counts what reaches the "flash"."""
+    mounted at `mount`. Its stat counts what reaches the "flash".
+    preallocate: the file's blocks allocated up front (on tmpfs, so that no
+    timed write pays for allocating them)."""
 
-    def __init__(self, backing, size, mount=None):
+    def __init__(self, backing, size, mount=None, preallocate=False):
         self.backing, self.size, self.mount = backing, size, mount
         self.dev = None
         self.mounted = False
         if os.path.exists(backing):
             os.unlink(backing)
         with open(backing, "wb") as f:
-            f.truncate(size)
+            if preallocate:
+                os.posix_fallocate(f.fileno(), 0, size)
+            else:
+                f.truncate(size)
         self.dev = run(["losetup", "-f", "--show", backing]).strip()
         if mount:
             run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", self.dev])

@@ -313,8 +313,8 @@ def write_report(results, elapsed):
         r, dsize = results[delta]
         name = "with a static delta" if delta else "without a delta"
         for tool in ("upd", "updnr"):
-            tr = quiesce.best(r[tool]) / quiesce.best(r["cli"])
-            rr = med(r[tool + "_rss"]) / med(r["cli_rss"])
+            key = f"{'delta' if delta else 'objects'} {TOOL_NAMES[tool]}"
+            tr, rr = ratios[key + " time"], ratios[key + " RSS"]
             lines.append(f"- {name}, {TOOL_NAMES[tool]}: time ratio to the ostree command {tr:.2f} "
                          f"(target <= 1.05: {ok(tr <= 1.05)}); peak RSS ratio {rr:.2f} "
                          f"(target <= 1.05: {ok(rr <= 1.05)})")

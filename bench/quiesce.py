@@ -176,23 +176,6 @@ def medium_text():
     return "on the build disk (BENCH_MEDIUM=disk): a virtual disk shared with other machines"
 
 
-class LoopSlot:
-    """A block device over a file in dir, like the eMMC partition of a device:
-    its own page cache, fsync and O_DIRECT behave as on one (on tmpfs itself
-    fsync does nothing and O_DIRECT is not a medium)."""
-
-    def __init__(self, directory, size_mib):
-        self.file = os.path.join(directory, "slot-backing.img")
-        with open(self.file, "wb") as f:
-            os.posix_fallocate(f.fileno(), 0, size_mib << 20)
-        self.dev = subprocess.run(["losetup", "--find", "--show", self.file], check=True,
-                                  capture_output=True, text=True).stdout.strip()
-
-    def close(self):
-        subprocess.run(["losetup", "-d", self.dev], check=False)
-        os.unlink(self.file)
-
-
 # --- two runs agree? ----------------------------------------------------------
 
 def agreement(history_file, key, ratios):

@@ -73,6 +73,25 @@ def machine():
             f"Linux {platform.release()}, Debian {debian}")
 
 
+
+def rauc_adaptive_line():
+    """Why RAUC's adaptive mode has no column (issue 13 asks for one where it runs)."""
+    dm = os.path.exists("/dev/mapper/control")
+    return ("- RAUC 1.8's adaptive mode (`adaptive=block-hash-index`, its answer to delta updates): "
+            "not measured. It works only with the `verity` bundle format, which RAUC opens through "
+            "device-mapper (dm-verity): "
+            + ("this machine has device-mapper, but " if dm else
+               f"this machine's kernel ({os.uname().release}) has none (no /dev/mapper/control, no "
+               "dm_mod module), and ")
+            + "a small `verity` bundle does not install here (docs/benchmark-dualbank.md says how it "
+            "fails). Its download saving also needs HTTP streaming (nbd), which Debian's rauc 1.8 is "
+            "built without: over HTTP it downloads the whole bundle first. What it would write, from "
+            "its source (src/update_handler.c of 1.8): each 4 KiB block is read from the target "
+            "first and written only when it differs, as the updater does, so its bytes written are "
+            "column (a) of the Dual-bank delta section; what it would fetch by streaming is every "
+            "squashfs block (128 KiB before compression by default) of the bundle that holds a "
+            "4 KiB block found in neither slot.")
+
 class Writer:
     def __init__(self, bench, info):
         self.b, self.r, self.info = bench, bench.r, info
@@ -212,7 +231,9 @@ class Writer:
              "download` (cached under build/bench/series/ after the first run) and unpacked with "
              "`dpkg-deb -x` (no maintainer scripts), /bin, /sbin and /lib* merged into /usr; a "
              "dummy 6 MiB kernel at usr/lib/modules/<version>/vmlinuz. Each release is an ext4 "
-             "image (`mkfs.ext4 -d`, content + 15 % + 16 MiB) in a signed updater bundle (zstd level "
+             "image (`mkfs.ext4 -d`, content + 15 % + 16 MiB; 4 KiB blocks, every input of the build "
+             "fixed: one UUID and hash seed, all times, as docs/dualbank.md tells a build system; "
+             "until 2026-12-05 mke2fs's defaults, 1 KiB blocks) in a signed updater bundle (zstd level "
              "3), and a GPG-signed OSTree commit of the same files (/etc as usr/etc) in an archive "
              "repository with a static delta from the previous release (`--min-fallback-size=0`).",
              ""]
@@ -520,6 +541,7 @@ class Writer:
             L.append("- Dual-bank static delta: bytes downloaded (the delta file and the full "
                      "bundle's head) <= `zstd -19 --long=31 --patch-from` of the raw images; "
                      "aim within 1.5x the ostree static delta: " + "; ".join(sta) + ".")
+        L.append(rauc_adaptive_line())
         return L
 
     def size(self, v):

@@ -34,9 +34,22 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 UPDATER = os.path.join(TOP, "updater")
 LIBS = ("tests/lib/common.sh", "tests/lib/ostree.sh")
-BUILD_VERSION = 3      # bump when the layout of what is built changes
+BUILD_VERSION = 4      # bump when the layout of what is built changes
 REF = "bench/stable"
 COMPATIBLE = "sim-board"
+EPOCH = 1700000000     # the one time of every file and of the file system
+
+# How an ext4 image can be built from a tree (bench/delta_baselines.py
+# compares them); the series is built "stable4k", the way docs/dualbank.md
+# tells a build system to: the same files give the same blocks, and a file's
+# data is aligned with the 4 KiB blocks a delta compares.
+IMAGE_BUILDS = {
+    "default": "mke2fs's defaults (a random UUID and hash seed, the times the files have and "
+               "the time of the build; 1 KiB blocks below 512 MiB)",
+    "stable": "every input fixed (UUID and hash seed the same for every release, times)",
+    "stable4k": "every input fixed, and `-b 4096`",
+}
+SERIES_BUILD = "stable4k"
 
 BASE = """base-files base-passwd netbase libc6 libc-bin libgcc-s1 libstdc++6 bash dash coreutils
 libacl1 libattr1 libselinux1 libpcre2-8-0 libgmp10 libtinfo6 libcrypt1 zlib1g libzstd1 liblzma5
@@ -87,7 +100,7 @@ def bash_lib(cmd, capture=False, env=None):
 
 
 def cache_key():
-    data = json.dumps([BUILD_VERSION, BASE, FEATURE, LARGER, FIX, KERNELS,
+    data = json.dumps([BUILD_VERSION, SERIES_BUILD, BASE, FEATURE, LARGER, FIX, KERNELS,
                        [r[:2] for r in RELEASES]])
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
@@ -114,6 +127,24 @@ def versions_of(pkg):
             vers[j], vers[j - 1] = vers[j - 1], vers[j]
             j -= 1
     return vers
+
+
+def mkfs_image(version, tree, out, size_mb, inodes, build):
+    """`mkfs.ext4 -d tree` into out, the IMAGE_BUILDS way build. The stable
+    builds set every time in the tree (touch -h) first."""
+    env, extra = dict(os.environ), "-E root_owner=0:0"
+    if build != "default":
+        # One UUID and hash seed for the product, not per release: with
+        # metadata_csum every checksummed block depends on the UUID.
+        uuid = hashlib.sha256(b"updater bench rootfs").hexdigest()
+        uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:32]}"
+        extra = f"-U {uuid} -E hash_seed={uuid},root_owner=0:0"
+        env.update(E2FSPROGS_FAKE_TIME=str(EPOCH), SOURCE_DATE_EPOCH=str(EPOCH))
+        sh(f'find "{tree}" -exec touch -h -d @{EPOCH} {{}} +')
+        if build == "stable4k":
+            extra += " -b 4096"
+    sh(f'mkfs.ext4 -q -F -L rootfs-{version} -N {inodes} {extra} -d "{tree}" "{out}" {size_mb}M',
+       env=env)
 
 
 class Series:
@@ -312,8 +343,7 @@ class Series:
         img = os.path.join(self.dir, "images", f"{version}.img")
         # 15 % free space plus 16 MiB, one inode per 2 files spare.
         size_mb = math.ceil(content * 1.15 / 1048576) + 16
-        sh(f'mkfs.ext4 -q -F -L rootfs-{version} -N {files * 3 // 2 + 1024} -E root_owner=0:0 '
-           f'-d "{tree}" "{img}" {size_mb}M')
+        mkfs_image(version, tree, img, size_mb, files * 3 // 2 + 1024, SERIES_BUILD)
         return {"image": img, "image_bytes": os.path.getsize(img), "content_bytes": content,
                 "files": files}
 
