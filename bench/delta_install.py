@@ -4,8 +4,10 @@ the same run (issue 13's time and memory measures): an ext4 image of real
 files (4 KiB blocks) and the next release (every 20th file changed, 2 MiB of
 new files), a bundle of the new one served by tests/lib/httpd.py on
 127.0.0.1, a simulated device (tools/updater-sim) running the old release
-with slot B holding the old release too (as after an earlier update), each
-install on a fresh copy of that device. Reports, per mode, the best and the
+with the other slot holding the old release too (as after an earlier update),
+each install on a fresh copy of that device. The old release runs either
+from a factory image (slot A: the delta install reads the slot to learn its
+image's id) or as the updater installed it (slot B: the id recorded). Reports, per mode, the best and the
 median of BENCH_RUNS wall times (read-back on), the peak anonymous memory
 (RssAnon, sampled every 5 ms) and the bytes downloaded and written (the
 install's last log line). Prints the figures and writes them, with the hash
@@ -45,9 +47,18 @@ UPDATER = os.path.join(TOP, "updater")
 SIM = os.path.join(TOP, "tools", "updater-sim")
 LINK_MBIT = float(os.environ.get("DELTA_LINK_MBIT", "100"))
 STATIC_LEVEL = int(os.environ.get("STATIC_LEVEL", "19"))
-FIXTURE_VERSION = 2  # bump when what fixtures() makes changes
-MODES = (("full", "install --full"), ("dynamic", "install (dynamic delta)"),
-         ("static", "install (static delta)"))
+FIXTURE_VERSION = 3  # bump when what fixtures() makes changes
+# (key, label, short label, the device it starts from): "pristine" runs a
+# factory image on A, whose id the delta install computes by reading the
+# slot; "installed" runs the same release as installed by the updater (on
+# B, its image hash recorded when it was read back), as after any update.
+MODES = (("full", "install --full", "full", "pristine"),
+         ("dynamic", "install (dynamic delta)", "dynamic delta", "pristine"),
+         ("static", "install (static delta)", "static delta", "pristine"),
+         ("dynamic-rec", "install (dynamic delta), booted image recorded",
+          "dynamic delta, booted image recorded", "installed"),
+         ("static-rec", "install (static delta), booted image recorded",
+          "static delta, booted image recorded", "installed"))
 # Real files (184 MiB; with /usr/lib/gcc 424 MiB, for images of 512 MiB and more).
 CONTENT = ["/usr/lib/python3.11", "/usr/share/doc"] + (["/usr/lib/gcc"] if SIZE_MB >= 512 else [])
 
@@ -132,6 +143,14 @@ def fixtures():
     # Slot B: the release before (here the same old image), as after an update.
     sh(f"dd if={d}/v1.img of={dev}/slots/B.img conv=notrunc,fsync status=none")
     sh(f"cp -a --sparse=always {dev} {d}/pristine")
+    # The same release installed by the updater, booted and confirmed: the
+    # state file records its image's hash; slot A keeps the factory image.
+    conf = f"--config={dev}/updater.conf --progress=none"
+    sh(f"{UPDATER} {conf} install --allow-downgrade --full {d}/www/v1.upd",
+       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sh(f"{SIM} reboot {dev}", stdout=subprocess.DEVNULL)
+    sh(f"{UPDATER} {conf} mark-good", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sh(f"cp -a --sparse=always {dev} {d}/installed")
     with open(done, "w") as f:
         f.write(f"{FIXTURE_VERSION} {STATIC_LEVEL}")
     return d
@@ -176,14 +195,14 @@ def start_httpd(root, *args):
     return p, f"http://127.0.0.1:{open(pf).read().strip()}"
 
 
-def one(d, url, mode):
+def one(d, url, mode, device):
     dev = os.path.join(BENCH, "delta-dev")
     shutil.rmtree(dev, ignore_errors=True)
-    sh(f"cp -a --sparse=always {d}/pristine {dev}")
+    sh(f"cp -a --sparse=always {d}/{device} {dev}")
     sh("sync; echo 3 > /proc/sys/vm/drop_caches")
     argv = [UPDATER, f"--config={dev}/updater.conf", "--progress=none", "install"]
     argv += ["--full"] if mode == "full" else []
-    url += "/www-static" if mode == "static" else "/www"
+    url += "/www-static" if mode.startswith("static") else "/www"
     t0 = time.monotonic()
     p = subprocess.Popen(argv + [f"{url}/v2.upd"], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
@@ -196,7 +215,7 @@ def one(d, url, mode):
     th.join()
     if p.returncode != 0:
         raise SystemExit(f"install ({mode}) failed: {err.strip()[-300:]}")
-    moved = re.search(r"installed on B \((.*?)\) and boots", err)
+    moved = re.search(r"installed on [AB] \((.*?)\) and boots", err)
     return secs, peak[0], moved.group(1) if moved else "?"
 
 
@@ -208,10 +227,10 @@ def main():
         args = ["--fault", f"drip={int(link * 1e6 / 8)}"] if link else []
         httpd, url = start_httpd(d, *args)
         try:
-            res = {m: [] for m, _ in MODES}
+            res = {m[0]: [] for m in MODES}
             for _ in range(RUNS):  # interleaved: drift hits every mode alike
-                for m, _ in MODES:
-                    res[m].append(one(d, url, m))
+                for m, _, _, device in MODES:
+                    res[m].append(one(d, url, m, device))
         finally:
             httpd.terminate()
             httpd.wait()
@@ -236,30 +255,32 @@ def report(d, results):
     lines = [f"Made by `bench/delta_install.py`, {RUNS} runs per mode, "
              f"interleaved; image {v2 >> 20} MiB (ext4, 4 KiB blocks), bundle {bundle / 1048576:.1f} MiB, "
              f"static delta {sbytes / 1048576:.2f} MiB (zstd level {STATIC_LEVEL}); "
-             "slot B holds the release before; read-back on; page cache dropped before each run.",
+             "the device runs the old release, from a factory image on A or (booted image "
+             "recorded) as the updater installed it on B; the other slot holds the release before "
+             "(the same image); read-back on; page cache dropped before each run.",
              "", "| link | mode | best s | median s | peak RssAnon KiB | moved (last run) |",
              "|---|---|---|---|---|---|"]
     for link, res in results:
         where = f"{link:g} Mbit/s" if link else "loopback"
-        for m, name in MODES:
+        for m, name, _, _ in MODES:
             r = res[m]
             lines.append(f"| {where} | {name} | {min(x[0] for x in r):.2f} | "
                          f"{statistics.median(x[0] for x in r):.2f} | {max(x[1] for x in r)} | {r[-1][2]} |")
     diff = differing_blocks(os.path.join(d, "v1.img"), os.path.join(d, "v2.img"))
-    lines += ["", f"The new image differs from slot B's content (the release before) in {diff} blocks of 4 KiB "
+    lines += ["", f"The new image differs from the target slot's content (the release before) in {diff} blocks of 4 KiB "
               f"({diff * 4096 / 1048576:.1f} MiB, of {v2 >> 20} MiB); written by the last loopback run "
               "(target: at most 1.1x those blocks):"]
-    for m, name in MODES[1:]:
+    for m, name, _, _ in MODES[1:]:
         w = re.search(r"([0-9.]+) MiB written", results[0][1][m][-1][2])
         lines.append(f"- {name}: {w.group(1) if w else '?'} MiB")
     lines.append("")
     for link, res in results:
         where = f"{link:g} Mbit/s" if link else "loopback"
         best_full = min(x[0] for x in res["full"])
-        for m, name in MODES[1:]:
+        for m, _, short, _ in MODES[1:]:
             ratio = min(x[0] for x in res[m]) / best_full
             anon = max(x[1] for x in res[m]) - max(x[1] for x in res["full"])
-            lines.append(f"- {where}, {name.split('(')[1].rstrip(')')} / full: best times {ratio:.2f} "
+            lines.append(f"- {where}, {short} / full: best times {ratio:.2f} "
                          f"(target <= 1.0: {'met' if ratio <= 1.0 else 'NOT met'}); peak RssAnon "
                          f"minus full's {anon} KiB (target: <= 4096 KiB for a 1 GiB image).")
     return "\n".join(lines) + "\n"
