@@ -387,8 +387,9 @@ def write_report(res, others, elapsed, load):
     base = quiesce.best(res["base"])
     rb, norb = quiesce.best(res["rb"]), quiesce.best(res["norb"])
     full = quiesce.best(res["full"])
-    rss512 = statistics.median(res["rss512"])
-    rss512f, rss16f = statistics.median(res["rss512f"]), statistics.median(res["rss16f"])
+    rss = {k: statistics.median(res[k])
+           for k in ("rss512", "rss512n", "rss512f", "rss16f", "rss512s", "rss512sf")}
+    rss512, rss512f, rss16f = rss["rss512"], rss["rss512f"], rss["rss16f"]
     payload = os.path.getsize(f"{BENCH}/payload512.zst")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "?")
@@ -440,10 +441,10 @@ def write_report(res, others, elapsed, load):
         "|---|---|---|---|---|",
         f"| `zstd -dc payload \\| dd of=slot bs=1M conv=fsync` (baseline: no download, no hash, no verify) | {fmt(res['base'])} | 1.00 | | |",
         f"| `updater install` over HTTP, read-back verification on (default) | {fmt(res['rb'])} | {ratios['read-back']:.2f} | {rss512:.0f} | <= 2.0: {ok(ratios['read-back'] <= 2.0)} |",
-        f"| `updater install --no-readback` over HTTP | {fmt(res['norb'])} | {ratios['--no-readback']:.2f} | {statistics.median(res['rss512n']):.0f} | <= 1.3: {ok(ratios['--no-readback'] <= 1.3)} |",
+        f"| `updater install --no-readback` over HTTP | {fmt(res['norb'])} | {ratios['--no-readback']:.2f} | {rss['rss512n']:.0f} | <= 1.3: {ok(ratios['--no-readback'] <= 1.3)} |",
         f"| `updater install --full` over HTTP (the whole bundle streamed, no delta; read-back on) | {fmt(res['full'])} | {ratios['--full']:.2f} | {rss512f:.0f} | |",
-        f"| the same two from the dual-bank-only build (`make WITH_OSTREE=0 WITH_SINGLECOPY=0`): `install` | {fmt(res['slim'])} | {ratios['dual-bank-only']:.2f} | {statistics.median(res['rss512s']):.0f} | |",
-        f"| the dual-bank-only build: `install --full` | {fmt(res['slimfull'])} | {ratios['dual-bank-only --full']:.2f} | {statistics.median(res['rss512sf']):.0f} | |",
+        f"| the dual-bank-only build (`make WITH_OSTREE=0 WITH_SINGLECOPY=0`): `install` | {fmt(res['slim'])} | {ratios['dual-bank-only']:.2f} | {rss['rss512s']:.0f} | |",
+        f"| the dual-bank-only build: `install --full` | {fmt(res['slimfull'])} | {ratios['dual-bank-only --full']:.2f} | {rss['rss512sf']:.0f} | |",
     ]
     for key, tool, what in OTHERS:
         name = "SWUpdate" if tool == "swupdate" else "RAUC"
@@ -477,7 +478,7 @@ def write_report(res, others, elapsed, load):
         "bench/delta_install.py (docs/dualbank.md, \"Delta install\").",
         "",
     ]
-    lines += slim_memory(res, R, ok)
+    lines += slim_memory(rss, R, ok)
     lines += report_others(others, base, rb, norb)
     lines += [
         "How the updater gets there: the download and zstd decoding run on one thread, "
@@ -491,10 +492,11 @@ def write_report(res, others, elapsed, load):
     print("\n".join(lines))
 
 
-def slim_memory(res, R, ok):
-    """Issue 13's memory row: the dual-bank-only build's peak RSS, default
-    and --full, below SWUpdate's on the same image in the same run."""
-    slim, slimf = statistics.median(res["rss512s"]), statistics.median(res["rss512sf"])
+def slim_memory(rss, R, ok):
+    """Issue 13's memory row: the dual-bank-only build's peak RSS (rss: the
+    medians), default and --full, below SWUpdate's on the same image in the
+    same run."""
+    slim, slimf = rss["rss512s"], rss["rss512sf"]
     sw = {k: med(R[k], "rss_kib") for k in ("swu_http", "swu_file") if R[k]}
     if not sw:
         return ["Issue 13's memory row (the dual-bank-only build against SWUpdate): SWUpdate "
@@ -507,7 +509,7 @@ def slim_memory(res, R, ok):
         + f" (target: below the lower, {low:.0f} KiB: `install` {ok(slim < low)}, `--full` "
         f"{ok(slimf < low)}). Where the rest of the default build's goes: libostree and GLib "
         f"are mapped and initialised even for a dual-bank install "
-        f"({statistics.median(res['rss512']) - slim:+.0f} KiB against the default build's "
+        f"({rss['rss512'] - slim:+.0f} KiB against the default build's "
         "`install`). Where the dual-bank-only build's goes: libcurl with OpenSSL, the full "
         "stream's zstd window (8 MiB at most, the manifest's `zstd-window-log`) and its decode "
         "buffers; the delta its block index (docs/dualbank.md, Memory).", ""]

@@ -73,7 +73,6 @@ def machine():
             f"Linux {platform.release()}, Debian {debian}")
 
 
-
 def rauc_adaptive_line():
     """Why RAUC's adaptive mode has no column (issue 13 asks for one where it runs)."""
     dm = os.path.exists("/dev/mapper/control")
@@ -91,6 +90,7 @@ def rauc_adaptive_line():
             "column (a) of the Dual-bank delta section; what it would fetch by streaming is every "
             "squashfs block (128 KiB before compression by default) of the bundle that holds a "
             "4 KiB block found in neither slot.")
+
 
 class Writer:
     def __init__(self, bench, info):

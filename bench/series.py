@@ -129,9 +129,12 @@ def versions_of(pkg):
     return vers
 
 
-def mkfs_image(version, tree, out, size_mb, inodes, build):
-    """`mkfs.ext4 -d tree` into out, the IMAGE_BUILDS way build. The stable
-    builds set every time in the tree (touch -h) first."""
+def mkfs_image(version, tree, out, size_mb, build):
+    """`mkfs.ext4 -d tree` into out, the IMAGE_BUILDS way build; returns the
+    tree's file count. The stable builds set every time in the tree (touch
+    -h) first."""
+    files = int(sh(f'find "{tree}" | wc -l', capture=True))
+    inodes = files * 3 // 2 + 1024  # one inode per 2 files spare
     env, extra = dict(os.environ), "-E root_owner=0:0"
     if build != "default":
         # One UUID and hash seed for the product, not per release: with
@@ -145,6 +148,7 @@ def mkfs_image(version, tree, out, size_mb, inodes, build):
             extra += " -b 4096"
     sh(f'mkfs.ext4 -q -F -L rootfs-{version} -N {inodes} {extra} -d "{tree}" "{out}" {size_mb}M',
        env=env)
+    return files
 
 
 class Series:
@@ -339,11 +343,10 @@ class Series:
 
     def _image(self, tree, version):
         content = int(sh(f'du -s -B1 "{tree}"', capture=True).split()[0])
-        files = int(sh(f'find "{tree}" | wc -l', capture=True))
         img = os.path.join(self.dir, "images", f"{version}.img")
-        # 15 % free space plus 16 MiB, one inode per 2 files spare.
+        # 15 % free space plus 16 MiB.
         size_mb = math.ceil(content * 1.15 / 1048576) + 16
-        mkfs_image(version, tree, img, size_mb, files * 3 // 2 + 1024, SERIES_BUILD)
+        files = mkfs_image(version, tree, img, size_mb, SERIES_BUILD)
         return {"image": img, "image_bytes": os.path.getsize(img), "content_bytes": content,
                 "files": files}
 

@@ -31,8 +31,9 @@ struct delta_job {
 	uint64_t payload_offset;       /* of the payload in the bundle */
 	bool readback;
 	/* A static delta (format 4): the image its copies and frames refer to,
-	 * the active slot's first source_size bytes, mapped read-only and
-	 * verified against the manifest's delta-source-sha256. */
+	 * the active slot's first source_size bytes, verified against the
+	 * manifest's delta-source-sha256: a MAP_SHARED read-only mapping, whose
+	 * page table entries the install drops as it goes. */
 	const uint8_t *source;
 	uint64_t source_size;
 };

@@ -15,8 +15,6 @@
 #include "delta.h"
 #include "image_id.h"
 
-#define CHUNK DELTA_CHUNK
-
 uint32_t delta_block_len(const struct delta_run *r, uint64_t i)
 {
 	uint64_t bs = r->j->ix->block_size, off = i * bs, size = r->j->m->image_size;
@@ -62,7 +60,7 @@ int delta_write_block(struct delta_run *r, uint64_t i, const uint8_t *data, stru
 	return 0;
 }
 
-/* Reads up to CHUNK bytes of fd at off into buf, zero-filling past what the
+/* Reads up to DELTA_CHUNK bytes of fd at off into buf, zero-filling past what the
  * file holds (a slot shorter than the image reads as zeros there). */
 int delta_read_chunk(int fd, uint8_t *buf, size_t n, uint64_t off)
 {
@@ -113,9 +111,9 @@ static int target_chunk(struct delta_run *r, uint8_t *buf, uint64_t first, uint6
 int delta_from_target(struct delta_run *r, struct error *e)
 {
 	const struct delta_job *j = r->j;
-	uint32_t bs = j->ix->block_size, per = CHUNK / bs;
+	uint32_t bs = j->ix->block_size, per = DELTA_CHUNK / bs;
 	uint8_t zero_hash[BUNDLE_INDEX_HASH_LEN];
-	uint8_t *buf = malloc(CHUNK), *zeros = calloc(1, bs);
+	uint8_t *buf = malloc(DELTA_CHUNK), *zeros = calloc(1, bs);
 	int rc = 0;
 
 	if (!buf || !zeros) {
@@ -124,13 +122,13 @@ int delta_from_target(struct delta_run *r, struct error *e)
 	}
 	bundle_index_hash_block(zeros, bs, zero_hash);
 	progress_begin("delta-scan", j->m->image_size);
-	io_prefetch(j->fd, 0, 8 * CHUNK);
+	io_prefetch(j->fd, 0, 8 * DELTA_CHUNK);
 	for (uint64_t i = 0; i < j->ix->nblocks && rc == 0; i += per) {
 		uint64_t n = j->ix->nblocks - i < per ? j->ix->nblocks - i : per;
 		/* A target that cannot be read is rewritten: what it held does not matter. */
 		if (delta_read_chunk(j->fd, buf, n * bs, i * bs) < 0)
 			memset(buf, 0xff, n * bs);
-		io_prefetch(j->fd, i * bs + 8 * CHUNK, CHUNK);
+		io_prefetch(j->fd, i * bs + 8 * DELTA_CHUNK, DELTA_CHUNK);
 		rc = target_chunk(r, buf, i, n, zero_hash, zeros, e);
 		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
 		delta_report(r, done);
@@ -230,19 +228,19 @@ static int scan_active(struct delta_run *r, int fd, uint64_t len, const uint32_t
 		       struct error *e)
 {
 	uint32_t bs = r->j->ix->block_size;
-	uint8_t *buf = malloc(CHUNK);
+	uint8_t *buf = malloc(DELTA_CHUNK);
 	int rc = 0;
 
 	if (!buf)
 		return err_oom(e, NULL);
 	progress_begin("delta-copy", len);
-	io_prefetch(fd, 0, 8 * CHUNK);
+	io_prefetch(fd, 0, 8 * DELTA_CHUNK);
 	/* (the rest of the slot is not read once every needed block is found) */
-	for (uint64_t off = 0; off < len && rc == 0 && r->n_found < r->n_need; off += CHUNK) {
-		size_t n = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
+	for (uint64_t off = 0; off < len && rc == 0 && r->n_found < r->n_need; off += DELTA_CHUNK) {
+		size_t n = len - off < DELTA_CHUNK ? (size_t)(len - off) : DELTA_CHUNK;
 		if (delta_read_chunk(fd, buf, (n + bs - 1) / bs * bs, off) < 0)
 			break; /* an unreadable active slot is only a source less */
-		io_prefetch(fd, off + 8 * CHUNK, CHUNK);
+		io_prefetch(fd, off + 8 * DELTA_CHUNK, DELTA_CHUNK);
 		block_hasher_run(r->hasher, buf, (n + bs - 1) / bs, bs, r->hashes);
 		for (size_t k = 0; k < n && rc == 0; k += bs)
 			rc = use_active_block(r, w, buf + k, r->hashes + k / bs * BUNDLE_INDEX_HASH_LEN,

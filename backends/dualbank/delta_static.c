@@ -8,14 +8,13 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <zstd.h>
 
 #include "../../lib/digest.h"
 #include "../../lib/io.h"
 #include "../../lib/progress.h"
 #include "delta.h"
-
-#define CHUNK (1u << 20) /* the target is read in chunks of this many bytes */
 
 struct sdelta {
 	struct delta_run r;
@@ -32,6 +31,16 @@ struct sdelta {
 #define CORRUPT(r, e, fmt, ...)                                                             \
 	err_set(e, UPD_EXIT_VERIFY, EBADMSG, "install %s: corrupt static delta: " fmt, (r)->j->name, \
 		__VA_ARGS__)
+
+/* The source is a shared read-only mapping of the active slot: dropping its
+ * page table entries after each chunk and frame leaves its pages in the page
+ * cache but takes them out of this process's RSS, which would otherwise grow
+ * to the whole source (what the next frame refers to faults back in from the
+ * cache). */
+static void source_release(const struct delta_job *j)
+{
+	madvise((void *)(uintptr_t)j->source, (size_t)j->source_size, MADV_DONTNEED);
+}
 
 /* Frame f's decoded length: its share of the data blocks. */
 static uint64_t frame_data_len(const struct sdelta *s, uint64_t f)
@@ -97,8 +106,8 @@ static int scan_block(struct sdelta *s, uint64_t i, const uint8_t *have, struct 
 static int scan(struct sdelta *s, struct error *e)
 {
 	const struct delta_job *j = s->r.j;
-	uint32_t bs = j->ix->block_size, per = CHUNK / bs;
-	uint8_t *buf = malloc(CHUNK);
+	uint32_t bs = j->ix->block_size, per = DELTA_CHUNK / bs;
+	uint8_t *buf = malloc(DELTA_CHUNK);
 	int rc = 0;
 
 	if (!buf)
@@ -113,6 +122,7 @@ static int scan(struct sdelta *s, struct error *e)
 			rc = scan_block(s, i + k, buf + k * bs, e);
 		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
 		delta_report(&s->r, done);
+		source_release(j);
 	}
 	if (rc == 0 && (s->ndata != j->ix->ndata || s->fill != 0))
 		rc = CORRUPT(&s->r, e, "%" PRIu64 " data blocks, the index counts %" PRIu64, s->ndata,
@@ -168,6 +178,7 @@ static int frame_done(struct delta_run *r, void *user, uint64_t f, const uint8_t
 			       want);
 	if (!bundle_index_frame_matches_with(r->hash, r->j->ix, f, s->frame, got))
 		return CORRUPT(r, e, "frame %" PRIu64 " does not match the signed index", f);
+	source_release(r->j);
 	return write_frame(s, f, e);
 }
 

@@ -110,7 +110,7 @@ int image_fs_length(int fd, uint64_t slot_size, uint64_t *len, const char **fsty
 	return erofs_length(head + 1024, slot_size, len, e);
 }
 
-static int hash_range(int fd, uint64_t len, uint8_t sha256[32])
+int image_hash(int fd, uint64_t len, uint8_t sha256[32])
 {
 	struct sha256_ctx *c = sha256_new();
 	uint8_t *buf = malloc(HASH_CHUNK);
@@ -152,7 +152,7 @@ int image_id(const char *path, uint8_t sha256[32], uint64_t *len, const char **f
 		*fstype = NULL;
 	}
 	if (rc == 0)
-		rc = hash_range(fd, *len, sha256);
+		rc = image_hash(fd, *len, sha256);
 	close(fd);
 	if (rc < 0)
 		return err_set(e, UPD_EXIT_OTHER, -rc, "image id of %s: %s", path, strerror(-rc));

@@ -16,6 +16,11 @@
 int image_fs_length(int fd, uint64_t slot_size, uint64_t *len, const char **fstype,
 		    struct error *e);
 
+/* SHA-256 of fd's first len bytes, read with pread ahead of a prefetch
+ * (faster than faulting a mapping in, and nothing stays in this process's
+ * RSS). 0, -ENODATA when fd is shorter, or -errno. */
+int image_hash(int fd, uint64_t len, uint8_t sha256[32]);
+
 /* SHA-256 of the image at the start of the slot at path: of the length
  * image_fs_length() gives, else of the whole slot (*fstype NULL then).
  * *len: the bytes hashed. 0 or -errno. */
