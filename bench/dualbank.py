@@ -387,9 +387,9 @@ def write_report(res, others, elapsed, load):
     base = quiesce.best(res["base"])
     rb, norb = quiesce.best(res["rb"]), quiesce.best(res["norb"])
     full = quiesce.best(res["full"])
-    rss = {k: statistics.median(res[k])
-           for k in ("rss512", "rss512n", "rss512f", "rss16f", "rss512s", "rss512sf")}
-    rss512, rss512f, rss16f = rss["rss512"], rss["rss512f"], rss["rss16f"]
+    rss_med = {k: statistics.median(res[k])
+               for k in ("rss512", "rss512n", "rss512f", "rss16f", "rss512s", "rss512sf")}
+    rss512, rss512f, rss16f = rss_med["rss512"], rss_med["rss512f"], rss_med["rss16f"]
     payload = os.path.getsize(f"{BENCH}/payload512.zst")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "?")
@@ -441,10 +441,10 @@ def write_report(res, others, elapsed, load):
         "|---|---|---|---|---|",
         f"| `zstd -dc payload \\| dd of=slot bs=1M conv=fsync` (baseline: no download, no hash, no verify) | {fmt(res['base'])} | 1.00 | | |",
         f"| `updater install` over HTTP, read-back verification on (default) | {fmt(res['rb'])} | {ratios['read-back']:.2f} | {rss512:.0f} | <= 2.0: {ok(ratios['read-back'] <= 2.0)} |",
-        f"| `updater install --no-readback` over HTTP | {fmt(res['norb'])} | {ratios['--no-readback']:.2f} | {rss['rss512n']:.0f} | <= 1.3: {ok(ratios['--no-readback'] <= 1.3)} |",
+        f"| `updater install --no-readback` over HTTP | {fmt(res['norb'])} | {ratios['--no-readback']:.2f} | {rss_med['rss512n']:.0f} | <= 1.3: {ok(ratios['--no-readback'] <= 1.3)} |",
         f"| `updater install --full` over HTTP (the whole bundle streamed, no delta; read-back on) | {fmt(res['full'])} | {ratios['--full']:.2f} | {rss512f:.0f} | |",
-        f"| the dual-bank-only build (`make WITH_OSTREE=0 WITH_SINGLECOPY=0`): `install` | {fmt(res['slim'])} | {ratios['dual-bank-only']:.2f} | {rss['rss512s']:.0f} | |",
-        f"| the dual-bank-only build: `install --full` | {fmt(res['slimfull'])} | {ratios['dual-bank-only --full']:.2f} | {rss['rss512sf']:.0f} | |",
+        f"| the dual-bank-only build (`make WITH_OSTREE=0 WITH_SINGLECOPY=0`): `install` | {fmt(res['slim'])} | {ratios['dual-bank-only']:.2f} | {rss_med['rss512s']:.0f} | |",
+        f"| the dual-bank-only build: `install --full` | {fmt(res['slimfull'])} | {ratios['dual-bank-only --full']:.2f} | {rss_med['rss512sf']:.0f} | |",
     ]
     for key, tool, what in OTHERS:
         name = "SWUpdate" if tool == "swupdate" else "RAUC"
@@ -478,7 +478,7 @@ def write_report(res, others, elapsed, load):
         "bench/delta_install.py (docs/dualbank.md, \"Delta install\").",
         "",
     ]
-    lines += slim_memory(rss, R, ok)
+    lines += slim_memory(rss_med, R, ok)
     lines += report_others(others, base, rb, norb)
     lines += [
         "How the updater gets there: the download and zstd decoding run on one thread, "
