@@ -87,6 +87,11 @@ struct bundle_head {
 	size_t sig_len;
 	uint64_t index_offset;   /* where the index section starts: the head's length */
 	uint64_t payload_offset; /* where the zstd stream starts: after the index */
+	/* The first bytes of the index section when they came in the same read
+	 * as the head (at most index-size; not verified: bundle_index_fetch
+	 * checks them with the rest), so that they are not fetched twice. */
+	uint8_t *index_start;
+	size_t index_start_len;
 };
 
 /* Incremental parse of the first bytes of a bundle: returns 0 when buf holds the

@@ -240,6 +240,25 @@ static int delta_window(struct creator *c, const struct delta *d, struct error *
 	return 0;
 }
 
+/* The match finder's chain table (a binary tree at level 16 and above) only
+ * reaches back 2^(chainLog - 1) bytes: at the level's default (2^24 at
+ * level 19) a frame could not see most of a large source except through
+ * single hash heads. Grown to cover the window, up to 2^28 entries (1 GiB of
+ * table on the build host): on the release series of docs/benchmark.md the
+ * feature releases' deltas shrank 2.6 % and 2.7 %, for 2.4x and 2.2x the time
+ * to make them (docs/dualbank.md, "Static delta"). */
+#define DELTA_CHAIN_LOG_MAX 28
+
+static unsigned delta_chain_log(const struct creator *c, const struct delta *d)
+{
+	unsigned dflt = ZSTD_getCParams(c->level, 0, (size_t)d->src_size).chainLog;
+	unsigned want = (unsigned)c->wlog + 1;
+
+	if (want > DELTA_CHAIN_LOG_MAX)
+		want = DELTA_CHAIN_LOG_MAX;
+	return want > dflt ? want : dflt;
+}
+
 /* The source indexed once as a raw-content dictionary (re-indexing it per
  * frame was measured 4x slower), referenced by every frame. */
 static int delta_zstd_setup(struct creator *c, struct delta *d, struct error *e)
@@ -251,6 +270,8 @@ static int delta_zstd_setup(struct creator *c, struct delta *d, struct error *e)
 		return err_oom(e, NULL);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtxParams_setParameter(p, ZSTD_c_windowLog, c->wlog);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtxParams_setParameter(p, ZSTD_c_chainLog, (int)delta_chain_log(c, d));
 	if (!ZSTD_isError(r))
 		d->cd = ZSTD_createCDict_advanced2(d->src, (size_t)d->src_size, ZSTD_dlm_byRef,
 						   ZSTD_dct_rawContent, p, ZSTD_defaultCMem);

@@ -106,6 +106,7 @@ void bundle_head_free(struct bundle_head *h)
 		return;
 	free(h->manifest_text);
 	free(h->sig);
+	free(h->index_start);
 	memset(h, 0, sizeof(*h));
 }
 

@@ -371,7 +371,12 @@ int bundle_index_fetch(const struct source_opts *o, const struct bundle_head *h,
 	c.buf = malloc(c.cap);
 	if (!c.buf)
 		return err_oom(e, "bundle index of %" PRIu64 " bytes", m->index_size);
-	r = source_stream(o, h->index_offset, m->index_size, collect, &c, e);
+	c.len = h->index_start_len < c.cap ? h->index_start_len : c.cap;
+	if (c.len)
+		memcpy(c.buf, h->index_start, c.len);
+	r = c.len == c.cap ? 0
+			   : source_stream(o, h->index_offset + c.len, m->index_size - c.len,
+					   collect, &c, e);
 	if (r == 0)
 		r = bundle_index_parse(c.buf, c.len, m, ix, e);
 	free(c.buf);

@@ -43,47 +43,63 @@ static int same_release(const struct manifest *d, const struct manifest *f, stru
 	return 0;
 }
 
-/* The source: the active slot's first delta-source-size bytes, hashed with
- * pread unless this process hashed exactly those bytes already (known),
- * then mapped read-only (the slot is never opened for writing): zstd takes
- * its prefix as one buffer, and a mapping's pages stay the page cache's. */
+/* The active slot (fd) holds the delta's source image: big enough, and its
+ * first delta_source_size bytes hash to the signed digest. They are hashed
+ * with pread unless this process hashed exactly those bytes already (known). */
+static int check_source(int fd, const struct manifest *m, const struct source_digest *known,
+			const char *path, struct error *e)
+{
+	uint64_t size = 0;
+	uint8_t sha[32];
+	int rc;
+
+	if (file_or_blockdev_size(fd, &size) < 0 || size < m->delta_source_size ||
+	    m->delta_source_size == 0 || m->delta_source_size > SIZE_MAX)
+		return err_set(e, UPD_EXIT_VERIFY, ESTALE,
+			       "the active slot %s is smaller than its source image (%llu bytes)",
+			       path, (unsigned long long)m->delta_source_size);
+	if (known && known->len == m->delta_source_size &&
+	    memcmp(known->sha256, m->delta_source_sha256, 32) == 0) {
+		log_debug("the active slot's image was hashed once in this run: its source");
+		return 0;
+	}
+	rc = image_hash(fd, m->delta_source_size, sha);
+	if (rc < 0)
+		return err_set(e, UPD_EXIT_OTHER, -rc, "read the active slot %s: %s", path,
+			       strerror(-rc));
+	if (memcmp(sha, m->delta_source_sha256, 32) != 0)
+		return err_set(e, UPD_EXIT_VERIFY, ESTALE,
+			       "the active slot %s does not hold its source image", path);
+	return 0;
+}
+
+/* The checked source mapped read-only (the slot is never opened for
+ * writing): zstd takes its prefix as one buffer, and a mapping's pages stay
+ * the page cache's. */
 static int map_source(struct static_delta *s, const char *active_path,
 		      const struct source_digest *known, struct error *e)
 {
 	const struct manifest *m = &s->h->manifest;
-	uint64_t size = 0;
-	uint8_t sha[32];
-	bool hashed = known && known->len == m->delta_source_size &&
-		      memcmp(known->sha256, m->delta_source_sha256, 32) == 0;
-	int fd = active_path ? open(active_path, O_RDONLY | O_CLOEXEC) : -1, rc = 0;
+	int fd = active_path ? open(active_path, O_RDONLY | O_CLOEXEC) : -1;
 
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_VERIFY, ESTALE, "the active slot %s: %s",
 			       active_path ? active_path : "(unknown)", strerror(errno));
-	if (file_or_blockdev_size(fd, &size) < 0 || size < m->delta_source_size ||
-	    m->delta_source_size == 0 || m->delta_source_size > SIZE_MAX)
-		rc = err_set(e, UPD_EXIT_VERIFY, ESTALE,
-			     "the active slot %s is smaller than its source image (%llu bytes)",
-			     active_path, (unsigned long long)m->delta_source_size);
-	if (rc == 0 && hashed)
-		log_debug("the active slot's image was hashed once in this run: its source");
-	else if (rc == 0 && (rc = image_hash(fd, m->delta_source_size, sha)) < 0)
-		rc = err_set(e, UPD_EXIT_OTHER, -rc, "read the active slot %s: %s", active_path,
-			     strerror(-rc));
-	else if (rc == 0 && memcmp(sha, m->delta_source_sha256, 32) != 0)
-		rc = err_set(e, UPD_EXIT_VERIFY, ESTALE,
-			     "the active slot %s does not hold its source image", active_path);
-	void *p = rc == 0 ? mmap(NULL, (size_t)m->delta_source_size, PROT_READ, MAP_SHARED, fd, 0)
-			  : NULL;
-	int saved = errno;
+	int rc = check_source(fd, m, known, active_path, e);
+	void *p = MAP_FAILED;
 
+	if (rc == 0) {
+		p = mmap(NULL, (size_t)m->delta_source_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			rc = err_set(e, UPD_EXIT_OTHER, errno, "map the active slot %s: %s",
+				     active_path, strerror(errno));
+	}
 	close(fd);
-	if (p == MAP_FAILED)
-		return err_set(e, UPD_EXIT_OTHER, saved, "map the active slot %s: %s", active_path,
-			       strerror(saved));
+	if (rc < 0)
+		return rc;
 	s->map = p;
-	s->map_len = rc == 0 ? m->delta_source_size : 0;
-	return rc;
+	s->map_len = m->delta_source_size;
+	return 0;
 }
 
 /* The checks common to both ways in: format, index, source. */

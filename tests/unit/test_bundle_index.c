@@ -17,6 +17,7 @@
 #include "../../bundle/bundle.h"
 #include "../../bundle/create.h"
 #include "../../bundle/index.h"
+#include "../../backends/image/bundle_image.h"
 
 static struct tu_signer fx;
 TU_SIGNER_GROUP(fx)
@@ -237,6 +238,44 @@ static void test_index_fetch(void **state)
 	assert_null(ix.frame_offset);
 	bundle_free(&b);
 	free(img), free(cut), free(whole);
+}
+
+/* The index bytes that came with the head's read are used, not fetched
+ * again, and are checked like fetched ones; a part of them is completed
+ * from the source. */
+static void test_index_from_head_read(void **state)
+{
+	(void)state;
+	struct bundle b;
+	struct bundle_head h;
+	struct bundle_index ix;
+	struct error e = {0};
+	uint8_t *img;
+	char *head_only = path_in("head.upd"), *whole = path_in("b.upd");
+	struct source_opts o = {.location = whole}, ho = {.location = head_only};
+
+	create(100000, 0, 4096, 0, &b, &img);
+	assert_int_equal(image_head_read(&o, &h, &e), 0);
+	assert_int_equal(h.index_start_len, h.manifest.index_size);
+	assert_memory_equal(h.index_start, b.file + h.index_offset, h.index_start_len);
+	assert_int_equal(tu_write_file(head_only, (const char *)b.file, (size_t)h.index_offset), 0);
+	assert_int_equal(bundle_index_fetch(&ho, &h, &ix, &e), 0);
+	assert_true(ix.nblocks == 25 && ix.nframes == 25);
+	bundle_index_free(&ix);
+
+	h.index_start[h.index_start_len - 1] ^= 1;
+	assert_int_equal(bundle_index_fetch(&o, &h, &ix, &e), -EBADMSG);
+	assert_int_equal(e.exit, UPD_EXIT_VERIFY);
+	h.index_start[h.index_start_len - 1] ^= 1;
+
+	h.index_start_len = 10;
+	assert_int_equal(bundle_index_fetch(&o, &h, &ix, &e), 0);
+	assert_true(ix.nblocks == 25 && ix.nframes == 25);
+	bundle_index_free(&ix);
+	assert_int_equal(bundle_index_fetch(&ho, &h, &ix, &e), -ENODATA);
+	bundle_head_free(&h);
+	bundle_free(&b);
+	free(img), free(head_only), free(whole);
 }
 
 /* ---- hostile index ------------------------------------------------------ */
@@ -463,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_old_formats),
 		cmocka_unit_test(test_create_refuses),
 		cmocka_unit_test(test_index_fetch),
+		cmocka_unit_test(test_index_from_head_read),
 		cmocka_unit_test(test_index_parse_good),
 		cmocka_unit_test(test_index_hostile),
 		cmocka_unit_test(test_index_bomb),
