@@ -121,15 +121,38 @@ def read_io(pid):
     return vals
 
 
+def rss_anon_of_children(pid):
+    """The largest RssAnon (KiB) of pid's direct children (the command GNU
+    time runs), 0 when there is none (yet)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = f.read().split()
+    except OSError:
+        return 0
+    best = 0
+    for k in kids:
+        try:
+            with open(f"/proc/{k}/status") as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        best = max(best, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            pass
+    return best
+
+
 def measure(argv, loops=(), fs=None, env=None, shell=False, cwd=None):
-    """Runs argv; returns seconds, rss_kib, write_bytes (process and reaped
-    children), cancelled_write_bytes, dev_bytes (written to `loops`, after a
-    sync), peak_used (bytes above the empty file system of `fs`, a Loop with
-    a mount, sampled every 10 ms; None without fs), stderr."""
+    """Runs argv; returns seconds, rss_kib, rss_anon_kib (the command's peak
+    anonymous memory, sampled every 10 ms: RSS less its file-backed pages, such
+    as a mapped slot), write_bytes (process and reaped children),
+    cancelled_write_bytes, dev_bytes (written to `loops`, after a sync),
+    peak_used (bytes above the empty file system of `fs`, a Loop with a mount,
+    sampled every 10 ms; None without fs), stderr."""
     for l in loops:
         l.sync()
     before = [l.sectors_written() for l in loops]
     peak = [fs.used() if fs else 0]
+    anon = [0]
     last_io = [None]
     # Under GNU time (runner.rss_wrapped): its /proc/PID/io, read once it
     # has reaped the command, holds the command's figures too.
@@ -149,6 +172,7 @@ def measure(argv, loops=(), fs=None, env=None, shell=False, cwd=None):
             io = read_io(p.pid)
             if io:
                 last_io[0] = io
+            anon[0] = max(anon[0], rss_anon_of_children(p.pid))
             if fs:
                 peak[0] = max(peak[0], fs.used())
             done.wait(0.01)
@@ -178,7 +202,8 @@ def measure(argv, loops=(), fs=None, env=None, shell=False, cwd=None):
     for l in loops:
         l.sync()
     dev = sum((l.sectors_written() - b) * 512 for l, b in zip(loops, before))
-    return {"seconds": dt, "rss_kib": rss, "write_bytes": io.get("write_bytes", 0),
+    return {"seconds": dt, "rss_kib": rss, "rss_anon_kib": anon[0] or None,
+            "write_bytes": io.get("write_bytes", 0),
             "cancelled_write_bytes": io.get("cancelled_write_bytes", 0), "dev_bytes": dev,
             "peak_used": (peak[0] - fs.empty_used) if fs else None, "stderr": text}
 
@@ -192,6 +217,8 @@ def combine(parts):
         for k in ("seconds", "write_bytes", "cancelled_write_bytes", "dev_bytes"):
             out[k] += r[k]
         out["rss_kib"] = max(out["rss_kib"], r["rss_kib"])
+        if r.get("rss_anon_kib") is not None:
+            out["rss_anon_kib"] = max(out.get("rss_anon_kib") or 0, r["rss_anon_kib"])
         if r["peak_used"] is not None:
             out["peak_used"] = max(out["peak_used"] or 0, r["peak_used"])
     return out

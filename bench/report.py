@@ -360,8 +360,8 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
 
     @staticmethod
     def _m(m):
-        return {k: m[k] for k in ("seconds", "rss_kib", "write_bytes", "cancelled_write_bytes",
-                                  "dev_bytes", "peak_used")}
+        return {k: m.get(k) for k in ("seconds", "rss_kib", "rss_anon_kib", "write_bytes",
+                                      "cancelled_write_bytes", "dev_bytes", "peak_used")}
 
     # --- ostree -----------------------------------------------------------------------
 

@@ -429,6 +429,15 @@ class Writer:
             m = [rng(self.r.get(key, v, "rss_kib"), 1024, "{:.1f}") for v in self.upd]
             L.append(f"| {LABEL[key]} | " + " | ".join(t + m) + " |")
         L.append("")
+        anon = [(key, [self.r.med(key, v, "rss_anon_kib") for v in self.upd])
+                for key in ("db_full", "db", "db_static")]
+        anon = [(k, xs) for k, xs in anon if all(x is not None for x in xs)]
+        if anon:
+            L += ["Of that, the dual-bank updater's anonymous memory (peak RssAnon, sampled every "
+                  "10 ms; the rest is file-backed pages: the mapped active slot that a static "
+                  "delta refers to, the program and its libraries), MiB: " + "; ".join(
+                      f"{LABEL[k]}: " + ", ".join(f"to {v} {x / 1024:.1f}" for v, x in zip(self.upd, xs))
+                      for k, xs in anon) + ".", ""]
         if "swupdate" in self.r.res:
             L += ["SWUpdate's time is to its exit; its raw handler does not fsync the slot, and it "
                   "polls for the end of the install once a second (docs/benchmark-dualbank.md). "
