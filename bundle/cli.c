@@ -133,8 +133,6 @@ static int bundle_info_cmd(int argc, char **argv, const char *config_path, const
 	struct source_opts o = { .timeout_s = 30, .retries = 2 };
 	struct bundle_head h = {0};
 	uint64_t total = UINT64_MAX;
-	size_t len = 0, need = 0;
-	uint8_t *buf;
 	int rc;
 
 	if (argc > 2) {
@@ -144,14 +142,7 @@ static int bundle_info_cmd(int argc, char **argv, const char *config_path, const
 	if (argc != 2)
 		return usage(e, "info: needs one FILE or URL");
 	o.location = argv[1];
-	if (!(buf = malloc(BUNDLE_HEAD_MAX)))
-		return err_oom(e, NULL), UPD_EXIT_OTHER;
-	rc = source_read_head(&o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
-	if (rc == 0 && (rc = bundle_head_parse(buf, len, &h, &need, e)) == -EAGAIN)
-		rc = err_set(e, UPD_EXIT_VERIFY, ENODATA, "bundle truncated: %zu bytes, header needs %zu",
-			     len, need);
-	free(buf);
-	if (rc < 0) {
+	if ((rc = bundle_head_fetch(&o, &h, &total, e)) < 0) {
 		err_prefix(e, "bundle info %s", argv[1]);
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
 	}

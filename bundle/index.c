@@ -357,6 +357,46 @@ static int collect(void *user, const uint8_t *data, size_t len, struct error *e)
 	return 0;
 }
 
+/* The read that brought the head (len bytes of buf) brought the index's
+ * first bytes too: kept for bundle_index_fetch (a delta install's index
+ * request then starts after them). Without memory they are fetched again. */
+static void keep_index_start(struct bundle_head *h, const uint8_t *buf, size_t len)
+{
+	uint64_t n;
+
+	if (h->manifest.format < 3 || len <= h->index_offset)
+		return;
+	n = len - h->index_offset;
+	if (n > h->manifest.index_size)
+		n = h->manifest.index_size;
+	h->index_start = malloc((size_t)n);
+	if (!h->index_start)
+		return;
+	memcpy(h->index_start, buf + h->index_offset, (size_t)n);
+	h->index_start_len = (size_t)n;
+}
+
+int bundle_head_fetch(const struct source_opts *o, struct bundle_head *h, uint64_t *total,
+		      struct error *e)
+{
+	size_t len = 0, need = 0;
+	uint8_t *buf = malloc(BUNDLE_HEAD_MAX);
+	int rc;
+
+	if (!buf)
+		return err_oom(e, NULL);
+	rc = source_read_head(o, buf, BUNDLE_HEAD_MAX, &len, total, e);
+	if (rc == 0)
+		rc = bundle_head_parse(buf, len, h, &need, e);
+	if (rc == 0)
+		keep_index_start(h, buf, len);
+	free(buf);
+	if (rc == -EAGAIN)
+		return err_set(e, UPD_EXIT_VERIFY, ENODATA,
+			       "bundle truncated: %zu bytes, its header needs %zu", len, need);
+	return rc;
+}
+
 int bundle_index_fetch(const struct source_opts *o, const struct bundle_head *h,
 		       struct bundle_index *ix, struct error *e)
 {

@@ -72,6 +72,15 @@ int bundle_index_parse(const uint8_t *buf, size_t len, const struct manifest *m,
 		       struct bundle_index *ix, struct error *e);
 void bundle_index_free(struct bundle_index *ix);
 
+/* Reads and parses the head of o's bundle (one request for its first
+ * BUNDLE_HEAD_MAX bytes; *total: the file's size where the source knows it,
+ * else UINT64_MAX) and keeps the index's first bytes that came with it
+ * (h->index_start, unverified until bundle_index_fetch checks them). A file
+ * shorter than its header says: UPD_EXIT_VERIFY. On failure *h holds nothing
+ * to free; the size is not checked (bundle_check_size). */
+int bundle_head_fetch(const struct source_opts *o, struct bundle_head *h, uint64_t *total,
+		      struct error *e);
+
 /* Reads the index section of h's bundle from o (one range request) and
  * parses it (bundle_index_parse), so that nothing is kept unless it matches
  * the signed manifest. Download errors as source_stream's. */

@@ -5,46 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../bundle/index.h"
 #include "../../lib/digest.h"
 #include "../../lib/progress.h"
 #include "slot_writer.h"
 
-/* The read that brought the head (len bytes of buf) brought the index's
- * first bytes too: kept for bundle_index_fetch (a delta install's index
- * request then starts after them). Without memory they are fetched again. */
-static void keep_index_start(struct bundle_head *h, const uint8_t *buf, size_t len)
-{
-	uint64_t n = len - h->index_offset;
-
-	if (h->manifest.format < 3 || len <= h->index_offset)
-		return;
-	if (n > h->manifest.index_size)
-		n = h->manifest.index_size;
-	h->index_start = malloc((size_t)n);
-	if (!h->index_start)
-		return;
-	memcpy(h->index_start, buf + h->index_offset, (size_t)n);
-	h->index_start_len = (size_t)n;
-}
-
 int image_head_read(const struct source_opts *o, struct bundle_head *h, struct error *e)
 {
 	uint64_t total = UINT64_MAX;
-	size_t len = 0, need = 0;
-	uint8_t *buf = malloc(BUNDLE_HEAD_MAX);
-	int rc;
+	int rc = bundle_head_fetch(o, h, &total, e);
 
-	if (!buf)
-		return err_oom(e, NULL);
-	rc = source_read_head(o, buf, BUNDLE_HEAD_MAX, &len, &total, e);
-	if (rc == 0)
-		rc = bundle_head_parse(buf, len, h, &need, e);
-	if (rc == 0)
-		keep_index_start(h, buf, len);
-	free(buf);
-	if (rc == -EAGAIN)
-		return err_set(e, UPD_EXIT_VERIFY, ENODATA,
-			       "bundle truncated: %zu bytes, its header needs %zu", len, need);
 	if (rc == 0 && (rc = bundle_check_size(h, total, e)) < 0)
 		bundle_head_free(h);
 	return rc;
