@@ -2,11 +2,13 @@
 #include "fault.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned long hits_any;
@@ -103,6 +105,20 @@ void fault_progress(const char *name, uint64_t value)
 		return;
 	if (value >= strtoull(at + 1, NULL, 10))
 		cut();
+}
+
+void fault_delay(const char *name)
+{
+	const char *spec = getenv("UPDATER_FAULT_DELAY");
+	const char *colon = spec ? strchr(spec, ':') : NULL;
+
+	if (!colon || strlen(name) != (size_t)(colon - spec) ||
+	    strncmp(spec, name, (size_t)(colon - spec)) != 0)
+		return;
+	unsigned long ms = strtoul(colon + 1, NULL, 10);
+	struct timespec t = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&t, &t) < 0 && errno == EINTR)
+		;
 }
 #else
 /* ISO C forbids an empty translation unit. */

@@ -8,6 +8,8 @@
  *   UPDATER_FAULT_LOG=FILE  append "NAME" (or "NAME@V") per hit, to list them
  *   UPDATER_FAULT_GROUP=1   the cut kills the whole process group (kill(0)),
  *                           helper processes too; start the updater with setsid
+ *   UPDATER_FAULT_DELAY=NAME:MS  sleep MS milliseconds at each fault_delay(NAME):
+ *                           slow local work, as on slow flash, without a cut
  */
 #pragma once
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #ifdef UPDATER_FAULTS
 void fault_point(const char *name);
 void fault_progress(const char *name, uint64_t value);
+void fault_delay(const char *name);
 #else
 static inline void fault_point(const char *name) { (void)name; }
 static inline void fault_progress(const char *name, uint64_t value)
@@ -22,4 +25,5 @@ static inline void fault_progress(const char *name, uint64_t value)
 	(void)name;
 	(void)value;
 }
+static inline void fault_delay(const char *name) { (void)name; }
 #endif

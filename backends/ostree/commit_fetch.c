@@ -71,7 +71,9 @@ static int fetch_small(struct ostree_backend *b, const char *path, uint64_t max,
 	int rc;
 
 	g_byte_array_set_size(a, HEAD_MAX);
-	if ((rc = source_read_head(&o, a->data, HEAD_MAX, &len, &total, e)) < 0)
+	ob_report_fetching(b, true);
+	rc = source_read_head(&o, a->data, HEAD_MAX, &len, &total, e);
+	if (rc < 0)
 		return rc;
 	g_byte_array_set_size(a, (guint)len);
 	if (total == UINT64_MAX && len == HEAD_MAX)
@@ -85,7 +87,7 @@ static int fetch_small(struct ostree_backend *b, const char *path, uint64_t max,
 			return rc;
 	}
 	b->report_base += a->len;
-	ob_report_progress(b, b->report_base, 0, 1, 0, 0);
+	ob_report_fetching(b, false);
 	*out = g_byte_array_free_to_bytes(g_steal_pointer(&a));
 	return 0;
 }

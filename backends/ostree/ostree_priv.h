@@ -144,8 +144,14 @@ int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit,
 int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
 /* Waits for the removal of the staging area ob_fetch_content started. */
 void ob_cleanup_finish(struct ostree_backend *b);
-/* In the pull process: progress for the updater. */
+/* In the pull process: progress for the updater. fetches > 0 while a
+ * download is under way: only then does time without progress count as a
+ * stall (the updater kills the process after server.timeout). */
 void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetched, unsigned fetches,
 			unsigned writes, unsigned requested);
+/* Our own downloads (a commit's files, a static delta's) say when one starts
+ * and when it ended, so that the local work after it (a signature check,
+ * applying a delta) is not taken for a stalled server. */
+void ob_report_fetching(struct ostree_backend *b, bool fetching);
 /* The pull process' entry point. */
 int ob_helper(int argc, char **argv);

@@ -18,6 +18,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "../../lib/fault.h"
 #include "../../lib/fsutil.h"
 #include "../../lib/io.h"
 #include "../../lib/log.h"
@@ -70,7 +71,10 @@ static int libostree_pull(struct ostree_backend *b, GVariant *opts, const char *
 {
 	g_autoptr(OstreeAsyncProgress) prog = ostree_async_progress_new_and_connect(on_pull_progress, b);
 	GError *gerr = NULL;
-	gboolean ok = ostree_repo_pull_with_options(b->repo, b->remote, opts, prog, NULL, &gerr);
+	gboolean ok;
+
+	ob_report_fetching(b, true); /* until libostree's first report */
+	ok = ostree_repo_pull_with_options(b->repo, b->remote, opts, prog, NULL, &gerr);
 
 	ostree_async_progress_finish(prog);
 	return ok ? 0 : ob_gerror(e, gerr, UPD_EXIT_DOWNLOAD, what);
@@ -129,13 +133,15 @@ static int fetch_file(struct ostree_backend *b, const char *url, const char *pat
 	struct file_sink s = { .b = b, .fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600) };
 	if (s.fd < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "%s: %s", path, strerror(errno));
+	ob_report_fetching(b, true);
 	int rc = source_stream(&o, 0, size, write_sink, &s, e);
+	b->report_base += s.done;
+	ob_report_fetching(b, false);
 	if (rc == 0 && fsync(s.fd) < 0)
 		rc = err_set(e, UPD_EXIT_OTHER, errno, "fsync %s: %s", path, strerror(errno));
 	close(s.fd);
 	if (rc < 0)
 		unlink(path);
-	b->report_base += s.done;
 	return rc;
 }
 
@@ -387,7 +393,10 @@ static int fetch_delta(struct ostree_backend *b, const char *from, const char *d
 
 	/* No delta on the server is normal: the caller falls back to objects.
 	 * A HEAD request asks, so that a plain pull costs no 404 page more. */
-	if (source_size(&o, &total, &probe) < 0 || total == UINT64_MAX)
+	ob_report_fetching(b, true);
+	rc = source_size(&o, &total, &probe);
+	ob_report_fetching(b, false);
+	if (rc < 0 || total == UINT64_MAX)
 		return -ENOENT;
 	if (total > SUPERBLOCK_MAX) {
 		log_warn("static delta %.12s -> %.12s: superblock of %llu bytes, more than %u: "
@@ -504,6 +513,7 @@ static int apply_staged(struct ostree_backend *b, const char *dir, struct error 
 
 	if ((rc = ob_rm_tree(path)) < 0)
 		return err_set(e, UPD_EXIT_OTHER, -rc, "remove %s: %s", path, strerror(-rc));
+	fault_delay("delta-apply"); /* tests: applying on slow flash */
 	if ((rc = staging_repo(b, path, &r, e)) < 0 || (rc = execute_staged(r, delta, e)) < 0)
 		return rc;
 	return import_reachable(b, path, e);

@@ -49,6 +49,11 @@ void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetch
 			fetches, writes, requested);
 }
 
+void ob_report_fetching(struct ostree_backend *b, bool fetching)
+{
+	ob_report_progress(b, b->report_base, 0, fetching ? 1 : 0, 0, 0);
+}
+
 /* One line: a message with a newline would end the record early. */
 static void report_error(int fd, const struct error *e)
 {

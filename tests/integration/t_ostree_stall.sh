@@ -4,7 +4,8 @@
 # the install completes from a healthy server. Both download paths: a static
 # delta's part (the updater's own downloader) and loose objects (libostree's
 # pull, in a child process killed after server.timeout). Every updater run is
-# capped, so a hang fails the test instead of hanging it.
+# capped, so a hang fails the test instead of hanging it. Last, local work
+# is not a stall: a delta whose apply takes longer than server.timeout installs.
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/ostree.sh"
 set -u
@@ -65,4 +66,15 @@ ostree_assert_untouched "$D" "updater killed mid-pull"
 stop_httpd
 start_httpd "$OFIX/srv"
 ostree_set_url "$D" "$URL/repo"
+
+# Applying a delta is local work, not a stalled server: with the apply
+# slowed to server.timeout + 2 s (the fault build's UPDATER_FAULT_DELAY, as
+# on slow flash), the delta install completes and the pull process is not
+# killed (it was, three times, before 2026-12-06).
+slow=$(((TMO + 2) * 1000))
+UPDATER_FAULT_DELAY=delta-apply:$slow expect_exit 0 "$WORK/slow-apply" \
+	env UPDATER="$TOP/updater-fault" bash -c '. "$1"; shift; ostree_upd "$@"' _ "$TOP/tests/lib/ostree.sh" \
+	"$D" -v install "$C2"
+grep -q "applied static delta" "$WORK/slow-apply" || { cat "$WORK/slow-apply" >&2; fail "the slow-apply install did not apply the delta"; }
+! grep -q "no data for" "$WORK/slow-apply" || { cat "$WORK/slow-apply" >&2; fail "applying the delta was taken for a stalled server"; }
 expect_exit 0 "$WORK/ok" ostree_upd "$D" install "$C3"
