@@ -133,6 +133,12 @@ int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct 
 char *ob_staging_applied(struct ostree_backend *b);
 /* rm -rf PATH (no error when it does not exist); -errno. */
 int ob_rm_tree(const char *path);
+/* A static delta's superblock file, typed but not yet checked (NULL: e set). */
+GVariant *ob_load_superblock(const char *path, struct error *e);
+/* delta_parts.c: applies the static delta in delta_dir (its superblock and
+ * parts "0".."N-1", checked already against the verified commit) into r,
+ * inside r's open transaction, its parts on threads. */
+int ob_delta_execute(OstreeRepo *r, const char *delta_dir, struct error *e);
 /* "fetch commit metadata of REMOTE:REF": the metadata step's name in messages,
  * from the updater and from the pull process alike. */
 void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, size_t size);

@@ -252,7 +252,7 @@ static uint64_t space_above_reserve(struct ostree_backend *b)
 
 /* --- the superblock ------------------------------------------------------- */
 
-static GVariant *load_superblock(const char *path, struct error *e)
+GVariant *ob_load_superblock(const char *path, struct error *e)
 {
 	GError *gerr = NULL;
 	g_autoptr(GMappedFile) mf = g_mapped_file_new(path, FALSE, &gerr);
@@ -413,7 +413,7 @@ static int fetch_delta(struct ostree_backend *b, const char *from, const char *d
 	 * download error (exit 4, resumable), not "no delta". */
 	if ((rc = fetch_file(b, sb_url, sb_path, total, e)) < 0)
 		return rc == -ENOENT ? -EIO : rc;
-	g_autoptr(GVariant) sb = load_superblock(sb_path, e);
+	g_autoptr(GVariant) sb = ob_load_superblock(sb_path, e);
 	if (!sb)
 		return -EBADMSG;
 	if (!superblock_usable(b, from, sb))
@@ -468,12 +468,16 @@ static int staging_repo(struct ostree_backend *b, const char *path, OstreeRepo *
 
 static int execute_staged(OstreeRepo *r, const char *delta_dir, struct error *e)
 {
-	g_autoptr(GFile) f = g_file_new_for_path(delta_dir);
 	GError *gerr = NULL;
+	int rc;
 
-	if (!ostree_repo_prepare_transaction(r, NULL, NULL, &gerr) ||
-	    !ostree_repo_static_delta_execute_offline(r, f, FALSE, NULL, &gerr) ||
-	    !ostree_repo_commit_transaction(r, NULL, NULL, &gerr)) {
+	if (!ostree_repo_prepare_transaction(r, NULL, NULL, &gerr))
+		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "apply static delta");
+	if ((rc = ob_delta_execute(r, delta_dir, e)) < 0) {
+		ostree_repo_abort_transaction(r, NULL, NULL);
+		return rc;
+	}
+	if (!ostree_repo_commit_transaction(r, NULL, NULL, &gerr)) {
 		ostree_repo_abort_transaction(r, NULL, NULL);
 		return ob_gerror(e, gerr, UPD_EXIT_VERIFY, "apply static delta");
 	}
