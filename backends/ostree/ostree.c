@@ -3,10 +3,12 @@
  * libostree (hard-linked checkouts). The booted deployment is never removed
  * or rewritten; the previous one stays bootable as the rollback entry. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "../../lib/fault.h"
 #include "../../lib/log.h"
@@ -133,6 +135,11 @@ static int open_backend(const struct config *c, struct ostree_backend **out, boo
 	*out = NULL;
 	if (rc == 0 && !(b = calloc(1, sizeof(*b))))
 		rc = err_oom(e, NULL);
+	/* The program as it is now: the pull process, started later, runs this
+	 * very file even if a package upgrade has replaced or removed it since
+	 * (pull_proc.c). Without it (no /proc), the path is used. */
+	if (b)
+		b->self_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (rc == 0)
 		rc = load_backend(b, c, oc, quiet, e);
 	if (rc < 0) {
@@ -171,6 +178,8 @@ void ob_free(struct ostree_backend *b)
 	g_clear_object(&b->repo);
 	g_clear_object(&b->sysroot);
 	g_free(b->source_url);
+	if (b->self_fd >= 0)
+		close(b->self_fd);
 	free(b);
 }
 

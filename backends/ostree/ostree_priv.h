@@ -36,6 +36,7 @@ struct ostree_backend {
 	 * delta's staging area, on threads (trust.c, pull_proc.c). */
 	struct ob_sig_job *sig_job;
 	GThread *cleanup;
+	int self_fd; /* this program, opened at start (-1: none): the pull process runs it */
 	/* In the pull process: where progress goes, and the bytes of the
 	 * downloads before the current one. */
 	int report_fd;

@@ -154,7 +154,8 @@ static int spawn(struct ostree_backend *b, const char *const *args, struct pull_
 		return err_set(e, UPD_EXIT_OTHER, errno, "pull: pipe: %s", strerror(errno));
 	snprintf(fd, sizeof(fd), "%d", p[1]);
 	snprintf(lvl, sizeof(lvl), "%d", (int)log_get_level());
-	struct child_spec spec = { .path = self, .exec_fd = -1, .argv = (char *const *)argv,
+	fault_delay("pull-spawn"); /* tests: the program replaced meanwhile */
+	struct child_spec spec = { .path = self, .exec_fd = b->self_fd, .argv = (char *const *)argv,
 				   .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
 				   .keep_fd = p[1], .die_with_parent = true };
 	rc = child_spawn(&c->child, &spec, &err);
