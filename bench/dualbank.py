@@ -483,7 +483,8 @@ def write_report(res, others, elapsed, load):
     lines += [
         "How the updater gets there: the download and zstd decoding run on one thread, "
         "SHA-256 and the slot writes on a second, and the read-back of each 8 MiB range "
-        "(forced to the medium with sync_file_range, then read with O_DIRECT) on a third, "
+        "(forced to the medium with sync_file_range, then read with O_DIRECT, 512 KiB at a "
+        "time on a fourth thread while the third hashes the piece before) on a third, "
         "while later ranges are still being written.",
         "",
     ]
