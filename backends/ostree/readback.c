@@ -12,6 +12,7 @@
  * joins it first). A failed check removes the unlisted deployment, so nothing
  * of the refused release can boot. */
 #include <string.h>
+#include <unistd.h>
 
 #include "../../lib/log.h"
 #include "../../lib/progress.h"
@@ -48,27 +49,83 @@ static int new_objects(struct ob_readback *r, struct error *e)
 	return 0;
 }
 
+/* The objects are checked on two threads where there are two cores, each
+ * with a repository handle of its own, taking them in turn from one counter:
+ * hashing them is the read-back's time, and the deploy beside it leaves a
+ * core idle for much of it. */
+struct fsck_share {
+	struct ob_readback *r;
+	gint next;     /* the next object to take (atomic) */
+	gint done;     /* objects checked (atomic) */
+	gint failed;   /* set by the first failure: the others stop (atomic) */
+	GMutex lock;
+	struct error e; /* the first failure */
+	int rc;
+};
+
+static void fsck_some(struct fsck_share *f, OstreeRepo *repo, bool report)
+{
+	struct ob_readback *r = f->r;
+
+	for (;;) {
+		guint i = (guint)g_atomic_int_add(&f->next, 1);
+		const char *csum;
+		OstreeObjectType type;
+		GError *gerr = NULL;
+
+		if (i >= r->objects->len || g_atomic_int_get(&f->failed))
+			return;
+		ostree_object_name_deserialize(r->objects->pdata[i], &csum, &type);
+		if (!ostree_repo_fsck_object(repo, type, csum, NULL, &gerr)) {
+			g_mutex_lock(&f->lock);
+			if (!g_atomic_int_get(&f->failed))
+				f->rc = ob_gerror(&f->e, gerr, UPD_EXIT_VERIFY, "verify the pulled objects");
+			else
+				g_error_free(gerr);
+			g_atomic_int_set(&f->failed, 1);
+			g_mutex_unlock(&f->lock);
+			return;
+		}
+		guint done = (guint)g_atomic_int_add(&f->done, 1) + 1;
+		if (report) /* progress is not thread-safe: one reporter */
+			progress_update(done);
+	}
+}
+
+static gpointer fsck_helper(gpointer p)
+{
+	struct fsck_share *f = p;
+	OstreeRepo *repo = ostree_repo_new(ostree_repo_get_path(f->r->repo));
+
+	if (ostree_repo_open(repo, NULL, NULL))
+		fsck_some(f, repo, false);
+	g_object_unref(repo); /* a helper that could not open leaves all to the other */
+	return NULL;
+}
+
 /* Progress is the thread's alone while it runs: the deploy reports none. */
 static gpointer check_objects(gpointer p)
 {
 	struct ob_readback *r = p;
-	GError *gerr = NULL;
+	struct fsck_share f = { .r = r };
 
 	if ((r->rc = new_objects(r, &r->e)) < 0)
 		return NULL;
 	progress_begin_objects("verify", r->objects->len);
-	for (guint i = 0; i < r->objects->len; i++) {
-		const char *csum;
-		OstreeObjectType type;
-
-		ostree_object_name_deserialize(r->objects->pdata[i], &csum, &type);
-		if (!ostree_repo_fsck_object(r->repo, type, csum, NULL, &gerr)) {
-			progress_end();
-			r->rc = ob_gerror(&r->e, gerr, UPD_EXIT_VERIFY, "verify the pulled objects");
-			return NULL;
-		}
-		progress_update(i + 1);
+	g_mutex_init(&f.lock);
+	bool two = r->objects->len > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	GThread *helper = two ? g_thread_new("updater-fsck", fsck_helper, &f) : NULL;
+	fsck_some(&f, r->repo, true);
+	if (helper)
+		g_thread_join(helper);
+	g_mutex_clear(&f.lock);
+	if (f.rc < 0) {
+		progress_end();
+		r->rc = f.rc;
+		r->e = f.e;
+		return NULL;
 	}
+	progress_update(r->objects->len);
 	progress_done();
 	return NULL;
 }
