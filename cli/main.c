@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../config/config.h"
 #include "../core/backend.h"
@@ -195,15 +196,35 @@ static int run_helper(int argc, char **argv)
 	return ops->helper(argc - 3, argv + 3);
 }
 
+/* Leaves without running the libraries' exit-time destructors (GnuTLS,
+ * which libostree loads, tears down its global state even in a process that
+ * never used it): they only free memory the kernel reclaims, and touching
+ * those pages once more raised the peak memory of an ostree install by
+ * 0.9 MiB (bench/report.py's series, 1.0 -> 1.1: 21.8 -> 20.9 MiB). Everything
+ * the updater holds is closed and synced before this. Sanitizer builds exit
+ * normally: LeakSanitizer checks at exit. */
+static int leave(int code)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return code;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return code;
+#endif
+#endif
+	fflush(NULL);
+	_exit(code);
+}
+
 int main(int argc, char **argv)
 {
 	struct error e = {0};
 
 	if (argc >= 3 && strcmp(argv[1], "__helper") == 0)
-		return run_helper(argc, argv);
+		return leave(run_helper(argc, argv));
 	int code = run(argc, argv, &e);
 
 	if (code != UPD_EXIT_OK && code != UPD_EXIT_UPTODATE && err_isset(&e))
 		fprintf(stderr, "updater: %s\n", e.msg);
-	return code;
+	return leave(code);
 }

@@ -264,6 +264,8 @@ static int fetch_verified(struct ostree_backend *b, const char *ref, const char 
 	if (detached &&
 	    !ostree_repo_write_commit_detached_metadata(b->repo, csum, detached, NULL, &gerr))
 		return ob_gerror(e, gerr, UPD_EXIT_OTHER, "store the commit's signatures");
+	if (detached && b->oc->gpg_verify)
+		ob_report_verified(b, csum, detached);
 	return 0;
 }
 

@@ -171,10 +171,9 @@ void ob_free(struct ostree_backend *b)
 {
 	if (b->locked)
 		ostree_sysroot_unlock(b->sysroot);
+	ob_early_finish(b);
 	ob_cleanup_finish(b);
 	g_clear_object(&b->new_dep);
-	g_clear_pointer(&b->verified_commit, g_variant_unref);
-	g_clear_pointer(&b->verified_meta, g_variant_unref);
 	g_clear_object(&b->repo);
 	g_clear_object(&b->sysroot);
 	g_free(b->source_url);

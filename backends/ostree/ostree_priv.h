@@ -29,13 +29,16 @@ struct ostree_backend {
 	/* apply-staged: the release came from the repository (stage.c), its
 	 * new objects already read again (staged_checked). */
 	bool applying_staged, staged_checked;
-	/* The commit and detached metadata whose signatures this process found
-	 * valid while the content was pulled (trust.c). */
-	GVariant *verified_commit, *verified_meta;
-	/* In the updater: its signature check and the removal of an applied
-	 * delta's staging area, on threads (trust.c, pull_proc.c). */
-	struct ob_sig_job *sig_job;
+	/* The commit whose signatures the metadata step's pull process found
+	 * valid, and the digest of the detached metadata it checked (its "v"
+	 * line, pull_proc.c; empty: none). */
+	char pull_verified[65], pull_verified_sigs[65];
+	/* In the updater: the removal of an applied delta's staging area, on a
+	 * thread (pull_proc.c). */
 	GThread *cleanup;
+	/* The content step's process, started while the metadata step runs
+	 * and waiting for its arguments (pull_proc.c). */
+	struct early_child *early;
 	int self_fd; /* this program, opened at start (-1: none): the pull process runs it */
 	/* In the pull process: where progress goes, and the bytes of the
 	 * downloads before the current one. */
@@ -58,11 +61,8 @@ int ob_gerror(struct error *e, GError *gerr, int exit_code, const char *what);
 int ob_verify_commit_signature(struct ostree_backend *b, const char *csum, GVariant *commit,
 			       GVariant *detached, struct error *e);
 int ob_check_signature(struct ostree_backend *b, struct error *e);
-/* The updater's own check of b->checksum's signatures, on a thread while the
- * content is pulled (NULL when gpg_verify is off); finish joins it and keeps
- * what it found valid for ob_check_signature. */
-struct ob_sig_job *ob_sig_check_start(struct ostree_backend *b);
-void ob_sig_check_finish(struct ostree_backend *b, struct ob_sig_job *j);
+/* The SHA-256 (hex) of DETACHED in normal form. */
+void ob_detached_digest(GVariant *detached, char out[65]);
 /* Exit 3 when the commit names refs it is bound to and REF is not one. */
 int ob_check_ref_binding(const char *csum, GVariant *commit, const char *ref, struct error *e);
 /* The release's version, compatible and security version from the commit's
@@ -149,6 +149,11 @@ void ob_meta_what(const struct ostree_backend *b, const char *ref, char *out, si
  * server.timeout without progress: libostree ignores cancellation. */
 int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit, struct error *e);
 int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e);
+/* In the pull process: the commit CSUM's signatures, DETACHED, were found
+ * valid and stored. */
+void ob_report_verified(struct ostree_backend *b, const char *csum, GVariant *detached);
+/* Ends the content step's waiting process when no content step used it. */
+void ob_early_finish(struct ostree_backend *b);
 /* Waits for the removal of the staging area ob_fetch_content started. */
 void ob_cleanup_finish(struct ostree_backend *b);
 /* In the pull process: progress for the updater. fetches > 0 while a

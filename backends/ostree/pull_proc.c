@@ -14,12 +14,24 @@
  * updater itself never loads libcurl's TLS state: its peak memory is that of
  * the deploy, the child's that of the pull.
  *
+ * The content step's process is started early, beside the metadata step's,
+ * and waits: its start (the program loaded, the config read, the repository
+ * opened: 40 ms of an install's path here) overlaps the signature check of
+ * the metadata step. It reads its arguments from its standard input, a
+ * socket: "content" and the content step's arguments, each NUL-terminated;
+ * at end of file with none (the release was refused, or `check` fetched
+ * metadata only), it exits.
+ *
  * Protocol on the pipe, one line each:
  *   p BYTES FETCHED FETCHES WRITES REQUESTED
  *                                    progress: bytes received, objects
  *                                    fetched, fetches and writes in flight,
  *                                    objects known to be needed so far
  *   e EXIT MESSAGE                   the pull failed (our class and message)
+ *   v COMMIT DIGEST                  the metadata step verified COMMIT's
+ *                                    signatures against ostree.gpg_keyring
+ *                                    and stored them: DIGEST is the SHA-256
+ *                                    of its detached metadata (trust.c)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,6 +65,15 @@ void ob_report_progress(struct ostree_backend *b, uint64_t bytes, unsigned fetch
 void ob_report_fetching(struct ostree_backend *b, bool fetching)
 {
 	ob_report_progress(b, b->report_base, 0, fetching ? 1 : 0, 0, 0);
+}
+
+void ob_report_verified(struct ostree_backend *b, const char *csum, GVariant *detached)
+{
+	char digest[65];
+
+	ob_detached_digest(detached, digest);
+	if (b->report_fd >= 0)
+		dprintf(b->report_fd, "v %s %s\n", csum, digest);
 }
 
 /* One line: a message with a newline would end the record early. */
@@ -90,6 +112,32 @@ static int child_run(struct ostree_backend *b, int argc, char **argv, struct err
 	return err_set(e, UPD_EXIT_USAGE, EINVAL, "__helper ostree: bad arguments (internal use only)");
 }
 
+/* "content-wait": the arguments come on standard input (the top of this
+ * file); none is a clean exit. */
+static int child_wait_args(struct ostree_backend *b, struct error *e)
+{
+	char buf[4096], *args[8];
+	size_t len = 0;
+	int n = 0;
+
+	for (;;) {
+		ssize_t r = read(STDIN_FILENO, buf + len, sizeof(buf) - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (len == sizeof(buf) - 1)
+			return err_set(e, UPD_EXIT_USAGE, E2BIG, "__helper ostree: arguments too long");
+	}
+	if (len == 0)
+		return 0;
+	buf[len] = '\0';
+	for (char *a = buf; a < buf + len && n < (int)(sizeof(args) / sizeof(args[0])); a += strlen(a) + 1)
+		args[n++] = a;
+	return child_run(b, n, args, e);
+}
+
 int ob_helper(int argc, char **argv)
 {
 	struct error e = {0};
@@ -106,7 +154,10 @@ int ob_helper(int argc, char **argv)
 	if (config_load(&cfg, argv[2], &e) == 0) {
 		if (ob_open_quiet(&cfg, &b, &e) == 0) {
 			b->report_fd = fd;
-			child_run(b, argc - 3, argv + 3, &e);
+			if (argc == 4 && strcmp(argv[3], "content-wait") == 0)
+				child_wait_args(b, &e);
+			else
+				child_run(b, argc - 3, argv + 3, &e);
 		}
 		if (b)
 			ob_free(b);
@@ -130,10 +181,12 @@ struct pull_child {
 	 * line the child is fetching the summary and config. */
 	unsigned long long bytes;
 	unsigned fetched, fetches, writes, requested;
+	char verified[65], verified_sigs[65]; /* a "v" line */
 };
 
-/* args: the child's operation and its arguments, NULL-terminated. */
-static int spawn(struct ostree_backend *b, const char *const *args, struct pull_child *c,
+/* args: the child's operation and its arguments, NULL-terminated; in: its
+ * standard input (-1: the updater's). */
+static int spawn(struct ostree_backend *b, const char *const *args, int in, struct pull_child *c,
 		 struct error *e)
 {
 	int p[2], err, rc;
@@ -156,7 +209,7 @@ static int spawn(struct ostree_backend *b, const char *const *args, struct pull_
 	snprintf(lvl, sizeof(lvl), "%d", (int)log_get_level());
 	fault_delay("pull-spawn"); /* tests: the program replaced meanwhile */
 	struct child_spec spec = { .path = self, .exec_fd = b->self_fd, .argv = (char *const *)argv,
-				   .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
+				   .stdin_fd = in, .stdout_fd = -1, .stderr_fd = -1,
 				   .keep_fd = p[1], .die_with_parent = true };
 	rc = child_spawn(&c->child, &spec, &err);
 	close(p[1]);
@@ -179,6 +232,9 @@ static void parse_line(struct pull_child *c, char *line)
 		return;
 	if (sscanf(line, "e %d %n", &code, &n) == 1 && n > 0)
 		err_set(&c->reported, code, EIO, "%s", line + n);
+	else if (strncmp(line, "v ", 2) == 0 &&
+		 sscanf(line, "v %64s %64s", c->verified, c->verified_sigs) != 2)
+		c->verified[0] = '\0';
 }
 
 /* Reads what is there; false at end of file (the child closed the pipe). */
@@ -265,6 +321,75 @@ static int reap(struct pull_child *c, const char *what, struct error *e)
 		       WEXITSTATUS(status));
 }
 
+/* --- the content step's process, started early ---------------------------- */
+
+struct early_child {
+	struct pull_child c;
+	int cmd; /* its standard input */
+};
+
+/* Started while the metadata step runs; failing to start it is not an
+ * error (the content step then starts its own). */
+static void early_start(struct ostree_backend *b)
+{
+	const char *args[] = { "content-wait", NULL };
+	struct error ignore = {0};
+	int sv[2];
+
+	if (b->early || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	struct early_child *x = g_new0(struct early_child, 1);
+	x->c = (struct pull_child){ .fd = -1, .fetches = 1 };
+	x->cmd = sv[0];
+	if (spawn(b, args, sv[1], &x->c, &ignore) < 0) {
+		close(sv[0]);
+		g_free(x);
+	} else {
+		b->early = x;
+		log_debug("pull process %d started for the content step", (int)x->c.child.pid);
+	}
+	close(sv[1]);
+}
+
+/* Hands the content step's ARGS to the waiting process: true when it took
+ * them (*c is then that process), false when there is none or it is gone. */
+static bool early_take(struct ostree_backend *b, const char *const *args, struct pull_child *c)
+{
+	struct early_child *x = b->early;
+
+	if (!x || strcmp(args[0], "content") != 0)
+		return false;
+	GString *buf = g_string_new(NULL);
+	for (; *args; args++)
+		g_string_append_len(buf, *args, (gssize)strlen(*args) + 1);
+	bool sent = send(x->cmd, buf->str, buf->len, MSG_NOSIGNAL) == (ssize_t)buf->len;
+	g_string_free(buf, TRUE);
+	if (!sent) {
+		ob_early_finish(b);
+		return false;
+	}
+	close(x->cmd);
+	*c = x->c;
+	g_free(x);
+	b->early = NULL;
+	return true;
+}
+
+void ob_early_finish(struct ostree_backend *b)
+{
+	struct early_child *x = b->early;
+
+	if (!x)
+		return;
+	if (x->cmd >= 0)
+		close(x->cmd); /* end of file: it exits */
+	child_reap(&x->c.child);
+	log_debug("pull process %d, not needed: status %#x", (int)x->c.child.pid, x->c.child.status);
+	close(x->c.fd);
+	g_free(x);
+	b->early = NULL;
+}
+
 /* spawned (may be NULL) runs once the first child is started. */
 static int run_child(struct ostree_backend *b, const char *const *args, bool with_progress,
 		     void (*spawned)(struct ostree_backend *), const char *what, struct error *e)
@@ -276,7 +401,8 @@ static int run_child(struct ostree_backend *b, const char *const *args, bool wit
 	 * from the objects and delta parts the killed one stored. */
 	for (;;) {
 		struct pull_child c = { .fd = -1, .fetches = 1 };
-		if ((rc = spawn(b, args, &c, e)) < 0)
+		if (!(stalls == 0 && early_take(b, args, &c)) &&
+		    (rc = spawn(b, args, -1, &c, e)) < 0)
 			return rc;
 		if (spawned && stalls == 0)
 			spawned(b);
@@ -284,6 +410,10 @@ static int run_child(struct ostree_backend *b, const char *const *args, bool wit
 			progress_begin("download", 0);
 		int stalled = watch(&c, cfg->server.timeout, with_progress);
 		rc = reap(&c, what, e);
+		if (rc == 0 && c.verified[0]) {
+			memcpy(b->pull_verified, c.verified, sizeof(b->pull_verified));
+			memcpy(b->pull_verified_sigs, c.verified_sigs, sizeof(b->pull_verified_sigs));
+		}
 		/* Only a pull that completed ends its bar at 100 %. */
 		if (with_progress && rc == 0 && !stalled)
 			progress_done();
@@ -299,13 +429,6 @@ static int run_child(struct ostree_backend *b, const char *const *args, bool wit
 		log_warn("%s from %s: no data for %d s, retrying (%d of %d)", what, b->url,
 			 cfg->server.timeout, stalls, cfg->server.retries);
 	}
-}
-
-/* The updater's own check of the signatures (trust.c) runs while the pull
- * process works: started after it, not to delay its start. */
-static void start_sig_check(struct ostree_backend *b)
-{
-	b->sig_job = ob_sig_check_start(b);
 }
 
 static gpointer remove_applied(gpointer path)
@@ -337,8 +460,9 @@ int ob_fetch_meta(struct ostree_backend *b, const char *ref, const char *commit,
 	const char *args[] = { "meta", ref, commit ? commit : "-", b->source_url, NULL };
 	char what[600];
 
+	b->pull_verified[0] = '\0';
 	ob_meta_what(b, ref, what, sizeof(what));
-	return run_child(b, args, false, NULL, what, e);
+	return run_child(b, args, false, early_start, what, e);
 }
 
 int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct error *e)
@@ -346,10 +470,9 @@ int ob_fetch_content(struct ostree_backend *b, const char *from_checksum, struct
 	const char *args[] = { "content", from_checksum ? from_checksum : "-", b->checksum,
 			       b->refspec, b->source_url, NULL };
 
-	int rc = run_child(b, args, true, start_sig_check, "pull", e);
+	fault_delay("content-start"); /* tests: the server changes meanwhile */
+	int rc = run_child(b, args, true, NULL, "pull", e);
 
-	ob_sig_check_finish(b, b->sig_job);
-	b->sig_job = NULL;
 	if (rc == 0)
 		start_cleanup(b);
 	return rc;

@@ -127,12 +127,31 @@ static int load_signed(struct ostree_backend *b, GVariant **commit, GVariant **d
 	return 0;
 }
 
-static bool same_bytes(GVariant *a, GVariant *b)
+/* The SHA-256 of a commit's detached metadata in normal form (the form the
+ * repository stores), as the pull process reports it. */
+void ob_detached_digest(GVariant *detached, char out[65])
 {
-	if (!a || !b)
-		return a == b;
-	return g_variant_get_size(a) == g_variant_get_size(b) &&
-	       memcmp(g_variant_get_data(a), g_variant_get_data(b), g_variant_get_size(a)) == 0;
+	g_autoptr(GVariant) normal = g_variant_get_normal_form(detached);
+	g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes(normal);
+	g_autofree char *h = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
+
+	snprintf(out, 65, "%s", h);
+}
+
+/* What the pull process verified (its "v" line) is what the repository holds:
+ * the commit object still hashes to its name, and its detached metadata (a
+ * content pull stores the signatures the server sends again) to the digest
+ * of the signatures that were checked. */
+static bool verified_by_pull(struct ostree_backend *b, GVariant *detached)
+{
+	g_autoptr(GVariant) commit = NULL;
+	char digest[65];
+
+	if (!detached || strcmp(b->pull_verified, b->checksum) != 0 ||
+	    !ob_stored_commit_ok(b, b->checksum, &commit))
+		return false;
+	ob_detached_digest(detached, digest);
+	return strcmp(digest, b->pull_verified_sigs) == 0;
 }
 
 int ob_check_signature(struct ostree_backend *b, struct error *e)
@@ -144,78 +163,12 @@ int ob_check_signature(struct ostree_backend *b, struct error *e)
 		return 0;
 	if ((rc = load_signed(b, &commit, &detached, e)) < 0)
 		return rc;
-	/* Checked by this process while the content was pulled (ob_sig_check_start),
-	 * and still byte for byte what the repository holds. */
-	if (b->verified_commit && same_bytes(commit, b->verified_commit) &&
-	    same_bytes(detached, b->verified_meta)) {
-		log_debug("commit %.12s: signatures checked during the pull, unchanged since", b->checksum);
+	if (verified_by_pull(b, detached)) {
+		log_debug("commit %.12s: signatures checked by the pull process, unchanged since",
+			  b->checksum);
 		return 0;
 	}
 	return ob_verify_commit_signature(b, b->checksum, commit, detached, e);
-}
-
-/* --- the same check, while the content pull runs --------------------------- */
-
-/* ob_verify checks the signatures in the updater itself, on what the
- * repository holds after the content pull (the pull process checked them
- * before storing the commit, and a pull stores the signatures the server
- * sends). Done after the pull, that check starts gpg with a cold gpgme (six
- * programs, a quarter of a second on the benchmark's machine) on the install's
- * path; run on a thread while the pull process works, its result is used only
- * if the commit and its detached metadata are still the bytes it checked
- * (ob_check_signature); otherwise ob_verify checks again. */
-struct ob_sig_job {
-	struct ostree_backend *b;
-	GVariant *commit, *detached;
-	char *saved_home;
-	GThread *thread;
-	struct error e;
-	int rc;
-};
-
-static gpointer sig_job_run(gpointer p)
-{
-	struct ob_sig_job *j = p;
-
-	j->rc = verify_isolated(j->b, j->b->checksum, j->commit, j->detached, &j->e);
-	return NULL;
-}
-
-struct ob_sig_job *ob_sig_check_start(struct ostree_backend *b)
-{
-	struct error ignore = {0};
-	struct ob_sig_job *j;
-
-	g_clear_pointer(&b->verified_commit, g_variant_unref);
-	g_clear_pointer(&b->verified_meta, g_variant_unref);
-	if (!b->oc->gpg_verify)
-		return NULL;
-	j = g_new0(struct ob_sig_job, 1);
-	j->b = b;
-	if (load_signed(b, &j->commit, &j->detached, &ignore) < 0) {
-		g_free(j);
-		return NULL;
-	}
-	/* The pull process inherits the isolated variable: its own check sets
-	 * the same, and its pulls run with libostree's GPG check off. */
-	j->saved_home = gpg_home_isolate();
-	j->thread = g_thread_new("updater-gpg", sig_job_run, j);
-	return j;
-}
-
-void ob_sig_check_finish(struct ostree_backend *b, struct ob_sig_job *j)
-{
-	if (!j)
-		return;
-	g_thread_join(j->thread);
-	gpg_home_restore(j->saved_home);
-	if (j->rc == 0) {
-		b->verified_commit = g_steal_pointer(&j->commit);
-		b->verified_meta = g_steal_pointer(&j->detached);
-	}
-	g_clear_pointer(&j->commit, g_variant_unref);
-	g_clear_pointer(&j->detached, g_variant_unref);
-	g_free(j);
 }
 
 /* A commit that names the refs it was made for (`ostree commit --bind-ref`)

@@ -28,9 +28,19 @@ assert s['booted'] == {'slot': '$ID1', 'version': '1.0'}, s
 assert s['pending'] is None and s['last_error'] is None and s['trial'] is False, s"
 
 # --- v2: check, install, pending ---------------------------------------------
-expect_exit 0 "$WORK/check" ostree_upd "$D" check "$C2"
+# The content step's process starts beside the metadata step's and waits
+# (backends/ostree/pull_proc.c): check has no content step, so the updater
+# ends it (exit 0) before it exits itself; install hands it the pull.
+expect_exit 0 "$WORK/check" ostree_upd "$D" -v check "$C2"
 assert_grep "version 2.0" "$WORK/check"
-expect_exit 0 "$WORK/install2" ostree_upd "$D" install "$C2"
+early=$(sed -n 's/.*pull process \([0-9]*\) started for the content step.*/\1/p' "$WORK/check")
+[ -n "$early" ] || fail "check started no process for the content step"
+assert_grep "pull process $early, not needed: status 0$" "$WORK/check"
+expect_exit 0 "$WORK/install2" ostree_upd "$D" -v install "$C2"
+early=$(sed -n 's/.*pull process \([0-9]*\) started for the content step.*/\1/p' "$WORK/install2")
+[ -n "$early" ] || fail "install started no process for the content step early"
+assert_grep "pull process $early: status 0," "$WORK/install2"
+! grep -q "not needed" "$WORK/install2" || fail "install did not use the process it started early"
 ID2=$(envvar "$D" boot_slot)
 case $ID2 in "${C2:0:12}".[0-9]*) ;; *) fail "boot_slot after install is '$ID2', not a deployment of $C2" ;; esac
 assert_eq "$(env4)" "$ID2/1/0/0" "env after install"

@@ -48,12 +48,14 @@ ostree_nofreeze "$UPDATER" --config="$D/updater.conf" --progress=none install "$
 job=$!
 child= upd=
 for _ in $(seq $((100 * SLOW))); do
-	# The content pull's, not the metadata's.
-	child=$(pgrep -f "__helper ostree [0-9]+ [0-9]+ $D/updater.conf content ") &&
+	# The content pull's, not the metadata's: started as "content-wait"
+	# beside the metadata step, it pulls once it has its arguments.
+	child=$(pgrep -f "__helper ostree [0-9]+ [0-9]+ $D/updater.conf content") &&
 		upd=$(ps -o ppid= -p "$child" | tr -d ' ') && [ -n "$upd" ] && break
 	sleep 0.1
 done
 [ -n "$upd" ] || { kill "$job"; fail "no pull child process of the updater"; }
+sleep "$SLOW" # into the pull, which stalls for server.timeout (2 s)
 tr '\0' ' ' <"/proc/$upd/cmdline" | grep -q -- "--config=$D/updater.conf .*install" ||
 	fail "the pull process' parent $upd is not the updater"
 kill -9 "$upd"
