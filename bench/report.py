@@ -432,10 +432,25 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
                   for k in KEEPS if k != 2]
         for i in range(RUNS):
             self.run_index = i
-            for name, fn in steps:
+            for name, fn in self._ordered(steps, i):
                 t = time.monotonic()
                 fn()
                 log(f"run {i + 1}/{RUNS}: {name}: {time.monotonic() - t:.0f} s")
+
+    @staticmethod
+    def _ordered(steps, i):
+        """Run i's order: each updater step and the `ostree` command's step
+        after it swap places on odd runs, so that neither always follows the
+        same work (the page cache of the server's objects, the writeback of
+        the pass before); the dual-bank tools rotate likewise (quiesce.rotate)."""
+        out = list(steps)
+        k = 0
+        while i % 2 and k < len(out) - 1:
+            if out[k][0].startswith("ostree updater") and out[k + 1][0].startswith("ostree command"):
+                out[k], out[k + 1] = out[k + 1], out[k]
+                k += 1
+            k += 1
+        return out
 
 
 def main():

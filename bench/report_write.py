@@ -288,7 +288,8 @@ class Writer:
                 "<checksum>`), then the device boots it and `mark-good` prunes to `ostree.keep` "
                 "deployments; the baseline runs `ostree pull origin REF@COMMIT` + `ostree admin "
                 "deploy` on its own copy. Both against a server with static deltas between "
-                "consecutive releases, and one with objects only. `keep = 2` is measured in the "
+                "consecutive releases, and one with objects only; the updater's pass and the "
+                "command's swap order from run to run. `keep = 2` is measured in the "
                 "timed pass, other `keep` values in passes of their own.",
                 singlecopy.method(self),
                 "- **Flash needed**: dual-bank, the two slots; single-copy, the root and the data "

@@ -182,14 +182,19 @@ static int store_commit(struct ostree_backend *b, const char *csum, GVariant *v,
 /* A commit object already in the repository is trusted only if it hashes to
  * its name: one left damaged (a power cut of an older version, a bad disk)
  * is removed and fetched again. */
+bool ob_commit_hashes_to(GVariant *commit, const char *csum)
+{
+	g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes(commit);
+
+	return hashes_to(bytes, csum, NULL);
+}
+
 bool ob_stored_commit_ok(struct ostree_backend *b, const char *csum, GVariant **out)
 {
 	g_autoptr(GVariant) v = NULL;
 
-	if (!ostree_repo_load_variant(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, &v, NULL))
-		return false;
-	g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes(v);
-	if (!hashes_to(bytes, csum, NULL))
+	if (!ostree_repo_load_variant(b->repo, OSTREE_OBJECT_TYPE_COMMIT, csum, &v, NULL) ||
+	    !ob_commit_hashes_to(v, csum))
 		return false;
 	*out = g_steal_pointer(&v);
 	return true;

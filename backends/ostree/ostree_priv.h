@@ -82,8 +82,9 @@ int ob_readback_start(struct ostree_backend *b, struct ob_readback **out, struct
 int ob_readback_finish(struct ob_readback *r, struct error *e);
 
 /* commit_fetch.c: the commit object csum in the repository, if it hashes to
- * its name. */
+ * its name; whether a commit object already loaded does. */
 bool ob_stored_commit_ok(struct ostree_backend *b, const char *csum, GVariant **out);
+bool ob_commit_hashes_to(GVariant *commit, const char *csum);
 
 /* stage.c: the backend's stage, load_staged and unstage (core/backend.h). */
 int ob_stage(void *priv, char *token, size_t size, struct error *e);

@@ -523,6 +523,8 @@ static int apply_staged(struct ostree_backend *b, const char *dir, struct error 
 	return import_reachable(b, path, e);
 }
 
+/* 1: a static delta from FROM was applied; 0: the server has none (or none
+ * that may be used), the objects are pulled. */
 static int apply_delta(struct ostree_backend *b, const char *from, struct error *e)
 {
 	g_autofree char *dir = staging_dir(b);
@@ -538,7 +540,7 @@ static int apply_delta(struct ostree_backend *b, const char *from, struct error 
 			 b->checksum);
 	if (rc == -ENOENT || rc == -ECANCELED) {
 		staging_discard(b);
-		return 0;
+		return 0; /* none applied */
 	}
 	if (rc == 0 && (rc = apply_staged(b, dir, e)) == 0)
 		log_info("applied static delta %.12s -> %.12s (%llu bytes downloaded)", from,
@@ -548,7 +550,7 @@ static int apply_delta(struct ostree_backend *b, const char *from, struct error 
 		staging_retire(b);
 	else if (e->exit != UPD_EXIT_DOWNLOAD)
 		staging_discard(b);
-	return rc;
+	return rc < 0 ? rc : 1;
 }
 
 /* After a delta's import: the import's walk of the commit found every
@@ -576,7 +578,9 @@ int ob_pull_content(struct ostree_backend *b, const char *from_checksum, struct 
 		 * delta's own on a small update. */
 		if (commit_complete(b))
 			return ob_set_remote_ref(b, ref, b->checksum, e);
-		log_debug("commit %.12s still partial after the delta: pulling what is missing", b->checksum);
+		if (rc == 1)
+			log_debug("commit %.12s still partial after the delta: pulling what is missing",
+				  b->checksum);
 	} else {
 		staging_discard(b); /* another target's */
 	}

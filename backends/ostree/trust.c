@@ -142,13 +142,12 @@ void ob_detached_digest(GVariant *detached, char out[65])
  * the commit object still hashes to its name, and its detached metadata (a
  * content pull stores the signatures the server sends again) to the digest
  * of the signatures that were checked. */
-static bool verified_by_pull(struct ostree_backend *b, GVariant *detached)
+static bool verified_by_pull(struct ostree_backend *b, GVariant *commit, GVariant *detached)
 {
-	g_autoptr(GVariant) commit = NULL;
 	char digest[65];
 
 	if (!detached || strcmp(b->pull_verified, b->checksum) != 0 ||
-	    !ob_stored_commit_ok(b, b->checksum, &commit))
+	    !ob_commit_hashes_to(commit, b->checksum))
 		return false;
 	ob_detached_digest(detached, digest);
 	return strcmp(digest, b->pull_verified_sigs) == 0;
@@ -163,7 +162,7 @@ int ob_check_signature(struct ostree_backend *b, struct error *e)
 		return 0;
 	if ((rc = load_signed(b, &commit, &detached, e)) < 0)
 		return rc;
-	if (verified_by_pull(b, detached)) {
+	if (verified_by_pull(b, commit, detached)) {
 		log_debug("commit %.12s: signatures checked by the pull process, unchanged since",
 			  b->checksum);
 		return 0;
