@@ -36,6 +36,7 @@ struct setup {
 	struct source_opts src;
 	struct delta_counts c; /* the last run's */
 	struct error e;
+	bool no_readback; /* --no-readback: the image hashed as the page cache holds it */
 };
 
 /* old with blocks [first, first + count) replaced by new random data, and
@@ -97,7 +98,7 @@ static int run(struct setup *s, bool use_active)
 	struct delta_job j = { .fd = fd, .name = "B", .path = s->target,
 			       .active_path = use_active ? s->active : NULL, .m = &s->h.manifest,
 			       .ix = &s->ix, .src = &s->src,
-			       .payload_offset = s->h.payload_offset, .readback = true };
+			       .payload_offset = s->h.payload_offset, .readback = !s->no_readback };
 	int rc = delta_install(&j, &s->c, &s->e);
 	close(fd);
 	return rc;
@@ -173,6 +174,24 @@ static void test_corrupt_frame(void **state)
 /* The two-thread block hasher gives each block the index hash the one-thread
  * bundle_index_hash_block gives it, for runs below and above the split and
  * of odd lengths (the second thread's share then differs from the first's). */
+/* --no-readback: the image is still checked as one against the manifest's
+ * image-sha256 (through the page cache), and a mismatch is refused. */
+static void test_without_readback(void **state)
+{
+	struct setup s;
+
+	(void)state;
+	setup(&s, 48 * BS + 100, 10, 3);
+	s.no_readback = true;
+	assert_int_equal(run(&s, true), 0);
+	tu_assert_file_starts(s.target, s.new_, s.n);
+	s.h.manifest.image_sha256[0] ^= 1;
+	assert_int_equal(run(&s, true), -EBADMSG);
+	assert_int_equal(s.e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(s.e.msg, "does not match the manifest's image-sha256"));
+	teardown(&s);
+}
+
 static void test_block_hasher(void **state)
 {
 	(void)state;
@@ -203,4 +222,4 @@ static void test_block_hasher(void **state)
 TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_block_hasher),
 	cmocka_unit_test(test_sources),
 	cmocka_unit_test(test_network_only), cmocka_unit_test(test_damaged_active),
-	cmocka_unit_test(test_corrupt_frame))
+	cmocka_unit_test(test_corrupt_frame), cmocka_unit_test(test_without_readback))

@@ -216,8 +216,30 @@ static void no_file_system_hashes_the_whole_slot(void **state)
 	assert_id_is_whole_slot(f);
 }
 
+/* image_hash: the SHA-256 of the first len bytes, across several of its
+ * reads (a file of 9 MiB and some); a file that ends first is -ENODATA. */
+static void image_hash_reads_len_bytes(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[700], want[65], got[65];
+	uint8_t sha[32];
+
+	snprintf(cmd, sizeof(cmd), "head -c 9437555 /dev/urandom >%s", f->slot);
+	assert_int_equal(system(cmd), 0);
+	sha256sum(f->slot, want);
+	int fd = open(f->slot, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(image_hash(fd, file_size(f->slot), sha), 0);
+	for (int i = 0; i < 32; i++)
+		snprintf(got + 2 * i, 3, "%02x", sha[i]);
+	assert_string_equal(got, want);
+	assert_int_equal(image_hash(fd, file_size(f->slot) + 1, sha), -ENODATA);
+	close(fd);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tu_teardown)
 #define MKFS(c) { #c, id_is_image, setup, tu_teardown, (void *)&c }
 TU_MAIN(NULL, NULL, MKFS(ext4_1k_blocks), MKFS(ext4_1k_blocks_64bit), MKFS(ext4_4k_blocks),
 	MKFS(ext4_4k_blocks_64bit), T(squashfs), MKFS(erofs),
-	T(a_corrupt_superblock_hashes_the_whole_slot), T(no_file_system_hashes_the_whole_slot))
+	T(a_corrupt_superblock_hashes_the_whole_slot), T(no_file_system_hashes_the_whole_slot),
+	T(image_hash_reads_len_bytes))
