@@ -251,7 +251,7 @@ bench:
 	@$(MAKE) --no-print-directory updater
 	@BENCH_RUNS=$${BENCH_RUNS:-15} python3 bench/dualbank.py
 	@BENCH_RUNS=$${BENCH_RUNS:-15} python3 bench/ostree.py
-	@BENCH_RUNS=$${BENCH_RUNS:-5} python3 bench/report.py
+	@BENCH_RUNS=$${BENCH_RUNS:-9} python3 bench/report.py
 
 # --- real boots under QEMU (docs/boot.md) ------------------------------------
 # The ramdisk is built for Debian's cloud kernel (fetched once into build/kernel).

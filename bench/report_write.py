@@ -134,7 +134,7 @@ class Writer:
               "that means other work ran alongside and the times are noisier). "
               + self.total_time() +
               "Reproduce with `make bench` (this report comes after docs/benchmark-dualbank.md and "
-              "docs/benchmark-ostree.md; `BENCH_RUNS` sets the runs, default 5), or alone with "
+              "docs/benchmark-ostree.md; `BENCH_RUNS` sets the runs, default 9), or alone with "
               "`python3 bench/report.py` as root after `make updater`; a rerun replaces this "
               "page and its plots.", ""]
         L += ["Versions: " + "; ".join([
