@@ -448,11 +448,13 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
         same work (the page cache of the server's objects, the writeback of
         the pass before); the dual-bank tools rotate likewise (quiesce.rotate)."""
         out = list(steps)
+        if i % 2 == 0:
+            return out
         k = 0
-        while i % 2 and k < len(out) - 1:
+        while k < len(out) - 1:
             if out[k][0].startswith("ostree updater") and out[k + 1][0].startswith("ostree command"):
                 out[k], out[k + 1] = out[k + 1], out[k]
-                k += 1
+                k += 1  # a swapped pair is done: its updater step is not paired again
             k += 1
         return out
 

@@ -171,9 +171,6 @@ static void test_corrupt_frame(void **state)
 	teardown(&s);
 }
 
-/* The two-thread block hasher gives each block the index hash the one-thread
- * bundle_index_hash_block gives it, for runs below and above the split and
- * of odd lengths (the second thread's share then differs from the first's). */
 /* --no-readback: the image is still checked as one against the manifest's
  * image-sha256 (through the page cache), and a mismatch is refused. */
 static void test_without_readback(void **state)
@@ -192,6 +189,9 @@ static void test_without_readback(void **state)
 	teardown(&s);
 }
 
+/* The two-thread block hasher gives each block the index hash the one-thread
+ * bundle_index_hash_block gives it, for runs below and above the split and
+ * of odd lengths (the second thread's share then differs from the first's). */
 static void test_block_hasher(void **state)
 {
 	(void)state;

@@ -230,8 +230,7 @@ static void image_hash_reads_len_bytes(void **state)
 	int fd = open(f->slot, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(image_hash(fd, file_size(f->slot), sha), 0);
-	for (int i = 0; i < 32; i++)
-		snprintf(got + 2 * i, 3, "%02x", sha[i]);
+	hex_encode(sha, 32, got);
 	assert_string_equal(got, want);
 	assert_int_equal(image_hash(fd, file_size(f->slot) + 1, sha), -ENODATA);
 	close(fd);
