@@ -179,9 +179,6 @@ static int store_commit(struct ostree_backend *b, const char *csum, GVariant *v,
 	return sync_commit_object(b, csum, e);
 }
 
-/* A commit object already in the repository is trusted only if it hashes to
- * its name: one left damaged (a power cut of an older version, a bad disk)
- * is removed and fetched again. */
 bool ob_commit_hashes_to(GVariant *commit, const char *csum)
 {
 	g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes(commit);
@@ -189,6 +186,9 @@ bool ob_commit_hashes_to(GVariant *commit, const char *csum)
 	return hashes_to(bytes, csum, NULL);
 }
 
+/* A commit object already in the repository is trusted only if it hashes to
+ * its name: one left damaged (a power cut of an older version, a bad disk)
+ * is removed and fetched again. */
 bool ob_stored_commit_ok(struct ostree_backend *b, const char *csum, GVariant **out)
 {
 	g_autoptr(GVariant) v = NULL;

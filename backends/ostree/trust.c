@@ -153,6 +153,20 @@ static bool verified_by_pull(struct ostree_backend *b, GVariant *commit, GVarian
 	return strcmp(digest, b->pull_verified_sigs) == 0;
 }
 
+/* Refused signatures are not kept: the content pull stored what the server
+ * sent, and the repository is to hold no server data that failed its check
+ * (an install of the commit later fetches and checks them before storing). */
+static void forget_signatures(struct ostree_backend *b)
+{
+	GError *gerr = NULL;
+
+	if (!ostree_repo_write_commit_detached_metadata(b->repo, b->checksum, NULL, NULL, &gerr)) {
+		log_warn("commit %.12s: remove the refused signatures from the repository: %s",
+			 b->checksum, gerr->message);
+		g_error_free(gerr);
+	}
+}
+
 int ob_check_signature(struct ostree_backend *b, struct error *e)
 {
 	g_autoptr(GVariant) commit = NULL, detached = NULL;
@@ -167,7 +181,10 @@ int ob_check_signature(struct ostree_backend *b, struct error *e)
 			  b->checksum);
 		return 0;
 	}
-	return ob_verify_commit_signature(b, b->checksum, commit, detached, e);
+	rc = ob_verify_commit_signature(b, b->checksum, commit, detached, e);
+	if (rc < 0 && detached)
+		forget_signatures(b);
+	return rc;
 }
 
 /* A commit that names the refs it was made for (`ostree commit --bind-ref`)

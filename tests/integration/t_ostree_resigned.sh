@@ -5,7 +5,8 @@
 # only (backends/ostree/trust.c: verified_by_pull, a digest of the detached
 # metadata): unchanged, no second GPG check; re-signed by a key nobody
 # trusts with the release key's signature gone, exit 3 naming the commit's
-# verification, nothing deployed, the boot state untouched; one more
+# verification, nothing deployed, the boot state untouched, the refused
+# signatures not left in the device's repository; one more
 # signature beside the valid one, checked again by the updater and
 # installed. The fault build holds the install between the two steps
 # (UPDATER_FAULT_DELAY=content-start) while the test re-signs.
@@ -66,6 +67,11 @@ ostree_assert_error "$WORK/untrusted" "verify commit ${C3:0:12}"
 ! grep -q "unchanged since" "$WORK/untrusted" || fail "the changed signatures were taken as checked"
 ! ls "$WORK/d2/$DEPDIR/" | grep -q "^$C3\." || fail "v3 was deployed with untrusted signatures"
 ostree_assert_untouched "$WORK/d2" "untrusted signatures"
+# The refused signatures, which the content pull stored, are not kept.
+D2META=$WORK/d2/sysroot/ostree/repo/objects/${C3:0:2}/${C3:2}.commitmeta
+[ -e "$WORK/commitmeta.untrusted" ] || fail "the untrusted signatures are gone from the test"
+! cmp -s "$D2META" "$WORK/commitmeta.untrusted" ||
+	fail "the refused signatures were left in the device's repository"
 
 # One more signature beside the release key's: checked again, installed.
 cp "$WORK/commitmeta.good" "$META" || fail "restore the signatures"
