@@ -271,6 +271,24 @@ dualbank = {{
 hooks = {{ dir = "hooks"; timeout = 10; }};
 """)
         flash.run([UPDATER, f"--config={d}/updater.conf", "-q", "init"])
+        self._db_keep_state(d)
+
+    @staticmethod
+    def _db_keep_state(d):
+        """The device's own state before an update (its state_dir, which
+        records the booted image's hash once the updater installed it, and
+        its boot environment), kept so that every timed updater run of the
+        update starts from it, as the device would."""
+        shutil.rmtree(f"{d}/.pre", ignore_errors=True)
+        os.mkdir(f"{d}/.pre")
+        shutil.copytree(f"{d}/data/updater", f"{d}/.pre/updater", symlinks=True)
+        shutil.copy2(f"{d}/env/uboot.env", f"{d}/.pre/uboot.env")
+
+    @staticmethod
+    def _db_restore_state(d):
+        shutil.rmtree(f"{d}/data/updater", ignore_errors=True)
+        shutil.copytree(f"{d}/.pre/updater", f"{d}/data/updater", symlinks=True)
+        shutil.copy2(f"{d}/.pre/uboot.env", f"{d}/env/uboot.env")
 
     def _ready(self, T, prior, source):
         """Before each timed dual-bank run: the slot's previous content back,
@@ -300,9 +318,7 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
             self.r.add("pipeline", v, **self._m(m))
 
         def updater(key, extra, folder="bundles"):
-            shutil.rmtree(f"{d}/data/updater", ignore_errors=True)
-            os.mkdir(f"{d}/data/updater", 0o755)  # the updater never creates state_dir
-            flash.run([UPDATER, f"--config={d}/updater.conf", "-q", "init", "--force"])
+            self._db_restore_state(d)
             self._ready(T, prior, r["bundle"])
             self.httplog.mark()
             m = measure([UPDATER, f"--config={d}/updater.conf", "-q", "--progress=none", "install"]
@@ -321,6 +337,7 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
         series_mod.bash_lib(f'sim_boot "{d}"')
         m = measure([UPDATER, f"--config={d}/updater.conf", "-q", "mark-good"])
         self.r.add("db_markgood", v, **self._m(m))
+        self._db_keep_state(d)
 
     def _db_swupdate(self, r, T, prior):
         v = r["version"]
