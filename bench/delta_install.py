@@ -7,7 +7,8 @@ new files), a bundle of the new one served by tests/lib/httpd.py on
 with the other slot holding the old release too (as after an earlier update),
 each install on a fresh copy of that device. The old release runs either
 from a factory image (slot A: the delta install reads the slot to learn its
-image's id) or as the updater installed it (slot B: the id recorded). Reports, per mode, the best and the
+image's id) or as the updater installed it (slot B: the id and the image's
+block hashes recorded). Reports, per mode, the best and the
 median of BENCH_RUNS wall times (read-back on), the peak anonymous memory
 (RssAnon, sampled every 5 ms) and the bytes downloaded and written (the
 install's last log line). Prints the figures and writes them, with the hash
@@ -47,11 +48,12 @@ UPDATER = os.path.join(TOP, "updater")
 SIM = os.path.join(TOP, "tools", "updater-sim")
 LINK_MBIT = float(os.environ.get("DELTA_LINK_MBIT", "100"))
 STATIC_LEVEL = int(os.environ.get("STATIC_LEVEL", "19"))
-FIXTURE_VERSION = 3  # bump when what fixtures() makes changes
+FIXTURE_VERSION = 4  # bump when what fixtures() makes changes
 # (key, label, short label, the device it starts from): "pristine" runs a
 # factory image on A, whose id the delta install computes by reading the
 # slot; "installed" runs the same release as installed by the updater (on
-# B, its image hash recorded when it was read back), as after any update.
+# B, its image hash recorded when it was read back and its block hashes when
+# it was written by a delta install), as after any update.
 MODES = (("full", "install --full", "full", "pristine"),
          ("dynamic", "install (dynamic delta)", "dynamic delta", "pristine"),
          ("static", "install (static delta)", "static delta", "pristine"),
@@ -143,10 +145,12 @@ def fixtures():
     # Slot B: the release before (here the same old image), as after an update.
     sh(f"dd if={d}/v1.img of={dev}/slots/B.img conv=notrunc,fsync status=none")
     sh(f"cp -a --sparse=always {dev} {d}/pristine")
-    # The same release installed by the updater, booted and confirmed: the
-    # state file records its image's hash; slot A keeps the factory image.
+    # The same release installed by the updater (a delta install: the blocks
+    # are in place), booted and confirmed: the state records its image's
+    # hash and its block hashes (dualbank-B.blocks); slot A keeps the factory
+    # image.
     conf = f"--config={dev}/updater.conf --progress=none"
-    sh(f"{UPDATER} {conf} install --allow-downgrade --full {d}/www/v1.upd",
+    sh(f"{UPDATER} {conf} install --allow-downgrade {d}/www/v1.upd",
        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sh(f"{SIM} reboot {dev}", stdout=subprocess.DEVNULL)
     sh(f"{UPDATER} {conf} mark-good", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -256,7 +260,7 @@ def report(d, results):
              f"interleaved; image {v2 >> 20} MiB (ext4, 4 KiB blocks), bundle {bundle / 1048576:.1f} MiB, "
              f"static delta {sbytes / 1048576:.2f} MiB (zstd level {STATIC_LEVEL}); "
              "the device runs the old release, from a factory image on A or (booted image "
-             "recorded) as the updater installed it on B; the other slot holds the release before "
+             "recorded, and its block hashes) as the updater's delta install wrote it on B; the other slot holds the release before "
              "(the same image); read-back on; page cache dropped before each run.",
              "", "| link | mode | best s | median s | peak RssAnon KiB | moved (last run) |",
              "|---|---|---|---|---|---|"]

@@ -28,8 +28,14 @@ int fsync_dir_of(const char *path, struct error *e)
 
 int atomic_write_file(const char *path, const void *data, size_t len, struct error *e)
 {
+	struct iovec part = { .iov_base = (void *)data, .iov_len = len };
+	return atomic_write_parts(path, &part, 1, e);
+}
+
+int atomic_write_parts(const char *path, const struct iovec *parts, size_t n, struct error *e)
+{
 	char tmp[4096];
-	int fd, rc;
+	int fd, rc = 0;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return err_set(e, UPD_EXIT_OTHER, ENAMETOOLONG, "%s: path too long", path);
@@ -39,7 +45,8 @@ int atomic_write_file(const char *path, const void *data, size_t len, struct err
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "write %s: %s", tmp, strerror(errno));
-	rc = io_write_full(fd, data, len);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = io_write_full(fd, parts[i].iov_base, parts[i].iov_len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

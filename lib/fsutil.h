@@ -4,6 +4,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "error.h"
 
@@ -11,6 +12,8 @@
  * unlinked first) with O_EXCL|O_NOFOLLOW: a symlink planted there is removed,
  * never written through. */
 int atomic_write_file(const char *path, const void *data, size_t len, struct error *e);
+/* The same for a file written from n parts in turn (no copy into one buffer). */
+int atomic_write_parts(const char *path, const struct iovec *parts, size_t n, struct error *e);
 int fsync_dir_of(const char *path, struct error *e);
 int mkdir_p(const char *path, int mode, struct error *e);
 

@@ -20,11 +20,15 @@
 #include "../../bundle/index.h"
 #include "../../lib/error.h"
 #include "../../lib/source.h"
+#include "slot_blocks.h"
 
 struct delta_job {
 	int fd;                        /* the target slot, O_RDWR */
 	const char *name, *path;       /* the target slot, for messages and read-back */
 	const char *active_path;       /* the running slot (NULL: not used) */
+	/* Its image's recorded block hashes (slot_blocks.h; NULL: none): only
+	 * the active blocks they say are needed are read. */
+	const struct slot_blocks *active_blocks;
 	const struct manifest *m;
 	const struct bundle_index *ix; /* parsed and checked against m */
 	const struct source_opts *src; /* the bundle */
@@ -44,6 +48,7 @@ struct delta_counts {
 	uint64_t requests;   /* HTTP requests of the range fetch */
 	uint64_t reused;     /* image bytes already in place in the target */
 	uint64_t copied;     /* image bytes taken from the active slot */
+	uint64_t scanned;    /* bytes of the active slot read to find them */
 	uint64_t zeros;      /* image bytes of all-zero blocks written without download */
 	uint64_t written;    /* image bytes written to the target */
 };

@@ -224,29 +224,82 @@ static uint64_t active_length(int fd, const char *path)
 	return size;
 }
 
-static int scan_active(struct delta_run *r, int fd, uint64_t len, const uint32_t *w,
+/* Whether some still needed block has hash (w: wanted()). */
+static bool is_wanted(const struct delta_run *r, const uint32_t *w, const uint8_t *hash)
+{
+	const struct bundle_index *ix = r->j->ix;
+	uint64_t k = lower_bound(ix, w, r->n_need, hash);
+
+	return k < r->n_need &&
+	       memcmp(ix->hashes + (uint64_t)w[k] * BUNDLE_INDEX_HASH_LEN, hash,
+		      BUNDLE_INDEX_HASH_LEN) == 0;
+}
+
+/* Blocks [first, first + n) of the active slot read into buf, hashed, and
+ * used where their real hash is needed. */
+static int use_active_run(struct delta_run *r, int fd, uint8_t *buf, uint64_t first, uint64_t n,
+			  const uint32_t *w, struct error *e)
+{
+	uint32_t bs = r->j->ix->block_size;
+	int rc = 0;
+
+	if (delta_read_chunk(fd, buf, n * bs, first * bs) < 0)
+		return 1; /* an unreadable active slot is only a source less */
+	r->c->scanned += n * bs;
+	block_hasher_run(r->hasher, buf, n, bs, r->hashes);
+	for (uint64_t k = 0; k < n && rc == 0; k++)
+		rc = use_active_block(r, w, buf + k * bs, r->hashes + k * BUNDLE_INDEX_HASH_LEN, e);
+	return rc;
+}
+
+/* The next run of active blocks to read, from *a on: [*first, *first + n).
+ * Without a record, the slot in chunks; with one, the blocks whose recorded
+ * hash is needed (j->active_blocks). 0: none left. */
+static uint64_t next_run(const struct delta_run *r, const uint32_t *w, uint64_t nblocks,
+			 uint64_t *a, uint64_t *first)
+{
+	const struct slot_blocks *b = r->j->active_blocks;
+	uint64_t per = DELTA_CHUNK / r->j->ix->block_size;
+
+	if (!b) {
+		*first = *a;
+		*a += nblocks - *a < per ? nblocks - *a : per;
+		return *a - *first;
+	}
+	for (;;) {
+		for (*first = *a; *a < nblocks && *a - *first < per &&
+				  is_wanted(r, w, b->hashes + *a * BUNDLE_INDEX_HASH_LEN);)
+			++*a;
+		if (*a > *first || *a == nblocks)
+			return *a - *first;
+		++*a;
+	}
+}
+
+/* The active slot's blocks (nblocks, from its start) that may hold needed
+ * ones, each hashed; the rest of the slot is not read once every needed
+ * block is found. */
+static int scan_active(struct delta_run *r, int fd, uint64_t nblocks, const uint32_t *w,
 		       struct error *e)
 {
 	uint32_t bs = r->j->ix->block_size;
 	uint8_t *buf = malloc(DELTA_CHUNK);
+	uint64_t a = 0, first, n;
 	int rc = 0;
 
 	if (!buf)
 		return err_oom(e, NULL);
-	progress_begin("delta-copy", len);
-	io_prefetch(fd, 0, 8 * DELTA_CHUNK);
-	/* (the rest of the slot is not read once every needed block is found) */
-	for (uint64_t off = 0; off < len && rc == 0 && r->n_found < r->n_need; off += DELTA_CHUNK) {
-		size_t n = len - off < DELTA_CHUNK ? (size_t)(len - off) : DELTA_CHUNK;
-		if (delta_read_chunk(fd, buf, (n + bs - 1) / bs * bs, off) < 0)
-			break; /* an unreadable active slot is only a source less */
-		io_prefetch(fd, off + 8 * DELTA_CHUNK, DELTA_CHUNK);
-		block_hasher_run(r->hasher, buf, (n + bs - 1) / bs, bs, r->hashes);
-		for (size_t k = 0; k < n && rc == 0; k += bs)
-			rc = use_active_block(r, w, buf + k, r->hashes + k / bs * BUNDLE_INDEX_HASH_LEN,
-					      e);
-		delta_report(r, off + n);
+	progress_begin("delta-copy", nblocks * bs);
+	if (!r->j->active_blocks)
+		io_prefetch(fd, 0, 8 * DELTA_CHUNK);
+	while (rc == 0 && r->n_found < r->n_need && (n = next_run(r, w, nblocks, &a, &first))) {
+		if (!r->j->active_blocks)
+			io_prefetch(fd, first * bs + 8 * DELTA_CHUNK, DELTA_CHUNK);
+		rc = use_active_run(r, fd, buf, first, n, w, e);
+		delta_report(r, a * bs);
 	}
+	if (rc == 1)
+		rc = 0;
 	if (rc == 0)
 		rc = delta_flush(r, e);
 	rc == 0 ? progress_done() : progress_end();
@@ -256,7 +309,7 @@ static int scan_active(struct delta_run *r, int fd, uint64_t len, const uint32_t
 
 int delta_from_active(struct delta_run *r, struct error *e)
 {
-	uint32_t *w;
+	uint32_t bs = r->j->ix->block_size, *w;
 	uint64_t before = r->n_need;
 	int fd, rc;
 
@@ -273,13 +326,18 @@ int delta_from_active(struct delta_run *r, struct error *e)
 		close(fd);
 		return err_oom(e, NULL);
 	}
-	rc = scan_active(r, fd, active_length(fd, r->j->active_path), w, e);
+	rc = scan_active(r, fd,
+			 r->j->active_blocks ? r->j->active_blocks->nblocks
+					     : (active_length(fd, r->j->active_path) + bs - 1) / bs,
+			 w, e);
 	free(w);
 	close(fd);
 	r->n_need = 0;
 	for (uint64_t i = 0; i < r->j->ix->nblocks; i++)
 		r->n_need += r->need[i];
-	log_debug("delta: %llu of %llu blocks found in the active slot",
-		  (unsigned long long)(before - r->n_need), (unsigned long long)before);
+	log_debug("delta: %llu of %llu blocks found in the active slot (%llu bytes read, %s)",
+		  (unsigned long long)(before - r->n_need), (unsigned long long)before,
+		  (unsigned long long)r->c->scanned,
+		  r->j->active_blocks ? "by its recorded block hashes" : "no record of its blocks");
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include "../../lib/progress.h"
 #include "delta.h"
 #include "dualbank_priv.h"
+#include "slot_blocks.h"
 
 /* n bytes for people: "120.1 MiB", "4.0 KiB", "0 bytes" (a small count must
  * not read as nothing). */
@@ -68,24 +69,62 @@ static void summarize_delta(struct dualbank *d, const char *kind, const struct d
 		  (unsigned long long)c->downloaded);
 }
 
+/* The active slot's recorded block hashes (slot_blocks.h), when they are
+ * those of the image the core names as booted: a hint, so any trouble with
+ * them only means reading the whole slot. */
+static bool active_record(struct dualbank *d, const struct system_info *active,
+			  struct slot_blocks *b)
+{
+	struct error re = { 0 };
+	int rc;
+
+	if (strlen(d->u->booted_image) != 64)
+		return false;
+	rc = slot_blocks_open(d->cfg->state_dir, active->id, d->u->booted_image,
+			      d->index.block_size, b, &re);
+	if (rc == -ENOENT)
+		log_debug("delta: no recorded block hashes of slot %s", active->id);
+	else if (rc < 0)
+		log_warn("delta: %s; reading the whole active slot", re.msg);
+	return rc == 0;
+}
+
+/* The image just installed and verified in t is recorded for the install
+ * that runs from it (a record that cannot be written costs reads later). */
+static void record_target(struct dualbank *d, const struct system_info *t)
+{
+	struct error se = { 0 };
+
+	if (slot_blocks_save(d->cfg->state_dir, t->id, d->head.manifest.image_sha256,
+			     d->head.manifest.image_size, &d->index, &se) < 0)
+		log_warn("slot %s: its block hashes are not recorded: %s", t->id, se.msg);
+}
+
 /* A format-3 bundle: what the device holds is not downloaded (delta.h). */
 static int install_delta(struct dualbank *d, struct system_info *t, struct error *e)
 {
 	struct system_info active;
 	struct delta_counts c;
 	struct source_opts o;
+	struct slot_blocks rec;
 	struct error ae = { 0 };
 	bool have_active = db_booted(d, &active, &ae) == 0;
+	bool have_rec = have_active && active_record(d, &active, &rec);
 
 	db_source_opts(d, d->source, &o);
 	struct delta_job j = { .fd = d->target_fd, .name = t->id, .path = t->path,
 			       .active_path = have_active ? active.path : NULL,
+			       .active_blocks = have_rec ? &rec : NULL,
 			       .m = &d->head.manifest, .ix = &d->index, .src = &o,
 			       .payload_offset = d->head.payload_offset,
 			       .readback = d->u->verify_readback };
 	int rc = delta_install(&j, &c, e);
-	if (rc == 0)
+	if (have_rec)
+		slot_blocks_close(&rec);
+	if (rc == 0) {
 		summarize_delta(d, "delta", &c);
+		record_target(d, t);
+	}
 	return rc;
 }
 
@@ -183,6 +222,9 @@ int db_install(void *priv, struct system_info *t, struct error *e)
 	int rc;
 
 	if (d->target_fd < 0 && (rc = db_open_target(d, t, e)) < 0)
+		return rc;
+	/* Before the slot is written: its record no longer says what it holds. */
+	if ((rc = slot_blocks_forget(d->cfg->state_dir, t->id, e)) < 0)
 		return rc;
 	if (d->delta_by_name && !d->sd.usable && (rc = db_verify_named_delta(d, e)) < 0)
 		return rc;

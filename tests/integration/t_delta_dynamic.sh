@@ -70,16 +70,7 @@ assert_grep "warning: .*streaming the whole bundle instead" "$WORK/norange.err"
 #    exit 3, naming the frame; slot A and the environment untouched.
 cancel
 stop_httpd
-python3 - "$W/v1.1.upd" "$W/bad.upd" "$TOP/tests/lib" <<'PY' || fail "make the corrupt bundle"
-import sys
-sys.path.insert(0, sys.argv[3])
-import tamper
-m, s, ix, p = tamper.parse(open(sys.argv[1], "rb").read())
-p = bytearray(p)
-for i in range(7, len(p), 509):
-    p[i] ^= 0x5a
-open(sys.argv[2], "wb").write(tamper.build(m, s, ix, bytes(p)))
-PY
+python3 "$TOP/tests/lib/tamper.py" frames "$W/v1.1.upd" "$W/bad.upd" || fail "make the corrupt bundle"
 start_httpd "$W"
 empty_b
 snapshot "$D"

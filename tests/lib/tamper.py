@@ -3,6 +3,7 @@
 
 tamper.py unsign IN OUT            drop the signature (sig length 0)
 tamper.py flip IN OUT N            flip one byte N bytes into the payload
+tamper.py frames IN OUT          alter a byte every 509 of the payload (every frame corrupt)
 tamper.py index IN OUT N           flip one byte N bytes into the index section (format 3)
 tamper.py truncate IN OUT BYTES    keep only the first BYTES bytes
 tamper.py manifest IN OUT KEY=VAL  change a manifest value, keep the old signature
@@ -39,6 +40,11 @@ def main(argv):
         n = int(argv[4])
         p = bytearray(payload)
         p[n] ^= 0x55
+        out = build(manifest, sig, index, bytes(p))
+    elif cmd == "frames":
+        p = bytearray(payload)
+        for i in range(7, len(p), 509):
+            p[i] ^= 0x5a
         out = build(manifest, sig, index, bytes(p))
     elif cmd == "index":
         n = int(argv[4])

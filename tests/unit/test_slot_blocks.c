@@ -1,0 +1,134 @@
+/* backends/dualbank/slot_blocks.c: a record written is mapped back as
+ * written, for its own image only; a record that is not exactly what the
+ * updater writes (another image, another block size, a wrong length, a
+ * symlink, a file others may write) is refused with the cause; forget
+ * removes it. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "../../backends/dualbank/slot_blocks.h"
+#include "../../lib/digest.h"
+
+#define NBLOCKS 3
+#define IMAGE_SIZE (NBLOCKS * 4096 - 100)
+
+struct fixture {
+	char *dir;
+	uint8_t sha[32], hashes[NBLOCKS * BUNDLE_INDEX_HASH_LEN];
+	char id[65];
+	struct bundle_index ix;
+	char *path;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = tu_fixture_new(sizeof(*f));
+	assert_non_null(f);
+	tu_fill_random(f->sha, sizeof(f->sha), 1);
+	tu_fill_random(f->hashes, sizeof(f->hashes), 2);
+	hex_encode(f->sha, 32, f->id);
+	f->ix = (struct bundle_index){ .format = 3, .block_size = 4096, .nblocks = NBLOCKS,
+				       .hashes = f->hashes };
+	f->path = tu_path(f->dir, "dualbank-B.blocks");
+	struct error e = { 0 };
+	assert_int_equal(slot_blocks_save(f->dir, "B", f->sha, IMAGE_SIZE, &f->ix, &e), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	free(f->path);
+	return tu_teardown(state);
+}
+
+/* Opens B's record for id; returns the result, the message in msg. */
+static int open_b(struct fixture *f, const char *id, uint32_t bs, char *msg, size_t size)
+{
+	struct slot_blocks b;
+	struct error e = { 0 };
+	int rc = slot_blocks_open(f->dir, "B", id, bs, &b, &e);
+
+	snprintf(msg, size, "%s", e.msg);
+	if (rc == 0) {
+		assert_int_equal(b.nblocks, NBLOCKS);
+		assert_memory_equal(b.hashes, f->hashes, sizeof(f->hashes));
+		slot_blocks_close(&b);
+	} else {
+		assert_null(b.map);
+	}
+	return rc;
+}
+
+static void written_record_maps_back(void **state)
+{
+	struct fixture *f = *state;
+	char msg[512];
+	struct stat st;
+
+	assert_int_equal(open_b(f, f->id, 4096, msg, sizeof(msg)), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_size, 128 + sizeof(f->hashes));
+	assert_int_equal(st.st_mode & 0777, 0644);
+}
+
+static void another_image_or_block_size_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char msg[512], other[65];
+
+	memcpy(other, f->id, sizeof(other));
+	other[10] = other[10] == 'a' ? 'b' : 'a';
+	assert_int_equal(open_b(f, other, 4096, msg, sizeof(msg)), -ESTALE);
+	assert_non_null(strstr(msg, "recorded for image"));
+	assert_int_equal(open_b(f, f->id, 1024, msg, sizeof(msg)), -EBADMSG);
+	assert_non_null(strstr(msg, "not this index's"));
+}
+
+static void a_wrong_length_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char msg[512];
+
+	assert_int_equal(truncate(f->path, 128 + sizeof(f->hashes) - 1), 0);
+	assert_int_equal(open_b(f, f->id, 4096, msg, sizeof(msg)), -EBADMSG);
+	assert_non_null(strstr(msg, "the header implies 176"));
+	assert_int_equal(truncate(f->path, 100), 0);
+	assert_int_equal(open_b(f, f->id, 4096, msg, sizeof(msg)), -EBADMSG);
+	assert_non_null(strstr(msg, "short header"));
+}
+
+static void a_symlink_or_a_file_others_may_write_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char msg[512], *moved = tu_path(f->dir, "elsewhere");
+
+	assert_int_equal(chmod(f->path, 0666), 0);
+	assert_int_equal(open_b(f, f->id, 4096, msg, sizeof(msg)), -EPERM);
+	assert_non_null(strstr(msg, "only it may write"));
+	assert_int_equal(chmod(f->path, 0644), 0);
+	assert_int_equal(rename(f->path, moved), 0);
+	assert_int_equal(symlink(moved, f->path), 0);
+	assert_int_equal(open_b(f, f->id, 4096, msg, sizeof(msg)), -ELOOP);
+	free(moved);
+}
+
+static void forget_removes_the_record(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { 0 };
+	char msg[512];
+
+	assert_int_equal(slot_blocks_forget(f->dir, "B", &e), 0);
+	assert_int_equal(access(f->path, F_OK), -1);
+	assert_int_equal(open_b(f, f->id, 4096, msg, sizeof(msg)), -ENOENT);
+	assert_int_equal(slot_blocks_forget(f->dir, "B", &e), 0); /* none: fine */
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+TU_MAIN(NULL, NULL, T(written_record_maps_back), T(another_image_or_block_size_is_refused),
+	T(a_wrong_length_is_refused), T(a_symlink_or_a_file_others_may_write_is_refused),
+	T(forget_removes_the_record))
