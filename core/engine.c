@@ -216,6 +216,23 @@ static bool boot_state_usable(struct engine *g)
 	return ok;
 }
 
+/* A factory image becomes the updater's own record (backend_ops.adopt_booted),
+ * unless the updater installed what runs and recorded it already. */
+static void adopt_booted(struct engine *g)
+{
+	struct target_record *t = state_target(&g->st, g->booted.id, false);
+	struct error ae = { 0 };
+	char hex[65];
+
+	if (!t || !g->priv || !g->ops->adopt_booted || strlen(t->digest) == 64)
+		return;
+	if (g->ops->adopt_booted(g->priv, &g->booted, hex, &ae) < 0) {
+		log_warn("%s; the first update reads the running system to learn its image", ae.msg);
+		return;
+	}
+	snprintf(t->digest, sizeof(t->digest), "%s", hex);
+}
+
 int engine_init(const struct config *cfg, const char *backend_name, bool force, struct error *e)
 {
 	struct engine_opts opts = { .verify_readback = true };
@@ -230,6 +247,7 @@ int engine_init(const struct config *cfg, const char *backend_name, bool force, 
 	}
 	if (rc == 0) {
 		engine_record_booted_good(g);
+		adopt_booted(g);
 		rc = engine_save(g, ST_IDLE, e);
 	}
 	if (rc == 0)

@@ -20,6 +20,7 @@
 #include "../image/bundle_image.h"
 #include "dualbank_priv.h"
 #include "image_id.h"
+#include "slot_blocks.h"
 
 
 static const char *slot_path(const struct dualbank *d, const char *id)
@@ -287,6 +288,33 @@ static int db_booted_image(void *priv, const struct system_info *booted,
 	return 0;
 }
 
+/* init on a factory device: the booted slot's image id, and its blocks
+ * recorded as a delta install would have (slot_blocks.h). */
+static int db_adopt_booted(void *priv, const struct system_info *booted, char hex[65],
+			   struct error *e)
+{
+	struct dualbank *d = priv;
+	uint8_t sha[32];
+	uint64_t len = 0;
+	const char *fs = NULL;
+	int fd, rc;
+
+	if (!valid_slot(booted->id))
+		return err_set(e, UPD_EXIT_OTHER, EINVAL, "booted slot %s is not A or B", booted->id);
+	if ((rc = image_id(slot_path(d, booted->id), sha, &len, &fs, e)) < 0)
+		return rc;
+	hex_encode(sha, 32, hex);
+	fd = open(slot_path(d, booted->id), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "slot %s: %s", booted->id, strerror(errno));
+	rc = slot_blocks_adopt(d->cfg->state_dir, booted->id, fd, sha, len, e);
+	close(fd);
+	if (rc == 0)
+		log_info("slot %s: %s image %.16s of %llu bytes recorded", booted->id,
+			 fs ? fs : "whole-slot", hex, (unsigned long long)len);
+	return rc;
+}
+
 const struct backend_ops dualbank_backend = {
 	.name = "dualbank",
 	.open = db_open,
@@ -302,4 +330,5 @@ const struct backend_ops dualbank_backend = {
 	.finish_fallback = db_finish_fallback,
 	.rollback = db_rollback,
 	.booted_image = db_booted_image,
+	.adopt_booted = db_adopt_booted,
 };

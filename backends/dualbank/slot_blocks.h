@@ -41,6 +41,12 @@ int slot_blocks_path(const char *state_dir, const char *slot, char *path, size_t
 int slot_blocks_save(const char *state_dir, const char *slot, const uint8_t sha256[32],
 		     uint64_t image_size, const struct bundle_index *ix, struct error *e);
 
+/* Records the image of sha256 that is fd's first len bytes (a slot the
+ * updater did not write: a factory image, at init), its blocks of
+ * BUNDLE_BLOCK_SIZE hashed here as the index hashes them. */
+int slot_blocks_adopt(const char *state_dir, const char *slot, int fd, const uint8_t sha256[32],
+		      uint64_t len, struct error *e);
+
 /* Removes slot's record (durably): called before a slot is written. 0 when
  * there is none. */
 int slot_blocks_forget(const char *state_dir, const char *slot, struct error *e);

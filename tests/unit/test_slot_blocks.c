@@ -1,12 +1,14 @@
 /* backends/dualbank/slot_blocks.c: a record written is mapped back as
- * written, for its own image only; a record that is not exactly what the
+ * written, one made from a slot holds its image's blocks' hashes, for its own image only; a record that is not exactly what the
  * updater writes (another image, another block size, a wrong length, a
  * symlink, a file others may write) is refused with the cause; forget
  * removes it. */
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../backends/dualbank/slot_blocks.h"
 #include "../../lib/digest.h"
@@ -128,7 +130,38 @@ static void forget_removes_the_record(void **state)
 	assert_int_equal(slot_blocks_forget(f->dir, "B", &e), 0); /* none: fine */
 }
 
+/* A slot larger than its image: only the image's bytes are hashed, its
+ * last block padded with zeros (not with what follows in the slot). */
+static void adopt_hashes_the_image_s_blocks(void **state)
+{
+	struct fixture *f = *state;
+	char *slot = tu_path(f->dir, "slot.img");
+	uint8_t *img = malloc(4 * 4096), pad[4096] = { 0 };
+	struct error e = { 0 };
+	struct slot_blocks b;
+
+	assert_non_null(img);
+	tu_fill_random(img, 4 * 4096, 3); /* the slot's bytes after the image too */
+	tu_put_file(slot, img, 4 * 4096, 4 * 4096);
+	int fd = open(slot, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(slot_blocks_adopt(f->dir, "A", fd, f->sha, IMAGE_SIZE, &e), 0);
+	close(fd);
+	assert_int_equal(slot_blocks_open(f->dir, "A", f->id, 4096, &b, &e), 0);
+	assert_int_equal(b.nblocks, NBLOCKS);
+	for (uint64_t i = 0; i < NBLOCKS; i++) {
+		uint8_t want[BUNDLE_INDEX_HASH_LEN];
+		size_t n = i + 1 < NBLOCKS ? 4096 : IMAGE_SIZE - i * 4096;
+		memset(pad, 0, sizeof(pad));
+		memcpy(pad, img + i * 4096, n);
+		bundle_index_hash_block(pad, 4096, want);
+		assert_memory_equal(b.hashes + i * BUNDLE_INDEX_HASH_LEN, want, sizeof(want));
+	}
+	slot_blocks_close(&b);
+	free(img), free(slot);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 TU_MAIN(NULL, NULL, T(written_record_maps_back), T(another_image_or_block_size_is_refused),
 	T(a_wrong_length_is_refused), T(a_symlink_or_a_file_others_may_write_is_refused),
-	T(forget_removes_the_record))
+	T(forget_removes_the_record), T(adopt_hashes_the_image_s_blocks))
