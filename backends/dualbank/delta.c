@@ -44,23 +44,38 @@ static int hash_cached(const struct delta_job *j, uint8_t digest[32], struct err
 
 /* Durable, then the whole image against the signed image-sha256: what the
  * blocks' index hashes checked one by one, checked as one image. */
-int delta_verify_image(const struct delta_job *j, struct error *e)
+void delta_readback_follow(struct delta_run *r)
+{
+	uint64_t bs = r->j->ix->block_size, upto;
+
+	if (!r->rb)
+		return;
+	while (r->rb_next < r->j->ix->nblocks && r->need[r->rb_next] == 0)
+		r->rb_next++;
+	upto = r->rb_next * bs;
+	if (r->wlen && r->wfirst * bs < upto)
+		upto = r->wfirst * bs; /* still in the write buffer */
+	readback_advance(r->rb, upto < r->j->m->image_size ? upto : r->j->m->image_size);
+}
+
+int delta_verify_image(const struct delta_job *j, struct readback *rb, struct error *e)
 {
 	uint8_t digest[32];
-	struct readback *rb = NULL;
-	int rc;
+	struct readback *own = NULL;
+	int rc = 0;
 
 	if (fsync(j->fd) < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "install %s: fsync %s: %s", j->name,
 			       j->path, strerror(errno));
 	progress_begin("readback", j->m->image_size);
 	if (j->readback) {
-		rc = readback_start(&rb, j->fd, j->path, j->m->image_size, e);
+		if (!rb && (rc = readback_start(&own, j->fd, j->path, j->m->image_size, e)) == 0)
+			rb = own;
 		if (rc == 0) {
 			readback_advance(rb, j->m->image_size);
 			rc = readback_finish(rb, digest, e);
 		}
-		readback_free(rb);
+		readback_free(own);
 	} else {
 		rc = hash_cached(j, digest, e);
 	}
@@ -93,10 +108,16 @@ int delta_install(const struct delta_job *j, struct delta_counts *c, struct erro
 	rc = delta_from_target(&r, e);
 	if (rc == 0)
 		rc = delta_from_active(&r, e);
+	/* What the device held is in place: the read-back checks it while the
+	 * frames of the rest come in. */
+	if (rc == 0 && j->readback && r.n_need &&
+	    (rc = readback_start(&r.rb, j->fd, j->path, j->m->image_size, e)) == 0)
+		delta_readback_follow(&r);
 	if (rc == 0)
 		rc = delta_from_network(&r, e);
 	if (rc == 0)
-		rc = delta_verify_image(j, e);
+		rc = delta_verify_image(j, r.rb, e);
+	readback_free(r.rb);
 	free(r.need), free(r.wbuf), free(r.hashes);
 	sha256_free(r.hash);
 	block_hasher_free(r.hasher);

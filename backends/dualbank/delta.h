@@ -22,6 +22,8 @@
 #include "../../lib/source.h"
 #include "slot_blocks.h"
 
+struct readback;
+
 struct delta_job {
 	int fd;                        /* the target slot, O_RDWR */
 	const char *name, *path;       /* the target slot, for messages and read-back */
@@ -84,6 +86,11 @@ struct delta_run {
 	 * hashes (DELTA_CHUNK / block size entries). */
 	struct block_hasher *hasher;
 	uint8_t *hashes;
+	/* The read-back, started before the network pass (NULL: not yet, or
+	 * read-back off): it checks what is final as the frames come in order.
+	 * rb_next: the first block that may still be needed. */
+	struct readback *rb;
+	uint64_t rb_next;
 	/* Blocks to write at consecutive offsets go out as one write. */
 	uint8_t *wbuf;
 	uint64_t wfirst; /* the block wbuf starts with */
@@ -115,9 +122,13 @@ typedef int (*delta_frame_fn)(struct delta_run *r, void *user, uint64_t frame, c
 			      size_t len, struct error *e);
 int delta_fetch_frames(struct delta_run *r, const uint8_t *want, delta_frame_fn done, void *user,
 		       struct error *e);
+/* Lets r->rb check every block before the first one still needed, once
+ * written out (frames arrive in the image's order). */
+void delta_readback_follow(struct delta_run *r);
 /* Durable (fsync), then the whole image (read back from the medium unless
- * j->readback is off) against j->m's image-sha256. */
-int delta_verify_image(const struct delta_job *j, struct error *e);
+ * j->readback is off; by rb when one was started, else by its own) against
+ * j->m's image-sha256. */
+int delta_verify_image(const struct delta_job *j, struct readback *rb, struct error *e);
 /* Reads n bytes of fd at off into buf, zero-filled past the file's end. */
 int delta_read_chunk(int fd, uint8_t *buf, size_t n, uint64_t off);
 /* The progress of a pass over done bytes, with what moved. */

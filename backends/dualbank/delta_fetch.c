@@ -158,6 +158,7 @@ static int frame_done(struct delta_run *r, void *user, uint64_t fr, const uint8_
 			return rc;
 		r->need[i] = 0;
 	}
+	delta_readback_follow(r);
 	return 0;
 }
 

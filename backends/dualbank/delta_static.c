@@ -233,7 +233,7 @@ int delta_static_install(const struct delta_job *j, struct delta_counts *c, stru
 		delta_flush(&s.r, &ignored);
 	}
 	if (rc == 0)
-		rc = delta_verify_image(j, e);
+		rc = delta_verify_image(j, NULL, e);
 	sdelta_free(&s);
 	return rc;
 }

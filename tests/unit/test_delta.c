@@ -37,6 +37,7 @@ struct setup {
 	struct delta_counts c; /* the last run's */
 	struct error e;
 	bool no_readback; /* --no-readback: the image hashed as the page cache holds it */
+	char *medium;     /* what the read-back reads (NULL: the target) */
 };
 
 /* old with blocks [first, first + count) replaced by new random data, and
@@ -95,7 +96,7 @@ static int run(struct setup *s, bool use_active)
 {
 	int fd = open(s->target, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
-	struct delta_job j = { .fd = fd, .name = "B", .path = s->target,
+	struct delta_job j = { .fd = fd, .name = "B", .path = s->medium ? s->medium : s->target,
 			       .active_path = use_active ? s->active : NULL, .m = &s->h.manifest,
 			       .ix = &s->ix, .src = &s->src,
 			       .payload_offset = s->h.payload_offset, .readback = !s->no_readback };
@@ -189,6 +190,39 @@ static void test_without_readback(void **state)
 	teardown(&s);
 }
 
+/* The read-back, which runs while the frames come in, reads what the medium
+ * holds, and only what is final: an image of 12 MiB (larger than the
+ * read-back's 8 MiB step) whose changed blocks, from the network, are in its
+ * first 8 MiB. A medium that differs from what was written (here another
+ * file holding the new image but for one block) is refused, exit 3; the
+ * target itself, read back, is accepted. */
+static void test_readback_reads_the_medium(void **state)
+{
+	const size_t n = 3072 * BS;
+	struct setup s;
+
+	(void)state;
+	setup(&s, n, 1000, 8);
+	s.medium = path_in("medium.img");
+	uint8_t *bad = malloc(n), *zeros = calloc(1, n + BS);
+	assert_non_null(bad);
+	assert_non_null(zeros);
+	memcpy(bad, s.new_, n);
+	bad[100 * BS + 7] ^= 0x40;
+	tu_put_file(s.medium, bad, n, n);
+	assert_int_equal(run(&s, true), -EBADMSG);
+	assert_int_equal(s.e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(s.e.msg, "does not match the manifest's image-sha256"));
+	free(s.medium);
+	s.medium = NULL;
+	tu_put_file(s.target, zeros, 0, n + BS);
+	assert_int_equal(run(&s, true), 0);
+	assert_true(s.c.downloaded > 0);
+	tu_assert_file_starts(s.target, s.new_, s.n);
+	free(bad), free(zeros);
+	teardown(&s);
+}
+
 /* The two-thread block hasher gives each block the index hash the one-thread
  * bundle_index_hash_block gives it, for runs below and above the split and
  * of odd lengths (the second thread's share then differs from the first's). */
@@ -222,4 +256,5 @@ static void test_block_hasher(void **state)
 TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_block_hasher),
 	cmocka_unit_test(test_sources),
 	cmocka_unit_test(test_network_only), cmocka_unit_test(test_damaged_active),
-	cmocka_unit_test(test_corrupt_frame), cmocka_unit_test(test_without_readback))
+	cmocka_unit_test(test_corrupt_frame), cmocka_unit_test(test_without_readback),
+	cmocka_unit_test(test_readback_reads_the_medium))
