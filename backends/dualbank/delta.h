@@ -31,6 +31,9 @@ struct delta_job {
 	/* Its image's recorded block hashes (slot_blocks.h; NULL: none): only
 	 * the active blocks they say are needed are read. */
 	const struct slot_blocks *active_blocks;
+	/* The target's recorded block hashes (NULL: none): a chunk of the target
+	 * whose every recorded block differs from the new image's is not read. */
+	const struct slot_blocks *target_blocks;
 	const struct manifest *m;
 	const struct bundle_index *ix; /* parsed and checked against m */
 	const struct source_opts *src; /* the bundle */
@@ -51,6 +54,7 @@ struct delta_counts {
 	uint64_t reused;     /* image bytes already in place in the target */
 	uint64_t copied;     /* image bytes taken from the active slot */
 	uint64_t scanned;    /* bytes of the active slot read to find them */
+	uint64_t unread;     /* image bytes of the target not read: its record says they differ */
 	uint64_t zeros;      /* image bytes of all-zero blocks written without download */
 	uint64_t written;    /* image bytes written to the target */
 };

@@ -78,34 +78,63 @@ static bool is_zero_hash(const struct delta_run *r, uint64_t i, const uint8_t *z
 		      BUNDLE_INDEX_HASH_LEN) == 0;
 }
 
+/* Block i, which the target does not hold: written from memory when it is
+ * all zeros, else needed from the other sources. */
+static int not_in_place(struct delta_run *r, uint64_t i, const uint8_t *zero_hash,
+			const uint8_t *zeros, struct error *e)
+{
+	if (!is_zero_hash(r, i, zero_hash)) {
+		r->need[i] = 1;
+		r->n_need++;
+		return 0;
+	}
+	r->c->zeros += delta_block_len(r, i);
+	return delta_write_block(r, i, zeros, e);
+}
+
 /* One chunk of the target: blocks in place are kept, zero blocks written. */
 static int target_chunk(struct delta_run *r, uint8_t *buf, uint64_t first, uint64_t n,
 			const uint8_t *zero_hash, const uint8_t *zeros, struct error *e)
 {
 	const struct bundle_index *ix = r->j->ix;
 	uint32_t bs = ix->block_size, last = delta_block_len(r, first + n - 1);
+	int rc = 0;
 
 	memset(buf + (n - 1) * bs + last, 0, bs - last); /* the index hashes a short block padded */
 	block_hasher_run(r->hasher, buf, n, bs, r->hashes);
-	for (uint64_t k = 0; k < n; k++) {
+	for (uint64_t k = 0; k < n && rc == 0; k++) {
 		uint64_t i = first + k;
-		uint32_t len = delta_block_len(r, i);
-		int rc = 0;
-
 		if (memcmp(r->hashes + k * BUNDLE_INDEX_HASH_LEN,
-			   ix->hashes + i * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0) {
-			r->c->reused += len;
-		} else if (is_zero_hash(r, i, zero_hash)) {
-			rc = delta_write_block(r, i, zeros, e);
-			r->c->zeros += len;
-		} else {
-			r->need[i] = 1;
-			r->n_need++;
-		}
-		if (rc < 0)
-			return rc;
+			   ix->hashes + i * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0)
+			r->c->reused += delta_block_len(r, i);
+		else
+			rc = not_in_place(r, i, zero_hash, zeros, e);
 	}
-	return 0;
+	return rc;
+}
+
+/* Whether the target's record covers blocks [first, first + n) and says
+ * each holds something else than the new image's block there. */
+static bool recorded_all_differ(const struct delta_run *r, uint64_t first, uint64_t n)
+{
+	const struct slot_blocks *b = r->j->target_blocks;
+
+	if (!b || first + n > b->nblocks)
+		return false;
+	for (uint64_t i = first; i < first + n; i++)
+		if (memcmp(b->hashes + i * BUNDLE_INDEX_HASH_LEN,
+			   r->j->ix->hashes + i * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0)
+			return false;
+	return true;
+}
+
+/* Reads ahead the chunk of blocks from first on, unless it will not be read. */
+static void prefetch_chunk(const struct delta_run *r, uint64_t first)
+{
+	uint64_t per = DELTA_CHUNK / r->j->ix->block_size, nb = r->j->ix->nblocks;
+
+	if (first < nb && !recorded_all_differ(r, first, nb - first < per ? nb - first : per))
+		io_prefetch(r->j->fd, first * r->j->ix->block_size, DELTA_CHUNK);
 }
 
 int delta_from_target(struct delta_run *r, struct error *e)
@@ -122,20 +151,31 @@ int delta_from_target(struct delta_run *r, struct error *e)
 	}
 	bundle_index_hash_block(zeros, bs, zero_hash);
 	progress_begin("delta-scan", j->m->image_size);
-	io_prefetch(j->fd, 0, 8 * DELTA_CHUNK);
+	for (uint64_t k = 0; k < 8; k++)
+		prefetch_chunk(r, k * per);
 	for (uint64_t i = 0; i < j->ix->nblocks && rc == 0; i += per) {
 		uint64_t n = j->ix->nblocks - i < per ? j->ix->nblocks - i : per;
-		/* A target that cannot be read is rewritten: what it held does not matter. */
-		if (delta_read_chunk(j->fd, buf, n * bs, i * bs) < 0)
-			memset(buf, 0xff, n * bs);
-		io_prefetch(j->fd, i * bs + 8 * DELTA_CHUNK, DELTA_CHUNK);
-		rc = target_chunk(r, buf, i, n, zero_hash, zeros, e);
+		prefetch_chunk(r, i + 8 * per);
+		if (recorded_all_differ(r, i, n)) {
+			for (uint64_t k = i; k < i + n && rc == 0; k++)
+				rc = not_in_place(r, k, zero_hash, zeros, e);
+			r->c->unread += n * bs;
+		} else {
+			/* A target that cannot be read is rewritten: what it held does not matter. */
+			if (delta_read_chunk(j->fd, buf, n * bs, i * bs) < 0)
+				memset(buf, 0xff, n * bs);
+			rc = target_chunk(r, buf, i, n, zero_hash, zeros, e);
+		}
 		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
 		delta_report(r, done);
 	}
 	if (rc == 0)
 		rc = delta_flush(r, e);
 	rc == 0 ? progress_done() : progress_end();
+	log_debug("delta: target slot: %llu of %llu blocks in place, %llu bytes not read (%s)",
+		  (unsigned long long)(r->c->reused / bs), (unsigned long long)j->ix->nblocks,
+		  (unsigned long long)r->c->unread,
+		  j->target_blocks ? "its recorded blocks differ" : "no record of its blocks");
 	free(buf), free(zeros);
 	return rc;
 }

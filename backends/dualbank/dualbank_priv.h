@@ -9,6 +9,7 @@
 #include "../../bundle/index.h"
 #include "../../lib/source.h"
 #include "config_keys.h"
+#include "slot_blocks.h"
 #include "static_delta.h"
 
 struct dualbank {
@@ -30,6 +31,9 @@ struct dualbank {
 	 * this updater did not write): the static delta's source check uses it.
 	 * len 0: not hashed in this run. */
 	struct source_digest booted_hashed;
+	/* The target slot's recorded block hashes, mapped by install() before
+	 * it removes the record (map NULL: none). */
+	struct slot_blocks target_rec;
 };
 
 /* The bundle's location with the config's transfer settings. */

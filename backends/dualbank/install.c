@@ -115,6 +115,7 @@ static int install_delta(struct dualbank *d, struct system_info *t, struct error
 	struct delta_job j = { .fd = d->target_fd, .name = t->id, .path = t->path,
 			       .active_path = have_active ? active.path : NULL,
 			       .active_blocks = have_rec ? &rec : NULL,
+			       .target_blocks = d->target_rec.map ? &d->target_rec : NULL,
 			       .m = &d->head.manifest, .ix = &d->index, .src = &o,
 			       .payload_offset = d->head.payload_offset,
 			       .readback = d->u->verify_readback };
@@ -216,6 +217,20 @@ static int after_static(struct dualbank *d, struct system_info *t, struct error 
 	return 1;
 }
 
+/* The target's record (what the updater last wrote there), kept mapped for
+ * the delta's target scan: only a hint, like the active slot's. */
+static void keep_target_record(struct dualbank *d, const struct system_info *t)
+{
+	struct error re = { 0 };
+	int rc = slot_blocks_open(d->cfg->state_dir, t->id, NULL, BUNDLE_BLOCK_SIZE, &d->target_rec,
+				  &re);
+
+	if (rc < 0 && rc != -ENOENT)
+		log_warn("delta: %s; reading the whole target slot", re.msg);
+}
+
+static int install_paths(struct dualbank *d, struct system_info *t, struct error *e);
+
 int db_install(void *priv, struct system_info *t, struct error *e)
 {
 	struct dualbank *d = priv;
@@ -223,9 +238,19 @@ int db_install(void *priv, struct system_info *t, struct error *e)
 
 	if (d->target_fd < 0 && (rc = db_open_target(d, t, e)) < 0)
 		return rc;
+	keep_target_record(d, t);
 	/* Before the slot is written: its record no longer says what it holds. */
-	if ((rc = slot_blocks_forget(d->cfg->state_dir, t->id, e)) < 0)
-		return rc;
+	rc = slot_blocks_forget(d->cfg->state_dir, t->id, e);
+	if (rc == 0)
+		rc = install_paths(d, t, e);
+	slot_blocks_close(&d->target_rec);
+	return rc;
+}
+
+static int install_paths(struct dualbank *d, struct system_info *t, struct error *e)
+{
+	int rc;
+
 	if (d->delta_by_name && !d->sd.usable && (rc = db_verify_named_delta(d, e)) < 0)
 		return rc;
 	if (d->delta_by_name)

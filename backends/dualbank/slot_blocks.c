@@ -109,7 +109,7 @@ static int parse_head(const char *head, const char *id, uint32_t block_size, uin
 	    sscanf(head, MAGIC " %64s %" SCNu64 " %" SCNu32 " %d%c", hex, &size, &bs, &hash_len,
 		   &end) != 5 || end != '\n')
 		return err_set(e, UPD_EXIT_OTHER, EBADMSG, "not a slot block record");
-	if (strcasecmp(hex, id) != 0)
+	if (id && strcasecmp(hex, id) != 0)
 		return err_set(e, UPD_EXIT_OTHER, ESTALE, "recorded for image %.16s, not %.16s", hex,
 			       id);
 	if (bs != block_size || hash_len != BUNDLE_INDEX_HASH_LEN || size > BUNDLE_INDEX_IMAGE_MAX)

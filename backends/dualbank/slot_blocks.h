@@ -51,8 +51,8 @@ int slot_blocks_adopt(const char *state_dir, const char *slot, int fd, const uin
  * there is none. */
 int slot_blocks_forget(const char *state_dir, const char *slot, struct error *e);
 
-/* Maps slot's record when it describes the image of hex id (64 hex digits)
- * in blocks of block_size. 0 and *b set; -ENOENT when there is none; other
+/* Maps slot's record when it describes the image of hex id (64 hex digits;
+ * NULL: whichever image it names) in blocks of block_size. 0 and *b set; -ENOENT when there is none; other
  * negative errnos when it is unusable (e says why). On failure *b holds
  * nothing to close. */
 int slot_blocks_open(const char *state_dir, const char *slot, const char *id, uint32_t block_size,

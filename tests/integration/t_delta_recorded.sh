@@ -5,8 +5,9 @@
 # slot. The record is a hint: blocks it names that no longer hold what it
 # says are downloaded instead, and a record for another image, a symlink or
 # a file others may write is not used (a warning; the whole slot is read);
-# the image installed is exact every time. A slot's record goes before the
-# slot is written.
+# the image installed is exact every time. The target's record spares the
+# reads of chunks it says differ throughout (a wrong one costs writes, never
+# a wrong block). A slot's record goes before the slot is written.
 . "$TOP/tests/lib/common.sh"
 set -u
 dualbank_test_device
@@ -53,13 +54,16 @@ record_matches "$REC_B" "$NEW" || fail "slot B's record after the first install"
 [ "$(stat -c %a "$REC_B")" = 644 ] || fail "record mode $(stat -c %a "$REC_B")"
 
 # 2. Slot B booted and good; release 1.2 (four blocks of new data at 300,
-#    block 1000 a copy of 1.1's new block 100) installs into slot A, reading
-#    only the blocks of slot B its record names: a few blocks, not the slot.
+#    1 MiB of new data at 2 MiB, block 1000 a copy of 1.1's new block 100)
+#    installs into slot A, reading only the blocks of slot B its record
+#    names: a few blocks, not the slot; and of slot A (the target, whose
+#    record init made) not the MiB its record says differs throughout.
 assert_eq "$(sim_boot "$D")" B "booted slot"
 upd "$D" mark-good || fail "mark-good"
 V12=$WORK/v1.2.img
 cp "$NEW" "$V12"
 head -c 16384 /dev/urandom | dd of="$V12" bs=4096 seek=300 conv=notrunc status=none
+head -c 1048576 /dev/urandom | dd of="$V12" bs=4096 seek=512 conv=notrunc status=none
 dd if="$NEW" of="$V12" bs=4096 skip=100 seek=1000 count=1 conv=notrunc status=none
 make_bundle "$V12" 1.2 "$D/keys/release.pem" "$W/v1.2.upd"
 V12_SHA=$(file_sha "$V12")
@@ -91,8 +95,26 @@ n=$(scanned "$WORK/recorded.err")
 [ -n "$n" ] && [ "$n" -gt 0 ] && [ "$n" -le $((16 * 4096)) ] ||
 	fail "with slot B's record the install read ${n:-?} bytes of slot B (a few blocks expected)"
 assert_grep "delta: .* [1-9][0-9.]* KiB from the active slot" "$WORK/recorded.err"
+unread() { sed -n 's/.*delta: target slot: .* \([0-9]*\) bytes not read (its recorded blocks differ).*/\1/p' "$1"; }
+n=$(unread "$WORK/recorded.err")
+[ -n "$n" ] && [ "$n" -ge 1048576 ] && [ "$n" -lt $((2 * 1048576)) ] ||
+	fail "slot A's record: ${n:-?} bytes of it not read (the new MiB at 2 MiB expected)"
 record_matches "$REC_A" "$V12" || fail "slot A's record after installing 1.2"
-ref_downloaded=$downloaded
+ref_downloaded=$downloaded ref_written=$written
+
+# 2b. Slot A's record wrong the other way (every hash garbage: every chunk
+#    "differs"): nothing of slot A is read, the blocks it held are written
+#    again, and the image is exact all the same.
+again
+python3 - "$REC_A" <<'PY' || fail "garble slot A's record"
+import os, sys
+r = open(sys.argv[1], "rb").read()
+open(sys.argv[1], "wb").write(r[:128] + os.urandom(len(r) - 128))
+PY
+install12 garbled
+n=$(unread "$WORK/garbled.err")
+[ "$n" -ge $((SIZE - 1048576)) ] || fail "a garbled target record: only $n bytes of slot A not read"
+[ "$written" -gt "$ref_written" ] || fail "a garbled target record: $written bytes written, as few as with the true one"
 
 # 3. The same without a record: the whole slot is read up to the last
 #    needed block (the comparison that makes step 2 mean something).
