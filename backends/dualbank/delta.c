@@ -8,56 +8,36 @@
 #include <unistd.h>
 
 #include "../../lib/digest.h"
-#include "../../lib/io.h"
-#include "../../lib/log.h"
 #include "../../lib/progress.h"
 #include "../image/readback.h"
 #include "block_hasher.h"
 
-/* Without read-back, the image is hashed as the page cache holds it. */
-static int hash_cached(const struct delta_job *j, uint8_t digest[32], struct error *e)
+int delta_check_start(const struct delta_job *j, struct readback **rb, struct error *e)
 {
-	struct sha256_ctx *c = sha256_new();
-	uint8_t *buf = malloc(1u << 20);
-	int rc = 0;
-
-	if (!c || !buf)
-		rc = err_oom(e, NULL);
-	for (uint64_t off = 0; rc == 0 && off < j->m->image_size; off += 1u << 20) {
-		size_t n = j->m->image_size - off < (1u << 20) ? (size_t)(j->m->image_size - off)
-							       : 1u << 20;
-		ssize_t got = io_pread_full(j->fd, buf, n, off);
-		if (got != (ssize_t)n)
-			rc = err_set(e, UPD_EXIT_OTHER, got < 0 ? (int)-got : EIO,
-				     "install %s: read back %s: %s", j->name, j->path,
-				     got < 0 ? strerror((int)-got) : "short read");
-		else
-			sha256_update(c, buf, n);
-	}
-	if (rc == 0)
-		sha256_final(c, digest);
-	else
-		sha256_free(c);
-	free(buf);
-	return rc;
+	return j->readback ? readback_start(rb, j->fd, j->path, j->m->image_size, e)
+			   : readback_start_cached(rb, j->fd, j->path, j->m->image_size, e);
 }
 
-/* Durable, then the whole image against the signed image-sha256: what the
- * blocks' index hashes checked one by one, checked as one image. */
-void delta_readback_follow(struct delta_run *r)
+void delta_readback_upto(struct delta_run *r, uint64_t block)
 {
-	uint64_t bs = r->j->ix->block_size, upto;
+	uint64_t bs = r->j->ix->block_size, upto = block * bs;
 
 	if (!r->rb)
 		return;
-	while (r->rb_next < r->j->ix->nblocks && r->need[r->rb_next] == 0)
-		r->rb_next++;
-	upto = r->rb_next * bs;
 	if (r->wlen && r->wfirst * bs < upto)
 		upto = r->wfirst * bs; /* still in the write buffer */
 	readback_advance(r->rb, upto < r->j->m->image_size ? upto : r->j->m->image_size);
 }
 
+void delta_readback_follow(struct delta_run *r)
+{
+	while (r->rb_next < r->j->ix->nblocks && r->need[r->rb_next] == 0)
+		r->rb_next++;
+	delta_readback_upto(r, r->rb_next);
+}
+
+/* Durable, then the whole image against the signed image-sha256: what the
+ * blocks' index hashes checked one by one, checked as one image. */
 int delta_verify_image(const struct delta_job *j, struct readback *rb, struct error *e)
 {
 	uint8_t digest[32];
@@ -68,17 +48,13 @@ int delta_verify_image(const struct delta_job *j, struct readback *rb, struct er
 		return err_set(e, UPD_EXIT_OTHER, errno, "install %s: fsync %s: %s", j->name,
 			       j->path, strerror(errno));
 	progress_begin("readback", j->m->image_size);
-	if (j->readback) {
-		if (!rb && (rc = readback_start(&own, j->fd, j->path, j->m->image_size, e)) == 0)
-			rb = own;
-		if (rc == 0) {
-			readback_advance(rb, j->m->image_size);
-			rc = readback_finish(rb, digest, e);
-		}
-		readback_free(own);
-	} else {
-		rc = hash_cached(j, digest, e);
+	if (!rb && (rc = delta_check_start(j, &own, e)) == 0)
+		rb = own;
+	if (rc == 0) {
+		readback_advance(rb, j->m->image_size);
+		rc = readback_finish(rb, digest, e);
 	}
+	readback_free(own);
 	rc == 0 ? progress_done() : progress_end();
 	if (rc == 0 && memcmp(digest, j->m->image_sha256, 32) != 0)
 		rc = err_set(e, UPD_EXIT_VERIFY, EBADMSG,
@@ -108,10 +84,9 @@ int delta_install(const struct delta_job *j, struct delta_counts *c, struct erro
 	rc = delta_from_target(&r, e);
 	if (rc == 0)
 		rc = delta_from_active(&r, e);
-	/* What the device held is in place: the read-back checks it while the
+	/* What the device held is in place: the image's check reads it while the
 	 * frames of the rest come in. */
-	if (rc == 0 && j->readback && r.n_need &&
-	    (rc = readback_start(&r.rb, j->fd, j->path, j->m->image_size, e)) == 0)
+	if (rc == 0 && r.n_need && (rc = delta_check_start(j, &r.rb, e)) == 0)
 		delta_readback_follow(&r);
 	if (rc == 0)
 		rc = delta_from_network(&r, e);

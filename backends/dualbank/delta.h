@@ -126,12 +126,16 @@ typedef int (*delta_frame_fn)(struct delta_run *r, void *user, uint64_t frame, c
 			      size_t len, struct error *e);
 int delta_fetch_frames(struct delta_run *r, const uint8_t *want, delta_frame_fn done, void *user,
 		       struct error *e);
-/* Lets r->rb check every block before the first one still needed, once
- * written out (frames arrive in the image's order). */
+/* Starts the image's check (*rb): read back from the medium, or with
+ * j->readback off hashed as the page cache holds it. */
+int delta_check_start(const struct delta_job *j, struct readback **rb, struct error *e);
+/* Lets r->rb check the blocks before block, once written out. */
+void delta_readback_upto(struct delta_run *r, uint64_t block);
+/* The same up to the first block still needed (frames arrive in the
+ * image's order). */
 void delta_readback_follow(struct delta_run *r);
-/* Durable (fsync), then the whole image (read back from the medium unless
- * j->readback is off; by rb when one was started, else by its own) against
- * j->m's image-sha256. */
+/* Durable (fsync), then the whole image (by rb when one was started, else
+ * by a check of its own: delta_check_start) against j->m's image-sha256. */
 int delta_verify_image(const struct delta_job *j, struct readback *rb, struct error *e);
 /* Reads n bytes of fd at off into buf, zero-filled past the file's end. */
 int delta_read_chunk(int fd, uint8_t *buf, size_t n, uint64_t off);

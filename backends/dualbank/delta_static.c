@@ -14,6 +14,7 @@
 #include "../../lib/digest.h"
 #include "../../lib/io.h"
 #include "../../lib/progress.h"
+#include "../image/readback.h"
 #include "delta.h"
 
 struct sdelta {
@@ -159,6 +160,17 @@ static int write_frame(struct sdelta *s, uint64_t f, struct error *e)
 	return 0;
 }
 
+/* The image's check may read every block before the first data block of the
+ * next frame still to come from frame f on. */
+static void follow(struct sdelta *s, uint64_t f)
+{
+	const struct bundle_index *ix = s->r.j->ix;
+
+	while (f < ix->nframes && !s->want[f])
+		f++;
+	delta_readback_upto(&s->r, f < ix->nframes ? s->first[f] : ix->nblocks);
+}
+
 /* A complete frame: decoded with the source as its prefix into one frame
  * buffer, checked against its hash, then written. */
 static int frame_done(struct delta_run *r, void *user, uint64_t f, const uint8_t *in, size_t len,
@@ -179,7 +191,10 @@ static int frame_done(struct delta_run *r, void *user, uint64_t f, const uint8_t
 	if (!bundle_index_frame_matches_with(r->hash, r->j->ix, f, s->frame, got))
 		return CORRUPT(r, e, "frame %" PRIu64 " does not match the signed index", f);
 	source_release(r->j);
-	return write_frame(s, f, e);
+	int rc = write_frame(s, f, e);
+	if (rc == 0)
+		follow(s, f + 1);
+	return rc;
 }
 
 static void sdelta_free(struct sdelta *s)
@@ -225,6 +240,9 @@ int delta_static_install(const struct delta_job *j, struct delta_counts *c, stru
 	rc = sdelta_alloc(&s, e);
 	if (rc == 0)
 		rc = scan(&s, e);
+	/* The image's check reads what is final while the frames come in. */
+	if (rc == 0 && memchr(s.want, 1, ix->nframes) && (rc = delta_check_start(j, &s.r.rb, e)) == 0)
+		follow(&s, 0);
 	if (rc == 0)
 		rc = delta_fetch_frames(&s.r, s.want, frame_done, &s, e);
 	if (rc < 0 && s.r.wlen) {
@@ -233,7 +251,8 @@ int delta_static_install(const struct delta_job *j, struct delta_counts *c, stru
 		delta_flush(&s.r, &ignored);
 	}
 	if (rc == 0)
-		rc = delta_verify_image(j, NULL, e);
+		rc = delta_verify_image(j, s.r.rb, e);
+	readback_free(s.r.rb);
 	sdelta_free(&s);
 	return rc;
 }

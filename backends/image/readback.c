@@ -26,6 +26,7 @@
 struct readback {
 	int wfd, rfd;
 	bool direct;
+	bool cached; /* readback_start_cached: hashed as the page cache holds it */
 	char path[512];
 	uint64_t total;
 	pthread_t tid;
@@ -167,6 +168,8 @@ static int read_range(struct readback *r, uint64_t off, uint64_t end)
 
 static int verify_range(struct readback *r, uint64_t off, uint64_t end, bool synced)
 {
+	if (r->cached)
+		return read_range(r, off, end);
 	/* Before the final fsync, push this range to the medium and wait for it. */
 	if (!synced &&
 	    sync_file_range(r->wfd, (off_t)off, (off_t)(end - off),
@@ -221,15 +224,15 @@ static void *readback_main(void *arg)
 
 static int open_reader(struct readback *r)
 {
-	r->rfd = open(r->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	r->rfd = r->cached ? -1 : open(r->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	r->direct = r->rfd >= 0;
 	if (r->rfd < 0) /* e.g. tmpfs: fall back to dropping cached pages */
 		r->rfd = open(r->path, O_RDONLY | O_CLOEXEC);
 	return r->rfd < 0 ? errno : 0;
 }
 
-int readback_start(struct readback **out, int wfd, const char *path, uint64_t total,
-		   struct error *e)
+static int start(struct readback **out, int wfd, const char *path, uint64_t total, bool cached,
+		 struct error *e)
 {
 	struct readback *r = calloc(1, sizeof(*r));
 	int err, rc = 0;
@@ -237,6 +240,7 @@ int readback_start(struct readback **out, int wfd, const char *path, uint64_t to
 	*out = NULL;
 	if (!r)
 		return err_oom(e, NULL);
+	r->cached = cached;
 	r->wfd = wfd;
 	r->total = total;
 	r->rfd = -1;
@@ -257,6 +261,18 @@ int readback_start(struct readback **out, int wfd, const char *path, uint64_t to
 	r->started = true;
 	*out = r;
 	return 0;
+}
+
+int readback_start(struct readback **out, int wfd, const char *path, uint64_t total,
+		   struct error *e)
+{
+	return start(out, wfd, path, total, false, e);
+}
+
+int readback_start_cached(struct readback **out, int wfd, const char *path, uint64_t total,
+			  struct error *e)
+{
+	return start(out, wfd, path, total, true, e);
 }
 
 void readback_advance(struct readback *r, uint64_t written)

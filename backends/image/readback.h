@@ -14,6 +14,10 @@ struct readback;
  * for reading; total: the image size. On failure *out is NULL and there is nothing to close. */
 int readback_start(struct readback **out, int wfd, const char *path, uint64_t total,
 		   struct error *e);
+/* The same without the medium (read-back off): each range is hashed as the
+ * page cache holds it, while the writer goes on. */
+int readback_start_cached(struct readback **out, int wfd, const char *path, uint64_t total,
+			  struct error *e);
 /* The writer has written [0, written). */
 void readback_advance(struct readback *r, uint64_t written);
 /* After the final fsync: verifies what is left and returns the SHA-256 of

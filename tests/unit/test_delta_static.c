@@ -39,6 +39,7 @@ struct fixture {
 	struct source_opts src;
 	struct delta_counts c; /* the last run's */
 	struct error e;        /* the last check's or run's */
+	char *medium;          /* what the read-back reads (NULL: the target) */
 };
 
 static void create(const char *img, const char *out, const char *from, int format)
@@ -103,7 +104,8 @@ static int run(struct fixture *f)
 {
 	int fd = open(f->target, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
-	struct delta_job j = { .fd = fd, .name = "B", .path = f->target, .m = &f->h.manifest,
+	struct delta_job j = { .fd = fd, .name = "B", .path = f->medium ? f->medium : f->target,
+			       .m = &f->h.manifest,
 			       .ix = &f->sd.ix, .src = &f->src, .payload_offset = f->h.payload_offset,
 			       .readback = true, .source = f->sd.map, .source_size = f->sd.map_len };
 	int rc = delta_static_install(&j, &f->c, &f->e);
@@ -171,6 +173,29 @@ static void test_resume(void **state)
 	teardown(&f);
 }
 
+/* The image's check, which runs while the frames come in, reads what the
+ * medium holds: a medium that differs from what was written (another file
+ * holding the new image but for one block) is refused, exit 3. */
+static void test_readback_reads_the_medium(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	setup(&f, 40 * BS);
+	assert_int_equal(check(&f), 0);
+	f.medium = path_in("medium.img");
+	uint8_t *bad = malloc(f.n);
+	assert_non_null(bad);
+	memcpy(bad, f.new_, f.n);
+	bad[25 * BS + 3] ^= 0x20;
+	tu_put_file(f.medium, bad, f.n, f.n);
+	assert_int_equal(run(&f), -EBADMSG);
+	assert_int_equal(f.e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(f.e.msg, "does not match the manifest's image-sha256"));
+	free(f.medium), free(bad);
+	teardown(&f);
+}
+
 /* An active slot that no longer holds the source: -ESTALE, a verify error. */
 static void test_stale_source(void **state)
 {
@@ -210,4 +235,5 @@ static void test_corrupt_frame(void **state)
 }
 
 TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_apply), cmocka_unit_test(test_resume),
-	cmocka_unit_test(test_stale_source), cmocka_unit_test(test_corrupt_frame))
+	cmocka_unit_test(test_stale_source), cmocka_unit_test(test_corrupt_frame),
+	cmocka_unit_test(test_readback_reads_the_medium))
