@@ -111,13 +111,13 @@ struct backend_ops {
 	int (*booted_image)(void *priv, const struct system_info *booted,
 			    const struct target_record *rec, char hex[65], struct error *e);
 	/* init: the booted system's image id (as booted_image's, read from the
-	 * system itself), recorded by the core as if the updater had installed
+	 * system itself) and its size in bytes, recorded by the core as if the updater had installed
 	 * it, and whatever the backend keeps of an image it installed (dual-bank:
 	 * the block hashes a delta install reads the active slot by). May be
 	 * NULL. A failure costs the first update a read of the running system:
 	 * init warns and goes on. */
 	int (*adopt_booted)(void *priv, const struct system_info *booted, char hex[65],
-			    struct error *e);
+			    uint64_t *size, struct error *e);
 	/* Keeps the release fetched and verified last for apply-staged (ostree: a
 	 * ref on the commit, which no prune removes) and writes into token what
 	 * finds it again (the state file records it). NULL: the backend cannot

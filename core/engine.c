@@ -222,15 +222,17 @@ static void adopt_booted(struct engine *g)
 {
 	struct target_record *t = state_target(&g->st, g->booted.id, false);
 	struct error ae = { 0 };
+	uint64_t size = 0;
 	char hex[65];
 
 	if (!t || !g->priv || !g->ops->adopt_booted || strlen(t->digest) == 64)
 		return;
-	if (g->ops->adopt_booted(g->priv, &g->booted, hex, &ae) < 0) {
+	if (g->ops->adopt_booted(g->priv, &g->booted, hex, &size, &ae) < 0) {
 		log_warn("%s; the first update reads the running system to learn its image", ae.msg);
 		return;
 	}
 	snprintf(t->digest, sizeof(t->digest), "%s", hex);
+	t->size = size;
 }
 
 int engine_init(const struct config *cfg, const char *backend_name, bool force, struct error *e)

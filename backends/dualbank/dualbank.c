@@ -291,7 +291,7 @@ static int db_booted_image(void *priv, const struct system_info *booted,
 /* init on a factory device: the booted slot's image id, and its blocks
  * recorded as a delta install would have (slot_blocks.h). */
 static int db_adopt_booted(void *priv, const struct system_info *booted, char hex[65],
-			   struct error *e)
+			   uint64_t *size, struct error *e)
 {
 	struct dualbank *d = priv;
 	uint8_t sha[32];
@@ -304,6 +304,7 @@ static int db_adopt_booted(void *priv, const struct system_info *booted, char he
 	if ((rc = image_id(slot_path(d, booted->id), sha, &len, &fs, e)) < 0)
 		return rc;
 	hex_encode(sha, 32, hex);
+	*size = len;
 	fd = open(slot_path(d, booted->id), O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "slot %s: %s", booted->id, strerror(errno));

@@ -42,6 +42,8 @@ PY
 #    reads only the blocks of slot A it needs, not the slot; afterwards slot B's image
 #    is recorded.
 record_matches "$REC_A" "$OLD" || fail "slot A's record after init"
+assert_eq "$(grep -E '^target\.A\.(digest|size)=' "$D/data/updater/state" | sort | tr '\n' ' ')" \
+	"target.A.digest=$(file_sha "$OLD") target.A.size=$SIZE " "the state's record of slot A after init"
 [ -e "$REC_B" ] && fail "a record of the factory's empty slot B"
 UPD_OPTS=-v delta_install first
 assert_grep "blocks found in the active slot (.* bytes read, by its recorded block hashes)" "$WORK/first.err"
