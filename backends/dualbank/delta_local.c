@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "../../lib/fault.h"
-#include "../../lib/fsutil.h"
 #include "../../lib/io.h"
 #include "../../lib/log.h"
 #include "../../lib/progress.h"
@@ -134,46 +133,71 @@ static bool recorded_all_differ(const struct delta_run *r, uint64_t first, uint6
 	return true;
 }
 
-/* Reads ahead the chunk of blocks from first on, unless it will not be read. */
-static void prefetch_chunk(const struct delta_run *r, uint64_t first)
+/* Per chunk of DELTA_CHUNK of the target (nchunks): 1 when its record says
+ * every block there differs from the new image's (not read), else 0. NULL:
+ * out of memory. */
+static uint8_t *unread_chunks(const struct delta_run *r, uint64_t nchunks)
 {
 	uint64_t per = DELTA_CHUNK / r->j->ix->block_size, nb = r->j->ix->nblocks;
+	uint8_t *u = malloc(nchunks ? nchunks : 1);
 
-	if (first < nb && !recorded_all_differ(r, first, nb - first < per ? nb - first : per))
-		io_prefetch(r->j->fd, first * r->j->ix->block_size, DELTA_CHUNK);
+	for (uint64_t c = 0; u && c < nchunks; c++)
+		u[c] = recorded_all_differ(r, c * per, nb - c * per < per ? nb - c * per : per);
+	return u;
+}
+
+/* Reads chunk c of the target ahead, unless it will not be read. */
+static void prefetch_chunk(const struct delta_job *j, const uint8_t *unread, uint64_t nchunks,
+			   uint64_t c)
+{
+	if (c < nchunks && !unread[c])
+		io_prefetch(j->fd, c * DELTA_CHUNK, DELTA_CHUNK);
+}
+
+/* Chunk c of the target: its blocks in place kept, the others needed or
+ * written as zeros. */
+static int target_chunk_at(struct delta_run *r, const uint8_t *unread, uint64_t c, uint8_t *buf,
+			   const uint8_t *zero_hash, const uint8_t *zeros, struct error *e)
+{
+	const struct delta_job *j = r->j;
+	uint32_t bs = j->ix->block_size, per = DELTA_CHUNK / bs;
+	uint64_t i = c * per, n = j->ix->nblocks - i < per ? j->ix->nblocks - i : per;
+	int rc = 0;
+
+	if (unread[c]) {
+		for (uint64_t k = i; k < i + n && rc == 0; k++)
+			rc = not_in_place(r, k, zero_hash, zeros, e);
+		r->c->unread += n * bs;
+		return rc;
+	}
+	/* A target that cannot be read is rewritten: what it held does not matter. */
+	if (delta_read_chunk(j->fd, buf, n * bs, i * bs) < 0)
+		memset(buf, 0xff, n * bs);
+	return target_chunk(r, buf, i, n, zero_hash, zeros, e);
 }
 
 int delta_from_target(struct delta_run *r, struct error *e)
 {
 	const struct delta_job *j = r->j;
 	uint32_t bs = j->ix->block_size, per = DELTA_CHUNK / bs;
+	uint64_t nchunks = (j->ix->nblocks + per - 1) / per;
 	uint8_t zero_hash[BUNDLE_INDEX_HASH_LEN];
-	uint8_t *buf = malloc(DELTA_CHUNK), *zeros = calloc(1, bs);
+	uint8_t *buf = malloc(DELTA_CHUNK), *zeros = calloc(1, bs), *unread = unread_chunks(r, nchunks);
 	int rc = 0;
 
-	if (!buf || !zeros) {
-		free(buf), free(zeros);
+	if (!buf || !zeros || !unread) {
+		free(buf), free(zeros), free(unread);
 		return err_oom(e, NULL);
 	}
 	bundle_index_hash_block(zeros, bs, zero_hash);
 	progress_begin("delta-scan", j->m->image_size);
-	for (uint64_t k = 0; k < 8; k++)
-		prefetch_chunk(r, k * per);
-	for (uint64_t i = 0; i < j->ix->nblocks && rc == 0; i += per) {
-		uint64_t n = j->ix->nblocks - i < per ? j->ix->nblocks - i : per;
-		prefetch_chunk(r, i + 8 * per);
-		if (recorded_all_differ(r, i, n)) {
-			for (uint64_t k = i; k < i + n && rc == 0; k++)
-				rc = not_in_place(r, k, zero_hash, zeros, e);
-			r->c->unread += n * bs;
-		} else {
-			/* A target that cannot be read is rewritten: what it held does not matter. */
-			if (delta_read_chunk(j->fd, buf, n * bs, i * bs) < 0)
-				memset(buf, 0xff, n * bs);
-			rc = target_chunk(r, buf, i, n, zero_hash, zeros, e);
-		}
-		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
-		delta_report(r, done);
+	for (uint64_t c = 0; c < 8; c++)
+		prefetch_chunk(j, unread, nchunks, c);
+	for (uint64_t c = 0; c < nchunks && rc == 0; c++) {
+		prefetch_chunk(j, unread, nchunks, c + 8);
+		rc = target_chunk_at(r, unread, c, buf, zero_hash, zeros, e);
+		uint64_t done = (c + 1) * DELTA_CHUNK;
+		delta_report(r, done < j->m->image_size ? done : j->m->image_size);
 	}
 	if (rc == 0)
 		rc = delta_flush(r, e);
@@ -182,7 +206,7 @@ int delta_from_target(struct delta_run *r, struct error *e)
 		  (unsigned long long)(r->c->reused / bs), (unsigned long long)j->ix->nblocks,
 		  (unsigned long long)r->c->unread,
 		  j->target_blocks ? "its recorded blocks differ" : "no record of its blocks");
-	free(buf), free(zeros);
+	free(buf), free(zeros), free(unread);
 	return rc;
 }
 
@@ -253,21 +277,14 @@ static int use_active_block(struct delta_run *r, const uint32_t *w, const uint8_
 	return 0;
 }
 
-/* How much of the active slot holds its image: the file system's length
- * (the rest of a slot is stale or empty), else the whole slot. */
+/* How much of the active slot holds its image (the rest of a slot is stale
+ * or empty); 0 when its size cannot be learnt. */
 static uint64_t active_length(int fd, const char *path)
 {
-	uint64_t size = 0, len = 0;
+	uint64_t len = 0;
 	const char *fs = NULL;
-	struct error ignored = { 0 };
 
-	if (file_or_blockdev_size(fd, &size) < 0)
-		return 0;
-	if (image_fs_length(fd, size, &len, &fs, &ignored) == 0)
-		return len;
-	log_debug("active slot %s: no known file system, all %llu bytes are read", path,
-		  (unsigned long long)size);
-	return size;
+	return image_length(fd, path, &len, &fs) == 0 ? len : 0;
 }
 
 /* Whether some still needed block has hash (w: wanted()). */
@@ -281,16 +298,14 @@ static bool is_wanted(const struct delta_run *r, const uint32_t *w, const uint8_
 		      BUNDLE_INDEX_HASH_LEN) == 0;
 }
 
-/* Blocks [first, first + n) of the active slot read into buf, hashed, and
- * used where their real hash is needed. */
-static int use_active_run(struct delta_run *r, int fd, uint8_t *buf, uint64_t first, uint64_t n,
-			  const uint32_t *w, struct error *e)
+/* A run of n blocks of the active slot, read into buf: hashed, and used
+ * where their real hash is needed. */
+static int use_active_run(struct delta_run *r, const uint8_t *buf, uint64_t n, const uint32_t *w,
+			  struct error *e)
 {
 	uint32_t bs = r->j->ix->block_size;
 	int rc = 0;
 
-	if (delta_read_chunk(fd, buf, n * bs, first * bs) < 0)
-		return 1; /* an unreadable active slot is only a source less */
 	r->c->scanned += n * bs;
 	block_hasher_run(r->hasher, buf, n, bs, r->hashes);
 	for (uint64_t k = 0; k < n && rc == 0; k++)
@@ -322,6 +337,17 @@ static uint64_t next_run(const struct delta_run *r, const uint32_t *w, uint64_t 
 	}
 }
 
+/* Reads ahead the runs next_run() gives from *ahead on, up to 8 chunks past
+ * block a: the slot's reads then overlap the hashing and the writes. */
+static void prefetch_runs(const struct delta_run *r, int fd, const uint32_t *w, uint64_t nblocks,
+			  uint64_t a, uint64_t *ahead)
+{
+	uint64_t bs = r->j->ix->block_size, per = DELTA_CHUNK / bs, first, n;
+
+	while (*ahead < a + 8 * per && (n = next_run(r, w, nblocks, ahead, &first)))
+		io_prefetch(fd, first * bs, n * bs);
+}
+
 /* The active slot's blocks (nblocks, from its start) that may hold needed
  * ones, each hashed; the rest of the slot is not read once every needed
  * block is found. */
@@ -330,22 +356,27 @@ static int scan_active(struct delta_run *r, int fd, uint64_t nblocks, const uint
 {
 	uint32_t bs = r->j->ix->block_size;
 	uint8_t *buf = malloc(DELTA_CHUNK);
-	uint64_t a = 0, first, n;
+	uint64_t a = 0, ahead = 0, first, n;
 	int rc = 0;
 
 	if (!buf)
 		return err_oom(e, NULL);
 	progress_begin("delta-copy", nblocks * bs);
-	if (!r->j->active_blocks)
-		io_prefetch(fd, 0, 8 * DELTA_CHUNK);
 	while (rc == 0 && r->n_found < r->n_need && (n = next_run(r, w, nblocks, &a, &first))) {
+		/* Without a record the slot is read front to back, 8 chunks ahead;
+		 * reading a record's runs ahead as well made the 1.1 update of the
+		 * series slower, not faster, on loop devices here (2026-12-06). */
 		if (!r->j->active_blocks)
-			io_prefetch(fd, first * bs + 8 * DELTA_CHUNK, DELTA_CHUNK);
-		rc = use_active_run(r, fd, buf, first, n, w, e);
+			prefetch_runs(r, fd, w, nblocks, a, &ahead);
+		int rd = delta_read_chunk(fd, buf, n * bs, first * bs);
+		if (rd < 0) { /* an unreadable active slot is only a source less */
+			log_warn("delta: active slot %s: read: %s; its blocks are downloaded instead",
+				 r->j->active_path, strerror(-rd));
+			break;
+		}
+		rc = use_active_run(r, buf, n, w, e);
 		delta_report(r, a * bs);
 	}
-	if (rc == 1)
-		rc = 0;
 	if (rc == 0)
 		rc = delta_flush(r, e);
 	rc == 0 ? progress_done() : progress_end();

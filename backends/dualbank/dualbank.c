@@ -294,26 +294,26 @@ static int db_adopt_booted(void *priv, const struct system_info *booted, char he
 			   uint64_t *size, struct error *e)
 {
 	struct dualbank *d = priv;
+	const char *path, *fs = NULL;
 	uint8_t sha[32];
-	uint64_t len = 0;
-	const char *fs = NULL;
 	int fd, rc;
 
 	if (!valid_slot(booted->id))
 		return err_set(e, UPD_EXIT_OTHER, EINVAL, "booted slot %s is not A or B", booted->id);
-	if ((rc = image_id(slot_path(d, booted->id), sha, &len, &fs, e)) < 0)
+	path = slot_path(d, booted->id);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(e, UPD_EXIT_OTHER, errno, "slot %s: %s", booted->id, strerror(errno));
+	if ((rc = image_length(fd, path, size, &fs)) < 0)
+		err_set(e, UPD_EXIT_OTHER, -rc, "slot %s: size: %s", booted->id, strerror(-rc));
+	else
+		rc = slot_blocks_adopt(d->cfg->state_dir, booted->id, fd, *size, sha, e);
+	close(fd);
+	if (rc < 0)
 		return rc;
 	hex_encode(sha, 32, hex);
-	*size = len;
-	fd = open(slot_path(d, booted->id), O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, UPD_EXIT_OTHER, errno, "slot %s: %s", booted->id, strerror(errno));
-	rc = slot_blocks_adopt(d->cfg->state_dir, booted->id, fd, sha, len, e);
-	close(fd);
-	if (rc == 0)
-		log_info("slot %s: %s image %.16s of %llu bytes recorded", booted->id,
-			 fs ? fs : "whole-slot", hex, (unsigned long long)len);
-	return rc;
+	log_info("slot %s: %s image %.16s of %llu bytes recorded", booted->id,
+		 fs ? fs : "whole-slot", hex, (unsigned long long)*size);
+	return 0;
 }
 
 const struct backend_ops dualbank_backend = {

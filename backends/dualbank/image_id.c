@@ -6,15 +6,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../bundle/index.h"
 #include "../../lib/digest.h"
 #include "../../lib/fsutil.h"
 #include "../../lib/io.h"
 #include "../../lib/log.h"
+#include "block_hasher.h"
 
 /* Every superblock looked at lies in the first 4 KiB: squashfs's at 0,
  * ext4's and erofs's at 1024. */
 #define HEAD 4096
-#define HASH_CHUNK (1u << 20)
+#define HASH_CHUNK (1u << 20) /* a multiple of BUNDLE_BLOCK_SIZE */
 
 #define EXT4_MAGIC 0xEF53
 #define EXT4_INCOMPAT_64BIT 0x80
@@ -110,49 +112,64 @@ int image_fs_length(int fd, uint64_t slot_size, uint64_t *len, const char **fsty
 	return erofs_length(head + 1024, slot_size, len, e);
 }
 
-int image_hash(int fd, uint64_t len, uint8_t sha256[32])
+int image_hash(int fd, uint64_t len, uint8_t sha256[32], uint8_t *block_hashes)
 {
+	const uint32_t bs = BUNDLE_BLOCK_SIZE;
+	struct block_hasher *h = NULL;
 	struct sha256_ctx *c = sha256_new();
 	uint8_t *buf = malloc(HASH_CHUNK);
-	int rc = c && buf ? 0 : -ENOMEM;
+	int rc = c && buf && (!block_hashes || block_hasher_new(&h) == 0) ? 0 : -ENOMEM;
 
 	io_prefetch(fd, 0, 8 * HASH_CHUNK);
-	for (uint64_t off = 0; rc == 0 && off < len;) {
-		size_t want = len - off < HASH_CHUNK ? (size_t)(len - off) : HASH_CHUNK;
-		ssize_t n = io_pread_full(fd, buf, want, off);
+	for (uint64_t off = 0; rc == 0 && off < len; off += HASH_CHUNK) {
+		size_t n = len - off < HASH_CHUNK ? (size_t)(len - off) : HASH_CHUNK;
+		ssize_t got = io_pread_full(fd, buf, n, off);
 		io_prefetch(fd, off + 8 * HASH_CHUNK, HASH_CHUNK);
-		if (n < 0 || (size_t)n != want)
-			rc = n < 0 ? (int)n : -ENODATA;
-		else
-			sha256_update(c, buf, want);
-		off += want;
+		if (got != (ssize_t)n) {
+			rc = got < 0 ? (int)got : -ENODATA;
+			break;
+		}
+		sha256_update(c, buf, n);
+		if (!h)
+			continue;
+		memset(buf + n, 0, (bs - n % bs) % bs); /* the index pads a short block */
+		block_hasher_run(h, buf, (n + bs - 1) / bs, bs,
+				 block_hashes + off / bs * BUNDLE_INDEX_HASH_LEN);
 	}
 	if (rc == 0) {
 		sha256_final(c, sha256);
 		c = NULL;
 	}
 	sha256_free(c);
+	block_hasher_free(h);
 	free(buf);
+	return rc;
+}
+
+int image_length(int fd, const char *path, uint64_t *len, const char **fstype)
+{
+	struct error why = { 0 };
+	uint64_t size = 0;
+	int rc = file_or_blockdev_size(fd, &size);
+
+	if (rc == 0 && image_fs_length(fd, size, len, fstype, &why) < 0) {
+		log_debug("%s: %s: the whole slot is the image", path, why.msg);
+		*len = size;
+		*fstype = NULL;
+	}
 	return rc;
 }
 
 int image_id(const char *path, uint8_t sha256[32], uint64_t *len, const char **fstype,
 	     struct error *e)
 {
-	struct error why = { 0 };
-	uint64_t size = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_OTHER, errno, "image id of %s: %s", path, strerror(errno));
-	rc = file_or_blockdev_size(fd, &size);
-	if (rc == 0 && image_fs_length(fd, size, len, fstype, &why) < 0) {
-		log_debug("image id of %s: %s: hashing the whole slot", path, why.msg);
-		*len = size;
-		*fstype = NULL;
-	}
+	rc = image_length(fd, path, len, fstype);
 	if (rc == 0)
-		rc = image_hash(fd, *len, sha256);
+		rc = image_hash(fd, *len, sha256, NULL);
 	close(fd);
 	if (rc < 0)
 		return err_set(e, UPD_EXIT_OTHER, -rc, "image id of %s: %s", path, strerror(-rc));

@@ -13,10 +13,9 @@
 
 #include "../../lib/digest.h"
 #include "../../lib/fsutil.h"
-#include "../../lib/io.h"
+#include "image_id.h"
 
 #define MAGIC "updater-slot-blocks 1"
-#define ADOPT_CHUNK (1u << 20) /* a multiple of BUNDLE_BLOCK_SIZE */
 
 int slot_blocks_path(const char *state_dir, const char *slot, char *path, size_t size)
 {
@@ -42,44 +41,24 @@ int slot_blocks_save(const char *state_dir, const char *slot, const uint8_t sha2
 	return atomic_write_parts(path, parts, 2, e);
 }
 
-/* fd's blocks of [off, off + n) into hashes (the image's last block padded
- * with zeros). */
-static int hash_chunk(int fd, struct sha256_ctx *c, uint8_t *buf, uint64_t off, size_t n,
-		      uint8_t *hashes)
-{
-	ssize_t got = io_pread_full(fd, buf, n, off);
-
-	if (got != (ssize_t)n)
-		return got < 0 ? (int)got : -ENODATA;
-	memset(buf + n, 0, (BUNDLE_BLOCK_SIZE - n % BUNDLE_BLOCK_SIZE) % BUNDLE_BLOCK_SIZE);
-	for (size_t k = 0; k < n; k += BUNDLE_BLOCK_SIZE)
-		bundle_index_hash_block_with(c, buf + k, BUNDLE_BLOCK_SIZE,
-					     hashes + k / BUNDLE_BLOCK_SIZE * BUNDLE_INDEX_HASH_LEN);
-	return 0;
-}
-
-int slot_blocks_adopt(const char *state_dir, const char *slot, int fd, const uint8_t sha256[32],
-		      uint64_t len, struct error *e)
+int slot_blocks_adopt(const char *state_dir, const char *slot, int fd, uint64_t len,
+		      uint8_t sha256[32], struct error *e)
 {
 	struct bundle_index ix = { .format = 3, .block_size = BUNDLE_BLOCK_SIZE,
 				   .nblocks = (len + BUNDLE_BLOCK_SIZE - 1) / BUNDLE_BLOCK_SIZE };
-	struct sha256_ctx *c = sha256_new();
-	uint8_t *buf = malloc(ADOPT_CHUNK);
-	int rc = 0;
+	int rc;
 
 	ix.hashes = malloc(ix.nblocks ? ix.nblocks * BUNDLE_INDEX_HASH_LEN : 1);
-	if (!c || !buf || !ix.hashes)
-		rc = err_oom(e, NULL);
-	for (uint64_t off = 0; rc == 0 && off < len; off += ADOPT_CHUNK) {
-		size_t n = len - off < ADOPT_CHUNK ? (size_t)(len - off) : ADOPT_CHUNK;
-		if ((rc = hash_chunk(fd, c, buf, off, n,
-				     ix.hashes + off / BUNDLE_BLOCK_SIZE * BUNDLE_INDEX_HASH_LEN)) < 0)
-			err_set(e, UPD_EXIT_OTHER, -rc, "slot %s: read: %s", slot, strerror(-rc));
-	}
-	if (rc == 0)
+	if (!ix.hashes)
+		return err_oom(e, NULL);
+	rc = image_hash(fd, len, sha256, ix.hashes);
+	if (rc == -ENOMEM)
+		err_oom(e, NULL);
+	else if (rc < 0)
+		err_set(e, UPD_EXIT_OTHER, -rc, "slot %s: read: %s", slot, strerror(-rc));
+	else
 		rc = slot_blocks_save(state_dir, slot, sha256, len, &ix, e);
-	sha256_free(c);
-	free(buf), free(ix.hashes);
+	free(ix.hashes);
 	return rc;
 }
 

@@ -41,20 +41,21 @@ int slot_blocks_path(const char *state_dir, const char *slot, char *path, size_t
 int slot_blocks_save(const char *state_dir, const char *slot, const uint8_t sha256[32],
 		     uint64_t image_size, const struct bundle_index *ix, struct error *e);
 
-/* Records the image of sha256 that is fd's first len bytes (a slot the
- * updater did not write: a factory image, at init), its blocks of
- * BUNDLE_BLOCK_SIZE hashed here as the index hashes them. */
-int slot_blocks_adopt(const char *state_dir, const char *slot, int fd, const uint8_t sha256[32],
-		      uint64_t len, struct error *e);
+/* Records the image that is fd's first len bytes (a slot the updater did
+ * not write: a factory image, at init), its blocks of BUNDLE_BLOCK_SIZE
+ * hashed as the index hashes them; sha256: the image's SHA-256, from the
+ * same read of the slot. */
+int slot_blocks_adopt(const char *state_dir, const char *slot, int fd, uint64_t len,
+		      uint8_t sha256[32], struct error *e);
 
 /* Removes slot's record (durably): called before a slot is written. 0 when
  * there is none. */
 int slot_blocks_forget(const char *state_dir, const char *slot, struct error *e);
 
 /* Maps slot's record when it describes the image of hex id (64 hex digits;
- * NULL: whichever image it names) in blocks of block_size. 0 and *b set; -ENOENT when there is none; other
- * negative errnos when it is unusable (e says why). On failure *b holds
- * nothing to close. */
+ * NULL: whichever image it names) in blocks of block_size. 0 and *b set;
+ * -ENOENT when there is none; other negative errnos when it is unusable (e
+ * says why). On failure *b holds nothing to close. */
 int slot_blocks_open(const char *state_dir, const char *slot, const char *id, uint32_t block_size,
 		     struct slot_blocks *b, struct error *e);
 void slot_blocks_close(struct slot_blocks *b);

@@ -63,7 +63,7 @@ static int check_source(int fd, const struct manifest *m, const struct source_di
 		log_debug("the active slot's image was hashed once in this run: its source");
 		return 0;
 	}
-	rc = image_hash(fd, m->delta_source_size, sha);
+	rc = image_hash(fd, m->delta_source_size, sha, NULL);
 	if (rc < 0)
 		return err_set(e, UPD_EXIT_OTHER, -rc, "read the active slot %s: %s", path,
 			       strerror(-rc));
