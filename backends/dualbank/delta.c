@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../../lib/digest.h"
+#include "../../lib/fault.h"
 #include "../../lib/progress.h"
 #include "../image/readback.h"
 #include "block_hasher.h"
@@ -27,6 +28,7 @@ void delta_readback_upto(struct delta_run *r, uint64_t block)
 	if (r->wlen && r->wfirst * bs < upto)
 		upto = r->wfirst * bs; /* still in the write buffer */
 	readback_advance(r->rb, upto < r->j->m->image_size ? upto : r->j->m->image_size);
+	fault_delay("delta-readback"); /* tests: the check gets ahead of this thread */
 }
 
 void delta_readback_follow(struct delta_run *r)
