@@ -177,7 +177,7 @@ int db_verify_named_delta(struct dualbank *d, struct error *e)
 
 	db_source_opts(d, d->source, &o);
 	rc = static_delta_named_check(&d->sd, &o, &d->head, active_path(d, &active),
-				      booted_hashed(d), e);
+				      d->u->booted_image, booted_hashed(d), e);
 	if (rc < 0)
 		err_prefix(e, "verify %s", d->source);
 	return rc;
@@ -211,7 +211,8 @@ static int after_static(struct dualbank *d, struct system_info *t, struct error 
 
 	if (rc == 0 || (rc != -EOPNOTSUPP && e->exit != UPD_EXIT_VERIFY))
 		return rc;
-	log_warn("static delta %s: %s; installing without it", d->sd.location, e->msg);
+	log_warn("static delta %s: %s%s; installing without it", d->sd.location, e->msg,
+		 d->sd.by_id ? " (the active slot may have changed since its image was recorded)" : "");
 	err_clear(e);
 	static_delta_close(&d->sd);
 	return 1;

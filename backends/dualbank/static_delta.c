@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../../lib/digest.h"
 #include "../../lib/fsutil.h"
 #include "../../lib/log.h"
 #include "../image/bundle_image.h"
@@ -43,12 +44,23 @@ static int same_release(const struct manifest *d, const struct manifest *f, stru
 	return 0;
 }
 
-/* The active slot (fd) holds the delta's source image: big enough, and its
- * first delta_source_size bytes hash to the signed digest. They are hashed
- * with pread unless this process hashed exactly those bytes already (known). */
-static int check_source(int fd, const struct manifest *m, const struct source_digest *known,
-			const char *path, struct error *e)
+static int not_the_source(const char *path, struct error *e)
 {
+	return err_set(e, UPD_EXIT_VERIFY, ESTALE, "the active slot %s does not hold its source image",
+		       path);
+}
+
+/* The active slot (fd) holds the delta's source image: big enough, and its
+ * first delta_source_size bytes hash to the signed digest. They are not read
+ * when this process hashed exactly those bytes already (known), nor when the
+ * booted image's id (booted_id: what the updater verified in that slot, or
+ * what init or this run hashed) is the source's digest: a slot changed since
+ * makes the frames' or the image's check fail, and the static delta gives
+ * way to the dynamic one (docs/dualbank.md, "Static delta"). */
+static int check_source(struct static_delta *s, int fd, const struct source_digest *known,
+			const char *booted_id, const char *path, struct error *e)
+{
+	const struct manifest *m = &s->h->manifest;
 	uint64_t size = 0;
 	uint8_t sha[32];
 	int rc;
@@ -63,21 +75,26 @@ static int check_source(int fd, const struct manifest *m, const struct source_di
 		log_debug("the active slot's image was hashed once in this run: its source");
 		return 0;
 	}
+	if (booted_id && strlen(booted_id) == 64 && hex_decode(booted_id, sha, 32) == 0) {
+		if (memcmp(sha, m->delta_source_sha256, 32) != 0)
+			return not_the_source(path, e);
+		log_debug("the booted image's id is the static delta's source digest: the active "
+			  "slot is not hashed");
+		s->by_id = true;
+		return 0;
+	}
 	rc = image_hash(fd, m->delta_source_size, sha, NULL);
 	if (rc < 0)
 		return err_set(e, UPD_EXIT_OTHER, -rc, "read the active slot %s: %s", path,
 			       strerror(-rc));
-	if (memcmp(sha, m->delta_source_sha256, 32) != 0)
-		return err_set(e, UPD_EXIT_VERIFY, ESTALE,
-			       "the active slot %s does not hold its source image", path);
-	return 0;
+	return memcmp(sha, m->delta_source_sha256, 32) == 0 ? 0 : not_the_source(path, e);
 }
 
 /* The checked source mapped read-only (the slot is never opened for
  * writing): zstd takes its prefix as one buffer, and a mapping's pages stay
  * the page cache's. */
 static int map_source(struct static_delta *s, const char *active_path,
-		      const struct source_digest *known, struct error *e)
+		      const struct source_digest *known, const char *booted_id, struct error *e)
 {
 	const struct manifest *m = &s->h->manifest;
 	int fd = active_path ? open(active_path, O_RDONLY | O_CLOEXEC) : -1;
@@ -85,7 +102,7 @@ static int map_source(struct static_delta *s, const char *active_path,
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_VERIFY, ESTALE, "the active slot %s: %s",
 			       active_path ? active_path : "(unknown)", strerror(errno));
-	int rc = check_source(fd, m, known, active_path, e);
+	int rc = check_source(s, fd, known, booted_id, active_path, e);
 	void *p = MAP_FAILED;
 
 	if (rc == 0) {
@@ -104,7 +121,8 @@ static int map_source(struct static_delta *s, const char *active_path,
 
 /* The checks common to both ways in: format, index, source. */
 static int check_delta(struct static_delta *s, const struct source_opts *o,
-		       const char *active_path, const struct source_digest *known, struct error *e)
+		       const char *active_path, const char *booted_id,
+		       const struct source_digest *known, struct error *e)
 {
 	int rc;
 
@@ -113,7 +131,7 @@ static int check_delta(struct static_delta *s, const struct source_opts *o,
 			       s->h->manifest.format);
 	rc = bundle_index_fetch(o, s->h, &s->ix, e);
 	if (rc == 0)
-		rc = map_source(s, active_path, known, e);
+		rc = map_source(s, active_path, known, booted_id, e);
 	if (rc == 0)
 		s->usable = true;
 	return rc;
@@ -142,7 +160,7 @@ int static_delta_find(struct static_delta *s, const struct source_opts *o,
 	if (rc == 0)
 		rc = same_release(&s->h->manifest, full, e);
 	if (rc == 0)
-		rc = check_delta(s, &so, active_path, known, e);
+		rc = check_delta(s, &so, active_path, booted_image, known, e);
 	if (rc < 0)
 		static_delta_close(s);
 	return rc;
@@ -150,14 +168,15 @@ int static_delta_find(struct static_delta *s, const struct source_opts *o,
 
 int static_delta_named_check(struct static_delta *s, const struct source_opts *o,
 			     const struct bundle_head *h, const char *active_path,
-			     const struct source_digest *known, struct error *e)
+			     const char *booted_id, const struct source_digest *known,
+			     struct error *e)
 {
 	int rc;
 
 	static_delta_close(s);
 	snprintf(s->location, sizeof(s->location), "%s", o->location);
 	s->h = h;
-	rc = check_delta(s, o, active_path, known, e);
+	rc = check_delta(s, o, active_path, booted_id, known, e);
 	if (rc < 0)
 		static_delta_close(s);
 	return rc;
@@ -174,5 +193,6 @@ void static_delta_close(struct static_delta *s)
 	s->map_len = 0;
 	s->have_own = false;
 	s->usable = false;
+	s->by_id = false;
 	s->h = NULL;
 }

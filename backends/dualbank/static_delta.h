@@ -2,7 +2,8 @@
  * for the booted image next to a full bundle (NAME.upd.from-HEX), and the
  * checks before anything is written: signed by a configured key, format 4,
  * exactly the full bundle's release, an index that parses, and a source the
- * active slot holds (mapped read-only and hashed). */
+ * active slot holds (mapped read-only; its bytes hashed unless the booted
+ * image's id names the source). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,6 +34,7 @@ struct static_delta {
 	struct bundle_index ix;
 	uint8_t *map;             /* the active slot's first delta-source-size bytes, read-only */
 	uint64_t map_len;
+	bool by_id;               /* the source taken on the booted image's id, not hashed */
 };
 
 /* Whether location names a static delta: it ends in ".from-" and
@@ -40,21 +42,25 @@ struct static_delta {
 bool static_delta_named(const char *location);
 
 /* For the full bundle at o->location (its head verified, manifest full) and
- * the booted image (64 hex digits): fetches location.from-HEX's head and
- * checks it, its index and the active slot at active_path (known: NULL, or
- * what this process hashed of it already); s->usable on success. -ENOENT
- * when there is no such file (e set); other errors name the cause (-ESTALE:
- * the active slot does not hold the source). */
+ * the booted image (booted_id: 64 hex digits): fetches location.from-HEX's
+ * head and checks it, its index and the active slot at active_path (known:
+ * NULL, or what this process hashed of it already); s->usable on success.
+ * -ENOENT when there is no such file (e set); other errors name the cause
+ * (-ESTALE: the active slot does not hold the source, by its id or by its
+ * bytes when its id is not known). */
 int static_delta_find(struct static_delta *s, const struct source_opts *o,
 		      const struct manifest *full, const char *booted_image, char *const *keys,
 		      size_t nkeys, const char *active_path, const struct source_digest *known,
 		      struct error *e);
 
 /* A delta by name: h (at o->location) is its head, its signature verified:
- * checks its format, its index and the active slot. */
+ * checks its format, its index and the active slot, as static_delta_find
+ * (booted_id: the booted image's id, or "" when it is not known). */
 int static_delta_named_check(struct static_delta *s, const struct source_opts *o,
 			     const struct bundle_head *h, const char *active_path,
-			     const struct source_digest *known, struct error *e);
+			     const char *booted_id, const struct source_digest *known,
+			     struct error *e);
+
 
 /* Unmaps the source and frees the head and index. */
 void static_delta_close(struct static_delta *s);

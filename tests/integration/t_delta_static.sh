@@ -10,6 +10,9 @@
 # server that ignores ranges gets the whole bundle streamed after warnings,
 # --full asks for none, and a delta installed by name on a device that does
 # not hold its source is exit 3 with nothing changed (--full with one: exit 2).
+# A device whose booted image's id is recorded does not hash the running slot
+# for the delta's source; a slot changed since is caught by the delta's image
+# check, and the dynamic delta makes the image.
 . "$TOP/tests/lib/common.sh"
 set -u
 dualbank_test_device
@@ -129,4 +132,23 @@ dd if=/dev/zero of="$D/slots/B.img" bs=4096 count=$(((SIZE + 4095) / 4096)) conv
 upd "$D" install "$URL/$DELTA" >"$WORK/good-byname" 2>&1 || { cat "$WORK/good-byname" >&2; fail "install the delta by name"; }
 assert_eq "$(slot_sha "$D" B "$SIZE")" "$NEW_SHA" "slot B after the delta by name"
 grep -q "GET /v1.1.upd " "$LOG" && fail "a delta by name fetched the full bundle: $(cat "$LOG")"
+
+# 9. The booted image's id recorded (as init records a factory image): the
+#    delta is taken on its word, the running slot not hashed. When that slot
+#    has changed since (block 500, the source of two copies), the delta's
+#    image check fails: a warning, then the dynamic delta makes the image.
+cancel
+upd "$D" init --force >/dev/null 2>&1 || fail "init --force"
+grep -q "^target\.A\.digest=$ID" "$D/data/updater/state" || fail "init did not record the booted image's id"
+dd if=/dev/zero of="$D/slots/B.img" bs=4096 count=$(((SIZE + 4095) / 4096)) conv=notrunc status=none
+UPD_OPTS=-v delta_install byid
+assert_grep "debug: the booted image's id is the static delta's source digest: the active slot is not hashed" "$WORK/byid.err"
+assert_grep "static delta: [0-9.]* KiB downloaded" "$WORK/byid.err"
+cancel
+dd if=/dev/zero of="$D/slots/B.img" bs=4096 count=$(((SIZE + 4095) / 4096)) conv=notrunc status=none
+head -c 4096 /dev/urandom | dd of="$D/slots/A.img" bs=4096 seek=500 conv=notrunc status=none
+snapshot "$D"
+PROGRESS=none delta_install changed
+assert_grep "warning: static delta .*: .*does not match .*(the active slot may have changed since its image was recorded); installing without it" "$WORK/changed.err"
+assert_grep "(delta: " "$WORK/changed.err"
 echo ok

@@ -4,8 +4,9 @@
  * turns a target of zeros into the new image byte for byte; a second run
  * moves nothing; a lost data block costs its one frame and one write, a lost
  * copied block one write and no download; an active slot that no longer
- * holds the source is -ESTALE; a corrupt frame is refused before any of it
- * is written. */
+ * holds the source is -ESTALE, or, taken on the booted image's id, makes
+ * the install fail its image check; a corrupt frame is refused before any
+ * of it is written. */
 #include "testutil.h"
 #include "tu_keys.h"
 
@@ -78,18 +79,25 @@ static void setup(struct fixture *f, size_t n)
 	free(old_img), free(new_img), free(old_upd);
 }
 
-/* The delta's head and index, the source mapped: the device's checks. */
-static int check(struct fixture *f)
+/* The delta's head and index, the source mapped: the device's checks, for
+ * a booted image whose id is booted_id ("": not known). */
+static int check_as(struct fixture *f, const char *booted_id)
 {
 	struct error *e = &f->e;
 	size_t need = 0, len = 0;
 	uint8_t *file = (uint8_t *)tu_read_file(f->delta, &len);
 
+	err_clear(e);
 	bundle_head_free(&f->h);
 	assert_int_equal(bundle_head_parse(file, len, &f->h, &need, e), 0);
 	free(file);
 	f->src = (struct source_opts){ .location = f->delta };
-	return static_delta_named_check(&f->sd, &f->src, &f->h, f->active, NULL, e);
+	return static_delta_named_check(&f->sd, &f->src, &f->h, f->active, booted_id, NULL, e);
+}
+
+static int check(struct fixture *f)
+{
+	return check_as(f, "");
 }
 
 static void teardown(struct fixture *f)
@@ -104,6 +112,7 @@ static int run(struct fixture *f)
 {
 	int fd = open(f->target, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
+	err_clear(&f->e);
 	struct delta_job j = { .fd = fd, .name = "B", .path = f->medium ? f->medium : f->target,
 			       .m = &f->h.manifest,
 			       .ix = &f->sd.ix, .src = &f->src, .payload_offset = f->h.payload_offset,
@@ -211,6 +220,34 @@ static void test_stale_source(void **state)
 	teardown(&f);
 }
 
+/* The booted image's id names the source: the active slot is taken on its
+ * word, not hashed, so a slot changed since (block 31, the source of
+ * block 30's copy) passes the checks; the install's image check then refuses the
+ * result (exit 3). Another image's id: refused by the id alone. */
+static void test_source_by_id(void **state)
+{
+	struct fixture f;
+	char id[65], other[65];
+
+	(void)state;
+	setup(&f, 32 * BS);
+	damage(f.active, 31);
+	assert_int_equal(check(&f), -ESTALE); /* id not known: the bytes hashed */
+	hex_encode(f.h.manifest.delta_source_sha256, 32, id);
+	assert_int_equal(check_as(&f, id), 0);
+	assert_true(f.sd.usable && f.sd.by_id);
+	assert_int_equal(run(&f), -EBADMSG);
+	assert_int_equal(f.e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(f.e.msg, "does not match the manifest's image-sha256"));
+
+	memcpy(other, id, sizeof(other));
+	other[0] = other[0] == '0' ? '1' : '0';
+	assert_int_equal(check_as(&f, other), -ESTALE);
+	assert_non_null(strstr(f.e.msg, "does not hold its source image"));
+	assert_false(f.sd.usable);
+	teardown(&f);
+}
+
 /* Frame 1 altered under the signed index: refused, and none of its blocks
  * (14..17) written; frame 0's (10..13), checked before it, are kept. */
 static void test_corrupt_frame(void **state)
@@ -235,5 +272,6 @@ static void test_corrupt_frame(void **state)
 }
 
 TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_apply), cmocka_unit_test(test_resume),
-	cmocka_unit_test(test_stale_source), cmocka_unit_test(test_corrupt_frame),
+	cmocka_unit_test(test_stale_source), cmocka_unit_test(test_source_by_id),
+	cmocka_unit_test(test_corrupt_frame),
 	cmocka_unit_test(test_readback_reads_the_medium))
