@@ -49,6 +49,7 @@ OSTREE_PART = 2 << 30    # the ostree partition (sparse; what is used is measure
 KEEPS = (1, 2, 3, 4)     # ostree.keep values measured (2: the default, timed)
 MiB = 1048576.0
 RESULTS = os.path.join(BENCH, "report-results.json")   # the last run's figures (--rewrite)
+HISTORY = os.path.join(TOP, "build", "bench-history", f"report-{quiesce.medium()}.json")
 
 
 def log(msg):
@@ -510,6 +511,10 @@ def main():
             "setup": setup_s, "runs": RUNS, "headroom": HEADROOM, "slot_size": b.slot_size,
             "keeps": KEEPS, "settle": quiesce.summary(b.states), "delta": deltas,
             "delta_seconds": time.monotonic() - t1}
+    # Recorded once per measuring run (not by --rewrite): build/bench-history/.
+    ratios = report_write.Writer(b, info).time_ratios()
+    prev, spread = quiesce.agreement(HISTORY, quiesce.sources_key(TOP), ratios)
+    info["agreement"] = quiesce.agreement_text(prev, spread, ratios)
     with open(RESULTS, "w") as f:
         json.dump({"res": b.r.res, "errors": b.errors, "info": info}, f)
     report_write.write(b, info)

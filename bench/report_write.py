@@ -137,6 +137,8 @@ class Writer:
               "docs/benchmark-ostree.md; `BENCH_RUNS` sets the runs, default 9), or alone with "
               "`python3 bench/report.py` as root after `make updater`; a rerun replaces this "
               "page and its plots.", ""]
+        if info.get("agreement"):
+            L += [info["agreement"], ""]
         L += ["Versions: " + "; ".join([
             "updater " + tool_version([os.path.join(TOP, "updater"), "--version"]).replace("updater ", "", 1),
             f"libostree {deb('libostree-1-1')}", f"ostree {deb('ostree')}", f"zstd {deb('zstd')}",
@@ -462,6 +464,24 @@ class Writer:
         else:
             x, y = self.r.med(a, v, metric), self.r.med(b, v, metric)
         return x / y if x is not None and y else None
+
+    TIMED = (("db", "pipeline", "read-back on / pipeline"),
+             ("db_norb", "pipeline", "read-back off / pipeline"),
+             ("db", "db_full", "dynamic delta / --full"),
+             ("db_static", "db_full", "static delta / --full"),
+             ("updater_delta", "cli_delta", "ostree, static deltas / ostree command"),
+             ("updater_plain", "cli_plain", "ostree, objects only / ostree command"))
+
+    def time_ratios(self):
+        """The time ratios the targets judge, by name: what two runs of the
+        report on one machine must agree on (issue 13: within 10 %)."""
+        out = {}
+        for key, base, name in self.TIMED:
+            for v in self.upd:
+                q = self.ratio(key, base, v, "seconds")
+                if q is not None:
+                    out[f"{name} {v}"] = round(q, 4)
+        return out
 
     def targets(self):
         ok = lambda c: "met" if c else "**NOT met**"
