@@ -337,17 +337,6 @@ static uint64_t next_run(const struct delta_run *r, const uint32_t *w, uint64_t 
 	}
 }
 
-/* Reads ahead the runs next_run() gives from *ahead on, up to 8 chunks past
- * block a: the slot's reads then overlap the hashing and the writes. */
-static void prefetch_runs(const struct delta_run *r, int fd, const uint32_t *w, uint64_t nblocks,
-			  uint64_t a, uint64_t *ahead)
-{
-	uint64_t bs = r->j->ix->block_size, per = DELTA_CHUNK / bs, first, n;
-
-	while (*ahead < a + 8 * per && (n = next_run(r, w, nblocks, ahead, &first)))
-		io_prefetch(fd, first * bs, n * bs);
-}
-
 /* The active slot's blocks (nblocks, from its start) that may hold needed
  * ones, each hashed; the rest of the slot is not read once every needed
  * block is found. */
@@ -356,18 +345,20 @@ static int scan_active(struct delta_run *r, int fd, uint64_t nblocks, const uint
 {
 	uint32_t bs = r->j->ix->block_size;
 	uint8_t *buf = malloc(DELTA_CHUNK);
-	uint64_t a = 0, ahead = 0, first, n;
+	uint64_t a = 0, first, n;
 	int rc = 0;
 
 	if (!buf)
 		return err_oom(e, NULL);
 	progress_begin("delta-copy", nblocks * bs);
+	/* Without a record the slot is read front to back, 8 chunks ahead;
+	 * reading a record's runs ahead as well made the 1.1 update of the
+	 * series slower, not faster, on loop devices here (2026-12-06). */
+	if (!r->j->active_blocks)
+		io_prefetch(fd, 0, 8 * DELTA_CHUNK);
 	while (rc == 0 && r->n_found < r->n_need && (n = next_run(r, w, nblocks, &a, &first))) {
-		/* Without a record the slot is read front to back, 8 chunks ahead;
-		 * reading a record's runs ahead as well made the 1.1 update of the
-		 * series slower, not faster, on loop devices here (2026-12-06). */
 		if (!r->j->active_blocks)
-			prefetch_runs(r, fd, w, nblocks, a, &ahead);
+			io_prefetch(fd, first * bs + 8 * DELTA_CHUNK, DELTA_CHUNK);
 		int rd = delta_read_chunk(fd, buf, n * bs, first * bs);
 		if (rd < 0) { /* an unreadable active slot is only a source less */
 			log_warn("delta: active slot %s: read: %s; its blocks are downloaded instead",

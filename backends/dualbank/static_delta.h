@@ -61,7 +61,6 @@ int static_delta_named_check(struct static_delta *s, const struct source_opts *o
 			     const char *booted_id, const struct source_digest *known,
 			     struct error *e);
 
-
 /* Unmaps the source and frees the head and index. */
 void static_delta_close(struct static_delta *s);
 
