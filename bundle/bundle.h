@@ -40,10 +40,16 @@
 #define BUNDLE_ZSTD_WINDOW_LOG_MAX 23
 #define BUNDLE_ZSTD_WINDOW_LOG_MIN 10 /* ZSTD_WINDOWLOG_MIN, stable across versions */
 /* The newest manifest format this updater reads (docs/bundle-format.md). */
-#define BUNDLE_FORMAT_MAX 4
+#define BUNDLE_FORMAT_MAX 5
+/* Formats 4 and 5 are static deltas (5: frames may also refer to the new
+ * image's blocks before them, index.h). */
+static inline int bundle_format_is_delta(int format)
+{
+	return format == 4 || format == 5;
+}
 /* Format 4 (a static delta) decodes each frame with the whole source image as
- * its prefix, so its window covers source + frame: up to 2^31 (a 2 GiB
- * source). The device maps the source read-only, so the window costs it no
+ * its prefix (format 5: and some of the new image's blocks), so its window
+ * covers source + frame: up to 2^31 (a 2 GiB source). The device maps the source read-only, so the window costs it no
  * anonymous memory. Formats 1-3 stay at BUNDLE_ZSTD_WINDOW_LOG_MAX. */
 #define BUNDLE_DELTA_WINDOW_LOG_MAX 31
 /* Format 3: the image's block (the unit a device finds in its own slots)
@@ -72,7 +78,7 @@ struct manifest {
 	uint32_t frame_size;
 	uint64_t index_size;
 	uint8_t index_sha256[32];
-	/* format 4 only (0 before): the image the delta applies to, and how many
+	/* formats 4 and 5 only (0 before): the image the delta applies to, and how many
 	 * bytes its payload decodes to (the data blocks, concatenated). */
 	uint64_t delta_source_size;
 	uint8_t delta_source_sha256[32];

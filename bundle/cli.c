@@ -35,7 +35,7 @@ static void print_manifest(const struct bundle_head *h)
 	/* The kind: a full image, or a static delta from the image whose id it
 	 * names; the image id names static deltas from this image. */
 	printf("image id:       %.16s\n", hex);
-	if (m->format == 4) {
+	if (bundle_format_is_delta(m->format)) {
 		hex_encode(m->delta_source_sha256, 32, hex);
 		printf("kind:           static delta, applies to image %.16s (%llu bytes)\n", hex,
 		       (unsigned long long)m->delta_source_size);
@@ -115,13 +115,18 @@ static int index_line(const struct source_opts *o, const struct bundle_head *h, 
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
 	}
 	printf("index check:    matches the manifest\n");
-	if (ix.format == 4) {
-		uint64_t zero = 0;
+	if (bundle_format_is_delta(ix.format)) {
+		uint64_t zero = 0, grown = 0;
 		for (uint64_t i = 0; i < ix.nblocks; i++)
 			zero += ix.ops[i] == BUNDLE_OP_ZERO;
+		for (uint64_t f = 0; ix.prefix_blocks && f < ix.nframes; f++)
+			grown += ix.prefix_blocks[f] > 0;
 		printf("blocks:         %llu data, %llu copied from the source, %llu zero\n",
 		       (unsigned long long)ix.ndata,
 		       (unsigned long long)(ix.nblocks - ix.ndata - zero), (unsigned long long)zero);
+		if (ix.format == 5)
+			printf("frames:         %llu of %llu take the new image's earlier blocks into their prefix\n",
+			       (unsigned long long)grown, (unsigned long long)ix.nframes);
 	}
 	bundle_index_free(&ix);
 	return UPD_EXIT_OK;

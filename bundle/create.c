@@ -42,14 +42,14 @@ int create_io_exit(int errnum)
 static int create_opts_format(struct creator *c, const struct bundle_create_opts *o,
 			      struct error *e)
 {
-	c->format = o->format ? o->format : o->delta_from ? 4 : BUNDLE_FORMAT_CREATE;
+	c->format = o->format ? o->format : o->delta_from ? BUNDLE_FORMAT_DELTA : BUNDLE_FORMAT_CREATE;
 	if (c->format < 1 || c->format > BUNDLE_FORMAT_MAX)
 		return err_set(e, UPD_EXIT_USAGE, EINVAL, "bundle create: format %d outside 1..%d",
 			       c->format, BUNDLE_FORMAT_MAX);
-	if ((c->format == 4) != (o->delta_from != NULL))
+	if (bundle_format_is_delta(c->format) != (o->delta_from != NULL))
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
-			       "bundle create: %s", o->delta_from ? "--delta-from makes format 4 "
-			       "(a static delta), not another" : "format 4 needs --delta-from");
+			       "bundle create: %s", o->delta_from ? "--delta-from makes format 4 or 5 "
+			       "(a static delta), not another" : "formats 4 and 5 need --delta-from");
 	if (c->format == 1 && o->security_version)
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
 			       "bundle create: format 1 cannot carry a security version (use 2 or 3)");
@@ -57,9 +57,10 @@ static int create_opts_format(struct creator *c, const struct bundle_create_opts
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
 			       "bundle create: a frame size needs format 3 (this one is %d)",
 			       c->format);
-	uint32_t most = c->format == 4 ? BUNDLE_DELTA_FRAME_SIZE_MAX : BUNDLE_FRAME_SIZE_MAX;
+	bool delta = bundle_format_is_delta(c->format);
+	uint32_t most = delta ? BUNDLE_DELTA_FRAME_SIZE_MAX : BUNDLE_FRAME_SIZE_MAX;
 	c->frame_size = o->frame_size ? o->frame_size
-		      : c->format == 4 ? BUNDLE_DELTA_FRAME_SIZE_DEFAULT : BUNDLE_FRAME_SIZE_DEFAULT;
+		      : delta ? BUNDLE_DELTA_FRAME_SIZE_DEFAULT : BUNDLE_FRAME_SIZE_DEFAULT;
 	if (c->frame_size < BUNDLE_FRAME_SIZE_MIN || c->frame_size > most ||
 	    c->frame_size % BUNDLE_BLOCK_SIZE != 0)
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
@@ -453,7 +454,7 @@ int bundle_create(const struct bundle_create_opts *o, struct error *e)
 	if (r == 0)
 		r = open_payload_tmp(&c, e);
 	if (r == 0)
-		r = c.format == 4 ? create_delta(&c, e)
+		r = bundle_format_is_delta(c.format) ? create_delta(&c, e)
 		    : c.format == 3 ? create_frames(&c, e) : compress_image(&c, e);
 	if (r == 0)
 		r = sign_manifest(&c, e);

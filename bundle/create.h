@@ -8,13 +8,13 @@
 struct bundle_create_opts {
 	const char *image, *version, *compatible, *key, *output;
 	uint64_t security_version; /* 0: none; format 1 cannot carry another */
-	int format;          /* 1..4; 0 = 3 (BUNDLE_FORMAT_CREATE), or 4 with delta_from */
-	uint32_t frame_size; /* formats 3, 4: bytes per zstd frame; 0 = default */
+	int format;          /* 1..5; 0 = 3 (BUNDLE_FORMAT_CREATE), or 4 with delta_from */
+	uint32_t frame_size; /* formats 3-5: bytes per zstd frame; 0 = default */
 	int level;      /* zstd level, 0 = default (3) */
-	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX; format 4 sets its own */
-	/* Format 4: a static delta against the image of this bundle (a
+	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX; formats 4, 5 set their own */
+	/* Formats 4 and 5: a static delta against the image of this bundle (a
 	 * verified format 1-3 bundle); format, frame size and level then
-	 * default to 4, BUNDLE_DELTA_FRAME_SIZE_DEFAULT and
+	 * default to BUNDLE_FORMAT_DELTA, BUNDLE_DELTA_FRAME_SIZE_DEFAULT and
 	 * BUNDLE_DELTA_LEVEL_DEFAULT. */
 	const char *delta_from;
 };
@@ -22,8 +22,11 @@ struct bundle_create_opts {
  * the decoding buffer a device holds (one frame). */
 #define BUNDLE_DELTA_FRAME_SIZE_DEFAULT (4u << 20)
 #define BUNDLE_DELTA_LEVEL_DEFAULT 19
-/* The format `bundle create` writes unless told (docs/bundle-format.md). */
+/* The format `bundle create` writes unless told (docs/bundle-format.md), and
+ * with --delta-from: format 4 until the benchmark has measured format 5's
+ * download and build time on the release series (--format 5 opts in). */
 #define BUNDLE_FORMAT_CREATE 3
+#define BUNDLE_FORMAT_DELTA 4
 /* Format 3's frame size unless told: the measured trade-off between the
  * bundle's size and what a dynamic delta fetches (docs/bundle-format.md,
  * "Rationale"). */

@@ -49,7 +49,7 @@ int bundle_create_cmd(int argc, char **argv, struct error *e)
 			break;
 		case 'f':
 			if (number(optarg, 9, &n) < 0)
-				return usage(e, "create: --format needs 1, 2, 3 or 4");
+				return usage(e, "create: --format needs 1, 2, 3, 4 or 5");
 			o.format = (int)n;
 			break;
 		case 'F':
@@ -61,14 +61,16 @@ int bundle_create_cmd(int argc, char **argv, struct error *e)
 		default: return usage(e, "create: unknown option");
 		}
 	}
-	if (o.delta_from && o.format && o.format != 4)
-		return usage(e, "create: --delta-from makes a static delta, format 4 (not --format 3)");
+	if (o.delta_from && o.format && !bundle_format_is_delta(o.format))
+		return usage(e, "create: --delta-from makes a static delta, format 4 or 5 (not --format "
+			     "1, 2 or 3)");
 	if (!o.image || !o.version || !o.compatible || !o.key || !o.output)
 		return usage(e, "create: needs --image, --version, --compatible, --key and --output");
 	if (bundle_create(&o, e) < 0)
 		return e->exit ? e->exit : UPD_EXIT_OTHER;
 	printf("%s: format %d, version %s for '%s', security version %llu\n", o.output,
-	       o.format ? o.format : o.delta_from ? 4 : BUNDLE_FORMAT_CREATE, o.version, o.compatible,
+	       o.format ? o.format : o.delta_from ? BUNDLE_FORMAT_DELTA : BUNDLE_FORMAT_CREATE,
+	       o.version, o.compatible,
 	       (unsigned long long)o.security_version);
 	return UPD_EXIT_OK;
 }

@@ -1,8 +1,10 @@
-/* Format 4 on the build host: a static delta. The source is the image of an
- * older bundle, decoded and checked against its manifest; each 4 KiB block
- * of the new image becomes an op (zeros, a copy of a source block, or
+/* Formats 4 and 5 on the build host: a static delta. The source is the image
+ * of an older bundle, decoded and checked against its manifest; each 4 KiB
+ * block of the new image becomes an op (zeros, a copy of a source block, or
  * data), and the data blocks are cut into zstd frames compressed against
- * the whole source (index.h, docs/bundle-format.md, "Static delta"). */
+ * the whole source (format 4) or the source followed by the new image's
+ * blocks before the frame (format 5, create_grown.h; index.h,
+ * docs/bundle-format.md, "Static delta"). */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCDict_advanced2 */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -17,6 +20,7 @@
 #include "../lib/digest.h"
 #include "../lib/io.h"
 #include "../lib/log.h"
+#include "create_grown.h"
 #include "create_priv.h"
 #include "index.h"
 
@@ -29,8 +33,13 @@ struct table {
 
 struct delta {
 	struct frames f;
-	uint8_t *src; /* the source image, a private anonymous map */
-	uint64_t src_size, src_blocks;
+	/* The source image, a private anonymous map of map_size bytes; format
+	 * 5: the new image (img_size bytes) follows it there. */
+	uint8_t *src;
+	uint64_t src_size, src_blocks, map_size, img_size;
+	uint64_t first; /* the image block of the waiting frame's first data block */
+	struct grown g;
+	struct creator *c;
 	struct table t;
 	ZSTD_CCtx *z;
 	ZSTD_CDict *cd;
@@ -134,7 +143,8 @@ static int load_source(struct creator *c, struct delta *d, struct error *e)
 
 	if (r == 0) {
 		d->src_size = h.manifest.image_size;
-		d->src = mmap(NULL, (size_t)d->src_size, PROT_READ | PROT_WRITE,
+		d->map_size = d->src_size + d->img_size;
+		d->src = mmap(NULL, (size_t)d->map_size, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (d->src == MAP_FAILED) {
 			d->src = NULL;
@@ -224,18 +234,24 @@ static uint32_t classify(const struct delta *d, const uint8_t *blk, uint64_t i)
 	return BUNDLE_OP_DATA;
 }
 
-/* The window a frame needs: the whole source as its prefix, then the frame. */
+/* The window a frame needs: the whole source as its prefix, then the frame;
+ * format 5: and as much of the new image as the cap leaves (create_grown.c
+ * shortens a prefix that would not fit). */
 static int delta_window(struct creator *c, const struct delta *d, struct error *e)
 {
-	uint64_t need = d->src_size + c->frame_size;
+	int cap = BUNDLE_DELTA_WINDOW_LOG_MAX < ZSTD_WINDOWLOG_MAX ? BUNDLE_DELTA_WINDOW_LOG_MAX
+								     : ZSTD_WINDOWLOG_MAX;
+	uint64_t need = d->src_size + c->frame_size, most = (uint64_t)1 << cap;
 	int wlog = BUNDLE_ZSTD_WINDOW_LOG_MIN;
 
-	while (wlog < 63 && ((uint64_t)1 << wlog) < need)
-		wlog++;
-	if (wlog > BUNDLE_DELTA_WINDOW_LOG_MAX || wlog > ZSTD_WINDOWLOG_MAX)
+	if (need > most)
 		return src_err(c, UPD_EXIT_USAGE, EFBIG,
 			       "image too large for a static delta (source + frame must fit a "
 			       "window of 2^31 bytes)", e);
+	if (d->g.grow)
+		need = need + d->img_size > most ? most : need + d->img_size;
+	while (((uint64_t)1 << wlog) < need)
+		wlog++;
 	c->wlog = wlog;
 	return 0;
 }
@@ -263,6 +279,15 @@ static unsigned delta_chain_log(const struct creator *c, const struct delta *d)
  * frame was measured 4x slower), referenced by every frame. */
 static int delta_zstd_setup(struct creator *c, struct delta *d, struct error *e)
 {
+	if (c->format == 5) {
+		d->g.base = d->src;
+		d->g.src_size = d->src_size;
+		d->g.block_size = BUNDLE_BLOCK_SIZE;
+		d->g.frame_size = c->frame_size;
+		d->g.level = c->level;
+		d->g.wlog = c->wlog;
+		return grown_init(&d->g, c->frame_size, e);
+	}
 	ZSTD_CCtx_params *p = ZSTD_createCCtxParams();
 	size_t r = p ? ZSTD_CCtxParams_init(p, c->level) : 0;
 
@@ -300,11 +325,42 @@ static int delta_zstd_setup(struct creator *c, struct delta *d, struct error *e)
 	return 0;
 }
 
-/* The waiting data as one frame, decoded again with the source as prefix
- * (as a device does) before it is kept; its hash into the index. */
-static int emit_frame(struct creator *c, struct delta *d, struct error *e)
+/* A compressed frame (c->out, len bytes) of fill data bytes kept: its hash
+ * and, in format 5, its prefix into the index. */
+static int keep_frame(struct creator *c, struct delta *d, const uint8_t *data, size_t fill,
+		      size_t len, uint32_t prefix_blocks, struct error *e)
 {
 	struct frames *f = &d->f;
+
+	if (create_grow(&f->hashes, &f->hashes_cap, f->nhashes + BUNDLE_INDEX_HASH_LEN) < 0 ||
+	    create_grow(&f->prefixes, &f->prefixes_cap, f->nprefixes + 4) < 0)
+		return err_oom(e, NULL);
+	bundle_index_hash_block(data, fill, f->hashes + f->nhashes);
+	f->nhashes += BUNDLE_INDEX_HASH_LEN;
+	c->m.delta_data_size += fill;
+	for (int k = 0; c->format == 5 && k < 4; k++)
+		f->prefixes[f->nprefixes++] = (uint8_t)(prefix_blocks >> (8 * k));
+	return create_put_frame(c, f, len, e);
+}
+
+static int emit_grown(void *user, const struct grown_job *j, struct error *e)
+{
+	struct delta *d = user;
+
+	memcpy(d->c->out, j->out, j->len);
+	return keep_frame(d->c, d, j->in, j->fill, j->len, j->prefix_blocks, e);
+}
+
+/* The waiting data as one frame, decoded again with the source as prefix
+ * (as a device does) before it is kept; its hash into the index. Format 5
+ * queues it for create_grown.c instead. */
+static int emit_frame(struct creator *c, struct delta *d, struct error *e)
+{
+	if (c->format == 5) {
+		int r = grown_add(&d->g, c->in, d->fill, d->first, emit_grown, d, e);
+		d->fill = 0;
+		return r;
+	}
 	size_t len = ZSTD_compress2(d->z, c->out, c->out_cap, c->in, d->fill);
 
 	if (ZSTD_isError(len))
@@ -317,13 +373,9 @@ static int emit_frame(struct creator *c, struct delta *d, struct error *e)
 		return err_set(e, UPD_EXIT_OTHER, EIO,
 			       "bundle create: a delta frame does not decode back (%s)",
 			       ZSTD_isError(got) ? ZSTD_getErrorName(got) : "other content");
-	if (create_grow(&f->hashes, &f->hashes_cap, f->nhashes + BUNDLE_INDEX_HASH_LEN) < 0)
-		return err_oom(e, NULL);
-	bundle_index_hash_block(c->in, d->fill, f->hashes + f->nhashes);
-	f->nhashes += BUNDLE_INDEX_HASH_LEN;
-	c->m.delta_data_size += d->fill;
+	r = keep_frame(c, d, c->in, d->fill, len, 0, e);
 	d->fill = 0;
-	return create_put_frame(c, f, len, e);
+	return r;
 }
 
 /* Block i (n bytes, padded) into its op, and into the data if it is some. */
@@ -342,9 +394,23 @@ static int put_block(struct creator *c, struct delta *d, const uint8_t *blk, siz
 	c->m.image_size += n;
 	if (op != BUNDLE_OP_DATA)
 		return 0;
+	if (d->fill == 0)
+		d->first = i;
 	memcpy(c->in + d->fill, blk, n);
 	d->fill += n;
 	return d->fill == c->frame_size ? emit_frame(c, d, e) : 0;
+}
+
+/* The image's next block: read (format 4), or taken from the copy the
+ * prefixes refer to (format 5), so that both are the same bytes. */
+static ssize_t next_block(struct creator *c, const struct delta *d, uint8_t *blk)
+{
+	if (c->format != 5)
+		return io_read_full(c->img_fd, blk, BUNDLE_BLOCK_SIZE);
+	uint64_t at = c->m.image_size, n = d->img_size - at;
+	n = n < BUNDLE_BLOCK_SIZE ? n : BUNDLE_BLOCK_SIZE;
+	memcpy(blk, d->src + d->src_size + at, (size_t)n);
+	return (ssize_t)n;
 }
 
 static int scan_image(struct creator *c, struct delta *d, struct error *e)
@@ -352,7 +418,7 @@ static int scan_image(struct creator *c, struct delta *d, struct error *e)
 	uint8_t blk[BUNDLE_BLOCK_SIZE];
 
 	for (;;) {
-		ssize_t n = io_read_full(c->img_fd, blk, sizeof(blk));
+		ssize_t n = next_block(c, d, blk);
 		if (n < 0)
 			return err_set(e, UPD_EXIT_OTHER, (int)-n, "bundle create: read image %s: %s",
 				       c->o->image, strerror((int)-n));
@@ -369,7 +435,41 @@ static int scan_image(struct creator *c, struct delta *d, struct error *e)
 		if ((size_t)n < sizeof(blk))
 			break;
 	}
-	return d->fill ? emit_frame(c, d, e) : 0;
+	int r = d->fill ? emit_frame(c, d, e) : 0;
+	return r == 0 && c->format == 5 ? grown_flush(&d->g, emit_grown, d, e) : r;
+}
+
+/* Format 5: the new image's size, before the source is mapped with room for
+ * it; a prefix may take its blocks only after a source of whole blocks. */
+static int image_size(struct creator *c, struct delta *d, struct error *e)
+{
+	struct stat st;
+
+	if (c->format != 5)
+		return 0;
+	if (fstat(c->img_fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return err_set(e, UPD_EXIT_USAGE, EINVAL,
+			       "bundle create: image %s: format 5 needs a regular file", c->o->image);
+	if ((uint64_t)st.st_size > BUNDLE_INDEX_IMAGE_MAX)
+		return err_set(e, UPD_EXIT_USAGE, EFBIG,
+			       "bundle create: image %s is larger than a delta's %llu bytes",
+			       c->o->image, (unsigned long long)BUNDLE_INDEX_IMAGE_MAX);
+	d->img_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Format 5: the new image read next to the source, where the prefixes are. */
+static int load_image(struct creator *c, struct delta *d, struct error *e)
+{
+	if (c->format != 5)
+		return 0;
+	d->g.grow = d->src_size % BUNDLE_BLOCK_SIZE == 0;
+	ssize_t n = io_pread_full(c->img_fd, d->src + d->src_size, (size_t)d->img_size, 0);
+	if (n != (ssize_t)d->img_size)
+		return err_set(e, UPD_EXIT_OTHER, n < 0 ? (int)-n : EIO,
+			       "bundle create: read image %s: %s", c->o->image,
+			       n < 0 ? strerror((int)-n) : "it changed while read");
+	return 0;
 }
 
 /* Devices ask for a delta by the full bundle's name and their image's id. */
@@ -389,19 +489,25 @@ static void check_name(struct creator *c)
 static void delta_free(struct delta *d)
 {
 	if (d->src)
-		munmap(d->src, (size_t)d->src_size);
+		munmap(d->src, (size_t)d->map_size);
 	free(d->t.keys);
 	free(d->t.slots);
 	ZSTD_freeCCtx(d->z);
 	ZSTD_freeCDict(d->cd);
 	ZSTD_freeDCtx(d->d);
 	free(d->check);
+	grown_free(&d->g);
 }
 
 int create_delta(struct creator *c, struct error *e)
 {
-	struct delta d = { .f = { .ih = sha256_new(), .ph = sha256_new() } };
-	int r = (d.f.ih && d.f.ph) ? load_source(c, &d, e) : err_oom(e, NULL);
+	struct delta d = { .f = { .ih = sha256_new(), .ph = sha256_new() }, .c = c };
+	int r = (d.f.ih && d.f.ph) ? image_size(c, &d, e) : err_oom(e, NULL);
+
+	if (r == 0)
+		r = load_source(c, &d, e);
+	if (r == 0)
+		r = load_image(c, &d, e);
 
 	c->m.block_size = BUNDLE_BLOCK_SIZE;
 	c->m.frame_size = c->frame_size;

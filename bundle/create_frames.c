@@ -97,7 +97,7 @@ static int cut_frames(struct creator *c, struct frames *f, ZSTD_CCtx *z, struct 
 
 int create_index(struct creator *c, const struct frames *f, struct error *e)
 {
-	size_t raw_len = f->nsizes + f->nhashes + f->nops;
+	size_t raw_len = f->nsizes + f->nhashes + f->nops + f->nprefixes;
 	uint8_t *raw = malloc(raw_len ? raw_len : 1);
 	size_t cap = ZSTD_compressBound(raw_len);
 
@@ -111,6 +111,8 @@ int create_index(struct creator *c, const struct frames *f, struct error *e)
 		memcpy(raw + f->nsizes, f->hashes, f->nhashes);
 	if (f->nops)
 		memcpy(raw + f->nsizes + f->nhashes, f->ops, f->nops);
+	if (f->nprefixes)
+		memcpy(raw + f->nsizes + f->nhashes + f->nops, f->prefixes, f->nprefixes);
 	size_t n = ZSTD_compress(c->index, cap, raw, raw_len, INDEX_LEVEL);
 	free(raw);
 	if (ZSTD_isError(n))
@@ -137,6 +139,7 @@ int create_frames_end(struct creator *c, struct frames *f, int r)
 	free(f->sizes);
 	free(f->hashes);
 	free(f->ops);
+	free(f->prefixes);
 	memset(f, 0, sizeof(*f));
 	return r;
 }

@@ -32,8 +32,9 @@ struct creator {
  * the payload's running hashes. */
 struct frames {
 	uint8_t *sizes, *hashes; /* frame sizes; block (3) or frame (4) hashes */
-	uint8_t *ops;            /* format 4: an op per block */
-	size_t nsizes, nhashes, nops, sizes_cap, hashes_cap, ops_cap;
+	uint8_t *ops;            /* formats 4, 5: an op per block */
+	uint8_t *prefixes;       /* format 5: each frame's prefix blocks */
+	size_t nsizes, nhashes, nops, nprefixes, sizes_cap, hashes_cap, ops_cap, prefixes_cap;
 	struct sha256_ctx *ih, *ph;
 };
 
@@ -52,7 +53,7 @@ int create_grow(uint8_t **buf, size_t *cap, size_t need);
 /* c->out's len bytes, one compressed frame, into the payload temp file, its
  * hash and the frame-size table. */
 int create_put_frame(struct creator *c, struct frames *f, size_t len, struct error *e);
-/* The index section (f's sizes, hashes and ops, concatenated, as one zstd
+/* The index section (f's sizes, hashes, ops and prefixes, concatenated, as one zstd
  * frame) into c->index, c->m.index_size and index_sha256. */
 int create_index(struct creator *c, const struct frames *f, struct error *e);
 /* On r == 0 the image's and the payload's SHA-256 into c->m; frees f's

@@ -1,4 +1,4 @@
-/* The index of formats 3 (block hashes) and 4 (a static delta's ops and
+/* The index of formats 3 (block hashes), 4 and 5 (a static delta's ops and
  * frame hashes): bounds, parsing and look-ups (index.h). */
 #include "index.h"
 
@@ -21,7 +21,7 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
  * frame). Format 4: the decoded data in frames, none when there is none. */
 static uint64_t frames_of(const struct manifest *m)
 {
-	if (m->format == 4)
+	if (bundle_format_is_delta(m->format))
 		return ceil_div(m->delta_data_size, m->frame_size);
 	uint64_t n = ceil_div(m->image_size, m->frame_size);
 	return n ? n : 1;
@@ -39,11 +39,11 @@ int bundle_index_raw_size(const struct manifest *m, uint64_t *raw)
 	 * (format 4's data is checked against image-size by the manifest
 	 * parser; checked here too for callers that fill a manifest). */
 	if (m->image_size > BUNDLE_INDEX_IMAGE_MAX || m->block_size == 0 || m->frame_size == 0 ||
-	    (m->format == 4 && m->delta_data_size > m->image_size))
+	    (bundle_format_is_delta(m->format) && m->delta_data_size > m->image_size))
 		return -EFBIG;
 	uint64_t nblocks = ceil_div(m->image_size, m->block_size);
-	if (m->format == 4)
-		*raw = (4 + BUNDLE_INDEX_HASH_LEN) * frames_of(m) + 4 * nblocks;
+	if (bundle_format_is_delta(m->format))
+		*raw = (4 * (m->format - 3) + BUNDLE_INDEX_HASH_LEN) * frames_of(m) + 4 * nblocks;
 	else
 		*raw = 4 * frames_of(m) + BUNDLE_INDEX_HASH_LEN * nblocks;
 	return 0;
@@ -67,6 +67,7 @@ void bundle_index_free(struct bundle_index *ix)
 	free(ix->ops);
 	free(ix->frame_hashes);
 	free(ix->frame_offset);
+	free(ix->prefix_blocks);
 	memset(ix, 0, sizeof(*ix));
 }
 
@@ -197,6 +198,52 @@ static int check_ops(const struct manifest *m, struct bundle_index *ix, struct e
 	return 0;
 }
 
+/* Format 5: frame f's prefix may take the new image's blocks before the
+ * frame's first data block (final on a device by then), after the source's
+ * whole blocks (so that the two map next to each other), within the window. */
+static int check_prefix(const struct manifest *m, uint64_t f, uint64_t n, uint64_t first,
+			struct error *e)
+{
+	uint64_t window = (uint64_t)1 << m->zstd_window_log;
+
+	if (n == 0)
+		return 0;
+	if (n > first)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "bundle index: frame %" PRIu64 "'s prefix takes %" PRIu64
+			       " blocks of the new image, past its first data block %" PRIu64, f, n,
+			       first);
+	if (m->delta_source_size % m->block_size != 0)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "bundle index: frame %" PRIu64 "'s prefix takes blocks of the new "
+			       "image after a source that is not whole blocks", f);
+	if (m->delta_source_size + n * m->block_size + m->frame_size > window)
+		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
+			       "bundle index: frame %" PRIu64 "'s prefix and the frame exceed the "
+			       "window of 2^%d bytes", f, m->zstd_window_log);
+	return 0;
+}
+
+static int fill_prefixes(const uint8_t *p, const struct manifest *m, struct bundle_index *ix,
+			 struct error *e)
+{
+	uint64_t per = m->frame_size / m->block_size, seen = 0, f = 0;
+
+	ix->prefix_blocks = malloc(ix->nframes ? ix->nframes * sizeof(*ix->prefix_blocks) : 1);
+	if (!ix->prefix_blocks)
+		return err_oom(e, NULL);
+	for (uint64_t i = 0; i < ix->nblocks && f < ix->nframes; i++) {
+		if (ix->ops[i] != BUNDLE_OP_DATA || seen++ % per != 0)
+			continue;
+		ix->prefix_blocks[f] = get_le32(p + 4 * f);
+		int r = check_prefix(m, f, ix->prefix_blocks[f], i, e);
+		if (r < 0)
+			return r;
+		f++;
+	}
+	return 0;
+}
+
 /* Format 4: after the frame sizes, the frame hashes then the ops, each into
  * its own buffer (the decoded one is freed by the caller). */
 static int fill_delta(const uint8_t *raw, const struct manifest *m, struct bundle_index *ix,
@@ -213,16 +260,17 @@ static int fill_delta(const uint8_t *raw, const struct manifest *m, struct bundl
 		memcpy(ix->frame_hashes, raw + 4 * ix->nframes, nh);
 	for (uint64_t i = 0; i < ix->nblocks; i++)
 		ix->ops[i] = get_le32(p + 4 * i);
-	return check_ops(m, ix, e);
+	int r = check_ops(m, ix, e);
+	return r == 0 && m->format == 5 ? fill_prefixes(p + 4 * ix->nblocks, m, ix, e) : r;
 }
 
 static int fill(uint8_t *raw, const struct manifest *m, struct bundle_index *ix, struct error *e)
 {
 	int r = frame_table(raw, m, ix, e);
 
-	if (r == 0 && m->format == 4)
+	if (r == 0 && bundle_format_is_delta(m->format))
 		r = fill_delta(raw, m, ix, e);
-	if (r < 0 || m->format == 4)
+	if (r < 0 || bundle_format_is_delta(m->format))
 		return r;
 	/* The hashes are the tail of the decoded buffer: moved to its start and
 	 * the buffer shrunk, so the index costs its own size and no more. */
@@ -255,7 +303,7 @@ int bundle_index_parse(const uint8_t *buf, size_t len, const struct manifest *m,
 				     .frame_size = m->frame_size };
 	bundle_index_counts(m, &ix->nblocks, &ix->nframes);
 	r = fill(raw, m, ix, e);
-	if (r < 0 || m->format == 4)
+	if (r < 0 || bundle_format_is_delta(m->format))
 		free(raw); /* format 3 keeps it as its hashes */
 	if (r < 0)
 		bundle_index_free(ix);

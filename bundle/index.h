@@ -13,7 +13,12 @@
  *                  / frame-size), 0 without data)
  *   nframes x 16 bytes: SHA-256 of each frame's decoded content, truncated
  *   nblocks x u32: an op per block of the new image (below)
- * parsed into ops (4 bytes per block) and frame hashes. */
+ * parsed into ops (4 bytes per block) and frame hashes. Format 5 (a static
+ * delta whose frames may refer to the new image) adds
+ *   nframes x u32: the blocks of the new image that follow the source in
+ *                  frame f's prefix (0: the source alone, as in format 4),
+ *                  at most the image block of the frame's first data block
+ * so that a frame refers only to blocks a device has made final before it. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,7 +42,7 @@
 #define BUNDLE_OP_COPY_BASE 2u
 
 struct bundle_index {
-	int format;             /* 3 or 4 */
+	int format;             /* 3, 4 or 5 */
 	uint32_t block_size, frame_size;
 	uint64_t nblocks, nframes;
 	uint8_t *hashes;        /* format 3: nblocks x BUNDLE_INDEX_HASH_LEN; format 4: NULL */
@@ -48,6 +53,10 @@ struct bundle_index {
 	uint64_t *frame_offset; /* nframes + 1: frame i is payload bytes
 				 * [frame_offset[i], frame_offset[i + 1]);
 				 * frame_offset[nframes] = payload-size */
+	/* format 5 (NULL before): per frame, the new image's blocks [0, n) that
+	 * follow the source's in its prefix; n > 0 only when the source is
+	 * whole blocks and the window holds source, n blocks and a frame. */
+	uint32_t *prefix_blocks;
 };
 
 /* The decoded index's size for m (format 3 or 4), and the most its stored section
@@ -66,7 +75,8 @@ void bundle_index_counts(const struct manifest *m, uint64_t *nblocks, uint64_t *
  * fails) and that the frame sizes are non-zero, within zstd's bound of
  * frame-size and sum to payload-size; format 4: every copy reads a whole
  * block of the source (s < delta-source-size / 4096, rounded down) and the
- * data blocks hold delta-data-size bytes. Errors: UPD_EXIT_VERIFY (-EBADMSG)
+ * data blocks hold delta-data-size bytes; format 5: each frame's prefix
+ * blocks as prefix_blocks says. Errors: UPD_EXIT_VERIFY (-EBADMSG)
  * naming the cause, or out of memory. On failure *ix holds nothing to free. */
 int bundle_index_parse(const uint8_t *buf, size_t len, const struct manifest *m,
 		       struct bundle_index *ix, struct error *e);

@@ -208,7 +208,8 @@ static int key_since(int k)
 static int manifest_check_format3(const struct manifest *m, struct error *e)
 {
 	uint64_t cap = 0;
-	uint32_t most = m->format == 4 ? BUNDLE_DELTA_FRAME_SIZE_MAX : BUNDLE_FRAME_SIZE_MAX;
+	uint32_t most = bundle_format_is_delta(m->format) ? BUNDLE_DELTA_FRAME_SIZE_MAX
+							  : BUNDLE_FRAME_SIZE_MAX;
 
 	if (m->block_size != BUNDLE_BLOCK_SIZE)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG, "manifest: block-size %" PRIu32
@@ -290,7 +291,7 @@ static int manifest_parse_lines(const char *text, size_t len, struct manifest *m
 				       "manifest: %s needs format %d (this one says %d)", key_names[k],
 				       key_since(k), m->format);
 	int r = manifest_check_window(m, e);
-	if (r == 0 && m->format == 4)
+	if (r == 0 && bundle_format_is_delta(m->format))
 		r = manifest_check_format4(m, e);
 	return r == 0 && m->format >= 3 ? manifest_check_format3(m, e) : r;
 }

@@ -45,6 +45,10 @@ struct delta_job {
 	 * page table entries the install drops as it goes. */
 	const uint8_t *source;
 	uint64_t source_size;
+	/* Format 5: bytes of free address space after the source where the
+	 * target's first blocks are mapped (read-only, from fd), so that a
+	 * frame's prefix is the source followed by them (0: none needed). */
+	uint64_t target_room;
 };
 
 struct delta_counts {

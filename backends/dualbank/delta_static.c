@@ -2,7 +2,8 @@
  * pass over the target (zero and copied blocks compared and written where
  * they differ, each frame's data blocks hashed against the frame's hash),
  * then the frames the target does not hold, fetched with range requests and
- * decoded with the source image as their prefix, then the whole image
+ * decoded with the source image as their prefix (format 5: followed by the
+ * target's blocks the index names, final by then), then the whole image
  * verified. */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,7 +41,37 @@ struct sdelta {
  * cache). */
 static void source_release(const struct delta_job *j)
 {
-	madvise((void *)(uintptr_t)j->source, (size_t)j->source_size, MADV_DONTNEED);
+	madvise((void *)(uintptr_t)j->source, (size_t)(j->source_size + j->target_room),
+		MADV_DONTNEED);
+}
+
+/* Format 5: the target's first blocks mapped read-only right after the
+ * source, in the room the source's mapping kept (static_delta.h); what the
+ * install writes through fd shows there, as both are the page cache's. */
+static int map_target(const struct delta_job *j, struct error *e)
+{
+	void *at = (void *)(uintptr_t)(j->source + j->source_size);
+
+	if (!j->target_room)
+		return 0;
+	if (mmap(at, (size_t)j->target_room, PROT_READ, MAP_SHARED | MAP_FIXED, j->fd, 0) ==
+	    MAP_FAILED)
+		return err_set(e, UPD_EXIT_OTHER, errno, "install %s: map the target slot %s: %s",
+			       j->name, j->path, strerror(errno));
+	return 0;
+}
+
+/* Frame f's prefix: the source, then (format 5) the target's first blocks,
+ * written out first so that the mapping shows them. */
+static int frame_prefix(struct sdelta *s, uint64_t f, size_t *len, struct error *e)
+{
+	const struct delta_job *j = s->r.j;
+	uint64_t n = j->ix->prefix_blocks ? j->ix->prefix_blocks[f] : 0;
+
+	*len = (size_t)(j->source_size + n * j->ix->block_size);
+	if (n * j->ix->block_size > j->target_room)
+		return CORRUPT(&s->r, e, "frame %" PRIu64 "'s prefix is past the mapped target", f);
+	return n ? delta_flush(&s->r, e) : 0;
 }
 
 /* Frame f's decoded length: its share of the data blocks. */
@@ -178,8 +209,12 @@ static int frame_done(struct delta_run *r, void *user, uint64_t f, const uint8_t
 {
 	struct sdelta *s = user;
 	uint64_t want = frame_data_len(s, f);
-	size_t got = ZSTD_DCtx_refPrefix(s->dctx, r->j->source, (size_t)r->j->source_size);
+	size_t plen = 0, got;
+	int rc = frame_prefix(s, f, &plen, e);
 
+	if (rc < 0)
+		return rc;
+	got = ZSTD_DCtx_refPrefix(s->dctx, r->j->source, plen);
 	if (!ZSTD_isError(got))
 		got = ZSTD_decompressDCtx(s->dctx, s->frame, r->j->ix->frame_size, in, len);
 	if (ZSTD_isError(got))
@@ -191,7 +226,7 @@ static int frame_done(struct delta_run *r, void *user, uint64_t f, const uint8_t
 	if (!bundle_index_frame_matches_with(r->hash, r->j->ix, f, s->frame, got))
 		return CORRUPT(r, e, "frame %" PRIu64 " does not match the signed index", f);
 	source_release(r->j);
-	int rc = write_frame(s, f, e);
+	rc = write_frame(s, f, e);
 	if (rc == 0)
 		follow(s, f + 1);
 	return rc;
@@ -232,12 +267,15 @@ int delta_static_install(const struct delta_job *j, struct delta_counts *c, stru
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if (ix->format != 4 || !ix->ops || ix->block_size == 0 || ix->frame_size == 0 ||
+	if (!bundle_format_is_delta(ix->format) || !ix->ops || ix->block_size == 0 ||
+	    ix->frame_size == 0 ||
 	    ix->frame_size % ix->block_size || !j->source)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "install %s: not a static delta's index", j->name);
 	s.per = ix->frame_size / ix->block_size;
 	rc = sdelta_alloc(&s, e);
+	if (rc == 0)
+		rc = map_target(j, e);
 	if (rc == 0)
 		rc = scan(&s, e);
 	/* The image's check reads what is final while the frames come in. */

@@ -168,7 +168,7 @@ static int db_fetch(void *priv, const char *source, struct release *out, struct 
 		return rc;
 	}
 	d->have_head = true;
-	d->delta_by_name = d->head.manifest.format == 4;
+	d->delta_by_name = bundle_format_is_delta(d->head.manifest.format);
 	if (d->delta_by_name && d->u->full_install)
 		return refuse_full_delta(source, e);
 	image_release_fill(&d->head, out);

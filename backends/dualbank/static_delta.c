@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,42 @@ static int check_source(struct static_delta *s, int fd, const struct source_dige
 	return memcmp(sha, m->delta_source_sha256, 32) == 0 ? 0 : not_the_source(path, e);
 }
 
+/* Format 5: the most target bytes a frame's prefix takes after the source;
+ * they must start on a page boundary to be mapped there. */
+static int target_room(const struct static_delta *s, uint64_t *room, struct error *e)
+{
+	const struct bundle_index *ix = &s->ix;
+	long page = sysconf(_SC_PAGESIZE);
+
+	*room = 0;
+	for (uint64_t f = 0; ix->prefix_blocks && f < ix->nframes; f++)
+		if ((uint64_t)ix->prefix_blocks[f] * ix->block_size > *room)
+			*room = (uint64_t)ix->prefix_blocks[f] * ix->block_size;
+	if (*room && (page <= 0 || s->h->manifest.delta_source_size % (uint64_t)page != 0))
+		return err_set(e, UPD_EXIT_VERIFY, EINVAL,
+			       "its frames refer to the new image after a source of %" PRIu64
+			       " bytes, which is not whole pages of %ld bytes here",
+			       s->h->manifest.delta_source_size, page);
+	return 0;
+}
+
+/* The source, and room after it for the target (target_room), as one range
+ * of address space: reserved, then the source mapped at its start. */
+static void *map_at(int fd, uint64_t len, uint64_t room)
+{
+	void *p = mmap(NULL, (size_t)(len + room), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return p;
+	if (mmap(p, (size_t)len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		int err = errno;
+		munmap(p, (size_t)(len + room));
+		errno = err;
+		return MAP_FAILED;
+	}
+	return p;
+}
+
 /* The checked source mapped read-only (the slot is never opened for
  * writing): zstd takes its prefix as one buffer, and a mapping's pages stay
  * the page cache's. */
@@ -97,16 +134,20 @@ static int map_source(struct static_delta *s, const char *active_path,
 		      const struct source_digest *known, const char *booted_id, struct error *e)
 {
 	const struct manifest *m = &s->h->manifest;
-	int fd = active_path ? open(active_path, O_RDONLY | O_CLOEXEC) : -1;
+	uint64_t room = 0;
+	int rc = target_room(s, &room, e);
+	int fd = rc < 0 ? -1 : active_path ? open(active_path, O_RDONLY | O_CLOEXEC) : -1;
 
+	if (rc < 0)
+		return rc;
 	if (fd < 0)
 		return err_set(e, UPD_EXIT_VERIFY, ESTALE, "the active slot %s: %s",
 			       active_path ? active_path : "(unknown)", strerror(errno));
-	int rc = check_source(s, fd, known, booted_id, active_path, e);
+	rc = check_source(s, fd, known, booted_id, active_path, e);
 	void *p = MAP_FAILED;
 
 	if (rc == 0) {
-		p = mmap(NULL, (size_t)m->delta_source_size, PROT_READ, MAP_SHARED, fd, 0);
+		p = map_at(fd, m->delta_source_size, room);
 		if (p == MAP_FAILED)
 			rc = err_set(e, UPD_EXIT_OTHER, errno, "map the active slot %s: %s",
 				     active_path, strerror(errno));
@@ -116,6 +157,7 @@ static int map_source(struct static_delta *s, const char *active_path,
 		return rc;
 	s->map = p;
 	s->map_len = m->delta_source_size;
+	s->map_room = room;
 	return 0;
 }
 
@@ -126,8 +168,8 @@ static int check_delta(struct static_delta *s, const struct source_opts *o,
 {
 	int rc;
 
-	if (s->h->manifest.format != 4)
-		return err_set(e, UPD_EXIT_VERIFY, EINVAL, "format %d, not a static delta (4)",
+	if (!bundle_format_is_delta(s->h->manifest.format))
+		return err_set(e, UPD_EXIT_VERIFY, EINVAL, "format %d, not a static delta (4 or 5)",
 			       s->h->manifest.format);
 	rc = bundle_index_fetch(o, s->h, &s->ix, e);
 	if (rc == 0)
@@ -185,12 +227,12 @@ int static_delta_named_check(struct static_delta *s, const struct source_opts *o
 void static_delta_close(struct static_delta *s)
 {
 	if (s->map)
-		munmap(s->map, (size_t)s->map_len);
+		munmap(s->map, (size_t)(s->map_len + s->map_room));
 	bundle_index_free(&s->ix);
 	if (s->have_own)
 		bundle_head_free(&s->own);
 	s->map = NULL;
-	s->map_len = 0;
+	s->map_len = s->map_room = 0;
 	s->have_own = false;
 	s->usable = false;
 	s->by_id = false;

@@ -1,6 +1,6 @@
-/* Static deltas (format 4, docs/dualbank.md "Static delta"): finding the one
- * for the booted image next to a full bundle (NAME.upd.from-HEX), and the
- * checks before anything is written: signed by a configured key, format 4,
+/* Static deltas (formats 4 and 5, docs/dualbank.md "Static delta"): finding
+ * the one for the booted image next to a full bundle (NAME.upd.from-HEX), and
+ * the checks before anything is written: signed by a configured key, format 4 or 5,
  * exactly the full bundle's release, an index that parses, and a source the
  * active slot holds (mapped read-only; its bytes hashed unless the booted
  * image's id names the source). */
@@ -34,6 +34,9 @@ struct static_delta {
 	struct bundle_index ix;
 	uint8_t *map;             /* the active slot's first delta-source-size bytes, read-only */
 	uint64_t map_len;
+	/* Format 5: address space kept free right after the source, where the
+	 * install maps the target slot's first blocks (0: no frame needs them). */
+	uint64_t map_room;
 	bool by_id;               /* the source taken on the booted image's id, not hashed */
 };
 

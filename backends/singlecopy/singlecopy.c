@@ -161,7 +161,7 @@ static int sc_fetch(void *priv, const char *source, struct release *out, struct 
 	if ((rc = sc_head_read(d, source, e)) < 0)
 		return rc;
 	/* Deltas written in place over their own source come later. */
-	if (d->head.manifest.format == 4)
+	if (bundle_format_is_delta(d->head.manifest.format))
 		return err_set(e, UPD_EXIT_VERIFY, EINVAL,
 			       "fetch %s: a static delta; the singlecopy backend writes full images",
 			       source);

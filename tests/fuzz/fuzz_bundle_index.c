@@ -1,4 +1,4 @@
-/* The index parser (bundle_index_parse) of formats 3 and 4 over hostile
+/* The index parser (bundle_index_parse) of formats 3, 4 and 5 over hostile
  * sections. The
  * SHA-256 check would stop almost every input at once, so the input says
  * the manifest's sizes and the section, and the target signs it (sets
@@ -10,13 +10,16 @@
  *   byte  8      frame-size in blocks (0 stands for 2048, the largest)
  *   byte  9      bit 0: keep a wrong index-sha256; bit 1: say one byte more;
  *                bit 2: format 4 (a static delta), whose manifest adds
- *   bytes 10..13 delta-data-size, u32 little-endian (format 4 only)
- *   bytes 14..17 delta-source-size, u32 little-endian (format 4 only)
- *   bytes 10.. (format 3) or 18.. (format 4): the index section as stored
+ *                bytes 10..17; bit 3 (with bit 2): format 5
+ *   bytes 10..13 delta-data-size, u32 little-endian (formats 4 and 5 only)
+ *   bytes 14..17 delta-source-size, u32 little-endian (formats 4 and 5 only)
+ *   bytes 10.. (format 3) or 18.. (formats 4, 5): the index section as stored
  * A section is refused with UPD_EXIT_VERIFY and nothing kept, or yields an
  * index whose counts and frame offsets are those the manifest implies and,
- * in format 4, whose ops copy only whole source blocks and whose data
- * blocks hold delta-data-size bytes. */
+ * in formats 4 and 5, whose ops copy only whole source blocks and whose data
+ * blocks hold delta-data-size bytes; in format 5, whose frames' prefixes end
+ * before their first data block, follow a source of whole blocks and fit the
+ * window with the frame. */
 #include <errno.h>
 #include <string.h>
 
@@ -36,16 +39,32 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Format 4: what the parser promises of the ops and frame hashes. */
+/* Format 5: frame f (whose first data block is block i) takes no block of
+ * the new image at or after i into its prefix. */
+static void check_prefix(const struct bundle_index *ix, const struct manifest *m, uint64_t f,
+			 uint64_t i)
+{
+	uint64_t n = ix->prefix_blocks[f];
+
+	FUZZ_CHECK(n <= i);
+	FUZZ_CHECK(n == 0 || m->delta_source_size % BUNDLE_BLOCK_SIZE == 0);
+	FUZZ_CHECK(n == 0 || m->delta_source_size + n * BUNDLE_BLOCK_SIZE + m->frame_size <=
+				     (uint64_t)1 << m->zstd_window_log);
+}
+
+/* Formats 4 and 5: what the parser promises of the ops and frame hashes. */
 static void check_delta(const struct bundle_index *ix, const struct manifest *m)
 {
-	uint64_t data = 0, ndata = 0;
+	uint64_t data = 0, ndata = 0, per = m->frame_size / BUNDLE_BLOCK_SIZE;
 
-	FUZZ_CHECK(ix->format == 4 && ix->hashes == NULL && ix->frame_hashes && ix->ops);
+	FUZZ_CHECK(ix->format == m->format && ix->hashes == NULL && ix->frame_hashes && ix->ops);
+	FUZZ_CHECK((ix->prefix_blocks != NULL) == (m->format == 5));
 	for (uint64_t i = 0; i < ix->nblocks; i++) {
 		uint32_t op = ix->ops[i];
 		uint64_t len = m->image_size - i * BUNDLE_BLOCK_SIZE;
 		if (op == BUNDLE_OP_DATA) {
+			if (ix->prefix_blocks && ndata % per == 0)
+				check_prefix(ix, m, ndata / per, i);
 			ndata++;
 			data += len < BUNDLE_BLOCK_SIZE ? len : BUNDLE_BLOCK_SIZE;
 		} else if (op != BUNDLE_OP_ZERO) {
@@ -67,7 +86,7 @@ static void check_index(const struct bundle_index *ix, const struct manifest *m)
 
 	bundle_index_counts(m, &nblocks, &nframes);
 	FUZZ_CHECK(ix->nblocks == nblocks && ix->nframes == nframes);
-	if (m->format == 4) {
+	if (m->format >= 4) {
 		check_delta(ix, m);
 		FUZZ_CHECK(ix->frame_offset && ix->frame_offset[nframes] == m->payload_size);
 		return;
@@ -100,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.payload_size = le32(data + 4);
 	m.frame_size = (data[8] ? data[8] : 2048) * BUNDLE_BLOCK_SIZE;
 	if (data[9] & 4) {
-		m.format = 4;
+		m.format = (data[9] & 8) ? 5 : 4;
 		m.delta_data_size = le32(data + 10);
 		m.delta_source_size = le32(data + 14);
 		at = 18;
@@ -115,12 +134,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r < 0) {
 		FUZZ_CHECK(e.msg[0] && (e.exit == UPD_EXIT_VERIFY || r == -ENOMEM));
 		FUZZ_CHECK(ix.hashes == NULL && ix.frame_offset == NULL);
-		FUZZ_CHECK(ix.ops == NULL && ix.frame_hashes == NULL);
+		FUZZ_CHECK(ix.ops == NULL && ix.frame_hashes == NULL && ix.prefix_blocks == NULL);
 		return 0;
 	}
 	FUZZ_CHECK(r == 0 && !(data[9] & 3));
 	check_index(&ix, &m);
 	bundle_index_free(&ix);
-	FUZZ_CHECK(ix.hashes == NULL && ix.frame_offset == NULL && ix.ops == NULL);
+	FUZZ_CHECK(ix.hashes == NULL && ix.frame_offset == NULL && ix.ops == NULL &&
+		   ix.prefix_blocks == NULL);
 	return 0;
 }

@@ -41,9 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   strcmp(m.compression, "zstd") == 0);
 	/* Format 1 predates the security version: it reads as 0. */
 	FUZZ_CHECK(m.format >= 2 || m.security_version == 0);
-	/* A static delta (format 4) decodes against its source: a larger window. */
+	/* A static delta (formats 4 and 5) decodes against its source: a larger window. */
 	FUZZ_CHECK(m.zstd_window_log >= 10 &&
-		   m.zstd_window_log <= (m.format == 4 ? BUNDLE_DELTA_WINDOW_LOG_MAX
+		   m.zstd_window_log <= (m.format >= 4 ? BUNDLE_DELTA_WINDOW_LOG_MAX
 						: BUNDLE_ZSTD_WINDOW_LOG_MAX));
 	FUZZ_CHECK(m.version[0] && strlen(m.version) < sizeof(m.version));
 	FUZZ_CHECK(m.compatible[0] && strlen(m.compatible) < sizeof(m.compatible));

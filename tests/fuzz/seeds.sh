@@ -7,7 +7,7 @@
 #                     signed, an empty image, an unsigned one, one with trailing bytes
 #   OUT/bundle_head   their heads (fixed header, manifest, signature)
 #   OUT/manifest      their manifests
-#   OUT/bundle_index  the index sections of the format-3 and 4 ones, each after
+#   OUT/bundle_index  the index sections of the format-3, 4 and 5 ones, each after
 #                     the 10 (18) bytes fuzz_bundle_index.c reads the manifest's
 #                     sizes from
 #   OUT/config        the shipped example config, with and without its optional
@@ -44,14 +44,27 @@ mk text 3.0 ed text-ed-sv --security-version 7
 mk random 2.2 ed random-ed-frames --frame-size 4096 # a frame per block
 mk text 1.9 ed text-ed-f1 --format 1
 mk text 2.9 ed text-ed-f2 --format 2 --security-version 7
-# A static delta (format 4) from text-ed's image; made under the name devices
-# ask for (no warning), kept as a .upd like the others.
+# Static deltas (formats 4 and 5) from text-ed's image; made under the name
+# devices ask for (no warning), kept as .upd like the others. And a format 5
+# one whose second frame takes the new image's blocks into its prefix (a
+# source of whole blocks, the same new block twice, a frame per block).
 { cat "$I/text.img"; echo "one more line"; } >"$I/text2.img"
-hex=$(grep -a -o 'image-sha256=[0-9a-f]*' "$B/text-ed.upd" | head -n 1 | cut -c14-29)
-"$UPDATER" bundle create --image "$I/text2.img" --version 2.1 --compatible sim-board \
-	--key "$K/ed.pem" --output "$B/text-ed-delta.upd.from-$hex" --delta-from "$B/text-ed.upd" \
-	--frame-size 65536 --security-version 7 >/dev/null
-mv "$B/text-ed-delta.upd.from-$hex" "$B/text-ed-delta.upd"
+head -c 16384 /dev/urandom >"$I/blocks.img"
+{ head -c 4096 "$I/blocks.img"; head -c 4096 /dev/urandom | tee "$I/new.blk"; cat "$I/new.blk"; \
+	tail -c 4096 "$I/blocks.img"; } >"$I/blocks2.img"
+mk blocks 1.0 ed blocks-ed
+delta() { # FROM IMG OUT [OPTIONS]
+	d_from=$1 d_img=$2 d_out=$3
+	shift 3
+	d_hex=$(grep -a -o 'image-sha256=[0-9a-f]*' "$B/$d_from.upd" | head -n 1 | cut -c14-29)
+	"$UPDATER" bundle create --image "$I/$d_img.img" --version 2.1 --compatible sim-board \
+		--key "$K/ed.pem" --output "$B/$d_out.upd.from-$d_hex" --delta-from "$B/$d_from.upd" \
+		--security-version 7 "$@" >/dev/null
+	mv "$B/$d_out.upd.from-$d_hex" "$B/$d_out.upd"
+}
+delta text-ed text2 text-ed-delta --frame-size 65536
+delta text-ed text2 text-ed-delta5 --frame-size 65536 --format 5
+delta blocks-ed blocks2 blocks-ed-delta --frame-size 4096 --format 5
 python3 "$TOP/tests/lib/tamper.py" unsign "$B/text-ed.upd" "$B/text-unsigned.upd"
 { cat "$B/random-ec.upd"; printf 'trailing bytes'; } >"$B/random-ec-trailing.upd"
 
@@ -70,8 +83,8 @@ for name in sorted(os.listdir(src)):
         at, n = 16 + mlen + slen, int(keys["index-size"])
         prefix = struct.pack("<IIBB", int(keys["image-size"]), int(keys["payload-size"]),
                              (int(keys["frame-size"]) // 4096) % 256,
-                             4 if keys["format"] == "4" else 0)
-        if keys["format"] == "4":
+                             {"4": 4, "5": 12}.get(keys["format"], 0))
+        if keys["format"] in ("4", "5"):
             prefix += struct.pack("<II", int(keys["delta-data-size"]),
                                   int(keys["delta-source-size"]))
         open(os.path.join(out, "bundle_index", base), "wb").write(prefix + data[at:at + n])

@@ -58,7 +58,9 @@ db_fixtures() {
 # db_static_fixture DIR: DIR/s holds v2.upd and the static delta of release
 # 2.0 from the factory image (DIR/pristine/factory.img, made into a bundle
 # for bundle create --delta-from), named for the factory image's id; 1 MiB
-# frames (what a resumed install fetches again), level 3 (time).
+# frames (what a resumed install fetches again), level 3 (time), format 5
+# (frames decoded against the target's earlier blocks: the newest format
+# covers the older's path and its own).
 db_static_fixture() {
 	local id
 	make_bundle "$1/pristine/factory.img" 1.0 "$1/release.pem" "$1/v1.upd"
@@ -67,7 +69,8 @@ db_static_fixture() {
 	id=$(file_sha "$1/pristine/factory.img")
 	"$UPDATER" bundle create --image "$1/v2.img" --version 2.0 --compatible sim-board \
 		--key "$1/release.pem" --output "$1/s/v2.upd.from-${id:0:16}" --delta-from "$1/v1.upd" \
-		--level 3 --frame-size 1048576 >/dev/null || fail "bundle create --delta-from (the v2s fixture)"
+		--level 3 --frame-size 1048576 --format 5 >/dev/null ||
+		fail "bundle create --delta-from (the v2s fixture)"
 }
 
 # db_device WORKER: a fresh copy of the factory device for this worker.

@@ -338,7 +338,7 @@ static const struct reject rejects[] = {
 	{NULL, "", "line 10: expected key=value"},
 	{NULL, "\x1b[31m=1", "malformed key"},
 	{NULL, "=1", "malformed key"},
-	{"format", "format=5", "format 5 is not supported (expected 1..4)"},
+	{"format", "format=6", "format 6 is not supported (expected 1..5)"},
 	/* format 2 says there is a security version: the key is then required */
 	{"format", "format=2", "missing key security-version"},
 	/* and format 1 predates it */

@@ -1,7 +1,8 @@
-/* Bundle format 4, a static delta: bundle_create with delta_from read back
- * (the exact ops; every frame decoded with the source as prefix, as a
- * device does; the ops applied give the new image byte for byte), the
- * zigzag ops, and a hostile index or manifest refused with its cause. */
+/* Bundle formats 4 and 5, a static delta: bundle_create with delta_from read
+ * back (the exact ops; every frame decoded with the source as prefix, and in
+ * format 5 the new image's blocks before it, as a device does; the ops
+ * applied give the new image byte for byte), the zigzag ops, and a hostile
+ * index or manifest refused with its cause. */
 #include "testutil.h"
 #include "tu_index.h"
 #include "tu_keys.h"
@@ -176,7 +177,7 @@ static void made_free(struct made *mk)
 	free(mk->old_path), free(mk->out);
 }
 
-static void check_delta(const struct made *mk, const uint8_t *file, size_t len)
+static void check_delta(const struct made *mk, const uint8_t *file, size_t len, int format)
 {
 	struct bundle_head h;
 	struct bundle_index ix;
@@ -186,7 +187,7 @@ static void check_delta(const struct made *mk, const uint8_t *file, size_t len)
 
 	assert_int_equal(bundle_head_parse(file, len, &h, &need, &e), 0);
 	const struct manifest *m = &h.manifest;
-	assert_int_equal(m->format, 4);
+	assert_int_equal(m->format, format);
 	assert_true(m->image_size == NEW_SIZE && m->delta_source_size == OLD_SIZE);
 	SHA256(mk->old, OLD_SIZE, sha);
 	assert_memory_equal(m->delta_source_sha256, sha, 32);
@@ -194,8 +195,13 @@ static void check_delta(const struct made *mk, const uint8_t *file, size_t len)
 	/* the window: source + frame rounded up to a power of two */
 	assert_int_equal(m->zstd_window_log, 18);
 	assert_int_equal(bundle_index_parse(file + h.index_offset, m->index_size, m, &ix, &e), 0);
-	assert_true(ix.format == 4 && ix.hashes == NULL && ix.nblocks == NEW_BLOCKS);
+	assert_true(ix.format == format && ix.hashes == NULL && ix.nblocks == NEW_BLOCKS);
 	assert_true(ix.nframes == 4 && ix.ndata == 8);
+	/* A source with a partial last block: no frame takes the new image's
+	 * blocks into its prefix (they could not be mapped right after it). */
+	for (uint64_t f = 0; format == 5 && f < ix.nframes; f++)
+		assert_int_equal(ix.prefix_blocks[f], 0);
+	assert_true(format == 5 || ix.prefix_blocks == NULL);
 	for (int i = 0; i < NEW_BLOCKS; i++)
 		if (ix.ops[i] != mk->ops[i])
 			fail_msg("block %d: op %" PRIu32 ", want %" PRIu32, i, ix.ops[i], mk->ops[i]);
@@ -228,14 +234,77 @@ static void test_delta_roundtrip(void **state)
 	size_t len = 0;
 
 	made_init(mk);
-	if (create_delta(mk->old_path, newimg, mk->out, 0, &e) < 0)
-		fail_msg("delta: %s", e.msg);
-	uint8_t *file = (uint8_t *)tu_read_file(mk->out, &len);
-	assert_non_null(file);
-	check_delta(mk, file, len);
-	free(file), free(newimg);
+	for (int format = 4; format <= 5; format++) {
+		err_clear(&e);
+		if (create_delta(mk->old_path, newimg, mk->out, format == 4 ? 0 : format, &e) < 0)
+			fail_msg("delta: %s", e.msg);
+		uint8_t *file = (uint8_t *)tu_read_file(mk->out, &len);
+		assert_non_null(file);
+		check_delta(mk, file, len, format);
+		free(file);
+	}
+	free(newimg);
 	made_free(mk);
 	free(mk);
+}
+
+/* Format 5, a source of whole blocks: the same two blocks of new data at
+ * blocks 4 and 10 (frames of two blocks). Frame 1 takes the new image's
+ * first 10 blocks into its prefix and is a fraction of frame 0; decoded with
+ * the source and those blocks as its prefix it gives the data, with the
+ * source alone it does not. */
+#define G_BLOCKS 16
+static void decode_grown(const uint8_t *file, const struct bundle_head *h,
+			 const struct bundle_index *ix, const uint8_t *prefix, size_t plen,
+			 uint8_t *out, size_t *got)
+{
+	const uint8_t *pay = file + h->payload_offset;
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+
+	assert_false(ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax,
+							 h->manifest.zstd_window_log)));
+	assert_false(ZSTD_isError(ZSTD_DCtx_refPrefix(d, prefix, plen)));
+	*got = ZSTD_decompressDCtx(d, out, 2 * BS, pay + ix->frame_offset[1],
+				   ix->frame_offset[2] - ix->frame_offset[1]);
+	ZSTD_freeDCtx(d);
+}
+
+static void test_delta_grown(void **state)
+{
+	(void)state;
+	uint8_t *pre = malloc(2 * G_BLOCKS * BS), *out = malloc(2 * BS), *file;
+	uint8_t *old = pre, *img = pre + G_BLOCKS * BS;
+	char *oi = path_in("g-old.img"), *ni = path_in("g-new.img"), *ou = path_in("g-old.upd");
+	char *dl = path_in("g.upd");
+	struct error e = {0};
+	struct bundle_head h;
+	struct bundle_index ix;
+	size_t len = 0, need = 0, got = 0;
+
+	fill_random(old, G_BLOCKS * BS, 3);
+	memcpy(img, old, G_BLOCKS * BS);
+	fill_random(img + 4 * BS, 2 * BS, 9);
+	memcpy(img + 10 * BS, img + 4 * BS, 2 * BS);
+	assert_int_equal(create_full(oi, ou, old, G_BLOCKS * BS), 0);
+	assert_int_equal(tu_write_file(ni, (const char *)img, G_BLOCKS * BS), 0);
+	if (create_delta(ou, ni, dl, 5, &e) < 0)
+		fail_msg("delta: %s", e.msg);
+	assert_non_null(file = (uint8_t *)tu_read_file(dl, &len));
+	assert_int_equal(bundle_head_parse(file, len, &h, &need, &e), 0);
+	assert_int_equal(h.manifest.format, 5);
+	assert_int_equal(bundle_index_parse(file + h.index_offset, h.manifest.index_size,
+					    &h.manifest, &ix, &e), 0);
+	assert_true(ix.nframes == 2 && ix.prefix_blocks[0] == 4 && ix.prefix_blocks[1] == 10);
+	assert_true((ix.frame_offset[2] - ix.frame_offset[1]) * 10 < ix.frame_offset[1]);
+	decode_grown(file, &h, &ix, pre, (G_BLOCKS + 10) * BS, out, &got);
+	assert_int_equal(got, 2 * BS);
+	assert_memory_equal(out, img + 10 * BS, 2 * BS);
+	assert_true(bundle_index_frame_matches_with(NULL, &ix, 1, out, got));
+	decode_grown(file, &h, &ix, pre, G_BLOCKS * BS, out, &got);
+	assert_true(ZSTD_isError(got) || memcmp(out, img + 10 * BS, 2 * BS) != 0);
+	bundle_index_free(&ix);
+	bundle_head_free(&h);
+	free(file), free(pre), free(out), free(oi), free(ni), free(ou), free(dl);
 }
 
 /* A tampered source bundle, a source that is itself a delta, and a format
@@ -251,7 +320,7 @@ static void test_delta_refused(void **state)
 	made_init(mk);
 	assert_int_equal(create_delta(mk->old_path, newimg, mk->out, 3, &e), -EINVAL);
 	assert_int_equal(e.exit, UPD_EXIT_USAGE);
-	assert_non_null(strstr(e.msg, "--delta-from makes format 4"));
+	assert_non_null(strstr(e.msg, "--delta-from makes format 4 or 5"));
 	uint8_t *file = (uint8_t *)tu_read_file(mk->old_path, &len);
 	file[len - 10] ^= 0x40; /* inside the payload's last frame */
 	assert_int_equal(tu_write_file(bad, (const char *)file, len), 0);
@@ -427,6 +496,72 @@ static void test_index_hostile(void **state)
 	/* (not one zstd frame: the same decoder as format 3's, test_bundle_index) */
 }
 
+/* Format 5: the prefix counts after the ops. 5 blocks: copy, zero, copy,
+ * data, data (100 bytes); a source of 3 whole blocks; one frame of 4 blocks
+ * (first data block 3); a window of 2^15: source + frame leave room for one
+ * block of the new image. */
+struct fake5 {
+	struct manifest m;
+	uint8_t raw[4 + 16 + 4 * 5 + 4];
+	uint8_t stored[1024];
+	size_t stored_len;
+};
+
+static void fake5_init(struct fake5 *f, uint32_t prefix)
+{
+	const uint32_t ops[5] = {bundle_op_copy(0, 0), BUNDLE_OP_ZERO, bundle_op_copy(2, 2),
+				 BUNDLE_OP_DATA, BUNDLE_OP_DATA};
+
+	memset(f, 0, sizeof(*f));
+	f->m = (struct manifest){.format = 5, .image_size = 4 * BS + 100, .payload_size = 50,
+				 .block_size = BS, .frame_size = 4 * BS, .zstd_window_log = 15,
+				 .delta_source_size = 3 * BS, .delta_data_size = BS + 100};
+	put32(f->raw, 50);
+	for (int i = 0; i < 5; i++)
+		put32(f->raw + 20 + 4 * i, ops[i]);
+	put32(f->raw + 40, prefix);
+	f->stored_len = tu_index_seal(f->raw, sizeof(f->raw), f->stored, sizeof(f->stored), &f->m);
+}
+
+static void test_index_format5(void **state)
+{
+	(void)state;
+	struct fake5 f;
+	struct bundle_index ix;
+	struct error e = {0};
+	uint64_t raw = 0;
+
+	fake5_init(&f, 1);
+	assert_int_equal(bundle_index_raw_size(&f.m, &raw), 0);
+	assert_true(raw == sizeof(f.raw));
+	assert_int_equal(bundle_index_parse(f.stored, f.stored_len, &f.m, &ix, &e), 0);
+	assert_true(ix.format == 5 && ix.nframes == 1 && ix.prefix_blocks[0] == 1);
+	bundle_index_free(&ix);
+	assert_null(ix.prefix_blocks);
+	fake5_init(&f, 0);
+	f.m.zstd_window_log = 14; /* no room: a source-only prefix needs none */
+	f.stored_len = tu_index_seal(f.raw, sizeof(f.raw), f.stored, sizeof(f.stored), &f.m);
+	assert_int_equal(bundle_index_parse(f.stored, f.stored_len, &f.m, &ix, &e), 0);
+	bundle_index_free(&ix);
+	fake5_init(&f, 2);
+	tu_index_refused(f.stored, f.stored_len, &f.m,
+			 "frame 0's prefix and the frame exceed the window of 2^15 bytes");
+	fake5_init(&f, 4);
+	f.m.zstd_window_log = 20;
+	f.stored_len = tu_index_seal(f.raw, sizeof(f.raw), f.stored, sizeof(f.stored), &f.m);
+	tu_index_refused(f.stored, f.stored_len, &f.m,
+			 "frame 0's prefix takes 4 blocks of the new image, past its first data "
+			 "block 3");
+	fake5_init(&f, 1);
+	f.m.delta_source_size = 3 * BS + 10;
+	f.stored_len = tu_index_seal(f.raw, sizeof(f.raw), f.stored, sizeof(f.stored), &f.m);
+	tu_index_refused(f.stored, f.stored_len, &f.m, "after a source that is not whole blocks");
+	fake5_init(&f, 1);
+	f.m.format = 4; /* the same bytes read as format 4: 4 bytes too many */
+	f.stored_len = tu_index_seal(f.raw, sizeof(f.raw), f.stored, sizeof(f.stored), &f.m);
+	tu_index_refused(f.stored, f.stored_len, &f.m, "decodes to 44 bytes, the manifest implies 40");
+}
+
 /* ---- manifest ----------------------------------------------------------- */
 
 static const char *const head4 =
@@ -466,7 +601,10 @@ static void test_manifest_format4(void **state)
 
 	snprintf(tail, sizeof(tail), good, src, "5000");
 	expect_manifest(4, 23, "4194304", tail, NULL);
+	expect_manifest(5, 23, "4194304", tail, NULL);
 	expect_manifest(4, 31, "16777216", tail, NULL);
+	expect_manifest(5, 22, "4194304", tail, "zstd-window-log 22 does not hold");
+	expect_manifest(6, 23, "4194304", tail, "format 6 is not supported (expected 1..5)");
 	expect_manifest(4, 31, "16781312", tail, "frame-size 16781312 is not a multiple");
 	expect_manifest(4, 22, "4194304", tail, "zstd-window-log 22 does not hold");
 	expect_manifest(4, 32, "4194304", tail, "zstd-window-log 32 outside 10..31");
@@ -485,6 +623,8 @@ static void test_manifest_format4(void **state)
 }
 
 TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_ops),
-	cmocka_unit_test(test_delta_roundtrip), cmocka_unit_test(test_delta_refused),
+	cmocka_unit_test(test_delta_roundtrip), cmocka_unit_test(test_delta_grown),
+	cmocka_unit_test(test_delta_refused),
 	cmocka_unit_test(test_delta_cli), cmocka_unit_test(test_index_good),
-	cmocka_unit_test(test_index_hostile), cmocka_unit_test(test_manifest_format4))
+	cmocka_unit_test(test_index_hostile), cmocka_unit_test(test_index_format5),
+	cmocka_unit_test(test_manifest_format4))

@@ -192,8 +192,9 @@ static void test_create_refuses(void **state)
 		{1, 4096, 0, "a frame size needs format 3"},
 		{3, 5000, 0, "frame size 5000 is not a multiple of 4096"},
 		{3, 16u << 20, 0, "frame size 16777216 is not a multiple"},
-		{5, 0, 0, "format 5 outside 1..4"},
-		{4, 0, 0, "format 4 needs --delta-from"},
+		{6, 0, 0, "format 6 outside 1..5"},
+		{4, 0, 0, "formats 4 and 5 need --delta-from"},
+		{5, 0, 0, "formats 4 and 5 need --delta-from"},
 	};
 	char *image = path_in("img"), *out = path_in("refused.upd");
 	assert_int_equal(tu_write_file(image, "x", 1), 0);
