@@ -31,6 +31,7 @@ Run alone: `python3 bench/delta_baselines.py` (prints JSON) after the series
 is built; bench/report.py calls it and writes the section of docs/benchmark.md.
 """
 import hashlib
+import resource
 import json
 import os
 import re
@@ -177,7 +178,7 @@ def ostree_plain(s, old_commit, new_commit, tmpdir):
         srv.wait()
 
 
-# --- the updater's static delta (format 4), the result the targets judge ------------------
+# --- the updater's static delta (format 5), the result the targets judge ------------------
 
 def static_delta(s, o, n):
     """`updater bundle create --delta-from OLD.upd` for o -> n at its defaults
@@ -197,12 +198,15 @@ def static_delta(s, o, n):
 
     def compute():
         log(f"{o['version']} -> {n['version']}: updater static delta (once; cached)")
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
         sh(f'"{series_mod.UPDATER}" bundle create --delta-from "{o["bundle"]}" '
            f'--image "{n["image"]}" --version {n["version"]} --compatible {series_mod.COMPATIBLE} '
            f'--key "{s.key}" --output "{out}"')
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
         return {"static_delta": os.path.getsize(out), "static_create_seconds":
-                round(time.monotonic() - t0, 1)}
+                round(time.monotonic() - t0, 1), "static_create_cpu_seconds": round(cpu, 1),
+                "cpus": os.cpu_count()}
     return cached(f"static-{key}", compute)
 
 
@@ -360,10 +364,11 @@ def section(data, seconds=None):
 
 
 def static_lines(pairs):
-    """The updater's static delta (format 4) against its two targets."""
+    """The updater's static delta (format 5) against its two targets."""
     L = ["", "**Result, static delta**: `updater bundle create --delta-from OLD.upd` at its "
-         "defaults (zstd level 19, 4 MiB frames, each frame compressed against the whole old "
-         "image), the file a device downloads:", ""]
+         "defaults (format 5, zstd level 19, 4 MiB frames, each frame compressed against the "
+         "whole old image followed by the new image's blocks before it), the file a device "
+         "downloads:", ""]
     for p in pairs:
         if "static_delta" not in p:
             L.append(f"- {p['from']} -> {p['to']}: not made: {p.get('static_delta_error', '?')}")
@@ -374,7 +379,9 @@ def static_lines(pairs):
                  f"(target <= 1.0: {'met' if r1 <= 1.0 else 'NOT met'})" +
                  (f", {sd / osd:.2f}x the ostree static delta (aim: within 1.5x: "
                   f"{'met' if sd <= 1.5 * osd else 'NOT met'})" if osd else "") +
-                 f"; made in {p['static_create_seconds']:.0f} s.")
+                 f"; made in {p['static_create_seconds']:.0f} s" +
+                 (f" ({p['static_create_cpu_seconds']:.0f} s of CPU on {p['cpus']} CPUs)."
+                  if "static_create_cpu_seconds" in p else "."))
     return L
 
 

@@ -8,7 +8,7 @@
 struct bundle_create_opts {
 	const char *image, *version, *compatible, *key, *output;
 	uint64_t security_version; /* 0: none; format 1 cannot carry another */
-	int format;          /* 1..5; 0 = 3 (BUNDLE_FORMAT_CREATE), or 4 with delta_from */
+	int format;          /* 1..5; 0 = 3 (BUNDLE_FORMAT_CREATE), or 5 with delta_from */
 	uint32_t frame_size; /* formats 3-5: bytes per zstd frame; 0 = default */
 	int level;      /* zstd level, 0 = default (3) */
 	int window_log; /* 0 = BUNDLE_ZSTD_WINDOW_LOG_MAX; formats 4, 5 set their own */
@@ -23,10 +23,11 @@ struct bundle_create_opts {
 #define BUNDLE_DELTA_FRAME_SIZE_DEFAULT (4u << 20)
 #define BUNDLE_DELTA_LEVEL_DEFAULT 19
 /* The format `bundle create` writes unless told (docs/bundle-format.md), and
- * with --delta-from: format 4 until the benchmark has measured format 5's
- * download and build time on the release series (--format 5 opts in). */
+ * with --delta-from: format 5, the smaller delta on the release series of
+ * docs/benchmark.md (--format 4 for devices that read only up to 4, or an
+ * image that is not a regular file). */
 #define BUNDLE_FORMAT_CREATE 3
-#define BUNDLE_FORMAT_DELTA 4
+#define BUNDLE_FORMAT_DELTA 5
 /* Format 3's frame size unless told: the measured trade-off between the
  * bundle's size and what a dynamic delta fetches (docs/bundle-format.md,
  * "Rationale"). */

@@ -286,7 +286,7 @@ static int delta_zstd_setup(struct creator *c, struct delta *d, struct error *e)
 		d->g.frame_size = c->frame_size;
 		d->g.level = c->level;
 		d->g.wlog = c->wlog;
-		return grown_init(&d->g, c->frame_size, e);
+		return grown_init(&d->g, e);
 	}
 	ZSTD_CCtx_params *p = ZSTD_createCCtxParams();
 	size_t r = p ? ZSTD_CCtxParams_init(p, c->level) : 0;
@@ -333,7 +333,7 @@ static int keep_frame(struct creator *c, struct delta *d, const uint8_t *data, s
 	struct frames *f = &d->f;
 
 	if (create_grow(&f->hashes, &f->hashes_cap, f->nhashes + BUNDLE_INDEX_HASH_LEN) < 0 ||
-	    create_grow(&f->prefixes, &f->prefixes_cap, f->nprefixes + 4) < 0)
+	    (c->format == 5 && create_grow(&f->prefixes, &f->prefixes_cap, f->nprefixes + 4) < 0))
 		return err_oom(e, NULL);
 	bundle_index_hash_block(data, fill, f->hashes + f->nhashes);
 	f->nhashes += BUNDLE_INDEX_HASH_LEN;
@@ -449,7 +449,8 @@ static int image_size(struct creator *c, struct delta *d, struct error *e)
 		return 0;
 	if (fstat(c->img_fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return err_set(e, UPD_EXIT_USAGE, EINVAL,
-			       "bundle create: image %s: format 5 needs a regular file", c->o->image);
+			       "bundle create: image %s: format 5 reads a regular file whole "
+			       "(--format 4 reads a stream)", c->o->image);
 	if ((uint64_t)st.st_size > BUNDLE_INDEX_IMAGE_MAX)
 		return err_set(e, UPD_EXIT_USAGE, EFBIG,
 			       "bundle create: image %s is larger than a delta's %llu bytes",

@@ -43,7 +43,8 @@ int bundle_index_raw_size(const struct manifest *m, uint64_t *raw)
 		return -EFBIG;
 	uint64_t nblocks = ceil_div(m->image_size, m->block_size);
 	if (bundle_format_is_delta(m->format))
-		*raw = (4 * (m->format - 3) + BUNDLE_INDEX_HASH_LEN) * frames_of(m) + 4 * nblocks;
+		*raw = (4 + BUNDLE_INDEX_HASH_LEN + (m->format == 5 ? 4 : 0)) * frames_of(m) +
+		       4 * nblocks;
 	else
 		*raw = 4 * frames_of(m) + BUNDLE_INDEX_HASH_LEN * nblocks;
 	return 0;
@@ -68,6 +69,7 @@ void bundle_index_free(struct bundle_index *ix)
 	free(ix->frame_hashes);
 	free(ix->frame_offset);
 	free(ix->prefix_blocks);
+	free(ix->frame_first);
 	memset(ix, 0, sizeof(*ix));
 }
 
@@ -175,10 +177,14 @@ static uint64_t block_len(const struct manifest *m, uint64_t i)
 static int check_ops(const struct manifest *m, struct bundle_index *ix, struct error *e)
 {
 	uint64_t src_blocks = m->delta_source_size / m->block_size, data = 0;
+	uint64_t per = m->frame_size / m->block_size;
 
 	for (uint64_t i = 0; i < ix->nblocks; i++) {
 		uint32_t op = ix->ops[i];
 		if (op == BUNDLE_OP_DATA) {
+			/* BUNDLE_INDEX_IMAGE_MAX: fewer than 2^32 blocks */
+			if (ix->ndata % per == 0 && ix->ndata / per < ix->nframes)
+				ix->frame_first[ix->ndata / per] = (uint32_t)i;
 			ix->ndata++;
 			data += block_len(m, i);
 			continue;
@@ -227,19 +233,14 @@ static int check_prefix(const struct manifest *m, uint64_t f, uint64_t n, uint64
 static int fill_prefixes(const uint8_t *p, const struct manifest *m, struct bundle_index *ix,
 			 struct error *e)
 {
-	uint64_t per = m->frame_size / m->block_size, seen = 0, f = 0;
-
 	ix->prefix_blocks = malloc(ix->nframes ? ix->nframes * sizeof(*ix->prefix_blocks) : 1);
 	if (!ix->prefix_blocks)
 		return err_oom(e, NULL);
-	for (uint64_t i = 0; i < ix->nblocks && f < ix->nframes; i++) {
-		if (ix->ops[i] != BUNDLE_OP_DATA || seen++ % per != 0)
-			continue;
+	for (uint64_t f = 0; f < ix->nframes; f++) {
 		ix->prefix_blocks[f] = get_le32(p + 4 * f);
-		int r = check_prefix(m, f, ix->prefix_blocks[f], i, e);
+		int r = check_prefix(m, f, ix->prefix_blocks[f], ix->frame_first[f], e);
 		if (r < 0)
 			return r;
-		f++;
 	}
 	return 0;
 }
@@ -254,7 +255,8 @@ static int fill_delta(const uint8_t *raw, const struct manifest *m, struct bundl
 
 	ix->frame_hashes = malloc(nh ? nh : 1);
 	ix->ops = malloc(ix->nblocks ? ix->nblocks * sizeof(*ix->ops) : 1);
-	if (!ix->frame_hashes || !ix->ops)
+	ix->frame_first = calloc(ix->nframes ? ix->nframes : 1, sizeof(*ix->frame_first));
+	if (!ix->frame_hashes || !ix->ops || !ix->frame_first)
 		return err_oom(e, NULL);
 	if (nh)
 		memcpy(ix->frame_hashes, raw + 4 * ix->nframes, nh);

@@ -50,6 +50,7 @@ struct bundle_index {
 	uint32_t *ops;          /* nblocks ops, host order, each checked when parsed */
 	uint8_t *frame_hashes;  /* nframes x BUNDLE_INDEX_HASH_LEN: each frame's decoded content */
 	uint64_t ndata;         /* blocks whose op is BUNDLE_OP_DATA */
+	uint32_t *frame_first;  /* nframes: the image block of each frame's first data block */
 	uint64_t *frame_offset; /* nframes + 1: frame i is payload bytes
 				 * [frame_offset[i], frame_offset[i + 1]);
 				 * frame_offset[nframes] = payload-size */

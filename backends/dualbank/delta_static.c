@@ -22,7 +22,6 @@ struct sdelta {
 	struct delta_run r;
 	uint64_t per;     /* data blocks per frame */
 	uint8_t *want;    /* per frame: 1 while the target does not hold it */
-	uint32_t *first;  /* per frame: the image block of its first data block */
 	uint8_t *frame;   /* one frame: the target's data blocks, or a decoded frame */
 	size_t fill;      /* bytes of the scan's current frame in frame */
 	uint64_t ndata;   /* data blocks the scan has seen */
@@ -92,8 +91,6 @@ static int scan_data(struct sdelta *s, uint64_t i, const uint8_t *have, uint32_t
 	if (f >= ix->nframes || s->fill + len > frame_data_len(s, f))
 		return CORRUPT(&s->r, e, "block %" PRIu64 " is data beyond the payload's %" PRIu64
 			       " bytes", i, s->r.j->m->delta_data_size);
-	if (s->ndata % s->per == 0)
-		s->first[f] = (uint32_t)i; /* BUNDLE_INDEX_IMAGE_MAX: < 2^22 blocks */
 	memcpy(s->frame + s->fill, have, len);
 	s->fill += len;
 	s->ndata++;
@@ -170,7 +167,7 @@ static int scan(struct sdelta *s, struct error *e)
 static int write_frame(struct sdelta *s, uint64_t f, struct error *e)
 {
 	const struct delta_job *j = s->r.j;
-	uint64_t i = s->first[f], off = 0, len = frame_data_len(s, f);
+	uint64_t i = j->ix->frame_first[f], off = 0, len = frame_data_len(s, f);
 
 	while (off < len) {
 		while (i < j->ix->nblocks && j->ix->ops[i] != BUNDLE_OP_DATA)
@@ -199,7 +196,7 @@ static void follow(struct sdelta *s, uint64_t f)
 
 	while (f < ix->nframes && !s->want[f])
 		f++;
-	delta_readback_upto(&s->r, f < ix->nframes ? s->first[f] : ix->nblocks);
+	delta_readback_upto(&s->r, f < ix->nframes ? ix->frame_first[f] : ix->nblocks);
 }
 
 /* A complete frame: decoded with the source as its prefix into one frame
@@ -234,7 +231,7 @@ static int frame_done(struct delta_run *r, void *user, uint64_t f, const uint8_t
 
 static void sdelta_free(struct sdelta *s)
 {
-	free(s->r.wbuf), free(s->want), free(s->first), free(s->frame), free(s->zeros), free(s->blk);
+	free(s->r.wbuf), free(s->want), free(s->frame), free(s->zeros), free(s->blk);
 	sha256_free(s->r.hash);
 	ZSTD_freeDCtx(s->dctx);
 }
@@ -247,12 +244,11 @@ static int sdelta_alloc(struct sdelta *s, struct error *e)
 	s->r.wbuf = malloc(DELTA_WBUF);
 	s->r.hash = sha256_new();
 	s->want = calloc(nf, 1);
-	s->first = calloc(nf, sizeof(*s->first));
 	s->frame = malloc(ix->frame_size);
 	s->zeros = calloc(1, ix->block_size);
 	s->blk = malloc(ix->block_size);
 	s->dctx = ZSTD_createDCtx();
-	if (!s->r.wbuf || !s->r.hash || !s->want || !s->first || !s->frame || !s->zeros ||
+	if (!s->r.wbuf || !s->r.hash || !s->want || !s->frame || !s->zeros ||
 	    !s->blk || !s->dctx)
 		return err_oom(e, NULL);
 	/* The window the manifest signs bounds the decoder (the source and a frame). */

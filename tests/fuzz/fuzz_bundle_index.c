@@ -58,11 +58,13 @@ static void check_delta(const struct bundle_index *ix, const struct manifest *m)
 	uint64_t data = 0, ndata = 0, per = m->frame_size / BUNDLE_BLOCK_SIZE;
 
 	FUZZ_CHECK(ix->format == m->format && ix->hashes == NULL && ix->frame_hashes && ix->ops);
-	FUZZ_CHECK((ix->prefix_blocks != NULL) == (m->format == 5));
+	FUZZ_CHECK((ix->prefix_blocks != NULL) == (m->format == 5) && ix->frame_first);
 	for (uint64_t i = 0; i < ix->nblocks; i++) {
 		uint32_t op = ix->ops[i];
 		uint64_t len = m->image_size - i * BUNDLE_BLOCK_SIZE;
 		if (op == BUNDLE_OP_DATA) {
+			if (ndata % per == 0)
+				FUZZ_CHECK(ix->frame_first[ndata / per] == i);
 			if (ix->prefix_blocks && ndata % per == 0)
 				check_prefix(ix, m, ndata / per, i);
 			ndata++;
@@ -92,6 +94,7 @@ static void check_index(const struct bundle_index *ix, const struct manifest *m)
 		return;
 	}
 	FUZZ_CHECK(ix->format == 3 && nframes >= 1 && !ix->ops && !ix->frame_hashes);
+	FUZZ_CHECK(!ix->frame_first && !ix->prefix_blocks);
 	FUZZ_CHECK(ix->block_size == BUNDLE_BLOCK_SIZE && ix->frame_size == m->frame_size);
 	FUZZ_CHECK((ix->hashes != NULL) == (nblocks > 0) && ix->frame_offset != NULL);
 	FUZZ_CHECK(ix->frame_offset[0] == 0 && ix->frame_offset[nframes] == m->payload_size);
@@ -135,6 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(e.msg[0] && (e.exit == UPD_EXIT_VERIFY || r == -ENOMEM));
 		FUZZ_CHECK(ix.hashes == NULL && ix.frame_offset == NULL);
 		FUZZ_CHECK(ix.ops == NULL && ix.frame_hashes == NULL && ix.prefix_blocks == NULL);
+		FUZZ_CHECK(ix.frame_first == NULL);
 		return 0;
 	}
 	FUZZ_CHECK(r == 0 && !(data[9] & 3));

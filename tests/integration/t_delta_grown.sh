@@ -2,8 +2,8 @@
 # made against the source followed by the new image's blocks before it, so
 # new data that repeats new data of an earlier frame is sent once. The new
 # release holds the same 64 KiB of new data at blocks 100 and 600 (64 KiB
-# frames: frame 1 repeats frame 0): its format 5 delta (--format 5) is smaller
-# than format 4's (the default) by about that much, and a device installs it
+# frames: frame 1 repeats frame 0): its format 5 delta (the default) is smaller
+# than format 4's (--format 4) by about that much, and a device installs it
 # from the delta alone,
 # decoding frame 1 against frame 0's blocks in its target slot. With blocks
 # of both frames damaged in the target, both frames are fetched again and
@@ -33,8 +33,8 @@ make_delta() {
 }
 ID=$(file_sha "$OLD")
 DELTA=v1.1.upd.from-${ID:0:16}
-make_delta "$WORK/d5" --format 5
-make_delta "$WORK/d4"
+make_delta "$WORK/d5"
+make_delta "$WORK/d4" --format 4
 S5=$(stat -c %s "$WORK/d5")
 S4=$(stat -c %s "$WORK/d4")
 [ "$S5" -lt $((S4 - 60000)) ] ||

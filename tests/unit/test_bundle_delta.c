@@ -236,7 +236,8 @@ static void test_delta_roundtrip(void **state)
 	made_init(mk);
 	for (int format = 4; format <= 5; format++) {
 		err_clear(&e);
-		if (create_delta(mk->old_path, newimg, mk->out, format == 4 ? 0 : format, &e) < 0)
+		/* 0: the default, format 5 */
+		if (create_delta(mk->old_path, newimg, mk->out, format == 4 ? 4 : 0, &e) < 0)
 			fail_msg("delta: %s", e.msg);
 		uint8_t *file = (uint8_t *)tu_read_file(mk->out, &len);
 		assert_non_null(file);
@@ -295,6 +296,7 @@ static void test_delta_grown(void **state)
 	assert_int_equal(bundle_index_parse(file + h.index_offset, h.manifest.index_size,
 					    &h.manifest, &ix, &e), 0);
 	assert_true(ix.nframes == 2 && ix.prefix_blocks[0] == 4 && ix.prefix_blocks[1] == 10);
+	assert_true(ix.frame_first[0] == 4 && ix.frame_first[1] == 10);
 	assert_true((ix.frame_offset[2] - ix.frame_offset[1]) * 10 < ix.frame_offset[1]);
 	decode_grown(file, &h, &ix, pre, (G_BLOCKS + 10) * BS, out, &got);
 	assert_int_equal(got, 2 * BS);
@@ -321,6 +323,13 @@ static void test_delta_refused(void **state)
 	assert_int_equal(create_delta(mk->old_path, newimg, mk->out, 3, &e), -EINVAL);
 	assert_int_equal(e.exit, UPD_EXIT_USAGE);
 	assert_non_null(strstr(e.msg, "--delta-from makes format 4 or 5"));
+	/* the default format reads the image whole: not from a stream */
+	err_clear(&e);
+	assert_int_equal(create_delta(mk->old_path, "/dev/null", mk->out, 0, &e), -EINVAL);
+	assert_int_equal(e.exit, UPD_EXIT_USAGE);
+	if (!strstr(e.msg, "/dev/null") || !strstr(e.msg, "--format 4 reads a stream"))
+		fail_msg("%s", e.msg);
+	assert_int_equal(access(mk->out, F_OK), -1);
 	uint8_t *file = (uint8_t *)tu_read_file(mk->old_path, &len);
 	file[len - 10] ^= 0x40; /* inside the payload's last frame */
 	assert_int_equal(tu_write_file(bad, (const char *)file, len), 0);
@@ -442,6 +451,7 @@ static void test_index_good(void **state)
 	assert_true(ix.frame_offset[0] == 0 && ix.frame_offset[1] == 50 && ix.hashes == NULL);
 	assert_memory_equal(ix.frame_hashes, f.raw + 4, 16);
 	assert_true(ix.ops[2] == BUNDLE_OP_ZERO && bundle_op_source(ix.ops[3], 3) == 2);
+	assert_int_equal(ix.frame_first[0], 1); /* blocks 1 and 4 are data */
 	uint8_t block[BS] = {0};
 	assert_false(bundle_index_block_matches(&ix, 0, block)); /* no block hashes */
 	assert_false(bundle_index_frame_matches_with(NULL, &ix, 1, block, 10));
