@@ -276,18 +276,10 @@ static unsigned delta_chain_log(const struct creator *c, const struct delta *d)
 }
 
 /* The source indexed once as a raw-content dictionary (re-indexing it per
- * frame was measured 4x slower), referenced by every frame. */
-static int delta_zstd_setup(struct creator *c, struct delta *d, struct error *e)
+ * frame was measured 4x slower), referenced by every frame of format 4 and
+ * shared by format 5's workers. */
+static int source_dict(struct creator *c, struct delta *d, struct error *e)
 {
-	if (c->format == 5) {
-		d->g.base = d->src;
-		d->g.src_size = d->src_size;
-		d->g.block_size = BUNDLE_BLOCK_SIZE;
-		d->g.frame_size = c->frame_size;
-		d->g.level = c->level;
-		d->g.wlog = c->wlog;
-		return grown_init(&d->g, e);
-	}
 	ZSTD_CCtx_params *p = ZSTD_createCCtxParams();
 	size_t r = p ? ZSTD_CCtxParams_init(p, c->level) : 0;
 
@@ -301,13 +293,38 @@ static int delta_zstd_setup(struct creator *c, struct delta *d, struct error *e)
 		d->cd = ZSTD_createCDict_advanced2(d->src, (size_t)d->src_size, ZSTD_dlm_byRef,
 						   ZSTD_dct_rawContent, p, ZSTD_defaultCMem);
 	ZSTD_freeCCtxParams(p);
-	d->z = ZSTD_createCCtx();
-	d->d = ZSTD_createDCtx();
-	d->check = malloc(c->frame_size);
-	if (ZSTD_isError(r) || !d->cd || !d->z || !d->d || !d->check)
+	if (ZSTD_isError(r) || !d->cd)
 		return err_set(e, UPD_EXIT_OTHER, ZSTD_isError(r) ? EINVAL : ENOMEM,
 			       "bundle create: zstd setup for the delta: %s",
 			       ZSTD_isError(r) ? ZSTD_getErrorName(r) : "out of memory");
+	return 0;
+}
+
+/* Format 5 compresses each frame both ways and keeps the smaller
+ * (create_grown.h): the grown prefix wins on a feature release, the source
+ * dictionary's longer chains on a small fix. */
+static int delta_zstd_setup(struct creator *c, struct delta *d, struct error *e)
+{
+	int rc = source_dict(c, d, e);
+	size_t r = 0;
+
+	if (rc < 0)
+		return rc;
+	if (c->format == 5) {
+		d->g.base = d->src;
+		d->g.src_size = d->src_size;
+		d->g.block_size = BUNDLE_BLOCK_SIZE;
+		d->g.frame_size = c->frame_size;
+		d->g.level = c->level;
+		d->g.wlog = c->wlog;
+		d->g.dict = d->cd;
+		return grown_init(&d->g, e);
+	}
+	d->z = ZSTD_createCCtx();
+	d->d = ZSTD_createDCtx();
+	d->check = malloc(c->frame_size);
+	if (!d->z || !d->d || !d->check)
+		return err_oom(e, "bundle create: zstd setup for the delta");
 	r = ZSTD_CCtx_setParameter(d->z, ZSTD_c_compressionLevel, c->level);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(d->z, ZSTD_c_windowLog, c->wlog);
@@ -493,11 +510,11 @@ static void delta_free(struct delta *d)
 		munmap(d->src, (size_t)d->map_size);
 	free(d->t.keys);
 	free(d->t.slots);
+	grown_free(&d->g); /* its workers share cd */
 	ZSTD_freeCCtx(d->z);
 	ZSTD_freeCDict(d->cd);
 	ZSTD_freeDCtx(d->d);
 	free(d->check);
-	grown_free(&d->g);
 }
 
 int create_delta(struct creator *c, struct error *e)

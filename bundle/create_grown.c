@@ -2,6 +2,7 @@
  * the source followed by the new image's blocks before the frame as its
  * prefix, by a pool of workers taking frames from a ring in queue order,
  * each checked by decoding it again as a device does, emitted in order. */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_forceAttachDict */
 #include "create_grown.h"
 
 #include <errno.h>
@@ -21,8 +22,9 @@
 
 struct grown_worker {
 	struct grown *g;
-	ZSTD_CCtx *z;
+	ZSTD_CCtx *z, *zd; /* with the grown prefix; with grown.dict */
 	ZSTD_DCtx *d;
+	uint8_t *alt;   /* the frame compressed with grown.dict */
 	uint8_t *check; /* a frame decoded again */
 	pthread_t t;
 	bool started;
@@ -50,6 +52,27 @@ static void job_fail(struct grown_job *j, const char *what, size_t r)
 		 ZSTD_isError(r) ? ZSTD_getErrorName(r) : "other content");
 }
 
+/* The frame compressed again against the source dictionary, kept instead
+ * where it is no larger (decoded then with the source alone as prefix). */
+static bool compress_plain(struct grown_worker *w, struct grown_job *j)
+{
+	size_t r = ZSTD_compress2(w->zd, w->alt, ZSTD_compressBound(w->g->frame_size), j->in,
+				  j->fill);
+
+	if (ZSTD_isError(r)) {
+		job_fail(j, "compress with the source dictionary", r);
+		return false;
+	}
+	if (r <= j->len) {
+		uint8_t *t = j->out; /* both hold a bound's bytes */
+		j->out = w->alt;
+		w->alt = t;
+		j->len = r;
+		j->prefix_blocks = 0;
+	}
+	return true;
+}
+
 static void compress_job(struct grown_worker *w, struct grown_job *j)
 {
 	const struct grown *g = w->g;
@@ -65,6 +88,9 @@ static void compress_job(struct grown_worker *w, struct grown_job *j)
 		return;
 	}
 	j->len = r;
+	if (w->zd && !compress_plain(w, j))
+		return;
+	plen = (size_t)(g->src_size + (uint64_t)j->prefix_blocks * g->block_size);
 	r = ZSTD_DCtx_refPrefix(w->d, g->base, plen);
 	if (!ZSTD_isError(r))
 		r = ZSTD_decompressDCtx(w->d, w->check, j->fill, j->out, j->len);
@@ -94,6 +120,22 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
+/* The tables of grown.dict are shared by the workers, not copied into each
+ * (a copy is over a GiB at level 19 with chainLog 28). */
+static int plain_init(struct grown *g, struct grown_worker *w)
+{
+	w->zd = ZSTD_createCCtx();
+	w->alt = malloc(ZSTD_compressBound(g->frame_size));
+	if (!w->zd || !w->alt)
+		return -ENOMEM;
+	size_t r = grown_setup(w->zd, g);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(w->zd, ZSTD_c_forceAttachDict, ZSTD_dictForceAttach);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_refCDict(w->zd, g->dict);
+	return ZSTD_isError(r) ? -EINVAL : 0;
+}
+
 static int worker_init(struct grown *g, struct grown_worker *w)
 {
 	w->g = g;
@@ -103,7 +145,9 @@ static int worker_init(struct grown *g, struct grown_worker *w)
 	if (!w->z || !w->d || !w->check)
 		return -ENOMEM;
 	size_t r = ZSTD_DCtx_setParameter(w->d, ZSTD_d_windowLogMax, g->wlog);
-	return ZSTD_isError(r) ? -EINVAL : 0;
+	if (ZSTD_isError(r))
+		return -EINVAL;
+	return g->dict ? plain_init(g, w) : 0;
 }
 
 static int jobs_init(struct grown *g)
@@ -160,7 +204,7 @@ int grown_init(struct grown *g, struct error *e)
 		r = jobs_init(g);
 	if (r < 0)
 		return err_set(e, UPD_EXIT_OTHER, -r, "bundle create: zstd setup for the delta: %s",
-			       r == -ENOMEM ? "out of memory" : "window too large");
+			       r == -ENOMEM ? "out of memory" : "zstd refused the parameters");
 	return start_workers(g, e);
 }
 
@@ -177,7 +221,9 @@ void grown_free(struct grown *g)
 		if (w->started)
 			pthread_join(w->t, NULL);
 		ZSTD_freeCCtx(w->z);
+		ZSTD_freeCCtx(w->zd);
 		ZSTD_freeDCtx(w->d);
+		free(w->alt);
 		free(w->check);
 	}
 	for (unsigned k = 0; g->jobs && k < g->nslots; k++)

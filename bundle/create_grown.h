@@ -4,12 +4,16 @@
  * it decodes f. One indexing of that prefix per frame is what this costs
  * (docs/dualbank.md, "Static delta"), so frames are compressed in parallel,
  * one worker thread per CPU taking frames from a queue, and handed back in
- * order. */
+ * order. Each frame is also compressed against the source alone, indexed
+ * once with longer match chains (format 4's dictionary), and the smaller of
+ * the two is kept (that one with a prefix of no new blocks). */
 #pragma once
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <zstd.h>
 
 #include "../lib/error.h"
 
@@ -31,6 +35,7 @@ struct grown {
 	uint32_t block_size, frame_size;
 	bool grow;           /* false: every prefix is the source alone */
 	int level, wlog;
+	const ZSTD_CDict *dict; /* the source alone; NULL: grown prefixes only */
 	/* grown_init's: a ring of nslots jobs; job s (in queue order) is
 	 * jobs[s % nslots]; [emitted, taken) are being compressed, [taken,
 	 * added) wait for a worker. */

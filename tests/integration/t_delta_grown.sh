@@ -41,7 +41,9 @@ S4=$(stat -c %s "$WORK/d4")
 	fail "format 5 delta $S5 bytes, format 4 $S4: the repeated 64 KiB is not sent once"
 "$UPDATER" bundle info "$WORK/d5" >"$WORK/info" 2>&1
 assert_grep "^format: *5" "$WORK/info"
-assert_grep "^frames: *2 of 2 take the new image's earlier blocks into their prefix" "$WORK/info"
+# frame 0 (random data) is no smaller with the blocks before it: kept against
+# the source alone, as format 4 makes it
+assert_grep "^frames: *1 of 2 take the new image's earlier blocks into their prefix" "$WORK/info"
 cp "$WORK/d5" "$W/$DELTA"
 LOG=$WORK/httpd.log
 start_httpd "$W" --log "$LOG"
