@@ -206,18 +206,19 @@ def static_delta(s, o, n):
 
     def build():
         log(f"{o['version']} -> {n['version']}: updater static delta (once; cached)")
-        # GNU time: the CPU of this command alone (the pairs' other
-        # processes run side by side).
+        # GNU time: the CPU and peak RSS of this command alone (the pairs'
+        # other processes run side by side).
         t0, tf = time.monotonic(), out + ".time"
-        sh(f'/usr/bin/time -f "%U %S" -o "{tf}" "{series_mod.UPDATER}" bundle create '
+        sh(f'/usr/bin/time -f "%U %S %M" -o "{tf}" "{series_mod.UPDATER}" bundle create '
            f'--delta-from "{o["bundle"]}" --image "{n["image"]}" --version {n["version"]} '
            f'--compatible {series_mod.COMPATIBLE} --key "{s.key}" --output "{out}"')
         wall = time.monotonic() - t0
         with open(tf) as f:
-            cpu = sum(float(x) for x in f.read().split()[-2:])
+            user, system, rss_kib = f.read().split()[-3:]
         os.unlink(tf)
         return {"static_delta": os.path.getsize(out), "static_create_seconds": round(wall, 1),
-                "static_create_cpu_seconds": round(cpu, 1), "cpus": os.cpu_count()}
+                "static_create_cpu_seconds": round(float(user) + float(system), 1),
+                "static_create_peak_rss_mib": round(int(rss_kib) / 1024), "cpus": os.cpu_count()}
     return cached(f"static-{key}", compute)
 
 
@@ -378,8 +379,8 @@ def static_lines(pairs):
     """The updater's static delta (format 5) against its two targets."""
     L = ["", "**Result, static delta**: `updater bundle create --delta-from OLD.upd` at its "
          "defaults (format 5, zstd level 19, 4 MiB frames, each frame compressed against the "
-         "whole old image followed by the new image's blocks before it), the file a device "
-         "downloads:", ""]
+         "whole old image followed by the new image's blocks before it and against the old "
+         "image alone, the smaller kept), the file a device downloads:", ""]
     for p in pairs:
         if "static_delta" not in p:
             L.append(f"- {p['from']} -> {p['to']}: not made: {p.get('static_delta_error', '?')}")
@@ -391,7 +392,9 @@ def static_lines(pairs):
                  (f", {sd / osd:.2f}x the ostree static delta (aim: within 1.5x: "
                   f"{'met' if sd <= 1.5 * osd else 'NOT met'})" if osd else "") +
                  f"; made in {p['static_create_seconds']:.0f} s" +
-                 (f" ({p['static_create_cpu_seconds']:.0f} s of CPU on {p['cpus']} CPUs)."
+                 (f" ({p['static_create_cpu_seconds']:.0f} s of CPU on {p['cpus']} CPUs" +
+                  (f", peak RSS {p['static_create_peak_rss_mib']} MiB"
+                   if "static_create_peak_rss_mib" in p else "") + ")."
                   if "static_create_cpu_seconds" in p else "."))
     return L
 
