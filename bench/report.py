@@ -312,10 +312,16 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
                         loops=[T])
             self.r.add("dd", v, **self._m(m))
 
+        # iflag=fullblock (bench/dualbank.py's baseline has it since
+        # 2026-12-06): without it dd writes what each read of the pipe
+        # returns, 64 KiB or less depending on how far zstd is ahead: the
+        # pipeline took 0.42 to 0.93 s for 2.0 within one report, and its
+        # ratios moved by up to 80 % between two reports of the same
+        # sources (2026-12-07) where the others moved by at most 9 %.
         def pipeline():
             self._ready(T, prior, payload)
-            m = measure(f"zstd -dc '{payload}' | dd of={T.dev} bs=1M conv=fsync status=none",
-                        shell=True, loops=[T])
+            m = measure(f"zstd -dc '{payload}' | dd of={T.dev} bs=1M iflag=fullblock conv=fsync "
+                        "status=none", shell=True, loops=[T])
             self.r.add("pipeline", v, **self._m(m))
 
         def updater(key, extra, folder="bundles"):

@@ -18,7 +18,8 @@ DOCS = os.path.join(TOP, "docs")
 
 LABEL = {
     "dd": "`dd` of the raw image (`bs=1M conv=fsync`)",
-    "pipeline": "`zstd -dc payload \\| dd conv=fsync` (no download, hash or verification)",
+    "pipeline": "`zstd -dc payload \\| dd iflag=fullblock conv=fsync` (no download, hash or "
+                "verification)",
     "db": "updater, dual-bank (read-back on; default install: dynamic delta)",
     "db_norb": "updater, dual-bank, `--no-readback` (dynamic delta)",
     "db_full": "updater, dual-bank, `--full` (the whole bundle streamed)",
@@ -494,7 +495,7 @@ class Writer:
                 if q is not None:
                     parts.append(f"to {v}: {q:.2f} ({ok(q <= lim)})")
             L.append(f"- Dual-bank install time, {what}, <= {lim}x the bare `zstd -dc | dd "
-                     f"conv=fsync` pipeline: " + "; ".join(parts) + ".")
+                     f"iflag=fullblock conv=fsync` pipeline: " + "; ".join(parts) + ".")
         L.append("  On the 512 MiB image of [docs/benchmark-dualbank.md](benchmark-dualbank.md), "
                  "with SWUpdate and RAUC on the same image: " + dualbank_doc_ratios() + ".")
         L += self.delta_targets(ok)
