@@ -125,7 +125,8 @@ static const struct command commands[] = {
 	  0, 0, CMD_HEALTH, 0, NULL },
 	{ "bundle create",
 	  "--image IMG --version V --compatible C --key KEY.pem --output OUT.upd\n"
-	  "                [--security-version N] [--level N] [--format 1|2|3] [--frame-size BYTES]",
+	  "                [--security-version N] [--level N] [--format 1|2|3|4|5] [--frame-size BYTES]\n"
+	  "                [--delta-from OLD.upd]",
 	  "make and sign a bundle on the build host",
 	  "  --image IMG               the root file system image\n"
 	  "  --version V               the release's version\n"
@@ -133,10 +134,14 @@ static const struct command commands[] = {
 	  "  --key KEY.pem             the private key that signs it (Ed25519, ECDSA or RSA)\n"
 	  "  --output OUT.upd          where to write the bundle\n"
 	  "  --security-version N      the signed security version (default 0)\n"
-	  "  --level N                 zstd compression level (default 3)\n"
-	  "  --format 1|2|3            bundle format (default 3: with a block index; 1 and 2\n"
-	  "                            for updaters that predate it; 1: no security version)\n"
-	  "  --frame-size BYTES        format 3: image bytes per zstd frame (default 16384)\n",
+	  "  --level N                 zstd compression level (default 3; a static delta 19)\n"
+	  "  --format 1|2|3|4|5        bundle format (default 3: with a block index; 1 and 2\n"
+	  "                            for updaters that predate it; 1: no security version;\n"
+	  "                            with --delta-from 5, or 4 for updaters that predate it)\n"
+	  "  --frame-size BYTES        image bytes per zstd frame (default 16384; a static\n"
+	  "                            delta 4 MiB)\n"
+	  "  --delta-from OLD.upd      a static delta from OLD.upd's image to IMG; name it\n"
+	  "                            OUT.upd.from-HEX (HEX: `bundle info OLD.upd`'s image id)\n",
 	  0, -1, CMD_BUNDLE, 0, NULL },
 	{ "bundle info", "FILE|URL", "print a bundle's manifest, check its index and signature", "", 0, -1,
 	  CMD_BUNDLE, 0, NULL },

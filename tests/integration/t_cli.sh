@@ -26,7 +26,8 @@ done
 "$UPDATER" help install >"$WORK/h.install"
 for o in --allow-downgrade --force --no-readback; do assert_grep "$o" "$WORK/h.install"; done
 "$UPDATER" bundle create --help >"$WORK/h.create"
-for o in --image --version --compatible --key --output --security-version --level --format --frame-size; do
+for o in --image --version --compatible --key --output --security-version --level --format --frame-size \
+	--delta-from; do
 	assert_grep "$o " "$WORK/h.create"
 done
 "$UPDATER" help bundle >"$WORK/h.bundle" || fail "help bundle"
