@@ -91,22 +91,18 @@ static int check_source(struct static_delta *s, int fd, const struct source_dige
 	return memcmp(sha, m->delta_source_sha256, 32) == 0 ? 0 : not_the_source(path, e);
 }
 
-/* Format 5: the most target bytes a frame's prefix takes after the source;
- * they must start on a page boundary to be mapped there. */
-static int target_room(const struct static_delta *s, uint64_t *room, struct error *e)
+int static_delta_target_room(const struct bundle_index *ix, uint64_t source_size, long page,
+			     uint64_t *room, struct error *e)
 {
-	const struct bundle_index *ix = &s->ix;
-	long page = sysconf(_SC_PAGESIZE);
-
 	*room = 0;
 	for (uint64_t f = 0; ix->prefix_blocks && f < ix->nframes; f++)
 		if ((uint64_t)ix->prefix_blocks[f] * ix->block_size > *room)
 			*room = (uint64_t)ix->prefix_blocks[f] * ix->block_size;
-	if (*room && (page <= 0 || s->h->manifest.delta_source_size % (uint64_t)page != 0))
+	if (*room && (page <= 0 || source_size % (uint64_t)page != 0))
 		return err_set(e, UPD_EXIT_VERIFY, EINVAL,
 			       "its frames refer to the new image after a source of %" PRIu64
 			       " bytes, which is not whole pages of %ld bytes here",
-			       s->h->manifest.delta_source_size, page);
+			       source_size, page);
 	return 0;
 }
 
@@ -135,7 +131,8 @@ static int map_source(struct static_delta *s, const char *active_path,
 {
 	const struct manifest *m = &s->h->manifest;
 	uint64_t room = 0;
-	int rc = target_room(s, &room, e);
+	int rc = static_delta_target_room(&s->ix, m->delta_source_size, sysconf(_SC_PAGESIZE),
+					  &room, e);
 	int fd = rc < 0 ? -1 : active_path ? open(active_path, O_RDONLY | O_CLOEXEC) : -1;
 
 	if (rc < 0)

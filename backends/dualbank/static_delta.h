@@ -64,6 +64,14 @@ int static_delta_named_check(struct static_delta *s, const struct source_opts *o
 			     const char *booted_id, const struct source_digest *known,
 			     struct error *e);
 
+/* Format 5: the most bytes of the target (room) that a frame of ix takes
+ * into its prefix after a source of source_size bytes. They are mapped right
+ * after the source, so a source that is not whole pages of page bytes (64
+ * KiB on some arm64 kernels) cannot be followed by them: -EINVAL, e naming
+ * both sizes, when any frame needs them. */
+int static_delta_target_room(const struct bundle_index *ix, uint64_t source_size, long page,
+			     uint64_t *room, struct error *e);
+
 /* Unmaps the source and frees the head and index. */
 void static_delta_close(struct static_delta *s);
 

@@ -6,7 +6,8 @@
  * copied block one write and no download; an active slot that no longer
  * holds the source is -ESTALE, or, taken on the booted image's id, makes
  * the install fail its image check; a corrupt frame is refused before any
- * of it is written. */
+ * of it is written; format 5's frames that take the new image's blocks
+ * need a source of whole pages. */
 #include "testutil.h"
 #include "tu_keys.h"
 
@@ -55,8 +56,10 @@ static void create(const char *img, const char *out, const char *from, int forma
 
 /* old (the active slot's image, in a slot twice its size) and new: new is
  * old with blocks 10..21 new data (three frames of the delta), block 7 a
- * copy of old's block 9 and block 30 of old's 31; the target is zeros. */
-static void setup(struct fixture *f, size_t n)
+ * copy of old's block 9 and block 30 of old's 31; the target is zeros.
+ * Format 5: blocks 24..27 repeat 10..13 as well, so that their frame
+ * is smaller with the new image's earlier blocks in its prefix. */
+static void setup_as(struct fixture *f, size_t n, int format)
 {
 	char *old_img = path_in("old.img"), *new_img = path_in("new.img"), *old_upd = path_in("old.upd");
 
@@ -70,13 +73,20 @@ static void setup(struct fixture *f, size_t n)
 	tu_fill_random(f->new_ + 10 * BS, 12 * BS, 4242);
 	memcpy(f->new_ + 7 * BS, f->old + 9 * BS, BS);
 	memcpy(f->new_ + 30 * BS, f->old + 31 * BS, BS);
+	if (format == 5)
+		memcpy(f->new_ + 24 * BS, f->new_ + 10 * BS, 4 * BS);
 	tu_put_file(old_img, f->old, n, n);
 	tu_put_file(new_img, f->new_, n, n);
 	create(old_img, old_upd, NULL, 3);
-	create(new_img, f->delta, old_upd, 4);
+	create(new_img, f->delta, old_upd, format);
 	tu_put_file(f->active, f->old, n, 2 * n);
 	tu_put_file(f->target, f->old, 0, n + BS);
 	free(old_img), free(new_img), free(old_upd);
+}
+
+static void setup(struct fixture *f, size_t n)
+{
+	setup_as(f, n, 4);
 }
 
 /* The delta's head and index, the source mapped: the device's checks, for
@@ -116,7 +126,8 @@ static int run(struct fixture *f)
 	struct delta_job j = { .fd = fd, .name = "B", .path = f->medium ? f->medium : f->target,
 			       .m = &f->h.manifest,
 			       .ix = &f->sd.ix, .src = &f->src, .payload_offset = f->h.payload_offset,
-			       .readback = true, .source = f->sd.map, .source_size = f->sd.map_len };
+			       .readback = true, .source = f->sd.map, .source_size = f->sd.map_len,
+			       .target_room = f->sd.map_room };
 	int rc = delta_static_install(&j, &f->c, &f->e);
 	close(fd);
 	return rc;
@@ -271,7 +282,44 @@ static void test_corrupt_frame(void **state)
 	teardown(&f);
 }
 
+/* Format 5: a frame that takes the new image's earlier blocks into its
+ * prefix finds them mapped right after the source, so the source must be
+ * whole pages. 40 blocks of 4 KiB are on 4 KiB pages (the install makes
+ * the image) but not on 64 KiB pages (some arm64 kernels): refused there,
+ * exit 3, naming both sizes, and 48 blocks (three such pages) are not. */
+static void test_source_not_whole_pages(void **state)
+{
+	struct fixture f;
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t room = 0, most = 0;
+
+	(void)state;
+	setup_as(&f, 40 * BS, 5);
+	assert_int_equal(check(&f), f.n % (uint64_t)page ? -EINVAL : 0);
+	assert_int_equal(f.h.manifest.format, 5);
+	for (uint64_t fr = 0; fr < f.sd.ix.nframes; fr++)
+		if (f.sd.ix.prefix_blocks[fr] * (uint64_t)BS > most)
+			most = f.sd.ix.prefix_blocks[fr] * (uint64_t)BS;
+	assert_true(most > 0);
+	if (f.sd.usable) {
+		assert_true(f.sd.map_room == most);
+		assert_int_equal(run(&f), 0);
+		tu_assert_file_starts(f.target, f.new_, f.n);
+	}
+
+	assert_int_equal(static_delta_target_room(&f.sd.ix, 40 * BS, 4096, &room, &f.e), 0);
+	assert_true(room == most);
+	err_clear(&f.e);
+	assert_int_equal(static_delta_target_room(&f.sd.ix, 40 * BS, 65536, &room, &f.e), -EINVAL);
+	assert_int_equal(f.e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(f.e.msg, "source of 163840 bytes, which is not whole pages of 65536"));
+	assert_int_equal(static_delta_target_room(&f.sd.ix, 48 * BS, 65536, &room, &f.e), 0);
+	assert_true(room == most);
+	teardown(&f);
+}
+
 TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_apply), cmocka_unit_test(test_resume),
 	cmocka_unit_test(test_stale_source), cmocka_unit_test(test_source_by_id),
 	cmocka_unit_test(test_corrupt_frame),
-	cmocka_unit_test(test_readback_reads_the_medium))
+	cmocka_unit_test(test_readback_reads_the_medium),
+	cmocka_unit_test(test_source_not_whole_pages))
