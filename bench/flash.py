@@ -106,7 +106,18 @@ def cleanup_stale(work):
         parts = line.split(None, 1)
         if len(parts) == 2 and parts[1].strip().startswith(work.rstrip("/") + "/"):
             subprocess.run(["losetup", "-d", parts[0]], capture_output=True)
-    shutil.rmtree(work, ignore_errors=True)
+    # A lazy umount detaches at once but the file system lets go of busy
+    # files later: a run started right after a kill found the folder still
+    # there (2026-12-07). Retry for a while, then say what holds it.
+    for _ in range(50):
+        shutil.rmtree(work, ignore_errors=True)
+        if not os.path.exists(work):
+            return
+        time.sleep(0.2)
+    with open("/proc/mounts") as f:
+        held = [l.split()[1] for l in f if l.split()[1].startswith(work.rstrip("/") + "/")]
+    raise RuntimeError(f"{work}: left by an earlier run and cannot be removed"
+                       + (f" (still mounted: {', '.join(held)})" if held else ""))
 
 
 def read_io(pid):

@@ -129,13 +129,17 @@ class Writer:
               f"{info['elapsed'] / 60:.1f} min ({info['setup']:.0f} s of it setting up: building the "
               f"series when it is not cached yet — it took {b.s.build_seconds:.0f} s the first time "
               "— the test server and the ostree factory device). "
-              f"Each figure is the median of {info['runs']} runs with min-max in brackets. "
-              f"Machine: {machine()}. Load average (1 min) at the start: {info['load'][0]}, at "
+              f"Each figure is the median of {info['runs']} runs with min-max in brackets "
+              + (f"(the dual-bank tools are timed {info['db_repeat']} times in each run: "
+                 f"{info['runs'] * info['db_repeat']} timed runs each). "
+                 if info.get("db_repeat", 1) > 1 else ". ")
+              + f"Machine: {machine()}. Load average (1 min) at the start: {info['load'][0]}, at "
               f"the end: {info['load'][1]} (the machine has {os.cpu_count()} cores: a load above "
               "that means other work ran alongside and the times are noisier). "
               + self.total_time() +
               "Reproduce with `make bench` (this report comes after docs/benchmark-dualbank.md and "
-              "docs/benchmark-ostree.md; `BENCH_RUNS` sets the runs, default 9), or alone with "
+              "docs/benchmark-ostree.md; `BENCH_RUNS` sets the runs, default 9, and `BENCH_DB_REPEAT` "
+              "the dual-bank tools' timed runs in each, default 2), or alone with "
               "`python3 bench/report.py` as root after `make updater`; a rerun replaces this "
               "page and its plots.", ""]
         if info.get("agreement"):
