@@ -91,15 +91,19 @@ class Loop:
             os.unlink(self.backing)
 
 
+def _mounted_under(work):
+    """Mount points below `work`, deepest first."""
+    inside = work.rstrip("/") + "/"
+    with open("/proc/mounts") as f:
+        return sorted((l.split()[1] for l in f if l.split()[1].startswith(inside)), reverse=True)
+
+
 def cleanup_stale(work):
     """Mounts and loop devices a killed earlier run left under `work`."""
     if not os.path.isdir(work):
         return
-    with open("/proc/mounts") as f:
-        mounts = [l.split()[1] for l in f]
-    for m in sorted(mounts, reverse=True):
-        if m.startswith(work.rstrip("/") + "/"):
-            subprocess.run(["umount", "-l", m], capture_output=True)
+    for m in _mounted_under(work):
+        subprocess.run(["umount", "-l", m], capture_output=True)
     out = subprocess.run(["losetup", "-l", "-n", "-O", "NAME,BACK-FILE"], capture_output=True,
                          text=True).stdout
     for line in out.splitlines():
@@ -114,8 +118,7 @@ def cleanup_stale(work):
         if not os.path.exists(work):
             return
         time.sleep(0.2)
-    with open("/proc/mounts") as f:
-        held = [l.split()[1] for l in f if l.split()[1].startswith(work.rstrip("/") + "/")]
+    held = _mounted_under(work)
     raise RuntimeError(f"{work}: left by an earlier run and cannot be removed"
                        + (f" (still mounted: {', '.join(held)})" if held else ""))
 

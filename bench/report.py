@@ -344,12 +344,14 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
                  lambda: updater("db_full", ["--full"])]
         if "db_static" not in self.errors:
             steps.append(lambda: updater("db_static", [], "static"))
-        # The read-back install stays last: the device boots what it installed.
         db = lambda: updater("db", [])  # noqa: E731
         for k in range(DB_REPEAT):
-            last = k == DB_REPEAT - 1
-            for fn in quiesce.rotate(steps + ([] if last else [db]),
-                                     self.run_index * DB_REPEAT + k) + ([db] if last else []):
+            i = self.run_index * DB_REPEAT + k
+            if k < DB_REPEAT - 1:
+                order = quiesce.rotate(steps + [db], i)
+            else:  # the read-back install last: the device boots what it installed
+                order = quiesce.rotate(steps, i) + [db]
+            for fn in order:
                 fn()
         series_mod.bash_lib(f'sim_boot "{d}"')
         m = measure([UPDATER, f"--config={d}/updater.conf", "-q", "mark-good"])
@@ -524,7 +526,8 @@ def main():
         deltas = {"error": str(e)}
         log(f"delta targets: {e}")
     info = {"started": started, "load": (load0, loadavg()), "elapsed": time.monotonic() - t0,
-            "setup": setup_s, "runs": RUNS, "db_repeat": DB_REPEAT, "headroom": HEADROOM, "slot_size": b.slot_size,
+            "setup": setup_s, "runs": RUNS, "db_repeat": DB_REPEAT, "headroom": HEADROOM,
+            "slot_size": b.slot_size,
             "keeps": KEEPS, "settle": quiesce.summary(b.states), "delta": deltas,
             "delta_seconds": time.monotonic() - t1}
     # Recorded once per measuring run (not by --rewrite): build/bench-history/.

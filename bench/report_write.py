@@ -129,8 +129,8 @@ class Writer:
               f"{info['elapsed'] / 60:.1f} min ({info['setup']:.0f} s of it setting up: building the "
               f"series when it is not cached yet — it took {b.s.build_seconds:.0f} s the first time "
               "— the test server and the ostree factory device). "
-              f"Each figure is the median of {info['runs']} runs with min-max in brackets "
-              + (f"(the dual-bank tools are timed {info['db_repeat']} times in each run: "
+              f"Each figure is the median of {info['runs']} runs with min-max in brackets"
+              + (f" (the dual-bank tools are timed {info['db_repeat']} times in each run: "
                  f"{info['runs'] * info['db_repeat']} timed runs each). "
                  if info.get("db_repeat", 1) > 1 else ". ")
               + f"Machine: {machine()}. Load average (1 min) at the start: {info['load'][0]}, at "
