@@ -27,7 +27,12 @@ void delta_readback_upto(struct delta_run *r, uint64_t block)
 		return;
 	if (r->wlen && r->wfirst * bs < upto)
 		upto = r->wfirst * bs; /* still in the write buffer */
-	readback_advance(r->rb, upto < r->j->m->image_size ? upto : r->j->m->image_size);
+	if (upto > r->j->m->image_size)
+		upto = r->j->m->image_size;
+	if (upto <= r->rb_upto)
+		return;
+	r->rb_upto = upto;
+	readback_advance(r->rb, upto);
 	fault_delay("delta-readback"); /* tests: the check gets ahead of this thread */
 }
 

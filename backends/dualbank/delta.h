@@ -99,6 +99,7 @@ struct delta_run {
 	 * rb_next: the first block that may still be needed. */
 	struct readback *rb;
 	uint64_t rb_next;
+	uint64_t rb_upto; /* the bytes rb was last told are final: never less */
 	/* Blocks to write at consecutive offsets go out as one write. */
 	uint8_t *wbuf;
 	uint64_t wfirst; /* the block wbuf starts with */
@@ -130,6 +131,18 @@ typedef int (*delta_frame_fn)(struct delta_run *r, void *user, uint64_t frame, c
 			      size_t len, struct error *e);
 int delta_fetch_frames(struct delta_run *r, const uint8_t *want, delta_frame_fn done, void *user,
 		       struct error *e);
+/* The same for the frames [first, end) only, in one call of the range
+ * fetcher, with no progress phase of its own: tick (NULL: none) is called as
+ * bytes come, r->c->downloaded counting them. stats accumulates over calls
+ * (r->c's downloaded, received and requests are set from it); r's writes
+ * are not flushed. */
+typedef void (*delta_tick_fn)(struct delta_run *r, void *user);
+int delta_fetch_some(struct delta_run *r, const uint8_t *want, uint64_t first, uint64_t end,
+		     delta_frame_fn done, delta_tick_fn tick, void *user,
+		     struct source_stats *stats, struct error *e);
+/* The compressed bytes of the frames [first, end) with want set. */
+uint64_t delta_wanted_bytes(const struct bundle_index *ix, const uint8_t *want, uint64_t first,
+			    uint64_t end);
 /* Starts the image's check (*rb): read back from the medium, or with
  * j->readback off hashed as the page cache holds it. */
 int delta_check_start(const struct delta_job *j, struct readback **rb, struct error *e);

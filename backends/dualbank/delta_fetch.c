@@ -14,15 +14,16 @@
 struct fetch {
 	struct delta_run *r;
 	delta_frame_fn done;
+	delta_tick_fn tick;
 	void *user;
 	struct source_range *ranges;
 	uint64_t *first_frame; /* per range: its first frame */
 	size_t n;
-	uint64_t total;        /* payload bytes of all ranges */
 	uint8_t *in;           /* one compressed frame */
 	size_t in_len;         /* bytes of the current frame so far */
 	uint64_t frame;        /* the frame being received */
-	struct source_stats stats;
+	uint64_t before;       /* payload bytes of earlier calls */
+	struct source_stats now; /* this call's */
 };
 
 uint64_t delta_frame_len(const struct bundle_index *ix, uint64_t f)
@@ -30,28 +31,43 @@ uint64_t delta_frame_len(const struct bundle_index *ix, uint64_t f)
 	return ix->frame_offset[f + 1] - ix->frame_offset[f];
 }
 
-/* The frames wanted, adjacent ones joined into one range. */
-static int plan_ranges(struct fetch *f, const uint8_t *want, struct error *e)
+uint64_t delta_wanted_bytes(const struct bundle_index *ix, const uint8_t *want, uint64_t first,
+			    uint64_t end)
+{
+	uint64_t total = 0;
+
+	for (uint64_t fr = first; fr < end; fr++)
+		total += want[fr] ? delta_frame_len(ix, fr) : 0;
+	return total;
+}
+
+/* The frames [first, end) wanted, adjacent ones joined into one range; in:
+ * room for the longest of them. */
+static int plan_ranges(struct fetch *f, const uint8_t *want, uint64_t first, uint64_t end,
+		       struct error *e)
 {
 	const struct bundle_index *ix = f->r->j->ix;
+	uint64_t most = 1;
 
-	f->ranges = malloc((ix->nframes ? ix->nframes : 1) * sizeof(*f->ranges));
-	f->first_frame = malloc((ix->nframes ? ix->nframes : 1) * sizeof(*f->first_frame));
+	f->ranges = malloc((end > first ? end - first : 1) * sizeof(*f->ranges));
+	f->first_frame = malloc((end > first ? end - first : 1) * sizeof(*f->first_frame));
 	if (!f->ranges || !f->first_frame)
 		return err_oom(e, NULL);
-	for (uint64_t fr = 0; fr < ix->nframes; fr++) {
+	for (uint64_t fr = first; fr < end; fr++) {
 		if (!want[fr])
 			continue;
-		if (fr > 0 && want[fr - 1] && f->n) {
+		if (fr > first && want[fr - 1] && f->n) {
 			f->ranges[f->n - 1].length += delta_frame_len(ix, fr);
 		} else {
 			f->ranges[f->n] = (struct source_range){
 				f->r->j->payload_offset + ix->frame_offset[fr], delta_frame_len(ix, fr) };
 			f->first_frame[f->n++] = fr;
 		}
-		f->total += delta_frame_len(ix, fr);
+		if (delta_frame_len(ix, fr) > most)
+			most = delta_frame_len(ix, fr);
 	}
-	return 0;
+	f->in = f->n ? malloc(most) : NULL;
+	return f->n && !f->in ? err_oom(e, NULL) : 0;
 }
 
 static int on_bytes(void *user, size_t ri, uint64_t at, const uint8_t *data, size_t len,
@@ -76,45 +92,57 @@ static int on_bytes(void *user, size_t ri, uint64_t at, const uint8_t *data, siz
 			f->frame++, f->in_len = 0;
 		}
 	}
-	f->r->c->downloaded = f->stats.payload;
-	progress_transfer(f->stats.payload, f->r->c->reused + f->r->c->copied, f->r->c->written);
-	progress_update(f->stats.payload);
+	f->r->c->downloaded = f->before + f->now.payload;
+	if (f->tick)
+		f->tick(f->r, f->user);
 	return 0;
 }
 
-static int fetch_planned(struct fetch *f, struct error *e)
+int delta_fetch_some(struct delta_run *r, const uint8_t *want, uint64_t first, uint64_t end,
+		     delta_frame_fn done, delta_tick_fn tick, void *user,
+		     struct source_stats *stats, struct error *e)
 {
-	const struct delta_job *j = f->r->j;
-	uint64_t most = 0;
+	struct fetch f = { .r = r, .done = done, .tick = tick, .user = user,
+			   .before = stats->payload };
+	int rc = plan_ranges(&f, want, first, end, e);
 
-	for (uint64_t i = 0; i < j->ix->nframes; i++)
-		if (delta_frame_len(j->ix, i) > most)
-			most = delta_frame_len(j->ix, i);
-	f->in = malloc(most ? most : 1);
-	if (!f->in)
-		return err_oom(e, NULL);
-	progress_begin("download", f->total);
-	int rc = source_fetch_ranges(j->src, f->ranges, f->n, 0, on_bytes, f, &f->stats, e);
-	if (rc == 0)
-		rc = delta_flush(f->r, e);
-	/* The phase's last line counts the last frame's writes too. */
-	progress_transfer(f->stats.payload, f->r->c->reused + f->r->c->copied, f->r->c->written);
-	rc == 0 ? progress_done() : progress_end();
+	if (rc == 0 && f.n > 0)
+		rc = source_fetch_ranges(r->j->src, f.ranges, f.n, 0, on_bytes, &f, &f.now, e);
+	stats->payload += f.now.payload;
+	stats->received += f.now.received;
+	stats->requests += f.now.requests;
+	r->c->downloaded = stats->payload;
+	r->c->received = stats->received;
+	r->c->requests = stats->requests;
+	free(f.in), free(f.ranges), free(f.first_frame);
 	return rc;
+}
+
+/* The phase "download" in payload bytes, with what moved. */
+static void download_tick(struct delta_run *r, void *user)
+{
+	(void)user;
+	progress_transfer(r->c->downloaded, r->c->reused + r->c->copied, r->c->written);
+	progress_update(r->c->downloaded);
 }
 
 int delta_fetch_frames(struct delta_run *r, const uint8_t *want, delta_frame_fn done, void *user,
 		       struct error *e)
 {
-	struct fetch f = { .r = r, .done = done, .user = user };
-	int rc = plan_ranges(&f, want, e);
+	const struct bundle_index *ix = r->j->ix;
+	uint64_t total = delta_wanted_bytes(ix, want, 0, ix->nframes);
+	struct source_stats stats = { 0 };
+	int rc;
 
-	if (rc == 0 && f.n > 0)
-		rc = fetch_planned(&f, e);
-	r->c->downloaded = f.stats.payload;
-	r->c->received = f.stats.received;
-	r->c->requests = f.stats.requests;
-	free(f.in), free(f.ranges), free(f.first_frame);
+	if (total == 0)
+		return 0;
+	progress_begin("download", total);
+	rc = delta_fetch_some(r, want, 0, ix->nframes, done, download_tick, user, &stats, e);
+	if (rc == 0)
+		rc = delta_flush(r, e);
+	/* The phase's last line counts the last frame's writes too. */
+	progress_transfer(r->c->downloaded, r->c->reused + r->c->copied, r->c->written);
+	rc == 0 ? progress_done() : progress_end();
 	return rc;
 }
 

@@ -35,11 +35,13 @@ int delta_flush(struct delta_run *r, struct error *e)
 	if (rc < 0)
 		return err_set(e, UPD_EXIT_OTHER, -rc, "install %s: write %s: %s", j->name, j->path,
 			       strerror(-rc));
-	r->c->written += r->wlen;
+	/* Atomic: a static delta's scan and frames write on two threads into
+	 * one count, monotonic over the passes and the threads: the power-cut
+	 * sweep's offsets into what a delta install writes
+	 * (tests/powercut/backend-dualbank.sh). */
+	uint64_t written = __atomic_add_fetch(&r->c->written, r->wlen, __ATOMIC_RELAXED);
 	r->wlen = 0;
-	/* Monotonic over the three passes: the power-cut sweep's offsets into
-	 * what a delta install writes (tests/powercut/backend-dualbank.sh). */
-	fault_progress("delta-written", r->c->written);
+	fault_progress("delta-written", written);
 	return 0;
 }
 

@@ -1,37 +1,75 @@
-/* A static delta's install (delta.h, docs/dualbank.md "Static delta"): one
- * pass over the target (zero and copied blocks compared and written where
- * they differ, each frame's data blocks hashed against the frame's hash),
- * then the frames the target does not hold, fetched with range requests and
- * decoded with the source image as their prefix (format 5: followed by the
- * target's blocks the index names, final by then), then the whole image
- * verified. */
+/* A static delta's install (delta.h, docs/dualbank.md "Static delta"): a
+ * scan of the target on a thread of its own (zero and copied blocks compared
+ * and written where they differ, each frame's data blocks hashed against the
+ * frame's hash) while this thread fetches the frames the scan found missing,
+ * as soon as it has decided them, with range requests, decodes them with the
+ * source image as their prefix (format 5: followed by the target's blocks the
+ * index names, final by then) and writes them; then the whole image
+ * verified. The two overlap because the scan waits on the slots and the
+ * frames on the network and the decoder. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <zstd.h>
 
 #include "../../lib/digest.h"
+#include "../../lib/fault.h"
 #include "../../lib/io.h"
 #include "../../lib/progress.h"
 #include "../image/readback.h"
 #include "delta.h"
 
+/* What the scan has done, published under sdelta.mu. */
+struct scan_state {
+	uint64_t decided; /* frames whose want[] is final */
+	uint64_t final;   /* blocks [0, final) scanned, what the scan wrote there written out */
+	bool over;
+	int rc;
+};
+
 struct sdelta {
-	struct delta_run r;
-	uint64_t per;     /* data blocks per frame */
-	uint8_t *want;    /* per frame: 1 while the target does not hold it */
-	uint8_t *frame;   /* one frame: the target's data blocks, or a decoded frame */
-	size_t fill;      /* bytes of the scan's current frame in frame */
-	uint64_t ndata;   /* data blocks the scan has seen */
+	struct delta_run r;  /* the frames: this thread's writes */
+	struct delta_run sr; /* the scan's writes (the same counts, added atomically) */
+	uint64_t per;        /* data blocks per frame */
+	uint8_t *want;       /* per frame: 1 while the target does not hold it */
+	uint8_t *frame;      /* one decoded frame */
+	uint8_t *chunk;      /* the scan's read buffer */
+	struct sha256_ctx *fh; /* the scan's current frame, hashed so far */
+	size_t fill;         /* bytes of the scan's current frame */
+	uint64_t ndata;      /* data blocks the scan has seen */
+	uint64_t nframe;     /* frames the scan has decided */
 	uint8_t *zeros, *blk; /* one block each */
 	ZSTD_DCtx *dctx;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct scan_state pub; /* under mu */
+	struct error scan_e;   /* the scan's error, once pub.over */
+	bool stop;             /* under mu: the frames failed, the scan ends */
+	/* This thread's own: */
+	struct scan_state seen; /* pub, as last read */
+	uint64_t next;          /* the first frame neither fetched nor passed over */
+	bool scanning, downloading; /* the progress phase: delta-scan, then download */
+	struct source_stats st;
 };
 
 #define CORRUPT(r, e, fmt, ...)                                                             \
 	err_set(e, UPD_EXIT_VERIFY, EBADMSG, "install %s: corrupt static delta: " fmt, (r)->j->name, \
 		__VA_ARGS__)
+
+static void count(uint64_t *n, uint64_t add)
+{
+	__atomic_add_fetch(n, add, __ATOMIC_RELAXED);
+}
+
+static uint64_t counted(const uint64_t *n)
+{
+	return __atomic_load_n(n, __ATOMIC_RELAXED);
+}
 
 /* The source is a shared read-only mapping of the active slot: dropping its
  * page table entries after each chunk and frame leaves its pages in the page
@@ -61,14 +99,15 @@ static int map_target(const struct delta_job *j, struct error *e)
 }
 
 /* Frame f's prefix: the source, then (format 5) the target's first blocks,
- * written out first so that the mapping shows them. */
+ * which the scan has passed (the index puts them before f's first data
+ * block) and this thread writes out first so that the mapping shows them. */
 static int frame_prefix(struct sdelta *s, uint64_t f, size_t *len, struct error *e)
 {
 	const struct delta_job *j = s->r.j;
 	uint64_t n = j->ix->prefix_blocks ? j->ix->prefix_blocks[f] : 0;
 
 	*len = (size_t)(j->source_size + n * j->ix->block_size);
-	if (n * j->ix->block_size > j->target_room)
+	if (n * j->ix->block_size > j->target_room || n > s->seen.final)
 		return CORRUPT(&s->r, e, "frame %" PRIu64 "'s prefix is past the mapped target", f);
 	return n ? delta_flush(&s->r, e) : 0;
 }
@@ -80,27 +119,34 @@ static uint64_t frame_data_len(const struct sdelta *s, uint64_t f)
 	return size - f * fs < fs ? size - f * fs : fs;
 }
 
-/* A data block of the target, in image order: gathered into its frame,
- * whose hash says whether the target holds the frame's data already. */
+/* A data block of the target, in image order, hashed into its frame's
+ * hash, which says whether the target holds the frame's data already. */
 static int scan_data(struct sdelta *s, uint64_t i, const uint8_t *have, uint32_t len,
 		     struct error *e)
 {
-	const struct bundle_index *ix = s->r.j->ix;
-	uint64_t f = s->ndata / s->per;
+	const struct bundle_index *ix = s->sr.j->ix;
+	uint64_t f = s->nframe;
+	uint8_t h[32];
 
 	if (f >= ix->nframes || s->fill + len > frame_data_len(s, f))
-		return CORRUPT(&s->r, e, "block %" PRIu64 " is data beyond the payload's %" PRIu64
-			       " bytes", i, s->r.j->m->delta_data_size);
-	memcpy(s->frame + s->fill, have, len);
+		return CORRUPT(&s->sr, e, "block %" PRIu64 " is data beyond the payload's %" PRIu64
+			       " bytes", i, s->sr.j->m->delta_data_size);
+	if (!s->fh && !(s->fh = sha256_new()))
+		return err_oom(e, NULL);
+	sha256_update(s->fh, have, len);
 	s->fill += len;
 	s->ndata++;
 	if (s->fill < frame_data_len(s, f))
 		return 0;
-	if (bundle_index_frame_matches_with(s->r.hash, ix, f, s->frame, s->fill))
-		s->r.c->reused += s->fill;
+	sha256_final(s->fh, h);
+	s->fh = NULL;
+	if (ix->frame_hashes &&
+	    memcmp(h, ix->frame_hashes + f * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0)
+		count(&s->sr.c->reused, s->fill);
 	else
 		s->want[f] = 1;
 	s->fill = 0;
+	s->nframe++;
 	return 0;
 }
 
@@ -108,8 +154,8 @@ static int scan_data(struct sdelta *s, uint64_t i, const uint8_t *have, uint32_t
  * differs from what it must hold, a data block goes to its frame's check. */
 static int scan_block(struct sdelta *s, uint64_t i, const uint8_t *have, struct error *e)
 {
-	const struct delta_job *j = s->r.j;
-	uint32_t op = j->ix->ops[i], len = delta_block_len(&s->r, i), bs = j->ix->block_size;
+	const struct delta_job *j = s->sr.j;
+	uint32_t op = j->ix->ops[i], len = delta_block_len(&s->sr, i), bs = j->ix->block_size;
 	const uint8_t *want = s->zeros;
 
 	if (op == BUNDLE_OP_DATA)
@@ -117,50 +163,70 @@ static int scan_block(struct sdelta *s, uint64_t i, const uint8_t *have, struct 
 	if (op != BUNDLE_OP_ZERO) {
 		uint64_t src = bundle_op_source(op, i);
 		if (src >= j->source_size / bs)
-			return CORRUPT(&s->r, e, "block %" PRIu64 " copies source block %" PRIu64
+			return CORRUPT(&s->sr, e, "block %" PRIu64 " copies source block %" PRIu64
 				       ", beyond the source's %" PRIu64 " bytes", i, src, j->source_size);
 		want = j->source + src * bs;
 	}
 	if (memcmp(have, want, len) == 0) {
-		s->r.c->reused += len;
+		count(&s->sr.c->reused, len);
 		return 0;
 	}
-	if (op == BUNDLE_OP_ZERO)
-		s->r.c->zeros += len;
-	else
-		s->r.c->copied += len;
-	return delta_write_block(&s->r, i, want, e);
+	count(op == BUNDLE_OP_ZERO ? &s->sr.c->zeros : &s->sr.c->copied, len);
+	return delta_write_block(&s->sr, i, want, e);
+}
+
+/* Blocks [0, final) are scanned and written out: the frames decided so far
+ * may be fetched. -ECANCELED when the frames failed. */
+static int publish(struct sdelta *s, uint64_t final)
+{
+	bool stop;
+
+	pthread_mutex_lock(&s->mu);
+	s->pub.final = final;
+	s->pub.decided = s->nframe;
+	stop = s->stop;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return stop ? -ECANCELED : 0;
 }
 
 static int scan(struct sdelta *s, struct error *e)
 {
-	const struct delta_job *j = s->r.j;
+	const struct delta_job *j = s->sr.j;
 	uint32_t bs = j->ix->block_size, per = DELTA_CHUNK / bs;
-	uint8_t *buf = malloc(DELTA_CHUNK);
 	int rc = 0;
 
-	if (!buf)
-		return err_oom(e, NULL);
-	progress_begin("delta-scan", j->m->image_size);
 	for (uint64_t i = 0; i < j->ix->nblocks && rc == 0; i += per) {
 		uint64_t n = j->ix->nblocks - i < per ? j->ix->nblocks - i : per;
 		/* A target that cannot be read is rewritten: what it held does not matter. */
-		if (delta_read_chunk(j->fd, buf, n * bs, i * bs) < 0)
-			memset(buf, 0xff, n * bs);
+		if (delta_read_chunk(j->fd, s->chunk, n * bs, i * bs) < 0)
+			memset(s->chunk, 0xff, n * bs);
 		for (uint64_t k = 0; k < n && rc == 0; k++)
-			rc = scan_block(s, i + k, buf + k * bs, e);
-		uint64_t done = (i + n) * bs < j->m->image_size ? (i + n) * bs : j->m->image_size;
-		delta_report(&s->r, done);
+			rc = scan_block(s, i + k, s->chunk + k * bs, e);
+		if (rc == 0)
+			rc = delta_flush(&s->sr, e);
 		source_release(j);
+		if (rc == 0)
+			rc = publish(s, i + n);
+		fault_delay("delta-scan"); /* tests: a slow target, the frames come meanwhile */
 	}
-	if (rc == 0 && (s->ndata != j->ix->ndata || s->fill != 0))
-		rc = CORRUPT(&s->r, e, "%" PRIu64 " data blocks, the index counts %" PRIu64, s->ndata,
+	if (rc == 0 && (s->ndata != j->ix->ndata || s->fill != 0 || s->nframe != j->ix->nframes))
+		rc = CORRUPT(&s->sr, e, "%" PRIu64 " data blocks, the index counts %" PRIu64, s->ndata,
 			     j->ix->ndata);
-	if (rc == 0)
-		rc = delta_flush(&s->r, e);
-	rc == 0 ? progress_done() : progress_end();
-	free(buf);
 	return rc;
+}
+
+static void *scan_thread(void *arg)
+{
+	struct sdelta *s = arg;
+	int rc = scan(s, &s->scan_e);
+
+	pthread_mutex_lock(&s->mu);
+	s->pub.over = true;
+	s->pub.rc = rc;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 /* Frame f's data blocks (checked) written where the target differs. */
@@ -178,7 +244,7 @@ static int write_frame(struct sdelta *s, uint64_t f, struct error *e)
 		ssize_t got = io_pread_full(j->fd, s->blk, n, i * j->ix->block_size);
 		int rc = 0;
 		if (got == (ssize_t)n && memcmp(s->blk, s->frame + off, n) == 0)
-			s->r.c->reused += n;
+			count(&s->r.c->reused, n);
 		else
 			rc = delta_write_block(&s->r, i, s->frame + off, e);
 		if (rc < 0)
@@ -188,15 +254,18 @@ static int write_frame(struct sdelta *s, uint64_t f, struct error *e)
 	return 0;
 }
 
-/* The image's check may read every block before the first data block of the
- * next frame still to come from frame f on. */
+/* The image's check may read every block the scan has passed before the
+ * first data block of the next frame, from frame f on, that is still to
+ * come or not yet decided. */
 static void follow(struct sdelta *s, uint64_t f)
 {
 	const struct bundle_index *ix = s->r.j->ix;
+	uint64_t upto;
 
-	while (f < ix->nframes && !s->want[f])
+	while (f < s->seen.decided && !s->want[f])
 		f++;
-	delta_readback_upto(&s->r, f < ix->nframes ? ix->frame_first[f] : ix->nblocks);
+	upto = f < ix->nframes ? ix->frame_first[f] : ix->nblocks;
+	delta_readback_upto(&s->r, upto < s->seen.final ? upto : s->seen.final);
 }
 
 /* A complete frame: decoded with the source as its prefix into one frame
@@ -229,11 +298,127 @@ static int frame_done(struct delta_run *r, void *user, uint64_t f, const uint8_t
 	return rc;
 }
 
+/* The progress line: the scan's phase in image bytes (with what the frames
+ * fetched meanwhile), then the download's in payload bytes. */
+static void report(struct delta_run *r, void *user)
+{
+	struct sdelta *s = user;
+	uint64_t done = r->c->downloaded, size = r->j->m->image_size;
+
+	progress_transfer(r->c->downloaded, counted(&r->c->reused) + counted(&r->c->copied),
+			  counted(&r->c->written));
+	if (s->scanning) {
+		pthread_mutex_lock(&s->mu);
+		done = s->pub.final * r->j->ix->block_size;
+		pthread_mutex_unlock(&s->mu);
+		done = done < size ? done : size;
+	}
+	progress_update(done);
+}
+
+/* The scan is over: its phase completes, the download's begins with what
+ * came meanwhile (none when no frame is wanted). */
+static void scan_over(struct sdelta *s)
+{
+	const struct bundle_index *ix = s->r.j->ix;
+	uint64_t total = delta_wanted_bytes(ix, s->want, 0, ix->nframes);
+
+	report(&s->r, s);
+	progress_done();
+	s->scanning = false;
+	s->downloading = total > 0;
+	if (total) {
+		progress_begin("download", total);
+		report(&s->r, s);
+	}
+}
+
+/* Waits (a fifth of a second at most, for the progress line) for a frame
+ * decided past the next one or the scan's end; seen is then pub. */
+static void wait_scan(struct sdelta *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->pub.over && s->pub.decided <= s->next) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	}
+	s->seen = s->pub;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The frames the scan decides, fetched in batches of all it has decided
+ * since the last one: few requests when the network is slower than the
+ * scan, many small ones only where they are cheap. */
+static int follow_scan(struct sdelta *s, struct error *e)
+{
+	int rc = 0;
+
+	progress_begin("delta-scan", s->r.j->m->image_size);
+	s->scanning = true;
+	while (rc == 0 && !(s->seen.over && s->next >= s->seen.decided)) {
+		wait_scan(s);
+		if (s->seen.over && s->seen.rc < 0) {
+			rc = err_set(e, s->scan_e.exit, -s->seen.rc, "%s", s->scan_e.msg);
+			break;
+		}
+		if (s->seen.over && s->scanning)
+			scan_over(s);
+		else
+			report(&s->r, s);
+		if (s->seen.decided > s->next)
+			rc = delta_fetch_some(&s->r, s->want, s->next, s->seen.decided, frame_done,
+					      report, s, &s->st, e);
+		s->next = s->seen.decided;
+		if (rc == 0)
+			follow(s, s->next);
+	}
+	if (rc == 0)
+		rc = delta_flush(&s->r, e);
+	if (s->scanning || s->downloading) {
+		/* The phase's last line counts the last frame's writes too. */
+		report(&s->r, s);
+		rc == 0 ? progress_done() : progress_end();
+	}
+	return rc;
+}
+
+/* The scan on a thread of its own, the frames on this one; both end here,
+ * and what either still holds to write was checked: written out, for the
+ * next attempt too. */
+static int scan_and_fetch(struct sdelta *s, struct error *e)
+{
+	pthread_t t;
+	int rc = pthread_create(&t, NULL, scan_thread, s);
+
+	if (rc != 0)
+		return err_set(e, UPD_EXIT_OTHER, rc, "install %s: start the scan: %s", s->r.j->name,
+			       strerror(rc));
+	rc = follow_scan(s, e);
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(t, NULL);
+	if (rc < 0) {
+		struct error ignored = { 0 };
+		delta_flush(&s->sr, &ignored);
+		delta_flush(&s->r, &ignored);
+	}
+	return rc;
+}
+
 static void sdelta_free(struct sdelta *s)
 {
-	free(s->r.wbuf), free(s->want), free(s->frame), free(s->zeros), free(s->blk);
+	free(s->sr.wbuf), free(s->r.wbuf), free(s->want), free(s->frame), free(s->chunk);
+	free(s->zeros), free(s->blk);
 	sha256_free(s->r.hash);
+	sha256_free(s->fh);
 	ZSTD_freeDCtx(s->dctx);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
 }
 
 static int sdelta_alloc(struct sdelta *s, struct error *e)
@@ -241,15 +426,19 @@ static int sdelta_alloc(struct sdelta *s, struct error *e)
 	const struct bundle_index *ix = s->r.j->ix;
 	uint64_t nf = ix->nframes ? ix->nframes : 1;
 
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
 	s->r.wbuf = malloc(DELTA_WBUF);
+	s->sr.wbuf = malloc(DELTA_WBUF);
 	s->r.hash = sha256_new();
 	s->want = calloc(nf, 1);
 	s->frame = malloc(ix->frame_size);
+	s->chunk = malloc(DELTA_CHUNK);
 	s->zeros = calloc(1, ix->block_size);
 	s->blk = malloc(ix->block_size);
 	s->dctx = ZSTD_createDCtx();
-	if (!s->r.wbuf || !s->r.hash || !s->want || !s->frame || !s->zeros ||
-	    !s->blk || !s->dctx)
+	if (!s->r.wbuf || !s->sr.wbuf || !s->r.hash || !s->want || !s->frame || !s->chunk ||
+	    !s->zeros || !s->blk || !s->dctx)
 		return err_oom(e, NULL);
 	/* The window the manifest signs bounds the decoder (the source and a frame). */
 	ZSTD_DCtx_setParameter(s->dctx, ZSTD_d_windowLogMax, s->r.j->m->zstd_window_log);
@@ -258,32 +447,25 @@ static int sdelta_alloc(struct sdelta *s, struct error *e)
 
 int delta_static_install(const struct delta_job *j, struct delta_counts *c, struct error *e)
 {
-	struct sdelta s = { .r = { .j = j, .c = c } };
+	struct sdelta s = { .r = { .j = j, .c = c }, .sr = { .j = j, .c = c } };
 	const struct bundle_index *ix = j->ix;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	if (!bundle_format_is_delta(ix->format) || !ix->ops || ix->block_size == 0 ||
-	    ix->frame_size == 0 ||
-	    ix->frame_size % ix->block_size || !j->source)
+	    ix->frame_size == 0 || ix->frame_size % ix->block_size ||
+	    DELTA_CHUNK % ix->block_size || !j->source)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "install %s: not a static delta's index", j->name);
 	s.per = ix->frame_size / ix->block_size;
 	rc = sdelta_alloc(&s, e);
 	if (rc == 0)
 		rc = map_target(j, e);
+	/* The image's check reads what is final while the scan and the frames go on. */
 	if (rc == 0)
-		rc = scan(&s, e);
-	/* The image's check reads what is final while the frames come in. */
-	if (rc == 0 && memchr(s.want, 1, ix->nframes) && (rc = delta_check_start(j, &s.r.rb, e)) == 0)
-		follow(&s, 0);
+		rc = delta_check_start(j, &s.r.rb, e);
 	if (rc == 0)
-		rc = delta_fetch_frames(&s.r, s.want, frame_done, &s, e);
-	if (rc < 0 && s.r.wlen) {
-		/* What waits to be written was checked: kept for the next attempt. */
-		struct error ignored = { 0 };
-		delta_flush(&s.r, &ignored);
-	}
+		rc = scan_and_fetch(&s, e);
 	if (rc == 0)
 		rc = delta_verify_image(j, s.r.rb, e);
 	readback_free(s.r.rb);

@@ -10,6 +10,7 @@
 # server that ignores ranges gets the whole bundle streamed after warnings,
 # --full asks for none, and a delta installed by name on a device that does
 # not hold its source is exit 3 with nothing changed (--full with one: exit 2).
+# The frames it lacks are fetched while the scan of the target goes on.
 # A device whose booted image's id is recorded does not hash the running slot
 # for the delta's source; a slot changed since is caught by the delta's image
 # check, and the dynamic delta makes the image.
@@ -56,6 +57,19 @@ grep "GET /v1.1.upd " "$LOG" | grep -q "range=bytes=0-" || fail "the full bundle
 echo "static delta: $downloaded bytes downloaded, $(sent /v1.1.upd) + $(sent "/$DELTA") sent (full bundle $(stat -c %s "$W/v1.1.upd"), delta $DSIZE)" >"$WORK/bytes.txt"
 [ -n "${VERBOSE:-}" ] && cat "$WORK/bytes.txt" >&2
 
+# The JSON progress: the phases in order, each ending complete.
+python3 - "$WORK/static.json" <<'PY' || fail "static delta: JSON progress phases"
+import json, sys
+prog = [l for l in map(json.loads, open(sys.argv[1])) if l["type"] == "progress"]
+phases = [p["phase"] for p in prog]
+order = ["delta-scan", "download", "readback"]
+assert sorted(set(phases), key=order.index) == order, phases
+assert phases == sorted(phases, key=order.index), phases
+for ph in order:
+    last = [p for p in prog if p["phase"] == ph][-1]
+    assert last["final"] and last["done"] == last["total"] > 0, (ph, last)
+PY
+
 # 2. Again (as a resumed install finds it): nothing downloaded or written.
 cancel
 delta_install again
@@ -71,6 +85,20 @@ delta_install resume
 [ "$downloaded" -gt 0 ] && [ "$downloaded" -le "$DSIZE" ] || fail "resume: $downloaded bytes downloaded"
 assert_eq "$written" 8192 "resume: bytes written"
 assert_eq "$(grep -c "GET /$DELTA range=bytes=[0-9]*-[0-9]* " "$LOG")" 2 "resume: requests of the delta (the head, which brought the index, and one frame)"
+
+# 3b. The frames come while the scan goes on: with the target slow to read
+#    (each 1 MiB of the scan delayed), the frame it lacks, decided in the
+#    first MiB, is downloaded before the scan's phase ends.
+cancel
+head -c 4096 /dev/urandom | dd of="$D/slots/B.img" bs=4096 seek=103 conv=notrunc status=none
+UPDATER=$TOP/updater-fault UPDATER_FAULT_DELAY=delta-scan:250 delta_install overlap
+python3 - "$WORK/overlap.json" <<'PY' || fail "the frame was not downloaded during the scan"
+import json, sys
+prog = [l for l in map(json.loads, open(sys.argv[1])) if l["type"] == "progress"]
+scan = [p for p in prog if p["phase"] == "delta-scan"]
+assert any(p["downloaded"] > 0 and not p["final"] and p["done"] < p["total"] for p in scan), scan
+PY
+assert_eq "$written" 4096 "overlap: bytes written"
 
 # 4. A corrupt frame (under a valid signature): a warning, then the dynamic
 #    delta, which finds the blocks in place and fetches what is missing.

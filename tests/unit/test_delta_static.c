@@ -6,7 +6,8 @@
  * copied block one write and no download; an active slot that no longer
  * holds the source is -ESTALE, or, taken on the booted image's id, makes
  * the install fail its image check; a corrupt frame is refused before any
- * of it is written; format 5's frames that take the new image's blocks
+ * of it is written; an error of the scan (its own thread) ends the install
+ * with what it checked written out; format 5's frames that take the new image's blocks
  * need a source of whole pages. */
 #include "testutil.h"
 #include "tu_keys.h"
@@ -282,6 +283,31 @@ static void test_corrupt_frame(void **state)
 	teardown(&f);
 }
 
+/* The scan, on its own thread, meets a copy from beyond the source (an
+ * index altered after its check): the install ends with the scan's error,
+ * nothing of the frames fetched, and the copies it had checked before
+ * (blocks 22..29, the last of them still waiting to be written) written out
+ * for the next attempt. */
+static void test_scan_error(void **state)
+{
+	struct fixture f;
+	uint8_t got[8 * BS];
+
+	(void)state;
+	setup(&f, 32 * BS);
+	assert_int_equal(check(&f), 0);
+	f.sd.ix.ops[30] = bundle_op_copy(1000, 30);
+	assert_int_equal(run(&f), -EBADMSG);
+	assert_int_equal(f.e.exit, UPD_EXIT_VERIFY);
+	assert_non_null(strstr(f.e.msg, "corrupt static delta: block 30 copies source block 1000"));
+	assert_true(f.c.downloaded == 0);
+	int fd = open(f.target, O_RDONLY);
+	assert_true(fd >= 0 && pread(fd, got, sizeof(got), 22 * BS) == (ssize_t)sizeof(got));
+	assert_memory_equal(got, f.new_ + 22 * BS, sizeof(got));
+	close(fd);
+	teardown(&f);
+}
+
 /* Format 5: a frame that takes the new image's earlier blocks into its
  * prefix finds them mapped right after the source, so the source must be
  * whole pages. 40 blocks of 4 KiB are on 4 KiB pages (the install makes
@@ -320,6 +346,6 @@ static void test_source_not_whole_pages(void **state)
 
 TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_apply), cmocka_unit_test(test_resume),
 	cmocka_unit_test(test_stale_source), cmocka_unit_test(test_source_by_id),
-	cmocka_unit_test(test_corrupt_frame),
+	cmocka_unit_test(test_corrupt_frame), cmocka_unit_test(test_scan_error),
 	cmocka_unit_test(test_readback_reads_the_medium),
 	cmocka_unit_test(test_source_not_whole_pages))
