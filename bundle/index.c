@@ -372,18 +372,22 @@ uint32_t bundle_op_copy(uint64_t s, uint64_t i)
 						    : (uint32_t)(z + BUNDLE_OP_COPY_BASE);
 }
 
+bool bundle_index_frame_hash_is(const struct bundle_index *ix, uint64_t f, const uint8_t *sha256)
+{
+	return ix->frame_hashes && f < ix->nframes &&
+	       memcmp(sha256, ix->frame_hashes + f * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0;
+}
+
 bool bundle_index_frame_matches_with(struct sha256_ctx *c, const struct bundle_index *ix,
 				     uint64_t f, const uint8_t *data, size_t len)
 {
 	uint8_t h[BUNDLE_INDEX_HASH_LEN];
 
-	if (!ix->frame_hashes || f >= ix->nframes)
-		return false;
 	if (c)
 		bundle_index_hash_block_with(c, data, len, h);
 	else
 		bundle_index_hash_block(data, len, h);
-	return memcmp(h, ix->frame_hashes + f * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0;
+	return bundle_index_frame_hash_is(ix, f, h);
 }
 
 uint64_t bundle_index_frame_of(const struct bundle_index *ix, uint64_t i)

@@ -106,6 +106,9 @@ uint32_t bundle_op_copy(uint64_t s, uint64_t i);
  * index gives frame f. */
 bool bundle_index_frame_matches_with(struct sha256_ctx *c, const struct bundle_index *ix,
 				     uint64_t f, const uint8_t *data, size_t len);
+/* Whether a frame's hash computed by the caller (its SHA-256, or at least
+ * its first BUNDLE_INDEX_HASH_LEN bytes) is the one the index gives frame f. */
+bool bundle_index_frame_hash_is(const struct bundle_index *ix, uint64_t f, const uint8_t *sha256);
 
 /* Whether data (block_size bytes; the image's last block padded with zeros)
  * has the hash the index gives block i (i < nblocks). */

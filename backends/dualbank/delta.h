@@ -100,6 +100,11 @@ struct delta_run {
 	struct readback *rb;
 	uint64_t rb_next;
 	uint64_t rb_upto; /* the bytes rb was last told are final: never less */
+	/* One compressed frame as it arrives, kept over delta_fetch_some's
+	 * calls and grown to the longest frame fetched (its owner frees it):
+	 * one buffer per install, not one per batch of frames. */
+	uint8_t *fin;
+	size_t fin_cap;
 	/* Blocks to write at consecutive offsets go out as one write. */
 	uint8_t *wbuf;
 	uint64_t wfirst; /* the block wbuf starts with */

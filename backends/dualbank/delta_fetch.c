@@ -19,7 +19,6 @@ struct fetch {
 	struct source_range *ranges;
 	uint64_t *first_frame; /* per range: its first frame */
 	size_t n;
-	uint8_t *in;           /* one compressed frame */
 	size_t in_len;         /* bytes of the current frame so far */
 	uint64_t frame;        /* the frame being received */
 	uint64_t before;       /* payload bytes of earlier calls */
@@ -41,8 +40,8 @@ uint64_t delta_wanted_bytes(const struct bundle_index *ix, const uint8_t *want, 
 	return total;
 }
 
-/* The frames [first, end) wanted, adjacent ones joined into one range; in:
- * room for the longest of them. */
+/* The frames [first, end) wanted, adjacent ones joined into one range; r's
+ * fin: room for the longest of them. */
 static int plan_ranges(struct fetch *f, const uint8_t *want, uint64_t first, uint64_t end,
 		       struct error *e)
 {
@@ -66,8 +65,13 @@ static int plan_ranges(struct fetch *f, const uint8_t *want, uint64_t first, uin
 		if (delta_frame_len(ix, fr) > most)
 			most = delta_frame_len(ix, fr);
 	}
-	f->in = f->n ? malloc(most) : NULL;
-	return f->n && !f->in ? err_oom(e, NULL) : 0;
+	if (most > f->r->fin_cap) {
+		uint8_t *in = realloc(f->r->fin, most);
+		if (!in)
+			return err_oom(e, NULL);
+		f->r->fin = in, f->r->fin_cap = most;
+	}
+	return 0;
 }
 
 static int on_bytes(void *user, size_t ri, uint64_t at, const uint8_t *data, size_t len,
@@ -83,10 +87,10 @@ static int on_bytes(void *user, size_t ri, uint64_t at, const uint8_t *data, siz
 	while (len > 0) {
 		size_t room = (size_t)(delta_frame_len(ix, f->frame) - f->in_len);
 		size_t n = len < room ? len : room;
-		memcpy(f->in + f->in_len, data, n);
+		memcpy(f->r->fin + f->in_len, data, n);
 		f->in_len += n, data += n, len -= n;
 		if (f->in_len == delta_frame_len(ix, f->frame)) {
-			int rc = f->done(f->r, f->user, f->frame, f->in, f->in_len, e);
+			int rc = f->done(f->r, f->user, f->frame, f->r->fin, f->in_len, e);
 			if (rc < 0)
 				return rc;
 			f->frame++, f->in_len = 0;
@@ -114,7 +118,7 @@ int delta_fetch_some(struct delta_run *r, const uint8_t *want, uint64_t first, u
 	r->c->downloaded = stats->payload;
 	r->c->received = stats->received;
 	r->c->requests = stats->requests;
-	free(f.in), free(f.ranges), free(f.first_frame);
+	free(f.ranges), free(f.first_frame);
 	return rc;
 }
 

@@ -35,7 +35,6 @@ struct scan_state {
 struct sdelta {
 	struct delta_run r;  /* the frames: this thread's writes */
 	struct delta_run sr; /* the scan's writes (the same counts, added atomically) */
-	uint64_t per;        /* data blocks per frame */
 	uint8_t *want;       /* per frame: 1 while the target does not hold it */
 	uint8_t *frame;      /* one decoded frame */
 	uint8_t *chunk;      /* the scan's read buffer */
@@ -140,8 +139,7 @@ static int scan_data(struct sdelta *s, uint64_t i, const uint8_t *have, uint32_t
 		return 0;
 	sha256_final(s->fh, h);
 	s->fh = NULL;
-	if (ix->frame_hashes &&
-	    memcmp(h, ix->frame_hashes + f * BUNDLE_INDEX_HASH_LEN, BUNDLE_INDEX_HASH_LEN) == 0)
+	if (bundle_index_frame_hash_is(ix, f, h))
 		count(&s->sr.c->reused, s->fill);
 	else
 		s->want[f] = 1;
@@ -211,8 +209,9 @@ static int scan(struct sdelta *s, struct error *e)
 		fault_delay("delta-scan"); /* tests: a slow target, the frames come meanwhile */
 	}
 	if (rc == 0 && (s->ndata != j->ix->ndata || s->fill != 0 || s->nframe != j->ix->nframes))
-		rc = CORRUPT(&s->sr, e, "%" PRIu64 " data blocks, the index counts %" PRIu64, s->ndata,
-			     j->ix->ndata);
+		rc = CORRUPT(&s->sr, e, "%" PRIu64 " data blocks in %" PRIu64 " frames, the index counts %"
+			     PRIu64 " in %" PRIu64, s->ndata, s->nframe + (s->fill != 0), j->ix->ndata,
+			     j->ix->nframes);
 	return rc;
 }
 
@@ -413,7 +412,7 @@ static int scan_and_fetch(struct sdelta *s, struct error *e)
 static void sdelta_free(struct sdelta *s)
 {
 	free(s->sr.wbuf), free(s->r.wbuf), free(s->want), free(s->frame), free(s->chunk);
-	free(s->zeros), free(s->blk);
+	free(s->r.fin), free(s->zeros), free(s->blk);
 	sha256_free(s->r.hash);
 	sha256_free(s->fh);
 	ZSTD_freeDCtx(s->dctx);
@@ -457,7 +456,6 @@ int delta_static_install(const struct delta_job *j, struct delta_counts *c, stru
 	    DELTA_CHUNK % ix->block_size || !j->source)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "install %s: not a static delta's index", j->name);
-	s.per = ix->frame_size / ix->block_size;
 	rc = sdelta_alloc(&s, e);
 	if (rc == 0)
 		rc = map_target(j, e);

@@ -58,17 +58,8 @@ echo "static delta: $downloaded bytes downloaded, $(sent /v1.1.upd) + $(sent "/$
 [ -n "${VERBOSE:-}" ] && cat "$WORK/bytes.txt" >&2
 
 # The JSON progress: the phases in order, each ending complete.
-python3 - "$WORK/static.json" <<'PY' || fail "static delta: JSON progress phases"
-import json, sys
-prog = [l for l in map(json.loads, open(sys.argv[1])) if l["type"] == "progress"]
-phases = [p["phase"] for p in prog]
-order = ["delta-scan", "download", "readback"]
-assert sorted(set(phases), key=order.index) == order, phases
-assert phases == sorted(phases, key=order.index), phases
-for ph in order:
-    last = [p for p in prog if p["phase"] == ph][-1]
-    assert last["final"] and last["done"] == last["total"] > 0, (ph, last)
-PY
+json_phases "$WORK/static.json" delta-scan download readback ||
+	fail "static delta: JSON progress phases"
 
 # 2. Again (as a resumed install finds it): nothing downloaded or written.
 cancel

@@ -210,6 +210,23 @@ print(last["downloaded"], last["reused"], last["written"])
 PY
 }
 
+# json_phases FILE PHASE...: the progress lines of an install's JSON output
+# (--progress=json) have exactly these phases, in this order, each ending with
+# a final line whose done equals its total (> 0).
+json_phases() {
+	python3 - "$@" <<'PY'
+import json, sys
+prog = [l for l in map(json.loads, open(sys.argv[1])) if l["type"] == "progress"]
+phases = [p["phase"] for p in prog]
+order = sys.argv[2:]
+assert sorted(set(phases), key=order.index) == order, phases
+assert phases == sorted(phases, key=order.index), phases
+for ph in order:
+    last = [p for p in prog if p["phase"] == ph][-1]
+    assert last["final"] and last["done"] == last["total"] > 0, (ph, last)
+PY
+}
+
 # --- assertions --------------------------------------------------------------
 
 # expect_exit CODE OUTFILE CMD...: runs CMD, stderr+stdout to OUTFILE
