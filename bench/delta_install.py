@@ -26,6 +26,12 @@ Mbit/s (default 100: the server drips the bytes, tests/lib/httpd.py
 --fault drip=...), where the bytes downloaded cost what they would on a
 device's network.
 
+Then, over loopback, issue 13's memory row for the delta installs: the peak
+RSS of the dual-bank-only build (runner.slim_updater) for each of full,
+dynamic and static from the factory device, against SWUpdate installing the
+same image (the bundle's payload; bench/swupdate.py) from a local .swu and
+over HTTP, interleaved, BENCH_RUNS times.
+
 Environment: BENCH_RUNS (default 3), BENCH_DIR (default build/bench),
 DELTA_IMAGE_MB (default 256), DELTA_LINK_MBIT (default 100).
 """
@@ -39,6 +45,9 @@ import sys
 import tempfile
 import threading
 import time
+
+import runner  # bench/runner.py
+import swupdate  # bench/swupdate.py
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BENCH = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build", "bench")))
@@ -61,6 +70,10 @@ MODES = (("full", "install --full", "full", "pristine"),
           "dynamic delta, booted image recorded", "installed"),
          ("static-rec", "install (static delta), booted image recorded",
           "static delta, booted image recorded", "installed"))
+# The memory row's installs: (mode, label, what its last log line says).
+MEMORY = (("full", "install --full", " written)"),
+          ("dynamic", "install (dynamic delta)", "(delta: "),
+          ("static", "install (static delta)", "(static delta: "))
 # Real files (184 MiB; with /usr/lib/gcc 424 MiB, for images of 512 MiB and more).
 CONTENT = ["/usr/lib/python3.11", "/usr/share/doc"] + (["/usr/lib/gcc"] if SIZE_MB >= 512 else [])
 
@@ -199,16 +212,25 @@ def start_httpd(root, *args):
     return p, f"http://127.0.0.1:{open(pf).read().strip()}"
 
 
-def one(d, url, mode, device):
+def fresh_device(d, device):
+    """A copy of the device `device` where every run's goes, page cache dropped."""
     dev = os.path.join(BENCH, "delta-dev")
     shutil.rmtree(dev, ignore_errors=True)
     sh(f"cp -a --sparse=always {d}/{device} {dev}")
     sh("sync; echo 3 > /proc/sys/vm/drop_caches")
-    argv = [UPDATER, f"--config={dev}/updater.conf", "--progress=none", "install"]
+    return dev
+
+
+def install_argv(program, dev, url, mode):
+    argv = [program, f"--config={dev}/updater.conf", "--progress=none", "install"]
     argv += ["--full"] if mode == "full" else []
-    url += "/www-static" if mode.startswith("static") else "/www"
+    return argv + [f"{url}/{'www-static' if mode.startswith('static') else 'www'}/v2.upd"]
+
+
+def one(d, url, mode, device):
+    dev = fresh_device(d, device)
     t0 = time.monotonic()
-    p = subprocess.Popen(argv + [f"{url}/v2.upd"], stdout=subprocess.DEVNULL,
+    p = subprocess.Popen(install_argv(UPDATER, dev, url, mode), stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
     peak, stop = [], threading.Event()
     th = threading.Thread(target=peak_anon, args=(p.pid, peak, stop))
@@ -223,10 +245,39 @@ def one(d, url, mode, device):
     return secs, peak[0], moved.group(1) if moved else "?"
 
 
+def memory(d, url):
+    """Issue 13's memory row for the delta installs: {what: [peak RSS in KiB,
+    one per run]} of the dual-bank-only build's installs from the factory
+    device, and of SWUpdate's install of the same image (the bundle's zstd
+    payload, streamed into the same slot) from a local .swu and over HTTP,
+    interleaved. GNU time's figure (runner.run_timed), as bench/dualbank.py's."""
+    slim = runner.slim_updater(TOP)
+    sw = None
+    if swupdate.installed():
+        payload = os.path.join(d, "v2.payload.zst")
+        runner.extract_payload(os.path.join(d, "www", "v2.upd"), payload)
+        sw = swupdate.SWUpdate(d, os.path.join(BENCH, "delta-dev", "slots", "B.img"), payload,
+                               os.path.join(d, "v2.img"))
+        sw.prepare()
+    sw_runs = [("swupdate-local", sw.swu, False),
+               ("swupdate-http", f"{url}/swupdate/bench.swu", True)] if sw else []
+    rss = {}
+    for _ in range(RUNS):
+        for mode, _, kind in MEMORY:
+            r = runner.run_timed(install_argv(slim, fresh_device(d, "pristine"), url, mode))
+            if kind not in r["output"]:
+                raise SystemExit(f"install ({mode}) did not say '{kind}':\n{r['output'][-500:]}")
+            rss.setdefault(mode, []).append(r["rss_kib"])
+        for key, src, http in sw_runs:
+            fresh_device(d, "pristine")
+            rss.setdefault(key, []).append(sw.install(src, http=http)["rss_kib"])
+    return rss
+
+
 def main():
     os.makedirs(BENCH, exist_ok=True)
     d = fixtures()
-    results = []
+    results, mem = [], {}
     for link in (None, LINK_MBIT):
         args = ["--fault", f"drip={int(link * 1e6 / 8)}"] if link else []
         httpd, url = start_httpd(d, *args)
@@ -235,11 +286,13 @@ def main():
             for _ in range(RUNS):  # interleaved: drift hits every mode alike
                 for m, _, _, device in MODES:
                     res[m].append(one(d, url, m, device))
+            if link is None:
+                mem = memory(d, url)
         finally:
             httpd.terminate()
             httpd.wait()
         results.append((link, res))
-    text = report(d, results)
+    text = report(d, results) + memory_report(mem)
     out = os.path.join(BENCH, f"delta-install-{SIZE_MB}.md")
     with open(out, "w") as f:
         f.write(text)
@@ -287,6 +340,26 @@ def report(d, results):
             lines.append(f"- {where}, {short} / full: best times {ratio:.2f} "
                          f"(target <= 1.0: {'met' if ratio <= 1.0 else 'NOT met'}); peak RssAnon "
                          f"minus full's {anon} KiB (target: <= 4096 KiB for a 1 GiB image).")
+    return "\n".join(lines) + "\n"
+
+
+def memory_report(mem):
+    med = {k: statistics.median(v) for k, v in mem.items()}
+    lines = ["", f"Issue 13's memory row for the delta installs: peak RSS (GNU time, median of {RUNS} "
+             "runs, the factory device over loopback) of the dual-bank-only build (`make WITH_OSTREE=0 "
+             "WITH_SINGLECOPY=0`), against SWUpdate installing the same image (the bundle's zstd "
+             "payload, its `raw` handler streaming it into the same slot; bench/swupdate.py):", "",
+             "| install | peak RSS KiB |", "|---|---|"]
+    lines += [f"| {label} | {med[m]:.0f} |" for m, label, _ in MEMORY]
+    sw = [med[k] for k in ("swupdate-local", "swupdate-http") if k in med]
+    if not sw:
+        return "\n".join(lines + ["", "SWUpdate is not installed here: NOT measured against it."]) + "\n"
+    lines += [f"| SWUpdate `swupdate -i` from a local .swu | {med['swupdate-local']:.0f} |",
+              f"| SWUpdate `swupdate -d -u URL` over HTTP | {med['swupdate-http']:.0f} |", ""]
+    low = min(sw)
+    lines.append(f"Target: below SWUpdate's lower figure, {low:.0f} KiB: " + ", ".join(
+        f"{label} {'met' if med[m] < low else 'NOT met'} ({med[m] - low:+.0f} KiB)"
+        for m, label, _ in MEMORY) + ".")
     return "\n".join(lines) + "\n"
 
 

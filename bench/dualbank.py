@@ -15,7 +15,6 @@ import os
 import platform
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -34,10 +33,8 @@ BENCH = quiesce.bench_dir(TOP)
 HISTORY = os.path.join(TOP, "build", "bench-history", f"dualbank-{quiesce.medium()}.json")
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 UPDATER = os.path.join(TOP, "updater")
-# The dual-bank-only build (issue 13's memory row: without libostree and GLib),
-# built by prepare() from the same sources.
-SLIM_BUILD = "build/bench-dualbank-only"
-SLIM = os.path.join(TOP, SLIM_BUILD, "updater-bin")
+# The dual-bank-only build (runner.slim_updater), made by prepare().
+SLIM = None
 REPORT = os.path.join(TOP, "docs", "benchmark-dualbank.md")
 # Real files, so the image compresses like a root filesystem does.
 CONTENT_512 = ["/usr/lib/gcc", "/usr/lib/python3.11", "/usr/share/doc"]
@@ -73,15 +70,6 @@ def make_bundle(img, out):
     if not os.path.exists(out):
         sh(f"{UPDATER} bundle create --image {img} --version 2.0 --compatible sim-board "
            f"--key {BENCH}/device/keys/release.pem --output {out} >/dev/null")
-
-
-def extract_payload(bundle, out):
-    with open(bundle, "rb") as f:
-        head = f.read(16)
-        mlen, slen = struct.unpack(">II", head[8:16])
-        f.seek(16 + mlen + slen)
-        with open(out, "wb") as o:
-            shutil.copyfileobj(f, o, 1 << 20)
 
 
 def measure(argv, shell=False):
@@ -170,9 +158,8 @@ def prepare():
     dev = os.path.join(BENCH, "device")
     shutil.rmtree(dev, ignore_errors=True)
     common(f"make_device {dev} 16")
-    sh(f"make -C {TOP} --no-print-directory WITH_OSTREE=0 WITH_SINGLECOPY=0 BUILD={SLIM_BUILD} "
-       f"{SLIM_BUILD}/updater-bin >/dev/null")
-    global SLOT, LOOP
+    global SLOT, LOOP, SLIM
+    SLIM = runner.slim_updater(TOP)
     if quiesce.medium() == "ram":
         LOOP = flash.Loop(os.path.join(BENCH, "slot-backing.img"), 600 << 20, preallocate=True)
         slot = SLOT = LOOP.dev
@@ -192,7 +179,7 @@ def prepare():
             if os.path.exists(f):
                 os.unlink(f)
         make_bundle(f"{BENCH}/img{n}.img", f"{BENCH}/b{n}.upd")
-        extract_payload(f"{BENCH}/b{n}.upd", f"{BENCH}/payload{n}.zst")
+        runner.extract_payload(f"{BENCH}/b{n}.upd", f"{BENCH}/payload{n}.zst")
     return dev, slot
 
 

@@ -91,10 +91,13 @@ class Results:
 
     def __init__(self):
         self.res = {}
+        # Recorded with every sample added while set (the dual-bank runs: the
+        # step before it, what settling took), to look for order effects.
+        self.context = {}
 
     def add(self, key, version, **metrics):
         d = self.res.setdefault(key, {}).setdefault(version, {})
-        for k, v in metrics.items():
+        for k, v in {**metrics, **self.context}.items():
             if v is not None:
                 d.setdefault(k, []).append(v)
 
@@ -302,6 +305,8 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
         nothing left dirty by the previous tool, then the source in the cache."""
         restore(T, prior)
         self.states.append(quiesce.settle())
+        self.r.context.update(settle_s=self.states[-1]["settle_s"],
+                              dirty_before_kib=self.states[-1]["dirty_before_kib"])
         warm(source)
 
     def _db_update(self, d, r, T, prior):
@@ -338,21 +343,26 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
                         + extra + [f"{self.url}/{folder}/{v}.upd"], loops=[T])
             got, reqs = self.httplog.since()
             self.r.add(key, v, downloaded=got, requests=reqs, **self._m(m))
-        steps = [raw, pipeline, lambda: self._db_swupdate(r, T, prior),
-                 lambda: self._db_rauc(r, T, prior),
-                 lambda: updater("db_norb", ["--no-readback"]),
-                 lambda: updater("db_full", ["--full"])]
+        steps = [("dd", raw), ("pipeline", pipeline),
+                 ("swupdate", lambda: self._db_swupdate(r, T, prior)),
+                 ("rauc", lambda: self._db_rauc(r, T, prior)),
+                 ("db_norb", lambda: updater("db_norb", ["--no-readback"])),
+                 ("db_full", lambda: updater("db_full", ["--full"]))]
         if "db_static" not in self.errors:
-            steps.append(lambda: updater("db_static", [], "static"))
-        db = lambda: updater("db", [])  # noqa: E731
+            steps.append(("db_static", lambda: updater("db_static", [], "static")))
+        db = ("db", lambda: updater("db", []))
+        after = "start"
         for k in range(DB_REPEAT):
             i = self.run_index * DB_REPEAT + k
             if k < DB_REPEAT - 1:
                 order = quiesce.rotate(steps + [db], i)
             else:  # the read-back install last: the device boots what it installed
                 order = quiesce.rotate(steps, i) + [db]
-            for fn in order:
+            for name, fn in order:
+                self.r.context = {"after": after}
                 fn()
+                after = name
+        self.r.context = {}
         series_mod.bash_lib(f'sim_boot "{d}"')
         m = measure([UPDATER, f"--config={d}/updater.conf", "-q", "mark-good"])
         self.r.add("db_markgood", v, **self._m(m))

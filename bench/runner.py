@@ -2,6 +2,8 @@
 run a command with its wall time, the time of a marker line in its output and
 its peak RSS; time an fsync; read a package's version."""
 import os
+import shutil
+import struct
 import subprocess
 import tempfile
 import threading
@@ -34,6 +36,27 @@ def read_rss(path):
         return int(lines[-1]) if lines and lines[-1].isdigit() else 0
     finally:
         os.unlink(path)
+
+
+def slim_updater(top):
+    """The dual-bank-only build (`make WITH_OSTREE=0 WITH_SINGLECOPY=0`: no
+    libostree, no GLib; issue 13's memory row), made from the same sources if
+    stale: the path of its binary."""
+    build = "build/bench-dualbank-only"
+    subprocess.run(["make", "-C", top, "--no-print-directory", "WITH_OSTREE=0",
+                    "WITH_SINGLECOPY=0", f"BUILD={build}", f"{build}/updater-bin"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(top, build, "updater-bin")
+
+
+def extract_payload(bundle, out):
+    """The zstd payload of an updater bundle (docs/bundle-format.md)."""
+    with open(bundle, "rb") as f:
+        head = f.read(16)
+        mlen, slen = struct.unpack(">II", head[8:16])
+        f.seek(16 + mlen + slen)
+        with open(out, "wb") as o:
+            shutil.copyfileobj(f, o, 1 << 20)
 
 
 class ToolError(Exception):

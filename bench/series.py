@@ -31,6 +31,8 @@ import shutil
 import subprocess
 import time
 
+import runner  # bench/runner.py
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 UPDATER = os.path.join(TOP, "updater")
 LIBS = ("tests/lib/common.sh", "tests/lib/ostree.sh")
@@ -220,7 +222,7 @@ class Series:
             sh(f'"{UPDATER}" bundle create --image "{rel["image"]}" --version {version} '
                f'--compatible {COMPATIBLE} --key "{self.key}" --output "{rel["bundle"]}"')
             rel["payload"] = os.path.join(self.dir, "images", f"{version}.zst")
-            extract_payload(rel["bundle"], rel["payload"])
+            runner.extract_payload(rel["bundle"], rel["payload"])
             otree = self._ostree_tree(tree)
             rel["commit"] = bash_lib(f'{self._gpg_env()} ostree_server_commit "{repo}" {REF} '
                                      f'"{otree}" {version}', capture=True).split()[-1]
@@ -400,17 +402,6 @@ def merge_into(src, dst):
             merge_into(s, t)
         elif not os.path.lexists(t):
             os.rename(s, t)
-
-
-def extract_payload(bundle, out):
-    """The zstd payload of an updater bundle (docs/bundle-format.md)."""
-    import struct
-    with open(bundle, "rb") as f:
-        head = f.read(16)
-        mlen, slen = struct.unpack(">II", head[8:16])
-        f.seek(16 + mlen + slen)
-        with open(out, "wb") as o:
-            shutil.copyfileobj(f, o, 1 << 20)
 
 
 if __name__ == "__main__":
