@@ -304,9 +304,9 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
         """Before each timed dual-bank run: the slot's previous content back,
         nothing left dirty by the previous tool, then the source in the cache."""
         restore(T, prior)
-        self.states.append(quiesce.settle())
-        self.r.context.update(settle_s=self.states[-1]["settle_s"],
-                              dirty_before_kib=self.states[-1]["dirty_before_kib"])
+        st = quiesce.settle()
+        self.states.append(st)
+        self.r.context.update(settle_s=st["settle_s"], dirty_before_kib=st["dirty_before_kib"])
         warm(source)
 
     def _db_update(self, d, r, T, prior):
