@@ -44,6 +44,7 @@ struct delta_job {
 	 * manifest's delta-source-sha256: a MAP_SHARED read-only mapping, whose
 	 * page table entries the install drops as it goes. */
 	const uint8_t *source;
+	int source_fd; /* the same slot, read-only: the scan's compares and copies */
 	uint64_t source_size;
 	/* Format 5: bytes of free address space after the source where the
 	 * target's first blocks are mapped (read-only, from fd), so that a

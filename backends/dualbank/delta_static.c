@@ -38,6 +38,12 @@ struct sdelta {
 	uint8_t *want;       /* per frame: 1 while the target does not hold it */
 	uint8_t *frame;      /* one decoded frame */
 	uint8_t *chunk;      /* the scan's read buffer */
+	/* The scan's copies: a run of source blocks read with pread, not through
+	 * the mapping, whose faults map 64 KiB or more around each block and
+	 * count in the process's RSS. */
+	uint8_t *run;
+	uint64_t run_first, run_n; /* source blocks [run_first, +run_n) in run */
+	uint64_t run_cap;          /* blocks run holds */
 	struct sha256_ctx *fh; /* the scan's current frame, hashed so far */
 	size_t fill;         /* bytes of the scan's current frame */
 	uint64_t ndata;      /* data blocks the scan has seen */
@@ -56,6 +62,9 @@ struct sdelta {
 	struct source_stats st;
 };
 
+/* The scan's run of source blocks, in bytes. */
+#define SCAN_RUN (256u << 10)
+
 #define CORRUPT(r, e, fmt, ...)                                                             \
 	err_set(e, UPD_EXIT_VERIFY, EBADMSG, "install %s: corrupt static delta: " fmt, (r)->j->name, \
 		__VA_ARGS__)
@@ -70,11 +79,11 @@ static uint64_t counted(const uint64_t *n)
 	return __atomic_load_n(n, __ATOMIC_RELAXED);
 }
 
-/* The source is a shared read-only mapping of the active slot: dropping its
- * page table entries after each chunk and frame leaves its pages in the page
- * cache but takes them out of this process's RSS, which would otherwise grow
- * to the whole source (what the next frame refers to faults back in from the
- * cache). */
+/* The source is a shared read-only mapping of the active slot, which only
+ * the decoder reads (its prefix): dropping its page table entries after each
+ * frame leaves its pages in the page cache but takes them out of this
+ * process's RSS, which would otherwise grow to all the frames refer to
+ * (what the next frame refers to faults back in from the cache). */
 static void source_release(const struct delta_job *j)
 {
 	madvise((void *)(uintptr_t)j->source, (size_t)(j->source_size + j->target_room),
@@ -148,6 +157,38 @@ static int scan_data(struct sdelta *s, uint64_t i, const uint8_t *have, uint32_t
 	return 0;
 }
 
+/* Source block src, which target block i copies, from the run buffer: on a
+ * miss, the copies from i on that take the blocks after src are read with
+ * it, in one pread (as many as the buffer holds). */
+static int source_block(struct sdelta *s, uint64_t i, uint64_t src, const uint8_t **out,
+			struct error *e)
+{
+	const struct delta_job *j = s->sr.j;
+	uint32_t bs = j->ix->block_size;
+	uint64_t n = 1, limit = j->source_size / bs;
+
+	if (src >= s->run_first && src - s->run_first < s->run_n) {
+		*out = s->run + (src - s->run_first) * bs;
+		return 0;
+	}
+	for (; n < s->run_cap && i + n < j->ix->nblocks && src + n < limit; n++) {
+		uint32_t op = j->ix->ops[i + n];
+		if (op == BUNDLE_OP_DATA || op == BUNDLE_OP_ZERO ||
+		    bundle_op_source(op, i + n) != src + n)
+			break;
+	}
+	s->run_n = 0;
+	ssize_t got = io_pread_full(j->source_fd, s->run, n * bs, src * bs);
+	if (got != (ssize_t)(n * bs)) {
+		int err = got < 0 ? errno : EIO;
+		return err_set(e, UPD_EXIT_OTHER, err, "install %s: read the active slot: %s",
+			       j->name, strerror(err));
+	}
+	s->run_first = src, s->run_n = n;
+	*out = s->run;
+	return 0;
+}
+
 /* Block i of the target (have): a zero or copied block is written where it
  * differs from what it must hold, a data block goes to its frame's check. */
 static int scan_block(struct sdelta *s, uint64_t i, const uint8_t *have, struct error *e)
@@ -163,7 +204,9 @@ static int scan_block(struct sdelta *s, uint64_t i, const uint8_t *have, struct 
 		if (src >= j->source_size / bs)
 			return CORRUPT(&s->sr, e, "block %" PRIu64 " copies source block %" PRIu64
 				       ", beyond the source's %" PRIu64 " bytes", i, src, j->source_size);
-		want = j->source + src * bs;
+		int rc = source_block(s, i, src, &want, e);
+		if (rc < 0)
+			return rc;
 	}
 	if (memcmp(have, want, len) == 0) {
 		count(&s->sr.c->reused, len);
@@ -203,7 +246,6 @@ static int scan(struct sdelta *s, struct error *e)
 			rc = scan_block(s, i + k, s->chunk + k * bs, e);
 		if (rc == 0)
 			rc = delta_flush(&s->sr, e);
-		source_release(j);
 		if (rc == 0)
 			rc = publish(s, i + n);
 		fault_delay("delta-scan"); /* tests: a slow target, the frames come meanwhile */
@@ -412,7 +454,7 @@ static int scan_and_fetch(struct sdelta *s, struct error *e)
 static void sdelta_free(struct sdelta *s)
 {
 	free(s->sr.wbuf), free(s->r.wbuf), free(s->want), free(s->frame), free(s->chunk);
-	free(s->r.fin), free(s->zeros), free(s->blk);
+	free(s->r.fin), free(s->zeros), free(s->blk), free(s->run);
 	sha256_free(s->r.hash);
 	sha256_free(s->fh);
 	ZSTD_freeDCtx(s->dctx);
@@ -433,10 +475,12 @@ static int sdelta_alloc(struct sdelta *s, struct error *e)
 	s->want = calloc(nf, 1);
 	s->frame = malloc(ix->frame_size);
 	s->chunk = malloc(DELTA_CHUNK);
+	s->run_cap = SCAN_RUN > ix->block_size ? SCAN_RUN / ix->block_size : 1;
+	s->run = malloc(s->run_cap * ix->block_size);
 	s->zeros = calloc(1, ix->block_size);
 	s->blk = malloc(ix->block_size);
 	s->dctx = ZSTD_createDCtx();
-	if (!s->r.wbuf || !s->sr.wbuf || !s->r.hash || !s->want || !s->frame || !s->chunk ||
+	if (!s->r.wbuf || !s->sr.wbuf || !s->r.hash || !s->want || !s->frame || !s->chunk || !s->run ||
 	    !s->zeros || !s->blk || !s->dctx)
 		return err_oom(e, NULL);
 	/* The window the manifest signs bounds the decoder (the source and a frame). */
@@ -453,7 +497,7 @@ int delta_static_install(const struct delta_job *j, struct delta_counts *c, stru
 	memset(c, 0, sizeof(*c));
 	if (!bundle_format_is_delta(ix->format) || !ix->ops || ix->block_size == 0 ||
 	    ix->frame_size == 0 || ix->frame_size % ix->block_size ||
-	    DELTA_CHUNK % ix->block_size || !j->source)
+	    DELTA_CHUNK % ix->block_size || !j->source || j->source_fd < 0)
 		return err_set(e, UPD_EXIT_VERIFY, EBADMSG,
 			       "install %s: not a static delta's index", j->name);
 	rc = sdelta_alloc(&s, e);

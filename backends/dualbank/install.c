@@ -195,7 +195,7 @@ static int install_static(struct dualbank *d, struct system_info *t, struct erro
 			       .m = &h->manifest, .ix = &d->sd.ix, .src = &o,
 			       .payload_offset = h->payload_offset,
 			       .readback = d->u->verify_readback, .source = d->sd.map,
-			       .source_size = d->sd.map_len, .target_room = d->sd.map_room };
+			       .source_fd = d->sd.map_fd, .source_size = d->sd.map_len, .target_room = d->sd.map_room };
 	int rc = delta_static_install(&j, &c, e);
 	if (rc == 0)
 		summarize_delta(d, "static delta", &c);

@@ -125,7 +125,7 @@ static void *map_at(int fd, uint64_t len, uint64_t room)
 
 /* The checked source mapped read-only (the slot is never opened for
  * writing): zstd takes its prefix as one buffer, and a mapping's pages stay
- * the page cache's. */
+ * the page cache's. Its descriptor stays open with the mapping. */
 static int map_source(struct static_delta *s, const char *active_path,
 		      const struct source_digest *known, const char *booted_id, struct error *e)
 {
@@ -149,9 +149,13 @@ static int map_source(struct static_delta *s, const char *active_path,
 			rc = err_set(e, UPD_EXIT_OTHER, errno, "map the active slot %s: %s",
 				     active_path, strerror(errno));
 	}
-	close(fd);
-	if (rc < 0)
+	if (rc < 0) {
+		close(fd);
 		return rc;
+	}
+	/* Kept open: the install compares and copies source blocks with pread
+	 * (delta_static.c), the mapping only serves the decoder's prefix. */
+	s->map_fd = fd;
 	s->map = p;
 	s->map_len = m->delta_source_size;
 	s->map_room = room;
@@ -223,8 +227,10 @@ int static_delta_named_check(struct static_delta *s, const struct source_opts *o
 
 void static_delta_close(struct static_delta *s)
 {
-	if (s->map)
+	if (s->map) {
 		munmap(s->map, (size_t)(s->map_len + s->map_room));
+		close(s->map_fd);
+	}
 	bundle_index_free(&s->ix);
 	if (s->have_own)
 		bundle_head_free(&s->own);

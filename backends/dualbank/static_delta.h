@@ -34,6 +34,7 @@ struct static_delta {
 	struct bundle_index ix;
 	uint8_t *map;             /* the active slot's first delta-source-size bytes, read-only */
 	uint64_t map_len;
+	int map_fd;               /* the active slot, O_RDONLY, open while map is set */
 	/* Format 5: address space kept free right after the source, where the
 	 * install maps the target slot's first blocks (0: no frame needs them). */
 	uint64_t map_room;

@@ -7,7 +7,8 @@
  * holds the source is -ESTALE, or, taken on the booted image's id, makes
  * the install fail its image check; a corrupt frame is refused before any
  * of it is written; an error of the scan (its own thread) ends the install
- * with what it checked written out; format 5's frames that take the new image's blocks
+ * with what it checked written out, as does an active slot that cannot be
+ * read; format 5's frames that take the new image's blocks
  * need a source of whole pages. */
 #include "testutil.h"
 #include "tu_keys.h"
@@ -127,7 +128,8 @@ static int run(struct fixture *f)
 	struct delta_job j = { .fd = fd, .name = "B", .path = f->medium ? f->medium : f->target,
 			       .m = &f->h.manifest,
 			       .ix = &f->sd.ix, .src = &f->src, .payload_offset = f->h.payload_offset,
-			       .readback = true, .source = f->sd.map, .source_size = f->sd.map_len,
+			       .readback = true, .source = f->sd.map, .source_fd = f->sd.map_fd,
+			       .source_size = f->sd.map_len,
 			       .target_room = f->sd.map_room };
 	int rc = delta_static_install(&j, &f->c, &f->e);
 	close(fd);
@@ -308,6 +310,31 @@ static void test_scan_error(void **state)
 	teardown(&f);
 }
 
+/* The scan reads the source blocks of copies from the active slot's
+ * descriptor, not through the mapping: one that reads nothing there ends
+ * the install, exit 1, naming what failed, before any frame is fetched;
+ * the next run, which can read it, completes the image. */
+static void test_source_unreadable(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	setup(&f, 40 * BS);
+	assert_int_equal(check(&f), 0);
+	int keep = f.sd.map_fd, null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(null >= 0);
+	f.sd.map_fd = null;
+	assert_int_equal(run(&f), -EIO);
+	assert_int_equal(f.e.exit, UPD_EXIT_OTHER);
+	assert_non_null(strstr(f.e.msg, "install B: read the active slot: "));
+	assert_true(f.c.downloaded == 0);
+	f.sd.map_fd = keep;
+	close(null);
+	assert_int_equal(run(&f), 0);
+	tu_assert_file_starts(f.target, f.new_, f.n);
+	teardown(&f);
+}
+
 /* Format 5: a frame that takes the new image's earlier blocks into its
  * prefix finds them mapped right after the source, so the source must be
  * whole pages. 40 blocks of 4 KiB are on 4 KiB pages (the install makes
@@ -348,4 +375,4 @@ TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_apply), cmocka_unit_t
 	cmocka_unit_test(test_stale_source), cmocka_unit_test(test_source_by_id),
 	cmocka_unit_test(test_corrupt_frame), cmocka_unit_test(test_scan_error),
 	cmocka_unit_test(test_readback_reads_the_medium),
-	cmocka_unit_test(test_source_not_whole_pages))
+	cmocka_unit_test(test_source_not_whole_pages), cmocka_unit_test(test_source_unreadable))
