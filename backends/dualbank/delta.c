@@ -100,7 +100,7 @@ int delta_install(const struct delta_job *j, struct delta_counts *c, struct erro
 	if (rc == 0)
 		rc = delta_verify_image(j, r.rb, e);
 	readback_free(r.rb);
-	free(r.need), free(r.wbuf), free(r.fin), free(r.hashes);
+	free(r.need), free(r.wbuf), free(r.hashes);
 	sha256_free(r.hash);
 	block_hasher_free(r.hasher);
 	return rc;

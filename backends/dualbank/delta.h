@@ -101,11 +101,6 @@ struct delta_run {
 	struct readback *rb;
 	uint64_t rb_next;
 	uint64_t rb_upto; /* the bytes rb was last told are final: never less */
-	/* One compressed frame as it arrives, kept over delta_fetch_some's
-	 * calls and grown to the longest frame fetched (its owner frees it):
-	 * one buffer per install, not one per batch of frames. */
-	uint8_t *fin;
-	size_t fin_cap;
 	/* Blocks to write at consecutive offsets go out as one write. */
 	uint8_t *wbuf;
 	uint64_t wfirst; /* the block wbuf starts with */
@@ -130,11 +125,18 @@ int delta_from_network(struct delta_run *r, struct error *e);
 /* Frame f's compressed length. */
 uint64_t delta_frame_len(const struct bundle_index *ix, uint64_t f);
 /* Gets the payload frames f with want[f] set (r->j->src, ranges of adjacent
- * frames joined), each complete frame's compressed bytes handed to done in
- * order; then flushes r's writes. Counts downloaded, received and requests
- * in r->c; the progress phase "download". */
-typedef int (*delta_frame_fn)(struct delta_run *r, void *user, uint64_t frame, const uint8_t *in,
-			      size_t len, struct error *e);
+ * frames joined), each frame's compressed bytes handed to done in order, as
+ * they arrive: no frame is held whole. Then flushes r's writes. Counts
+ * downloaded, received and requests in r->c; the progress phase "download". */
+struct delta_piece {
+	uint64_t frame;
+	uint64_t at;      /* the offset of in within the frame's compressed bytes */
+	const uint8_t *in;
+	size_t len;
+	bool end;         /* the frame's last piece */
+};
+typedef int (*delta_frame_fn)(struct delta_run *r, void *user, const struct delta_piece *p,
+			      struct error *e);
 int delta_fetch_frames(struct delta_run *r, const uint8_t *want, delta_frame_fn done, void *user,
 		       struct error *e);
 /* The same for the frames [first, end) only, in one call of the range

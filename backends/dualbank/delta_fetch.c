@@ -6,10 +6,10 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 
 #include "../../lib/progress.h"
 #include "delta.h"
+#include "frame_decode.h"
 
 struct fetch {
 	struct delta_run *r;
@@ -40,13 +40,11 @@ uint64_t delta_wanted_bytes(const struct bundle_index *ix, const uint8_t *want, 
 	return total;
 }
 
-/* The frames [first, end) wanted, adjacent ones joined into one range; r's
- * fin: room for the longest of them. */
+/* The frames [first, end) wanted, adjacent ones joined into one range. */
 static int plan_ranges(struct fetch *f, const uint8_t *want, uint64_t first, uint64_t end,
 		       struct error *e)
 {
 	const struct bundle_index *ix = f->r->j->ix;
-	uint64_t most = 1;
 
 	f->ranges = malloc((end > first ? end - first : 1) * sizeof(*f->ranges));
 	f->first_frame = malloc((end > first ? end - first : 1) * sizeof(*f->first_frame));
@@ -62,14 +60,6 @@ static int plan_ranges(struct fetch *f, const uint8_t *want, uint64_t first, uin
 				f->r->j->payload_offset + ix->frame_offset[fr], delta_frame_len(ix, fr) };
 			f->first_frame[f->n++] = fr;
 		}
-		if (delta_frame_len(ix, fr) > most)
-			most = delta_frame_len(ix, fr);
-	}
-	if (most > f->r->fin_cap) {
-		uint8_t *in = realloc(f->r->fin, most);
-		if (!in)
-			return err_oom(e, NULL);
-		f->r->fin = in, f->r->fin_cap = most;
 	}
 	return 0;
 }
@@ -86,15 +76,14 @@ static int on_bytes(void *user, size_t ri, uint64_t at, const uint8_t *data, siz
 	}
 	while (len > 0) {
 		size_t room = (size_t)(delta_frame_len(ix, f->frame) - f->in_len);
-		size_t n = len < room ? len : room;
-		memcpy(f->r->fin + f->in_len, data, n);
-		f->in_len += n, data += n, len -= n;
-		if (f->in_len == delta_frame_len(ix, f->frame)) {
-			int rc = f->done(f->r, f->user, f->frame, f->r->fin, f->in_len, e);
-			if (rc < 0)
-				return rc;
+		struct delta_piece p = { f->frame, f->in_len, data, len < room ? len : room, false };
+		p.end = p.len == room;
+		int rc = f->done(f->r, f->user, &p, e);
+		if (rc < 0)
+			return rc;
+		f->in_len += p.len, data += p.len, len -= p.len;
+		if (p.end)
 			f->frame++, f->in_len = 0;
-		}
 	}
 	f->r->c->downloaded = f->before + f->now.payload;
 	if (f->tick)
@@ -153,7 +142,7 @@ int delta_fetch_frames(struct delta_run *r, const uint8_t *want, delta_frame_fn 
 /* ---- the dynamic delta's frames ---- */
 
 struct dynamic {
-	ZSTD_DCtx *dctx;
+	struct frame_decode dec;
 	uint8_t *out; /* one decoded frame */
 };
 
@@ -161,19 +150,17 @@ struct dynamic {
 	err_set(e, UPD_EXIT_VERIFY, EBADMSG, "install %s: corrupt payload: frame %" PRIu64 " " fmt, \
 		(r)->j->name, fr, __VA_ARGS__)
 
-/* A complete frame: decoded alone into exactly its share of the image, then
+/* A complete frame, decoded alone into exactly its share of the image:
  * each of its needed blocks checked and written. */
-static int frame_done(struct delta_run *r, void *user, uint64_t fr, const uint8_t *in,
-		      size_t in_len, struct error *e)
+static int frame_done(struct delta_run *r, struct dynamic *dy, uint64_t fr, struct error *e)
 {
-	struct dynamic *dy = user;
 	const struct bundle_index *ix = r->j->ix;
 	uint64_t start = fr * ix->frame_size, size = r->j->m->image_size;
 	uint64_t want = size - start < ix->frame_size ? size - start : ix->frame_size;
-	size_t got = ZSTD_decompressDCtx(dy->dctx, dy->out, ix->frame_size, in, in_len);
+	size_t got = 0;
 
-	if (ZSTD_isError(got))
-		return CORRUPT(r, fr, e, "does not decode: %s", ZSTD_getErrorName(got));
+	if (frame_decode_end(&dy->dec, &got) < 0)
+		return CORRUPT(r, fr, e, "does not decode: %s", dy->dec.why);
 	if (got != want)
 		return CORRUPT(r, fr, e, "decodes to %zu bytes, not its %" PRIu64 " bytes of the image",
 			       got, want);
@@ -194,6 +181,20 @@ static int frame_done(struct delta_run *r, void *user, uint64_t fr, const uint8_
 	return 0;
 }
 
+/* A piece of a frame, decoded as it comes. */
+static int frame_piece(struct delta_run *r, void *user, const struct delta_piece *p,
+		       struct error *e)
+{
+	struct dynamic *dy = user;
+
+	if (p->at == 0 &&
+	    frame_decode_begin(&dy->dec, dy->out, r->j->ix->frame_size, NULL, 0) < 0)
+		return CORRUPT(r, p->frame, e, "does not decode: %s", dy->dec.why);
+	if (frame_decode_feed(&dy->dec, p->in, p->len, p->len, NULL, NULL) < 0)
+		return CORRUPT(r, p->frame, e, "does not decode: %s", dy->dec.why);
+	return p->end ? frame_done(r, dy, p->frame, e) : 0;
+}
+
 int delta_from_network(struct delta_run *r, struct error *e)
 {
 	const struct bundle_index *ix = r->j->ix;
@@ -206,17 +207,19 @@ int delta_from_network(struct delta_run *r, struct error *e)
 		return 0;
 	want = calloc(ix->nframes ? ix->nframes : 1, 1);
 	dy.out = malloc(ix->frame_size);
-	dy.dctx = ZSTD_createDCtx();
-	if (!want || !dy.out || !dy.dctx) {
+	/* The window the manifest signs bounds the decoder, as in the full stream. */
+	rc = frame_decode_init(&dy.dec, (int)r->j->m->zstd_window_log);
+	if (rc == -EINVAL)
+		rc = err_set(e, UPD_EXIT_VERIFY, EINVAL, "install %s: zstd refuses a window of 2^%d bytes",
+			     r->j->name, (int)r->j->m->zstd_window_log);
+	else if (rc < 0 || !want || !dy.out)
 		rc = err_oom(e, NULL);
-	} else {
+	if (rc == 0) {
 		for (uint64_t i = 0; i < ix->nblocks; i++)
 			want[i / per] |= r->need[i];
-		/* The window the manifest signs bounds the decoder, as in the full stream. */
-		ZSTD_DCtx_setParameter(dy.dctx, ZSTD_d_windowLogMax, (int)r->j->m->zstd_window_log);
-		rc = delta_fetch_frames(r, want, frame_done, &dy, e);
+		rc = delta_fetch_frames(r, want, frame_piece, &dy, e);
 	}
-	ZSTD_freeDCtx(dy.dctx);
+	frame_decode_free(&dy.dec);
 	free(dy.out), free(want);
 	return rc;
 }

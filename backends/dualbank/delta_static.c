@@ -2,9 +2,10 @@
  * scan of the target on a thread of its own (zero and copied blocks compared
  * and written where they differ, each frame's data blocks hashed against the
  * frame's hash) while this thread fetches the frames the scan found missing,
- * as soon as it has decided them, with range requests, decodes them with the
- * source image as their prefix (format 5: followed by the target's blocks the
- * index names, final by then) and writes them; then the whole image
+ * as soon as it has decided them, with range requests, decodes them as they
+ * come with the source image as their prefix (format 5: followed by the
+ * target's blocks the index names, final by then) and writes them once
+ * checked; then the whole image
  * verified. The two overlap because the scan waits on the slots and the
  * frames on the network and the decoder. */
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <zstd.h>
 
 #include "../../lib/digest.h"
 #include "../../lib/fault.h"
@@ -23,6 +23,7 @@
 #include "../../lib/progress.h"
 #include "../image/readback.h"
 #include "delta.h"
+#include "frame_decode.h"
 
 /* What the scan has done, published under sdelta.mu. */
 struct scan_state {
@@ -38,6 +39,7 @@ struct sdelta {
 	uint8_t *want;       /* per frame: 1 while the target does not hold it */
 	uint8_t *frame;      /* one decoded frame */
 	uint8_t *chunk;      /* the scan's read buffer */
+	uint64_t chunk_blocks; /* blocks chunk holds */
 	/* The scan's copies: a run of source blocks read with pread, not through
 	 * the mapping, whose faults map 64 KiB or more around each block and
 	 * count in the process's RSS. */
@@ -49,7 +51,7 @@ struct sdelta {
 	uint64_t ndata;      /* data blocks the scan has seen */
 	uint64_t nframe;     /* frames the scan has decided */
 	uint8_t *zeros, *blk; /* one block each */
-	ZSTD_DCtx *dctx;
+	struct frame_decode dec; /* the frame being fetched */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct scan_state pub; /* under mu */
@@ -62,6 +64,17 @@ struct sdelta {
 	struct source_stats st;
 };
 
+/* Compressed bytes decoded between two releases of the source's mapping.
+ * zstd decodes a block (up to 128 KiB) once all of it is in, and a block
+ * of matches into the source can be a few hundred bytes: on the 256 MiB
+ * fixture of bench/delta_install.py (2026-12-07, each compressed frame
+ * still held whole) steps of 256 bytes and of 1 KiB peaked at 25 MiB of
+ * RSS, 16 KiB at 41, the whole frame at once at 50. */
+#define DECODE_STEP 256u
+/* The scan's read of the target, in bytes (or one block, if larger): a
+ * quarter of the dynamic delta's DELTA_CHUNK, for the peak RSS (the scan
+ * runs beside the frames' buffers). */
+#define SCAN_CHUNK (256u << 10)
 /* The scan's run of source blocks, in bytes. */
 #define SCAN_RUN (256u << 10)
 
@@ -234,7 +247,8 @@ static int publish(struct sdelta *s, uint64_t final)
 static int scan(struct sdelta *s, struct error *e)
 {
 	const struct delta_job *j = s->sr.j;
-	uint32_t bs = j->ix->block_size, per = DELTA_CHUNK / bs;
+	uint32_t bs = j->ix->block_size;
+	uint64_t per = s->chunk_blocks;
 	int rc = 0;
 
 	for (uint64_t i = 0; i < j->ix->nblocks && rc == 0; i += per) {
@@ -309,34 +323,59 @@ static void follow(struct sdelta *s, uint64_t f)
 	delta_readback_upto(&s->r, upto < s->seen.final ? upto : s->seen.final);
 }
 
-/* A complete frame: decoded with the source as its prefix into one frame
- * buffer, checked against its hash, then written. */
-static int frame_done(struct delta_run *r, void *user, uint64_t f, const uint8_t *in, size_t len,
-		      struct error *e)
+static void release_source(void *job)
 {
-	struct sdelta *s = user;
-	uint64_t want = frame_data_len(s, f);
-	size_t plen = 0, got;
+	source_release(job);
+}
+
+/* The first piece of frame f: its prefix is ready, its decoding begins. */
+static int frame_begin(struct sdelta *s, uint64_t f, struct error *e)
+{
+	size_t plen = 0;
 	int rc = frame_prefix(s, f, &plen, e);
 
-	if (rc < 0)
-		return rc;
-	got = ZSTD_DCtx_refPrefix(s->dctx, r->j->source, plen);
-	if (!ZSTD_isError(got))
-		got = ZSTD_decompressDCtx(s->dctx, s->frame, r->j->ix->frame_size, in, len);
-	if (ZSTD_isError(got))
-		return CORRUPT(r, e, "frame %" PRIu64 " does not decode: %s", f,
-			       ZSTD_getErrorName(got));
+	if (rc == 0 && frame_decode_begin(&s->dec, s->frame, s->r.j->ix->frame_size, s->r.j->source,
+					  plen) < 0)
+		rc = CORRUPT(&s->r, e, "frame %" PRIu64 " does not decode: %s", f, s->dec.why);
+	return rc;
+}
+
+/* A whole frame, decoded: checked against its hash, then written. */
+static int frame_done(struct sdelta *s, uint64_t f, struct error *e)
+{
+	struct delta_run *r = &s->r;
+	uint64_t want = frame_data_len(s, f);
+	size_t got = 0;
+	int rc;
+
+	if (frame_decode_end(&s->dec, &got) < 0)
+		return CORRUPT(r, e, "frame %" PRIu64 " does not decode: %s", f, s->dec.why);
 	if (got != want)
 		return CORRUPT(r, e, "frame %" PRIu64 " decodes to %zu bytes, not %" PRIu64, f, got,
 			       want);
 	if (!bundle_index_frame_matches_with(r->hash, r->j->ix, f, s->frame, got))
 		return CORRUPT(r, e, "frame %" PRIu64 " does not match the signed index", f);
-	source_release(r->j);
 	rc = write_frame(s, f, e);
 	if (rc == 0)
 		follow(s, f + 1);
 	return rc;
+}
+
+/* A frame's compressed bytes as they come, decoded with the source as its
+ * prefix, DECODE_STEP bytes at a time, the prefix's page table entries
+ * dropped after each step: what one step refers to is mapped at once, not
+ * what the whole frame does (a frame of a feature release refers to source
+ * pages all over the image, each fault mapping 64 KiB around it). */
+static int frame_piece(struct delta_run *r, void *user, const struct delta_piece *p,
+		       struct error *e)
+{
+	struct sdelta *s = user;
+	int rc = p->at == 0 ? frame_begin(s, p->frame, e) : 0;
+
+	if (rc == 0 && frame_decode_feed(&s->dec, p->in, p->len, DECODE_STEP, release_source,
+					 (void *)r->j) < 0)
+		rc = CORRUPT(r, e, "frame %" PRIu64 " does not decode: %s", p->frame, s->dec.why);
+	return rc == 0 && p->end ? frame_done(s, p->frame, e) : rc;
 }
 
 /* The progress line: the scan's phase in image bytes (with what the frames
@@ -411,7 +450,7 @@ static int follow_scan(struct sdelta *s, struct error *e)
 		else
 			report(&s->r, s);
 		if (s->seen.decided > s->next)
-			rc = delta_fetch_some(&s->r, s->want, s->next, s->seen.decided, frame_done,
+			rc = delta_fetch_some(&s->r, s->want, s->next, s->seen.decided, frame_piece,
 					      report, s, &s->st, e);
 		s->next = s->seen.decided;
 		if (rc == 0)
@@ -454,10 +493,10 @@ static int scan_and_fetch(struct sdelta *s, struct error *e)
 static void sdelta_free(struct sdelta *s)
 {
 	free(s->sr.wbuf), free(s->r.wbuf), free(s->want), free(s->frame), free(s->chunk);
-	free(s->r.fin), free(s->zeros), free(s->blk), free(s->run);
+	free(s->zeros), free(s->blk), free(s->run);
 	sha256_free(s->r.hash);
 	sha256_free(s->fh);
-	ZSTD_freeDCtx(s->dctx);
+	frame_decode_free(&s->dec);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 }
@@ -474,18 +513,21 @@ static int sdelta_alloc(struct sdelta *s, struct error *e)
 	s->r.hash = sha256_new();
 	s->want = calloc(nf, 1);
 	s->frame = malloc(ix->frame_size);
-	s->chunk = malloc(DELTA_CHUNK);
+	s->chunk_blocks = SCAN_CHUNK > ix->block_size ? SCAN_CHUNK / ix->block_size : 1;
+	s->chunk = malloc(s->chunk_blocks * ix->block_size);
 	s->run_cap = SCAN_RUN > ix->block_size ? SCAN_RUN / ix->block_size : 1;
 	s->run = malloc(s->run_cap * ix->block_size);
 	s->zeros = calloc(1, ix->block_size);
 	s->blk = malloc(ix->block_size);
-	s->dctx = ZSTD_createDCtx();
 	if (!s->r.wbuf || !s->sr.wbuf || !s->r.hash || !s->want || !s->frame || !s->chunk || !s->run ||
-	    !s->zeros || !s->blk || !s->dctx)
+	    !s->zeros || !s->blk)
 		return err_oom(e, NULL);
 	/* The window the manifest signs bounds the decoder (the source and a frame). */
-	ZSTD_DCtx_setParameter(s->dctx, ZSTD_d_windowLogMax, s->r.j->m->zstd_window_log);
-	return 0;
+	int rc = frame_decode_init(&s->dec, s->r.j->m->zstd_window_log);
+	if (rc == -EINVAL)
+		return err_set(e, UPD_EXIT_VERIFY, EINVAL, "install %s: zstd refuses a window of 2^%d bytes",
+			       s->r.j->name, s->r.j->m->zstd_window_log);
+	return rc < 0 ? err_oom(e, NULL) : 0;
 }
 
 int delta_static_install(const struct delta_job *j, struct delta_counts *c, struct error *e)
