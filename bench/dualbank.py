@@ -256,7 +256,7 @@ class Others:
 
     def run(self, url, i=0):
         """One measurement of each, interleaved with the updater's; run i
-        rotates their order."""
+        orders them (quiesce.order)."""
         sw, ra = self.sw, self.rauc
         steps = [
             ("swu_http", "swupdate", sw and sw.swu, lambda: sw.install(
@@ -267,7 +267,7 @@ class Others:
             ("rauc_http", "rauc", ra and ra.bundle, lambda: ra.install(f"{url}/rauc/bench.raucb")),
             ("rauc_file", "rauc", ra and ra.bundle, lambda: ra.install(ra.bundle)),
         ]
-        for key, tool, source, fn in quiesce.rotate(steps, i):
+        for key, tool, source, fn in quiesce.order(steps, i):
             if not self.usable(key, tool):
                 continue
             warm(source)
@@ -302,7 +302,7 @@ def main():
         for i in range(RUNS):
             steps = timed_steps(res, dev, slot, url)
             steps.append(("others", lambda: others.run(url, i)))
-            order = quiesce.rotate(steps, i)
+            order = quiesce.order(steps, i)
             res["order"].append(" ".join(name for name, _ in order))
             res["load"].append(quiesce.loadavg())
             for _, fn in order:
@@ -411,7 +411,8 @@ def write_report(res, others, elapsed, load):
         + quiesce.medium_text() + ". Each figure is the median of "
         f"{RUNS} runs, with min-max; a time ratio is that of the fastest third of the runs (bench/"
         "quiesce.py, best()); every row is measured in the same loop, one after the "
-        "other, the order rotated from run to run (bench/quiesce.py); before each timed "
+        "other, in an order that changes from run to run (each row following each other "
+        "equally often, bench/quiesce.py); before each timed "
         "command the bench syncs, drops the clean page cache, waits for the dirty pages to be "
         "written back, then reads that command's source into the page cache; before every run "
         f"each block of the slot holds the byte 0x{FILL:02X} (allocated, and unlike any block of "

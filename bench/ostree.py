@@ -196,7 +196,7 @@ def bench_mode(delta):
         res = {k + s: [] for k in TOOLS for s in ("", "_rss", "_bytes")}
         res["order"] = []
         for i in range(RUNS):
-            order = quiesce.rotate(list(TOOLS), i)
+            order = quiesce.order(list(TOOLS), i)
             res["order"].append(" ".join(order))
             for tool in order:
                 timed_run(res, tool, pristine, dev, url, log)
@@ -286,7 +286,8 @@ def write_report(results, elapsed):
         "--no-readback` (the same without the read-back), and with the `ostree` command (`ostree pull` + "
         "`ostree admin deploy`, GPG check on; like libostree inside the updater, it checks each object "
         f"only as it writes it). Median of {RUNS} runs, min-max in brackets. In each run the "
-        "three tools run one after the other, the order rotated from run to run; before each "
+        "three tools run one after the other, in an order that changes from run to run (each tool "
+        "following each other equally often, bench/quiesce.py); before each "
         "timed run the device copy is written home and the clean page cache dropped "
         "(bench/quiesce.py); the timed runs have nice " + str(quiesce.PRIORITY)
         + ("" if os.geteuid() == 0 else " (not here: not root)") + ". " + quiesce.summary(STATES)

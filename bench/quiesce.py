@@ -69,12 +69,29 @@ def warm(*paths):
                 pass
 
 
-def rotate(steps, i):
-    """Run i's order: the steps rotated by i, so that no tool always follows
-    the same one (an order effect then spreads over the runs and the median
-    sees it at most once in three)."""
-    k = i % len(steps) if steps else 0
-    return steps[k:] + steps[:k]
+def order(steps, i):
+    """Run i's order of the steps: a row of a balanced Latin square (Williams'
+    design): over len(steps) runs (twice that for an odd number of steps)
+    every step runs once in each place and follows every other step equally
+    often, so that an order effect (the writeback or the page cache the step
+    before leaves) falls on every step alike instead of always on the same
+    pair. A plain rotation, used until 2026-12-07, keeps every step's
+    predecessor the same in all runs but one."""
+    n = len(steps)
+    if n < 2:
+        return list(steps)
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    r = i % (n if n % 2 == 0 else 2 * n)
+    row = [(x + r) % n for x in first]
+    if r >= n:  # odd n: the second n rows are the first n reversed
+        row.reverse()
+    return [steps[k] for k in row]
 
 
 def best(xs):

@@ -115,7 +115,7 @@ class Bench:
         self.r = Results()
         self.errors = {}         # tool -> why it has no figures
         self.loops = []
-        self.run_index = 0       # rotates the order of the dual-bank tools
+        self.run_index = 0       # orders the dual-bank tools (quiesce.order)
         self.states = []         # quiesce.settle() before each dual-bank timed run
 
     # --- set-up -------------------------------------------------------------------
@@ -355,9 +355,9 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
         for k in range(DB_REPEAT):
             i = self.run_index * DB_REPEAT + k
             if k < DB_REPEAT - 1:
-                order = quiesce.rotate(steps + [db], i)
+                order = quiesce.order(steps + [db], i)
             else:  # the read-back install last: the device boots what it installed
-                order = quiesce.rotate(steps, i) + [db]
+                order = quiesce.order(steps, i) + [db]
             for name, fn in order:
                 self.r.context = {"after": after}
                 fn()
@@ -492,7 +492,7 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
         """Run i's order: each updater step and the `ostree` command's step
         after it swap places on odd runs, so that neither always follows the
         same work (the page cache of the server's objects, the writeback of
-        the pass before); the dual-bank tools rotate likewise (quiesce.rotate)."""
+        the pass before); the dual-bank tools change places likewise (quiesce.order)."""
         out = list(steps)
         if i % 2 == 0:
             return out
