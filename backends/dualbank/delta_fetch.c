@@ -40,14 +40,19 @@ uint64_t delta_wanted_bytes(const struct bundle_index *ix, const uint8_t *want, 
 	return total;
 }
 
-/* The frames [first, end) wanted, adjacent ones joined into one range. */
+/* The frames [first, end) wanted, adjacent ones joined into one range: the
+ * ranges counted first, so that the tables hold what is wanted, not a row
+ * per frame (65536 frames of a 1 GiB image: 1.5 MiB, at the install's peak). */
 static int plan_ranges(struct fetch *f, const uint8_t *want, uint64_t first, uint64_t end,
 		       struct error *e)
 {
 	const struct bundle_index *ix = f->r->j->ix;
+	size_t runs = 0;
 
-	f->ranges = malloc((end > first ? end - first : 1) * sizeof(*f->ranges));
-	f->first_frame = malloc((end > first ? end - first : 1) * sizeof(*f->first_frame));
+	for (uint64_t fr = first; fr < end; fr++)
+		runs += want[fr] && !(fr > first && want[fr - 1]);
+	f->ranges = malloc((runs ? runs : 1) * sizeof(*f->ranges));
+	f->first_frame = malloc((runs ? runs : 1) * sizeof(*f->first_frame));
 	if (!f->ranges || !f->first_frame)
 		return err_oom(e, NULL);
 	for (uint64_t fr = first; fr < end; fr++) {

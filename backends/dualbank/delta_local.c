@@ -120,6 +120,11 @@ static int target_chunk(struct delta_run *r, uint8_t *buf, uint64_t first, uint6
 	return rc;
 }
 
+/* Blocks of a record walked between two releases of its mapping (256 KiB
+ * of hashes): a record is a file mapping whose pages would otherwise stay
+ * in the process's RSS (slot_blocks_release). */
+#define RECORD_STRIDE 16384u
+
 /* Whether the target's record covers blocks [first, first + n) and says
  * each holds something else than the new image's block there. */
 static bool recorded_all_differ(const struct delta_run *r, uint64_t first, uint64_t n)
@@ -143,8 +148,12 @@ static uint8_t *unread_chunks(const struct delta_run *r, uint64_t nchunks)
 	uint64_t per = DELTA_CHUNK / r->j->ix->block_size, nb = r->j->ix->nblocks;
 	uint8_t *u = malloc(nchunks ? nchunks : 1);
 
-	for (uint64_t c = 0; u && c < nchunks; c++)
+	for (uint64_t c = 0; u && c < nchunks; c++) {
 		u[c] = recorded_all_differ(r, c * per, nb - c * per < per ? nb - c * per : per);
+		if ((c + 1) * per % RECORD_STRIDE == 0)
+			slot_blocks_release(r->j->target_blocks);
+	}
+	slot_blocks_release(r->j->target_blocks);
 	return u;
 }
 
@@ -335,7 +344,8 @@ static uint64_t next_run(const struct delta_run *r, const uint32_t *w, uint64_t 
 			++*a;
 		if (*a > *first || *a == nblocks)
 			return *a - *first;
-		++*a;
+		if (++*a % RECORD_STRIDE == 0)
+			slot_blocks_release(b);
 	}
 }
 
@@ -368,6 +378,7 @@ static int scan_active(struct delta_run *r, int fd, uint64_t nblocks, const uint
 			break;
 		}
 		rc = use_active_run(r, buf, n, w, e);
+		slot_blocks_release(r->j->active_blocks);
 		delta_report(r, a * bs);
 	}
 	if (rc == 0)

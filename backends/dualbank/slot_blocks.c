@@ -161,6 +161,12 @@ int slot_blocks_open(const char *state_dir, const char *slot, const char *id, ui
 	return rc;
 }
 
+void slot_blocks_release(const struct slot_blocks *b)
+{
+	if (b && b->map)
+		madvise(b->map, b->map_len, MADV_DONTNEED);
+}
+
 void slot_blocks_close(struct slot_blocks *b)
 {
 	if (b->map)
