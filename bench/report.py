@@ -353,11 +353,13 @@ hooks = {{ dir = "hooks"; timeout = 10; }};
         db = ("db", lambda: updater("db", []))
         after = "start"
         for k in range(DB_REPEAT):
-            i = self.run_index * DB_REPEAT + k
+            # Each list walks its own square's rows in turn: one index for
+            # both would give each list only every DB_REPEAT-th row.
             if k < DB_REPEAT - 1:
+                i = self.run_index * (DB_REPEAT - 1) + k
                 order = quiesce.order(steps + [db], i)
             else:  # the read-back install last: the device boots what it installed
-                order = quiesce.order(steps, i) + [db]
+                order = quiesce.order(steps, self.run_index) + [db]
             for name, fn in order:
                 self.r.context = {"after": after}
                 fn()
