@@ -12,6 +12,7 @@
 #include "../../lib/progress.h"
 #include "../image/readback.h"
 #include "block_hasher.h"
+#include "frame_decode.h"
 
 int delta_check_start(const struct delta_job *j, struct readback **rb, struct error *e)
 {
@@ -68,6 +69,23 @@ int delta_verify_image(const struct delta_job *j, struct readback *rb, struct er
 			     "install %s: the image in %s does not match the manifest's image-sha256 "
 			     "after the delta install", j->name, j->path);
 	return rc;
+}
+
+int delta_decoder_init(const struct delta_job *j, struct frame_decode *d, struct error *e)
+{
+	/* As in the full stream: a frame asking for more fails to decode. */
+	int rc = frame_decode_init(d, j->m->zstd_window_log);
+
+	if (rc == -EINVAL)
+		return err_set(e, UPD_EXIT_VERIFY, EINVAL,
+			       "install %s: zstd refuses a window of 2^%d bytes", j->name,
+			       j->m->zstd_window_log);
+	return rc < 0 ? err_oom(e, NULL) : 0;
+}
+
+size_t delta_blocks_in(size_t bytes, uint32_t bs)
+{
+	return bytes > bs ? bytes / bs : 1;
 }
 
 int delta_install(const struct delta_job *j, struct delta_counts *c, struct error *e)

@@ -166,3 +166,9 @@ int delta_verify_image(const struct delta_job *j, struct readback *rb, struct er
 int delta_read_chunk(int fd, uint8_t *buf, size_t n, uint64_t off);
 /* The progress of a pass over done bytes, with what moved. */
 void delta_report(const struct delta_run *r, uint64_t done);
+/* The frames' decoder (frame_decode.h), bounded by the window j->m signs:
+ * on failure nothing is left to free. */
+struct frame_decode;
+int delta_decoder_init(const struct delta_job *j, struct frame_decode *d, struct error *e);
+/* How many blocks of bs bytes make bytes (at least one). */
+size_t delta_blocks_in(size_t bytes, uint32_t bs);

@@ -210,14 +210,12 @@ int delta_from_network(struct delta_run *r, struct error *e)
 
 	if (r->n_need == 0)
 		return 0;
+	rc = delta_decoder_init(r->j, &dy.dec, e);
+	if (rc < 0)
+		return rc;
 	want = calloc(ix->nframes ? ix->nframes : 1, 1);
 	dy.out = malloc(ix->frame_size);
-	/* The window the manifest signs bounds the decoder, as in the full stream. */
-	rc = frame_decode_init(&dy.dec, (int)r->j->m->zstd_window_log);
-	if (rc == -EINVAL)
-		rc = err_set(e, UPD_EXIT_VERIFY, EINVAL, "install %s: zstd refuses a window of 2^%d bytes",
-			     r->j->name, (int)r->j->m->zstd_window_log);
-	else if (rc < 0 || !want || !dy.out)
+	if (!want || !dy.out)
 		rc = err_oom(e, NULL);
 	if (rc == 0) {
 		for (uint64_t i = 0; i < ix->nblocks; i++)

@@ -68,8 +68,8 @@ struct sdelta {
  * zstd decodes a block (up to 128 KiB) once all of it is in, and a block
  * of matches into the source can be a few hundred bytes: on the 256 MiB
  * fixture of bench/delta_install.py (2026-12-07, each compressed frame
- * still held whole) steps of 256 bytes and of 1 KiB peaked at 25 MiB of
- * RSS, 16 KiB at 41, the whole frame at once at 50. */
+ * still held whole) steps of 256 bytes and of 1 KiB peaked at about 25400
+ * KiB of RSS, 16 KiB at 41000, the whole frame at once at 50460. */
 #define DECODE_STEP 256u
 /* The scan's read of the target, in bytes (or one block, if larger): a
  * quarter of the dynamic delta's DELTA_CHUNK, for the peak RSS (the scan
@@ -92,16 +92,6 @@ static uint64_t counted(const uint64_t *n)
 	return __atomic_load_n(n, __ATOMIC_RELAXED);
 }
 
-/* The source is a shared read-only mapping of the active slot, which only
- * the decoder reads (its prefix): dropping its page table entries after each
- * frame leaves its pages in the page cache but takes them out of this
- * process's RSS, which would otherwise grow to all the frames refer to
- * (what the next frame refers to faults back in from the cache). */
-static void source_release(const struct delta_job *j)
-{
-	madvise((void *)(uintptr_t)j->source, (size_t)(j->source_size + j->target_room),
-		MADV_DONTNEED);
-}
 
 /* Format 5: the target's first blocks mapped read-only right after the
  * source, in the room the source's mapping kept (static_delta.h); what the
@@ -323,9 +313,18 @@ static void follow(struct sdelta *s, uint64_t f)
 	delta_readback_upto(&s->r, upto < s->seen.final ? upto : s->seen.final);
 }
 
+/* The source is a shared read-only mapping of the active slot (and, format
+ * 5, of the target's first blocks), which only the decoder reads (its
+ * prefix): dropping its page table entries every DECODE_STEP compressed
+ * bytes leaves its pages in the page cache but takes them out of this
+ * process's RSS, which would otherwise grow to all the frames refer to
+ * (what the next step refers to faults back in from the cache). */
 static void release_source(void *job)
 {
-	source_release(job);
+	const struct delta_job *j = job;
+
+	madvise((void *)(uintptr_t)j->source, (size_t)(j->source_size + j->target_room),
+		MADV_DONTNEED);
 }
 
 /* The first piece of frame f: its prefix is ready, its decoding begins. */
@@ -513,21 +512,16 @@ static int sdelta_alloc(struct sdelta *s, struct error *e)
 	s->r.hash = sha256_new();
 	s->want = calloc(nf, 1);
 	s->frame = malloc(ix->frame_size);
-	s->chunk_blocks = SCAN_CHUNK > ix->block_size ? SCAN_CHUNK / ix->block_size : 1;
+	s->chunk_blocks = delta_blocks_in(SCAN_CHUNK, ix->block_size);
 	s->chunk = malloc(s->chunk_blocks * ix->block_size);
-	s->run_cap = SCAN_RUN > ix->block_size ? SCAN_RUN / ix->block_size : 1;
+	s->run_cap = delta_blocks_in(SCAN_RUN, ix->block_size);
 	s->run = malloc(s->run_cap * ix->block_size);
 	s->zeros = calloc(1, ix->block_size);
 	s->blk = malloc(ix->block_size);
 	if (!s->r.wbuf || !s->sr.wbuf || !s->r.hash || !s->want || !s->frame || !s->chunk || !s->run ||
 	    !s->zeros || !s->blk)
 		return err_oom(e, NULL);
-	/* The window the manifest signs bounds the decoder (the source and a frame). */
-	int rc = frame_decode_init(&s->dec, s->r.j->m->zstd_window_log);
-	if (rc == -EINVAL)
-		return err_set(e, UPD_EXIT_VERIFY, EINVAL, "install %s: zstd refuses a window of 2^%d bytes",
-			       s->r.j->name, s->r.j->m->zstd_window_log);
-	return rc < 0 ? err_oom(e, NULL) : 0;
+	return delta_decoder_init(s->r.j, &s->dec, e);
 }
 
 int delta_static_install(const struct delta_job *j, struct delta_counts *c, struct error *e)
