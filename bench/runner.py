@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark's drivers for other updaters (stdlib only):
 run a command with its wall time, the time of a marker line in its output and
 its peak RSS; time an fsync; read a package's version."""
+import hashlib
 import os
 import shutil
 import struct
@@ -47,6 +48,16 @@ def slim_updater(top):
                     "WITH_SINGLECOPY=0", f"BUILD={build}", f"{build}/updater-bin"],
                    check=True, stdout=subprocess.DEVNULL)
     return os.path.join(top, build, "updater-bin")
+
+
+def bundle_sources(top):
+    """The SHA-256 of bundle/'s sources (what makes a bundle or a delta),
+    for caches of what `updater bundle create` made."""
+    h = hashlib.sha256()
+    for f in sorted(os.listdir(os.path.join(top, "bundle"))):
+        with open(os.path.join(top, "bundle", f), "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()
 
 
 def extract_payload(bundle, out):
