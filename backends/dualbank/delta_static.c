@@ -92,7 +92,6 @@ static uint64_t counted(const uint64_t *n)
 	return __atomic_load_n(n, __ATOMIC_RELAXED);
 }
 
-
 /* Format 5: the target's first blocks mapped read-only right after the
  * source, in the room the source's mapping kept (static_delta.h); what the
  * install writes through fd shows there, as both are the page cache's. */
