@@ -333,8 +333,6 @@ static int delta_zstd_setup(struct creator *c, struct delta *d, struct error *e)
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(d->z, ZSTD_c_checksumFlag, 0);
 	if (!ZSTD_isError(r))
-		r = grown_block_target(d->z);
-	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_refCDict(d->z, d->cd);
 	if (!ZSTD_isError(r))
 		r = ZSTD_DCtx_setParameter(d->d, ZSTD_d_windowLogMax, c->wlog);

@@ -2,7 +2,7 @@
  * the source followed by the new image's blocks before the frame as its
  * prefix, by a pool of workers taking frames from a ring in queue order,
  * each checked by decoding it again as a device does, emitted in order. */
-#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_forceAttachDict, ZSTD_c_targetCBlockSize */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_forceAttachDict */
 #include "create_grown.h"
 
 #include <errno.h>
@@ -30,17 +30,6 @@ struct grown_worker {
 	bool started;
 };
 
-size_t grown_block_target(ZSTD_CCtx *z)
-{
-	ZSTD_bounds b = ZSTD_cParam_getBounds(ZSTD_c_targetCBlockSize);
-	int want = GROWN_BLOCK_TARGET;
-
-	if (ZSTD_isError(b.error))
-		return b.error;
-	return ZSTD_CCtx_setParameter(z, ZSTD_c_targetCBlockSize,
-				      want < b.lowerBound ? b.lowerBound : want);
-}
-
 static size_t grown_setup(ZSTD_CCtx *z, const struct grown *g)
 {
 	size_t r = ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
@@ -53,8 +42,6 @@ static size_t grown_setup(ZSTD_CCtx *z, const struct grown *g)
 		r = ZSTD_CCtx_setParameter(z, ZSTD_c_enableLongDistanceMatching, 1);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 0);
-	if (!ZSTD_isError(r))
-		r = grown_block_target(z);
 	return r;
 }
 

@@ -48,15 +48,6 @@ struct grown {
 	pthread_cond_t work, done;
 };
 
-/* A static delta's zstd blocks are cut at about this many compressed bytes
- * (ZSTD_c_targetCBlockSize; zstd's own bound where it asks for more): a
- * device decodes a block only once all of it is in, and the source pages one
- * block refers to are what its mapping holds at once (docs/dualbank.md,
- * "Static delta", Memory). */
-#define GROWN_BLOCK_TARGET 512
-/* Sets that on z (formats 4 and 5); a zstd error code, as zstd's calls. */
-size_t grown_block_target(ZSTD_CCtx *z);
-
 /* Called for each compressed frame, in order: j->out (j->len bytes) decodes
  * to j->in (j->fill bytes) with j->prefix_blocks. */
 typedef int (*grown_emit_fn)(void *user, const struct grown_job *j, struct error *e);

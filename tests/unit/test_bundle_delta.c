@@ -1,9 +1,8 @@
 /* Bundle formats 4 and 5, a static delta: bundle_create with delta_from read
  * back (the exact ops; every frame decoded with the source as prefix, and in
  * format 5 the new image's blocks before it, as a device does; the ops
- * applied give the new image byte for byte), its zstd blocks cut at about
- * GROWN_BLOCK_TARGET compressed bytes, the zigzag ops, and a hostile index
- * or manifest refused with its cause. */
+ * applied give the new image byte for byte), the zigzag ops, and a hostile
+ * index or manifest refused with its cause. */
 #include "testutil.h"
 #include "tu_index.h"
 #include "tu_keys.h"
@@ -17,7 +16,6 @@
 
 #include "../../bundle/bundle.h"
 #include "../../bundle/create.h"
-#include "../../bundle/create_grown.h"
 #include "../../bundle/index.h"
 
 #define BS 4096
@@ -310,81 +308,6 @@ static void test_delta_grown(void **state)
 	bundle_index_free(&ix);
 	bundle_head_free(&h);
 	free(file), free(pre), free(out), free(oi), free(ni), free(ou), free(dl);
-}
-
-/* The largest zstd block (its compressed bytes) of the frame at p, len
- * bytes long; *n: how many blocks it has. */
-static size_t largest_block(const uint8_t *p, size_t len, size_t *n)
-{
-	size_t at = ZSTD_frameHeaderSize(p, len), most = 0;
-	bool last = false;
-
-	assert_false(ZSTD_isError(at));
-	for (*n = 0; !last; ++*n) {
-		assert_true(at + 3 <= len);
-		uint32_t h = p[at] | (uint32_t)p[at + 1] << 8 | (uint32_t)p[at + 2] << 16;
-		size_t size = (h >> 1 & 3) == 1 ? 1 : h >> 3; /* an RLE block: one byte */
-		last = h & 1;
-		most = size > most ? size : most;
-		at += 3 + size;
-	}
-	assert_int_equal(at, len);
-	return most;
-}
-
-/* New data made of short pieces of the source (60 bytes from anywhere,
- * then 4 new bytes): each 64 KiB frame is a thousand matches, which zstd
- * would put in one block of about 9 KiB. Cut at about GROWN_BLOCK_TARGET
- * compressed bytes instead (a device decodes a block once all of it is in,
- * holding the source pages it refers to), in both formats. */
-#define P_BLOCKS 32
-static void test_delta_small_blocks(void **state)
-{
-	(void)state;
-	uint8_t *old = malloc(P_BLOCKS * BS), *img = malloc(P_BLOCKS * BS), *file;
-	char *oi = path_in("p-old.img"), *ni = path_in("p-new.img"), *ou = path_in("p-old.upd");
-	char *dl = path_in("p.upd");
-	uint32_t x = 77;
-
-	fill_random(old, P_BLOCKS * BS, 5);
-	fill_random(img, P_BLOCKS * BS, 6);
-	for (size_t at = 0; at + 60 <= P_BLOCKS * BS; at += 64) {
-		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-		memcpy(img + at, old + x % (P_BLOCKS * BS - 60), 60);
-	}
-	assert_int_equal(create_full(oi, ou, old, P_BLOCKS * BS), 0);
-	assert_int_equal(tu_write_file(ni, (const char *)img, P_BLOCKS * BS), 0);
-	for (int format = 4; format <= 5; format++) {
-		struct bundle_create_opts o = {.image = ni, .version = "2.0", .compatible = "board",
-					       .key = fx.key, .output = dl, .security_version = 2,
-					       .delta_from = ou, .frame_size = 16 * BS, .format = format};
-		struct error e = {0};
-		struct bundle_head h;
-		struct bundle_index ix;
-		size_t len = 0, need = 0, blocks = 0, most = 0;
-
-		if (bundle_create(&o, &e) < 0)
-			fail_msg("delta: %s", e.msg);
-		assert_non_null(file = (uint8_t *)tu_read_file(dl, &len));
-		assert_int_equal(bundle_head_parse(file, len, &h, &need, &e), 0);
-		assert_int_equal(bundle_index_parse(file + h.index_offset, h.manifest.index_size,
-						    &h.manifest, &ix, &e), 0);
-		assert_int_equal(ix.nframes, 2);
-		for (uint64_t f = 0; f < ix.nframes; f++) {
-			size_t n = 0, flen = ix.frame_offset[f + 1] - ix.frame_offset[f];
-			size_t m = largest_block(file + h.payload_offset + ix.frame_offset[f], flen, &n);
-			print_message("format %d frame %" PRIu64 ": %zu bytes, %zu blocks, largest %zu\n",
-				      format, f, flen, n, m);
-			assert_true(flen > 8 * GROWN_BLOCK_TARGET);
-			blocks += n, most = m > most ? m : most;
-		}
-		assert_true(most <= 2 * GROWN_BLOCK_TARGET);
-		bundle_index_free(&ix);
-		bundle_head_free(&h);
-		free(file);
-		unlink(dl);
-	}
-	free(old), free(img), free(oi), free(ni), free(ou), free(dl);
 }
 
 /* A tampered source bundle, a source that is itself a delta, and a format
@@ -712,7 +635,7 @@ static void test_manifest_format4(void **state)
 
 TU_MAIN(group_setup, group_teardown, cmocka_unit_test(test_ops),
 	cmocka_unit_test(test_delta_roundtrip), cmocka_unit_test(test_delta_grown),
-	cmocka_unit_test(test_delta_small_blocks), cmocka_unit_test(test_delta_refused),
+	cmocka_unit_test(test_delta_refused),
 	cmocka_unit_test(test_delta_cli), cmocka_unit_test(test_index_good),
 	cmocka_unit_test(test_index_hostile), cmocka_unit_test(test_index_format5),
 	cmocka_unit_test(test_manifest_format4))
