@@ -43,6 +43,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runner  # noqa: E402
 import series as series_mod  # noqa: E402
 from swupdate import sha256_file as file_sha  # noqa: E402
 
@@ -191,14 +192,11 @@ def static_delta(s, o, n):
     bench/report.py serves that folder, and its dual-bank installs would then
     take the static delta in a run after this one and the dynamic delta in a
     first run (a run's figures depended on what an earlier run left)."""
-    src = hashlib.sha256()
-    for f in sorted(os.listdir(os.path.join(TOP, "bundle"))):
-        with open(os.path.join(TOP, "bundle", f), "rb") as fh:
-            src.update(fh.read())
     so, sn = file_sha(o["image"]), file_sha(n["image"])
     out = static_delta_path(o, n, so)
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    key = hashlib.sha256(f"{so} {sn} {src.hexdigest()}".encode()).hexdigest()[:16]
+    src = runner.bundle_sources(TOP)
+    key = hashlib.sha256(f"{so} {sn} {src}".encode()).hexdigest()[:16]
 
     def compute():
         with _STATIC_ONE:
