@@ -16,10 +16,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../lib/digest.h"
 #include "../../lib/fault.h"
+#include "../../lib/fault_around.h"
 #include "../../lib/io.h"
+#include "../../lib/log.h"
 #include "../../lib/progress.h"
 #include "../image/readback.h"
 #include "delta.h"
@@ -52,6 +55,7 @@ struct sdelta {
 	uint64_t nframe;     /* frames the scan has decided */
 	uint8_t *zeros, *blk; /* one block each */
 	struct frame_decode dec; /* the frame being fetched */
+	int uffd;                /* fault-around off for the source, or -errno */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct scan_state pub; /* under mu */
@@ -326,6 +330,20 @@ static void release_source(void *job)
 		MADV_DONTNEED);
 }
 
+/* What the decoder has read stays mapped until release_source: with the
+ * kernel's fault-around, 64 KiB for each page it read; a zstd block of
+ * matches spread over a real image refers to hundreds of places. */
+static void source_pages_only(struct sdelta *s)
+{
+	const struct delta_job *j = s->r.j;
+
+	s->uffd = fault_around_off((void *)(uintptr_t)j->source,
+				   (size_t)(j->source_size + j->target_room));
+	if (s->uffd < 0)
+		log_debug("install %s: the source's fault-around stays on: %s", j->name,
+			  strerror(-s->uffd));
+}
+
 /* The first piece of frame f: its prefix is ready, its decoding begins. */
 static int frame_begin(struct sdelta *s, uint64_t f, struct error *e)
 {
@@ -495,6 +513,8 @@ static void sdelta_free(struct sdelta *s)
 	sha256_free(s->r.hash);
 	sha256_free(s->fh);
 	frame_decode_free(&s->dec);
+	if (s->uffd >= 0)
+		close(s->uffd);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 }
@@ -525,7 +545,7 @@ static int sdelta_alloc(struct sdelta *s, struct error *e)
 
 int delta_static_install(const struct delta_job *j, struct delta_counts *c, struct error *e)
 {
-	struct sdelta s = { .r = { .j = j, .c = c }, .sr = { .j = j, .c = c } };
+	struct sdelta s = { .r = { .j = j, .c = c }, .sr = { .j = j, .c = c }, .uffd = -1 };
 	const struct bundle_index *ix = j->ix;
 	int rc;
 
@@ -538,6 +558,8 @@ int delta_static_install(const struct delta_job *j, struct delta_counts *c, stru
 	rc = sdelta_alloc(&s, e);
 	if (rc == 0)
 		rc = map_target(j, e);
+	if (rc == 0)
+		source_pages_only(&s);
 	/* The image's check reads what is final while the scan and the frames go on. */
 	if (rc == 0)
 		rc = delta_check_start(j, &s.r.rb, e);

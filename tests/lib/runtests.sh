@@ -16,6 +16,12 @@
 # if there is one.
 report_check() {
 	local r found=1
+	# valgrind 3.19 does not know userfaultfd(2) (amd64: 323): it warns in
+	# five lines and fails the call with ENOSYS, which lib/fault_around.c
+	# takes as "not offered here". That is valgrind's gap, not a finding:
+	# those lines go, the rest of the report stays.
+	find "$1" -type f -name 'valgrind.*' -size +0 -exec \
+		sed -i '/WARNING: unhandled amd64-linux syscall: 323$/,+4d' {} +
 	for r in $(find "$1" -type f -size +0 | sort); do
 		printf '==> report %s\n' "$(basename "$r")"
 		cat "$r"
