@@ -107,14 +107,17 @@ int static_delta_target_room(const struct bundle_index *ix, uint64_t source_size
 }
 
 /* The source, and room after it for the target (target_room), as one range
- * of address space: reserved, then the source mapped at its start. */
+ * of address space: reserved, then the source mapped at its start. Private:
+ * nothing done to it can reach the slot, and the kernel lets a userfaultfd
+ * take it (fault_around_off) only when the mapping may be written, which a
+ * shared one of a descriptor opened read-only may not. */
 static void *map_at(int fd, uint64_t len, uint64_t room)
 {
 	void *p = mmap(NULL, (size_t)(len + room), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return p;
-	if (mmap(p, (size_t)len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+	if (mmap(p, (size_t)len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
 		int err = errno;
 		munmap(p, (size_t)(len + room));
 		errno = err;

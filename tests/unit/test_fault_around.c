@@ -51,14 +51,18 @@ static int cached_file(char *path)
 	return fd;
 }
 
-/* Rss after reading one byte in the middle of a fresh mapping of fd. */
-static long rss_after_one_read(int fd, bool off, int *uffd)
+/* Rss after reading one byte in the middle of a fresh mapping of path, made
+ * as the static delta maps its source: read-only, private, the file opened
+ * read-only. */
+static long rss_after_one_read(const char *path, bool off, int *uffd)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	uint8_t *m = mmap(NULL, FILE_LEN, PROT_READ, MAP_SHARED, fd, 0);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *m = fd < 0 ? MAP_FAILED : mmap(NULL, FILE_LEN, PROT_READ, MAP_PRIVATE, fd, 0);
 	size_t at = FILE_LEN / 2 + (size_t)page + 17;
 
 	assert_true(m != MAP_FAILED);
+	close(fd);
 	*uffd = off ? fault_around_off(m, FILE_LEN) : -1;
 	if (off && *uffd < 0) {
 		munmap(m, FILE_LEN);
@@ -80,8 +84,8 @@ static void test_one_page_per_fault(void **state)
 	int fd = cached_file(path);
 	long page_kib = sysconf(_SC_PAGESIZE) / 1024;
 	int uffd;
-	long with = rss_after_one_read(fd, false, &uffd);
-	long without = rss_after_one_read(fd, true, &uffd);
+	long with = rss_after_one_read(path, false, &uffd);
+	long without = rss_after_one_read(path, true, &uffd);
 
 	unlink(path);
 	close(fd);
