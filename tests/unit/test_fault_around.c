@@ -4,8 +4,8 @@
 #include "testutil.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,27 +13,6 @@
 #include "../../lib/fault_around.h"
 
 #define FILE_LEN (1 << 20)
-
-/* Rss, in KiB, of the mapping that starts at addr (/proc/self/smaps). */
-static long rss_kib(const void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	bool in = false;
-	long rss = -1;
-
-	assert_non_null(f);
-	while (rss < 0 && fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-			in = lo == (unsigned long)addr;
-		else if (in && strncmp(line, "Rss:", 4) == 0)
-			rss = atol(line + 4);
-	}
-	fclose(f);
-	return rss;
-}
 
 /* A file of FILE_LEN bytes, byte i = i % 251, whole in the page cache. */
 static int cached_file(char *path)
@@ -69,7 +48,7 @@ static long rss_after_one_read(const char *path, bool off, int *uffd)
 		return -1;
 	}
 	assert_int_equal(m[at], at % 251);
-	long rss = rss_kib(m);
+	long rss = tu_rss_of(m);
 
 	munmap(m, FILE_LEN);
 	if (*uffd >= 0)

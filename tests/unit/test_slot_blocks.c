@@ -173,26 +173,6 @@ static void adopt_hashes_the_image_s_blocks(void **state)
 	free(img), free(slot);
 }
 
-/* The Rss (KiB) of this process's mapping that holds addr. */
-static long rss_of(const void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	long rss = -1;
-	bool in = false;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
-			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
-		else if (in && sscanf(line, "Rss: %ld kB", &rss) == 1)
-			break;
-	}
-	fclose(f);
-	return rss;
-}
-
 /* A walked record's pages leave the process's RSS when released (the
  * delta installs release as they walk: docs/dualbank.md, Memory), and
  * read the same when touched again. */
@@ -204,14 +184,14 @@ static void release_drops_the_record_s_pages(void **state)
 
 	assert_int_equal(slot_blocks_open(f->dir, "B", f->id, 4096, &b, &e), 0);
 	assert_memory_equal(b.hashes, f->hashes, sizeof(f->hashes));
-	if (rss_of(b.hashes) <= 0) {
+	if (tu_rss_of(b.hashes) <= 0) {
 		/* No RSS for a page just read: not a kernel's smaps (qemu-user's,
 		 * in make cross-check); shown as skipped. */
 		slot_blocks_close(&b);
 		skip();
 	}
 	slot_blocks_release(&b);
-	assert_int_equal(rss_of(b.hashes), 0);
+	assert_int_equal(tu_rss_of(b.hashes), 0);
 	assert_memory_equal(b.hashes, f->hashes, sizeof(f->hashes));
 	slot_blocks_release(NULL);
 	slot_blocks_close(&b);

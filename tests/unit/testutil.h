@@ -2,6 +2,7 @@
 #pragma once
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,6 +98,27 @@ static inline char *tu_path(const char *dir, const char *name)
 	char *p = NULL;
 	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
 	return p;
+}
+
+/* The Rss (KiB) of this process's mapping that holds addr (/proc/self/smaps),
+ * or -1 where there is none (qemu-user's smaps, in make cross-check). */
+static inline long tu_rss_of(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	long rss = -1;
+	bool in = false;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+		else if (in && sscanf(line, "Rss: %ld kB", &rss) == 1)
+			break;
+	}
+	fclose(f);
+	return rss;
 }
 
 /* Writes a whole file; returns 0 or -1. */
